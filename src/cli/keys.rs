@@ -1,0 +1,130 @@
+//! `caseledger keygen`, `sign` and `submit`: the client side of signing.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::client;
+use crate::domain::PrincipalId;
+use crate::envelope::KeyFile;
+use crate::ledger::entry::format_time;
+
+/// Arguments of `keygen`.
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    /// The principal id the key is for.
+    #[arg(long)]
+    pub principal: String,
+    /// Where to write the key file (mode 0600; never overwritten).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Arguments of `sign`.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// Key file to sign with.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Event JSON file (`-` for standard input). Missing `event_id`, `occurred_at` and
+    /// `actor` are filled in (a UUIDv7, now, the key's principal).
+    #[arg(long, default_value = "-")]
+    pub event: String,
+}
+
+/// Arguments of `submit`.
+#[derive(Debug, clap::Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    pub sign: SignArgs,
+    /// Server base URL.
+    #[arg(long, env = "CASELEDGER_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Bearer token.
+    #[arg(long, env = "CASELEDGER_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Optimistic concurrency: `N`, `no_stream` or `any`.
+    #[arg(long)]
+    pub expected_revision: Option<String>,
+}
+
+/// `caseledger keygen`.
+pub fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
+    let principal = PrincipalId::parse(&args.principal).context("--principal")?;
+    let key = KeyFile::generate(principal);
+    key.write_new(&args.out)?;
+    println!(
+        "{}",
+        serde_json::json!({
+            "principal": key.principal.as_str(),
+            "keyid": key.keyid().to_string(),
+            "public_key": key.public_key_b64(),
+            "key_file": args.out.display().to_string(),
+        })
+    );
+    Ok(())
+}
+
+fn read_event(source: &str) -> anyhow::Result<Value> {
+    let mut text = String::new();
+    if source == "-" {
+        std::io::stdin().read_to_string(&mut text)?;
+    } else {
+        text = std::fs::read_to_string(source).with_context(|| format!("reading {source}"))?;
+    }
+    let v: Value = serde_json::from_str(&text).context("event JSON")?;
+    if !v.is_object() {
+        bail!("the event must be a JSON object");
+    }
+    Ok(v)
+}
+
+/// Fills the defaults `sign` promises, then signs the serialised bytes.
+fn build_envelope(args: &SignArgs) -> anyhow::Result<crate::envelope::WireEnvelope> {
+    let key = KeyFile::read(&args.key)?;
+    let mut event = read_event(&args.event)?;
+    let obj = event.as_object_mut().expect("checked object");
+    obj.entry("event_id")
+        .or_insert_with(|| Value::String(Uuid::now_v7().to_string()));
+    obj.entry("occurred_at")
+        .or_insert_with(|| Value::String(format_time(&Utc::now())));
+    obj.entry("actor")
+        .or_insert_with(|| Value::String(key.principal.to_string()));
+    crate::domain::EventPayload::parse(&serde_json::to_vec(&event)?)
+        .map_err(|e| anyhow::anyhow!("the event does not fit its schema: {}", e.message))?;
+    Ok(client::sign_value(&key, &event))
+}
+
+/// `caseledger sign`.
+pub fn sign(args: SignArgs) -> anyhow::Result<()> {
+    let env = build_envelope(&args)?;
+    println!("{}", serde_json::to_string(&env)?);
+    Ok(())
+}
+
+/// `caseledger submit`.
+pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
+    let env = build_envelope(&args.sign)?;
+    let mut url = format!("{}/v1/events", args.url.trim_end_matches('/'));
+    if let Some(e) = &args.expected_revision {
+        url.push_str(&format!("?expected_revision={e}"));
+    }
+    let resp = ureq::post(&url)
+        .set("Authorization", &format!("Bearer {}", args.token))
+        .send_json(&env);
+    match resp {
+        Ok(r) => {
+            println!("{}", r.into_string()?);
+            Ok(())
+        }
+        Err(ureq::Error::Status(code, r)) => {
+            let body = r.into_string().unwrap_or_default();
+            bail!("server refused the event ({code}): {body}")
+        }
+        Err(e) => bail!("cannot reach {url}: {e}"),
+    }
+}

@@ -1,0 +1,59 @@
+//! The `caseledger` command line (DESIGN §7). Each subcommand lives in its own file.
+
+mod bench;
+mod keys;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// caseledger: an event-sourced, tamper-evident audit ledger for consent, inquiries and
+/// referrals in anti-trafficking casework.
+#[derive(Debug, Parser)]
+#[command(name = "caseledger", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a data directory: log key, first admin (entry 0), service principal, a token.
+    Init(serve::InitArgs),
+    /// Run the HTTP API.
+    Serve(serve::ServeArgs),
+    /// Generate a principal key file (mode 0600).
+    Keygen(keys::KeygenArgs),
+    /// Make a DSSE envelope from event JSON and a key file.
+    Sign(keys::SignArgs),
+    /// Sign event JSON and POST it to a server.
+    Submit(keys::SubmitArgs),
+    /// Measure append throughput over HTTP against the raw Ed25519 verify rate.
+    Bench(bench::BenchArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init(a) => serve::init(a),
+        Command::Serve(a) => serve::serve(a),
+        Command::Keygen(a) => keys::keygen(a),
+        Command::Sign(a) => keys::sign(a),
+        Command::Submit(a) => keys::submit(a),
+        Command::Bench(a) => bench::bench(a),
+    }
+}
+
+/// `--data` with its environment variable and default.
+#[derive(Debug, clap::Args)]
+pub struct DataArg {
+    /// Data directory.
+    #[arg(
+        long = "data",
+        env = "CASELEDGER_DATA",
+        default_value = "./caseledger-data"
+    )]
+    pub data: PathBuf,
+}

@@ -1,0 +1,125 @@
+//! `caseledger init` and `caseledger serve`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::DataArg;
+use crate::datadir::{self, InitOptions};
+use crate::http::{AppState, Application, Limits};
+use crate::ledger::{Clock, SystemClock};
+
+/// Arguments of `init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Checkpoint origin line (also the log key's name). Default: caseledger.local/<random>.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Id of the first admin principal.
+    #[arg(long, default_value = "admin")]
+    pub admin: String,
+    /// Agency id of the admin and service principals.
+    #[arg(long, default_value = "operator")]
+    pub agency: String,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Address to listen on.
+    #[arg(long, env = "CASELEDGER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Storage backend: `sqlite` (the data directory's ledger.db) or `esdb://host:2113?tls=false`.
+    #[arg(long, env = "CASELEDGER_STORE", default_value = "sqlite")]
+    pub store: String,
+    /// Initialise the data directory first if it holds no ledger (prints the admin token).
+    #[arg(long)]
+    pub init: bool,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "CASELEDGER_WORKERS")]
+    pub workers: Option<usize>,
+    /// Largest single-event body, bytes.
+    #[arg(long, env = "CASELEDGER_MAX_EVENT_BYTES", default_value_t = 64 * 1024)]
+    pub max_event_bytes: usize,
+    /// Largest batch body, bytes.
+    #[arg(long, env = "CASELEDGER_MAX_BATCH_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_batch_bytes: usize,
+}
+
+fn print_init(report: &datadir::InitReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        println!("Initialised {}", report.data_dir);
+        println!("  origin:          {}", report.origin);
+        println!("  log key:         {}", report.log_key);
+        println!("  admin principal: {}", report.admin_principal);
+        println!("  admin key file:  {}", report.admin_key_file);
+        println!("  admin token:     {}", report.admin_token);
+        println!("Keep the token and key file secret; the token is shown only once.");
+    }
+    Ok(())
+}
+
+/// `caseledger init`.
+pub fn init(args: InitArgs) -> anyhow::Result<()> {
+    let opts = InitOptions {
+        origin: args.origin,
+        admin: args.admin,
+        agency: args.agency,
+    };
+    let report = datadir::init(&args.data.data, &opts, Arc::new(SystemClock))?;
+    print_init(&report, args.json)
+}
+
+/// `caseledger serve`.
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let dir = &args.data.data;
+    if args.store != "sqlite" {
+        anyhow::bail!(
+            "store `{}` is not available in this build; use `sqlite`",
+            args.store
+        );
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if args.init && !datadir::is_initialised(dir) {
+        let report = datadir::init(dir, &InitOptions::default(), clock.clone())?;
+        print_init(&report, false)?;
+    }
+    let (ledger, service_key) = datadir::open(dir, clock.clone())?;
+    let listener =
+        TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
+    let bound = listener.local_addr()?;
+    let state = AppState {
+        ledger,
+        service_key,
+        clock,
+        limits: Limits {
+            max_event_bytes: args.max_event_bytes,
+            max_batch_bytes: args.max_batch_bytes,
+            ..Limits::default()
+        },
+    };
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let app = Application::build(state, listener, workers)?;
+        tracing::info!(port = app.port(), data = %dir.display(), "caseledger listening");
+        // Printed after binding so scripts and tests started with port 0 learn the port.
+        eprintln!("caseledger listening on {bound}");
+        app.run_until_stopped().await
+    })?;
+    Ok(())
+}

@@ -1,0 +1,250 @@
+//! The data directory: `ledger.db` (SQLite), `log.key` (the checkpoint signer key),
+//! `service.key.json` (the server's own principal), and the first admin's key file.
+//! `init` creates it and writes the genesis entries; `open` loads it for `serve`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ed25519_dalek::SigningKey;
+use rand_core::{OsRng, RngCore};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::client;
+use crate::domain::PrincipalId;
+use crate::envelope::KeyFile;
+use crate::ledger::{Clock, ExpectedRevision, Ledger, OpenError, WriteError};
+use crate::log::note::NoteSigner;
+use crate::metrics::Metrics;
+use crate::store::sqlite::SqliteStore;
+use crate::store::EventStore;
+
+/// File names inside the data directory.
+pub const DB_FILE: &str = "ledger.db";
+pub const LOG_KEY_FILE: &str = "log.key";
+pub const SERVICE_KEY_FILE: &str = "service.key.json";
+
+/// Principal id of the server's own `service` principal.
+pub const SERVICE_PRINCIPAL: &str = "ledger-service";
+
+/// What `init` reports (`--json` prints exactly these fields).
+#[derive(Debug, Serialize)]
+pub struct InitReport {
+    pub data_dir: String,
+    pub origin: String,
+    pub log_key: String,
+    pub admin_principal: String,
+    pub admin_key_file: String,
+    pub admin_token: String,
+}
+
+/// Options for `init`.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub origin: Option<String>,
+    pub admin: String,
+    pub agency: String,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        Self {
+            origin: None,
+            admin: "admin".into(),
+            agency: "operator".into(),
+        }
+    }
+}
+
+/// Errors setting up or opening a data directory.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("writing the genesis entries: {0}")]
+    Genesis(#[from] WriteError),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
+    move |source| DataDirError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn write_secret(path: &Path, text: &str) -> Result<(), DataDirError> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(io(path))?;
+    f.write_all(text.as_bytes()).map_err(io(path))?;
+    f.sync_all().map_err(io(path))
+}
+
+/// Whether `dir` already holds a ledger.
+pub fn is_initialised(dir: &Path) -> bool {
+    dir.join(DB_FILE).exists()
+}
+
+/// Creates a data directory and writes the genesis entries.
+pub fn init(
+    dir: &Path,
+    opts: &InitOptions,
+    clock: Arc<dyn Clock>,
+) -> Result<InitReport, DataDirError> {
+    if is_initialised(dir) {
+        return Err(DataDirError::Invalid(format!(
+            "{} already holds a ledger; refusing to overwrite it",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let admin = PrincipalId::parse(&opts.admin)
+        .map_err(|e| DataDirError::Invalid(format!("--admin: {e}")))?;
+    let origin = opts.origin.clone().unwrap_or_else(|| {
+        let mut tag = [0u8; 4];
+        OsRng.fill_bytes(&mut tag);
+        format!("caseledger.local/{}", hex::encode(tag))
+    });
+    let signer = NoteSigner::from_signing_key(&origin, SigningKey::generate(&mut OsRng))
+        .map_err(|e| DataDirError::Invalid(format!("--origin: {e}")))?;
+    write_secret(
+        &dir.join(LOG_KEY_FILE),
+        &format!("{}\n", signer.signer_key_text()),
+    )?;
+    let admin_key = KeyFile::generate(admin.clone());
+    let admin_key_path = dir.join(format!("{admin}.key.json"));
+    admin_key
+        .write_new(&admin_key_path)
+        .map_err(|e| DataDirError::Invalid(e.to_string()))?;
+    let service_key = KeyFile::generate(PrincipalId::parse(SERVICE_PRINCIPAL).expect("slug"));
+    service_key
+        .write_new(&dir.join(SERVICE_KEY_FILE))
+        .map_err(|e| DataDirError::Invalid(e.to_string()))?;
+    let verifier = signer.verifier().to_text();
+    let ledger = open_store_ledger(dir, signer, clock.clone())?;
+    let token = crate::http::new_token();
+    genesis(
+        &ledger,
+        &admin_key,
+        &service_key,
+        &opts.agency,
+        &token,
+        clock.now(),
+    )?;
+    Ok(InitReport {
+        data_dir: dir.display().to_string(),
+        origin,
+        log_key: verifier,
+        admin_principal: admin.to_string(),
+        admin_key_file: admin_key_path.display().to_string(),
+        admin_token: token,
+    })
+}
+
+/// Entry 0: the admin registers itself; entry 1: it registers the service principal;
+/// entry 2: the service records the admin's first token.
+fn genesis(
+    ledger: &Ledger,
+    admin: &KeyFile,
+    service: &KeyFile,
+    agency: &str,
+    token: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DataDirError> {
+    let admin_stream = format!("principal-{}", admin.principal);
+    let steps = [
+        (
+            admin,
+            "principal.registered",
+            admin_stream.clone(),
+            json!({"agency": agency, "roles": ["admin"], "public_key": admin.public_key_b64()}),
+        ),
+        (
+            admin,
+            "principal.registered",
+            format!("principal-{SERVICE_PRINCIPAL}"),
+            json!({"agency": agency, "roles": ["service"], "public_key": service.public_key_b64()}),
+        ),
+        (
+            service,
+            "principal.token_issued",
+            admin_stream,
+            json!({
+                "token_sha256": hex::encode(crate::http::auth::token_hash(token)),
+                "requested_by": admin.principal.as_str(),
+            }),
+        ),
+    ];
+    for (key, kind, stream, data) in steps {
+        let wire = client::signed_event(key, kind, &stream, data, now);
+        let v = client::self_verified(key, &wire).map_err(DataDirError::Invalid)?;
+        ledger.submit_blocking(stream, vec![v], ExpectedRevision::Any)?;
+    }
+    Ok(())
+}
+
+/// Reads the log signer key.
+pub fn read_signer(dir: &Path) -> Result<NoteSigner, DataDirError> {
+    let path = dir.join(LOG_KEY_FILE);
+    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    NoteSigner::parse(text.trim())
+        .map_err(|e| DataDirError::Invalid(format!("{}: {e}", path.display())))
+}
+
+/// Reads the service principal's key.
+pub fn read_service_key(dir: &Path) -> Result<KeyFile, DataDirError> {
+    KeyFile::read(&dir.join(SERVICE_KEY_FILE)).map_err(|e| DataDirError::Invalid(e.to_string()))
+}
+
+/// Opens the SQLite store of a data directory.
+pub fn open_sqlite(dir: &Path) -> Result<Arc<dyn EventStore>, DataDirError> {
+    Ok(Arc::new(SqliteStore::open(&dir.join(DB_FILE))?))
+}
+
+fn open_store_ledger(
+    dir: &Path,
+    signer: NoteSigner,
+    clock: Arc<dyn Clock>,
+) -> Result<Ledger, DataDirError> {
+    let store = open_sqlite(dir)?;
+    Ok(Ledger::open(
+        store,
+        signer,
+        clock,
+        Arc::new(Metrics::new()),
+    )?)
+}
+
+/// Opens an initialised data directory's ledger (SQLite backend) and the service key.
+pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), DataDirError> {
+    if !is_initialised(dir) {
+        return Err(DataDirError::Invalid(format!(
+            "{} holds no ledger; run `caseledger init --data {}` first (or `serve --init`)",
+            dir.display(),
+            dir.display()
+        )));
+    }
+    let signer = read_signer(dir)?;
+    let service = read_service_key(dir)?;
+    Ok((open_store_ledger(dir, signer, clock)?, service))
+}
+
+/// The default data directory path.
+pub fn default_dir() -> PathBuf {
+    PathBuf::from("./caseledger-data")
+}

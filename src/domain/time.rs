@@ -1,0 +1,123 @@
+//! RFC 3339 UTC timestamps (DESIGN §1, §2.3): only `Z` or `+00:00` offsets and a `T`
+//! separator are accepted, so a timestamp in signed bytes is never ambiguous about its zone.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::ids::ParseIdError;
+
+/// A point in time, written as RFC 3339 in UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    /// Wraps a UTC date-time.
+    pub fn from_datetime(at: DateTime<Utc>) -> Self {
+        Timestamp(at)
+    }
+
+    /// The UTC date-time.
+    pub fn as_datetime(&self) -> &DateTime<Utc> {
+        &self.0
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(at: DateTime<Utc>) -> Self {
+        Timestamp(at)
+    }
+}
+
+impl From<Timestamp> for DateTime<Utc> {
+    fn from(at: Timestamp) -> Self {
+        at.0
+    }
+}
+
+/// Parses an RFC 3339 timestamp whose offset is `Z` or `+00:00`.
+pub(crate) fn parse_utc(text: &str) -> Result<DateTime<Utc>, ParseIdError> {
+    const RULE: &str =
+        "invalid timestamp: expected RFC 3339 in UTC, e.g. `2026-11-28T10:15:00Z` (offset `Z` or `+00:00`)";
+    // chrono also takes a lowercase `t`/`z`, a space separator and any offset; the contract
+    // wants one unambiguous UTC spelling, so those are refused before parsing.
+    let utc_suffix = text.ends_with('Z') || text.ends_with("+00:00");
+    if !utc_suffix || text.as_bytes().get(10) != Some(&b'T') {
+        return Err(ParseIdError(RULE));
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|_| ParseIdError(RULE))
+}
+
+/// Formats as RFC 3339 with `Z` and only as many fraction digits as needed.
+pub(crate) fn format_utc(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+impl FromStr for Timestamp {
+    type Err = ParseIdError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse_utc(text).map(Timestamp)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format_utc(&self.0))
+    }
+}
+
+string_serde!(Timestamp, "Timestamp", "an RFC 3339 UTC timestamp", {
+    "type": "string",
+    "format": "date-time",
+    "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|\\+00:00)$"
+});
+
+/// Serde helpers for `DateTime<Utc>` fields (`occurred_at`, `valid_until`, …) with the
+/// [`Timestamp`] rules, so domain structs hold plain chrono values.
+pub(crate) mod utc {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserializer, Serializer};
+
+    use crate::domain::visit::StrVisitor;
+
+    /// Serializes as RFC 3339 with `Z`.
+    pub(crate) fn serialize<S: Serializer>(at: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_utc(at))
+    }
+
+    /// Deserializes an RFC 3339 UTC timestamp.
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        d.deserialize_str(StrVisitor {
+            expecting: "an RFC 3339 UTC timestamp",
+            parse: super::parse_utc,
+        })
+    }
+
+    /// The same for an optional field: absent is `None`, explicit `null` is refused.
+    pub(crate) mod option {
+        use chrono::{DateTime, Utc};
+        use serde::{Deserializer, Serializer};
+
+        /// Serializes a present value; pair with `skip_serializing_if = "Option::is_none"`.
+        pub(crate) fn serialize<S: Serializer>(
+            at: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match at {
+                Some(at) => super::serialize(at, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Deserializes a present, non-null timestamp.
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            super::deserialize(d).map(Some)
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Principal key files: `{"principal","keyid","public_key","secret_key"}` (base64 raw
+//! 32-byte values), written with mode 0600 because they hold a signing secret.
+
+use std::fmt;
+use std::path::Path;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::SigningKey;
+use rand_core::OsRng;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{KeyId, PrincipalId};
+
+/// A principal's Ed25519 key pair as stored on disk.
+#[derive(Clone)]
+pub struct KeyFile {
+    pub principal: PrincipalId,
+    pub key: SigningKey,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyFileJson {
+    principal: String,
+    keyid: String,
+    public_key: String,
+    secret_key: String,
+}
+
+/// Errors reading or writing key files.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("key file {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("key file {path}: {reason}")]
+    Invalid { path: String, reason: String },
+}
+
+impl fmt::Debug for KeyFile {
+    // The secret key must never reach logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyFile")
+            .field("principal", &self.principal)
+            .field("keyid", &self.keyid())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KeyFile {
+    /// A fresh random key for `principal`.
+    pub fn generate(principal: PrincipalId) -> Self {
+        Self {
+            principal,
+            key: SigningKey::generate(&mut OsRng),
+        }
+    }
+
+    /// The hex SHA-256 of the public key.
+    pub fn keyid(&self) -> KeyId {
+        KeyId::of(self.key.verifying_key().as_bytes())
+    }
+
+    /// Standard base64 of the 32-byte public key (the form events carry).
+    pub fn public_key_b64(&self) -> String {
+        B64.encode(self.key.verifying_key().as_bytes())
+    }
+
+    /// Serialises the key file JSON (contains the secret).
+    pub fn to_json(&self) -> String {
+        let json = KeyFileJson {
+            principal: self.principal.to_string(),
+            keyid: self.keyid().to_string(),
+            public_key: self.public_key_b64(),
+            secret_key: B64.encode(self.key.to_bytes()),
+        };
+        serde_json::to_string_pretty(&json).expect("key file serialises") + "\n"
+    }
+
+    /// Parses key file JSON; the keyid and public key must match the secret.
+    pub fn from_json(text: &str, path: &str) -> Result<Self, KeyFileError> {
+        let invalid = |reason: String| KeyFileError::Invalid {
+            path: path.to_owned(),
+            reason,
+        };
+        let json: KeyFileJson = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let principal =
+            PrincipalId::parse(&json.principal).map_err(|e| invalid(format!("principal: {e}")))?;
+        let secret: [u8; 32] = B64
+            .decode(&json.secret_key)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| invalid("secret_key must be base64 of 32 bytes".into()))?;
+        let file = Self {
+            principal,
+            key: SigningKey::from_bytes(&secret),
+        };
+        if file.public_key_b64() != json.public_key || file.keyid().to_string() != json.keyid {
+            return Err(invalid(
+                "public_key/keyid do not match the secret key".into(),
+            ));
+        }
+        Ok(file)
+    }
+
+    /// Reads a key file.
+    pub fn read(path: &Path) -> Result<Self, KeyFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&text, &path.display().to_string())
+    }
+
+    /// Writes the key file with mode 0600, refusing to overwrite an existing file.
+    pub fn write_new(&self, path: &Path) -> Result<(), KeyFileError> {
+        use std::io::Write;
+        let io = |source| KeyFileError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(path).map_err(io)?;
+        f.write_all(self.to_json().as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_round_trips_with_mode_0600() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("k.json");
+        let kf = KeyFile::generate(PrincipalId::parse("cw-1").expect("slug"));
+        kf.write_new(&path).expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let back = KeyFile::read(&path).expect("read");
+        assert_eq!(back.key.to_bytes(), kf.key.to_bytes());
+        assert!(kf.write_new(&path).is_err(), "never overwrites a key");
+        assert!(!format!("{kf:?}").contains(&B64.encode(kf.key.to_bytes())));
+    }
+
+    #[test]
+    fn mismatched_public_key_is_refused() {
+        let kf = KeyFile::generate(PrincipalId::parse("cw-1").expect("slug"));
+        let other = KeyFile::generate(PrincipalId::parse("cw-1").expect("slug"));
+        let text = kf
+            .to_json()
+            .replace(&kf.public_key_b64(), &other.public_key_b64());
+        assert!(KeyFile::from_json(&text, "x").is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! DSSE v1 envelopes carrying one Ed25519 signature (DESIGN §2.1): pre-authentication
+//! encoding, signing, strict verification, and the JSON key files principals sign with.
+
+mod keyfile;
+
+pub use keyfile::{KeyFile, KeyFileError};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::KeyId;
+
+/// The only payload type the ledger accepts.
+pub const PAYLOAD_TYPE: &str = "application/vnd.caseledger.event.v1+json";
+
+/// DSSE pre-authentication encoding: `"DSSEv1" SP len(type) SP type SP len(body) SP body`,
+/// lengths as ASCII decimal byte counts. The signature covers these bytes, never the base64 text.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
+    out.extend_from_slice(b"DSSEv1 ");
+    out.extend_from_slice(payload_type.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload_type.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The envelope as it travels on the wire (strict: unknown members are rejected).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireEnvelope {
+    #[serde(rename = "payloadType")]
+    pub payload_type: String,
+    pub payload: String,
+    pub signatures: Vec<WireSignature>,
+}
+
+/// One DSSE signature entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireSignature {
+    pub keyid: String,
+    pub sig: String,
+}
+
+/// Why an envelope was refused before any ledger rule ran.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EnvelopeError {
+    /// 400 `invalid_envelope`: not a DSSE envelope we accept (shape, base64, signature count).
+    #[error("{0}")]
+    Invalid(String),
+    /// 400 `invalid_envelope`: the payloadType is not the caseledger event type.
+    #[error("payloadType must be `{PAYLOAD_TYPE}`, got `{0}`")]
+    PayloadType(String),
+    /// 401 `bad_signature`: the signature does not verify under the key named by keyid.
+    #[error("signature does not verify for keyid {0}")]
+    BadSignature(String),
+}
+
+/// An envelope whose shape is checked and whose fields are decoded, but whose signature is
+/// not yet verified (the key must first be looked up by `keyid`).
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    payload: Vec<u8>,
+    keyid: KeyId,
+    signature: Signature,
+}
+
+impl Envelope {
+    /// Parses envelope JSON strictly: one signature, our payload type, valid base64 fields.
+    pub fn parse(json: &[u8]) -> Result<Self, EnvelopeError> {
+        let wire: WireEnvelope = serde_json::from_slice(json)
+            .map_err(|e| EnvelopeError::Invalid(format!("envelope: {e}")))?;
+        Self::from_wire(&wire)
+    }
+
+    /// Decodes an already-deserialised wire envelope.
+    pub fn from_wire(wire: &WireEnvelope) -> Result<Self, EnvelopeError> {
+        if wire.payload_type != PAYLOAD_TYPE {
+            return Err(EnvelopeError::PayloadType(wire.payload_type.clone()));
+        }
+        let [sig] = wire.signatures.as_slice() else {
+            return Err(EnvelopeError::Invalid(format!(
+                "exactly one signature is required, got {}",
+                wire.signatures.len()
+            )));
+        };
+        let payload = B64
+            .decode(&wire.payload)
+            .map_err(|e| EnvelopeError::Invalid(format!("payload is not standard base64: {e}")))?;
+        let keyid = KeyId::parse(&sig.keyid).map_err(|_| {
+            EnvelopeError::Invalid("signatures[0].keyid must be 64 lowercase hex".into())
+        })?;
+        let sig_bytes = B64
+            .decode(&sig.sig)
+            .map_err(|e| EnvelopeError::Invalid(format!("signatures[0].sig is not base64: {e}")))?;
+        let signature = Signature::from_slice(&sig_bytes).map_err(|_| {
+            EnvelopeError::Invalid("signatures[0].sig must be a 64-byte Ed25519 signature".into())
+        })?;
+        Ok(Self {
+            payload,
+            keyid,
+            signature,
+        })
+    }
+
+    /// The signed payload bytes (the event JSON), exactly as the client sent them.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// The key the client claims to have signed with.
+    pub fn keyid(&self) -> &KeyId {
+        &self.keyid
+    }
+
+    /// The Ed25519 signature.
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// The bytes the signature covers.
+    pub fn signed_message(&self) -> Vec<u8> {
+        pae(PAYLOAD_TYPE, &self.payload)
+    }
+
+    /// Strict Ed25519 verification (rejects small-order keys and non-canonical signatures).
+    pub fn verify(&self, key: &VerifyingKey) -> Result<(), EnvelopeError> {
+        key.verify_strict(&self.signed_message(), &self.signature)
+            .map_err(|_| EnvelopeError::BadSignature(self.keyid.to_string()))
+    }
+
+    /// The canonical wire form the server stores inside a log entry. It is rebuilt from the
+    /// decoded parts so that every entry spells its envelope the same way; the signature
+    /// covers the payload bytes, which are carried unchanged.
+    pub fn to_wire(&self) -> WireEnvelope {
+        WireEnvelope {
+            payload_type: PAYLOAD_TYPE.to_owned(),
+            payload: B64.encode(&self.payload),
+            signatures: vec![WireSignature {
+                keyid: self.keyid.to_string(),
+                sig: B64.encode(self.signature.to_bytes()),
+            }],
+        }
+    }
+}
+
+/// Signs payload bytes into a wire envelope (client side: CLI, tests, demo, benchmarks).
+pub fn sign(payload: &[u8], key: &SigningKey) -> WireEnvelope {
+    let keyid = KeyId::of(key.verifying_key().as_bytes());
+    let sig = key.sign(&pae(PAYLOAD_TYPE, payload));
+    WireEnvelope {
+        payload_type: PAYLOAD_TYPE.to_owned(),
+        payload: B64.encode(payload),
+        signatures: vec![WireSignature {
+            keyid: keyid.to_string(),
+            sig: B64.encode(sig.to_bytes()),
+        }],
+    }
+}
+
+#[cfg(test)]
+mod tests;

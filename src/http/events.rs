@@ -1,0 +1,165 @@
+//! `POST /v1/events` and `POST /v1/events/batch`: signed envelopes in, receipts out.
+//! Shape, schema and signature are checked here, in parallel across workers; the ordered
+//! rules run in the single writer.
+
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::problem::ApiError;
+use super::{read_body, AppState};
+use crate::domain::{EventPayload, SchemaErrorKind};
+use crate::envelope::{Envelope, WireEnvelope};
+use crate::ledger::{Code, ExpectedRevision, Outcome, Receipt, Verified};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AppendQuery {
+    expected_revision: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchBody {
+    events: Vec<WireEnvelope>,
+}
+
+#[derive(Serialize)]
+struct BatchReceipt {
+    stream: String,
+    receipts: Vec<Receipt>,
+}
+
+fn expected(q: &AppendQuery) -> Result<ExpectedRevision, ApiError> {
+    match &q.expected_revision {
+        None => Ok(ExpectedRevision::Any),
+        Some(s) => ExpectedRevision::parse(s).ok_or_else(|| {
+            ApiError::bad_request("expected_revision must be a revision number, no_stream or any")
+        }),
+    }
+}
+
+/// Decodes, schema-checks and signature-checks one envelope for `caller`.
+pub(super) fn verify(
+    state: &AppState,
+    caller: &Caller,
+    env: Envelope,
+) -> Result<Verified, ApiError> {
+    let event = EventPayload::parse(env.payload()).map_err(|e| {
+        let code = match e.kind {
+            SchemaErrorKind::StreamMismatch => Code::StreamMismatch,
+            _ => Code::SchemaViolation,
+        };
+        ApiError::new(code, e.message)
+    })?;
+    let key = {
+        let ledger = state.ledger.state();
+        let record = ledger.registry.keys.get(env.keyid()).ok_or_else(|| {
+            ApiError::new(
+                Code::UnknownKey,
+                format!("no registered key {}", env.keyid()),
+            )
+        })?;
+        record.key
+    };
+    env.verify(&key)?;
+    if event.actor != caller.id {
+        return Err(ApiError::forbidden(format!(
+            "the event's actor {} is not the authenticated principal {}",
+            event.actor, caller.id
+        )));
+    }
+    Ok(Verified {
+        envelope: env,
+        event,
+        recorded_at: None,
+    })
+}
+
+fn respond(outcome: Outcome, single: bool, stream: String) -> HttpResponse {
+    let (mut resp, receipts) = match outcome {
+        Outcome::Created(r) => (HttpResponse::Created(), r),
+        Outcome::Repeated(r) => (HttpResponse::Ok(), r),
+    };
+    if single {
+        resp.json(&receipts[0])
+    } else {
+        resp.json(BatchReceipt { stream, receipts })
+    }
+}
+
+/// Appends one signed event.
+#[post("/v1/events")]
+#[tracing::instrument(skip_all, fields(caller = %caller.id))]
+pub(super) async fn append(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<AppendQuery>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let expected = expected(&query)?;
+    let body = read_body(&req, payload, state.limits.max_event_bytes).await?;
+    let env = Envelope::parse(&body)?;
+    let verified = verify(&state, &caller, env)?;
+    let stream = verified.event.stream.to_string();
+    let outcome = state
+        .ledger
+        .submit(stream.clone(), vec![verified], expected)
+        .await?;
+    Ok(respond(outcome, true, stream))
+}
+
+/// Appends several events to one stream, atomically: all or none.
+#[post("/v1/events/batch")]
+#[tracing::instrument(skip_all, fields(caller = %caller.id))]
+pub(super) async fn append_batch(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<AppendQuery>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let expected = expected(&query)?;
+    let body = read_body(&req, payload, state.limits.max_batch_bytes).await?;
+    let batch: BatchBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(Code::InvalidEnvelope, format!("batch body: {e}")))?;
+    if batch.events.is_empty() || batch.events.len() > state.limits.max_batch_events {
+        return Err(ApiError::new(
+            Code::InvalidEnvelope,
+            format!(
+                "a batch holds 1 to {} events, got {}",
+                state.limits.max_batch_events,
+                batch.events.len()
+            ),
+        ));
+    }
+    let mut events = Vec::with_capacity(batch.events.len());
+    for (i, wire) in batch.events.iter().enumerate() {
+        let at = |e: ApiError| ApiError::new(e.code, format!("events[{i}]: {}", e.detail));
+        let env = Envelope::from_wire(wire).map_err(|e| at(e.into()))?;
+        events.push(verify(&state, &caller, env).map_err(at)?);
+    }
+    let stream = events[0].event.stream.to_string();
+    if let Some(i) = events
+        .iter()
+        .position(|v| v.event.stream.to_string() != stream)
+    {
+        return Err(ApiError::new(
+            Code::StreamMismatch,
+            format!("events[{i}] is not for stream {stream}; a batch is for one stream"),
+        ));
+    }
+    let mut ids = std::collections::HashSet::new();
+    if let Some(i) = events.iter().position(|v| !ids.insert(v.event.event_id)) {
+        return Err(ApiError::new(
+            Code::SchemaViolation,
+            format!("events[{i}] repeats an event_id of the same batch"),
+        ));
+    }
+    let outcome = state
+        .ledger
+        .submit(stream.clone(), events, expected)
+        .await?;
+    Ok(respond(outcome, false, stream))
+}

@@ -1,0 +1,33 @@
+//! Liveness, readiness and Prometheus metrics (public).
+
+use actix_web::{get, web, HttpResponse};
+use serde_json::json;
+
+use super::AppState;
+
+/// The process is up.
+#[get("/healthz")]
+pub(super) async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// The store answers and the ledger is loaded.
+#[get("/readyz")]
+pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let store = state.ledger.store().clone();
+    match web::block(move || store.size()).await {
+        Ok(Ok(size)) => HttpResponse::Ok().json(json!({"status": "ready", "log_size": size})),
+        Ok(Err(e)) => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "not_ready", "reason": e.to_string()})),
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "not_ready", "reason": "worker pool"})),
+    }
+}
+
+/// Prometheus text exposition.
+#[get("/metrics")]
+pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.ledger.metrics().render())
+}

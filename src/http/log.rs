@@ -1,0 +1,155 @@
+//! The transparency-log endpoints: raw entries, checkpoints, the verifier key and proofs.
+
+use actix_web::{get, web, HttpResponse};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::problem::ApiError;
+use super::AppState;
+use crate::domain::Role;
+use crate::ledger::Code;
+use crate::log::proof;
+use crate::store::StoreNodes;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EntriesQuery {
+    start: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/log/entries`: NDJSON, one entry's exact bytes per line (auditors).
+#[get("/v1/log/entries")]
+pub(super) async fn entries(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<EntriesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Auditor])?;
+    let start = q.start.unwrap_or(0);
+    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let store = state.ledger.store().clone();
+    let rows = web::block(move || store.read_all(start, limit)).await??;
+    let mut body = Vec::new();
+    for e in rows {
+        body.extend_from_slice(&e.bytes);
+        body.push(b'\n');
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .body(body))
+}
+
+/// `GET /v1/log/checkpoint`: the latest signed checkpoint (public).
+#[get("/v1/log/checkpoint")]
+pub(super) async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let store = state.ledger.store().clone();
+    let cp = web::block(move || store.latest_checkpoint())
+        .await??
+        .ok_or_else(|| ApiError::not_found("the log has no checkpoint yet"))?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(cp.note))
+}
+
+/// `GET /v1/log/key`: the log's verifier key, as `init` printed it (public).
+#[get("/v1/log/key")]
+pub(super) async fn key(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(format!("{}\n", state.ledger.verifier_key()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct InclusionQuery {
+    index: u64,
+    size: u64,
+}
+
+#[derive(Serialize)]
+struct InclusionProof {
+    index: u64,
+    size: u64,
+    hashes: Vec<String>,
+}
+
+fn proof_error(e: crate::log::merkle::TreeError) -> ApiError {
+    use crate::log::merkle::TreeError;
+    match e {
+        TreeError::Storage(m) => ApiError::new(Code::Unavailable, m),
+        TreeError::MissingNode { .. } => ApiError::new(Code::Internal, e.to_string()),
+        other => ApiError::bad_request(other.to_string()),
+    }
+}
+
+fn check_size(state: &AppState, size: u64) -> Result<(), ApiError> {
+    let have = state.ledger.state().size;
+    if size == 0 || size > have {
+        return Err(ApiError::bad_request(format!(
+            "size must be between 1 and the log size {have}"
+        )));
+    }
+    Ok(())
+}
+
+/// `GET /v1/log/proof/inclusion?index=&size=` (auditors).
+#[get("/v1/log/proof/inclusion")]
+pub(super) async fn inclusion(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<InclusionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Auditor])?;
+    check_size(&state, q.size)?;
+    let (index, size) = (q.index, q.size);
+    let store = state.ledger.store().clone();
+    let hashes =
+        web::block(move || proof::inclusion_proof(&StoreNodes(store.as_ref()), index, size))
+            .await?
+            .map_err(proof_error)?;
+    Ok(HttpResponse::Ok().json(InclusionProof {
+        index,
+        size,
+        hashes: hashes.iter().map(|h| B64.encode(h)).collect(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConsistencyQuery {
+    from: u64,
+    to: u64,
+}
+
+#[derive(Serialize)]
+struct ConsistencyProof {
+    from: u64,
+    to: u64,
+    hashes: Vec<String>,
+}
+
+/// `GET /v1/log/proof/consistency?from=&to=` (public).
+#[get("/v1/log/proof/consistency")]
+pub(super) async fn consistency(
+    state: web::Data<AppState>,
+    q: web::Query<ConsistencyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    check_size(&state, q.to)?;
+    if q.from == 0 || q.from > q.to {
+        return Err(ApiError::bad_request("from must be between 1 and to"));
+    }
+    let (from, to) = (q.from, q.to);
+    let store = state.ledger.store().clone();
+    let hashes =
+        web::block(move || proof::consistency_proof(&StoreNodes(store.as_ref()), from, to))
+            .await?
+            .map_err(proof_error)?;
+    Ok(HttpResponse::Ok().json(ConsistencyProof {
+        from,
+        to,
+        hashes: hashes.iter().map(|h| B64.encode(h)).collect(),
+    }))
+}

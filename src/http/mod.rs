@@ -1,0 +1,149 @@
+//! The HTTP API (DESIGN §4) on actix-web: one file per resource, errors as problem+json.
+
+pub mod auth;
+mod events;
+mod health;
+mod log;
+mod principals;
+pub mod problem;
+pub use principals::new_token;
+mod scope;
+mod streams;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use futures_util::StreamExt;
+
+use crate::envelope::KeyFile;
+use crate::ledger::{Clock, Code, Ledger};
+use problem::ApiError;
+
+/// Request-size limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest body of `POST /v1/events` (bytes).
+    pub max_event_bytes: usize,
+    /// Largest body of `POST /v1/events/batch` (bytes).
+    pub max_batch_bytes: usize,
+    /// Most events in one batch.
+    pub max_batch_events: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_event_bytes: 64 * 1024,
+            max_batch_bytes: 4 * 1024 * 1024,
+            max_batch_events: 1000,
+        }
+    }
+}
+
+/// Shared by every handler.
+pub struct AppState {
+    pub ledger: Ledger,
+    /// The server's `service` principal key: signs the events the server writes itself.
+    pub service_key: KeyFile,
+    pub clock: Arc<dyn Clock>,
+    pub limits: Limits,
+}
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(events::append)
+        .service(events::append_batch)
+        .service(streams::read_stream)
+        .service(log::entries)
+        .service(log::checkpoint)
+        .service(log::key)
+        .service(log::inclusion)
+        .service(log::consistency)
+        .service(principals::issue_token)
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics);
+}
+
+/// A bound, not yet awaited server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds `listener` and builds the server. Port 0 picks a free port (tests use that).
+    pub fn build(state: AppState, listener: TcpListener, workers: usize) -> std::io::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let data = web::Data::new(state);
+        let server =
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(data.clone())
+                    .app_data(web::PathConfig::default().error_handler(|e, _| {
+                        ApiError::new(Code::BadRequest, e.to_string()).into()
+                    }))
+                    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                        ApiError::new(Code::BadRequest, e.to_string()).into()
+                    }))
+                    .configure(routes)
+                    .default_service(web::to(|| async {
+                        Err::<actix_web::HttpResponse, _>(ApiError::not_found("no such endpoint"))
+                    }))
+            })
+            .workers(workers.max(1))
+            .listen(listener)?
+            .run();
+        Ok(Self { port, server })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Runs until stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// The server handle (to stop it).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+/// Reads a request body, refusing with `payload_too_large` past `limit` bytes.
+pub(crate) async fn read_body(
+    req: &actix_web::HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            Code::PayloadTooLarge,
+            format!("the request body exceeds {limit} bytes"),
+        )
+    };
+    if let Some(len) = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(too_large());
+        }
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}

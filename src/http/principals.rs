@@ -1,0 +1,98 @@
+//! `POST /v1/principals/{id}/tokens`: an admin asks for a bearer token for a principal. The
+//! server's `service` principal records its SHA-256 in a signed `principal.token_issued`
+//! entry; the token itself is returned once and never stored.
+
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rand_core::{OsRng, RngCore};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::{token_hash, Caller};
+use super::problem::ApiError;
+use super::{read_body, AppState};
+use crate::client;
+use crate::domain::{PrincipalId, Role};
+use crate::ledger::{Code, ExpectedRevision, Outcome};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+struct IssuedToken {
+    principal: String,
+    token: String,
+    token_sha256: String,
+    expires_at: Option<String>,
+    index: u64,
+}
+
+/// Creates a fresh 256-bit bearer token.
+pub fn new_token() -> String {
+    let mut raw = [0u8; 32];
+    OsRng.fill_bytes(&mut raw);
+    format!("clt_{}", URL_SAFE_NO_PAD.encode(raw))
+}
+
+#[post("/v1/principals/{id}/tokens")]
+#[tracing::instrument(skip_all, fields(caller = %caller.id))]
+pub(super) async fn issue_token(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let id = PrincipalId::parse(&path)
+        .map_err(|e| ApiError::bad_request(format!("principal id: {e}")))?;
+    let body = read_body(&req, payload, 4096).await?;
+    let request: TokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        TokenRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(Code::SchemaViolation, format!("body: {e}")))?
+    };
+    let now = state.clock.now();
+    if request.expires_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::new(
+            Code::SchemaViolation,
+            "expires_at is in the past",
+        ));
+    }
+    let token = new_token();
+    let sha = hex::encode(token_hash(&token));
+    let mut data = json!({"token_sha256": sha, "requested_by": caller.id.as_str()});
+    if let Some(e) = request.expires_at {
+        data["expires_at"] = json!(crate::ledger::entry::format_time(&e));
+    }
+    let stream = format!("principal-{id}");
+    let wire = client::signed_event(
+        &state.service_key,
+        "principal.token_issued",
+        &stream,
+        data,
+        now,
+    );
+    let verified = client::self_verified(&state.service_key, &wire)
+        .map_err(|e| ApiError::new(Code::Internal, format!("service key: {e}")))?;
+    let outcome = state
+        .ledger
+        .submit(stream, vec![verified], ExpectedRevision::Any)
+        .await?;
+    let (Outcome::Created(r) | Outcome::Repeated(r)) = outcome;
+    Ok(HttpResponse::Created().json(IssuedToken {
+        principal: id.to_string(),
+        token,
+        token_sha256: sha,
+        expires_at: request
+            .expires_at
+            .map(|e| crate::ledger::entry::format_time(&e)),
+        index: r[0].index,
+    }))
+}

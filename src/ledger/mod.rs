@@ -1,0 +1,332 @@
+//! The ledger: write-side rules and the single group-committing writer, the read-side state
+//! that queries are served from, and the start-up fold with its integrity check.
+
+pub mod case_rules;
+pub mod cases;
+pub mod entry;
+pub mod registry;
+pub mod rules;
+pub mod state;
+mod writer;
+
+use std::fmt;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use serde::Serialize;
+
+pub use rules::{Code, RuleViolation};
+pub use state::LedgerState;
+pub use writer::{Clock, SystemClock};
+
+use crate::domain::EventPayload;
+use crate::envelope::Envelope;
+use crate::log::merkle::{self, RootBuilder};
+use crate::log::note::NoteSigner;
+use crate::metrics::Metrics;
+use crate::store::{EventStore, StoreError, StoredEntry};
+
+/// An event whose signature has been verified against the key its envelope names.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub envelope: Envelope,
+    pub event: EventPayload,
+    /// Set by the writer when the event is admitted.
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+/// EventStoreDB-style optimistic concurrency on a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedRevision {
+    /// No check.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream's last entry must have this revision.
+    Exact(u64),
+}
+
+impl ExpectedRevision {
+    /// Parses `N | no_stream | any`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "any" => Some(Self::Any),
+            "no_stream" => Some(Self::NoStream),
+            n if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                n.parse().ok().map(Self::Exact)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ExpectedRevision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Any => f.write_str("any"),
+            Self::NoStream => f.write_str("no_stream"),
+            Self::Exact(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// Where an accepted event landed (the 201 body of `POST /v1/events`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Receipt {
+    pub stream: String,
+    pub revision: u64,
+    pub index: u64,
+    /// Standard base64 of the RFC 6962 leaf hash.
+    pub leaf_hash: String,
+    pub recorded_at: String,
+}
+
+impl Receipt {
+    fn of(e: &StoredEntry) -> Self {
+        Self {
+            stream: e.stream.clone(),
+            revision: e.revision,
+            index: e.index,
+            leaf_hash: B64.encode(e.leaf_hash),
+            recorded_at: e.recorded_at.clone(),
+        }
+    }
+}
+
+/// The result of a submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Newly appended (201).
+    Created(Vec<Receipt>),
+    /// An idempotent repeat of events already in the log (200).
+    Repeated(Vec<Receipt>),
+}
+
+/// Why a submission was not appended. Nothing is written in either case.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Rule(#[from] RuleViolation),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Failure to open the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("integrity check failed at entry {index}: {reason}")]
+    Integrity { index: u64, reason: String },
+}
+
+/// Handle to an open ledger; cheap to clone.
+#[derive(Clone)]
+pub struct Ledger {
+    tx: crossbeam_channel::Sender<writer::Request>,
+    read: Arc<RwLock<LedgerState>>,
+    store: Arc<dyn EventStore>,
+    origin: String,
+    verifier_key: String,
+    metrics: Arc<Metrics>,
+}
+
+impl Ledger {
+    /// Folds the log, checks its integrity against the latest checkpoint, and starts the writer.
+    pub fn open(
+        store: Arc<dyn EventStore>,
+        signer: NoteSigner,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, OpenError> {
+        let origin = signer.name().to_owned();
+        let verifier_key = signer.verifier().to_text();
+        let state = load_state(store.as_ref())?;
+        check_against_checkpoint(store.as_ref(), &signer, &state)?;
+        let read = Arc::new(RwLock::new(state.clone()));
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let w = writer::Writer {
+            store: store.clone(),
+            state,
+            read: read.clone(),
+            signer,
+            origin: origin.clone(),
+            clock,
+            metrics: metrics.clone(),
+        };
+        std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || w.run(rx))
+            .expect("spawn writer thread");
+        Ok(Self {
+            tx,
+            read,
+            store,
+            origin,
+            verifier_key,
+            metrics,
+        })
+    }
+
+    /// Queues events for one stream and waits for the group commit that makes them durable.
+    pub async fn submit(
+        &self,
+        stream: String,
+        events: Vec<Verified>,
+        expected: ExpectedRevision,
+    ) -> Result<Outcome, WriteError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let req = writer::Request {
+            stream,
+            events,
+            expected,
+            reply,
+        };
+        let gone = || WriteError::Store(StoreError::Unavailable("ledger writer stopped".into()));
+        self.tx.send(req).map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Blocking form of `submit`, for the CLI outside an async runtime.
+    pub fn submit_blocking(
+        &self,
+        stream: String,
+        events: Vec<Verified>,
+        expected: ExpectedRevision,
+    ) -> Result<Outcome, WriteError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let req = writer::Request {
+            stream,
+            events,
+            expected,
+            reply,
+        };
+        let gone = || WriteError::Store(StoreError::Unavailable("ledger writer stopped".into()));
+        self.tx.send(req).map_err(|_| gone())?;
+        rx.blocking_recv().map_err(|_| gone())?
+    }
+
+    /// The committed state (read side).
+    pub fn state(&self) -> RwLockReadGuard<'_, LedgerState> {
+        self.read.read().expect("read state")
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    /// The log's origin line.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The log's signed-note verifier key.
+    pub fn verifier_key(&self) -> &str {
+        &self.verifier_key
+    }
+
+    /// Metrics registry.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+}
+
+/// Folds the whole log into a fresh state. Entries are decoded in parallel; each entry's
+/// leaf hash is recomputed from its bytes and must match the stored one, so an edited entry
+/// is named by index here.
+pub fn load_state(store: &dyn EventStore) -> Result<LedgerState, OpenError> {
+    let mut state = LedgerState::default();
+    let size = store.size()?;
+    let mut next = 0;
+    while next < size {
+        let chunk = store.read_all(next, 8192)?;
+        if chunk.is_empty() {
+            break;
+        }
+        let decoded: Vec<_> = chunk
+            .par_iter()
+            .map(|e| {
+                if merkle::leaf_hash(&e.bytes) != e.leaf_hash {
+                    return Err(OpenError::Integrity {
+                        index: e.index,
+                        reason: format!(
+                            "stream {} revision {}: entry bytes do not match their leaf hash",
+                            e.stream, e.revision
+                        ),
+                    });
+                }
+                entry::decode(&e.bytes).map_err(|err| OpenError::Integrity {
+                    index: e.index,
+                    reason: format!("stream {} revision {}: {err}", e.stream, e.revision),
+                })
+            })
+            .collect();
+        for (e, d) in chunk.iter().zip(decoded) {
+            let d = d?;
+            if e.index != state.size || d.revision != state.next_revision(&d.stream) {
+                return Err(OpenError::Integrity {
+                    index: e.index,
+                    reason: format!(
+                        "stream {} revision {} is out of sequence",
+                        d.stream, d.revision
+                    ),
+                });
+            }
+            state.apply(&state::Applied {
+                index: e.index,
+                revision: d.revision,
+                recorded_at: d.recorded_at,
+                keyid: d.envelope.keyid(),
+                event: &d.payload,
+            });
+        }
+        next = state.size;
+    }
+    Ok(state)
+}
+
+/// The latest checkpoint must be signed by our key and commit to the stored leaves.
+fn check_against_checkpoint(
+    store: &dyn EventStore,
+    signer: &NoteSigner,
+    state: &LedgerState,
+) -> Result<(), OpenError> {
+    let Some(cp) = store.latest_checkpoint()? else {
+        return Ok(());
+    };
+    let integrity = |reason: String| OpenError::Integrity {
+        index: cp.size.saturating_sub(1),
+        reason,
+    };
+    let opened = crate::log::checkpoint::Checkpoint::open_signed(&cp.note, &signer.verifier())
+        .map_err(|e| integrity(format!("latest checkpoint does not verify: {e}")))?;
+    if opened.size > state.size {
+        return Err(integrity(format!(
+            "checkpoint covers {} entries but the log holds {}",
+            opened.size, state.size
+        )));
+    }
+    let mut builder = RootBuilder::new();
+    let mut next = 0;
+    while next < opened.size {
+        let chunk = store.read_all(next, 8192)?;
+        for e in chunk.iter().take((opened.size - next) as usize) {
+            builder.push(e.leaf_hash);
+        }
+        next += chunk.len() as u64;
+        if chunk.is_empty() {
+            break;
+        }
+    }
+    if builder.root() != opened.root {
+        return Err(integrity(format!(
+            "the stored entries do not hash to the root of the signed checkpoint at size {}",
+            opened.size
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The `EventStore` abstraction (DESIGN §6): an append-only global sequence of log entries,
+//! per-stream revisions with optimistic concurrency, Merkle tree nodes and signed checkpoints.
+//! The embedded SQLite backend is the default; the EventStoreDB backend lives beside it.
+
+pub mod sqlite;
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::log::merkle::{Hash, NodeSource, TreeError};
+
+/// One committed log entry as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Global position: leaf index in the Merkle tree.
+    pub index: u64,
+    pub stream: String,
+    /// Position within the stream, from 0.
+    pub revision: u64,
+    pub event_id: Uuid,
+    pub recorded_at: String,
+    pub leaf_hash: Hash,
+    /// The entry's exact bytes (DESIGN §3); never re-serialised.
+    pub bytes: Vec<u8>,
+}
+
+/// A checkpoint note as signed by the log key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub note: String,
+}
+
+/// Everything one group commit writes, atomically: entries (with their indexes and
+/// revisions already assigned by the single writer), the new Merkle nodes, and the
+/// checkpoint that covers them.
+#[derive(Debug, Default)]
+pub struct CommitGroup {
+    pub entries: Vec<StoredEntry>,
+    pub nodes: Vec<(u8, u64, Hash)>,
+    pub checkpoint: Option<StoredCheckpoint>,
+}
+
+/// Storage failures, mapped to HTTP by the API layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// 409: a stream's revision or the global size moved under the writer (another node
+    /// appended first). The writer re-reads, re-runs the rules and retries.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// 500: the stored data does not hold together (a tampered or damaged store).
+    #[error("store integrity: {0}")]
+    Corrupt(String),
+    /// 503: the backend is unreachable or failed; nothing was acknowledged.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Unavailable(format!("sqlite: {e}"))
+    }
+}
+
+impl From<StoreError> for TreeError {
+    fn from(e: StoreError) -> Self {
+        TreeError::Storage(e.to_string())
+    }
+}
+
+/// The storage contract both backends meet; the conformance suite in
+/// `tests/store_conformance.rs` runs against each.
+pub trait EventStore: Send + Sync + 'static {
+    /// Atomically appends a group. Each entry's `revision` must be the stream's next one and
+    /// `index` the log's next one, else `Conflict` and nothing is written. Durable on return.
+    fn commit(&self, group: CommitGroup) -> Result<(), StoreError>;
+    /// Number of entries in the log (the next index).
+    fn size(&self) -> Result<u64, StoreError>;
+    /// Entries in global order from `from`, at most `limit`.
+    fn read_all(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError>;
+    /// Entries of one stream from revision `from`, at most `limit`.
+    fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError>;
+    /// The entry with this event id, if any.
+    fn find_event(&self, event_id: &Uuid) -> Result<Option<StoredEntry>, StoreError>;
+    /// A complete Merkle node (level, index).
+    fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError>;
+    /// The newest checkpoint.
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
+    /// Every kept checkpoint, oldest first.
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
+    /// Blocks until the log holds more than `size` entries or `timeout` passes; returns the
+    /// size then. This is what subscriptions are built on.
+    fn wait_for_growth(&self, size: u64, timeout: Duration) -> Result<u64, StoreError>;
+}
+
+/// Reads Merkle nodes through any store.
+pub struct StoreNodes<'a>(pub &'a dyn EventStore);
+
+impl NodeSource for StoreNodes<'_> {
+    fn node(&self, level: u8, index: u64) -> Result<Hash, TreeError> {
+        self.0
+            .node(level, index)?
+            .ok_or(TreeError::MissingNode { level, index })
+    }
+}
+
+/// A catch-up subscription over `$all`: yields entries in global order from a position,
+/// then waits for new ones. Projections and followers use it.
+pub struct Subscription<'a> {
+    store: &'a dyn EventStore,
+    next: u64,
+    buffer: std::collections::VecDeque<StoredEntry>,
+}
+
+impl<'a> Subscription<'a> {
+    /// Starts at global index `from`.
+    pub fn new(store: &'a dyn EventStore, from: u64) -> Self {
+        Self {
+            store,
+            next: from,
+            buffer: Default::default(),
+        }
+    }
+
+    /// The next entry, waiting at most `timeout` for one to be committed.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<StoredEntry>, StoreError> {
+        if self.buffer.is_empty() {
+            let mut batch = self.store.read_all(self.next, 1024)?;
+            if batch.is_empty() {
+                self.store.wait_for_growth(self.next, timeout)?;
+                batch = self.store.read_all(self.next, 1024)?;
+            }
+            self.buffer.extend(batch);
+        }
+        let entry = self.buffer.pop_front();
+        if let Some(e) = &entry {
+            self.next = e.index + 1;
+        }
+        Ok(entry)
+    }
+}

@@ -1,0 +1,5 @@
+//! API tests: the real application on a random port (one test binary, zero2prod style).
+
+mod bad_input;
+mod helpers;
+mod writes;

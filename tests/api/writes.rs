@@ -1,0 +1,246 @@
+//! Accepted writes: receipts, reading back, idempotency, optimistic concurrency, batches.
+
+use caseledger::client;
+use chrono::Utc;
+use serde_json::json;
+
+use crate::helpers::{agency_data, spawn_app};
+
+#[test]
+fn an_accepted_event_is_readable_from_its_stream_and_the_log() {
+    let app = spawn_app();
+    let env = client::signed_event(
+        &app.admin,
+        "agency.registered",
+        "agency-north-legal",
+        agency_data("north-legal"),
+        Utc::now(),
+    );
+    let r = app.post_event(&app.admin_token, &env);
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["stream"], "agency-north-legal");
+    assert_eq!(r.json["revision"], 0);
+    let index = r.json["index"].as_u64().expect("index");
+    assert_eq!(index, app.log_size() - 1);
+    assert!(r.json["leaf_hash"].is_string() && r.json["recorded_at"].is_string());
+
+    let s = app.get("/v1/streams/agency-north-legal", Some(&app.admin_token));
+    assert_eq!(s.status, 200, "{}", s.text);
+    let entry = &s.json["entries"][0];
+    assert_eq!(entry["index"], index);
+    assert_eq!(
+        entry["entry"]["envelope"],
+        serde_json::to_value(&env).expect("v")
+    );
+    assert_eq!(entry["entry"]["revision"], 0);
+
+    // The NDJSON log holds the entry's exact bytes, in field order v, stream, revision, ...
+    let (auditor, token) = app.register_principal("aud-1", "operator", &["auditor"]);
+    let _ = auditor;
+    let log = app.get(
+        &format!("/v1/log/entries?start={index}&limit=1"),
+        Some(&token),
+    );
+    assert_eq!(log.status, 200);
+    assert_eq!(log.content_type, "application/x-ndjson");
+    let line = log.text.lines().next().expect("one line");
+    assert!(line.starts_with(
+        "{\"v\":1,\"stream\":\"agency-north-legal\",\"revision\":0,\"recorded_at\":\""
+    ));
+    let stored = app.ledger.store().read_all(index, 1).expect("read");
+    assert_eq!(line.as_bytes(), stored[0].bytes.as_slice());
+    // Non-auditors may not read the raw log.
+    let r = app.get("/v1/log/entries", Some(&app.admin_token));
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
+}
+
+#[test]
+fn resending_an_event_is_idempotent_and_a_changed_duplicate_conflicts() {
+    let app = spawn_app();
+    let payload = client::payload(
+        "agency.registered",
+        "agency-east-med",
+        "admin",
+        agency_data("east-med"),
+        Utc::now(),
+    );
+    let env = client::sign_value(&app.admin, &payload);
+    let first = app.post_event(&app.admin_token, &env);
+    assert_eq!(first.status, 201);
+    let size = app.log_size();
+    let again = app.post_event(&app.admin_token, &env);
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json, first.json, "the original receipt is returned");
+    assert_eq!(app.log_size(), size);
+
+    let mut changed = payload.clone();
+    changed["data"]["region"] = json!("East");
+    let r = app.post_event(&app.admin_token, &client::sign_value(&app.admin, &changed));
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "duplicate_event_conflict"),
+        "{}",
+        r.text
+    );
+    assert_eq!(app.log_size(), size);
+}
+
+#[test]
+fn expected_revision_guards_the_stream() {
+    let app = spawn_app();
+    let post = |kind: &str, q: &str| {
+        let env = client::signed_event(
+            &app.admin,
+            kind,
+            "agency-south",
+            agency_data("south"),
+            Utc::now(),
+        );
+        app.post_json(
+            &format!("/v1/events?expected_revision={q}"),
+            Some(&app.admin_token),
+            &serde_json::to_value(env).expect("v"),
+        )
+    };
+    assert_eq!(
+        post("agency.registered", "0").code(),
+        "wrong_expected_revision"
+    );
+    assert_eq!(post("agency.registered", "no_stream").status, 201);
+    assert_eq!(
+        post("agency.updated", "no_stream").code(),
+        "wrong_expected_revision"
+    );
+    assert_eq!(post("agency.updated", "1").status, 409);
+    assert_eq!(post("agency.updated", "0").status, 201);
+    assert_eq!(post("agency.updated", "any").status, 201);
+}
+
+#[test]
+fn of_concurrent_appends_with_one_expected_revision_exactly_one_wins() {
+    let app = spawn_app();
+    app.register_agency("west");
+    let size = app.log_size();
+    let results: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                s.spawn(|| {
+                    let env = client::signed_event(
+                        &app.admin,
+                        "agency.updated",
+                        "agency-west",
+                        agency_data("west"),
+                        Utc::now(),
+                    );
+                    app.post_json(
+                        "/v1/events?expected_revision=0",
+                        Some(&app.admin_token),
+                        &serde_json::to_value(env).expect("v"),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect()
+    });
+    assert_eq!(
+        results.iter().filter(|s| **s == 201).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(
+        results.iter().filter(|s| **s == 409).count(),
+        15,
+        "{results:?}"
+    );
+    assert_eq!(app.log_size(), size + 1);
+}
+
+#[test]
+fn a_batch_is_atomic() {
+    let app = spawn_app();
+    let reg = client::signed_event(
+        &app.admin,
+        "agency.registered",
+        "agency-b",
+        agency_data("b"),
+        Utc::now(),
+    );
+    let upd = client::signed_event(
+        &app.admin,
+        "agency.updated",
+        "agency-b",
+        agency_data("b"),
+        Utc::now(),
+    );
+    // The second event is illegal (registering twice), so neither is written.
+    let dup = client::signed_event(
+        &app.admin,
+        "agency.registered",
+        "agency-b",
+        agency_data("b"),
+        Utc::now(),
+    );
+    let size = app.log_size();
+    let r = app.post_json(
+        "/v1/events/batch",
+        Some(&app.admin_token),
+        &json!({"events": [reg, dup]}),
+    );
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "invalid_transition"),
+        "{}",
+        r.text
+    );
+    assert_eq!(app.log_size(), size);
+    let r = app.post_json(
+        "/v1/events/batch",
+        Some(&app.admin_token),
+        &json!({"events": [reg, upd]}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["receipts"].as_array().expect("receipts").len(), 2);
+    assert_eq!(r.json["receipts"][1]["revision"], 1);
+    assert_eq!(app.log_size(), size + 2);
+    // The whole batch again is an idempotent repeat.
+    let r = app.post_json(
+        "/v1/events/batch",
+        Some(&app.admin_token),
+        &json!({"events": [reg, upd]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(app.log_size(), size + 2);
+}
+
+#[test]
+fn tokens_authenticate_until_revoked_and_keys_can_be_rotated() {
+    let app = spawn_app();
+    let (_key, token) = app.register_principal("aud-2", "operator", &["auditor"]);
+    assert_eq!(app.get("/v1/log/entries", Some(&token)).status, 200);
+    let sha = hex::encode(caseledger::http::auth::token_hash(&token));
+    app.write(
+        &app.admin,
+        &app.admin_token,
+        "principal.token_revoked",
+        "principal-aud-2",
+        json!({"token_sha256": sha}),
+    );
+    let r = app.get("/v1/log/entries", Some(&token));
+    assert_eq!((r.status, r.code()), (401, "unauthenticated"));
+}
+
+#[test]
+fn health_and_metrics_are_public() {
+    let app = spawn_app();
+    assert_eq!(app.get("/healthz", None).status, 200);
+    let ready = app.get("/readyz", None);
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json["log_size"], app.log_size());
+    let m = app.get("/metrics", None);
+    assert!(m.text.contains("caseledger_appended_events_total"));
+    assert_eq!(app.get("/v1/nothing", None).code(), "not_found");
+}
