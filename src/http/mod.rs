@@ -1,6 +1,7 @@
 //! The HTTP API (DESIGN §4) on actix-web: one file per resource, errors as problem+json.
 
 pub mod auth;
+mod directory;
 mod events;
 mod health;
 mod log;
@@ -62,6 +63,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(log::inclusion)
         .service(log::consistency)
         .service(principals::issue_token)
+        .service(directory::list_agencies)
+        .service(directory::get_agency)
+        .service(directory::list_schemas)
+        .service(directory::get_schema)
         .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics);

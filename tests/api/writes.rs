@@ -244,3 +244,29 @@ fn health_and_metrics_are_public() {
     assert!(m.text.contains("caseledger_appended_events_total"));
     assert_eq!(app.get("/v1/nothing", None).code(), "not_found");
 }
+
+#[test]
+fn the_directory_and_schemas_are_served() {
+    let app = spawn_app();
+    app.register_agency("north-legal");
+    let (_k, cw) = app.register_principal("cw-dir", "north-legal", &["caseworker"]);
+    let list = app.get("/v1/agencies", Some(&cw));
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.json["agencies"][0]["id"], "north-legal");
+    assert_eq!(
+        list.json["agencies"][0]["languages"],
+        json!(["es", "fr-CA"])
+    );
+    let one = app.get("/v1/agencies/north-legal", Some(&cw));
+    assert_eq!(one.json["trafficking_experience"], true);
+    assert_eq!(
+        app.get("/v1/agencies/nobody", Some(&cw)).code(),
+        "not_found"
+    );
+    assert_eq!(app.get("/v1/agencies", None).code(), "unauthenticated");
+    let all = app.get("/v1/schemas", None);
+    assert_eq!(all.json["schemas"].as_object().expect("map").len(), 23);
+    let one = app.get("/v1/schemas/consent.granted", None);
+    assert_eq!(one.json["properties"]["type"]["const"], "consent.granted");
+    assert_eq!(app.get("/v1/schemas/nope", None).status, 404);
+}
