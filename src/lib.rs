@@ -20,4 +20,5 @@ pub mod http;
 pub mod ledger;
 pub mod log;
 pub mod metrics;
+pub mod reports;
 pub mod store;

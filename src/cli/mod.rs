@@ -2,6 +2,7 @@
 
 mod bench;
 mod keys;
+mod report;
 mod serve;
 
 use std::path::PathBuf;
@@ -32,6 +33,8 @@ pub enum Command {
     Submit(keys::SubmitArgs),
     /// Measure append throughput over HTTP against the raw Ed25519 verify rate.
     Bench(bench::BenchArgs),
+    /// Print an oversight report (small-cell suppressed) from a data directory.
+    Report(report::ReportArgs),
 }
 
 /// Runs the parsed command line.
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sign(a) => keys::sign(a),
         Command::Submit(a) => keys::submit(a),
         Command::Bench(a) => bench::bench(a),
+        Command::Report(a) => report::report(a),
     }
 }
 

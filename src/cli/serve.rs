@@ -9,6 +9,7 @@ use super::DataArg;
 use crate::datadir::{self, InitOptions};
 use crate::http::{AppState, Application, Limits};
 use crate::ledger::{Clock, SystemClock};
+use crate::reports::{ReportConfig, ReportService};
 
 /// Arguments of `init`.
 #[derive(Debug, clap::Args)]
@@ -52,6 +53,10 @@ pub struct ServeArgs {
     /// Largest batch body, bytes.
     #[arg(long, env = "CASELEDGER_MAX_BATCH_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_batch_bytes: usize,
+    /// Small-cell suppression threshold of the reports: counts 1..k-1 are hidden (k >= 5).
+    #[arg(long, env = "CASELEDGER_SUPPRESSION_K", default_value_t = crate::reports::DEFAULT_K,
+          value_parser = clap::value_parser!(u64).range(crate::reports::MIN_K..))]
+    pub suppression_k: u64,
 }
 
 fn print_init(report: &datadir::InitReport, json: bool) -> anyhow::Result<()> {
@@ -98,7 +103,10 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
     let bound = listener.local_addr()?;
+    let config = ReportConfig::new(args.suppression_k)?;
+    let reports = ReportService::start(ledger.store().clone(), config, Some(ledger.metrics()));
     let state = AppState {
+        reports,
         ledger,
         service_key,
         clock,
