@@ -78,7 +78,7 @@ pub struct Undo {
 enum Saved {
     /// Principal events touch principals, keys and tokens (small maps), never agencies.
     Identity(Box<(PrincipalMap, KeyMap, TokenMap)>),
-    Agency(AgencyId, Option<AgencyRecord>),
+    Agency(AgencyId, Option<Box<AgencyRecord>>),
     Case(super::cases::SavedCase),
 }
 
@@ -98,9 +98,10 @@ impl LedgerState {
                     self.registry.keys.clone(),
                     self.registry.tokens.clone(),
                 ))),
-                StreamId::Agency(id) => {
-                    Saved::Agency(id.clone(), self.registry.agencies.get(id).cloned())
-                }
+                StreamId::Agency(id) => Saved::Agency(
+                    id.clone(),
+                    self.registry.agencies.get(id).cloned().map(Box::new),
+                ),
                 StreamId::Case(id) => Saved::Case(self.cases.save(id)),
             },
         }
@@ -125,7 +126,7 @@ impl LedgerState {
                 self.registry.tokens = tokens;
             }
             Saved::Agency(id, Some(record)) => {
-                self.registry.agencies.insert(id, record);
+                self.registry.agencies.insert(id, *record);
             }
             Saved::Agency(id, None) => {
                 self.registry.agencies.remove(&id);
