@@ -50,6 +50,9 @@ pub struct Agencies {
     pub coordinator: String,
 }
 
+/// The story's principals: role in the story -> (key, bearer token).
+pub type People = HashMap<&'static str, (KeyFile, String)>;
+
 /// What one step returned.
 #[derive(Debug, Clone)]
 pub struct StepResult {
@@ -65,8 +68,10 @@ pub struct StepResult {
 pub struct DemoOutcome {
     pub case_id: CaseId,
     pub steps: Vec<StepResult>,
-    /// Bearer tokens of the story's principals, by role in the story.
-    pub tokens: HashMap<&'static str, String>,
+    /// The story's principals (`coordinator`, `legal`, `clinic`): key and bearer token.
+    pub people: People,
+    /// The coordinator's principal id.
+    pub coordinator: String,
 }
 
 /// `caseledger demo`.
@@ -155,11 +160,7 @@ fn agency_data(name: &str, domains: &[&str], experience: bool) -> Value {
 }
 
 /// Registers the agencies (if missing) and fresh principals with keys and tokens.
-fn setup(
-    base: &str,
-    admin: &KeyFile,
-    token: &str,
-) -> anyhow::Result<(Agencies, HashMap<&'static str, (KeyFile, String)>)> {
+fn setup(base: &str, admin: &KeyFile, token: &str) -> anyhow::Result<(Agencies, People)> {
     let list = [
         ("harbor-house", "Harbor House", &["social"][..], true),
         (
@@ -301,19 +302,15 @@ pub fn run_story(
     if print {
         summary(base, &people, &case_id)?;
     }
-    let tokens = people.into_iter().map(|(k, (_, t))| (k, t)).collect();
     Ok(DemoOutcome {
         case_id,
         steps: results,
-        tokens,
+        people,
+        coordinator: agencies.coordinator,
     })
 }
 
-fn summary(
-    base: &str,
-    people: &HashMap<&'static str, (KeyFile, String)>,
-    case_id: &CaseId,
-) -> anyhow::Result<()> {
+fn summary(base: &str, people: &People, case_id: &CaseId) -> anyhow::Result<()> {
     let token = &people.get("coordinator").context("coordinator")?.1;
     let case: Value = ureq::get(&format!("{base}/v1/cases/{case_id}"))
         .set("Authorization", &format!("Bearer {token}"))
