@@ -1,6 +1,8 @@
 //! The `caseledger` command line (DESIGN §7). Each subcommand lives in its own file.
 
 mod bench;
+pub mod demo;
+mod demo_server;
 mod keys;
 mod serve;
 
@@ -32,6 +34,8 @@ pub enum Command {
     Submit(keys::SubmitArgs),
     /// Measure append throughput over HTTP against the raw Ed25519 verify rate.
     Bench(bench::BenchArgs),
+    /// Write a complete example case through the HTTP API, printing each step.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs the parsed command line.
@@ -43,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sign(a) => keys::sign(a),
         Command::Submit(a) => keys::submit(a),
         Command::Bench(a) => bench::bench(a),
+        Command::Demo(a) => demo::demo(a),
     }
 }
 
