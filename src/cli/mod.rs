@@ -1,6 +1,8 @@
 //! The `caseledger` command line (DESIGN §7). Each subcommand lives in its own file.
 
 mod bench;
+pub mod demo;
+mod demo_server;
 mod keys;
 mod report;
 mod serve;
@@ -35,6 +37,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Print an oversight report (small-cell suppressed) from a data directory.
     Report(report::ReportArgs),
+    /// Write a complete example case through the HTTP API, printing each step.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs the parsed command line.
@@ -47,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Submit(a) => keys::submit(a),
         Command::Bench(a) => bench::bench(a),
         Command::Report(a) => report::report(a),
+        Command::Demo(a) => demo::demo(a),
     }
 }
 
