@@ -1,6 +1,7 @@
 //! The `caseledger` command line (DESIGN §7). Each subcommand lives in its own file.
 
 mod bench;
+mod bench_reports;
 pub mod demo;
 mod demo_server;
 mod keys;
@@ -37,6 +38,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Print an oversight report (small-cell suppressed) from a data directory.
     Report(report::ReportArgs),
+    /// Time oversight reports over a synthetic 1M-event projection.
+    BenchReports(bench_reports::BenchReportsArgs),
     /// Write a complete example case through the HTTP API, printing each step.
     Demo(demo::DemoArgs),
 }
@@ -51,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Submit(a) => keys::submit(a),
         Command::Bench(a) => bench::bench(a),
         Command::Report(a) => report::report(a),
+        Command::BenchReports(a) => bench_reports::bench_reports(a),
         Command::Demo(a) => demo::demo(a),
     }
 }

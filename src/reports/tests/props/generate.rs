@@ -27,7 +27,7 @@ impl Rng {
         items[self.below(items.len() as u64) as usize].clone()
     }
     fn subset<T: Clone + PartialEq>(&mut self, items: &[T], min: usize) -> Vec<T> {
-        let mut out: Vec<T> = items.iter().cloned().filter(|_| self.chance(30)).collect();
+        let mut out: Vec<T> = items.iter().filter(|_| self.chance(30)).cloned().collect();
         while out.len() < min {
             let item = self.pick(items);
             if !out.contains(&item) {
