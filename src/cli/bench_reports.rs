@@ -60,99 +60,117 @@ impl Templates {
     }
 }
 
-/// Feeds ~10 events per case: opened, consent, two inquiries answered, a referral accepted
-/// (services started, closed) or declined, and most cases closed; a year of days.
+/// Feeds synthetic cases into the projection, numbering entries as the log would.
+struct Feeder<'a> {
+    templates: &'a Templates,
+    agencies: Vec<AgencyId>,
+    index: u64,
+}
+
+impl Feeder<'_> {
+    /// Applies template `i`, moved to `stream` and edited, recorded at `at`.
+    fn apply(
+        &mut self,
+        p: &mut StatsProjection,
+        stream: &StreamId,
+        at: DateTime<Utc>,
+        i: usize,
+        edit: impl Fn(&mut EventData),
+    ) {
+        let mut e = self.templates.0[i].clone();
+        e.stream = stream.clone();
+        edit(&mut e.data);
+        p.apply(self.index, at, &e);
+        self.index += 1;
+    }
+
+    fn agency(&self, c: u64, n: u64) -> AgencyId {
+        self.agencies[((c + n) % self.agencies.len() as u64) as usize].clone()
+    }
+
+    /// ~10 events: opened, consent, two inquiries answered, a referral accepted (services
+    /// started, closed) or declined, and most cases closed.
+    fn case(&mut self, p: &mut StatsProjection, c: u64, opened: DateTime<Utc>) {
+        let stream = StreamId::Case(CaseId::from_uuid(uuid::Uuid::from_u128(u128::from(c) + 1)));
+        let at = |minutes: i64| opened + chrono::Duration::minutes(minutes);
+        self.apply(p, &stream, at(0), 0, |_| {});
+        self.apply(p, &stream, at(1), 1, |_| {});
+        for (q, id) in ["q1", "q2"].iter().enumerate() {
+            let agency = self.agency(c, q as u64);
+            let inquiry_id: crate::domain::InquiryId = id.parse().expect("slug");
+            self.apply(p, &stream, at(2), 2, |d| {
+                if let EventData::InquirySent(d) = d {
+                    d.inquiry_id = inquiry_id.clone();
+                    d.agency = agency.clone();
+                }
+            });
+            let can_help = Tristate::ALL[(c as usize + q) % 3];
+            self.apply(p, &stream, at(60 + (c % 500) as i64), 3, |d| {
+                if let EventData::InquiryAnswered(d) = d {
+                    d.inquiry_id = inquiry_id.clone();
+                    d.can_help = can_help;
+                }
+            });
+        }
+        self.referral(p, &stream, c, opened);
+        if c % 4 != 0 {
+            self.apply(p, &stream, at(10_000), 9, |_| {});
+        }
+    }
+
+    fn referral(
+        &mut self,
+        p: &mut StatsProjection,
+        stream: &StreamId,
+        c: u64,
+        opened: DateTime<Utc>,
+    ) {
+        let at = |minutes: i64| opened + chrono::Duration::minutes(minutes);
+        let agency = self.agency(c, 0);
+        self.apply(p, stream, at(600), 4, |d| {
+            if let EventData::ReferralMade(d) = d {
+                d.agency = agency.clone()
+            }
+        });
+        if c % 3 == 0 {
+            let reason = DeclineReason::ALL[(c / 3 % 6) as usize];
+            self.apply(p, stream, at(900), 6, |d| {
+                if let EventData::ReferralDeclined(d) = d {
+                    d.reason = reason
+                }
+            });
+            return;
+        }
+        self.apply(p, stream, at(700 + (c % 900) as i64), 5, |_| {});
+        self.apply(p, stream, at(2000), 7, |_| {});
+        let outcome = ReferralOutcome::ALL[(c % 5) as usize];
+        self.apply(p, stream, at(9000), 8, |d| {
+            if let EventData::ReferralClosed(d) = d {
+                d.outcome = outcome
+            }
+        });
+    }
+}
+
+/// Folds about `args.events` events (cases spread over 2026) into `p`; returns the count.
 fn fold_synthetic(args: &BenchReportsArgs, t: &Templates, p: &mut StatsProjection) -> u64 {
-    let agencies: Vec<AgencyId> = (0..args.agencies.max(1))
-        .map(|i| format!("agency-{i}").parse().expect("slug"))
-        .collect();
+    let mut feeder = Feeder {
+        templates: t,
+        agencies: (0..args.agencies.max(1))
+            .map(|i| format!("agency-{i}").parse().expect("slug"))
+            .collect(),
+        index: 0,
+    };
     let start: DateTime<Utc> = Utc
         .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
         .single()
         .expect("date");
     let cases = (args.events / 10).max(1);
-    let mut index = 0u64;
-    let mut apply = |p: &mut StatsProjection, at: DateTime<Utc>, e: &EventPayload| {
-        p.apply(index, at, e);
-        index += 1;
-    };
     for c in 0..cases {
-        let stream = StreamId::Case(CaseId::from_uuid(uuid::Uuid::from_u128(u128::from(c) + 1)));
         let opened = start + chrono::Duration::seconds((c * 365 * 86_400 / cases) as i64);
-        let at = |minutes: i64| opened + chrono::Duration::minutes(minutes);
-        let ev = |i: usize, edit: &dyn Fn(&mut EventData)| {
-            let mut e = t.0[i].clone();
-            e.stream = stream.clone();
-            edit(&mut e.data);
-            e
-        };
-        let a = |n: u64| agencies[((c + n) % agencies.len() as u64) as usize].clone();
-        apply(p, at(0), &ev(0, &|_| {}));
-        apply(p, at(1), &ev(1, &|_| {}));
-        for (q, id) in ["q1", "q2"].iter().enumerate() {
-            let agency = a(q as u64);
-            apply(
-                p,
-                at(2),
-                &ev(2, &|d| {
-                    if let EventData::InquirySent(d) = d {
-                        d.inquiry_id = id.parse().expect("slug");
-                        d.agency = agency.clone();
-                    }
-                }),
-            );
-            let can_help = Tristate::ALL[(c as usize + q) % 3];
-            apply(
-                p,
-                at(60 + (c % 500) as i64),
-                &ev(3, &|d| {
-                    if let EventData::InquiryAnswered(d) = d {
-                        d.inquiry_id = id.parse().expect("slug");
-                        d.can_help = can_help;
-                    }
-                }),
-            );
-        }
-        let agency = a(0);
-        apply(
-            p,
-            at(600),
-            &ev(4, &|d| {
-                if let EventData::ReferralMade(d) = d {
-                    d.agency = agency.clone()
-                }
-            }),
-        );
-        if c % 3 == 0 {
-            let reason = DeclineReason::ALL[(c / 3 % 6) as usize];
-            apply(
-                p,
-                at(900),
-                &ev(6, &|d| {
-                    if let EventData::ReferralDeclined(d) = d {
-                        d.reason = reason
-                    }
-                }),
-            );
-        } else {
-            apply(p, at(700 + (c % 900) as i64), &ev(5, &|_| {}));
-            apply(p, at(2000), &ev(7, &|_| {}));
-            let outcome = ReferralOutcome::ALL[(c % 5) as usize];
-            apply(
-                p,
-                at(9000),
-                &ev(8, &|d| {
-                    if let EventData::ReferralClosed(d) = d {
-                        d.outcome = outcome
-                    }
-                }),
-            );
-        }
-        if c % 4 != 0 {
-            apply(p, at(10_000), &ev(9, &|_| {}));
-        }
+        feeder.case(p, c, opened);
     }
-    index
+    feeder.index
 }
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {

@@ -1,7 +1,7 @@
 //! The columns of the two reports, in order, with their meaning and the equations between
 //! them. Every count counts events recorded (server `recorded_at`) on the period's UTC days.
 
-use super::buckets::{AgencyStats, YesNo};
+use super::buckets::{AgencyStats, ProgramStats, YesNo};
 use super::layout::{ColumnKind, RowBuilder, Slot, Value};
 use super::period::{AgencyPeriod, PeriodStats};
 use super::suppression::{CellId, Table};
@@ -98,6 +98,12 @@ fn inquiry_columns(row: &mut RowBuilder<'_>, s: &AgencyStats) -> CellId {
         answered,
         s.response_seconds.clone(),
     );
+    answer_columns(row, s, answered);
+    received
+}
+
+/// What the answers said: breakdowns of `answered` and the languages offered.
+fn answer_columns(row: &mut RowBuilder<'_>, s: &AgencyStats, answered: CellId) {
     let [te_yes, te_no] = yes_no(&s.trafficking_experience);
     let te = row.parts(
         answered,
@@ -136,7 +142,6 @@ fn inquiry_columns(row: &mut RowBuilder<'_>, s: &AgencyStats) -> CellId {
         "Interpretation languages offered in at least k answers (others are left out)",
         Slot::Fixed(Value::List(languages)),
     );
-    received
 }
 
 fn referral_columns(row: &mut RowBuilder<'_>, s: &AgencyStats) -> CellId {
@@ -191,28 +196,7 @@ fn referral_columns(row: &mut RowBuilder<'_>, s: &AgencyStats) -> CellId {
 /// Lays out the programme row; `agencies` are the agency rows' cells its totals sum.
 pub(crate) fn program_row(row: &mut RowBuilder<'_>, stats: &PeriodStats, agencies: &[ColumnCells]) {
     let p = &stats.program;
-    row.count("cases_opened", "Cases opened (case.opened)", p.cases_opened);
-    row.count(
-        "cases_reopened",
-        "Cases reopened (case.reopened)",
-        p.cases_reopened,
-    );
-    row.breakdown(
-        ("cases_closed", "Cases closed (case.closed)"),
-        "cases_closed",
-        "Cases closed with outcome {}",
-        &borrowed(&codes(CaseOutcome::ALL, &p.cases_closed)),
-    );
-    row.count(
-        "consents_granted",
-        "Consents granted (consent.granted)",
-        p.consents_granted,
-    );
-    row.count(
-        "consents_withdrawn",
-        "Consents withdrawn (consent.withdrawn)",
-        p.consents_withdrawn,
-    );
+    case_columns(row, p);
     let inquiries: Vec<CellId> = agencies.iter().map(|a| a.inquiries_received).collect();
     column_total(
         row,
@@ -275,4 +259,30 @@ fn column_total(
     let total = row.count(key, description, sum);
     row.table.equation(total, column);
     total
+}
+
+/// Cases and consents.
+fn case_columns(row: &mut RowBuilder<'_>, p: &ProgramStats) {
+    row.count("cases_opened", "Cases opened (case.opened)", p.cases_opened);
+    row.count(
+        "cases_reopened",
+        "Cases reopened (case.reopened)",
+        p.cases_reopened,
+    );
+    row.breakdown(
+        ("cases_closed", "Cases closed (case.closed)"),
+        "cases_closed",
+        "Cases closed with outcome {}",
+        &borrowed(&codes(CaseOutcome::ALL, &p.cases_closed)),
+    );
+    row.count(
+        "consents_granted",
+        "Consents granted (consent.granted)",
+        p.consents_granted,
+    );
+    row.count(
+        "consents_withdrawn",
+        "Consents withdrawn (consent.withdrawn)",
+        p.consents_withdrawn,
+    );
 }

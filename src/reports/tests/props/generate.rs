@@ -62,120 +62,118 @@ pub(super) fn random_log(seed: u64) -> Log {
     log.sorted()
 }
 
+/// Writes one case's events at increasing times.
+struct Case<'a> {
+    rng: &'a mut Rng,
+    log: &'a mut Log,
+    stream: &'a str,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Case<'_> {
+    fn step(&mut self, kind: &str, data: Value) {
+        self.at = plus(self.at, self.rng.secs());
+        self.log.push(self.at, self.stream, kind, data);
+    }
+}
+
 fn random_case(rng: &mut Rng, log: &mut Log, stream: &str, agencies: &[String]) {
-    let mut at = plus(day(1), rng.below(5 * 86_400) as i64);
-    let mut step = |log: &mut Log, kind: &str, data: Value, rng: &mut Rng| {
-        at = plus(at, rng.secs());
-        log.push(at, stream, kind, data);
-    };
-    step(
+    let at = plus(day(1), rng.below(5 * 86_400) as i64);
+    let mut c = Case {
+        rng,
         log,
+        stream,
+        at,
+    };
+    c.step(
         "case.opened",
         json!({"owner_agency": "h", "coordinator": "maria", "needs": ["legal"], "minor": false}),
-        rng,
     );
-    step(
-        log,
-        "consent.granted",
-        json!({"consent_id": "c1", "purposes": ["inquiry", "referral"],
+    c.step("consent.granted", json!({"consent_id": "c1", "purposes": ["inquiry", "referral"],
         "recipients": "any", "data_categories": [], "valid_until": "2027-01-01T00:00:00Z",
-        "method": "verbal", "language": "es", "interpreter": {"used": false}, "notice_version": "1"}),
-        rng,
-    );
-    for q in 0..rng.below(4) {
-        let id = format!("q{q}");
-        let domains = codes(&rng.subset(Domain::ALL, 1));
-        step(
-            log,
-            "inquiry.sent",
-            json!({"inquiry_id": id, "agency": rng.pick(agencies),
-            "consent_id": "c1", "asks": ["can_help"], "domains": domains, "cultural_needs": []}),
-            rng,
-        );
-        if rng.chance(75) {
-            let languages = codes(&rng.subset(&["es", "fr", "ar"], 0));
-            let data = json!({"inquiry_id": id, "can_help": rng.pick(Tristate::ALL),
-                "trafficking_experience": rng.chance(50), "services_available": [],
-                "cultural_adaptation": rng.chance(50), "interpretation_languages": languages,
-                "eligible": "yes", "unmet_criteria": [], "support_offered": rng.chance(50)});
-            step(log, "inquiry.answered", data, rng);
-        }
+        "method": "verbal", "language": "es", "interpreter": {"used": false}, "notice_version": "1"}));
+    for q in 0..c.rng.below(4) {
+        random_inquiry(&mut c, &format!("q{q}"), agencies);
     }
-    for r in 0..rng.below(3) {
-        let id = format!("r{r}");
-        let domains = codes(&rng.subset(Domain::ALL, 1));
-        step(
-            log,
-            "referral.made",
-            json!({"referral_id": id, "agency": rng.pick(agencies),
-            "consent_id": "c1", "domains": domains, "data_shared": []}),
-            rng,
-        );
-        match rng.below(4) {
-            0 => {}
-            1 => {
-                step(log, "referral.accepted", json!({"referral_id": id}), rng);
-                if rng.chance(60) {
-                    let domains = codes(&rng.subset(Domain::ALL, 1));
-                    step(
-                        log,
-                        "referral.services_started",
-                        json!({"referral_id": id, "domains": domains}),
-                        rng,
-                    );
-                    if rng.chance(50) {
-                        step(
-                            log,
-                            "referral.closed",
-                            json!({"referral_id": id, "outcome": rng.pick(ReferralOutcome::ALL)}),
-                            rng,
-                        );
-                    }
-                } else if rng.chance(50) {
-                    step(
-                        log,
-                        "referral.withdrawn",
-                        json!({"referral_id": id, "reason": "other"}),
-                        rng,
-                    );
-                }
-            }
-            2 => step(
-                log,
-                "referral.declined",
-                json!({"referral_id": id, "reason": rng.pick(DeclineReason::ALL)}),
-                rng,
-            ),
-            _ => step(
-                log,
-                "referral.withdrawn",
-                json!({"referral_id": id, "reason": "needs_changed"}),
-                rng,
-            ),
-        }
+    for r in 0..c.rng.below(3) {
+        random_referral(&mut c, &format!("r{r}"), agencies);
     }
-    if rng.chance(15) {
-        step(
-            log,
+    if c.rng.chance(15) {
+        c.step(
             "consent.withdrawn",
             json!({"consent_id": "c1", "method": "written"}),
-            rng,
         );
     }
-    if rng.chance(35) {
-        step(
-            log,
-            "case.closed",
-            json!({"outcome": rng.pick(CaseOutcome::ALL)}),
-            rng,
-        );
-        if rng.chance(30) {
-            step(
-                log,
-                "case.reopened",
-                json!({"reason": "client_returned"}),
-                rng,
+    if c.rng.chance(35) {
+        let outcome = c.rng.pick(CaseOutcome::ALL);
+        c.step("case.closed", json!({"outcome": outcome}));
+        if c.rng.chance(30) {
+            c.step("case.reopened", json!({"reason": "client_returned"}));
+        }
+    }
+}
+
+fn random_inquiry(c: &mut Case<'_>, id: &str, agencies: &[String]) {
+    let domains = codes(&c.rng.subset(Domain::ALL, 1));
+    let agency = c.rng.pick(agencies);
+    c.step(
+        "inquiry.sent",
+        json!({"inquiry_id": id, "agency": agency, "consent_id": "c1",
+        "asks": ["can_help"], "domains": domains, "cultural_needs": []}),
+    );
+    if c.rng.chance(75) {
+        let r = &mut *c.rng;
+        let languages = codes(&r.subset(&["es", "fr", "ar"], 0));
+        let data = json!({"inquiry_id": id, "can_help": r.pick(Tristate::ALL),
+            "trafficking_experience": r.chance(50), "services_available": [],
+            "cultural_adaptation": r.chance(50), "interpretation_languages": languages,
+            "eligible": "yes", "unmet_criteria": [], "support_offered": r.chance(50)});
+        c.step("inquiry.answered", data);
+    }
+}
+
+fn random_referral(c: &mut Case<'_>, id: &str, agencies: &[String]) {
+    let domains = codes(&c.rng.subset(Domain::ALL, 1));
+    let agency = c.rng.pick(agencies);
+    c.step(
+        "referral.made",
+        json!({"referral_id": id, "agency": agency, "consent_id": "c1",
+        "domains": domains, "data_shared": []}),
+    );
+    match c.rng.below(4) {
+        0 => {}
+        1 => {
+            c.step("referral.accepted", json!({"referral_id": id}));
+            if c.rng.chance(60) {
+                let domains = codes(&c.rng.subset(Domain::ALL, 1));
+                c.step(
+                    "referral.services_started",
+                    json!({"referral_id": id, "domains": domains}),
+                );
+                if c.rng.chance(50) {
+                    let outcome = c.rng.pick(ReferralOutcome::ALL);
+                    c.step(
+                        "referral.closed",
+                        json!({"referral_id": id, "outcome": outcome}),
+                    );
+                }
+            } else if c.rng.chance(50) {
+                c.step(
+                    "referral.withdrawn",
+                    json!({"referral_id": id, "reason": "other"}),
+                );
+            }
+        }
+        2 => {
+            let reason = c.rng.pick(DeclineReason::ALL);
+            c.step(
+                "referral.declined",
+                json!({"referral_id": id, "reason": reason}),
             );
         }
+        _ => c.step(
+            "referral.withdrawn",
+            json!({"referral_id": id, "reason": "needs_changed"}),
+        ),
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 
 use super::super::{day, Log};
-use crate::domain::EventData;
+use crate::domain::{EventData, InquiryAnswered};
 
 /// What a report over the period should say, before suppression.
 #[derive(Default)]
@@ -29,6 +29,40 @@ impl Naive {
             .entry((row.into(), key.into()))
             .or_default()
             .push(seconds);
+    }
+
+    /// Counts one in-period answer to an inquiry addressed to agency `a`.
+    fn answer(&mut self, a: &str, d: &InquiryAnswered, when: DateTime<Utc>, at: DateTime<Utc>) {
+        let n = self;
+        let yn = |b: bool| if b { "yes" } else { "no" };
+        n.inc(a, "inquiries_answered");
+        n.inc(a, &format!("can_help_{}", d.can_help));
+        n.inc(
+            a,
+            &format!("trafficking_experience_{}", yn(d.trafficking_experience)),
+        );
+        n.inc(
+            a,
+            &format!("cultural_adaptation_{}", yn(d.cultural_adaptation)),
+        );
+        if !d.trafficking_experience {
+            n.inc(a, &format!("support_offered_{}", yn(d.support_offered)));
+        }
+        n.inc(
+            a,
+            &format!(
+                "interpretation_offered_{}",
+                yn(!d.interpretation_languages.is_empty())
+            ),
+        );
+        for l in d.interpretation_languages.iter() {
+            *n.languages
+                .entry(a.to_owned())
+                .or_default()
+                .entry(l.to_string())
+                .or_default() += 1;
+        }
+        n.sample(a, "response_time", when, at);
     }
 
     /// The true count of a cell.
@@ -155,35 +189,7 @@ pub(super) fn recount(log: &Log, from: u32, to: u32, k: u64) -> Naive {
                 if !inside {
                     continue;
                 }
-                let yn = |b: bool| if b { "yes" } else { "no" };
-                n.inc(&a, "inquiries_answered");
-                n.inc(&a, &format!("can_help_{}", d.can_help));
-                n.inc(
-                    &a,
-                    &format!("trafficking_experience_{}", yn(d.trafficking_experience)),
-                );
-                n.inc(
-                    &a,
-                    &format!("cultural_adaptation_{}", yn(d.cultural_adaptation)),
-                );
-                if !d.trafficking_experience {
-                    n.inc(&a, &format!("support_offered_{}", yn(d.support_offered)));
-                }
-                n.inc(
-                    &a,
-                    &format!(
-                        "interpretation_offered_{}",
-                        yn(!d.interpretation_languages.is_empty())
-                    ),
-                );
-                for l in d.interpretation_languages.iter() {
-                    *n.languages
-                        .entry(a.clone())
-                        .or_default()
-                        .entry(l.to_string())
-                        .or_default() += 1;
-                }
-                n.sample(&a, "response_time", when, *at);
+                n.answer(&a, d, when, *at);
             }
             EventData::ReferralMade(d) => {
                 made.insert(
