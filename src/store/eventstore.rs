@@ -82,8 +82,31 @@ impl EsdbStore {
             client,
             rt: Some(rt),
         };
-        store.catch_up(timeout)?;
+        store.first_catch_up(timeout)?;
         Ok(store)
+    }
+
+    /// Retries the first catch-up until `timeout` (a cluster that is still electing a
+    /// leader, or a container started before its database), then gives up with the error.
+    fn first_catch_up(&self, timeout: Duration) -> Result<(), StoreError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.catch_up(timeout) {
+                Ok(size) => {
+                    tracing::info!(
+                        address = self.shared.cfg.address(),
+                        size,
+                        "EventStoreDB caught up"
+                    );
+                    return Ok(());
+                }
+                Err(StoreError::Unavailable(why)) if Instant::now() < deadline => {
+                    tracing::warn!(%why, "EventStoreDB not reachable yet; retrying");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// The parsed configuration.

@@ -158,3 +158,36 @@ impl<'a> Subscription<'a> {
         Ok(entry)
     }
 }
+
+/// The backend a `--store` value names.
+pub enum Backend {
+    /// `sqlite`: `ledger.db` in the data directory.
+    Sqlite,
+    /// A store shared by several caseledger nodes (EventStoreDB), already connected.
+    Shared(std::sync::Arc<dyn EventStore>),
+}
+
+/// Opens the backend `spec` names: `sqlite`, or `esdb://host:2113?tls=false[&prefix=…]`.
+/// Connecting to EventStoreDB waits at most `timeout` for it to answer and catch up.
+pub fn open_backend(spec: &str, timeout: Duration) -> Result<Backend, StoreError> {
+    if spec == "sqlite" {
+        return Ok(Backend::Sqlite);
+    }
+    if !esdb_mapping::is_esdb_url(spec) {
+        return Err(StoreError::Unavailable(format!(
+            "unknown store `{spec}`: use `sqlite` or `esdb://host:2113?tls=false`"
+        )));
+    }
+    #[cfg(feature = "eventstore")]
+    {
+        let store = eventstore::EsdbStore::connect(spec, timeout)?;
+        Ok(Backend::Shared(std::sync::Arc::new(store)))
+    }
+    #[cfg(not(feature = "eventstore"))]
+    {
+        let _ = timeout;
+        Err(StoreError::Unavailable(
+            "this build has no EventStoreDB support (cargo feature `eventstore`)".into(),
+        ))
+    }
+}
