@@ -3,6 +3,8 @@
 //! panic (eventstore 4.0.0 panics if a rustls crypto provider was installed before it
 //! connects, so this also guards against a dependency starting to install one).
 
+#![cfg(feature = "eventstore")]
+
 use std::io::Read;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

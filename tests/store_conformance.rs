@@ -214,13 +214,8 @@ fn idempotent_repeats_at_the_ledger(store: Arc<dyn EventStore>) {
     assert_eq!(submit(&wire).expect("repeat"), Outcome::Repeated(first));
     assert_eq!(store.size().expect("size"), size, "a repeat writes nothing");
     // Same event id, different bytes: a conflict, not a repeat.
-    let mut payload: serde_json::Value = serde_json::from_slice(
-        &caseledger::envelope::Envelope::from_wire(&wire)
-            .expect("env")
-            .payload()
-            .to_vec(),
-    )
-    .expect("json");
+    let env = caseledger::envelope::Envelope::from_wire(&wire).expect("envelope");
+    let mut payload: serde_json::Value = serde_json::from_slice(env.payload()).expect("json");
     payload["data"]["region"] = json!("South");
     let changed = client::sign_value(&admin, &payload);
     match submit(&changed) {

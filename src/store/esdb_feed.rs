@@ -32,15 +32,14 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// A fresh, not yet connected state.
+    /// A fresh state. Healthy until the subscription reports a drop: start-up itself
+    /// fails if the server cannot be reached, so "connecting" needs no state of its own.
     pub fn new(cfg: EsdbConfig) -> Self {
-        let connecting =
-            StoreError::Unavailable(format!("connecting to EventStoreDB at {}", cfg.address()));
         Self {
             cfg,
             mirror: Mutex::new(Mirror::default()),
             changed: Condvar::new(),
-            down: Mutex::new(Some(connecting)),
+            down: Mutex::new(None),
         }
     }
 
