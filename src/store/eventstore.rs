@@ -27,8 +27,13 @@ use super::esdb_mapping::{self as mapping, AllPosition, EsdbConfig, Expected};
 use super::{CommitGroup, EventStore, StoreError, StoredCheckpoint, StoredEntry};
 use crate::log::merkle::Hash;
 
-/// How long `sync` waits for the subscription before scanning `$all` itself.
-const SUBSCRIPTION_GRACE: Duration = Duration::from_millis(250);
+/// How long `sync` waits for the subscription before reading `$all` itself: not at all.
+/// The last event in `$all` is often a system event the filtered subscription never
+/// delivers, so waiting would add latency to every group; the read is one short round trip.
+const SUBSCRIPTION_GRACE: Duration = Duration::ZERO;
+
+/// How long start-up lets the subscription replay history before reading the rest itself.
+const REPLAY_GRACE: Duration = Duration::from_secs(5);
 
 /// Attempts at publishing one checkpoint against other nodes' checkpoints.
 const CHECKPOINT_ATTEMPTS: usize = 5;
@@ -91,7 +96,7 @@ impl EsdbStore {
     fn first_catch_up(&self, timeout: Duration) -> Result<(), StoreError> {
         let deadline = Instant::now() + timeout;
         loop {
-            match self.catch_up(timeout) {
+            match self.catch_up(timeout.min(REPLAY_GRACE)) {
                 Ok(size) => {
                     tracing::info!(
                         address = self.shared.cfg.address(),
