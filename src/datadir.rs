@@ -100,12 +100,38 @@ pub fn is_initialised(dir: &Path) -> bool {
     dir.join(DB_FILE).exists()
 }
 
+/// Whether `dir` holds the keys of a ledger kept in a shared store (EventStoreDB).
+pub fn has_keys(dir: &Path) -> bool {
+    dir.join(LOG_KEY_FILE).exists() && dir.join(SERVICE_KEY_FILE).exists()
+}
+
 /// Creates a data directory and writes the genesis entries.
 pub fn init(
     dir: &Path,
     opts: &InitOptions,
     clock: Arc<dyn Clock>,
 ) -> Result<InitReport, DataDirError> {
+    init_on(dir, opts, clock, None)
+}
+
+/// Like [`init`], with the ledger in `shared` (EventStoreDB) instead of `ledger.db`; the
+/// data directory then holds only the keys. A shared store that already holds a ledger is
+/// refused: the other nodes need that ledger's keys, copied from the node that made it.
+pub fn init_on(
+    dir: &Path,
+    opts: &InitOptions,
+    clock: Arc<dyn Clock>,
+    shared: Option<Arc<dyn EventStore>>,
+) -> Result<InitReport, DataDirError> {
+    if let Some(store) = &shared {
+        if store.size()? > 0 || has_keys(dir) {
+            return Err(DataDirError::Invalid(format!(
+                "the store already holds a ledger or {} already holds keys; copy {LOG_KEY_FILE} \
+                 and {SERVICE_KEY_FILE} from the node that initialised it",
+                dir.display()
+            )));
+        }
+    }
     if is_initialised(dir) {
         return Err(DataDirError::Invalid(format!(
             "{} already holds a ledger; refusing to overwrite it",
@@ -136,7 +162,10 @@ pub fn init(
         .write_new(&dir.join(SERVICE_KEY_FILE))
         .map_err(|e| DataDirError::Invalid(e.to_string()))?;
     let verifier = signer.verifier().to_text();
-    let ledger = open_store_ledger(dir, signer, clock.clone())?;
+    let ledger = match shared {
+        Some(store) => Ledger::open(store, signer, clock.clone(), Arc::new(Metrics::new()))?,
+        None => open_store_ledger(dir, signer, clock.clone())?,
+    };
     let token = crate::http::new_token();
     genesis(
         &ledger,
@@ -242,6 +271,26 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
     let signer = read_signer(dir)?;
     let service = read_service_key(dir)?;
     Ok((open_store_ledger(dir, signer, clock)?, service))
+}
+
+/// Opens a ledger kept in a shared store (EventStoreDB), with the log key and the service
+/// key from `dir`.
+pub fn open_shared(
+    dir: &Path,
+    store: Arc<dyn EventStore>,
+    clock: Arc<dyn Clock>,
+) -> Result<(Ledger, KeyFile), DataDirError> {
+    if !has_keys(dir) {
+        return Err(DataDirError::Invalid(format!(
+            "{} holds no {LOG_KEY_FILE} / {SERVICE_KEY_FILE}; run `caseledger init --store …` \
+             once, or copy them from the node that did",
+            dir.display()
+        )));
+    }
+    let signer = read_signer(dir)?;
+    let service = read_service_key(dir)?;
+    let ledger = Ledger::open(store, signer, clock, Arc::new(Metrics::new()))?;
+    Ok((ledger, service))
 }
 
 /// The default data directory path.

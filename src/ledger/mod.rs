@@ -240,8 +240,16 @@ impl Ledger {
 /// is named by index here.
 pub fn load_state(store: &dyn EventStore) -> Result<LedgerState, OpenError> {
     let mut state = LedgerState::default();
+    fold_into(store, &mut state)?;
+    Ok(state)
+}
+
+/// Folds the entries the store holds beyond `state.size` into `state`, with the same
+/// per-entry checks as [`load_state`]. The writer uses it to catch up with entries other
+/// nodes appended to a shared store.
+pub fn fold_into(store: &dyn EventStore, state: &mut LedgerState) -> Result<(), OpenError> {
     let size = store.size()?;
-    let mut next = 0;
+    let mut next = state.size;
     while next < size {
         let chunk = store.read_all(next, 8192)?;
         if chunk.is_empty() {
@@ -286,7 +294,7 @@ pub fn load_state(store: &dyn EventStore) -> Result<LedgerState, OpenError> {
         }
         next = state.size;
     }
-    Ok(state)
+    Ok(())
 }
 
 /// The latest checkpoint must be signed by our key and commit to the stored leaves.
