@@ -12,7 +12,7 @@ use crate::domain::fixtures::example_payload;
 use crate::domain::{
     AgencyId, CaseId, DeclineReason, EventData, EventPayload, ReferralOutcome, StreamId, Tristate,
 };
-use crate::reports::render::{to_csv, to_json};
+use crate::reports::render::{to_csv, to_json_string};
 use crate::reports::{build, Period, ReportConfig, ReportKind, StatsProjection};
 
 /// Arguments of `bench-reports`.
@@ -194,7 +194,7 @@ fn time_reports(
             let bytes = if csv {
                 to_csv(&report).len()
             } else {
-                to_json(&report).to_string().len()
+                to_json_string(&report).len()
             };
             std::hint::black_box(bytes);
             started.elapsed()

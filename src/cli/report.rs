@@ -6,7 +6,7 @@ use anyhow::Context;
 use super::DataArg;
 use crate::datadir;
 use crate::reports::follower::fold_store;
-use crate::reports::render::{to_csv, to_json};
+use crate::reports::render::{to_csv, JsonReport};
 use crate::reports::{self, Period, ReportConfig, ReportKind};
 
 /// Which report.
@@ -62,7 +62,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<()> {
     };
     let report = reports::build(&projection, kind, &period, &config);
     match args.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&to_json(&report))?),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&JsonReport(&report))?),
         OutputFormat::Csv => print!("{}", to_csv(&report)),
     }
     Ok(())

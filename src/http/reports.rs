@@ -12,7 +12,7 @@ use super::problem::ApiError;
 use super::AppState;
 use crate::domain::Role;
 use crate::ledger::Code;
-use crate::reports::render::{to_csv, to_json};
+use crate::reports::render::{to_csv, to_json_string};
 use crate::reports::{Period, ReportKind};
 
 /// How long a request waits for the projection to fold entries committed before it arrived.
@@ -84,7 +84,9 @@ async fn respond(
     .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?
     .map_err(|e| ApiError::new(Code::Unavailable, e.to_string()))?;
     Ok(match format {
-        Format::Json => HttpResponse::Ok().json(to_json(&report)),
+        Format::Json => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(to_json_string(&report)),
         Format::Csv => {
             let name = format!(
                 "attachment; filename=\"caseledger-{}-{}-{}.csv\"",

@@ -68,26 +68,45 @@ impl Serialize for Fields<'_> {
     }
 }
 
-/// The report as a JSON document.
+/// The whole JSON document; rows keep their members in column order when serialized
+/// directly (a `serde_json::Value` would sort them).
+pub struct JsonReport<'a>(pub &'a Report);
+
+impl Serialize for JsonReport<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let report = self.0;
+        let mut map = serializer.serialize_map(Some(6))?;
+        map.serialize_entry("report", report.kind.name())?;
+        map.serialize_entry(
+            "period",
+            &json!({
+                "from": report.period.from().to_string(),
+                "to": report.period.to().to_string(),
+                "basis": "events counted on the UTC days from `from` to `to`, inclusive, by \
+                          the server's recorded_at",
+            }),
+        )?;
+        map.serialize_entry("log_size", &report.log_size)?;
+        map.serialize_entry("suppression", &suppression_legend(report.k))?;
+        map.serialize_entry("fields", &Fields(report))?;
+        let rows: Vec<RowObject<'_>> = report.rows.iter().map(|r| RowObject(report, r)).collect();
+        match report.kind {
+            ReportKind::Agencies => map.serialize_entry(report.kind.name(), &rows)?,
+            ReportKind::Program => map.serialize_entry(report.kind.name(), &rows.first())?,
+        }
+        map.end()
+    }
+}
+
+/// The report as JSON text, members in column order.
+pub fn to_json_string(report: &Report) -> String {
+    // Plain maps, strings and numbers: serializing them cannot fail.
+    serde_json::to_string(&JsonReport(report)).unwrap_or_default()
+}
+
+/// The report as a JSON value (members sorted; for tests and callers that inspect it).
 pub fn to_json(report: &Report) -> serde_json::Value {
-    let rows: Vec<RowObject<'_>> = report.rows.iter().map(|r| RowObject(report, r)).collect();
-    let body = match report.kind {
-        ReportKind::Agencies => json!(rows),
-        ReportKind::Program => rows.first().map_or(serde_json::Value::Null, |r| json!(r)),
-    };
-    json!({
-        "report": report.kind.name(),
-        "period": {
-            "from": report.period.from().to_string(),
-            "to": report.period.to().to_string(),
-            "basis": "events counted on the UTC days from `from` to `to`, inclusive, by the \
-                      server's recorded_at",
-        },
-        "log_size": report.log_size,
-        "suppression": suppression_legend(report.k),
-        "fields": Fields(report),
-        report.kind.name(): body,
-    })
+    serde_json::to_value(JsonReport(report)).unwrap_or_default()
 }
 
 /// One CSV field, quoted when RFC 4180 requires it (comma, quote, CR or LF), quotes doubled.

@@ -106,3 +106,35 @@ fn json_explains_every_field_and_the_marker() {
         }
     }
 }
+
+#[test]
+fn json_rows_keep_the_column_order() {
+    let projection = known_answer_log().projection();
+    let period = Period::parse(Some("2026-03-01"), Some("2026-03-31")).expect("period");
+    let report = build(
+        &projection,
+        ReportKind::Agencies,
+        &period,
+        &ReportConfig::default(),
+    );
+    let text = crate::reports::render::to_json_string(&report);
+    let rows_at = text.find("\"agencies\":[").expect("rows");
+    let positions: Vec<usize> = report
+        .columns
+        .iter()
+        .map(|c| {
+            rows_at
+                + text[rows_at..]
+                    .find(&format!("\"{}\":", c.key))
+                    .expect("member")
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "members out of column order"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).expect("valid JSON"),
+        to_json(&report)
+    );
+}
