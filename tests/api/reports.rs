@@ -289,3 +289,24 @@ fn bad_periods_and_formats_are_refused() {
         );
     }
 }
+
+#[test]
+fn the_projection_reports_its_position_and_lag_in_metrics() {
+    let app = spawn_app();
+    let (_, evaluator) = app.register_principal("eva", "oversight", &["evaluator"]);
+    // A report waits for the projection to fold everything committed before it.
+    let r = app.get(
+        &format!("/v1/reports/program?{}", period()),
+        Some(&evaluator),
+    );
+    assert_eq!(r.json["log_size"], app.log_size());
+    let metrics = app.get("/metrics", None).text;
+    let position = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("caseledger_reports_projection_position "))
+        .expect("position gauge");
+    assert!(
+        position.parse::<u64>().expect("a number") >= r.json["log_size"].as_u64().expect("size")
+    );
+    assert!(metrics.contains("caseledger_reports_projection_lag"));
+}
