@@ -4,6 +4,7 @@ mod bench;
 pub mod demo;
 mod demo_server;
 mod keys;
+mod rebuild;
 mod serve;
 
 use std::path::PathBuf;
@@ -36,6 +37,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Write a complete example case through the HTTP API, printing each step.
     Demo(demo::DemoArgs),
+    /// Discard the projection snapshot and fold the whole log again.
+    Rebuild(rebuild::RebuildArgs),
 }
 
 /// Runs the parsed command line.
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Submit(a) => keys::submit(a),
         Command::Bench(a) => bench::bench(a),
         Command::Demo(a) => demo::demo(a),
+        Command::Rebuild(a) => rebuild::rebuild(a),
     }
 }
 

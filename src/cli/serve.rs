@@ -95,6 +95,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print_init(&report, false)?;
     }
     let (ledger, service_key) = datadir::open(dir, clock.clone())?;
+    let on_stop = ledger.clone();
     let listener =
         TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
     let bound = listener.local_addr()?;
@@ -121,5 +122,6 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("caseledger listening on {bound}");
         app.run_until_stopped().await
     })?;
+    datadir::save_snapshot(dir, &on_stop);
     Ok(())
 }

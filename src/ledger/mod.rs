@@ -6,6 +6,7 @@ pub mod cases;
 pub mod entry;
 pub mod registry;
 pub mod rules;
+pub mod snapshot;
 pub mod state;
 mod writer;
 
@@ -142,9 +143,21 @@ impl Ledger {
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, OpenError> {
+        Self::open_from(store, signer, clock, metrics, LedgerState::default())
+    }
+
+    /// Like `open`, but folds only the entries after `start` (a verified projection
+    /// snapshot, see [`snapshot`]).
+    pub fn open_from(
+        store: Arc<dyn EventStore>,
+        signer: NoteSigner,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        start: LedgerState,
+    ) -> Result<Self, OpenError> {
         let origin = signer.name().to_owned();
         let verifier_key = signer.verifier().to_text();
-        let state = load_state(store.as_ref())?;
+        let state = load_state_from(store.as_ref(), start, &|_, _| {})?;
         check_against_checkpoint(store.as_ref(), &signer, &state)?;
         let read = Arc::new(RwLock::new(state.clone()));
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -239,9 +252,18 @@ impl Ledger {
 /// leaf hash is recomputed from its bytes and must match the stored one, so an edited entry
 /// is named by index here.
 pub fn load_state(store: &dyn EventStore) -> Result<LedgerState, OpenError> {
-    let mut state = LedgerState::default();
+    load_state_from(store, LedgerState::default(), &|_, _| {})
+}
+
+/// Folds the entries after `state.size` into `state`, calling `progress(done, total)` after
+/// each chunk (for `caseledger rebuild`).
+pub fn load_state_from(
+    store: &dyn EventStore,
+    mut state: LedgerState,
+    progress: &dyn Fn(u64, u64),
+) -> Result<LedgerState, OpenError> {
     let size = store.size()?;
-    let mut next = 0;
+    let mut next = state.size;
     while next < size {
         let chunk = store.read_all(next, 8192)?;
         if chunk.is_empty() {
@@ -285,6 +307,7 @@ pub fn load_state(store: &dyn EventStore) -> Result<LedgerState, OpenError> {
             });
         }
         next = state.size;
+        progress(next, size);
     }
     Ok(state)
 }

@@ -11,7 +11,7 @@ use super::registry::Registry;
 use crate::domain::{EventPayload, KeyId, StreamId};
 
 /// Everything the log has established, as of `size` entries.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LedgerState {
     /// Entries folded so far (the next global index).
     pub size: u64,
