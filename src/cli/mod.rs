@@ -1,6 +1,8 @@
 //! The `caseledger` command line (DESIGN §7). Each subcommand lives in its own file.
 
 mod bench;
+mod bench_cases;
+mod bench_cases_append;
 pub mod demo;
 mod demo_server;
 mod keys;
@@ -35,6 +37,8 @@ pub enum Command {
     Submit(keys::SubmitArgs),
     /// Measure append throughput over HTTP against the raw Ed25519 verify rate.
     Bench(bench::BenchArgs),
+    /// Measure projection rebuild time from a large log and the case rules' share of append cost.
+    BenchCases(bench_cases::BenchCasesArgs),
     /// Write a complete example case through the HTTP API, printing each step.
     Demo(demo::DemoArgs),
     /// Discard the projection snapshot and fold the whole log again.
@@ -50,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sign(a) => keys::sign(a),
         Command::Submit(a) => keys::submit(a),
         Command::Bench(a) => bench::bench(a),
+        Command::BenchCases(a) => bench_cases::bench_cases(a),
         Command::Demo(a) => demo::demo(a),
         Command::Rebuild(a) => rebuild::rebuild(a),
     }
