@@ -249,6 +249,7 @@ pub fn bench_cases(args: BenchCasesArgs) -> anyhow::Result<()> {
 /// time per event with the writer's append cost per event.
 fn rule_overhead(store: &SqliteStore, n: usize) -> anyhow::Result<()> {
     let mut decoded = Vec::with_capacity(n);
+    let t = Instant::now();
     let mut next = 0;
     while decoded.len() < n {
         let chunk = store.read_all(next, 8192)?;
@@ -261,6 +262,7 @@ fn rule_overhead(store: &SqliteStore, n: usize) -> anyhow::Result<()> {
         }
     }
     decoded.truncate(n);
+    let decode_us = t.elapsed().as_secs_f64() / n as f64 * 1e6;
     let fold = |with_rules: bool| -> anyhow::Result<f64> {
         let mut state = LedgerState::default();
         let t = Instant::now();
@@ -282,6 +284,10 @@ fn rule_overhead(store: &SqliteStore, n: usize) -> anyhow::Result<()> {
     let plain = fold(false)?;
     let ruled = fold(true)?;
     let decide_us = (ruled - plain).max(0.0) / n as f64 * 1e6;
+    println!(
+        "rebuild parts (one core): read+decode {decode_us:.2} us/event, fold {:.2} us/event",
+        plain / n as f64 * 1e6
+    );
     let append_us = append_cost_us()?;
     println!("rules: decide costs {decide_us:.2} us/event; the writer's append path costs {append_us:.1} us/event; overhead {:.1}% (target < 10%)",
         decide_us / append_us * 100.0);

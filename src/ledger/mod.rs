@@ -263,53 +263,84 @@ pub fn load_state_from(
     progress: &dyn Fn(u64, u64),
 ) -> Result<LedgerState, OpenError> {
     let size = store.size()?;
-    let mut next = state.size;
-    while next < size {
-        let chunk = store.read_all(next, 8192)?;
-        if chunk.is_empty() {
-            break;
-        }
-        let decoded: Vec<_> = chunk
-            .par_iter()
-            .map(|e| {
-                if merkle::leaf_hash(&e.bytes) != e.leaf_hash {
-                    return Err(OpenError::Integrity {
-                        index: e.index,
-                        reason: format!(
-                            "stream {} revision {}: entry bytes do not match their leaf hash",
-                            e.stream, e.revision
-                        ),
-                    });
-                }
-                entry::decode(&e.bytes).map_err(|err| OpenError::Integrity {
-                    index: e.index,
-                    reason: format!("stream {} revision {}: {err}", e.stream, e.revision),
-                })
-            })
-            .collect();
-        for (e, d) in chunk.iter().zip(decoded) {
-            let d = d?;
-            if e.index != state.size || d.revision != state.next_revision(&d.stream) {
+    let mut cursor = state.size;
+    let mut current = read_decoded(store, cursor, size)?;
+    // The fold is sequential; reading and decoding the next chunk overlaps with it.
+    while let Some((chunk, decoded)) = current {
+        cursor += chunk.len() as u64;
+        let (folded, upcoming) = rayon::join(
+            || fold_chunk(&mut state, &chunk, decoded),
+            || read_decoded(store, cursor, size),
+        );
+        folded?;
+        current = upcoming?;
+        progress(state.size, size);
+    }
+    Ok(state)
+}
+
+type Decoded = Vec<Result<entry::DecodedEntry, OpenError>>;
+
+/// Reads the chunk at `from` (if below `size`) and decodes it in parallel, checking each
+/// entry's bytes against its stored leaf hash.
+fn read_decoded(
+    store: &dyn EventStore,
+    from: u64,
+    size: u64,
+) -> Result<Option<(Vec<StoredEntry>, Decoded)>, OpenError> {
+    if from >= size {
+        return Ok(None);
+    }
+    let chunk = store.read_all(from, 8192)?;
+    if chunk.is_empty() {
+        return Ok(None);
+    }
+    let decoded = chunk
+        .par_iter()
+        .map(|e| {
+            if merkle::leaf_hash(&e.bytes) != e.leaf_hash {
                 return Err(OpenError::Integrity {
                     index: e.index,
                     reason: format!(
-                        "stream {} revision {} is out of sequence",
-                        d.stream, d.revision
+                        "stream {} revision {}: entry bytes do not match their leaf hash",
+                        e.stream, e.revision
                     ),
                 });
             }
-            state.apply(&state::Applied {
+            entry::decode(&e.bytes).map_err(|err| OpenError::Integrity {
                 index: e.index,
-                revision: d.revision,
-                recorded_at: d.recorded_at,
-                keyid: d.envelope.keyid(),
-                event: &d.payload,
+                reason: format!("stream {} revision {}: {err}", e.stream, e.revision),
+            })
+        })
+        .collect();
+    Ok(Some((chunk, decoded)))
+}
+
+fn fold_chunk(
+    state: &mut LedgerState,
+    chunk: &[StoredEntry],
+    decoded: Decoded,
+) -> Result<(), OpenError> {
+    for (e, d) in chunk.iter().zip(decoded) {
+        let d = d?;
+        if e.index != state.size || d.revision != state.next_revision(&d.stream) {
+            return Err(OpenError::Integrity {
+                index: e.index,
+                reason: format!(
+                    "stream {} revision {} is out of sequence",
+                    d.stream, d.revision
+                ),
             });
         }
-        next = state.size;
-        progress(next, size);
+        state.apply(&state::Applied {
+            index: e.index,
+            revision: d.revision,
+            recorded_at: d.recorded_at,
+            keyid: d.envelope.keyid(),
+            event: &d.payload,
+        });
     }
-    Ok(state)
+    Ok(())
 }
 
 /// The latest checkpoint must be signed by our key and commit to the stored leaves.
