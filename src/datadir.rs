@@ -13,7 +13,9 @@ use serde_json::json;
 use crate::client;
 use crate::domain::PrincipalId;
 use crate::envelope::KeyFile;
-use crate::ledger::{Clock, ExpectedRevision, Ledger, OpenError, WriteError};
+use crate::ledger::{
+    snapshot, Clock, ExpectedRevision, Ledger, LedgerState, OpenError, WriteError,
+};
 use crate::log::note::NoteSigner;
 use crate::metrics::Metrics;
 use crate::store::sqlite::SqliteStore;
@@ -270,7 +272,31 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
     }
     let signer = read_signer(dir)?;
     let service = read_service_key(dir)?;
-    Ok((open_store_ledger(dir, signer, clock)?, service))
+    let store = open_sqlite(dir)?;
+    let path = dir.join(snapshot::SNAPSHOT_FILE);
+    let start = match snapshot::load(&path, store.as_ref()) {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(error = %e, "ignoring the projection snapshot; folding the whole log");
+            LedgerState::default()
+        }
+    };
+    let from = start.size;
+    let ledger = Ledger::open_from(store, signer, clock, Arc::new(Metrics::new()), start)?;
+    if ledger.state().size != from {
+        save_snapshot(dir, &ledger);
+    }
+    Ok((ledger, service))
+}
+
+/// Persists the ledger's folded state so the next start folds only newer entries. A failure
+/// only costs start-up time, so it is logged, not returned.
+pub fn save_snapshot(dir: &Path, ledger: &Ledger) {
+    let state = ledger.state().clone();
+    let path = dir.join(snapshot::SNAPSHOT_FILE);
+    if let Err(e) = snapshot::save(&path, &state, ledger.store().as_ref()) {
+        tracing::warn!(error = %e, "cannot write the projection snapshot");
+    }
 }
 
 /// Opens a ledger kept in a shared store (EventStoreDB), with the log key and the service

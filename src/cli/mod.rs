@@ -1,10 +1,13 @@
 //! The `caseledger` command line (DESIGN §7). Each subcommand lives in its own file.
 
 mod bench;
+mod bench_cases;
+mod bench_cases_append;
 mod bench_reports;
 pub mod demo;
 mod demo_server;
 mod keys;
+mod rebuild;
 mod report;
 mod serve;
 
@@ -40,8 +43,12 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Time oversight reports over a synthetic 1M-event projection.
     BenchReports(bench_reports::BenchReportsArgs),
+    /// Measure projection rebuild time from a large log and the case rules' share of append cost.
+    BenchCases(bench_cases::BenchCasesArgs),
     /// Write a complete example case through the HTTP API, printing each step.
     Demo(demo::DemoArgs),
+    /// Discard the projection snapshot and fold the whole log again.
+    Rebuild(rebuild::RebuildArgs),
 }
 
 /// Runs the parsed command line.
@@ -55,7 +62,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => bench::bench(a),
         Command::Report(a) => report::report(a),
         Command::BenchReports(a) => bench_reports::bench_reports(a),
+        Command::BenchCases(a) => bench_cases::bench_cases(a),
         Command::Demo(a) => demo::demo(a),
+        Command::Rebuild(a) => rebuild::rebuild(a),
     }
 }
 

@@ -133,6 +133,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             datadir::open_shared(dir, store, clock.clone())?
         }
     };
+    let on_stop = ledger.clone();
     let listener =
         TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
     let bound = listener.local_addr()?;
@@ -162,5 +163,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("caseledger listening on {bound}");
         app.run_until_stopped().await
     })?;
+    // The projection snapshot lives beside ledger.db; a shared EventStoreDB log has none.
+    if datadir::is_initialised(dir) {
+        datadir::save_snapshot(dir, &on_stop);
+    }
     Ok(())
 }

@@ -212,7 +212,13 @@ impl Writer {
 
     /// Server time, never earlier than the last entry (ordering is by the server clock).
     fn recorded_at(&self) -> DateTime<Utc> {
-        let now = self.clock.now();
+        // Truncated to the microseconds entries carry, so the rules decide (and the state
+        // folds) on exactly the time a replay of the stored entry will see.
+        let now = chrono::DurationRound::duration_trunc(
+            self.clock.now(),
+            chrono::TimeDelta::microseconds(1),
+        )
+        .unwrap_or_else(|_| self.clock.now());
         match self.state.last_recorded_at {
             Some(last) if last > now => last,
             _ => now,
