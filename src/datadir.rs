@@ -141,6 +141,12 @@ pub fn init_on(
         )));
     }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
+    // The directory holds signing keys and the ledger: owner-only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+    }
     let admin = PrincipalId::parse(&opts.admin)
         .map_err(|e| DataDirError::Invalid(format!("--admin: {e}")))?;
     let origin = opts.origin.clone().unwrap_or_else(|| {

@@ -53,6 +53,13 @@ pub struct ReportArgs {
 pub fn report(args: ReportArgs) -> anyhow::Result<()> {
     let config = ReportConfig::new(args.suppression_k)?;
     let period = Period::parse(Some(&args.from), Some(&args.to))?;
+    if !datadir::is_initialised(&args.data.data) {
+        anyhow::bail!(
+            "{} holds no ledger (looked for {})",
+            args.data.data.display(),
+            datadir::DB_FILE
+        );
+    }
     let store = datadir::open_sqlite(&args.data.data)
         .with_context(|| format!("opening {}", args.data.data.display()))?;
     let projection = fold_store(store.as_ref())?;

@@ -39,19 +39,12 @@ fn expected(q: &AppendQuery) -> Result<ExpectedRevision, ApiError> {
     }
 }
 
-/// Decodes, schema-checks and signature-checks one envelope for `caller`.
+/// Signature-checks, then schema-checks one envelope for `caller`.
 pub(super) fn verify(
     state: &AppState,
     caller: &Caller,
     env: Envelope,
 ) -> Result<Verified, ApiError> {
-    let event = EventPayload::parse(env.payload()).map_err(|e| {
-        let code = match e.kind {
-            SchemaErrorKind::StreamMismatch => Code::StreamMismatch,
-            _ => Code::SchemaViolation,
-        };
-        ApiError::new(code, e.message)
-    })?;
     let key = {
         let ledger = state.ledger.state();
         let record = ledger.registry.keys.get(env.keyid()).ok_or_else(|| {
@@ -62,7 +55,15 @@ pub(super) fn verify(
         })?;
         record.key
     };
+    // DESIGN §2.1: the signature is checked before anything else is read from the payload.
     env.verify(&key)?;
+    let event = EventPayload::parse(env.payload()).map_err(|e| {
+        let code = match e.kind {
+            SchemaErrorKind::StreamMismatch => Code::StreamMismatch,
+            _ => Code::SchemaViolation,
+        };
+        ApiError::new(code, e.message)
+    })?;
     if event.actor != caller.id {
         return Err(ApiError::forbidden(format!(
             "the event's actor {} is not the authenticated principal {}",

@@ -28,7 +28,7 @@ pub(super) async fn entries(
     q: web::Query<EntriesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Auditor])?;
-    let start = q.start.unwrap_or(0);
+    let start = super::position("start", q.start)?;
     let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
     let store = state.ledger.store().clone();
     let rows = web::block(move || store.read_all(start, limit)).await??;

@@ -160,3 +160,15 @@ pub(crate) async fn read_body(
     }
     Ok(body.freeze())
 }
+
+/// A position from a query string. Positions are SQLite integers, so anything above
+/// `i64::MAX` cannot exist and is refused rather than wrapped.
+pub(crate) fn position(name: &str, value: Option<u64>) -> Result<u64, ApiError> {
+    match value {
+        Some(v) if v > i64::MAX as u64 => Err(ApiError::bad_request(format!(
+            "{name} must be at most {}",
+            i64::MAX
+        ))),
+        v => Ok(v.unwrap_or(0)),
+    }
+}

@@ -51,6 +51,16 @@ pub(super) async fn issue_token(
     caller.require(&[Role::Admin])?;
     let id = PrincipalId::parse(&path)
         .map_err(|e| ApiError::bad_request(format!("principal id: {e}")))?;
+    match state.ledger.state().registry.principals.get(&id) {
+        Some(p) if p.active => {}
+        Some(_) => {
+            return Err(ApiError::new(
+                Code::InvalidTransition,
+                format!("principal {id} is deactivated"),
+            ))
+        }
+        None => return Err(ApiError::not_found(format!("no principal {id}"))),
+    }
     let body = read_body(&req, payload, 4096).await?;
     let request: TokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TokenRequest::default()

@@ -144,7 +144,7 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %m, "store unavailable");
                 Self::new(
                     Code::Unavailable,
-                    "the store is unavailable; nothing was written",
+                    "the store failed before the write was confirmed; retry with the same event_id (retries are idempotent)",
                 )
             }
         }

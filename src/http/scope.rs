@@ -16,10 +16,18 @@ pub fn can_read_stream(state: &LedgerState, caller: &Caller, stream: &StreamId) 
         StreamId::Agency(_) => true,
         StreamId::Case(id) => {
             caller.has(Role::Auditor)
-                || ((caller.has(Role::Caseworker) || caller.has(Role::Supervisor))
-                    && state.cases.owner(id) == Some(&caller.agency))
+                || (is_case_staff(caller) && state.cases.owner(id) == Some(&caller.agency))
         }
     }
+}
+
+/// Caseworkers and supervisors read their agency's cases; a principal that also holds a role
+/// barred from case content (admin, evaluator, service) never does, whatever else it holds.
+/// The rules refuse to register such combinations; this is the second line of defence.
+fn is_case_staff(caller: &Caller) -> bool {
+    let barred = [Role::Admin, Role::Evaluator, Role::Service];
+    (caller.has(Role::Caseworker) || caller.has(Role::Supervisor))
+        && !barred.iter().any(|r| caller.has(*r))
 }
 
 /// What a caller may see of one case through `GET /v1/cases/{id}`.
@@ -49,8 +57,7 @@ pub fn case_access(
     caller: &Caller,
     id: &CaseId,
 ) -> Result<CaseAccess, CaseDenied> {
-    let staff = caller.has(Role::Caseworker) || caller.has(Role::Supervisor);
-    if !caller.has(Role::Auditor) && !staff {
+    if !caller.has(Role::Auditor) && !is_case_staff(caller) {
         return Err(CaseDenied::Role);
     }
     let case = state.cases.get(id).ok_or(CaseDenied::Hidden)?;

@@ -70,7 +70,7 @@ pub(super) async fn read_stream(
     if !scope::can_read_stream(&state.ledger.state(), &caller, &stream) {
         return Err(hidden());
     }
-    let from = page.from.unwrap_or(0);
+    let from = super::position("from", page.from)?;
     let limit = page.limit.unwrap_or(1000).clamp(1, 10_000);
     let store = state.ledger.store().clone();
     let key = name.clone();
@@ -78,7 +78,7 @@ pub(super) async fn read_stream(
     if rows.is_empty() && from == 0 {
         return Err(hidden());
     }
-    let next_revision = (rows.len() == limit).then(|| from + limit as u64);
+    let next_revision = (rows.len() == limit).then(|| from.saturating_add(limit as u64));
     let entries = rows
         .into_iter()
         .map(EntryView::of)

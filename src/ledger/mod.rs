@@ -57,7 +57,11 @@ impl ExpectedRevision {
             "any" => Some(Self::Any),
             "no_stream" => Some(Self::NoStream),
             n if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
-                n.parse().ok().map(Self::Exact)
+                // Revisions are stored as SQLite integers: anything above i64::MAX cannot exist.
+                n.parse::<u64>()
+                    .ok()
+                    .filter(|n| *n <= i64::MAX as u64)
+                    .map(Self::Exact)
             }
             _ => None,
         }

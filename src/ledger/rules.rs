@@ -221,6 +221,7 @@ fn principal_rules(
             if subject.is_some() {
                 return Err(transition(format!("principal {id} is already registered")));
             }
+            separate_duties(&d.roles)?;
             new_key(state, d.public_key.as_bytes())
         }
         EventData::PrincipalKeyAdded(d) => {
@@ -251,6 +252,27 @@ fn principal_rules(
                 other.type_name()
             ),
         )),
+    }
+}
+
+/// Admins, evaluators and the service principal never read case content (DESIGN §4), so
+/// none of them may also hold a case role that would let them.
+fn separate_duties(roles: &[Role]) -> Result<(), RuleViolation> {
+    let case_role = roles
+        .iter()
+        .any(|r| matches!(r, Role::Caseworker | Role::Supervisor));
+    let barred = roles
+        .iter()
+        .find(|r| matches!(r, Role::Admin | Role::Evaluator | Role::Service));
+    match (case_role, barred) {
+        (true, Some(r)) => Err(RuleViolation::new(
+            Code::SchemaViolation,
+            format!(
+                "the {} role cannot be combined with caseworker or supervisor",
+                r.as_str()
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 

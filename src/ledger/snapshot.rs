@@ -60,7 +60,15 @@ pub fn save(path: &Path, state: &LedgerState, store: &dyn EventStore) -> Result<
         state: state.clone(),
     };
     let tmp = path.with_extension("tmp");
-    let file = std::fs::File::create(&tmp)?;
+    // The snapshot holds the case projection and token hashes: owner-only, like the keys.
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts.open(&tmp)?;
     let mut out = BufWriter::new(file);
     serde_json::to_writer(&mut out, &snap)?;
     out.flush()?;

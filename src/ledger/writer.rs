@@ -254,7 +254,7 @@ impl Writer {
         let fits = match req.expected {
             ExpectedRevision::Any => true,
             ExpectedRevision::NoStream => next == 0,
-            ExpectedRevision::Exact(n) => next == n + 1,
+            ExpectedRevision::Exact(n) => next.checked_sub(1) == Some(n),
         };
         if !fits {
             let actual = match next {

@@ -76,6 +76,14 @@ fn cases(app: &TestApp, revoked: &(KeyFile, String), stranger: &KeyFile) -> Vec<
         400,
         "bad_signature",
     ));
+    let mut forged_junk = client::sign_value(&app.admin, &edited(&|p| p["type"] = json!("junk")));
+    forged_junk.signatures = client::sign_value(&app.admin, &good).signatures;
+    out.push(with(
+        "bad signature over an invalid payload (signature is checked first)",
+        serde_json::to_vec(&forged_junk).expect("j"),
+        400,
+        "bad_signature",
+    ));
     let mut no_sig = client::sign_value(&app.admin, &good);
     no_sig.signatures.clear();
     out.push(with(

@@ -270,3 +270,113 @@ fn the_directory_and_schemas_are_served() {
     assert_eq!(one.json["properties"]["type"]["const"], "consent.granted");
     assert_eq!(app.get("/v1/schemas/nope", None).status, 404);
 }
+
+#[test]
+fn absurd_positions_are_refused_and_the_writer_keeps_working() {
+    let app = spawn_app();
+    let env = || {
+        let e = client::signed_event(
+            &app.admin,
+            "agency.registered",
+            "agency-big",
+            agency_data("big"),
+            Utc::now(),
+        );
+        serde_json::to_value(e).expect("v")
+    };
+    let r = app.post_json(
+        "/v1/events?expected_revision=18446744073709551615",
+        Some(&app.admin_token),
+        &env(),
+    );
+    assert_eq!((r.status, r.code()), (400, "bad_request"), "{}", r.text);
+    let r = app.post_json(
+        "/v1/events?expected_revision=9223372036854775807",
+        Some(&app.admin_token),
+        &env(),
+    );
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "wrong_expected_revision"),
+        "{}",
+        r.text
+    );
+    let r = app.get(
+        "/v1/streams/agency-big?from=18446744073709551615",
+        Some(&app.admin_token),
+    );
+    assert_eq!((r.status, r.code()), (400, "bad_request"), "{}", r.text);
+    // The single writer is still alive.
+    let r = app.post_json("/v1/events", Some(&app.admin_token), &env());
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+#[test]
+fn a_rotated_key_signs_and_the_revoked_one_no_longer_does() {
+    let app = spawn_app();
+    app.register_agency("rot");
+    let (old, token) = app.register_principal("cw-rot", "rot", &["caseworker"]);
+    let new = caseledger::envelope::KeyFile::generate(old.principal.clone());
+    app.write(
+        &app.admin,
+        &app.admin_token,
+        "principal.key_added",
+        "principal-cw-rot",
+        json!({"public_key": new.public_key_b64()}),
+    );
+    app.write(
+        &app.admin,
+        &app.admin_token,
+        "principal.key_revoked",
+        "principal-cw-rot",
+        json!({"keyid": old.keyid().to_string(), "reason": "rotated"}),
+    );
+    let case = uuid::Uuid::new_v4();
+    let open = |key: &caseledger::envelope::KeyFile| {
+        client::signed_event(
+            key,
+            "case.opened",
+            &format!("case-{case}"),
+            json!({"owner_agency": "rot", "coordinator": "cw-rot", "needs": ["legal"], "minor": false}),
+            Utc::now(),
+        )
+    };
+    let size = app.log_size();
+    let r = app.post_event(&token, &open(&old));
+    assert_eq!((r.status, r.code()), (403, "key_revoked"), "{}", r.text);
+    assert_eq!(app.log_size(), size);
+    let r = app.post_event(&token, &open(&new));
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+#[test]
+fn duties_stay_separate_and_tokens_need_a_known_principal() {
+    let app = spawn_app();
+    app.register_agency("sep");
+    let key = caseledger::envelope::KeyFile::generate(
+        caseledger::domain::PrincipalId::parse("boss").expect("slug"),
+    );
+    for roles in [
+        json!(["admin", "caseworker"]),
+        json!(["evaluator", "supervisor"]),
+    ] {
+        let env = client::signed_event(
+            &app.admin,
+            "principal.registered",
+            "principal-boss",
+            json!({"agency": "sep", "roles": roles, "public_key": key.public_key_b64()}),
+            Utc::now(),
+        );
+        let r = app.post_event(&app.admin_token, &env);
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "schema_violation"),
+            "{}",
+            r.text
+        );
+    }
+    let size = app.log_size();
+    let r = app.post_raw("/v1/principals/nobody/tokens", Some(&app.admin_token), b"");
+    assert_eq!((r.status, r.code()), (404, "not_found"), "{}", r.text);
+    assert_eq!(app.log_size(), size);
+}

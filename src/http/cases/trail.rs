@@ -90,7 +90,7 @@ pub(super) fn trail(case: &CaseState, now: DateTime<Utc>) -> Trail<'_> {
         consents: case
             .consents
             .iter()
-            .map(|(id, c)| consent_view(case, id, c, now))
+            .map(|(_, c)| consent_view(case, c, now))
             .collect(),
         withdrawals: withdrawals(case, &disclosures),
         disclosures,

@@ -59,7 +59,6 @@ pub(super) struct CaseView<'a> {
 
 #[derive(Serialize)]
 pub(super) struct ConsentView<'a> {
-    consent_id: &'a ConsentId,
     /// The state now (`granted`, `withdrawn` or `expired`).
     state: ConsentState,
     #[serde(flatten)]
@@ -114,12 +113,10 @@ struct Flag<'a> {
 
 pub(super) fn consent_view<'a>(
     case: &'a CaseState,
-    id: &'a ConsentId,
     c: &'a ConsentRecord,
     now: DateTime<Utc>,
 ) -> ConsentView<'a> {
     ConsentView {
-        consent_id: id,
         state: c.state_at(u64::MAX, now),
         grant: &c.grant,
         granted: StepView::of(&case.steps[c.granted_step]),
@@ -188,7 +185,7 @@ pub(super) fn full(case: &CaseState, now: DateTime<Utc>) -> CaseView<'_> {
         consents: case
             .consents
             .iter()
-            .map(|(id, c)| consent_view(case, id, c, now))
+            .map(|(_, c)| consent_view(case, c, now))
             .collect(),
         inquiries: case
             .inquiries
