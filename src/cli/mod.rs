@@ -1,8 +1,11 @@
 //! The `caseledger` command line (DESIGN §7). Each subcommand lives in its own file.
 
 mod bench;
+mod bench_log;
+mod export;
 mod keys;
 mod serve;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -32,6 +35,12 @@ pub enum Command {
     Submit(keys::SubmitArgs),
     /// Measure append throughput over HTTP against the raw Ed25519 verify rate.
     Bench(bench::BenchArgs),
+    /// Write a bundle for offline verification: the full log, or one case (`--case`).
+    Export(export::ExportArgs),
+    /// Check a bundle offline against the log's verifier key (exit 0 only if all holds).
+    Verify(verify::VerifyArgs),
+    /// Measure proofs, offline verification and the append cost of the tree and checkpoints.
+    BenchLog(bench_log::BenchLogArgs),
 }
 
 /// Runs the parsed command line.
@@ -43,6 +52,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sign(a) => keys::sign(a),
         Command::Submit(a) => keys::submit(a),
         Command::Bench(a) => bench::bench(a),
+        Command::Export(a) => export::export(a),
+        Command::Verify(a) => verify::verify(a),
+        Command::BenchLog(a) => bench_log::bench_log(a),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod auth;
 mod directory;
 mod events;
+mod export;
 mod health;
 mod log;
 mod principals;
@@ -62,6 +63,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(log::key)
         .service(log::inclusion)
         .service(log::consistency)
+        .service(export::export_case)
         .service(principals::issue_token)
         .service(directory::list_agencies)
         .service(directory::get_agency)

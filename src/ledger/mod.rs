@@ -20,7 +20,7 @@ use serde::Serialize;
 
 pub use rules::{Code, RuleViolation};
 pub use state::LedgerState;
-pub use writer::{Clock, SystemClock};
+pub use writer::{seal, Clock, SystemClock};
 
 use crate::domain::EventPayload;
 use crate::envelope::Envelope;
