@@ -67,13 +67,28 @@ impl<'a> ExportNodes<'a> {
         }
     }
 
-    /// Loads the low levels of the block starting at `start` (aligned to `BLOCK`).
+    /// Loads the low levels of the block starting at `start` (aligned to `BLOCK`) from its
+    /// stored leaf hashes, if they agree with the committed tree's node over the block.
+    /// Otherwise (a partial last block, or a leaf-hash column edited after the fact) every
+    /// node comes from the committed tree, so proofs never vouch for edited leaf hashes.
     fn load_block(&mut self, start: u64, leaves: &[Hash]) -> Result<(), TreeError> {
+        self.block = MemoryNodes::new();
+        if leaves.len() as u64 != BLOCK {
+            return Ok(());
+        }
         let mut block = MemoryNodes::new();
         for (level, index, hash) in append_nodes(&MemoryNodes::new(), 0, leaves)? {
             block.insert(level, index + (start >> level), hash);
         }
-        self.block = block;
+        let top = (BLOCK_LEVEL, start >> BLOCK_LEVEL);
+        if block.node(top.0, top.1)? == self.node(top.0, top.1)? {
+            self.block = block;
+        } else {
+            tracing::warn!(
+                start,
+                "stored leaf hashes disagree with the tree; reading nodes"
+            );
+        }
         Ok(())
     }
 }
