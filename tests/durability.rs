@@ -130,6 +130,7 @@ fn acknowledged_appends_survive_kill_9() {
         "too few writes to mean anything: {}",
         acked.len()
     );
+    eprintln!("{} acknowledged events over 3 kill -9 cycles", acked.len());
 
     // Restart and check every acknowledged event through the API.
     let mut server = start(dir.path());

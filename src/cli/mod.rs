@@ -3,6 +3,8 @@
 mod bench;
 mod bench_log;
 mod export;
+pub mod demo;
+mod demo_server;
 mod keys;
 mod serve;
 mod verify;
@@ -41,6 +43,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Measure proofs, offline verification and the append cost of the tree and checkpoints.
     BenchLog(bench_log::BenchLogArgs),
+    /// Write a complete example case through the HTTP API, printing each step.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs the parsed command line.
@@ -55,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => export::export(a),
         Command::Verify(a) => verify::verify(a),
         Command::BenchLog(a) => bench_log::bench_log(a),
+        Command::Demo(a) => demo::demo(a),
     }
 }
 

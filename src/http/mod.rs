@@ -1,6 +1,7 @@
 //! The HTTP API (DESIGN §4) on actix-web: one file per resource, errors as problem+json.
 
 pub mod auth;
+mod cases;
 mod directory;
 mod events;
 mod export;
@@ -65,6 +66,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(log::consistency)
         .service(export::export_case)
         .service(principals::issue_token)
+        .service(cases::get_case)
+        .service(cases::consent_trail)
         .service(directory::list_agencies)
         .service(directory::get_agency)
         .service(directory::list_schemas)

@@ -1,7 +1,7 @@
 //! Who may read what (DESIGN §4): role and agency scoping shared by every read endpoint.
 
 use super::auth::Caller;
-use crate::domain::{Role, StreamId};
+use crate::domain::{AgencyId, CaseId, Role, StreamId};
 use crate::ledger::LedgerState;
 
 /// Whether `caller` may read the raw entries of `stream`.
@@ -19,5 +19,55 @@ pub fn can_read_stream(state: &LedgerState, caller: &Caller, stream: &StreamId) 
                 || ((caller.has(Role::Caseworker) || caller.has(Role::Supervisor))
                     && state.cases.owner(id) == Some(&caller.agency))
         }
+    }
+}
+
+/// What a caller may see of one case through `GET /v1/cases/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseAccess {
+    /// Everything: auditors, and caseworkers and supervisors of the owner agency.
+    Full,
+    /// Only the inquiries and referrals addressed to this agency (a caseworker or supervisor
+    /// of another agency that the case has asked or referred to).
+    Addressed(AgencyId),
+}
+
+/// Why a caller sees nothing of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseDenied {
+    /// The caller's roles never read case data (admin, evaluator, service): 403, which says
+    /// nothing about the case since it does not depend on it.
+    Role,
+    /// The case does not exist, or exists but concerns the caller's agency in no way: 404
+    /// both, so existence does not leak.
+    Hidden,
+}
+
+/// Role and agency scoping of case reads (DESIGN §4).
+pub fn case_access(
+    state: &LedgerState,
+    caller: &Caller,
+    id: &CaseId,
+) -> Result<CaseAccess, CaseDenied> {
+    let staff = caller.has(Role::Caseworker) || caller.has(Role::Supervisor);
+    if !caller.has(Role::Auditor) && !staff {
+        return Err(CaseDenied::Role);
+    }
+    let case = state.cases.get(id).ok_or(CaseDenied::Hidden)?;
+    if caller.has(Role::Auditor) || case.owner_agency == caller.agency {
+        return Ok(CaseAccess::Full);
+    }
+    let addressed = case
+        .inquiries
+        .iter()
+        .any(|(_, i)| i.sent.agency == caller.agency)
+        || case
+            .referrals
+            .iter()
+            .any(|(_, r)| r.made.agency == caller.agency);
+    if addressed {
+        Ok(CaseAccess::Addressed(caller.agency.clone()))
+    } else {
+        Err(CaseDenied::Hidden)
     }
 }

@@ -275,7 +275,7 @@ fn new_key(state: &LedgerState, public_key: &[u8; 32]) -> Result<(), RuleViolati
 
 fn agency_rules(state: &LedgerState, event: &EventPayload, id: &str) -> Result<(), RuleViolation> {
     require_role(state, &event.actor, &[Role::Admin], event.data.type_name())?;
-    let exists = state.registry.agencies.keys().any(|a| a.as_str() == id);
+    let exists = state.registry.agencies.contains_key(id);
     match (&event.data, exists) {
         (EventData::AgencyRegistered(_), false) | (EventData::AgencyUpdated(_), true) => Ok(()),
         (EventData::AgencyRegistered(_), true) => {

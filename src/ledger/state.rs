@@ -7,8 +7,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::cases::CaseBook;
-use super::registry::Registry;
-use crate::domain::{EventPayload, KeyId, StreamId};
+use super::registry::{AgencyRecord, Registry};
+use crate::domain::{AgencyId, EventPayload, KeyId, StreamId};
+
+type PrincipalMap = HashMap<crate::domain::PrincipalId, super::registry::PrincipalRecord>;
+type KeyMap = HashMap<KeyId, super::registry::KeyRecord>;
+type TokenMap = HashMap<[u8; 32], super::registry::TokenRecord>;
 
 /// Everything the log has established, as of `size` entries.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -67,8 +71,15 @@ pub struct Undo {
     last_recorded_at: Option<DateTime<Utc>>,
     stream: String,
     stream_next: Option<u64>,
-    registry: Option<Registry>,
-    case: Option<super::cases::SavedCase>,
+    saved: Saved,
+}
+
+/// The one part of the state a stream's events can change.
+enum Saved {
+    /// Principal events touch principals, keys and tokens (small maps), never agencies.
+    Identity(Box<(PrincipalMap, KeyMap, TokenMap)>),
+    Agency(AgencyId, Option<Box<AgencyRecord>>),
+    Case(super::cases::SavedCase),
 }
 
 impl LedgerState {
@@ -81,13 +92,17 @@ impl LedgerState {
             last_recorded_at: self.last_recorded_at,
             stream_next: self.streams.get(&name).copied(),
             stream: name,
-            registry: match stream {
-                StreamId::Case(_) => None,
-                _ => Some(self.registry.clone()),
-            },
-            case: match stream {
-                StreamId::Case(id) => Some(self.cases.save(id)),
-                _ => None,
+            saved: match stream {
+                StreamId::Principal(_) => Saved::Identity(Box::new((
+                    self.registry.principals.clone(),
+                    self.registry.keys.clone(),
+                    self.registry.tokens.clone(),
+                ))),
+                StreamId::Agency(id) => Saved::Agency(
+                    id.clone(),
+                    self.registry.agencies.get(id).cloned().map(Box::new),
+                ),
+                StreamId::Case(id) => Saved::Case(self.cases.save(id)),
             },
         }
     }
@@ -103,11 +118,20 @@ impl LedgerState {
             Some(n) => self.streams.insert(undo.stream, n),
             None => self.streams.remove(&undo.stream),
         };
-        if let Some(r) = undo.registry {
-            self.registry = r;
-        }
-        if let Some(c) = undo.case {
-            self.cases.restore(c);
+        match undo.saved {
+            Saved::Identity(saved) => {
+                let (principals, keys, tokens) = *saved;
+                self.registry.principals = principals;
+                self.registry.keys = keys;
+                self.registry.tokens = tokens;
+            }
+            Saved::Agency(id, Some(record)) => {
+                self.registry.agencies.insert(id, *record);
+            }
+            Saved::Agency(id, None) => {
+                self.registry.agencies.remove(&id);
+            }
+            Saved::Case(c) => self.cases.restore(c),
         }
     }
 }

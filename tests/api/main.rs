@@ -1,5 +1,6 @@
 //! API tests: the real application on a random port (one test binary, zero2prod style).
 
 mod bad_input;
+mod cases;
 mod helpers;
 mod writes;

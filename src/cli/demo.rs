@@ -1,0 +1,334 @@
+//! `caseledger demo`: writes one complete, realistic case through the HTTP API (DESIGN
+//! §2.3–2.4) and prints each step and the server's answer. With `--data` it serves the data
+//! directory in-process on a loopback port (initialising it if needed); with `--url` it talks
+//! to a running server using the admin's token and key file.
+
+mod story;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use chrono::{Duration, Utc};
+use rand_core::{OsRng, RngCore};
+use serde_json::{json, Value};
+
+use crate::client;
+use crate::datadir::{self, InitOptions};
+use crate::domain::{CaseId, PrincipalId};
+use crate::envelope::KeyFile;
+use crate::ledger::entry::format_time;
+use crate::ledger::{ExpectedRevision, SystemClock};
+
+/// Arguments of `demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Data directory to serve in-process (created if missing).
+    #[arg(long, env = "CASELEDGER_DATA", conflicts_with = "url")]
+    pub data: Option<PathBuf>,
+    /// Base URL of a running server instead of `--data`.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Admin bearer token (with `--url`).
+    #[arg(long, env = "CASELEDGER_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+    /// Admin key file (with `--url`; with `--data` the data dir's `<admin>.key.json`).
+    #[arg(long)]
+    pub admin_key: Option<PathBuf>,
+    /// The admin principal id (with `--data`).
+    #[arg(long, default_value = "admin")]
+    pub admin: String,
+}
+
+/// The agencies and coordinator of the story.
+pub struct Agencies {
+    pub owner: String,
+    pub legal: String,
+    pub clinic: String,
+    pub shelter: String,
+    pub coordinator: String,
+}
+
+/// The story's principals: role in the story -> (key, bearer token).
+pub type People = HashMap<&'static str, (KeyFile, String)>;
+
+/// What one step returned.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    pub label: &'static str,
+    pub kind: &'static str,
+    pub status: u16,
+    pub code: Option<String>,
+    pub index: Option<u64>,
+}
+
+/// The demo's outcome: the case and every step's answer.
+#[derive(Debug)]
+pub struct DemoOutcome {
+    pub case_id: CaseId,
+    pub steps: Vec<StepResult>,
+    /// The story's principals (`coordinator`, `legal`, `clinic`): key and bearer token.
+    pub people: People,
+    /// The coordinator's principal id.
+    pub coordinator: String,
+}
+
+/// `caseledger demo`.
+pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    if let Some(url) = &args.url {
+        let token = args
+            .admin_token
+            .clone()
+            .context("--url needs --admin-token")?;
+        let key_path = args.admin_key.clone().context("--url needs --admin-key")?;
+        let admin = KeyFile::read(&key_path)?;
+        run_story(url, &admin, &token, true)?;
+        return Ok(());
+    }
+    let dir = args.data.clone().unwrap_or_else(datadir::default_dir);
+    let clock = Arc::new(SystemClock);
+    if !datadir::is_initialised(&dir) {
+        datadir::init(&dir, &InitOptions::default(), clock.clone())?;
+        println!("initialised {}", dir.display());
+    }
+    let admin = KeyFile::read(
+        &args
+            .admin_key
+            .clone()
+            .unwrap_or_else(|| dir.join(format!("{}.key.json", args.admin))),
+    )?;
+    let (ledger, service_key) = datadir::open(&dir, clock.clone())?;
+    let token = mint_admin_token(&ledger, &service_key, &admin)?;
+    let base = super::demo_server::spawn(ledger, service_key, clock)?;
+    run_story(&base, &admin, &token, true)?;
+    Ok(())
+}
+
+/// Records a fresh admin token, signed by the server's service key (as the token endpoint
+/// would), so the demo can run against an existing data directory.
+fn mint_admin_token(
+    ledger: &crate::ledger::Ledger,
+    service: &KeyFile,
+    admin: &KeyFile,
+) -> anyhow::Result<String> {
+    let token = crate::http::new_token();
+    let stream = format!("principal-{}", admin.principal);
+    let data = json!({
+        "token_sha256": hex::encode(crate::http::auth::token_hash(&token)),
+        "requested_by": admin.principal.as_str(),
+        "expires_at": format_time(&(Utc::now() + Duration::hours(1))),
+    });
+    let wire = client::signed_event(service, "principal.token_issued", &stream, data, Utc::now());
+    let v = client::self_verified(service, &wire).map_err(anyhow::Error::msg)?;
+    ledger.submit_blocking(stream, vec![v], ExpectedRevision::Any)?;
+    Ok(token)
+}
+
+fn post(base: &str, path: &str, token: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
+    let r = ureq::post(&format!("{base}{path}"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .send_json(body);
+    let r = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => bail!("cannot reach {base}: {e}"),
+    };
+    let status = r.status();
+    Ok((status, r.into_json().unwrap_or(Value::Null)))
+}
+
+fn write(
+    base: &str,
+    key: &KeyFile,
+    token: &str,
+    kind: &str,
+    stream: &str,
+    data: Value,
+) -> anyhow::Result<(u16, Value)> {
+    let env = client::signed_event(key, kind, stream, data, Utc::now());
+    post(base, "/v1/events", token, &serde_json::to_value(&env)?)
+}
+
+fn agency_data(name: &str, domains: &[&str], experience: bool) -> Value {
+    json!({
+        "name": name, "region": "Demo region", "domains": domains, "languages": ["en", "es"],
+        "interpretation": true, "cultural_adaptations": ["food", "faith"],
+        "trafficking_experience": experience,
+        "eligibility": {"criteria": ["adults"], "notes": "Demo agency."}
+    })
+}
+
+/// Registers the agencies (if missing) and fresh principals with keys and tokens.
+fn setup(base: &str, admin: &KeyFile, token: &str) -> anyhow::Result<(Agencies, People)> {
+    let list = [
+        ("harbor-house", "Harbor House", &["social"][..], true),
+        (
+            "north-legal-aid",
+            "North Legal Aid",
+            &["legal", "immigration"][..],
+            true,
+        ),
+        (
+            "st-mary-clinic",
+            "St Mary Clinic",
+            &["medical", "mental_health"][..],
+            true,
+        ),
+        ("hope-shelter", "Hope Shelter", &["social"][..], false),
+    ];
+    for (id, name, domains, experience) in list {
+        let exists = ureq::get(&format!("{base}/v1/agencies/{id}"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call()
+            .is_ok();
+        if !exists {
+            let (s, b) = write(
+                base,
+                admin,
+                token,
+                "agency.registered",
+                &format!("agency-{id}"),
+                agency_data(name, domains, experience),
+            )?;
+            if s != 201 {
+                bail!("registering agency {id}: {s} {b}");
+            }
+        }
+    }
+    let mut tag = [0u8; 2];
+    OsRng.fill_bytes(&mut tag);
+    let sfx = hex::encode(tag);
+    let mut people = HashMap::new();
+    for (role, name, agency) in [
+        ("coordinator", "maria", "harbor-house"),
+        ("legal", "lou", "north-legal-aid"),
+        ("clinic", "cleo", "st-mary-clinic"),
+    ] {
+        let id = format!("{name}-{sfx}");
+        let key = KeyFile::generate(PrincipalId::parse(&id)?);
+        let data =
+            json!({"agency": agency, "roles": ["caseworker"], "public_key": key.public_key_b64()});
+        let (s, b) = write(
+            base,
+            admin,
+            token,
+            "principal.registered",
+            &format!("principal-{id}"),
+            data,
+        )?;
+        if s != 201 {
+            bail!("registering {id}: {s} {b}");
+        }
+        let (s, b) = post(
+            base,
+            &format!("/v1/principals/{id}/tokens"),
+            token,
+            &json!({}),
+        )?;
+        let t = b["token"]
+            .as_str()
+            .filter(|_| s == 201)
+            .with_context(|| format!("token for {id}: {s} {b}"))?;
+        people.insert(role, (key, t.to_owned()));
+    }
+    let agencies = Agencies {
+        owner: "harbor-house".into(),
+        legal: "north-legal-aid".into(),
+        clinic: "st-mary-clinic".into(),
+        shelter: "hope-shelter".into(),
+        coordinator: format!("maria-{sfx}"),
+    };
+    Ok((agencies, people))
+}
+
+/// Runs the story against `base`; fails if any step's answer differs from the expected one.
+pub fn run_story(
+    base: &str,
+    admin: &KeyFile,
+    admin_token: &str,
+    print: bool,
+) -> anyhow::Result<DemoOutcome> {
+    let base = base.trim_end_matches('/');
+    let (agencies, people) = setup(base, admin, admin_token)?;
+    let case_id = CaseId::random();
+    let stream = format!("case-{case_id}");
+    let valid_until = format_time(&(Utc::now() + Duration::days(90)));
+    if print {
+        println!(
+            "case {case_id} (owner {}, coordinator {})",
+            agencies.owner, agencies.coordinator
+        );
+    }
+    let mut results = Vec::new();
+    for (n, s) in story::steps(&agencies, &valid_until)
+        .into_iter()
+        .enumerate()
+    {
+        let (key, token) = people.get(s.actor).context("story actor")?;
+        let (status, body) = write(base, key, token, s.kind, &stream, s.data)?;
+        let r = StepResult {
+            label: s.label,
+            kind: s.kind,
+            status,
+            code: body["code"].as_str().map(str::to_owned),
+            index: body["index"].as_u64(),
+        };
+        if print {
+            let detail = match (&r.index, &r.code) {
+                (Some(i), _) => format!("leaf {i}"),
+                (None, Some(c)) => format!("{c}: {}", body["detail"].as_str().unwrap_or("")),
+                _ => String::new(),
+            };
+            println!(
+                "{:>2}. {} [{}] -> {} {}",
+                n + 1,
+                s.label,
+                s.kind,
+                status,
+                detail
+            );
+        }
+        if status != s.expect {
+            bail!(
+                "step {} ({}) answered {status}, expected {}: {body}",
+                n + 1,
+                s.label,
+                s.expect
+            );
+        }
+        results.push(r);
+    }
+    if print {
+        summary(base, &people, &case_id)?;
+    }
+    Ok(DemoOutcome {
+        case_id,
+        steps: results,
+        people,
+        coordinator: agencies.coordinator,
+    })
+}
+
+fn summary(base: &str, people: &People, case_id: &CaseId) -> anyhow::Result<()> {
+    let token = &people.get("coordinator").context("coordinator")?.1;
+    let case: Value = ureq::get(&format!("{base}/v1/cases/{case_id}"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()?
+        .into_json()?;
+    println!("GET /v1/cases/{case_id}: status {}", case["status"]);
+    for r in case["referrals"].as_array().into_iter().flatten() {
+        println!(
+            "  referral {} -> {}: {}",
+            r["referral_id"], r["agency"], r["state"]
+        );
+    }
+    for f in case["flags"].as_array().into_iter().flatten() {
+        println!(
+            "  flag {}: tell {} about {}",
+            f["flag"], f["agency"], f["referral_id"]
+        );
+    }
+    println!("consent trail: GET /v1/cases/{case_id}/consent-trail");
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! The command line as a user drives it: `init --json`, `keygen`, `sign`, `submit`, `serve`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("run caseledger");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn init_prints_the_documented_json_and_refuses_to_run_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf8");
+    let (ok, out, err) = run(&[
+        "init",
+        "--json",
+        "--data",
+        data,
+        "--origin",
+        "example.org/ledger",
+    ]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    for field in [
+        "data_dir",
+        "origin",
+        "log_key",
+        "admin_principal",
+        "admin_key_file",
+        "admin_token",
+    ] {
+        assert!(v[field].is_string(), "missing {field} in {out}");
+    }
+    assert_eq!(v["origin"], "example.org/ledger");
+    assert!(v["log_key"]
+        .as_str()
+        .expect("key")
+        .starts_with("example.org/ledger+"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in [
+            v["admin_key_file"].as_str().expect("f").to_owned(),
+            format!("{data}/log.key"),
+        ] {
+            let mode = std::fs::metadata(&f).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
+    }
+    let (ok, _, err) = run(&["init", "--data", data]);
+    assert!(!ok);
+    assert!(err.contains("already holds a ledger"), "{err}");
+}
+
+#[test]
+fn keygen_sign_and_submit_round_trip_against_a_running_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf8");
+    let (ok, out, err) = run(&["init", "--json", "--data", data]);
+    assert!(ok, "{err}");
+    let init: Value = serde_json::from_str(&out).expect("json");
+    let admin_key = init["admin_key_file"].as_str().expect("key");
+    let token = init["admin_token"].as_str().expect("token");
+
+    let key_path = dir.path().join("cw.key.json");
+    let (ok, out, err) = run(&[
+        "keygen",
+        "--principal",
+        "cw-ana",
+        "--out",
+        key_path.to_str().expect("p"),
+    ]);
+    assert!(ok, "{err}");
+    let kg: Value = serde_json::from_str(&out).expect("json");
+    let (ok, _, _) = run(&[
+        "keygen",
+        "--principal",
+        "cw-ana",
+        "--out",
+        key_path.to_str().expect("p"),
+    ]);
+    assert!(!ok, "keygen must never overwrite a key file");
+
+    let event = dir.path().join("cw.json");
+    std::fs::write(
+        &event,
+        serde_json::json!({
+            "type": "principal.registered", "stream": "principal-cw-ana",
+            "data": {"agency": "north", "roles": ["caseworker"], "public_key": kg["public_key"]}
+        })
+        .to_string(),
+    )
+    .expect("write");
+    let event = event.to_str().expect("p");
+    let (ok, out, err) = run(&["sign", "--key", admin_key, "--event", event]);
+    assert!(ok, "{err}");
+    let env: Value = serde_json::from_str(&out).expect("envelope");
+    assert_eq!(
+        env["payloadType"],
+        "application/vnd.caseledger.event.v1+json"
+    );
+    assert_eq!(env["signatures"].as_array().expect("sigs").len(), 1);
+
+    let mut server = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data", data])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let url = loop {
+        let line = lines.next().expect("server output").expect("line");
+        if let Some(addr) = line.strip_prefix("caseledger listening on ") {
+            break format!("http://{addr}");
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let (ok, out, err) = run(&[
+        "submit", "--url", &url, "--token", token, "--key", admin_key, "--event", event,
+    ]);
+    assert!(ok, "{err}");
+    let receipt: Value = serde_json::from_str(&out).expect("receipt");
+    assert_eq!(receipt["stream"], "principal-cw-ana");
+    // Submitting it again is refused (already registered), with the server's problem shown.
+    let (ok, _, err) = run(&[
+        "submit", "--url", &url, "--token", token, "--key", admin_key, "--event", event,
+    ]);
+    assert!(!ok);
+    assert!(err.contains("invalid_transition"), "{err}");
+    // An event that does not fit its schema never leaves the machine.
+    std::fs::write(
+        dir.path().join("bad.json"),
+        r#"{"type":"agency.registered","stream":"agency-x","data":{}}"#,
+    )
+    .expect("write");
+    let bad = dir.path().join("bad.json");
+    let (ok, _, err) = run(&[
+        "sign",
+        "--key",
+        admin_key,
+        "--event",
+        bad.to_str().expect("p"),
+    ]);
+    assert!(!ok);
+    assert!(err.contains("schema"), "{err}");
+    server.kill().expect("kill");
+    let _ = server.wait();
+}
