@@ -69,20 +69,61 @@ fn an_agency_registered_by_a_non_admin_fails_at_that_entry() {
     );
 }
 
-#[test]
-fn a_referral_without_consent_fails_at_the_referral() {
-    let mut w = world();
-    let case = "case-0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60";
-    let data = json!({
+const CASE: &str = "case-0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60";
+
+fn referral() -> serde_json::Value {
+    json!({
         "referral_id": "r1", "agency": "bay-clinic", "consent_id": "c1",
         "domains": ["medical"], "data_shared": ["contact"]
+    })
+}
+
+fn open_case(w: &mut common::World) {
+    let opened = json!({
+        "owner_agency": "harbor-house", "coordinator": "maria",
+        "needs": ["medical"], "minor": false
     });
-    let referral = w.log.append(&w.worker, "referral.made", case, data);
+    w.log.append(&w.worker, "case.opened", CASE, opened);
+}
+
+#[test]
+fn a_referral_without_consent_fails_at_the_referral_with_consent_required() {
+    let mut w = world();
+    open_case(&mut w);
+    let referral = w.log.append(&w.worker, "referral.made", CASE, referral());
     let r = check(&w.log, &w.log.bundle());
     assert_fails_at(&r, referral, Check::Rule);
-    // TODO(case domain): once case rules land, open the case first (case.opened by maria)
-    // and assert `f.code == Some("consent_required")`; the stub refuses every case event.
-    assert_eq!(r.failure.expect("failure").stream.as_deref(), Some(case));
+    let f = r.failure.expect("failure");
+    assert_eq!(f.code, Some("consent_required"));
+    assert_eq!((f.stream.as_deref(), f.revision), (Some(CASE), Some(1)));
+}
+
+#[test]
+fn a_referral_under_a_consent_that_names_the_agency_is_accepted() {
+    let mut w = world();
+    let other = CASE.replace("2b6c1d4e5f60", "000000000002");
+    let opened = json!({"owner_agency": "harbor-house", "coordinator": "maria", "needs": ["legal"], "minor": true});
+    w.log.append(&w.worker, "case.opened", &other, opened);
+    open_case(&mut w);
+    let consent = json!({
+        "consent_id": "c1", "purposes": ["referral"], "recipients": ["bay-clinic"],
+        "data_categories": ["contact", "health"], "valid_until": "2027-05-28T00:00:00Z",
+        "method": "written", "language": "es", "interpreter": {"used": false},
+        "notice_version": "v1"
+    });
+    w.log.append(&w.worker, "consent.granted", CASE, consent);
+    w.log.append(&w.worker, "referral.made", CASE, referral());
+    let r = check(&w.log, &w.log.bundle());
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(r.cases.len(), 2);
+    // The case bundle: the case stream plus the identity entries before its last entry,
+    // without the other case (index 6).
+    let r = check(&w.log, &w.log.bundle_of(&[0, 1, 2, 3, 4, 5, 7, 8, 9]));
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(
+        (r.kind, r.cases.clone()),
+        (Some(Kind::Partial), vec![CASE.to_owned()])
+    );
 }
 
 #[test]

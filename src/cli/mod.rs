@@ -2,9 +2,9 @@
 
 mod bench;
 mod bench_log;
-mod export;
 pub mod demo;
 mod demo_server;
+mod export;
 mod keys;
 mod serve;
 mod verify;

@@ -3,4 +3,5 @@
 mod bad_input;
 mod cases;
 mod helpers;
+mod log;
 mod writes;
