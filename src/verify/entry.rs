@@ -1,6 +1,8 @@
-//! Per-entry checks that need no other entry, run in parallel: decoding the entry bytes,
-//! hashing the leaf and checking its inclusion proof against the checkpoint. Also the
-//! signature jobs, checked in batches across cores.
+//! Per-entry work that needs no other entry, run in parallel: parsing the bundle entry,
+//! decoding the entry bytes and hashing the leaf. Also the signature jobs, checked in
+//! batches across cores.
+
+use std::borrow::Cow;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -8,27 +10,45 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 
 use super::report::{Check, Failure};
-use crate::bundle::BundleEntry;
 use crate::envelope::PAYLOAD_TYPE;
 use crate::ledger::entry::{self, DecodedEntry};
 use crate::log::merkle::{leaf_hash, Hash};
-use crate::log::proof::verify_inclusion;
-use crate::log::Checkpoint;
 
 /// Signatures per `verify_batch` call: large enough to amortise the multiscalar
 /// multiplication, small enough that a failing batch is cheap to re-check one by one.
 const BATCH: usize = 64;
 
-/// An entry that decoded and whose proof leads to the checkpoint root.
+/// A bundle entry as parsed from its raw JSON; proof hashes are borrowed, not copied.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEntry<'a> {
+    index: u64,
+    #[serde(borrow)]
+    entry: Cow<'a, str>,
+    #[serde(borrow)]
+    proof: Vec<Cow<'a, str>>,
+}
+
+/// An entry that parsed and decoded.
 pub(super) struct Prepared {
+    pub index: u64,
     pub leaf: Hash,
+    /// The decoded inclusion proof, not yet checked.
+    pub proof: Vec<Hash>,
     pub decoded: DecodedEntry,
     /// The DSSE pre-authentication encoding the signature covers.
     pub message: Vec<u8>,
 }
 
-/// Decodes `e` and checks its inclusion proof.
-pub(super) fn prepare(e: &BundleEntry, cp: &Checkpoint) -> Result<Prepared, Failure> {
+/// Parses one raw bundle entry and decodes its bytes; its proof is checked by [`super::proofs`].
+/// `position` (the entry's place in the bundle) names it when even its index is unreadable.
+pub(super) fn prepare(raw: &[u8], position: u64) -> Result<Prepared, Failure> {
+    let e: RawEntry<'_> = serde_json::from_slice(raw).map_err(|err| {
+        Failure::bundle(
+            Check::Format,
+            format!("bundle entry number {position} (from 0) is not an entry: {err}"),
+        )
+    })?;
     let leaf = leaf_hash(e.entry.as_bytes());
     let decoded = entry::decode(e.entry.as_bytes())
         .map_err(|err| Failure::at(e.index, Check::Entry, err.to_string()))?;
@@ -39,8 +59,9 @@ pub(super) fn prepare(e: &BundleEntry, cp: &Checkpoint) -> Result<Prepared, Fail
         .proof
         .iter()
         .map(|h| {
-            let bytes = B64.decode(h).ok()?;
-            <Hash>::try_from(bytes.as_slice()).ok()
+            let mut buf = [0u8; 48];
+            let n = B64.decode_slice(h.as_bytes(), &mut buf).ok()?;
+            <Hash>::try_from(&buf[..n]).ok()
         })
         .collect::<Option<Vec<Hash>>>()
         .ok_or_else(|| {
@@ -49,18 +70,11 @@ pub(super) fn prepare(e: &BundleEntry, cp: &Checkpoint) -> Result<Prepared, Fail
                 "a proof hash is not base64 of 32 bytes".into(),
             )
         })?;
-    verify_inclusion(&leaf, e.index, cp.size, &proof, &cp.root).map_err(|err| {
-        named(
-            Check::InclusionProof,
-            format!(
-                "the entry bytes are not leaf {} of the checkpoint's tree of size {}: {err}",
-                e.index, cp.size
-            ),
-        )
-    })?;
     let message = crate::envelope::pae(PAYLOAD_TYPE, decoded.envelope.payload());
     Ok(Prepared {
+        index: e.index,
         leaf,
+        proof,
         decoded,
         message,
     })

@@ -8,6 +8,7 @@
 //! other cores.
 
 mod entry;
+mod proofs;
 mod replay;
 pub mod report;
 
@@ -19,15 +20,15 @@ use rayon::prelude::*;
 
 pub use report::{Check, Failure, Kind, Report};
 
-use crate::bundle::read::{self, Item, ReadError};
-use crate::bundle::{Bundle, BundleEntry, BundleHeader, FORMAT};
+use crate::bundle::read::{self, Item, RawChunk, ReadError};
+use crate::bundle::{Bundle, BundleHeader, FORMAT};
 use crate::log::note::NoteVerifier;
 use crate::log::Checkpoint;
 use entry::SigJob;
 use replay::Replay;
 
 /// Entries handed from the reader to the verifier at a time.
-pub const CHUNK: usize = 4096;
+pub const CHUNK: usize = proofs::CHUNK;
 
 /// Verification options.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,7 +44,9 @@ pub struct Verifier<'k> {
     key: &'k NoteVerifier,
     opts: Options,
     checkpoint: Option<Checkpoint>,
-    waiting: Vec<Vec<BundleEntry>>,
+    waiting: Vec<RawChunk>,
+    /// Entries handed over so far (their positions in the bundle).
+    position: u64,
     replay: Replay,
     deferred: Vec<SigJob>,
     signatures: u64,
@@ -58,6 +61,7 @@ impl<'k> Verifier<'k> {
             opts,
             checkpoint: None,
             waiting: Vec::new(),
+            position: 0,
             replay: Replay::default(),
             deferred: Vec::new(),
             signatures: 0,
@@ -129,16 +133,17 @@ impl<'k> Verifier<'k> {
         Ok(cp)
     }
 
-    fn chunk(&mut self, chunk: Vec<BundleEntry>) -> bool {
+    fn chunk(&mut self, chunk: RawChunk) -> bool {
         let Some(cp) = self.checkpoint.clone() else {
             return false;
         };
         let prev = std::mem::take(&mut self.deferred);
         let strict = self.opts.strict;
-        let replay = &mut self.replay;
+        let (replay, position) = (&mut self.replay, self.position);
+        self.position += chunk.len() as u64;
         let (prev_failure, (jobs, failure)) = rayon::join(
             || entry::check_signatures(&prev, strict),
-            || replay_chunk(replay, &chunk, &cp),
+            || replay_chunk(replay, &chunk, position, &cp),
         );
         if let Some(f) = prev_failure {
             self.failure = Some(f);
@@ -223,16 +228,28 @@ impl<'k> Verifier<'k> {
 /// entries that passed, and the failure that stopped the chunk.
 fn replay_chunk(
     replay: &mut Replay,
-    chunk: &[BundleEntry],
+    chunk: &RawChunk,
+    position: u64,
     cp: &Checkpoint,
 ) -> (Vec<SigJob>, Option<Failure>) {
-    let prepared: Vec<_> = chunk.par_iter().map(|e| entry::prepare(e, cp)).collect();
+    let raw: Vec<&[u8]> = chunk.entries().collect();
+    let mut prepared: Vec<_> = raw
+        .par_iter()
+        .enumerate()
+        .map(|(k, r)| entry::prepare(r, position + k as u64))
+        .collect();
+    proofs::check(&mut prepared, cp);
     let mut jobs = Vec::with_capacity(chunk.len());
-    for (e, p) in chunk.iter().zip(prepared) {
-        let step = replay
-            .check_order(e.index, cp.size)
+    for p in prepared {
+        // Order first: a misplaced entry is reported as such, whatever else is wrong.
+        let index = match &p {
+            Ok(p) => Some(p.index),
+            Err(f) => f.index,
+        };
+        let step = index
+            .map_or(Ok(()), |i| replay.check_order(i, cp.size))
             .and(p)
-            .and_then(|p| replay.step(e.index, p));
+            .and_then(|p| replay.step(p));
         match step {
             Ok(job) => jobs.push(job),
             Err(f) => return (jobs, Some(f)),
@@ -246,7 +263,7 @@ pub fn verify_bundle(bundle: &Bundle, key: &NoteVerifier, opts: Options) -> Repo
     let mut v = Verifier::new(key, opts);
     if v.feed(Item::Header(bundle.header())) {
         for chunk in bundle.entries.chunks(CHUNK) {
-            if !v.feed(Item::Entries(chunk.to_vec())) {
+            if !v.feed(Item::Entries(RawChunk::from_entries(chunk))) {
                 break;
             }
         }

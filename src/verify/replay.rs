@@ -61,8 +61,8 @@ impl Replay {
     }
 
     /// Checks one prepared entry in log order and folds it; returns its signature job.
-    pub fn step(&mut self, index: u64, p: Prepared) -> Result<SigJob, Failure> {
-        let d = &p.decoded;
+    pub fn step(&mut self, p: Prepared) -> Result<SigJob, Failure> {
+        let (index, d) = (p.index, &p.decoded);
         let fail =
             |check, msg: String| Failure::at(index, check, msg).in_stream(&d.stream, d.revision);
         self.last_index = Some(index);

@@ -65,17 +65,21 @@ fn compare(size: usize, count: usize, signer: &NoteSigner) -> anyhow::Result<Val
     let plain = SqliteStore::open(&dir.join("plain.db"))?;
     let sealed = SqliteStore::open(&dir.join("sealed.db"))?;
     let all = entries(count);
-    let (mut t_plain, mut t_sealed) = (Duration::ZERO, Duration::ZERO);
+    let (mut t_plain, mut t_sealed, mut t_seal) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut plain_each, mut sealed_each) = (Vec::new(), Vec::new());
     let mut next = 0u64;
     for batch in all.chunks(size) {
         let g = group(next, batch);
         let t = Instant::now();
         plain.commit(g)?;
+        plain_each.push(t.elapsed());
         t_plain += t.elapsed();
         let mut g = group(next, batch);
         let t = Instant::now();
         seal(&sealed, signer, signer.name(), &mut g, next)?;
+        t_seal += t.elapsed();
         sealed.commit(g)?;
+        sealed_each.push(t.elapsed());
         t_sealed += t.elapsed();
         next += batch.len() as u64;
     }
@@ -85,7 +89,15 @@ fn compare(size: usize, count: usize, signer: &NoteSigner) -> anyhow::Result<Val
         "group_size": size, "entries": count,
         "plain_per_s": n / t_plain.as_secs_f64(), "sealed_per_s": n / t_sealed.as_secs_f64(),
         "slowdown_pct": (t_sealed.as_secs_f64() / t_plain.as_secs_f64() - 1.0) * 100.0,
+        "median_slowdown_pct": (median(&mut sealed_each) / median(&mut plain_each) - 1.0) * 100.0,
+        "seal_share_pct": t_seal.as_secs_f64() / t_sealed.as_secs_f64() * 100.0,
     }))
+}
+
+/// The median group commit time, in seconds: robust to the fsync stalls of a shared disk.
+fn median(v: &mut [Duration]) -> f64 {
+    v.sort();
+    v.get(v.len() / 2).map_or(0.0, Duration::as_secs_f64)
 }
 
 /// Runs the comparison for each group size.

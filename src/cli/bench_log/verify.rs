@@ -101,7 +101,10 @@ fn fill(
 }
 
 /// Writes, exports and verifies a full log of `entries` events.
-pub(super) fn bench_verify(entries: usize) -> anyhow::Result<Value> {
+pub(super) fn bench_verify(
+    entries: usize,
+    keep: Option<&std::path::Path>,
+) -> anyhow::Result<Value> {
     let dir = temp_dir("bench-verify")?;
     eprintln!("writing {entries} signed events through the ledger...");
     let sample = fill(&dir, entries)?;
@@ -134,6 +137,10 @@ pub(super) fn bench_verify(entries: usize) -> anyhow::Result<Value> {
     );
     eprintln!("measuring the raw batch-verify rate (3 s)...");
     let raw = raw_batch_rate(&sample);
+    if let Some(keep) = keep {
+        std::fs::rename(&path, keep)?;
+        std::fs::write(keep.with_extension("key"), format!("{}\n", id.log_key))?;
+    }
     let _ = std::fs::remove_dir_all(&dir);
     let rate = summary.entries as f64 / verify_s;
     Ok(json!({
