@@ -13,7 +13,9 @@ use serde_json::json;
 use crate::client;
 use crate::domain::PrincipalId;
 use crate::envelope::KeyFile;
-use crate::ledger::{Clock, ExpectedRevision, Ledger, OpenError, WriteError};
+use crate::ledger::{
+    snapshot, Clock, ExpectedRevision, Ledger, LedgerState, OpenError, WriteError,
+};
 use crate::log::note::NoteSigner;
 use crate::metrics::Metrics;
 use crate::store::sqlite::SqliteStore;
@@ -100,12 +102,38 @@ pub fn is_initialised(dir: &Path) -> bool {
     dir.join(DB_FILE).exists()
 }
 
+/// Whether `dir` holds the keys of a ledger kept in a shared store (EventStoreDB).
+pub fn has_keys(dir: &Path) -> bool {
+    dir.join(LOG_KEY_FILE).exists() && dir.join(SERVICE_KEY_FILE).exists()
+}
+
 /// Creates a data directory and writes the genesis entries.
 pub fn init(
     dir: &Path,
     opts: &InitOptions,
     clock: Arc<dyn Clock>,
 ) -> Result<InitReport, DataDirError> {
+    init_on(dir, opts, clock, None)
+}
+
+/// Like [`init`], with the ledger in `shared` (EventStoreDB) instead of `ledger.db`; the
+/// data directory then holds only the keys. A shared store that already holds a ledger is
+/// refused: the other nodes need that ledger's keys, copied from the node that made it.
+pub fn init_on(
+    dir: &Path,
+    opts: &InitOptions,
+    clock: Arc<dyn Clock>,
+    shared: Option<Arc<dyn EventStore>>,
+) -> Result<InitReport, DataDirError> {
+    if let Some(store) = &shared {
+        if store.size()? > 0 || has_keys(dir) {
+            return Err(DataDirError::Invalid(format!(
+                "the store already holds a ledger or {} already holds keys; copy {LOG_KEY_FILE} \
+                 and {SERVICE_KEY_FILE} from the node that initialised it",
+                dir.display()
+            )));
+        }
+    }
     if is_initialised(dir) {
         return Err(DataDirError::Invalid(format!(
             "{} already holds a ledger; refusing to overwrite it",
@@ -136,7 +164,10 @@ pub fn init(
         .write_new(&dir.join(SERVICE_KEY_FILE))
         .map_err(|e| DataDirError::Invalid(e.to_string()))?;
     let verifier = signer.verifier().to_text();
-    let ledger = open_store_ledger(dir, signer, clock.clone())?;
+    let ledger = match shared {
+        Some(store) => Ledger::open(store, signer, clock.clone(), Arc::new(Metrics::new()))?,
+        None => open_store_ledger(dir, signer, clock.clone())?,
+    };
     let token = crate::http::new_token();
     genesis(
         &ledger,
@@ -241,7 +272,51 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
     }
     let signer = read_signer(dir)?;
     let service = read_service_key(dir)?;
-    Ok((open_store_ledger(dir, signer, clock)?, service))
+    let store = open_sqlite(dir)?;
+    let path = dir.join(snapshot::SNAPSHOT_FILE);
+    let start = match snapshot::load(&path, store.as_ref()) {
+        Ok(s) => s.unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(error = %e, "ignoring the projection snapshot; folding the whole log");
+            LedgerState::default()
+        }
+    };
+    let from = start.size;
+    let ledger = Ledger::open_from(store, signer, clock, Arc::new(Metrics::new()), start)?;
+    if ledger.state().size != from {
+        save_snapshot(dir, &ledger);
+    }
+    Ok((ledger, service))
+}
+
+/// Persists the ledger's folded state so the next start folds only newer entries. A failure
+/// only costs start-up time, so it is logged, not returned.
+pub fn save_snapshot(dir: &Path, ledger: &Ledger) {
+    let state = ledger.state().clone();
+    let path = dir.join(snapshot::SNAPSHOT_FILE);
+    if let Err(e) = snapshot::save(&path, &state, ledger.store().as_ref()) {
+        tracing::warn!(error = %e, "cannot write the projection snapshot");
+    }
+}
+
+/// Opens a ledger kept in a shared store (EventStoreDB), with the log key and the service
+/// key from `dir`.
+pub fn open_shared(
+    dir: &Path,
+    store: Arc<dyn EventStore>,
+    clock: Arc<dyn Clock>,
+) -> Result<(Ledger, KeyFile), DataDirError> {
+    if !has_keys(dir) {
+        return Err(DataDirError::Invalid(format!(
+            "{} holds no {LOG_KEY_FILE} / {SERVICE_KEY_FILE}; run `caseledger init --store …` \
+             once, or copy them from the node that did",
+            dir.display()
+        )));
+    }
+    let signer = read_signer(dir)?;
+    let service = read_service_key(dir)?;
+    let ledger = Ledger::open(store, signer, clock, Arc::new(Metrics::new()))?;
+    Ok((ledger, service))
 }
 
 /// The default data directory path.

@@ -22,5 +22,6 @@ pub mod http;
 pub mod ledger;
 pub mod log;
 pub mod metrics;
+pub mod reports;
 pub mod store;
 pub mod verify;

@@ -90,6 +90,13 @@ impl Metrics {
         self.log_size.add(events as i64);
     }
 
+    /// Registers a metric owned elsewhere (e.g. the reports projection's gauges).
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        if let Err(e) = self.registry.register(collector) {
+            tracing::warn!(error = %e, "metric not registered");
+        }
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         TextEncoder::new()

@@ -134,6 +134,16 @@ fn an_edited_entry_is_named_by_verify_and_by_the_startup_check() {
 }
 
 #[test]
+fn an_edited_entry_under_the_projection_snapshot_is_named_at_startup() {
+    let (dir, _) = populated();
+    // Reopening folds the new entries and saves a snapshot past the entry edited below.
+    drop(datadir::open(dir.path(), Arc::new(SystemClock)).expect("reopen"));
+    std::thread::sleep(std::time::Duration::from_millis(200)); // let the writer thread stop
+    tamper(dir.path(), false);
+    assert_startup_names_the_entry(dir.path());
+}
+
+#[test]
 fn an_edited_entry_with_a_matching_leaf_hash_is_still_named() {
     let (dir, log_key) = populated();
     tamper(dir.path(), true);

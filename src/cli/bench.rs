@@ -18,6 +18,7 @@ use crate::datadir::{self, InitOptions};
 use crate::envelope::{KeyFile, WireEnvelope};
 use crate::http::{AppState, Application, Limits};
 use crate::ledger::SystemClock;
+use crate::reports::ReportService;
 
 /// Arguments of `bench`.
 #[derive(Debug, clap::Args)]
@@ -139,11 +140,13 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let metrics = ledger.metrics().clone();
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let base = format!("http://{}", listener.local_addr()?);
+    let reports = ReportService::start(ledger.store().clone(), Default::default(), None);
     let state = AppState {
         ledger,
         service_key,
         clock,
         limits: Limits::default(),
+        reports,
     };
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     std::thread::spawn(move || {

@@ -3,7 +3,10 @@
 //! directory in-process on a loopback port (initialising it if needed); with `--url` it talks
 //! to a running server using the admin's token and key file.
 
+mod setup;
 mod story;
+
+use setup::{setup, write};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,12 +14,11 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use chrono::{Duration, Utc};
-use rand_core::{OsRng, RngCore};
 use serde_json::{json, Value};
 
 use crate::client;
 use crate::datadir::{self, InitOptions};
-use crate::domain::{CaseId, PrincipalId};
+use crate::domain::CaseId;
 use crate::envelope::KeyFile;
 use crate::ledger::entry::format_time;
 use crate::ledger::{ExpectedRevision, SystemClock};
@@ -123,123 +125,6 @@ fn mint_admin_token(
     let v = client::self_verified(service, &wire).map_err(anyhow::Error::msg)?;
     ledger.submit_blocking(stream, vec![v], ExpectedRevision::Any)?;
     Ok(token)
-}
-
-fn post(base: &str, path: &str, token: &str, body: &Value) -> anyhow::Result<(u16, Value)> {
-    let r = ureq::post(&format!("{base}{path}"))
-        .set("Authorization", &format!("Bearer {token}"))
-        .send_json(body);
-    let r = match r {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => bail!("cannot reach {base}: {e}"),
-    };
-    let status = r.status();
-    Ok((status, r.into_json().unwrap_or(Value::Null)))
-}
-
-fn write(
-    base: &str,
-    key: &KeyFile,
-    token: &str,
-    kind: &str,
-    stream: &str,
-    data: Value,
-) -> anyhow::Result<(u16, Value)> {
-    let env = client::signed_event(key, kind, stream, data, Utc::now());
-    post(base, "/v1/events", token, &serde_json::to_value(&env)?)
-}
-
-fn agency_data(name: &str, domains: &[&str], experience: bool) -> Value {
-    json!({
-        "name": name, "region": "Demo region", "domains": domains, "languages": ["en", "es"],
-        "interpretation": true, "cultural_adaptations": ["food", "faith"],
-        "trafficking_experience": experience,
-        "eligibility": {"criteria": ["adults"], "notes": "Demo agency."}
-    })
-}
-
-/// Registers the agencies (if missing) and fresh principals with keys and tokens.
-fn setup(base: &str, admin: &KeyFile, token: &str) -> anyhow::Result<(Agencies, People)> {
-    let list = [
-        ("harbor-house", "Harbor House", &["social"][..], true),
-        (
-            "north-legal-aid",
-            "North Legal Aid",
-            &["legal", "immigration"][..],
-            true,
-        ),
-        (
-            "st-mary-clinic",
-            "St Mary Clinic",
-            &["medical", "mental_health"][..],
-            true,
-        ),
-        ("hope-shelter", "Hope Shelter", &["social"][..], false),
-    ];
-    for (id, name, domains, experience) in list {
-        let exists = ureq::get(&format!("{base}/v1/agencies/{id}"))
-            .set("Authorization", &format!("Bearer {token}"))
-            .call()
-            .is_ok();
-        if !exists {
-            let (s, b) = write(
-                base,
-                admin,
-                token,
-                "agency.registered",
-                &format!("agency-{id}"),
-                agency_data(name, domains, experience),
-            )?;
-            if s != 201 {
-                bail!("registering agency {id}: {s} {b}");
-            }
-        }
-    }
-    let mut tag = [0u8; 2];
-    OsRng.fill_bytes(&mut tag);
-    let sfx = hex::encode(tag);
-    let mut people = HashMap::new();
-    for (role, name, agency) in [
-        ("coordinator", "maria", "harbor-house"),
-        ("legal", "lou", "north-legal-aid"),
-        ("clinic", "cleo", "st-mary-clinic"),
-    ] {
-        let id = format!("{name}-{sfx}");
-        let key = KeyFile::generate(PrincipalId::parse(&id)?);
-        let data =
-            json!({"agency": agency, "roles": ["caseworker"], "public_key": key.public_key_b64()});
-        let (s, b) = write(
-            base,
-            admin,
-            token,
-            "principal.registered",
-            &format!("principal-{id}"),
-            data,
-        )?;
-        if s != 201 {
-            bail!("registering {id}: {s} {b}");
-        }
-        let (s, b) = post(
-            base,
-            &format!("/v1/principals/{id}/tokens"),
-            token,
-            &json!({}),
-        )?;
-        let t = b["token"]
-            .as_str()
-            .filter(|_| s == 201)
-            .with_context(|| format!("token for {id}: {s} {b}"))?;
-        people.insert(role, (key, t.to_owned()));
-    }
-    let agencies = Agencies {
-        owner: "harbor-house".into(),
-        legal: "north-legal-aid".into(),
-        clinic: "st-mary-clinic".into(),
-        shelter: "hope-shelter".into(),
-        coordinator: format!("maria-{sfx}"),
-    };
-    Ok((agencies, people))
 }
 
 /// Runs the story against `base`; fails if any step's answer differs from the expected one.

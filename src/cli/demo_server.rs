@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::envelope::KeyFile;
 use crate::http::{AppState, Application, Limits};
 use crate::ledger::{Clock, Ledger};
+use crate::reports::ReportService;
 
 /// Serves `ledger` on 127.0.0.1 (random port) in a background thread; returns the base URL.
 pub fn spawn(
@@ -16,11 +17,13 @@ pub fn spawn(
 ) -> anyhow::Result<String> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
+    let reports = ReportService::start(ledger.store().clone(), Default::default(), None);
     let state = AppState {
         ledger,
         service_key,
         clock,
         limits: Limits::default(),
+        reports,
     };
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -1,11 +1,16 @@
 //! The `caseledger` command line (DESIGN §7). Each subcommand lives in its own file.
 
 mod bench;
+mod bench_cases;
+mod bench_cases_append;
 mod bench_log;
+mod bench_reports;
 pub mod demo;
 mod demo_server;
 mod export;
 mod keys;
+mod rebuild;
+mod report;
 mod serve;
 mod verify;
 
@@ -43,8 +48,16 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Measure proofs, offline verification and the append cost of the tree and checkpoints.
     BenchLog(bench_log::BenchLogArgs),
+    /// Print an oversight report (small-cell suppressed) from a data directory.
+    Report(report::ReportArgs),
+    /// Time oversight reports over a synthetic 1M-event projection.
+    BenchReports(bench_reports::BenchReportsArgs),
+    /// Measure projection rebuild time from a large log and the case rules' share of append cost.
+    BenchCases(bench_cases::BenchCasesArgs),
     /// Write a complete example case through the HTTP API, printing each step.
     Demo(demo::DemoArgs),
+    /// Discard the projection snapshot and fold the whole log again.
+    Rebuild(rebuild::RebuildArgs),
 }
 
 /// Runs the parsed command line.
@@ -59,7 +72,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => export::export(a),
         Command::Verify(a) => verify::verify(a),
         Command::BenchLog(a) => bench_log::bench_log(a),
+        Command::Report(a) => report::report(a),
+        Command::BenchReports(a) => bench_reports::bench_reports(a),
+        Command::BenchCases(a) => bench_cases::bench_cases(a),
         Command::Demo(a) => demo::demo(a),
+        Command::Rebuild(a) => rebuild::rebuild(a),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -9,6 +10,8 @@ use super::DataArg;
 use crate::datadir::{self, InitOptions};
 use crate::http::{AppState, Application, Limits};
 use crate::ledger::{Clock, SystemClock};
+use crate::reports::{ReportConfig, ReportService};
+use crate::store::{open_backend, Backend};
 
 /// Arguments of `init`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +30,28 @@ pub struct InitArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `--store` and its connection timeout (shared by `init` and `serve`).
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// Storage backend: `sqlite` (the data directory's ledger.db) or
+    /// `esdb://host:2113?tls=false[&prefix=caseledger-]` (EventStoreDB / KurrentDB).
+    #[arg(long, env = "CASELEDGER_STORE", default_value = "sqlite")]
+    pub store: String,
+    /// Seconds to wait for EventStoreDB to answer at start-up before giving up.
+    #[arg(long, env = "CASELEDGER_STORE_TIMEOUT", default_value_t = 30)]
+    pub store_timeout: u64,
+}
+
+impl StoreArgs {
+    /// Opens the backend, or fails with a message naming it and its address.
+    fn open(&self) -> anyhow::Result<Backend> {
+        open_backend(&self.store, Duration::from_secs(self.store_timeout))
+            .with_context(|| format!("opening the store `{}`", self.store))
+    }
 }
 
 /// Arguments of `serve`.
@@ -37,9 +62,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CASELEDGER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,
-    /// Storage backend: `sqlite` (the data directory's ledger.db) or `esdb://host:2113?tls=false`.
-    #[arg(long, env = "CASELEDGER_STORE", default_value = "sqlite")]
-    pub store: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Initialise the data directory first if it holds no ledger (prints the admin token).
     #[arg(long)]
     pub init: bool,
@@ -52,6 +76,10 @@ pub struct ServeArgs {
     /// Largest batch body, bytes.
     #[arg(long, env = "CASELEDGER_MAX_BATCH_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_batch_bytes: usize,
+    /// Small-cell suppression threshold of the reports: counts 1..k-1 are hidden (k >= 5).
+    #[arg(long, env = "CASELEDGER_SUPPRESSION_K", default_value_t = crate::reports::DEFAULT_K,
+          value_parser = clap::value_parser!(u64).range(crate::reports::MIN_K..))]
+    pub suppression_k: u64,
 }
 
 fn print_init(report: &datadir::InitReport, json: bool) -> anyhow::Result<()> {
@@ -76,29 +104,43 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
         admin: args.admin,
         agency: args.agency,
     };
-    let report = datadir::init(&args.data.data, &opts, Arc::new(SystemClock))?;
+    let shared = match args.store.open()? {
+        Backend::Sqlite => None,
+        Backend::Shared(store) => Some(store),
+    };
+    let report = datadir::init_on(&args.data.data, &opts, Arc::new(SystemClock), shared)?;
     print_init(&report, args.json)
 }
 
 /// `caseledger serve`.
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let dir = &args.data.data;
-    if args.store != "sqlite" {
-        anyhow::bail!(
-            "store `{}` is not available in this build; use `sqlite`",
-            args.store
-        );
-    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    if args.init && !datadir::is_initialised(dir) {
-        let report = datadir::init(dir, &InitOptions::default(), clock.clone())?;
-        print_init(&report, false)?;
-    }
-    let (ledger, service_key) = datadir::open(dir, clock.clone())?;
+    let (ledger, service_key) = match args.store.open()? {
+        Backend::Sqlite => {
+            if args.init && !datadir::is_initialised(dir) {
+                let report = datadir::init(dir, &InitOptions::default(), clock.clone())?;
+                print_init(&report, false)?;
+            }
+            datadir::open(dir, clock.clone())?
+        }
+        Backend::Shared(store) => {
+            if args.init && !datadir::has_keys(dir) && store.size()? == 0 {
+                let opts = InitOptions::default();
+                let report = datadir::init_on(dir, &opts, clock.clone(), Some(store.clone()))?;
+                print_init(&report, false)?;
+            }
+            datadir::open_shared(dir, store, clock.clone())?
+        }
+    };
+    let on_stop = ledger.clone();
     let listener =
         TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
     let bound = listener.local_addr()?;
+    let config = ReportConfig::new(args.suppression_k)?;
+    let reports = ReportService::start(ledger.store().clone(), config, Some(ledger.metrics()));
     let state = AppState {
+        reports,
         ledger,
         service_key,
         clock,
@@ -121,5 +163,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("caseledger listening on {bound}");
         app.run_until_stopped().await
     })?;
+    // The projection snapshot lives beside ledger.db; a shared EventStoreDB log has none.
+    if datadir::is_initialised(dir) {
+        datadir::save_snapshot(dir, &on_stop);
+    }
     Ok(())
 }

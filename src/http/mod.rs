@@ -9,6 +9,7 @@ mod health;
 mod log;
 mod principals;
 pub mod problem;
+mod reports;
 pub use principals::new_token;
 mod scope;
 mod streams;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub service_key: KeyFile,
     pub clock: Arc<dyn Clock>,
     pub limits: Limits,
+    /// The statistics projection and report settings.
+    pub reports: Arc<crate::reports::ReportService>,
 }
 
 /// Registers every route.
@@ -72,6 +75,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(directory::get_agency)
         .service(directory::list_schemas)
         .service(directory::get_schema)
+        .service(reports::agencies)
+        .service(reports::program)
         .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics);

@@ -6,6 +6,7 @@ pub mod cases;
 pub mod entry;
 pub mod registry;
 pub mod rules;
+pub mod snapshot;
 pub mod state;
 mod writer;
 
@@ -142,9 +143,21 @@ impl Ledger {
         clock: Arc<dyn Clock>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, OpenError> {
+        Self::open_from(store, signer, clock, metrics, LedgerState::default())
+    }
+
+    /// Like `open`, but folds only the entries after `start` (a verified projection
+    /// snapshot, see [`snapshot`]).
+    pub fn open_from(
+        store: Arc<dyn EventStore>,
+        signer: NoteSigner,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        start: LedgerState,
+    ) -> Result<Self, OpenError> {
         let origin = signer.name().to_owned();
         let verifier_key = signer.verifier().to_text();
-        let state = load_state(store.as_ref())?;
+        let state = load_state_from(store.as_ref(), start, &|_, _| {})?;
         check_against_checkpoint(store.as_ref(), &signer, &state)?;
         let read = Arc::new(RwLock::new(state.clone()));
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -239,54 +252,106 @@ impl Ledger {
 /// leaf hash is recomputed from its bytes and must match the stored one, so an edited entry
 /// is named by index here.
 pub fn load_state(store: &dyn EventStore) -> Result<LedgerState, OpenError> {
-    let mut state = LedgerState::default();
+    load_state_from(store, LedgerState::default(), &|_, _| {})
+}
+
+/// Folds the entries the store holds beyond `state.size` into `state`, with the same
+/// per-entry checks as [`load_state`]. The writer uses it to catch up with entries other
+/// nodes appended to a shared store. On error `state` is left as it was.
+pub fn fold_into(store: &dyn EventStore, state: &mut LedgerState) -> Result<(), OpenError> {
+    if store.size()? <= state.size {
+        return Ok(());
+    }
+    *state = load_state_from(store, state.clone(), &|_, _| {})?;
+    Ok(())
+}
+
+/// Folds the entries after `state.size` into `state`, calling `progress(done, total)` after
+/// each chunk (for `caseledger rebuild`).
+pub fn load_state_from(
+    store: &dyn EventStore,
+    mut state: LedgerState,
+    progress: &dyn Fn(u64, u64),
+) -> Result<LedgerState, OpenError> {
     let size = store.size()?;
-    let mut next = 0;
-    while next < size {
-        let chunk = store.read_all(next, 8192)?;
-        if chunk.is_empty() {
-            break;
-        }
-        let decoded: Vec<_> = chunk
-            .par_iter()
-            .map(|e| {
-                if merkle::leaf_hash(&e.bytes) != e.leaf_hash {
-                    return Err(OpenError::Integrity {
-                        index: e.index,
-                        reason: format!(
-                            "stream {} revision {}: entry bytes do not match their leaf hash",
-                            e.stream, e.revision
-                        ),
-                    });
-                }
-                entry::decode(&e.bytes).map_err(|err| OpenError::Integrity {
-                    index: e.index,
-                    reason: format!("stream {} revision {}: {err}", e.stream, e.revision),
-                })
-            })
-            .collect();
-        for (e, d) in chunk.iter().zip(decoded) {
-            let d = d?;
-            if e.index != state.size || d.revision != state.next_revision(&d.stream) {
+    let mut cursor = state.size;
+    let mut current = read_decoded(store, cursor, size)?;
+    // The fold is sequential; reading and decoding the next chunk overlaps with it.
+    while let Some((chunk, decoded)) = current {
+        cursor += chunk.len() as u64;
+        let (folded, upcoming) = rayon::join(
+            || fold_chunk(&mut state, &chunk, decoded),
+            || read_decoded(store, cursor, size),
+        );
+        folded?;
+        current = upcoming?;
+        progress(state.size, size);
+    }
+    Ok(state)
+}
+
+type Decoded = Vec<Result<entry::DecodedEntry, OpenError>>;
+
+/// Reads the chunk at `from` (if below `size`) and decodes it in parallel, checking each
+/// entry's bytes against its stored leaf hash.
+fn read_decoded(
+    store: &dyn EventStore,
+    from: u64,
+    size: u64,
+) -> Result<Option<(Vec<StoredEntry>, Decoded)>, OpenError> {
+    if from >= size {
+        return Ok(None);
+    }
+    let chunk = store.read_all(from, 8192)?;
+    if chunk.is_empty() {
+        return Ok(None);
+    }
+    let decoded = chunk
+        .par_iter()
+        .map(|e| {
+            if merkle::leaf_hash(&e.bytes) != e.leaf_hash {
                 return Err(OpenError::Integrity {
                     index: e.index,
                     reason: format!(
-                        "stream {} revision {} is out of sequence",
-                        d.stream, d.revision
+                        "stream {} revision {}: entry bytes do not match their leaf hash",
+                        e.stream, e.revision
                     ),
                 });
             }
-            state.apply(&state::Applied {
+            entry::decode(&e.bytes).map_err(|err| OpenError::Integrity {
                 index: e.index,
-                revision: d.revision,
-                recorded_at: d.recorded_at,
-                keyid: d.envelope.keyid(),
-                event: &d.payload,
+                reason: format!("stream {} revision {}: {err}", e.stream, e.revision),
+            })
+        })
+        .collect();
+    Ok(Some((chunk, decoded)))
+}
+
+fn fold_chunk(
+    state: &mut LedgerState,
+    chunk: &[StoredEntry],
+    decoded: Decoded,
+) -> Result<(), OpenError> {
+    for (e, d) in chunk.iter().zip(decoded) {
+        let d = d?;
+        if e.index != state.size || d.revision != state.next_revision(&d.stream) {
+            return Err(OpenError::Integrity {
+                index: e.index,
+                reason: format!(
+                    "stream {} revision {} is out of sequence",
+                    d.stream, d.revision
+                ),
             });
         }
-        next = state.size;
+        state.apply(&state::Applied {
+            index: e.index,
+            revision: d.revision,
+            recorded_at: d.recorded_at,
+            keyid: d.envelope.keyid(),
+            event: &d.payload,
+        });
     }
-    Ok(state)
+    Ok(())
 }
 
 /// The latest checkpoint must be signed by our key and commit to the stored leaves.
@@ -314,7 +379,22 @@ fn check_against_checkpoint(
     let mut next = 0;
     while next < opened.size {
         let chunk = store.read_all(next, 8192)?;
-        for e in chunk.iter().take((opened.size - next) as usize) {
+        let covered = &chunk[..chunk.len().min((opened.size - next) as usize)];
+        // The entries under a projection snapshot are not folded again, so their bytes are
+        // re-hashed here: an edited entry is named wherever it lies.
+        if let Some(e) = covered
+            .par_iter()
+            .find_first(|e| merkle::leaf_hash(&e.bytes) != e.leaf_hash)
+        {
+            return Err(OpenError::Integrity {
+                index: e.index,
+                reason: format!(
+                    "stream {} revision {}: entry bytes do not match their leaf hash",
+                    e.stream, e.revision
+                ),
+            });
+        }
+        for e in covered {
             builder.push(e.leaf_hash);
         }
         next += chunk.len() as u64;

@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
 
 use crate::domain::{AgencyData, AgencyId, EventData, KeyId, PrincipalId, Role};
 
 /// A registered signing key and its lifetime on the log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KeyRecord {
     pub principal: PrincipalId,
     pub key: VerifyingKey,
@@ -27,7 +28,7 @@ impl KeyRecord {
 }
 
 /// A principal as the log describes it now.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrincipalRecord {
     pub id: PrincipalId,
     pub agency: AgencyId,
@@ -44,7 +45,7 @@ impl PrincipalRecord {
 }
 
 /// An issued bearer token, known only by its SHA-256.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenRecord {
     pub principal: PrincipalId,
     pub expires_at: Option<DateTime<Utc>>,
@@ -52,7 +53,7 @@ pub struct TokenRecord {
 }
 
 /// An agency directory entry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgencyRecord {
     pub id: AgencyId,
     pub data: AgencyData,
@@ -61,10 +62,12 @@ pub struct AgencyRecord {
 }
 
 /// Principals, keys, tokens and agencies.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Registry {
     pub principals: HashMap<PrincipalId, PrincipalRecord>,
     pub keys: HashMap<KeyId, KeyRecord>,
+    /// Keyed by token SHA-256; a list in snapshots, since JSON keys must be strings.
+    #[serde(with = "token_map")]
     pub tokens: HashMap<[u8; 32], TokenRecord>,
     pub agencies: BTreeMap<AgencyId, AgencyRecord>,
 }
@@ -183,5 +186,29 @@ impl Registry {
             return None;
         }
         self.principals.get(&t.principal).filter(|p| p.active)
+    }
+}
+
+/// Serde for the token map as a list of `[sha256, record]` pairs (projection snapshots).
+mod token_map {
+    use std::collections::HashMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::TokenRecord;
+
+    pub fn serialize<S: Serializer>(
+        map: &HashMap<[u8; 32], TokenRecord>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        let pairs: Vec<(&[u8; 32], &TokenRecord)> = map.iter().collect();
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<HashMap<[u8; 32], TokenRecord>, D::Error> {
+        let pairs: Vec<([u8; 32], TokenRecord)> = Vec::deserialize(d)?;
+        Ok(pairs.into_iter().collect())
     }
 }

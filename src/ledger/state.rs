@@ -15,7 +15,7 @@ type KeyMap = HashMap<KeyId, super::registry::KeyRecord>;
 type TokenMap = HashMap<[u8; 32], super::registry::TokenRecord>;
 
 /// Everything the log has established, as of `size` entries.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LedgerState {
     /// Entries folded so far (the next global index).
     pub size: u64,

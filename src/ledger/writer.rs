@@ -13,14 +13,21 @@ use super::entry;
 use super::rules::{decide, Code, RuleViolation};
 use super::state::{Applied, LedgerState};
 use super::{ExpectedRevision, Outcome, Receipt, Verified, WriteError};
-use crate::log::checkpoint::Checkpoint;
-use crate::log::merkle::{self, Hash, MemoryNodes, NodeSource, TreeError};
+use crate::log::merkle;
 use crate::log::note::NoteSigner;
 use crate::metrics::Metrics;
-use crate::store::{CommitGroup, EventStore, StoreNodes, StoredCheckpoint, StoredEntry};
+use crate::store::{CommitGroup, EventStore, StoreError, StoredEntry};
+
+mod catch_up;
+mod seal;
+
+pub use seal::seal;
 
 /// Upper bound on events in one group commit.
 const MAX_GROUP_EVENTS: usize = 2048;
+
+/// Retries of a batch after store conflicts before answering `wrong_expected_revision`.
+const CONFLICT_RETRIES: usize = 3;
 
 /// A queued submission: events for one stream, answered through `reply`.
 pub(super) struct Request {
@@ -54,25 +61,30 @@ pub(super) struct Writer {
     pub metrics: Arc<Metrics>,
 }
 
-/// New tree nodes layered over the committed ones.
-struct Overlay<'a> {
-    new: MemoryNodes,
-    base: StoreNodes<'a>,
+/// What one admitted request contributed to the group.
+pub(super) struct Admitted {
+    pub req: Request,
+    pub outcome: Outcome,
 }
 
-impl NodeSource for Overlay<'_> {
-    fn node(&self, level: u8, index: u64) -> Result<Hash, TreeError> {
-        match self.new.node(level, index) {
-            Ok(h) => Ok(h),
-            Err(_) => self.base.node(level, index),
+impl Admitted {
+    fn retry(self) -> Pending {
+        Pending {
+            created_before: matches!(self.outcome, Outcome::Created(_)),
+            req: self.req,
         }
     }
 }
 
-/// What one admitted request contributed to the group.
-struct Admitted {
-    reply: oneshot::Sender<Result<Outcome, WriteError>>,
-    outcome: Outcome,
+/// A request to decide, remembering whether an earlier, conflicted try had admitted it as
+/// new (so finding it already written, after a partial commit, still answers 201).
+struct Pending {
+    req: Request,
+    created_before: bool,
+}
+
+pub(super) fn unavailable(e: &WriteError) -> WriteError {
+    WriteError::Store(StoreError::Unavailable(e.to_string()))
 }
 
 impl Writer {
@@ -93,31 +105,69 @@ impl Writer {
         }
     }
 
+    /// Decides and commits one batch. A store `Conflict` (another node appended to one of
+    /// the streams, or ahead of us in the log) is answered by catching up from the store and
+    /// re-running the rules for the requests that were admitted, a bounded number of times.
     fn process(&mut self, batch: Vec<Request>) {
+        let mut pending: Vec<Pending> = batch
+            .into_iter()
+            .map(|req| Pending {
+                req,
+                created_before: false,
+            })
+            .collect();
+        for attempt in 0..=CONFLICT_RETRIES {
+            if let Err(e) = self.catch_up() {
+                tracing::error!(error = %e, "cannot catch up with the store");
+                for p in pending {
+                    let _ = p.req.reply.send(Err(unavailable(&e)));
+                }
+                return;
+            }
+            match self.attempt(pending) {
+                Some(retry) => {
+                    tracing::warn!(attempt, "group commit conflicted; catching up and retrying");
+                    pending = retry;
+                }
+                None => return,
+            }
+        }
+        for p in pending {
+            let _ = p.req.reply.send(Err(catch_up::gave_up()));
+        }
+    }
+
+    /// One try at a batch. Returns the admitted requests to retry after a `Conflict`.
+    fn attempt(&mut self, batch: Vec<Pending>) -> Option<Vec<Pending>> {
         let size_before = self.state.size;
         let recorded_at = self.recorded_at();
         let stamp = entry::format_time(&recorded_at);
         let mut group = CommitGroup::default();
         let mut admitted = Vec::new();
         let mut applied_events: Vec<(StoredEntry, Verified)> = Vec::new();
-        for req in batch {
-            match self.admit(&req, recorded_at, &stamp, &mut group, &mut applied_events) {
+        for p in batch {
+            match self.admit(&p.req, recorded_at, &stamp, &mut group, &mut applied_events) {
                 Ok(outcome) => admitted.push(Admitted {
-                    reply: req.reply,
-                    outcome,
+                    outcome: catch_up::as_first_write(outcome, p.created_before),
+                    req: p.req,
                 }),
                 Err(e) => {
                     self.metrics.rejected.inc();
-                    let _ = req.reply.send(Err(e));
+                    let _ = p.req.reply.send(Err(e));
                 }
             }
         }
         if group.entries.is_empty() {
             for a in admitted {
-                let _ = a.reply.send(Ok(a.outcome));
+                let _ = a.req.reply.send(Ok(a.outcome));
             }
-            return;
+            return None;
         }
+        let assumed: Vec<(uuid::Uuid, u64)> = group
+            .entries
+            .iter()
+            .map(|e| (e.event_id, e.index))
+            .collect();
         let started = std::time::Instant::now();
         let result = self
             .seal(&mut group, size_before)
@@ -126,51 +176,55 @@ impl Writer {
             Ok(()) => {
                 self.metrics
                     .observe_commit(applied_events.len(), started.elapsed());
-                self.publish(&applied_events);
-                for a in admitted {
-                    let _ = a.reply.send(Ok(a.outcome));
-                }
+                self.committed(admitted, &applied_events, &assumed);
+                None
+            }
+            Err(WriteError::Store(StoreError::Conflict(why))) => {
+                tracing::info!(%why, "store conflict");
+                self.rewind();
+                Some(admitted.into_iter().map(Admitted::retry).collect())
             }
             Err(e) => {
-                tracing::error!(error = %e, "group commit failed; reloading write state");
-                for a in admitted {
-                    let failed = match &a.outcome {
-                        Outcome::Repeated(_) => Ok(a.outcome),
-                        Outcome::Created(_) => Err(WriteError::Store(
-                            crate::store::StoreError::Unavailable(e.to_string()),
-                        )),
-                    };
-                    let _ = a.reply.send(failed);
+                self.failed(admitted, &e);
+                None
+            }
+        }
+    }
+
+    /// Any other failure: nothing acknowledged; the write state is rebuilt from the store.
+    fn failed(&mut self, admitted: Vec<Admitted>, e: &WriteError) {
+        tracing::error!(error = %e, "group commit failed; reloading write state");
+        for a in admitted {
+            let failed = match &a.outcome {
+                Outcome::Repeated(_) => Ok(a.outcome),
+                Outcome::Created(_) => {
+                    Err(WriteError::Store(StoreError::Unavailable(e.to_string())))
                 }
-                match super::load_state(self.store.as_ref()) {
-                    Ok(s) => self.state = s,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot reload state; writer stops");
-                        std::process::exit(70);
-                    }
-                }
+            };
+            let _ = a.req.reply.send(failed);
+        }
+        match super::load_state(self.store.as_ref()) {
+            Ok(s) => self.state = s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reload state; writer stops");
+                std::process::exit(70);
             }
         }
     }
 
     /// Server time, never earlier than the last entry (ordering is by the server clock).
     fn recorded_at(&self) -> DateTime<Utc> {
-        let now = self.clock.now();
+        // Truncated to the microseconds entries carry, so the rules decide (and the state
+        // folds) on exactly the time a replay of the stored entry will see.
+        let now = chrono::DurationRound::duration_trunc(
+            self.clock.now(),
+            chrono::TimeDelta::microseconds(1),
+        )
+        .unwrap_or_else(|_| self.clock.now());
         match self.state.last_recorded_at {
             Some(last) if last > now => last,
             _ => now,
         }
-    }
-
-    /// Adds the group's Merkle nodes and a signed checkpoint for the new size.
-    fn seal(&self, group: &mut CommitGroup, size_before: u64) -> Result<(), WriteError> {
-        seal(
-            self.store.as_ref(),
-            &self.signer,
-            &self.origin,
-            group,
-            size_before,
-        )
     }
 
     /// Publishes committed entries to the read side, then the submitters are answered.
@@ -284,7 +338,7 @@ impl Writer {
                     .map_err(WriteError::Store)?
                     .pop()
                     .ok_or_else(|| {
-                        WriteError::Store(crate::store::StoreError::Corrupt(format!(
+                        WriteError::Store(StoreError::Corrupt(format!(
                             "entry {index} is indexed but missing"
                         )))
                     })?,
@@ -312,40 +366,4 @@ impl Writer {
             ))),
         }
     }
-}
-
-/// Adds to `group` (appended to a log of `size_before` entries) its new Merkle nodes and a
-/// checkpoint for the new size signed with `signer`. The writer's own sealing step, public
-/// so `bench-log` can measure exactly what the tree and checkpoints cost an append.
-pub fn seal(
-    store: &dyn EventStore,
-    signer: &NoteSigner,
-    origin: &str,
-    group: &mut CommitGroup,
-    size_before: u64,
-) -> Result<(), WriteError> {
-    let leaves: Vec<Hash> = group.entries.iter().map(|e| e.leaf_hash).collect();
-    let tree_err = |e: TreeError| {
-        WriteError::Store(crate::store::StoreError::Corrupt(format!(
-            "merkle tree: {e}"
-        )))
-    };
-    let base = StoreNodes(store);
-    let nodes = merkle::append_nodes(&base, size_before, &leaves).map_err(tree_err)?;
-    let mut new = MemoryNodes::default();
-    for (level, index, hash) in &nodes {
-        new.insert(*level, *index, *hash);
-    }
-    let size = size_before + leaves.len() as u64;
-    let root = merkle::root(&Overlay { new, base }, size).map_err(tree_err)?;
-    let note = Checkpoint {
-        origin: origin.to_owned(),
-        size,
-        root,
-    }
-    .sign(signer)
-    .map_err(|e| WriteError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
-    group.nodes = nodes;
-    group.checkpoint = Some(StoredCheckpoint { size, note });
-    Ok(())
 }

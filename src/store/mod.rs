@@ -2,6 +2,12 @@
 //! per-stream revisions with optimistic concurrency, Merkle tree nodes and signed checkpoints.
 //! The embedded SQLite backend is the default; the EventStoreDB backend lives beside it.
 
+#[cfg(feature = "eventstore")]
+mod esdb_feed;
+pub mod esdb_mapping;
+pub mod esdb_mirror;
+#[cfg(feature = "eventstore")]
+pub mod eventstore;
 pub mod sqlite;
 
 use std::time::Duration;
@@ -75,8 +81,15 @@ pub trait EventStore: Send + Sync + 'static {
     /// Atomically appends a group. Each entry's `revision` must be the stream's next one and
     /// `index` the log's next one, else `Conflict` and nothing is written. Durable on return.
     fn commit(&self, group: CommitGroup) -> Result<(), StoreError>;
-    /// Number of entries in the log (the next index).
+    /// Number of entries in the log (the next index), as this node sees it.
     fn size(&self) -> Result<u64, StoreError>;
+    /// Brings this node's view up to date with everything the backend acknowledged before
+    /// the call (other nodes' appends included) and returns the size then. The writer calls
+    /// it before deciding a group, so it decides against a caught-up state. A store with
+    /// a single writer (SQLite) is always up to date: the default is `size()`.
+    fn sync(&self) -> Result<u64, StoreError> {
+        self.size()
+    }
     /// Entries in global order from `from`, at most `limit`.
     fn read_all(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError>;
     /// Entries of one stream from revision `from`, at most `limit`.
@@ -143,5 +156,38 @@ impl<'a> Subscription<'a> {
             self.next = e.index + 1;
         }
         Ok(entry)
+    }
+}
+
+/// The backend a `--store` value names.
+pub enum Backend {
+    /// `sqlite`: `ledger.db` in the data directory.
+    Sqlite,
+    /// A store shared by several caseledger nodes (EventStoreDB), already connected.
+    Shared(std::sync::Arc<dyn EventStore>),
+}
+
+/// Opens the backend `spec` names: `sqlite`, or `esdb://host:2113?tls=false[&prefix=…]`.
+/// Connecting to EventStoreDB waits at most `timeout` for it to answer and catch up.
+pub fn open_backend(spec: &str, timeout: Duration) -> Result<Backend, StoreError> {
+    if spec == "sqlite" {
+        return Ok(Backend::Sqlite);
+    }
+    if !esdb_mapping::is_esdb_url(spec) {
+        return Err(StoreError::Unavailable(format!(
+            "unknown store `{spec}`: use `sqlite` or `esdb://host:2113?tls=false`"
+        )));
+    }
+    #[cfg(feature = "eventstore")]
+    {
+        let store = eventstore::EsdbStore::connect(spec, timeout)?;
+        Ok(Backend::Shared(std::sync::Arc::new(store)))
+    }
+    #[cfg(not(feature = "eventstore"))]
+    {
+        let _ = timeout;
+        Err(StoreError::Unavailable(
+            "this build has no EventStoreDB support (cargo feature `eventstore`)".into(),
+        ))
     }
 }

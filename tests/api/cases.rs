@@ -166,3 +166,13 @@ fn a_get_right_after_a_201_sees_the_write() {
         );
     }
 }
+
+#[test]
+fn rebuilding_after_the_demo_gives_the_same_state() {
+    let app = spawn_app();
+    let d = demo(&app);
+    let live = app.ledger.state().clone();
+    let rebuilt = caseledger::ledger::load_state(app.ledger.store().as_ref()).expect("fold");
+    assert_eq!(rebuilt, live);
+    assert!(rebuilt.cases.get(&d.case_id).is_some());
+}

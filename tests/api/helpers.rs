@@ -10,6 +10,7 @@ use caseledger::domain::PrincipalId;
 use caseledger::envelope::{KeyFile, WireEnvelope};
 use caseledger::http::{AppState, Application, Limits};
 use caseledger::ledger::{Ledger, SystemClock};
+use caseledger::reports::{ReportConfig, ReportService};
 use chrono::Utc;
 use serde_json::{json, Value};
 
@@ -82,6 +83,11 @@ pub fn spawn_app_with(limits: Limits) -> TestApp {
         service_key,
         clock: Arc::new(SystemClock),
         limits,
+        reports: ReportService::start(
+            ledger.store().clone(),
+            ReportConfig::default(),
+            Some(ledger.metrics()),
+        ),
     };
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()

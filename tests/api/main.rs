@@ -1,7 +1,9 @@
 //! API tests: the real application on a random port (one test binary, zero2prod style).
 
+mod authz;
 mod bad_input;
 mod cases;
 mod helpers;
 mod log;
+mod reports;
 mod writes;

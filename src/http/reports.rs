@@ -1,0 +1,103 @@
+//! `GET /v1/reports/agencies` and `GET /v1/reports/program` (DESIGN §4, §5): aggregate,
+//! small-cell-suppressed statistics for evaluators and auditors, as JSON or CSV.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{get, web, HttpResponse};
+use serde::Deserialize;
+
+use super::auth::Caller;
+use super::problem::ApiError;
+use super::AppState;
+use crate::domain::Role;
+use crate::ledger::Code;
+use crate::reports::render::{to_csv, to_json_string};
+use crate::reports::{Period, ReportKind};
+
+/// How long a request waits for the projection to fold entries committed before it arrived.
+const CATCH_UP: Duration = Duration::from_secs(5);
+
+/// The query string of both report endpoints.
+#[derive(Debug, Deserialize)]
+pub(super) struct ReportQuery {
+    from: Option<String>,
+    to: Option<String>,
+    format: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+}
+
+fn parse_format(text: Option<&str>) -> Result<Format, ApiError> {
+    match text {
+        None | Some("json") => Ok(Format::Json),
+        Some("csv") => Ok(Format::Csv),
+        Some(_) => Err(ApiError::bad_request("`format` must be `json` or `csv`")),
+    }
+}
+
+/// Per-agency statistics for a period.
+#[get("/v1/reports/agencies")]
+#[tracing::instrument(skip_all, fields(caller = %caller.id))]
+pub(super) async fn agencies(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    respond(state, &caller, &query, ReportKind::Agencies).await
+}
+
+/// Programme totals for a period.
+#[get("/v1/reports/program")]
+#[tracing::instrument(skip_all, fields(caller = %caller.id))]
+pub(super) async fn program(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
+    respond(state, &caller, &query, ReportKind::Program).await
+}
+
+async fn respond(
+    state: web::Data<AppState>,
+    caller: &Caller,
+    query: &ReportQuery,
+    kind: ReportKind,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(&[Role::Evaluator, Role::Auditor])?;
+    let period = Period::parse(query.from.as_deref(), query.to.as_deref())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let format = parse_format(query.format.as_deref())?;
+    // Read-your-writes: everything committed before this request is in the report.
+    let committed = state.ledger.state().size;
+    let reports = state.reports.clone();
+    let report = web::block(move || {
+        reports
+            .wait_for(committed, CATCH_UP)
+            .map(|_| reports.report(kind, &period))
+    })
+    .await
+    .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?
+    .map_err(|e| ApiError::new(Code::Unavailable, e.to_string()))?;
+    Ok(match format {
+        Format::Json => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(to_json_string(&report)),
+        Format::Csv => {
+            let name = format!(
+                "attachment; filename=\"caseledger-{}-{}-{}.csv\"",
+                kind.name(),
+                period.from(),
+                period.to()
+            );
+            HttpResponse::Ok()
+                .content_type("text/csv; charset=utf-8; header=present")
+                .insert_header((header::CONTENT_DISPOSITION, name))
+                .body(to_csv(&report))
+        }
+    })
+}

@@ -1,0 +1,124 @@
+//! How the writer stays in step with a store other nodes also append to (EventStoreDB):
+//! it folds their entries before deciding, rewinds and re-decides after a `Conflict`, and
+//! fixes receipts when another node's entries landed among its own. With SQLite the store
+//! never moves under the writer, so all of this is a no-op there.
+
+use super::{unavailable, Admitted, WriteError, Writer};
+use crate::ledger::rules::{Code, RuleViolation};
+use crate::ledger::{fold_into, OpenError, Outcome};
+use crate::store::{EventStore, StoreError};
+
+fn open_error(e: OpenError) -> WriteError {
+    match e {
+        OpenError::Store(s) => WriteError::Store(s),
+        other => WriteError::Store(StoreError::Corrupt(other.to_string())),
+    }
+}
+
+impl Writer {
+    /// Folds entries the store holds beyond the write state (other nodes' appends, or our own
+    /// runs of a partially committed group) into the write state and the read side.
+    pub(super) fn catch_up(&mut self) -> Result<(), WriteError> {
+        let size = self.store.sync()?;
+        if size <= self.state.size {
+            return Ok(());
+        }
+        fold_into(self.store.as_ref(), &mut self.state).map_err(open_error)?;
+        let mut read = self.read.write().expect("read state");
+        fold_into(self.store.as_ref(), &mut read).map_err(open_error)
+    }
+
+    /// After a successful commit: publish and answer. If another node's entries landed
+    /// among ours (possible only with a shared store), the receipts get the real indexes
+    /// and both states are rebuilt from the store's order instead.
+    pub(super) fn committed(
+        &mut self,
+        admitted: Vec<Admitted>,
+        applied: &[(crate::store::StoredEntry, crate::ledger::Verified)],
+        assumed: &[(uuid::Uuid, u64)],
+    ) {
+        match placed(self.store.as_ref(), self.state.size, assumed) {
+            Ok(true) => {
+                self.publish(applied);
+                for a in admitted {
+                    let _ = a.req.reply.send(Ok(a.outcome));
+                }
+            }
+            placed => {
+                tracing::warn!(
+                    ?placed,
+                    "entries interleaved with another node's; re-reading"
+                );
+                self.rewind();
+                let caught = self.catch_up();
+                for a in admitted {
+                    let answer = match &caught {
+                        Ok(()) => reindex(self.store.as_ref(), a.outcome),
+                        Err(e) => Err(unavailable(e)),
+                    };
+                    let _ = a.req.reply.send(answer);
+                }
+            }
+        }
+    }
+
+    /// Drops what the failed group applied to the write state: the read side is exactly
+    /// the committed state the group started from.
+    pub(super) fn rewind(&mut self) {
+        self.state = self.read.read().expect("read state").clone();
+    }
+}
+
+/// Whether each entry of the group sits at the index the writer gave it. Only a shared
+/// store can say no; with the log exactly as large as the writer's state, it cannot.
+pub(super) fn placed(
+    store: &dyn EventStore,
+    size: u64,
+    assumed: &[(uuid::Uuid, u64)],
+) -> Result<bool, StoreError> {
+    if store.size()? == size {
+        return Ok(true);
+    }
+    for (id, index) in assumed {
+        if store.find_event(id)?.map(|e| e.index) != Some(*index) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The receipts with the indexes the store actually gave the entries.
+pub(super) fn reindex(store: &dyn EventStore, outcome: Outcome) -> Result<Outcome, WriteError> {
+    let fix = |mut receipts: Vec<crate::ledger::Receipt>| {
+        for r in &mut receipts {
+            let stored = store.read_stream(&r.stream, r.revision, 1)?;
+            let e = stored.first().ok_or_else(|| {
+                StoreError::Corrupt(format!("{} revision {} vanished", r.stream, r.revision))
+            })?;
+            r.index = e.index;
+        }
+        Ok::<_, StoreError>(receipts)
+    };
+    Ok(match outcome {
+        Outcome::Created(r) => Outcome::Created(fix(r)?),
+        Outcome::Repeated(r) => Outcome::Repeated(fix(r)?),
+    })
+}
+
+/// A request admitted as new in a conflicted try and found already written on the retry
+/// (its stream's run was committed before another stream conflicted) was written by us:
+/// it is answered as created, not as a client's repeat.
+pub(super) fn as_first_write(outcome: Outcome, created_before: bool) -> Outcome {
+    match outcome {
+        Outcome::Repeated(r) if created_before => Outcome::Created(r),
+        other => other,
+    }
+}
+
+/// The answer when concurrent writers kept winning every retry.
+pub(super) fn gave_up() -> WriteError {
+    WriteError::Rule(RuleViolation::new(
+        Code::WrongExpectedRevision,
+        "the stream kept changing under concurrent writes; re-read it and retry",
+    ))
+}

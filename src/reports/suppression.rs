@@ -1,0 +1,110 @@
+//! Small-cell suppression over a table of counts and the equations between them.
+//!
+//! Primary: every count from 1 to k−1 is suppressed. Complementary: every equation
+//! `total = part + part + …` (a breakdown in a row, or a column of agencies summing to a
+//! programme total) must hold either no suppressed cell or at least two, so that no suppressed
+//! cell equals a shown total minus the shown cells beside it. Where an equation holds exactly
+//! one, the smallest non-zero shown part is suppressed too, or, if there is none, the total.
+//! Suppressed cells are never 0 (0 is always shown), so two suppressed cells always hide each
+//! other. Repeated until no equation changes, since one suppression can unbalance another
+//! equation the cell belongs to.
+
+/// A cell of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellId(usize);
+
+/// An equation: `total` is the sum of `parts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Equation {
+    /// The total.
+    pub total: CellId,
+    /// Its parts.
+    pub parts: Vec<CellId>,
+}
+
+/// Counts, their suppression flags, and the equations between them.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    values: Vec<u64>,
+    suppressed: Vec<bool>,
+    equations: Vec<Equation>,
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a count.
+    pub fn cell(&mut self, value: u64) -> CellId {
+        self.values.push(value);
+        self.suppressed.push(false);
+        CellId(self.values.len() - 1)
+    }
+
+    /// Declares that `total` is the sum of `parts`.
+    pub fn equation(&mut self, total: CellId, parts: Vec<CellId>) {
+        debug_assert_eq!(
+            self.value(total),
+            parts.iter().map(|p| self.value(*p)).sum::<u64>(),
+            "an equation's parts must sum to its total"
+        );
+        self.equations.push(Equation { total, parts });
+    }
+
+    /// The true value of a cell.
+    pub fn value(&self, id: CellId) -> u64 {
+        self.values[id.0]
+    }
+
+    /// Whether a cell is suppressed.
+    pub fn is_suppressed(&self, id: CellId) -> bool {
+        self.suppressed[id.0]
+    }
+
+    /// The declared equations.
+    pub fn equations(&self) -> &[Equation] {
+        &self.equations
+    }
+
+    /// Applies primary and complementary suppression with threshold `k`.
+    pub fn suppress(&mut self, k: u64) {
+        for (value, hidden) in self.values.iter().zip(self.suppressed.iter_mut()) {
+            *hidden = (1..k).contains(value);
+        }
+        while self.complement_once() {}
+    }
+
+    /// One pass over the equations; whether anything was newly suppressed.
+    fn complement_once(&mut self) -> bool {
+        let mut changed = false;
+        for i in 0..self.equations.len() {
+            let eq = &self.equations[i];
+            let hidden = std::iter::once(&eq.total)
+                .chain(&eq.parts)
+                .filter(|c| self.suppressed[c.0])
+                .count();
+            if hidden != 1 {
+                continue;
+            }
+            if let Some(pick) = self.complement_of(eq) {
+                self.suppressed[pick.0] = true;
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// The cell to suppress beside the single suppressed one: the smallest non-zero shown
+    /// part, else the total.
+    fn complement_of(&self, eq: &Equation) -> Option<CellId> {
+        let shown = |c: &&CellId| !self.suppressed[c.0] && self.values[c.0] > 0;
+        eq.parts
+            .iter()
+            .filter(shown)
+            .min_by_key(|c| (self.values[c.0], c.0))
+            .or_else(|| Some(&eq.total).filter(shown))
+            .copied()
+    }
+}

@@ -1,0 +1,157 @@
+//! Property test over random logs: no shown count lies in 1..k−1, no suppressed cell can be
+//! recovered from a shown total and the shown cells of its row or column, and every shown
+//! number equals a naive recount over the log.
+
+mod generate;
+mod naive;
+
+use proptest::prelude::*;
+use serde_json::Value;
+
+use super::reports;
+use crate::domain::{CaseOutcome, DeclineReason, Domain, ReferralOutcome};
+
+/// `(true value, shown)` of a cell.
+type Cell = (u64, bool);
+
+fn cell(row: &Value, key: &str, truth: &naive::Naive, row_name: &str) -> Cell {
+    (truth.count(row_name, key), row[key] != "suppressed")
+}
+
+/// The equations a reader could subtract along, written out independently of the layout.
+fn agency_equations() -> Vec<(String, Vec<String>)> {
+    let codes =
+        |prefix: &str, all: Vec<&str>| all.iter().map(|c| format!("{prefix}_{c}")).collect();
+    let yes_no = |prefix: &str| codes(prefix, vec!["yes", "no"]);
+    vec![
+        (
+            "inquiries_answered".into(),
+            codes("can_help", vec!["yes", "no", "unsure"]),
+        ),
+        (
+            "inquiries_answered".into(),
+            yes_no("trafficking_experience"),
+        ),
+        ("inquiries_answered".into(), yes_no("cultural_adaptation")),
+        (
+            "trafficking_experience_no".into(),
+            yes_no("support_offered"),
+        ),
+        (
+            "inquiries_answered".into(),
+            yes_no("interpretation_offered"),
+        ),
+        (
+            "referrals_declined".into(),
+            codes(
+                "declined",
+                DeclineReason::ALL.iter().map(|c| c.as_str()).collect(),
+            ),
+        ),
+        (
+            "services_started".into(),
+            codes(
+                "services_started",
+                Domain::ALL.iter().map(|c| c.as_str()).collect(),
+            ),
+        ),
+        (
+            "referrals_closed".into(),
+            codes(
+                "closed",
+                ReferralOutcome::ALL.iter().map(|c| c.as_str()).collect(),
+            ),
+        ),
+    ]
+}
+
+fn program_equations() -> Vec<(String, Vec<String>)> {
+    let codes =
+        |prefix: &str, all: Vec<&str>| all.iter().map(|c| format!("{prefix}_{c}")).collect();
+    vec![
+        (
+            "cases_closed".into(),
+            codes(
+                "cases_closed",
+                CaseOutcome::ALL.iter().map(|c| c.as_str()).collect(),
+            ),
+        ),
+        (
+            "inquiry_domains".into(),
+            codes(
+                "inquiry_domain",
+                Domain::ALL.iter().map(|c| c.as_str()).collect(),
+            ),
+        ),
+    ]
+}
+
+/// No hidden cell equals the shown total minus the shown parts; a hidden total is not the
+/// sum of shown parts.
+fn check_equation(total: Cell, parts: &[Cell], what: &str) {
+    let shown_sum: u64 = parts.iter().filter(|p| p.1).map(|p| p.0).sum();
+    if total.1 {
+        for part in parts.iter().filter(|p| !p.1) {
+            assert_ne!(
+                part.0,
+                total.0 - shown_sum,
+                "{what}: a hidden part is recoverable"
+            );
+        }
+    } else if total.0 > 0 {
+        assert_ne!(
+            total.0, shown_sum,
+            "{what}: a hidden total is the sum of its shown parts"
+        );
+    }
+}
+
+fn check_report(agencies: &Value, program: &Value, truth: &naive::Naive, k: u64) {
+    let rows = agencies["agencies"].as_array().expect("rows");
+    for row in rows {
+        let name = row["agency"].as_str().expect("agency");
+        truth.check_row(row, &agencies["fields"], name, k);
+        for (total, parts) in agency_equations() {
+            let parts: Vec<Cell> = parts.iter().map(|p| cell(row, p, truth, name)).collect();
+            check_equation(
+                cell(row, &total, truth, name),
+                &parts,
+                &format!("{name} {total}"),
+            );
+        }
+    }
+    let p = &program["program"];
+    truth.check_row(p, &program["fields"], "program", k);
+    for (total, parts) in program_equations() {
+        let parts: Vec<Cell> = parts.iter().map(|c| cell(p, c, truth, "program")).collect();
+        check_equation(cell(p, &total, truth, "program"), &parts, &total);
+    }
+    for (total, column) in [
+        ("inquiries_sent", "inquiries_received"),
+        ("referrals_made", "referrals_received"),
+    ] {
+        let parts: Vec<Cell> = rows
+            .iter()
+            .map(|r| cell(r, column, truth, r["agency"].as_str().expect("agency")))
+            .collect();
+        check_equation(cell(p, total, truth, "program"), &parts, total);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn random_logs_never_reveal_a_small_cell(
+        seed in any::<u64>(),
+        k in 5u64..=11,
+        from in 1u32..=4,
+        days in 0u32..=4,
+    ) {
+        let log = generate::random_log(seed);
+        let to = from + days;
+        let (agencies, program) = reports(&log.projection(), from, to, k);
+        let truth = naive::recount(&log, from, to, k);
+        check_report(&agencies, &program, &truth, k);
+    }
+}

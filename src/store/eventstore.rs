@@ -1,0 +1,380 @@
+//! The EventStoreDB / KurrentDB backend (DESIGN §6) on the `eventstore` crate.
+//!
+//! - Each ledger stream is one EventStoreDB stream `<prefix><stream>`; an entry is appended
+//!   with the expected revision its ledger revision implies, the envelope's `event_id` as
+//!   event id, the ledger event type as event type, and the entry's exact bytes as JSON data.
+//! - The global order is `$all` filtered (server side) to our prefix; the global index is
+//!   the position in that order. Each node keeps a [`Mirror`](super::esdb_mirror::Mirror) of
+//!   it, rebuilding the Merkle nodes (EventStoreDB does not hold them), fed by a subscription.
+//! - Checkpoints go to `<prefix>$checkpoints` with an expected revision: of two nodes racing
+//!   to publish, the loser re-reads and, finding a head that covers its own, agrees.
+//! - `commit` is not atomic across streams (EventStoreDB has no multi-stream transaction):
+//!   see [`EsdbStore::commit`] for what that means and how the writer stays safe.
+//!
+//! The trait is synchronous; the async client runs on a runtime this store owns. Callers
+//! block on a channel, never inside that runtime, so no thread ever nests `block_on`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventstore::{AppendToStreamOptions, Client, ClientSettings, EventData, ExpectedRevision};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use super::esdb_feed::{self, unavailable, Shared, OP_TIMEOUT};
+use super::esdb_mapping::{self as mapping, AllPosition, EsdbConfig, Expected};
+use super::{CommitGroup, EventStore, StoreError, StoredCheckpoint, StoredEntry};
+use crate::log::merkle::Hash;
+
+/// How long `sync` waits for the subscription before reading `$all` itself: not at all.
+/// The last event in `$all` is often a system event the filtered subscription never
+/// delivers, so waiting would add latency to every group; the read is one short round trip.
+const SUBSCRIPTION_GRACE: Duration = Duration::ZERO;
+
+/// How long start-up lets the subscription replay history before reading the rest itself.
+const REPLAY_GRACE: Duration = Duration::from_secs(5);
+
+/// Attempts at publishing one checkpoint against other nodes' checkpoints.
+const CHECKPOINT_ATTEMPTS: usize = 5;
+
+/// The backend. Dropping it stops its runtime (without blocking, so it may be dropped
+/// anywhere, including inside another runtime).
+pub struct EsdbStore {
+    shared: Arc<Shared>,
+    client: Client,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for EsdbStore {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn to_es(e: Expected) -> ExpectedRevision {
+    match e {
+        Expected::NoStream => ExpectedRevision::NoStream,
+        Expected::Exact(n) => ExpectedRevision::Exact(n),
+    }
+}
+
+impl EsdbStore {
+    /// Connects, subscribes, and returns once the mirror holds everything `$all` held at
+    /// connection time. An unreachable server is an `Unavailable` error naming EventStoreDB
+    /// and the address, after at most `timeout`; nothing panics.
+    pub fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
+        let cfg = EsdbConfig::parse(url).map_err(StoreError::Unavailable)?;
+        let settings: ClientSettings = cfg.connection.parse().map_err(|e| {
+            StoreError::Unavailable(format!("EventStoreDB connection string `{url}`: {e}"))
+        })?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("esdb-client")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                StoreError::Unavailable(format!("starting the EventStoreDB runtime: {e}"))
+            })?;
+        let client = Client::with_runtime_handle(rt.handle().clone(), settings)
+            .map_err(|e| unavailable(&cfg, "creating the client", e))?;
+        let shared = Arc::new(Shared::new(cfg));
+        rt.spawn(esdb_feed::run_subscription(client.clone(), shared.clone()));
+        let store = Self {
+            shared,
+            client,
+            rt: Some(rt),
+        };
+        store.first_catch_up(timeout)?;
+        Ok(store)
+    }
+
+    /// Retries the first catch-up until `timeout` (a cluster that is still electing a
+    /// leader, or a container started before its database), then gives up with the error.
+    fn first_catch_up(&self, timeout: Duration) -> Result<(), StoreError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.catch_up(timeout.min(REPLAY_GRACE)) {
+                Ok(size) => {
+                    tracing::info!(
+                        address = self.shared.cfg.address(),
+                        size,
+                        "EventStoreDB caught up"
+                    );
+                    return Ok(());
+                }
+                Err(StoreError::Unavailable(why)) if Instant::now() < deadline => {
+                    tracing::warn!(%why, "EventStoreDB not reachable yet; retrying");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The parsed configuration.
+    pub fn config(&self) -> &EsdbConfig {
+        &self.shared.cfg
+    }
+
+    /// Runs `fut` on the store's runtime and waits for it from the calling thread.
+    fn run<T: Send + 'static>(
+        &self,
+        fut: impl Future<Output = Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let rt = self.rt.as_ref().ok_or_else(|| {
+            StoreError::Unavailable("the EventStoreDB runtime has stopped".into())
+        })?;
+        rt.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv()
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("EventStoreDB task lost".into())))
+    }
+
+    /// Makes the mirror hold everything `$all` holds now: waits up to `grace` for the
+    /// subscription to pass the current head, then reads the rest itself.
+    fn catch_up(&self, grace: Duration) -> Result<u64, StoreError> {
+        let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
+        let Some(head) = self.run(async move { esdb_feed::head(&client, &cfg).await })? else {
+            self.shared
+                .mirror
+                .lock()
+                .expect("mirror")
+                .advance(AllPosition::default());
+            return Ok(self.mirror_size());
+        };
+        self.reach(head, grace)
+    }
+
+    /// Waits until the mirror has seen `p`, scanning after `grace`.
+    fn reach(&self, p: AllPosition, grace: Duration) -> Result<u64, StoreError> {
+        let deadline = Instant::now() + grace;
+        let mut m = self.shared.mirror.lock().expect("mirror");
+        while !m.has_seen(p) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                drop(m);
+                let (client, shared) = (self.client.clone(), self.shared.clone());
+                self.run(async move { esdb_feed::scan(&client, &shared, p).await })?;
+                return Ok(self.mirror_size());
+            }
+            m = self.shared.changed.wait_timeout(m, left).expect("mirror").0;
+        }
+        Ok(m.size())
+    }
+
+    fn mirror_size(&self) -> u64 {
+        self.shared.mirror.lock().expect("mirror").size()
+    }
+
+    /// Appends events to one EventStoreDB stream with an expected revision.
+    fn append(
+        &self,
+        stream: String,
+        expected: Expected,
+        events: Vec<EventData>,
+    ) -> Result<Result<AllPosition, eventstore::Error>, StoreError> {
+        let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
+        self.run(async move {
+            let opts = AppendToStreamOptions::default().expected_revision(to_es(expected));
+            match tokio::time::timeout(OP_TIMEOUT, client.append_to_stream(stream, &opts, events))
+                .await
+            {
+                Err(_) => Err(unavailable(&cfg, "append", "timed out")),
+                Ok(Ok(w)) => Ok(Ok(esdb_feed::to_pos(w.position))),
+                Ok(Err(e @ eventstore::Error::WrongExpectedVersion { .. })) => Ok(Err(e)),
+                Ok(Err(e)) => Err(unavailable(&cfg, "append", e)),
+            }
+        })
+    }
+
+    /// Publishes a checkpoint unless one covering at least as many entries already is.
+    /// Losing a race re-reads the checkpoint stream and tries again; agreeing is success.
+    fn publish_checkpoint(&self, cp: &StoredCheckpoint) -> Result<(), StoreError> {
+        for _ in 0..CHECKPOINT_ATTEMPTS {
+            let (held, covered) = {
+                let m = self.shared.mirror.lock().expect("mirror");
+                let covered = m.latest_checkpoint().is_some_and(|c| c.size >= cp.size);
+                (m.checkpoints().len() as u64, covered)
+            };
+            if covered {
+                return Ok(());
+            }
+            let data = mapping::CheckpointData {
+                size: cp.size,
+                note: cp.note.clone(),
+            };
+            let event = EventData::json(mapping::CHECKPOINT_EVENT_TYPE, &data)
+                .map_err(|e| StoreError::Corrupt(format!("checkpoint event: {e}")))?
+                .id(Uuid::new_v4());
+            let stream = self.shared.cfg.checkpoint_stream();
+            match self.append(stream, mapping::expected_checkpoint(held), vec![event])? {
+                Ok(pos) => {
+                    self.reach(pos, OP_TIMEOUT)?;
+                    return Ok(());
+                }
+                Err(_) => {
+                    self.catch_up(SUBSCRIPTION_GRACE)?;
+                }
+            }
+        }
+        tracing::warn!(
+            size = cp.size,
+            "checkpoint stream kept moving; not published"
+        );
+        Ok(())
+    }
+}
+
+/// The EventStoreDB event for an entry.
+fn event_data(e: &StoredEntry) -> Result<EventData, StoreError> {
+    let kind = mapping::entry_event_type(&e.bytes)?;
+    let text = String::from_utf8(e.bytes.clone())
+        .map_err(|_| StoreError::Corrupt("entry bytes are not UTF-8".into()))?;
+    let raw = RawValue::from_string(text)
+        .map_err(|err| StoreError::Corrupt(format!("entry bytes are not JSON: {err}")))?;
+    let meta = mapping::entry_metadata(e);
+    // `RawValue` serialises verbatim, so the stored data is the entry's exact bytes.
+    EventData::json(kind, &raw)
+        .and_then(|d| d.metadata_as_json(&meta))
+        .map(|d| d.id(e.event_id))
+        .map_err(|err| StoreError::Corrupt(format!("entry event: {err}")))
+}
+
+impl EventStore for EsdbStore {
+    /// Appends the group stream by stream (each run of one stream is one atomic append with
+    /// its expected revision), in group order, then waits until the mirror holds the entries.
+    ///
+    /// Not atomic across streams: if a later stream conflicts, the earlier runs stay written
+    /// and `Conflict` is returned. That is safe because the writer only groups entries it
+    /// decided against a caught-up state, and answers `Conflict` by re-reading the store
+    /// and re-running the rules: runs already written come back as idempotent repeats.
+    /// The group's Merkle nodes are not sent (every node derives them from `$all`); the
+    /// checkpoint is published only if the entries landed at the indexes the writer
+    /// assumed, i.e. no other node's entries slipped in between.
+    fn commit(&self, group: CommitGroup) -> Result<(), StoreError> {
+        if let Some(first) = group.entries.first() {
+            let size = self.mirror_size();
+            if first.index != size {
+                return Err(StoreError::Conflict(format!(
+                    "the log holds {size} entries, the writer assumed {}",
+                    first.index
+                )));
+            }
+        }
+        let mut last = None;
+        for run in mapping::stream_runs(&group.entries) {
+            let events = run.iter().map(event_data).collect::<Result<Vec<_>, _>>()?;
+            let stream = self.shared.cfg.stream_name(&run[0].stream);
+            match self.append(stream, mapping::expected_for(run[0].revision), events)? {
+                Ok(pos) => last = Some(pos),
+                Err(e) => {
+                    return Err(StoreError::Conflict(format!(
+                        "stream {} moved under the writer: {e}",
+                        run[0].stream
+                    )))
+                }
+            }
+        }
+        if let Some(pos) = last {
+            self.reach(pos, OP_TIMEOUT)?;
+        }
+        let placed = {
+            let m = self.shared.mirror.lock().expect("mirror");
+            group.entries.iter().all(|e| {
+                m.find_event(&e.event_id)
+                    .is_some_and(|s| s.index == e.index)
+            })
+        };
+        match (&group.checkpoint, placed) {
+            (Some(cp), true) => self.publish_checkpoint(cp),
+            (Some(_), false) => {
+                tracing::info!(
+                    "another node's entries interleaved; checkpoint left to the next group"
+                );
+                Ok(())
+            }
+            (None, _) => Ok(()),
+        }
+    }
+
+    fn size(&self) -> Result<u64, StoreError> {
+        if let Some(e) = self.shared.down.lock().expect("health").as_ref() {
+            return Err(match e {
+                StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
+                other => StoreError::Unavailable(other.to_string()),
+            });
+        }
+        Ok(self.mirror_size())
+    }
+
+    fn sync(&self) -> Result<u64, StoreError> {
+        self.catch_up(SUBSCRIPTION_GRACE)
+    }
+
+    fn read_all(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
+        Ok(self
+            .shared
+            .mirror
+            .lock()
+            .expect("mirror")
+            .read_all(from, limit))
+    }
+
+    fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let m = self.shared.mirror.lock().expect("mirror");
+        Ok(m.read_stream(stream, from, limit))
+    }
+
+    fn find_event(&self, event_id: &Uuid) -> Result<Option<StoredEntry>, StoreError> {
+        Ok(self
+            .shared
+            .mirror
+            .lock()
+            .expect("mirror")
+            .find_event(event_id))
+    }
+
+    fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
+        Ok(self
+            .shared
+            .mirror
+            .lock()
+            .expect("mirror")
+            .node(level, index))
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let m = self.shared.mirror.lock().expect("mirror");
+        Ok(m.latest_checkpoint().cloned())
+    }
+
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        Ok(self
+            .shared
+            .mirror
+            .lock()
+            .expect("mirror")
+            .checkpoints()
+            .to_vec())
+    }
+
+    fn wait_for_growth(&self, size: u64, timeout: Duration) -> Result<u64, StoreError> {
+        let m = self.shared.mirror.lock().expect("mirror");
+        let (m, _) = self
+            .shared
+            .changed
+            .wait_timeout_while(m, timeout, |m| m.size() <= size)
+            .expect("mirror");
+        Ok(m.size())
+    }
+}

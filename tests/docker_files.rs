@@ -1,0 +1,191 @@
+//! The deployment files in `docker/` (no Docker engine runs here, so they are checked, not
+//! run): the compose file is parsed into its mapping structure and must describe a 3-node
+//! EventStoreDB cluster and 2 caseledger nodes against it; the Dockerfile must build the
+//! README's binary and run `caseledger serve`, with settings the binary actually knows.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A YAML block-mapping node: scalar text, or nested keys (list items keyed by position).
+#[derive(Debug, Default)]
+struct Node {
+    value: String,
+    children: BTreeMap<String, Node>,
+}
+
+impl Node {
+    fn get(&self, path: &[&str]) -> &Node {
+        path.iter().fold(self, |n, k| {
+            n.children
+                .get(*k)
+                .unwrap_or_else(|| panic!("no `{k}` under {:?}", n.children.keys()))
+        })
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.children.keys().map(String::as_str).collect()
+    }
+}
+
+/// Parses the block-style subset of YAML the compose file uses (mappings by indentation,
+/// `- item` lists, comments); enough to read its structure without a YAML dependency.
+fn parse_yaml(text: &str) -> Node {
+    let mut root = Node::default();
+    let mut stack: Vec<(usize, Vec<String>)> = vec![];
+    let mut counters: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+    for raw in text.lines() {
+        let line = raw.split(" #").next().unwrap_or("").trim_end();
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - trimmed.len();
+        while stack.last().is_some_and(|(i, _)| *i >= indent) {
+            stack.pop();
+        }
+        let parent: Vec<String> = stack.last().map(|(_, p)| p.clone()).unwrap_or_default();
+        let (key, value) = if let Some(item) = trimmed.strip_prefix("- ") {
+            let n = counters.entry(parent.clone()).or_default();
+            *n += 1;
+            (format!("{}", *n - 1), item.to_owned())
+        } else {
+            let (k, v) = trimmed.split_once(':').expect("key: value");
+            (k.trim().to_owned(), v.trim().to_owned())
+        };
+        let mut path = parent;
+        path.push(key);
+        let mut node = &mut root;
+        for k in &path {
+            node = node.children.entry(k.clone()).or_default();
+        }
+        node.value = value.trim_matches('"').to_owned();
+        stack.push((indent, path));
+    }
+    root
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(format!("{ROOT}/{path}")).expect(path)
+}
+
+#[test]
+fn compose_runs_a_three_node_cluster_and_two_caseledger_nodes() {
+    let doc = parse_yaml(&read("docker/compose.yml"));
+    let services = doc.get(&["services"]);
+    for name in [
+        "esdb1",
+        "esdb2",
+        "esdb3",
+        "caseledger1",
+        "caseledger2",
+        "caseledger-init",
+    ] {
+        assert!(
+            services.children.contains_key(name),
+            "service {name}: {:?}",
+            services.keys()
+        );
+    }
+    let cluster_env = doc.get(&["x-eventstore-env"]);
+    assert_eq!(cluster_env.get(&["EVENTSTORE_CLUSTER_SIZE"]).value, "3");
+    assert_eq!(cluster_env.get(&["EVENTSTORE_INSECURE"]).value, "true");
+    for (node, others) in [
+        ("esdb1", ["esdb2", "esdb3"]),
+        ("esdb2", ["esdb1", "esdb3"]),
+        ("esdb3", ["esdb1", "esdb2"]),
+    ] {
+        let svc = services.get(&[node]);
+        assert_eq!(svc.get(&["<<"]).value, "*eventstore");
+        let seeds = &svc.get(&["environment", "EVENTSTORE_GOSSIP_SEED"]).value;
+        for other in others {
+            assert!(
+                seeds.contains(&format!("{other}:2113")),
+                "{node} seeds {other}: {seeds}"
+            );
+        }
+        let volumes = svc.get(&["volumes"]);
+        assert_eq!(
+            volumes.children.len(),
+            2,
+            "{node} keeps data and logs on volumes"
+        );
+        for v in volumes.children.values() {
+            let name = v.value.split(':').next().expect("volume");
+            assert!(
+                doc.get(&["volumes"]).children.contains_key(name),
+                "declared volume {name}"
+            );
+        }
+    }
+    let health = &doc.get(&["x-eventstore", "healthcheck", "test"]).value;
+    assert!(health.contains("/health/live"), "{health}");
+    for node in ["caseledger1", "caseledger2"] {
+        let svc = services.get(&[node]);
+        assert_eq!(svc.get(&["<<"]).value, "*caseledger");
+        let store = &svc.get(&["environment", "CASELEDGER_STORE"]).value;
+        assert!(store.starts_with("esdb://"), "{store}");
+        for db in ["esdb1:2113", "esdb2:2113", "esdb3:2113"] {
+            assert!(store.contains(db), "{node} reaches {db}: {store}");
+        }
+        assert_eq!(svc.get(&["command"]).value, r#"["serve"]"#);
+    }
+    let readyz = &doc.get(&["x-caseledger", "healthcheck", "test"]).value;
+    assert!(readyz.contains("/readyz"), "{readyz}");
+}
+
+#[test]
+fn dockerfile_builds_the_readme_binary_and_runs_serve() {
+    let file = read("docker/Dockerfile");
+    let readme = read("README.md");
+    assert!(
+        readme.contains("cargo build --release"),
+        "README's build command"
+    );
+    let froms: Vec<&str> = file.lines().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(froms.len(), 2, "multi-stage: {froms:?}");
+    assert!(froms[0].contains(" AS build"));
+    assert!(froms[1].contains("debian:bookworm-slim"));
+    let run = file
+        .lines()
+        .find(|l| l.contains("cargo build"))
+        .expect("a cargo build step");
+    assert!(run.contains("cargo build --release"), "{run}");
+    assert!(
+        !run.contains("--no-default-features"),
+        "the README's default features: {run}"
+    );
+    assert!(
+        file.contains("COPY --from=build"),
+        "the runtime takes the built binary"
+    );
+    let user = file
+        .lines()
+        .rfind(|l| l.starts_with("USER "))
+        .expect("USER");
+    assert!(!user.contains("root"), "non-root: {user}");
+    assert!(file.contains("VOLUME [\"/data\"]"));
+    assert!(file.contains("ENTRYPOINT [\"caseledger\"]") && file.contains("CMD [\"serve\"]"));
+}
+
+#[test]
+fn every_setting_the_deployment_uses_is_one_the_binary_knows() {
+    let help = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .expect("serve --help");
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout).to_string();
+    let files = read("docker/Dockerfile") + &read("docker/compose.yml");
+    let mut used: Vec<&str> = files
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("CASELEDGER_"))
+        .collect();
+    used.sort();
+    used.dedup();
+    assert!(used.contains(&"CASELEDGER_STORE"), "{used:?}");
+    for var in used {
+        assert!(help.contains(var), "`caseledger serve` does not read {var}");
+    }
+}

@@ -1,0 +1,132 @@
+//! The real binary against an EventStoreDB address nobody listens on: start-up must end
+//! with a non-zero exit and a message naming EventStoreDB and the address, and nothing may
+//! panic (eventstore 4.0.0 panics if a rustls crypto provider was installed before it
+//! connects, so this also guards against a dependency starting to install one).
+
+#![cfg(feature = "eventstore")]
+
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
+const NOBODY: &str = "esdb://127.0.0.1:1?tls=false";
+
+/// Runs the binary, killing it if it has not exited within a minute.
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start caseledger");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("caseledger kept running against an unreachable EventStoreDB");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut stderr = Vec::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_end(&mut stderr)
+        .expect("read");
+    let mut out = child.wait_with_output().expect("output");
+    out.stderr = stderr;
+    out
+}
+
+fn assert_clean_failure(out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "clean exit code 1; stderr:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "a panic:\n{stderr}");
+    assert!(
+        stderr.contains("EventStoreDB"),
+        "names the backend:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("127.0.0.1:1"),
+        "names the address:\n{stderr}"
+    );
+}
+
+#[test]
+fn serve_against_an_unreachable_eventstoredb_exits_cleanly_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let out = run(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data,
+            "--store",
+            NOBODY,
+            "--store-timeout",
+            "2",
+        ],
+        &[],
+    );
+    assert_clean_failure(&out);
+}
+
+#[test]
+fn the_store_can_be_chosen_through_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let out = run(
+        &["serve", "--listen", "127.0.0.1:0", "--data", data, "--init"],
+        &[
+            ("CASELEDGER_STORE", "esdb://127.0.0.1:1"),
+            ("CASELEDGER_STORE_TIMEOUT", "1"),
+        ],
+    );
+    assert_clean_failure(&out);
+    assert!(
+        !dir.path().join("log.key").exists(),
+        "nothing is initialised when the store is unreachable"
+    );
+}
+
+#[test]
+fn init_against_an_unreachable_eventstoredb_exits_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("d");
+    let out = run(
+        &[
+            "init",
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--store",
+            NOBODY,
+            "--store-timeout",
+            "1",
+        ],
+        &[],
+    );
+    assert_clean_failure(&out);
+}
+
+#[test]
+fn an_unknown_store_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let out = run(&["serve", "--data", data, "--store", "postgres://x"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("unknown store"), "{stderr}");
+}

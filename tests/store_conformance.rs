@@ -1,0 +1,316 @@
+//! One conformance suite for every `EventStore` backend (DESIGN §6). Each check is a plain
+//! function over `&dyn EventStore`; `conformance!` runs it against SQLite always, and against
+//! EventStoreDB when `CASELEDGER_TEST_EVENTSTORE_URL` is set (otherwise it prints a SKIPPED
+//! line and passes). Each EventStoreDB run writes under a fresh stream prefix, so runs never
+//! see each other's events.
+//!
+//! Idempotent repeats are checked at the ledger level: the stores themselves do not agree on
+//! duplicate event ids (SQLite refuses them outright; EventStoreDB accepts the same id in
+//! another stream), so rule 6 lives in the writer, above either store.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use caseledger::client;
+use caseledger::datadir::{self, InitOptions};
+use caseledger::domain::PrincipalId;
+use caseledger::envelope::KeyFile;
+use caseledger::ledger::{entry, Code, ExpectedRevision, Outcome, SystemClock, WriteError};
+use caseledger::log::merkle::{self, MemoryNodes};
+use caseledger::store::sqlite::SqliteStore;
+use caseledger::store::{
+    open_backend, Backend, CommitGroup, EventStore, StoreError, StoreNodes, StoredCheckpoint,
+    StoredEntry, Subscription,
+};
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+
+const ESDB_ENV: &str = "CASELEDGER_TEST_EVENTSTORE_URL";
+
+fn sqlite() -> (tempfile::TempDir, Arc<dyn EventStore>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(&dir.path().join("ledger.db")).expect("open sqlite");
+    (dir, Arc::new(store))
+}
+
+/// A connected EventStoreDB store under a fresh prefix, or `None` (and a SKIPPED line).
+fn eventstore(check: &str) -> Option<Arc<dyn EventStore>> {
+    let Ok(url) = std::env::var(ESDB_ENV) else {
+        eprintln!(
+            "SKIPPED: EventStoreDB conformance `{check}` (set \
+             {ESDB_ENV}=esdb://localhost:2113?tls=false to run)"
+        );
+        return None;
+    };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let prefix = format!("conformance-{}-", uuid::Uuid::new_v4().simple());
+    let spec = format!("{url}{sep}prefix={prefix}");
+    match open_backend(&spec, Duration::from_secs(30)) {
+        Ok(Backend::Shared(store)) => Some(store),
+        Ok(Backend::Sqlite) => panic!("{ESDB_ENV} must be an esdb:// URL"),
+        Err(e) => panic!("{ESDB_ENV} is set but EventStoreDB is not usable: {e}"),
+    }
+}
+
+/// Runs each check against SQLite and, when configured, EventStoreDB.
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $(#[test] fn $check() { let (_dir, s) = super::sqlite(); super::$check(s); })*
+        }
+        mod eventstoredb_backend {
+            $(#[test] fn $check() {
+                if let Some(s) = super::eventstore(stringify!($check)) { super::$check(s); }
+            })*
+        }
+    };
+}
+
+conformance!(
+    append_and_read,
+    expected_revision_conflicts,
+    idempotent_repeats_at_the_ledger,
+    global_order_and_subscription_from_a_position,
+    same_merkle_root_on_the_same_events,
+    checkpoints_are_kept_in_order,
+);
+
+/// The fixed key every fixture entry is signed with (deterministic signatures).
+fn key() -> &'static KeyFile {
+    static KEY: OnceLock<KeyFile> = OnceLock::new();
+    KEY.get_or_init(|| KeyFile {
+        principal: PrincipalId::parse("admin").expect("slug"),
+        key: ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+    })
+}
+
+/// A valid signed entry on `agency-<agency>` at `revision`, to sit at `index`.
+fn entry_at(agency: &str, revision: u64, index: u64) -> StoredEntry {
+    let stream = format!("agency-{agency}");
+    let kind = if revision == 0 {
+        "agency.registered"
+    } else {
+        "agency.updated"
+    };
+    let data = json!({
+        "name": format!("Agency {agency}"), "region": "North", "domains": ["social"],
+        "languages": ["en"], "interpretation": false, "cultural_adaptations": [],
+        "trafficking_experience": false, "eligibility": {"criteria": [], "notes": ""}
+    });
+    let at = Utc
+        .with_ymd_and_hms(2026, 11, 28, 10, 0, 0)
+        .single()
+        .expect("time");
+    let wire = client::signed_event(key(), kind, &stream, data, at);
+    let v = client::self_verified(key(), &wire).expect("verified");
+    let stamp = entry::format_time(&at);
+    let bytes = entry::encode(&stream, revision, &stamp, &wire);
+    StoredEntry {
+        index,
+        stream,
+        revision,
+        event_id: v.event.event_id,
+        recorded_at: stamp,
+        leaf_hash: merkle::leaf_hash(&bytes),
+        bytes,
+    }
+}
+
+/// A group as the writer builds it: the entries plus the Merkle nodes they add.
+fn group(store: &dyn EventStore, entries: Vec<StoredEntry>) -> CommitGroup {
+    let size = entries.first().map_or(0, |e| e.index);
+    let leaves: Vec<_> = entries.iter().map(|e| e.leaf_hash).collect();
+    let nodes = merkle::append_nodes(&StoreNodes(store), size, &leaves).expect("nodes");
+    CommitGroup {
+        entries,
+        nodes,
+        checkpoint: None,
+    }
+}
+
+fn append_and_read(store: Arc<dyn EventStore>) {
+    let s = store.as_ref();
+    let (a0, a1, b0) = (
+        entry_at("a", 0, 0),
+        entry_at("a", 1, 1),
+        entry_at("b", 0, 2),
+    );
+    s.commit(group(s, vec![a0.clone(), a1.clone(), b0.clone()]))
+        .expect("commit");
+    assert_eq!(s.size().expect("size"), 3);
+    assert_eq!(
+        s.read_all(0, 10).expect("all"),
+        vec![a0.clone(), a1.clone(), b0.clone()]
+    );
+    assert_eq!(s.read_all(1, 1).expect("page"), vec![a1.clone()]);
+    assert_eq!(
+        s.read_stream("agency-a", 0, 10).expect("stream"),
+        vec![a0, a1.clone()]
+    );
+    assert_eq!(
+        s.read_stream("agency-a", 1, 10).expect("from rev"),
+        vec![a1]
+    );
+    assert!(s
+        .read_stream("agency-none", 0, 10)
+        .expect("none")
+        .is_empty());
+    assert_eq!(s.find_event(&b0.event_id).expect("find"), Some(b0.clone()));
+    assert_eq!(
+        s.read_all(2, 1).expect("b0")[0].bytes,
+        b0.bytes,
+        "exact bytes back"
+    );
+}
+
+fn expected_revision_conflicts(store: Arc<dyn EventStore>) {
+    let s = store.as_ref();
+    s.commit(group(s, vec![entry_at("a", 0, 0)]))
+        .expect("first");
+    // Another writer's revision 0 of the same stream: the stream already exists.
+    let again = s.commit(group(s, vec![entry_at("a", 0, 1)]));
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    // A gap: revision 2 when the stream's next revision is 1.
+    let gap = s.commit(group(s, vec![entry_at("a", 2, 1)]));
+    assert!(matches!(gap, Err(StoreError::Conflict(_))), "{gap:?}");
+    assert_eq!(s.size().expect("size"), 1, "a conflict writes nothing");
+    s.commit(group(s, vec![entry_at("a", 1, 1)]))
+        .expect("the right revision");
+    assert_eq!(s.read_stream("agency-a", 0, 10).expect("read").len(), 2);
+}
+
+fn idempotent_repeats_at_the_ledger(store: Arc<dyn EventStore>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(SystemClock);
+    datadir::init_on(
+        dir.path(),
+        &InitOptions::default(),
+        clock.clone(),
+        Some(store.clone()),
+    )
+    .expect("genesis");
+    let admin = KeyFile::read(&dir.path().join("admin.key.json")).expect("admin key");
+    let (ledger, _) = datadir::open_shared(dir.path(), store.clone(), clock).expect("open");
+    let data = json!({
+        "name": "North", "region": "North", "domains": ["social"], "languages": ["en"],
+        "interpretation": false, "cultural_adaptations": [], "trafficking_experience": false,
+        "eligibility": {"criteria": [], "notes": ""}
+    });
+    let wire = client::signed_event(
+        &admin,
+        "agency.registered",
+        "agency-north",
+        data.clone(),
+        Utc::now(),
+    );
+    let submit = |w| {
+        let v = client::self_verified(&admin, w).expect("verified");
+        ledger.submit_blocking("agency-north".into(), vec![v], ExpectedRevision::Any)
+    };
+    let Ok(Outcome::Created(first)) = submit(&wire) else {
+        panic!("first write")
+    };
+    let size = store.size().expect("size");
+    assert_eq!(submit(&wire).expect("repeat"), Outcome::Repeated(first));
+    assert_eq!(store.size().expect("size"), size, "a repeat writes nothing");
+    // Same event id, different bytes: a conflict, not a repeat.
+    let env = caseledger::envelope::Envelope::from_wire(&wire).expect("envelope");
+    let mut payload: serde_json::Value = serde_json::from_slice(env.payload()).expect("json");
+    payload["data"]["region"] = json!("South");
+    let changed = client::sign_value(&admin, &payload);
+    match submit(&changed) {
+        Err(WriteError::Rule(v)) => assert_eq!(v.code, Code::DuplicateEventConflict),
+        other => panic!("expected duplicate_event_conflict, got {other:?}"),
+    }
+}
+
+fn global_order_and_subscription_from_a_position(store: Arc<dyn EventStore>) {
+    let s = store.as_ref();
+    let first: Vec<_> = (0..4).map(|i| entry_at(&format!("s{i}"), 0, i)).collect();
+    s.commit(group(s, first.clone())).expect("commit");
+    let mut sub = Subscription::new(s, 2);
+    let got: Vec<_> = (0..2)
+        .map(|_| {
+            sub.next_timeout(Duration::from_secs(5))
+                .expect("next")
+                .expect("entry")
+        })
+        .collect();
+    assert_eq!(got, first[2..].to_vec(), "from index 2, in global order");
+    assert_eq!(
+        sub.next_timeout(Duration::from_millis(100)).expect("next"),
+        None
+    );
+    // A commit from another thread wakes the waiting subscription.
+    let late = entry_at("late", 0, 4);
+    let writer = {
+        let (store, late) = (store.clone(), late.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            let g = group(store.as_ref(), vec![late]);
+            store.commit(g).expect("late commit");
+        })
+    };
+    let next = sub.next_timeout(Duration::from_secs(10)).expect("next");
+    writer.join().expect("writer");
+    assert_eq!(next, Some(late));
+}
+
+/// The fixed sequence both backends must hash to the same root.
+fn fixture() -> &'static Vec<StoredEntry> {
+    static FIXTURE: OnceLock<Vec<StoredEntry>> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let streams = ["a", "b", "a", "c", "b", "a", "d", "e", "a", "c", "f"];
+        let mut next = std::collections::HashMap::new();
+        streams
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let rev = next.entry(*s).or_insert(0u64);
+                let e = entry_at(s, *rev, i as u64);
+                *rev += 1;
+                e
+            })
+            .collect()
+    })
+}
+
+fn same_merkle_root_on_the_same_events(store: Arc<dyn EventStore>) {
+    let s = store.as_ref();
+    let all = fixture();
+    // Committed in three groups, as a writer would.
+    for chunk in [&all[..4], &all[4..5], &all[5..]] {
+        s.commit(group(s, chunk.to_vec())).expect("commit");
+    }
+    // Every backend must agree with the one reference tree over the same leaves, so two
+    // backends holding these events publish the same roots.
+    let leaves: Vec<_> = all.iter().map(|e| e.leaf_hash).collect();
+    let reference = MemoryNodes::from_leaves(&leaves);
+    for size in 1..=all.len() as u64 {
+        let want = merkle::root(&reference, size).expect("reference root");
+        let got = merkle::root(&StoreNodes(s), size).expect("store root");
+        assert_eq!(got, want, "root of the first {size} entries");
+    }
+}
+
+fn checkpoints_are_kept_in_order(store: Arc<dyn EventStore>) {
+    let s = store.as_ref();
+    assert_eq!(s.latest_checkpoint().expect("none yet"), None);
+    for (i, note) in ["one", "two"].iter().enumerate() {
+        let mut g = group(s, vec![entry_at(&format!("c{i}"), 0, i as u64)]);
+        g.checkpoint = Some(StoredCheckpoint {
+            size: i as u64 + 1,
+            note: note.to_string(),
+        });
+        s.commit(g).expect("commit");
+    }
+    let latest = s.latest_checkpoint().expect("latest").expect("some");
+    assert_eq!((latest.size, latest.note.as_str()), (2, "two"));
+    let sizes: Vec<u64> = s
+        .checkpoints()
+        .expect("all")
+        .iter()
+        .map(|c| c.size)
+        .collect();
+    assert_eq!(sizes, vec![1, 2]);
+}
