@@ -9,8 +9,10 @@
 //!   writer that gives every accepted event its index, revision and Merkle leaf.
 //! - [`log`]: RFC 6962 Merkle tree, proofs, C2SP checkpoints and signed notes.
 //! - [`store`]: the `EventStore` trait and its SQLite backend.
+//! - [`bundle`]: export bundles (DESIGN §4.1) and [`verify`]: the offline verifier.
 //! - [`cli`]: the `caseledger` command line.
 
+pub mod bundle;
 pub mod cli;
 pub mod client;
 pub mod datadir;
@@ -22,3 +24,4 @@ pub mod log;
 pub mod metrics;
 pub mod reports;
 pub mod store;
+pub mod verify;

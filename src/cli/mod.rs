@@ -3,13 +3,16 @@
 mod bench;
 mod bench_cases;
 mod bench_cases_append;
+mod bench_log;
 mod bench_reports;
 pub mod demo;
 mod demo_server;
+mod export;
 mod keys;
 mod rebuild;
 mod report;
 mod serve;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -39,6 +42,12 @@ pub enum Command {
     Submit(keys::SubmitArgs),
     /// Measure append throughput over HTTP against the raw Ed25519 verify rate.
     Bench(bench::BenchArgs),
+    /// Write a bundle for offline verification: the full log, or one case (`--case`).
+    Export(export::ExportArgs),
+    /// Check a bundle offline against the log's verifier key (exit 0 only if all holds).
+    Verify(verify::VerifyArgs),
+    /// Measure proofs, offline verification and the append cost of the tree and checkpoints.
+    BenchLog(bench_log::BenchLogArgs),
     /// Print an oversight report (small-cell suppressed) from a data directory.
     Report(report::ReportArgs),
     /// Time oversight reports over a synthetic 1M-event projection.
@@ -60,6 +69,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sign(a) => keys::sign(a),
         Command::Submit(a) => keys::submit(a),
         Command::Bench(a) => bench::bench(a),
+        Command::Export(a) => export::export(a),
+        Command::Verify(a) => verify::verify(a),
+        Command::BenchLog(a) => bench_log::bench_log(a),
         Command::Report(a) => report::report(a),
         Command::BenchReports(a) => bench_reports::bench_reports(a),
         Command::BenchCases(a) => bench_cases::bench_cases(a),

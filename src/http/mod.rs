@@ -4,6 +4,7 @@ pub mod auth;
 mod cases;
 mod directory;
 mod events;
+mod export;
 mod health;
 mod log;
 mod principals;
@@ -66,6 +67,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(log::key)
         .service(log::inclusion)
         .service(log::consistency)
+        .service(export::export_case)
         .service(principals::issue_token)
         .service(cases::get_case)
         .service(cases::consent_trail)

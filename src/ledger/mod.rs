@@ -21,7 +21,7 @@ use serde::Serialize;
 
 pub use rules::{Code, RuleViolation};
 pub use state::LedgerState;
-pub use writer::{Clock, SystemClock};
+pub use writer::{seal, Clock, SystemClock};
 
 use crate::domain::EventPayload;
 use crate::envelope::Envelope;
@@ -383,7 +383,22 @@ fn check_against_checkpoint(
     let mut next = 0;
     while next < opened.size {
         let chunk = store.read_all(next, 8192)?;
-        for e in chunk.iter().take((opened.size - next) as usize) {
+        let covered = &chunk[..chunk.len().min((opened.size - next) as usize)];
+        // The entries under a projection snapshot are not folded again, so their bytes are
+        // re-hashed here: an edited entry is named wherever it lies.
+        if let Some(e) = covered
+            .par_iter()
+            .find_first(|e| merkle::leaf_hash(&e.bytes) != e.leaf_hash)
+        {
+            return Err(OpenError::Integrity {
+                index: e.index,
+                reason: format!(
+                    "stream {} revision {}: entry bytes do not match their leaf hash",
+                    e.stream, e.revision
+                ),
+            });
+        }
+        for e in covered {
             builder.push(e.leaf_hash);
         }
         next += chunk.len() as u64;
@@ -392,10 +407,35 @@ fn check_against_checkpoint(
         }
     }
     if builder.root() != opened.root {
+        if let Some(index) = first_leaf_off_tree(store, opened.size)? {
+            return Err(OpenError::Integrity {
+                index,
+                reason: "its stored leaf hash differs from the committed Merkle tree's leaf".into(),
+            });
+        }
         return Err(integrity(format!(
             "the stored entries do not hash to the root of the signed checkpoint at size {}",
             opened.size
         )));
     }
     Ok(())
+}
+
+/// The first entry whose stored leaf hash differs from the tree's leaf node: names the
+/// entry when both its bytes and its leaf hash were edited. Only run once the root is off.
+fn first_leaf_off_tree(store: &dyn EventStore, size: u64) -> Result<Option<u64>, OpenError> {
+    let mut next = 0;
+    while next < size {
+        let chunk = store.read_all(next, 8192)?;
+        for e in chunk.iter().take_while(|e| e.index < size) {
+            if store.node(0, e.index)? != Some(e.leaf_hash) {
+                return Ok(Some(e.index));
+            }
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        next += chunk.len() as u64;
+    }
+    Ok(None)
 }

@@ -21,6 +21,8 @@ use crate::store::{CommitGroup, EventStore, StoreError, StoredEntry};
 mod catch_up;
 mod seal;
 
+pub use seal::seal;
+
 /// Upper bound on events in one group commit.
 const MAX_GROUP_EVENTS: usize = 2048;
 

@@ -4,5 +4,6 @@ mod authz;
 mod bad_input;
 mod cases;
 mod helpers;
+mod log;
 mod reports;
 mod writes;

@@ -1,0 +1,192 @@
+//! `caseledger bench-log`: the tamper-evidence figures of issue 4, each against a reference
+//! measured in the same run:
+//! - inclusion-proof latency (p50/p99) on a 1M-leaf tree built directly in a SQLite store,
+//!   against one node read;
+//! - offline verification of a full-log bundle exported from a real data directory, against
+//!   the raw `verify_batch` rate on all cores over the same signatures;
+//! - the append cost of the Merkle tree and checkpoints: the same groups committed to two
+//!   fresh stores, with and without the writer's own `seal` step.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde_json::{json, Value};
+
+use crate::log::merkle::{append_nodes, leaf_hash, root, Hash};
+use crate::log::proof::{inclusion_proof, verify_inclusion};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{CommitGroup, EventStore, StoreNodes};
+
+mod append;
+mod verify;
+
+/// Arguments of `bench-log`.
+#[derive(Debug, clap::Args)]
+pub struct BenchLogArgs {
+    /// Leaves of the tree the inclusion proofs are taken from.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub leaves: u64,
+    /// Inclusion proofs to time.
+    #[arg(long, default_value_t = 20_000)]
+    pub proofs: usize,
+    /// Entries in the full-log bundle to verify (0 skips this part).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub entries: usize,
+    /// Entries committed per group size in the append comparison.
+    #[arg(long, default_value_t = 4096)]
+    pub appends: usize,
+    /// Keep the verified bundle at this path (with its log key in `<path>.key`).
+    #[arg(long)]
+    pub keep_bundle: Option<std::path::PathBuf>,
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A small xorshift generator: benchmark indexes need spread, not secrecy.
+pub(super) struct Rng(u64);
+
+impl Rng {
+    pub(super) fn new() -> Self {
+        let mut seed = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+        Self(u64::from_le_bytes(seed) | 1)
+    }
+
+    pub(super) fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+pub(super) fn temp_dir(what: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("caseledger-{what}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).context("bench directory")?;
+    Ok(dir)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Builds a tree of `leaves` synthetic leaves directly in the store's node table.
+fn build_tree(store: &SqliteStore, leaves: u64) -> anyhow::Result<()> {
+    let mut size = 0u64;
+    while size < leaves {
+        let n = (1u64 << 16).min(leaves - size);
+        let hashes: Vec<Hash> = (size..size + n)
+            .map(|i| leaf_hash(&i.to_le_bytes()))
+            .collect();
+        let nodes = append_nodes(&StoreNodes(store), size, &hashes)?;
+        store.commit(CommitGroup {
+            entries: Vec::new(),
+            nodes,
+            checkpoint: None,
+        })?;
+        size += n;
+    }
+    Ok(())
+}
+
+fn bench_proofs(leaves: u64, count: usize) -> anyhow::Result<Value> {
+    let dir = temp_dir("bench-proofs")?;
+    let store = SqliteStore::open(&dir.join("tree.db"))?;
+    eprintln!("building a {leaves}-leaf tree in SQLite...");
+    let started = Instant::now();
+    build_tree(&store, leaves)?;
+    let build_s = started.elapsed().as_secs_f64();
+    let nodes = StoreNodes(&store);
+    let tree_root = root(&nodes, leaves)?;
+    let mut rng = Rng::new();
+    let mut reads = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (i, t) = (rng.below(leaves), Instant::now());
+        store.node(0, i)?.context("leaf node")?;
+        reads.push(t.elapsed());
+    }
+    eprintln!("timing {count} inclusion proofs, cold then warm...");
+    let cold = time_proofs(&store, leaves, count, &tree_root, &mut rng)?;
+    let warm = time_proofs(&store, leaves, count, &tree_root, &mut rng)?;
+    reads.sort();
+    let read_p50 = percentile(&reads, 0.5);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(json!({
+        "leaves": leaves, "proofs": count, "tree_build_s": build_s,
+        "cold_p50_ms": ms(percentile(&cold, 0.5)), "cold_p99_ms": ms(percentile(&cold, 0.99)),
+        "p50_ms": ms(percentile(&warm, 0.5)), "p99_ms": ms(percentile(&warm, 0.99)),
+        "max_ms": ms(*warm.last().unwrap_or(&Duration::ZERO)),
+        "node_read_p50_ms": ms(read_p50),
+        "p99_in_node_reads": percentile(&warm, 0.99).as_secs_f64() / read_p50.as_secs_f64().max(1e-9),
+        "target_p99_ms": 2.0,
+    }))
+}
+
+/// Times `count` proofs of random leaves (sorted durations), checking some against the root.
+fn time_proofs(
+    store: &SqliteStore,
+    leaves: u64,
+    count: usize,
+    tree_root: &Hash,
+    rng: &mut Rng,
+) -> anyhow::Result<Vec<Duration>> {
+    let nodes = StoreNodes(store);
+    let mut times = Vec::with_capacity(count);
+    for k in 0..count {
+        let (i, t) = (rng.below(leaves), Instant::now());
+        let proof = inclusion_proof(&nodes, i, leaves)?;
+        times.push(t.elapsed());
+        if k % 1000 == 0 {
+            let leaf = leaf_hash(&i.to_le_bytes());
+            verify_inclusion(&leaf, i, leaves, &proof, tree_root).context("proof verifies")?;
+        }
+    }
+    times.sort();
+    Ok(times)
+}
+
+/// `caseledger bench-log`.
+pub fn bench_log(args: BenchLogArgs) -> anyhow::Result<()> {
+    let proofs = bench_proofs(args.leaves, args.proofs)?;
+    let verify = if args.entries > 0 {
+        verify::bench_verify(args.entries, args.keep_bundle.as_deref())?
+    } else {
+        Value::Null
+    };
+    let append = append::bench_append(args.appends)?;
+    let result = json!({"inclusion_proof": proofs, "offline_verify": verify, "append": append});
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+        return Ok(());
+    }
+    println!(
+        "inclusion proof at {} leaves: cold p99 {:.3} ms; warm p50 {:.3} ms, p99 {:.3} ms (target <= 2 ms; {:.1}x one node read)",
+        proofs["leaves"], proofs["cold_p99_ms"].as_f64().unwrap_or(0.0),
+        proofs["p50_ms"].as_f64().unwrap_or(0.0),
+        proofs["p99_ms"].as_f64().unwrap_or(0.0),
+        proofs["p99_in_node_reads"].as_f64().unwrap_or(0.0)
+    );
+    if !verify.is_null() {
+        println!(
+            "offline verify of {} entries: {:.0} entries/s vs raw batch verify {:.0} sigs/s on {} cores: {:.2}x (target >= 0.8x)",
+            verify["entries"], verify["verify_per_s"].as_f64().unwrap_or(0.0),
+            verify["raw_batch_verify_per_s"].as_f64().unwrap_or(0.0), verify["cores"],
+            verify["ratio"].as_f64().unwrap_or(0.0)
+        );
+    }
+    for g in append["groups"].as_array().into_iter().flatten() {
+        println!(
+            "append, groups of {}: {:.0}/s without tree, {:.0}/s with tree+checkpoint: {:+.1}% total, {:+.1}% median group (target < 15%)",
+            g["group_size"], g["plain_per_s"].as_f64().unwrap_or(0.0),
+            g["sealed_per_s"].as_f64().unwrap_or(0.0), g["slowdown_pct"].as_f64().unwrap_or(0.0),
+            g["median_slowdown_pct"].as_f64().unwrap_or(0.0)
+        );
+    }
+    Ok(())
+}

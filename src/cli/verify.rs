@@ -1,0 +1,95 @@
+//! `caseledger verify`: checks a bundle offline against the log's verifier key. Exit status
+//! 0 only when every check holds; otherwise the first failure is printed and the exit
+//! status is non-zero.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use super::export::progress_bar;
+use crate::log::note::NoteVerifier;
+use crate::verify::{self, Options, Report};
+
+/// Arguments of `verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The bundle file (`-` for standard input).
+    pub bundle: String,
+    /// The log's verifier key (`<name>+<hash>+<base64>`, as `init` printed it), or a file
+    /// holding it. Only this key is trusted; the bundle's own `log_key` must match it.
+    #[arg(long)]
+    pub log_key: String,
+    /// Print a machine-readable JSON report on standard output.
+    #[arg(long)]
+    pub json: bool,
+    /// Check each signature with `verify_strict` instead of batch verification.
+    #[arg(long)]
+    pub strict: bool,
+    /// Fail unless the bundle holds the whole log (a full-log export).
+    #[arg(long)]
+    pub full: bool,
+    /// Show a progress bar even when standard error is not a terminal.
+    #[arg(long)]
+    pub progress: bool,
+}
+
+fn read_key(arg: &str) -> anyhow::Result<NoteVerifier> {
+    if let Ok(k) = NoteVerifier::parse(arg.trim()) {
+        return Ok(k);
+    }
+    let text = std::fs::read_to_string(arg).with_context(|| {
+        format!("--log-key is neither a verifier key nor a readable file: {arg}")
+    })?;
+    NoteVerifier::parse(text.trim()).with_context(|| format!("{arg}: not a verifier key"))
+}
+
+/// `caseledger verify`.
+pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    let key = read_key(&args.log_key)?;
+    let opts = Options {
+        strict: args.strict,
+        require_full: args.full,
+    };
+    let report = if args.bundle == "-" {
+        verify::verify_reader(std::io::stdin(), &key, opts)
+    } else {
+        let path = PathBuf::from(&args.bundle);
+        let file =
+            std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let bar = progress_bar(args.progress);
+        bar.set_length(file.metadata().map_or(0, |m| m.len()));
+        let report = verify::verify_reader(bar.wrap_read(file), &key, opts);
+        bar.finish_and_clear();
+        report
+    };
+    print(&report, args.json)?;
+    match &report.failure {
+        None => Ok(()),
+        Some(f) => anyhow::bail!("verification failed at {f}"),
+    }
+}
+
+fn print(r: &Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    match &r.failure {
+        None => println!(
+            "OK: {} bundle of {} entries ({} signatures, {} streams) verified against the \
+             checkpoint of {} (size {}, root {})",
+            match r.kind {
+                Some(verify::Kind::Full) => "full-log",
+                _ => "partial",
+            },
+            r.entries,
+            r.signatures,
+            r.streams,
+            r.origin.as_deref().unwrap_or("?"),
+            r.checkpoint_size.unwrap_or(0),
+            r.checkpoint_root.as_deref().unwrap_or("?"),
+        ),
+        Some(f) => println!("FAILED: {f}"),
+    }
+    Ok(())
+}

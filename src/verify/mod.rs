@@ -1,0 +1,295 @@
+//! The offline verifier (`caseledger verify`): checks a bundle against the log's verifier key
+//! alone — no network, no data directory. See docs/verify.md for what each check proves and
+//! what a case bundle cannot prove.
+//!
+//! Pipeline per chunk of entries: decoding and inclusion proofs in parallel
+//! ([`entry::prepare`]), then the in-order checks and the rule replay on one thread
+//! ([`replay::Replay`]) while the previous chunk's signatures are batch-verified on the
+//! other cores.
+
+mod entry;
+mod proofs;
+mod replay;
+pub mod report;
+
+use std::io::Read;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use rayon::prelude::*;
+
+pub use report::{Check, Failure, Kind, Report};
+
+use crate::bundle::read::{self, Item, RawChunk, ReadError};
+use crate::bundle::{Bundle, BundleHeader, FORMAT};
+use crate::log::note::NoteVerifier;
+use crate::log::Checkpoint;
+use entry::SigJob;
+use replay::Replay;
+
+/// Entries handed from the reader to the verifier at a time.
+pub const CHUNK: usize = proofs::CHUNK;
+
+/// Verification options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Check every signature with `verify_strict` instead of in batches.
+    pub strict: bool,
+    /// Fail unless the bundle holds the whole log.
+    pub require_full: bool,
+}
+
+/// Feeds a bundle through the checks, item by item.
+pub struct Verifier<'k> {
+    key: &'k NoteVerifier,
+    opts: Options,
+    checkpoint: Option<Checkpoint>,
+    waiting: Vec<RawChunk>,
+    /// Entries handed over so far (their positions in the bundle).
+    position: u64,
+    replay: Replay,
+    deferred: Vec<SigJob>,
+    signatures: u64,
+    failure: Option<Failure>,
+}
+
+impl<'k> Verifier<'k> {
+    /// A verifier trusting only `key`.
+    pub fn new(key: &'k NoteVerifier, opts: Options) -> Self {
+        Self {
+            key,
+            opts,
+            checkpoint: None,
+            waiting: Vec::new(),
+            position: 0,
+            replay: Replay::default(),
+            deferred: Vec::new(),
+            signatures: 0,
+            failure: None,
+        }
+    }
+
+    /// Feeds the next item; `false` once a failure is known (reading on is pointless).
+    pub fn feed(&mut self, item: Item) -> bool {
+        if self.failure.is_some() {
+            return false;
+        }
+        match item {
+            Item::Header(h) => match self.header(&h) {
+                Ok(cp) => {
+                    self.checkpoint = Some(cp);
+                    for chunk in std::mem::take(&mut self.waiting) {
+                        if !self.chunk(chunk) {
+                            return false;
+                        }
+                    }
+                }
+                Err(f) => self.failure = Some(f),
+            },
+            // Entries before the header: kept until the checkpoint is known.
+            Item::Entries(c) if self.checkpoint.is_none() => self.waiting.push(c),
+            Item::Entries(c) => return self.chunk(c),
+        }
+        self.failure.is_none()
+    }
+
+    /// Records a failure found outside the verifier (an unreadable document).
+    pub fn fail(&mut self, f: Failure) {
+        self.failure.get_or_insert(f);
+    }
+
+    fn header(&self, h: &BundleHeader) -> Result<Checkpoint, Failure> {
+        if h.format != FORMAT {
+            return Err(Failure::bundle(
+                Check::Format,
+                format!("format is {:?}, expected {FORMAT:?}", h.format),
+            ));
+        }
+        let ours = self.key.to_text();
+        if h.log_key.trim() != ours {
+            return Err(Failure::bundle(
+                Check::LogKey,
+                format!(
+                    "the bundle names log key {:?}, not the given {ours:?}",
+                    h.log_key
+                ),
+            ));
+        }
+        let cp = Checkpoint::open_signed(&h.checkpoint, self.key).map_err(|e| {
+            Failure::bundle(
+                Check::Checkpoint,
+                format!("the checkpoint does not verify: {e}"),
+            )
+        })?;
+        if h.origin != cp.origin {
+            return Err(Failure::bundle(
+                Check::Checkpoint,
+                format!(
+                    "origin {:?} differs from the checkpoint's {:?}",
+                    h.origin, cp.origin
+                ),
+            ));
+        }
+        Ok(cp)
+    }
+
+    fn chunk(&mut self, chunk: RawChunk) -> bool {
+        let Some(cp) = self.checkpoint.clone() else {
+            return false;
+        };
+        let prev = std::mem::take(&mut self.deferred);
+        let strict = self.opts.strict;
+        let (replay, position) = (&mut self.replay, self.position);
+        self.position += chunk.len() as u64;
+        let (prev_failure, (jobs, failure)) = rayon::join(
+            || entry::check_signatures(&prev, strict),
+            || replay_chunk(replay, &chunk, position, &cp),
+        );
+        if let Some(f) = prev_failure {
+            self.failure = Some(f);
+            return false;
+        }
+        self.signatures += prev.len() as u64;
+        if let Some(f) = failure {
+            // Signatures before the failing entry come first in log order.
+            self.failure = Some(entry::check_signatures(&jobs, strict).unwrap_or(f));
+            return false;
+        }
+        self.deferred = jobs;
+        true
+    }
+
+    /// Finishes the pending checks and reports.
+    pub fn finish(mut self) -> Report {
+        if self.failure.is_none() {
+            let jobs = std::mem::take(&mut self.deferred);
+            self.failure = entry::check_signatures(&jobs, self.opts.strict);
+            if self.failure.is_none() {
+                self.signatures += jobs.len() as u64;
+            }
+        }
+        let cp = self.checkpoint.clone();
+        let kind = cp.as_ref().map(|cp| self.kind(cp));
+        if self.failure.is_none() {
+            self.failure = self.final_checks(cp.as_ref(), kind);
+        }
+        Report {
+            ok: self.failure.is_none(),
+            origin: cp.as_ref().map(|c| c.origin.clone()),
+            kind,
+            checkpoint_size: cp.as_ref().map(|c| c.size),
+            checkpoint_root: cp.as_ref().map(|c| B64.encode(c.root)),
+            entries: self.replay.entries,
+            signatures: self.signatures,
+            streams: self.replay.state.streams.len(),
+            cases: self.replay.cases.iter().cloned().collect(),
+            failure: self.failure,
+        }
+    }
+
+    fn kind(&self, cp: &Checkpoint) -> Kind {
+        if !self.replay.gap && self.replay.root.size() == cp.size {
+            Kind::Full
+        } else {
+            Kind::Partial
+        }
+    }
+
+    fn final_checks(&self, cp: Option<&Checkpoint>, kind: Option<Kind>) -> Option<Failure> {
+        let Some(cp) = cp else {
+            return Some(Failure::bundle(Check::Format, "the bundle has no header"));
+        };
+        if self.replay.entries == 0 {
+            return Some(Failure::bundle(
+                Check::Format,
+                "the bundle holds no entries",
+            ));
+        }
+        if kind == Some(Kind::Full) && self.replay.root.root() != cp.root {
+            return Some(Failure::bundle(
+                Check::Root,
+                "the entries do not hash to the checkpoint root",
+            ));
+        }
+        if self.opts.require_full && kind != Some(Kind::Full) {
+            return Some(Failure::bundle(
+                Check::Completeness,
+                format!(
+                    "the bundle holds {} of the checkpoint's {} entries",
+                    self.replay.entries, cp.size
+                ),
+            ));
+        }
+        None
+    }
+}
+
+/// Prepares a chunk in parallel, then runs the in-order checks; the signature jobs of the
+/// entries that passed, and the failure that stopped the chunk.
+fn replay_chunk(
+    replay: &mut Replay,
+    chunk: &RawChunk,
+    position: u64,
+    cp: &Checkpoint,
+) -> (Vec<SigJob>, Option<Failure>) {
+    let raw: Vec<&[u8]> = chunk.entries().collect();
+    let mut prepared: Vec<_> = raw
+        .par_iter()
+        .enumerate()
+        .map(|(k, r)| entry::prepare(r, position + k as u64))
+        .collect();
+    proofs::check(&mut prepared, cp);
+    let mut jobs = Vec::with_capacity(chunk.len());
+    for p in prepared {
+        // Order first: a misplaced entry is reported as such, whatever else is wrong.
+        let index = match &p {
+            Ok(p) => Some(p.index),
+            Err(f) => f.index,
+        };
+        let step = index
+            .map_or(Ok(()), |i| replay.check_order(i, cp.size))
+            .and(p)
+            .and_then(|p| replay.step(p));
+        match step {
+            Ok(job) => jobs.push(job),
+            Err(f) => return (jobs, Some(f)),
+        }
+    }
+    (jobs, None)
+}
+
+/// Verifies an in-memory bundle.
+pub fn verify_bundle(bundle: &Bundle, key: &NoteVerifier, opts: Options) -> Report {
+    let mut v = Verifier::new(key, opts);
+    if v.feed(Item::Header(bundle.header())) {
+        for chunk in bundle.entries.chunks(CHUNK) {
+            if !v.feed(Item::Entries(RawChunk::from_entries(chunk))) {
+                break;
+            }
+        }
+    }
+    v.finish()
+}
+
+/// Verifies a bundle streamed from `reader`, parsing on its own thread.
+pub fn verify_reader(reader: impl Read + Send, key: &NoteVerifier, opts: Options) -> Report {
+    let (tx, rx) = crossbeam_channel::bounded::<Item>(4);
+    let mut v = Verifier::new(key, opts);
+    let parsed = std::thread::scope(|s| {
+        let parser =
+            s.spawn(move || read::stream(reader, CHUNK, &mut |item| tx.send(item).is_ok()));
+        for item in rx.iter() {
+            if !v.feed(item) {
+                break;
+            }
+        }
+        drop(rx);
+        parser.join()
+    });
+    match parsed {
+        Ok(Ok(())) | Ok(Err(ReadError::Stopped)) => {}
+        Ok(Err(ReadError::Invalid(m))) => v.fail(Failure::bundle(Check::Format, m)),
+        Err(_) => v.fail(Failure::bundle(Check::Format, "the bundle reader panicked")),
+    }
+    v.finish()
+}

@@ -1,0 +1,161 @@
+//! The in-order checks: index order, revision contiguity, `recorded_at` order, event-id
+//! uniqueness, and the DESIGN §2.4 rules replayed with the server's own
+//! [`decide`](crate::ledger::rules::decide) and [`LedgerState::apply`].
+//!
+//! Replaying over a subset of the log (a case bundle) is sound because of what `decide`
+//! reads: the identity registry (every identity entry below the case's last entry is in
+//! the bundle, from genesis), the case's own state (the whole case stream is there), and
+//! `state.size`, only to recognise the genesis entry. Before each entry `size` is set to
+//! the entry's real index, so entry 0 is judged as genesis and nothing else is. Entries of
+//! other cases are omitted; case rules never read another case.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use super::entry::{Prepared, SigJob};
+use super::report::{Check, Failure};
+use crate::domain::StreamId;
+use crate::ledger::rules::decide;
+use crate::ledger::state::Applied;
+use crate::ledger::LedgerState;
+use crate::log::merkle::RootBuilder;
+
+/// State carried from one entry to the next.
+#[derive(Default)]
+pub(super) struct Replay {
+    pub state: LedgerState,
+    last_index: Option<u64>,
+    last_recorded_at: Option<DateTime<Utc>>,
+    /// Root of the entries so far, while they are exactly 0..n.
+    pub root: RootBuilder,
+    pub gap: bool,
+    pub cases: BTreeSet<String>,
+    /// Entries that passed every in-order check.
+    pub entries: u64,
+}
+
+impl Replay {
+    /// Index order: strictly increasing from the genesis entry, below the checkpoint size.
+    pub fn check_order(&self, index: u64, size: u64) -> Result<(), Failure> {
+        let order = |m: String| Err(Failure::at(index, Check::Order, m));
+        match self.last_index {
+            None if index != 0 => {
+                return order(format!(
+                    "a bundle starts at the genesis entry, index 0; the first entry has index {index}"
+                ))
+            }
+            Some(last) if index <= last => {
+                return order(format!(
+                    "index {index} follows index {last}: entries must be in increasing index order, without repeats"
+                ))
+            }
+            _ => {}
+        }
+        if index >= size {
+            return order(format!(
+                "index {index} is beyond the checkpoint's tree size {size}"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks one prepared entry in log order and folds it; returns its signature job.
+    pub fn step(&mut self, p: Prepared) -> Result<SigJob, Failure> {
+        let (index, d) = (p.index, &p.decoded);
+        let fail =
+            |check, msg: String| Failure::at(index, check, msg).in_stream(&d.stream, d.revision);
+        self.last_index = Some(index);
+        if !self.gap && index == self.root.size() {
+            self.root.push(p.leaf);
+        } else {
+            self.gap = true;
+        }
+        let expected = self.state.next_revision(&d.stream);
+        if d.revision != expected {
+            return Err(fail(
+                Check::Revision,
+                format!(
+                    "expected revision {expected} of {}, found {}",
+                    d.stream, d.revision
+                ),
+            ));
+        }
+        if let Some(last) = self.last_recorded_at.filter(|l| d.recorded_at < *l) {
+            return Err(fail(
+                Check::RecordedAt,
+                format!(
+                    "recorded_at {} is earlier than the previous entry's {}",
+                    d.recorded_at, last
+                ),
+            ));
+        }
+        if let Some(first) = self.state.event_ids.get(&d.payload.event_id) {
+            return Err(fail(
+                Check::DuplicateEvent,
+                format!(
+                    "event_id {} was already recorded at index {first}",
+                    d.payload.event_id
+                ),
+            ));
+        }
+        self.rules(index, &p)?;
+        self.last_recorded_at = Some(d.recorded_at);
+        if matches!(d.payload.stream, StreamId::Case(_)) {
+            self.cases.insert(d.stream.clone());
+        }
+        self.entries += 1;
+        let keyid = d.envelope.keyid();
+        let key = self
+            .state
+            .registry
+            .keys
+            .get(keyid)
+            .map(|k| k.key)
+            .ok_or_else(|| fail(Check::Signature, format!("no key {keyid} is registered")))?;
+        Ok(SigJob {
+            index,
+            stream: d.stream.clone(),
+            revision: d.revision,
+            key,
+            message: p.message,
+            signature: *d.envelope.signature(),
+        })
+    }
+
+    /// `decide` then `apply`, exactly as the server's writer does.
+    fn rules(&mut self, index: u64, p: &Prepared) -> Result<(), Failure> {
+        let d = &p.decoded;
+        let keyid = d.envelope.keyid();
+        let key_before = self.state.registry.keys.get(keyid).map(|k| k.key);
+        self.state.size = index;
+        if let Err(rule) = decide(&self.state, &d.payload, keyid, d.recorded_at) {
+            // Rule 1 comes first: a forged signature is reported as such.
+            if let Some(key) = key_before {
+                if key
+                    .verify_strict(&p.message, d.envelope.signature())
+                    .is_err()
+                {
+                    return Err(Failure::at(
+                        index,
+                        Check::Signature,
+                        "the DSSE signature does not verify under the signer's registered key",
+                    )
+                    .in_stream(&d.stream, d.revision));
+                }
+            }
+            let mut f =
+                Failure::at(index, Check::Rule, rule.message).in_stream(&d.stream, d.revision);
+            f.code = Some(rule.code.as_str());
+            return Err(f);
+        }
+        self.state.apply(&Applied {
+            index,
+            revision: d.revision,
+            recorded_at: d.recorded_at,
+            keyid,
+            event: &d.payload,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! The verification report: what was checked, and the first failure named precisely.
+
+use serde::Serialize;
+
+/// Which check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// The document is not a `caseledger-bundle/v1` bundle.
+    Format,
+    /// The bundle names a log key other than the one given to the verifier.
+    LogKey,
+    /// The checkpoint is malformed or its signature does not verify under the log key.
+    Checkpoint,
+    /// Entry indexes are not strictly increasing from 0, or exceed the checkpoint size.
+    Order,
+    /// The entry bytes are not a valid v1 entry (layout, envelope or event schema).
+    Entry,
+    /// The entry's inclusion proof does not lead to the checkpoint root.
+    InclusionProof,
+    /// A full log's entries do not hash to the checkpoint root.
+    Root,
+    /// The bundle does not hold the whole log although that was required.
+    Completeness,
+    /// The stream's revisions are not contiguous from 0.
+    Revision,
+    /// `recorded_at` went backwards.
+    RecordedAt,
+    /// An event id appears twice.
+    DuplicateEvent,
+    /// The DSSE signature does not verify under the signer's registered key.
+    Signature,
+    /// A DESIGN §2.4 rule, replayed with the server's own `decide`, refuses the entry.
+    Rule,
+}
+
+impl Check {
+    /// The wire spelling, as in the JSON report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Check::Format => "format",
+            Check::LogKey => "log_key",
+            Check::Checkpoint => "checkpoint",
+            Check::Order => "order",
+            Check::Entry => "entry",
+            Check::InclusionProof => "inclusion_proof",
+            Check::Root => "root",
+            Check::Completeness => "completeness",
+            Check::Revision => "revision",
+            Check::RecordedAt => "recorded_at",
+            Check::DuplicateEvent => "duplicate_event",
+            Check::Signature => "signature",
+            Check::Rule => "rule",
+        }
+    }
+}
+
+/// The first thing that did not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// Leaf index of the failing entry (absent for bundle-level failures).
+    pub index: Option<u64>,
+    pub stream: Option<String>,
+    pub revision: Option<u64>,
+    pub check: Check,
+    /// The problem code for rule failures (e.g. `consent_required`).
+    pub code: Option<&'static str>,
+    pub message: String,
+}
+
+impl Failure {
+    /// A bundle-level failure.
+    pub fn bundle(check: Check, message: impl Into<String>) -> Self {
+        Self {
+            index: None,
+            stream: None,
+            revision: None,
+            check,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    /// A failure at one entry, before its stream is known.
+    pub fn at(index: u64, check: Check, message: impl Into<String>) -> Self {
+        Self {
+            index: Some(index),
+            ..Self::bundle(check, message)
+        }
+    }
+
+    /// Names the entry's stream and revision.
+    pub fn in_stream(mut self, stream: &str, revision: u64) -> Self {
+        self.stream = Some(stream.to_owned());
+        self.revision = Some(revision);
+        self
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "entry {i}")?,
+            None => f.write_str("bundle")?,
+        }
+        if let (Some(s), Some(r)) = (&self.stream, self.revision) {
+            write!(f, " (stream {s}, revision {r})")?;
+        }
+        write!(f, ": {} check failed", self.check.as_str())?;
+        if let Some(c) = self.code {
+            write!(f, " [{c}]")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Whether the bundle held the whole log or a part of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Every entry from 0 to the checkpoint size; the root was recomputed.
+    Full,
+    /// A subset (a case bundle): each entry proven included, replayed from genesis.
+    Partial,
+}
+
+/// The outcome of `verify` (`--json` prints it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub origin: Option<String>,
+    pub kind: Option<Kind>,
+    pub checkpoint_size: Option<u64>,
+    /// Standard base64 of the checkpoint root.
+    pub checkpoint_root: Option<String>,
+    /// Entries checked before the first failure (all of them when `ok`).
+    pub entries: u64,
+    pub signatures: u64,
+    pub streams: usize,
+    /// The case streams present in the bundle.
+    pub cases: Vec<String>,
+    pub failure: Option<Failure>,
+}

@@ -1,0 +1,189 @@
+//! The transparency-log endpoints and the case export: proofs from the API verify against the
+//! signed checkpoint, bad parameters are problem+json 400s, and reads are role-checked.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use caseledger::bundle::Bundle;
+use caseledger::log::merkle::{leaf_hash, Hash};
+use caseledger::log::proof::{verify_consistency, verify_inclusion};
+use caseledger::log::{Checkpoint, NoteVerifier};
+use caseledger::verify::{verify_bundle, Kind, Options};
+use serde_json::json;
+
+use crate::helpers::{spawn_app, TestApp};
+
+fn checkpoint(app: &TestApp) -> Checkpoint {
+    let r = app.get("/v1/log/checkpoint", None);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.content_type.starts_with("text/plain"),
+        "{}",
+        r.content_type
+    );
+    let key = NoteVerifier::parse(&app.log_key).expect("log key");
+    Checkpoint::open_signed(&r.text, &key).expect("checkpoint verifies under the log key")
+}
+
+fn hashes(v: &serde_json::Value) -> Vec<Hash> {
+    v["hashes"]
+        .as_array()
+        .expect("hashes")
+        .iter()
+        .map(|h| {
+            let bytes = B64.decode(h.as_str().expect("str")).expect("b64");
+            bytes.try_into().expect("32 bytes")
+        })
+        .collect()
+}
+
+fn auditor(app: &TestApp) -> String {
+    app.register_principal("olu", "operator", &["auditor"]).1
+}
+
+#[test]
+fn the_log_key_endpoint_serves_the_key_init_printed() {
+    let app = spawn_app();
+    let r = app.get("/v1/log/key", None);
+    assert_eq!((r.status, r.text.trim()), (200, app.log_key.as_str()));
+}
+
+#[test]
+fn inclusion_proofs_from_the_api_verify_against_the_checkpoint_root() {
+    let app = spawn_app();
+    let token = auditor(&app);
+    for i in 0..5 {
+        app.register_agency(&format!("a{i}"));
+    }
+    let cp = checkpoint(&app);
+    assert_eq!(cp.size, app.log_size());
+    let lines = app.get(&format!("/v1/log/entries?limit={}", cp.size), Some(&token));
+    for (index, line) in lines.text.lines().enumerate() {
+        let path = format!("/v1/log/proof/inclusion?index={index}&size={}", cp.size);
+        let r = app.get(&path, Some(&token));
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            (r.json["index"].as_u64(), r.json["size"].as_u64()),
+            (Some(index as u64), Some(cp.size))
+        );
+        let leaf = leaf_hash(line.as_bytes());
+        verify_inclusion(&leaf, index as u64, cp.size, &hashes(&r.json), &cp.root)
+            .unwrap_or_else(|e| panic!("entry {index}: {e}"));
+    }
+}
+
+#[test]
+fn a_consistency_proof_links_two_checkpoints() {
+    let app = spawn_app();
+    app.register_agency("first");
+    let old = checkpoint(&app);
+    for i in 0..7 {
+        app.register_agency(&format!("later{i}"));
+    }
+    let new = checkpoint(&app);
+    assert!(new.size > old.size);
+    let path = format!(
+        "/v1/log/proof/consistency?from={}&to={}",
+        old.size, new.size
+    );
+    let r = app.get(&path, None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let proof = hashes(&r.json);
+    verify_consistency(old.size, new.size, &proof, &old.root, &new.root).expect("consistent");
+    // The same proof does not link the old size to a forged root.
+    let mut forged = new.root;
+    forged[0] ^= 1;
+    assert!(verify_consistency(old.size, new.size, &proof, &old.root, &forged).is_err());
+}
+
+#[test]
+fn bad_proof_parameters_are_problem_json_400s() {
+    let app = spawn_app();
+    let token = auditor(&app);
+    let size = app.log_size();
+    let bad = [
+        format!("/v1/log/proof/inclusion?index={size}&size={size}"),
+        format!("/v1/log/proof/inclusion?index=0&size={}", size + 1),
+        "/v1/log/proof/inclusion?index=0&size=0".to_owned(),
+        "/v1/log/proof/inclusion?index=x&size=1".to_owned(),
+        "/v1/log/proof/inclusion?index=0".to_owned(),
+        "/v1/log/proof/inclusion?index=0&size=1&extra=1".to_owned(),
+        "/v1/log/proof/consistency?from=0&to=1".to_owned(),
+        "/v1/log/proof/consistency?from=2&to=1".to_owned(),
+        format!("/v1/log/proof/consistency?from=1&to={}", size + 1),
+        "/v1/log/proof/consistency?from=-1&to=1".to_owned(),
+    ];
+    for path in bad {
+        let r = app.get(&path, Some(&token));
+        assert_eq!(r.status, 400, "{path}: {}", r.text);
+        assert_eq!(r.content_type, "application/problem+json", "{path}");
+        assert_eq!(r.code(), "bad_request", "{path}");
+    }
+}
+
+#[test]
+fn inclusion_proofs_are_for_auditors_only() {
+    let app = spawn_app();
+    let token = auditor(&app);
+    let path = "/v1/log/proof/inclusion?index=0&size=1";
+    assert_eq!(app.get(path, None).status, 401);
+    let r = app.get(path, Some(&app.admin_token));
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
+    assert_eq!(app.get(path, Some(&token)).status, 200);
+}
+
+#[test]
+fn a_case_export_verifies_offline_and_holds_only_that_case() {
+    let app = spawn_app();
+    let token = auditor(&app);
+    app.register_agency("harbor-house");
+    let (maria, maria_token) = app.register_principal("maria", "harbor-house", &["caseworker"]);
+    let [case, other] = [
+        "0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60",
+        "0196b7c2-4a55-7d3e-9f10-000000000002",
+    ];
+    for c in [other, case] {
+        let data = json!({"owner_agency": "harbor-house", "coordinator": "maria", "needs": ["legal"], "minor": false});
+        app.write(
+            &maria,
+            &maria_token,
+            "case.opened",
+            &format!("case-{c}"),
+            data,
+        );
+    }
+    app.register_agency("after-the-case");
+    let r = app.get(&format!("/v1/export?case={case}"), Some(&token));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let bundle: Bundle = serde_json::from_str(&r.text).expect("bundle");
+    let key = NoteVerifier::parse(&app.log_key).expect("key");
+    let report = verify_bundle(&bundle, &key, Options::default());
+    assert!(report.ok, "{:?}", report.failure);
+    assert_eq!(report.kind, Some(Kind::Partial));
+    assert_eq!(report.cases, vec![format!("case-{case}")]);
+    let last = bundle.entries.last().expect("entries");
+    assert!(
+        last.entry.contains(&format!("case-{case}")),
+        "the case entry is last"
+    );
+    assert!(!r.text.contains("after-the-case") && !r.text.contains(other));
+}
+
+#[test]
+fn the_export_is_for_auditors_and_names_bad_or_unknown_cases() {
+    let app = spawn_app();
+    let token = auditor(&app);
+    let unknown = "/v1/export?case=0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60";
+    assert_eq!(app.get(unknown, None).status, 401);
+    assert_eq!(app.get(unknown, Some(&app.admin_token)).code(), "forbidden");
+    let r = app.get(unknown, Some(&token));
+    assert_eq!((r.status, r.code()), (404, "not_found"));
+    assert_eq!(r.content_type, "application/problem+json");
+    for bad in [
+        "/v1/export?case=nope",
+        "/v1/export",
+        "/v1/export?case=0196B7C2-4A55-7D3E-9F10-2B6C1D4E5F60",
+    ] {
+        let r = app.get(bad, Some(&token));
+        assert_eq!((r.status, r.code()), (400, "bad_request"), "{bad}");
+    }
+}

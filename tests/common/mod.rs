@@ -1,0 +1,174 @@
+//! A log built by hand, without the server: its own keys, entries encoded with
+//! `ledger::entry::encode`, its own RFC 6962 tree and its own signed checkpoint. Bundles
+//! made from it test the verifier independently of the exporter.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use caseledger::bundle::{Bundle, BundleEntry, FORMAT};
+use caseledger::client;
+use caseledger::domain::PrincipalId;
+use caseledger::envelope::KeyFile;
+use caseledger::ledger::entry::{encode, format_time};
+use caseledger::log::merkle::{leaf_hash, root, MemoryNodes};
+use caseledger::log::proof::inclusion_proof;
+use caseledger::log::{Checkpoint, NoteSigner};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{json, Value};
+
+pub const ORIGIN: &str = "handmade.example/log";
+
+/// An append-only list of entry bytes with per-stream revisions and a fixed clock.
+pub struct HandLog {
+    pub signer: NoteSigner,
+    pub entries: Vec<String>,
+    revisions: HashMap<String, u64>,
+    start: DateTime<Utc>,
+}
+
+impl HandLog {
+    pub fn new() -> Self {
+        Self {
+            signer: NoteSigner::generate(ORIGIN).expect("log key"),
+            entries: Vec::new(),
+            revisions: HashMap::new(),
+            start: Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap(),
+        }
+    }
+
+    /// The time entry `index` is recorded at (one second apart).
+    pub fn time(&self, index: u64) -> DateTime<Utc> {
+        self.start + Duration::seconds(index as i64)
+    }
+
+    /// Signs an event with `key` and appends it as the next entry; returns its index.
+    pub fn append(&mut self, key: &KeyFile, kind: &str, stream: &str, data: Value) -> u64 {
+        let index = self.entries.len() as u64;
+        let at = self.time(index);
+        let wire = client::signed_event(key, kind, stream, data, at);
+        let rev = self.revisions.entry(stream.to_owned()).or_default();
+        let bytes = encode(stream, *rev, &format_time(&at), &wire);
+        *rev += 1;
+        self.entries
+            .push(String::from_utf8(bytes).expect("utf-8 entry"));
+        index
+    }
+
+    /// The verifier key text.
+    pub fn log_key(&self) -> String {
+        self.signer.verifier().to_text()
+    }
+
+    /// A bundle of the entries at `indexes`, proven against a checkpoint of the whole log.
+    pub fn bundle_of(&self, indexes: &[u64]) -> Bundle {
+        let leaves: Vec<_> = self
+            .entries
+            .iter()
+            .map(|e| leaf_hash(e.as_bytes()))
+            .collect();
+        let nodes = MemoryNodes::from_leaves(&leaves);
+        let size = leaves.len() as u64;
+        let checkpoint = Checkpoint {
+            origin: ORIGIN.into(),
+            size,
+            root: root(&nodes, size).expect("root"),
+        }
+        .sign(&self.signer)
+        .expect("sign checkpoint");
+        let entries = indexes
+            .iter()
+            .map(|&i| BundleEntry {
+                index: i,
+                entry: self.entries[i as usize].clone(),
+                proof: inclusion_proof(&nodes, i, size)
+                    .expect("proof")
+                    .iter()
+                    .map(|h| B64.encode(h))
+                    .collect(),
+            })
+            .collect();
+        Bundle {
+            format: FORMAT.into(),
+            origin: ORIGIN.into(),
+            log_key: self.log_key(),
+            checkpoint,
+            entries,
+        }
+    }
+
+    /// A full-log bundle.
+    pub fn bundle(&self) -> Bundle {
+        let all: Vec<u64> = (0..self.entries.len() as u64).collect();
+        self.bundle_of(&all)
+    }
+}
+
+pub fn key(id: &str) -> KeyFile {
+    KeyFile::generate(PrincipalId::parse(id).expect("slug"))
+}
+
+pub fn agency(name: &str) -> Value {
+    json!({
+        "name": format!("Agency {name}"), "region": "North", "domains": ["legal", "social"],
+        "languages": ["es"], "interpretation": true, "cultural_adaptations": [],
+        "trafficking_experience": true, "eligibility": {"criteria": ["adults"], "notes": ""}
+    })
+}
+
+pub fn registered(agency: &str, roles: &[&str], key: &KeyFile) -> Value {
+    json!({"agency": agency, "roles": roles, "public_key": key.public_key_b64()})
+}
+
+/// A small valid log: genesis admin, two agencies, a caseworker and an auditor.
+pub struct World {
+    pub log: HandLog,
+    pub admin: KeyFile,
+    pub worker: KeyFile,
+}
+
+pub fn world() -> World {
+    let mut log = HandLog::new();
+    let admin = key("admin");
+    let worker = key("maria");
+    let auditor = key("olu");
+    log.append(
+        &admin,
+        "principal.registered",
+        "principal-admin",
+        registered("operator", &["admin"], &admin),
+    );
+    log.append(
+        &admin,
+        "agency.registered",
+        "agency-harbor-house",
+        agency("harbor-house"),
+    );
+    log.append(
+        &admin,
+        "agency.registered",
+        "agency-bay-clinic",
+        agency("bay-clinic"),
+    );
+    log.append(
+        &admin,
+        "principal.registered",
+        "principal-maria",
+        registered("harbor-house", &["caseworker"], &worker),
+    );
+    log.append(
+        &admin,
+        "principal.registered",
+        "principal-olu",
+        registered("operator", &["auditor"], &auditor),
+    );
+    log.append(
+        &admin,
+        "agency.updated",
+        "agency-bay-clinic",
+        agency("bay-clinic-2"),
+    );
+    World { log, admin, worker }
+}

@@ -1,0 +1,181 @@
+//! End-to-end tamper evidence on a real data directory: events go through the real ledger,
+//! then one stored entry is edited in the SQLite file. `export` + `verify` and the server's
+//! own start-up check must both refuse it and name that entry.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use caseledger::client;
+use caseledger::datadir::{self, DataDirError, InitOptions};
+use caseledger::envelope::KeyFile;
+use caseledger::ledger::{ExpectedRevision, OpenError, SystemClock};
+use caseledger::log::merkle::leaf_hash;
+use chrono::Utc;
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
+const TAMPERED: i64 = 7;
+
+fn caseledger(args: &[&str], dir: &Path) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("CASELEDGER_DATA", dir)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run caseledger")
+}
+
+/// A data directory with 3 genesis entries and 12 agencies written through the ledger.
+fn populated() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = Arc::new(SystemClock);
+    let report = datadir::init(dir.path(), &InitOptions::default(), clock.clone()).expect("init");
+    let admin = KeyFile::read(Path::new(&report.admin_key_file)).expect("key");
+    let (ledger, _) = datadir::open(dir.path(), clock).expect("open");
+    for i in 0..12 {
+        let stream = format!("agency-a{i}");
+        let data = json!({
+            "name": format!("Agency {i}"), "region": "North", "domains": ["social"], "languages": [],
+            "interpretation": false, "cultural_adaptations": [], "trafficking_experience": false,
+            "eligibility": {"criteria": [], "notes": ""}
+        });
+        let wire = client::signed_event(&admin, "agency.registered", &stream, data, Utc::now());
+        let v = client::self_verified(&admin, &wire).expect("verified");
+        ledger
+            .submit_blocking(stream, vec![v], ExpectedRevision::NoStream)
+            .expect("append");
+    }
+    (dir, report.log_key)
+}
+
+/// Changes the last microsecond digit of entry `TAMPERED`'s `recorded_at`, in place, and
+/// with `leaf_too` also rewrites its stored leaf hash to match the edited bytes.
+fn tamper(dir: &Path, leaf_too: bool) {
+    let db = rusqlite::Connection::open(dir.join(datadir::DB_FILE)).expect("sqlite");
+    let bytes: Vec<u8> = db
+        .query_row(
+            "SELECT bytes FROM entries WHERE idx = ?1",
+            [TAMPERED],
+            |r| r.get(0),
+        )
+        .expect("entry");
+    let mut text = String::from_utf8(bytes).expect("utf-8");
+    let z = text.find("Z\",\"envelope\"").expect("recorded_at");
+    let digit = text.as_bytes()[z - 1];
+    let edited = if digit == b'9' {
+        '0'
+    } else {
+        (digit + 1) as char
+    };
+    text.replace_range(z - 1..z, &edited.to_string());
+    db.execute(
+        "UPDATE entries SET bytes = ?1 WHERE idx = ?2",
+        rusqlite::params![text.as_bytes(), TAMPERED],
+    )
+    .expect("update bytes");
+    if leaf_too {
+        let leaf = leaf_hash(text.as_bytes());
+        db.execute(
+            "UPDATE entries SET leaf_hash = ?1 WHERE idx = ?2",
+            rusqlite::params![leaf.as_slice(), TAMPERED],
+        )
+        .expect("update leaf");
+    }
+}
+
+fn export_and_verify(dir: &Path, log_key: &str) -> Value {
+    let bundle = dir.join("bundle.json");
+    let out = caseledger(&["export", "--out", bundle.to_str().expect("path")], dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = caseledger(
+        &[
+            "verify",
+            "--json",
+            "--log-key",
+            log_key,
+            bundle.to_str().expect("p"),
+        ],
+        dir,
+    );
+    assert!(!out.status.success(), "a tampered log verified");
+    serde_json::from_slice(&out.stdout).expect("json report")
+}
+
+fn assert_startup_names_the_entry(dir: &Path) {
+    match datadir::open(dir, Arc::new(SystemClock)) {
+        Err(DataDirError::Open(OpenError::Integrity { index, .. })) => {
+            assert_eq!(index, TAMPERED as u64)
+        }
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(_) => panic!("the ledger opened over a tampered entry"),
+    }
+    let out = caseledger(&["serve", "--listen", "127.0.0.1:0"], dir);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("entry {TAMPERED}")), "{stderr}");
+}
+
+#[test]
+fn an_edited_entry_is_named_by_verify_and_by_the_startup_check() {
+    let (dir, log_key) = populated();
+    let clean = caseledger(&["export", "--out", "-"], dir.path());
+    assert!(clean.status.success());
+    tamper(dir.path(), false);
+    let report = export_and_verify(dir.path(), &log_key);
+    assert_eq!(report["failure"]["index"], TAMPERED);
+    assert_eq!(report["failure"]["check"], "inclusion_proof");
+    assert_eq!(report["failure"]["stream"], "agency-a4");
+    assert_startup_names_the_entry(dir.path());
+}
+
+#[test]
+fn an_edited_entry_under_the_projection_snapshot_is_named_at_startup() {
+    let (dir, _) = populated();
+    // Reopening folds the new entries and saves a snapshot past the entry edited below.
+    drop(datadir::open(dir.path(), Arc::new(SystemClock)).expect("reopen"));
+    std::thread::sleep(std::time::Duration::from_millis(200)); // let the writer thread stop
+    tamper(dir.path(), false);
+    assert_startup_names_the_entry(dir.path());
+}
+
+#[test]
+fn an_edited_entry_with_a_matching_leaf_hash_is_still_named() {
+    let (dir, log_key) = populated();
+    tamper(dir.path(), true);
+    let report = export_and_verify(dir.path(), &log_key);
+    assert_eq!(report["failure"]["index"], TAMPERED);
+    assert_eq!(report["failure"]["check"], "inclusion_proof");
+    assert_startup_names_the_entry(dir.path());
+}
+
+#[test]
+fn an_untouched_data_dir_exports_a_full_log_that_verifies() {
+    let (dir, log_key) = populated();
+    let bundle = dir.path().join("b.json");
+    let out = caseledger(
+        &["export", "--out", bundle.to_str().expect("p")],
+        dir.path(),
+    );
+    assert!(out.status.success());
+    let out = caseledger(
+        &[
+            "verify",
+            "--full",
+            "--log-key",
+            &log_key,
+            bundle.to_str().expect("p"),
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK: full-log bundle of 15 entries"));
+}

@@ -1,0 +1,91 @@
+//! Property tests: whatever is altered in a valid hand-built bundle — any byte of any entry,
+//! a dropped, reordered or duplicated entry, the checkpoint, any bit of any proof hash — the
+//! verifier rejects it.
+
+mod common;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use caseledger::bundle::Bundle;
+use caseledger::verify::{verify_bundle, Options, Report};
+use common::{world, HandLog};
+use proptest::prelude::*;
+
+fn fixture() -> (HandLog, Bundle) {
+    let w = world();
+    let b = w.log.bundle();
+    assert!(run(&w.log, &b).ok, "the fixture itself must verify");
+    (w.log, b)
+}
+
+/// Full-log verification: a full export is checked with `--full`, so a bundle that lost
+/// entries cannot pass as a partial one.
+fn run(log: &HandLog, b: &Bundle) -> Report {
+    let opts = Options {
+        strict: false,
+        require_full: true,
+    };
+    verify_bundle(b, &log.signer.verifier(), opts)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn any_flipped_byte_in_any_entry_is_rejected(e in 0usize..6, pos in any::<prop::sample::Index>(), x in 1u8..=255) {
+        let (log, mut b) = fixture();
+        let mut bytes = b.entries[e].entry.clone().into_bytes();
+        let i = pos.index(bytes.len());
+        bytes[i] ^= x;
+        let altered = String::from_utf8_lossy(&bytes).into_owned();
+        prop_assume!(altered != b.entries[e].entry);
+        b.entries[e].entry = altered;
+        prop_assert!(!run(&log, &b).ok);
+    }
+
+    #[test]
+    fn a_dropped_entry_is_rejected(e in 0usize..6) {
+        let (log, mut b) = fixture();
+        b.entries.remove(e);
+        prop_assert!(!run(&log, &b).ok);
+    }
+
+    #[test]
+    fn reordered_entries_are_rejected(a in 0usize..6, c in 0usize..6) {
+        prop_assume!(a != c);
+        let (log, mut b) = fixture();
+        b.entries.swap(a, c);
+        prop_assert!(!run(&log, &b).ok);
+    }
+
+    #[test]
+    fn a_duplicated_entry_is_rejected(e in 0usize..6, at in 0usize..7) {
+        let (log, mut b) = fixture();
+        let dup = b.entries[e].clone();
+        b.entries.insert(at, dup);
+        prop_assert!(!run(&log, &b).ok);
+    }
+
+    #[test]
+    fn an_altered_checkpoint_is_rejected(pos in any::<prop::sample::Index>(), c in proptest::char::range('!', '~')) {
+        let (log, mut b) = fixture();
+        let mut chars: Vec<char> = b.checkpoint.chars().collect();
+        let i = pos.index(chars.len());
+        prop_assume!(chars[i] != c);
+        chars[i] = c;
+        b.checkpoint = chars.into_iter().collect();
+        prop_assert!(!run(&log, &b).ok);
+    }
+
+    #[test]
+    fn a_flipped_bit_in_any_proof_hash_is_rejected(e in 0usize..6, h in any::<prop::sample::Index>(), bit in 0usize..256) {
+        let (log, mut b) = fixture();
+        let proof = &mut b.entries[e].proof;
+        let k = h.index(proof.len());
+        let mut hash = B64.decode(&proof[k]).expect("b64");
+        hash[bit / 8] ^= 1 << (bit % 8);
+        proof[k] = B64.encode(hash);
+        let r = run(&log, &b);
+        prop_assert_eq!(r.failure.expect("rejected").index, Some(e as u64));
+    }
+}
