@@ -21,7 +21,7 @@ use serde::Serialize;
 
 pub use rules::{Code, RuleViolation};
 pub use state::LedgerState;
-pub use writer::{seal, Clock, SystemClock};
+pub use writer::{seal, Clock, Frontier, SystemClock};
 
 use crate::domain::EventPayload;
 use crate::envelope::Envelope;
@@ -165,6 +165,7 @@ impl Ledger {
         check_against_checkpoint(store.as_ref(), &signer, &state)?;
         let read = Arc::new(RwLock::new(state.clone()));
         let (tx, rx) = crossbeam_channel::unbounded();
+        let frontier = writer::Frontier::load(store.as_ref(), state.size);
         let w = writer::Writer {
             store: store.clone(),
             state,
@@ -173,6 +174,7 @@ impl Ledger {
             origin: origin.clone(),
             clock,
             metrics: metrics.clone(),
+            frontier,
         };
         std::thread::Builder::new()
             .name("ledger-writer".into())

@@ -21,7 +21,7 @@ use crate::store::{CommitGroup, EventStore, StoreError, StoredEntry};
 mod catch_up;
 mod seal;
 
-pub use seal::seal;
+pub use seal::{seal, Frontier};
 
 /// Upper bound on events in one group commit.
 const MAX_GROUP_EVENTS: usize = 2048;
@@ -59,6 +59,8 @@ pub(super) struct Writer {
     pub origin: String,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
+    /// The tree's right border, so sealing reads no nodes from the store.
+    pub frontier: Frontier,
 }
 
 /// What one admitted request contributed to the group.
@@ -169,14 +171,19 @@ impl Writer {
             .map(|e| (e.event_id, e.index))
             .collect();
         let started = std::time::Instant::now();
-        let result = self
-            .seal(&mut group, size_before)
-            .and_then(|()| self.store.commit(group).map_err(WriteError::Store));
+        let mut sealed = (0, Vec::new());
+        let result = self.seal(&mut group, size_before).and_then(|()| {
+            sealed = (
+                size_before + group.entries.len() as u64,
+                group.nodes.clone(),
+            );
+            self.store.commit(group).map_err(WriteError::Store)
+        });
         match result {
             Ok(()) => {
                 self.metrics
                     .observe_commit(applied_events.len(), started.elapsed());
-                self.committed(admitted, &applied_events, &assumed);
+                self.committed(admitted, &applied_events, &assumed, sealed);
                 None
             }
             Err(WriteError::Store(StoreError::Conflict(why))) => {

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::temp_dir;
 use crate::envelope::KeyFile;
 use crate::ledger::entry::{encode, format_time};
-use crate::ledger::seal;
+use crate::ledger::{seal, Frontier};
 use crate::log::merkle::leaf_hash;
 use crate::log::note::NoteSigner;
 use crate::store::sqlite::SqliteStore;
@@ -68,6 +68,7 @@ fn compare(size: usize, count: usize, signer: &NoteSigner) -> anyhow::Result<Val
     let (mut t_plain, mut t_sealed, mut t_seal) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut plain_each, mut sealed_each) = (Vec::new(), Vec::new());
     let mut next = 0u64;
+    let mut frontier = Frontier::default();
     for batch in all.chunks(size) {
         let g = group(next, batch);
         let t = Instant::now();
@@ -76,9 +77,11 @@ fn compare(size: usize, count: usize, signer: &NoteSigner) -> anyhow::Result<Val
         t_plain += t.elapsed();
         let mut g = group(next, batch);
         let t = Instant::now();
-        seal(&sealed, signer, signer.name(), &mut g, next)?;
+        seal(&sealed, &frontier, signer, signer.name(), &mut g, next)?;
         t_seal += t.elapsed();
+        let added = g.nodes.clone();
         sealed.commit(g)?;
+        frontier.advance(next + batch.len() as u64, &added);
         sealed_each.push(t.elapsed());
         t_sealed += t.elapsed();
         next += batch.len() as u64;

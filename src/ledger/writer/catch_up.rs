@@ -36,9 +36,11 @@ impl Writer {
         admitted: Vec<Admitted>,
         applied: &[(crate::store::StoredEntry, crate::ledger::Verified)],
         assumed: &[(uuid::Uuid, u64)],
+        (size, nodes): (u64, Vec<(u8, u64, crate::log::merkle::Hash)>),
     ) {
         match placed(self.store.as_ref(), self.state.size, assumed) {
             Ok(true) => {
+                self.frontier.advance(size, &nodes);
                 self.publish(applied);
                 for a in admitted {
                     let _ = a.req.reply.send(Ok(a.outcome));
@@ -51,6 +53,8 @@ impl Writer {
                 );
                 self.rewind();
                 let caught = self.catch_up();
+                // The group's own nodes assumed other positions: re-read the border.
+                self.frontier = super::Frontier::load(self.store.as_ref(), self.state.size);
                 for a in admitted {
                     let answer = match &caught {
                         Ok(()) => reindex(self.store.as_ref(), a.outcome),

@@ -7,18 +7,65 @@ use crate::log::merkle::{self, Hash, MemoryNodes, NodeSource, TreeError};
 use crate::log::note::NoteSigner;
 use crate::store::{CommitGroup, EventStore, StoreError, StoreNodes, StoredCheckpoint};
 
-/// New tree nodes layered over the committed ones.
+/// The tree's right border: the complete subtrees of the log size's binary decomposition.
+/// Appending reads only these nodes (left siblings) and the root is folded from them, so
+/// keeping them in memory means sealing a group reads nothing from the store. Complete
+/// nodes never change, so a border left behind by entries appended elsewhere (another node
+/// of a shared store) is still correct, merely incomplete: missing nodes are read through.
+#[derive(Debug, Default)]
+pub struct Frontier {
+    nodes: MemoryNodes,
+}
+
+/// The (level, index) of each complete subtree in the binary decomposition of `size`.
+fn border(size: u64) -> impl Iterator<Item = (u8, u64)> {
+    let mut start = 0u64;
+    (0..64u8).rev().filter_map(move |level| {
+        (size >> level & 1 == 1).then(|| {
+            let index = start >> level;
+            start += 1 << level;
+            (level, index)
+        })
+    })
+}
+
+impl Frontier {
+    /// Reads the border of a log of `size` entries from the store (O(log n) reads).
+    pub fn load(store: &dyn EventStore, size: u64) -> Self {
+        let mut f = Self::default();
+        for (level, index) in border(size) {
+            if let Ok(Some(h)) = store.node(level, index) {
+                f.nodes.insert(level, index, h);
+            }
+        }
+        f
+    }
+
+    /// Moves the border to `size` once a group adding `added` nodes is committed.
+    pub fn advance(&mut self, size: u64, added: &[(u8, u64, Hash)]) {
+        let mut all = std::mem::take(&mut self.nodes);
+        all.extend(added.iter().copied());
+        for (level, index) in border(size) {
+            if let Ok(h) = all.node(level, index) {
+                self.nodes.insert(level, index, h);
+            }
+        }
+    }
+}
+
+/// A group's new nodes, over the border, over the committed tree.
 struct Overlay<'a> {
     new: MemoryNodes,
+    border: &'a MemoryNodes,
     base: StoreNodes<'a>,
 }
 
 impl NodeSource for Overlay<'_> {
     fn node(&self, level: u8, index: u64) -> Result<Hash, TreeError> {
-        match self.new.node(level, index) {
-            Ok(h) => Ok(h),
-            Err(_) => self.base.node(level, index),
-        }
+        self.new
+            .node(level, index)
+            .or_else(|_| self.border.node(level, index))
+            .or_else(|_| self.base.node(level, index))
     }
 }
 
@@ -27,6 +74,7 @@ impl Writer {
     pub(super) fn seal(&self, group: &mut CommitGroup, size_before: u64) -> Result<(), WriteError> {
         seal(
             self.store.as_ref(),
+            &self.frontier,
             &self.signer,
             &self.origin,
             group,
@@ -40,6 +88,7 @@ impl Writer {
 /// so `bench-log` can measure exactly what the tree and checkpoints cost an append.
 pub fn seal(
     store: &dyn EventStore,
+    frontier: &Frontier,
     signer: &NoteSigner,
     origin: &str,
     group: &mut CommitGroup,
@@ -48,14 +97,15 @@ pub fn seal(
     let leaves: Vec<Hash> = group.entries.iter().map(|e| e.leaf_hash).collect();
     let tree_err =
         |e: TreeError| WriteError::Store(StoreError::Corrupt(format!("merkle tree: {e}")));
-    let base = StoreNodes(store);
-    let nodes = merkle::append_nodes(&base, size_before, &leaves).map_err(tree_err)?;
-    let mut new = MemoryNodes::default();
-    for (level, index, hash) in &nodes {
-        new.insert(*level, *index, *hash);
-    }
+    let mut overlay = Overlay {
+        new: MemoryNodes::default(),
+        border: &frontier.nodes,
+        base: StoreNodes(store),
+    };
+    let nodes = merkle::append_nodes(&overlay, size_before, &leaves).map_err(tree_err)?;
+    overlay.new.extend(nodes.iter().copied());
     let size = size_before + leaves.len() as u64;
-    let root = merkle::root(&Overlay { new, base }, size).map_err(tree_err)?;
+    let root = merkle::root(&overlay, size).map_err(tree_err)?;
     let note = Checkpoint {
         origin: origin.to_owned(),
         size,
@@ -66,4 +116,62 @@ pub fn seal(
     group.nodes = nodes;
     group.checkpoint = Some(StoredCheckpoint { size, note });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::merkle::RootBuilder;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::StoredEntry;
+
+    fn group(from: u64, n: u64) -> CommitGroup {
+        let entries = (from..from + n)
+            .map(|i| StoredEntry {
+                index: i,
+                stream: "agency-a".into(),
+                revision: i,
+                event_id: uuid::Uuid::new_v4(),
+                recorded_at: String::new(),
+                leaf_hash: merkle::leaf_hash(&i.to_be_bytes()),
+                bytes: Vec::new(),
+            })
+            .collect();
+        CommitGroup {
+            entries,
+            ..CommitGroup::default()
+        }
+    }
+
+    #[test]
+    fn border_is_the_binary_decomposition_of_the_size() {
+        assert_eq!(border(0).count(), 0);
+        assert_eq!(border(1).collect::<Vec<_>>(), vec![(0, 0)]);
+        assert_eq!(border(6).collect::<Vec<_>>(), vec![(2, 0), (1, 2)]);
+        assert_eq!(border(7).collect::<Vec<_>>(), vec![(2, 0), (1, 2), (0, 6)]);
+    }
+
+    #[test]
+    fn with_the_border_in_memory_sealing_reads_no_node_from_the_store() {
+        // The store holds no nodes at all: any read through to it would fail the seal.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("t.db")).expect("store");
+        let signer = NoteSigner::generate("test.local/seal").expect("signer");
+        let verifier = signer.verifier();
+        let mut frontier = Frontier::default();
+        let mut reference = RootBuilder::new();
+        let mut size = 0;
+        for n in [1, 2, 3, 1, 7, 16, 5, 1, 1, 33] {
+            let mut g = group(size, n);
+            seal(&store, &frontier, &signer, "test.local/seal", &mut g, size).expect("seal");
+            for e in &g.entries {
+                reference.push(e.leaf_hash);
+            }
+            size += n;
+            let note = g.checkpoint.expect("checkpoint").note;
+            let cp = Checkpoint::open_signed(&note, &verifier).expect("opens");
+            assert_eq!((cp.size, cp.root), (size, reference.root()));
+            frontier.advance(size, &g.nodes);
+        }
+    }
 }
