@@ -20,13 +20,14 @@ pub struct Frontier {
 /// The (level, index) of each complete subtree in the binary decomposition of `size`.
 fn border(size: u64) -> impl Iterator<Item = (u8, u64)> {
     let mut start = 0u64;
-    (0..64u8).rev().filter_map(move |level| {
-        (size >> level & 1 == 1).then(|| {
+    (0..64u8)
+        .rev()
+        .filter(move |level| size >> level & 1 == 1)
+        .map(move |level| {
             let index = start >> level;
             start += 1 << level;
             (level, index)
         })
-    })
 }
 
 impl Frontier {
