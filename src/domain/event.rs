@@ -248,15 +248,19 @@ impl EventPayload {
     pub fn parse(bytes: &[u8]) -> Result<EventPayload, SchemaError> {
         let malformed = |what: &str| SchemaError::new(SchemaErrorKind::Malformed, what);
         let text = std::str::from_utf8(bytes).map_err(|_| malformed("payload: not UTF-8 text"))?;
-        // Syntax first, so a body that is not JSON is always `Malformed`, whatever it starts with.
-        serde_json::from_str::<&RawValue>(text)
-            .map_err(|err| SchemaError::from_json(&err, text, ""))?;
-        if !text.trim_start().starts_with('{') {
-            return Err(malformed("payload: expected a JSON object"));
+        match serde_json::from_str::<RawPayload>(text) {
+            Ok(raw) => raw.into_payload(),
+            // Only a refused payload pays for classifying the error: syntax first, so a body
+            // that is not JSON is always `Malformed`, whatever it starts with.
+            Err(err) => {
+                serde_json::from_str::<&RawValue>(text)
+                    .map_err(|err| SchemaError::from_json(&err, text, ""))?;
+                if !text.trim_start().starts_with('{') {
+                    return Err(malformed("payload: expected a JSON object"));
+                }
+                Err(SchemaError::from_json(&err, text, ""))
+            }
         }
-        let raw: RawPayload =
-            serde_json::from_str(text).map_err(|err| SchemaError::from_json(&err, text, ""))?;
-        raw.into_payload()
     }
 
     /// The event's `type`.
