@@ -197,16 +197,9 @@ impl Ledger {
         events: Vec<Verified>,
         expected: ExpectedRevision,
     ) -> Result<Outcome, WriteError> {
-        let (reply, rx) = tokio::sync::oneshot::channel();
-        let req = writer::Request {
-            stream,
-            events,
-            expected,
-            reply,
-        };
-        let gone = || WriteError::Store(StoreError::Unavailable("ledger writer stopped".into()));
-        self.tx.send(req).map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        self.enqueue(stream, events, expected)?
+            .await
+            .map_err(|_| writer_gone())?
     }
 
     /// Blocking form of `submit`, for the CLI outside an async runtime.
@@ -216,6 +209,18 @@ impl Ledger {
         events: Vec<Verified>,
         expected: ExpectedRevision,
     ) -> Result<Outcome, WriteError> {
+        self.enqueue(stream, events, expected)?
+            .blocking_recv()
+            .map_err(|_| writer_gone())?
+    }
+
+    /// Hands a request to the writer; the receiver gets its answer after the commit.
+    fn enqueue(
+        &self,
+        stream: String,
+        events: Vec<Verified>,
+        expected: ExpectedRevision,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Outcome, WriteError>>, WriteError> {
         let (reply, rx) = tokio::sync::oneshot::channel();
         let req = writer::Request {
             stream,
@@ -223,9 +228,8 @@ impl Ledger {
             expected,
             reply,
         };
-        let gone = || WriteError::Store(StoreError::Unavailable("ledger writer stopped".into()));
-        self.tx.send(req).map_err(|_| gone())?;
-        rx.blocking_recv().map_err(|_| gone())?
+        self.tx.send(req).map_err(|_| writer_gone())?;
+        Ok(rx)
     }
 
     /// The committed state (read side).
@@ -252,6 +256,10 @@ impl Ledger {
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
+}
+
+fn writer_gone() -> WriteError {
+    WriteError::Store(StoreError::Unavailable("ledger writer stopped".into()))
 }
 
 /// Folds the whole log into a fresh state. Entries are decoded in parallel; each entry's
