@@ -4,6 +4,7 @@
 pub mod case_rules;
 pub mod cases;
 pub mod entry;
+mod load;
 pub mod registry;
 pub mod rules;
 pub mod snapshot;
@@ -16,16 +17,15 @@ use std::sync::{Arc, RwLock, RwLockReadGuard};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use rayon::prelude::*;
 use serde::Serialize;
 
+pub use load::{fold_into, load_state, load_state_from};
 pub use rules::{Code, RuleViolation};
 pub use state::LedgerState;
 pub use writer::{seal, Clock, Frontier, SystemClock};
 
 use crate::domain::EventPayload;
 use crate::envelope::Envelope;
-use crate::log::merkle::{self, RootBuilder};
 use crate::log::note::NoteSigner;
 use crate::metrics::Metrics;
 use crate::store::{EventStore, StoreError, StoredEntry};
@@ -162,7 +162,7 @@ impl Ledger {
         let origin = signer.name().to_owned();
         let verifier_key = signer.verifier().to_text();
         let state = load_state_from(store.as_ref(), start, &|_, _| {})?;
-        check_against_checkpoint(store.as_ref(), &signer, &state)?;
+        load::check_against_checkpoint(store.as_ref(), &signer, &state)?;
         let read = Arc::new(RwLock::new(state.clone()));
         let (tx, rx) = crossbeam_channel::unbounded();
         let frontier = writer::Frontier::load(store.as_ref(), state.size);
@@ -260,192 +260,4 @@ impl Ledger {
 
 fn writer_gone() -> WriteError {
     WriteError::Store(StoreError::Unavailable("ledger writer stopped".into()))
-}
-
-/// Folds the whole log into a fresh state. Entries are decoded in parallel; each entry's
-/// leaf hash is recomputed from its bytes and must match the stored one, so an edited entry
-/// is named by index here.
-pub fn load_state(store: &dyn EventStore) -> Result<LedgerState, OpenError> {
-    load_state_from(store, LedgerState::default(), &|_, _| {})
-}
-
-/// Folds the entries the store holds beyond `state.size` into `state`, with the same
-/// per-entry checks as [`load_state`]. The writer uses it to catch up with entries other
-/// nodes appended to a shared store. On error `state` is left as it was.
-pub fn fold_into(store: &dyn EventStore, state: &mut LedgerState) -> Result<(), OpenError> {
-    if store.size()? <= state.size {
-        return Ok(());
-    }
-    *state = load_state_from(store, state.clone(), &|_, _| {})?;
-    Ok(())
-}
-
-/// Folds the entries after `state.size` into `state`, calling `progress(done, total)` after
-/// each chunk (for `caseledger rebuild`).
-pub fn load_state_from(
-    store: &dyn EventStore,
-    mut state: LedgerState,
-    progress: &dyn Fn(u64, u64),
-) -> Result<LedgerState, OpenError> {
-    let size = store.size()?;
-    let mut cursor = state.size;
-    let mut current = read_decoded(store, cursor, size)?;
-    // The fold is sequential; reading and decoding the next chunk overlaps with it.
-    while let Some((chunk, decoded)) = current {
-        cursor += chunk.len() as u64;
-        let (folded, upcoming) = rayon::join(
-            || fold_chunk(&mut state, &chunk, decoded),
-            || read_decoded(store, cursor, size),
-        );
-        folded?;
-        current = upcoming?;
-        progress(state.size, size);
-    }
-    Ok(state)
-}
-
-type Decoded = Vec<Result<entry::DecodedEntry, OpenError>>;
-
-/// Reads the chunk at `from` (if below `size`) and decodes it in parallel, checking each
-/// entry's bytes against its stored leaf hash.
-fn read_decoded(
-    store: &dyn EventStore,
-    from: u64,
-    size: u64,
-) -> Result<Option<(Vec<StoredEntry>, Decoded)>, OpenError> {
-    if from >= size {
-        return Ok(None);
-    }
-    let chunk = store.read_all(from, 8192)?;
-    if chunk.is_empty() {
-        return Ok(None);
-    }
-    let decoded = chunk
-        .par_iter()
-        .map(|e| {
-            if merkle::leaf_hash(&e.bytes) != e.leaf_hash {
-                return Err(OpenError::Integrity {
-                    index: e.index,
-                    reason: format!(
-                        "stream {} revision {}: entry bytes do not match their leaf hash",
-                        e.stream, e.revision
-                    ),
-                });
-            }
-            entry::decode(&e.bytes).map_err(|err| OpenError::Integrity {
-                index: e.index,
-                reason: format!("stream {} revision {}: {err}", e.stream, e.revision),
-            })
-        })
-        .collect();
-    Ok(Some((chunk, decoded)))
-}
-
-fn fold_chunk(
-    state: &mut LedgerState,
-    chunk: &[StoredEntry],
-    decoded: Decoded,
-) -> Result<(), OpenError> {
-    for (e, d) in chunk.iter().zip(decoded) {
-        let d = d?;
-        if e.index != state.size || d.revision != state.next_revision(&d.stream) {
-            return Err(OpenError::Integrity {
-                index: e.index,
-                reason: format!(
-                    "stream {} revision {} is out of sequence",
-                    d.stream, d.revision
-                ),
-            });
-        }
-        state.apply(&state::Applied {
-            index: e.index,
-            revision: d.revision,
-            recorded_at: d.recorded_at,
-            keyid: d.envelope.keyid(),
-            event: &d.payload,
-        });
-    }
-    Ok(())
-}
-
-/// The latest checkpoint must be signed by our key and commit to the stored leaves.
-fn check_against_checkpoint(
-    store: &dyn EventStore,
-    signer: &NoteSigner,
-    state: &LedgerState,
-) -> Result<(), OpenError> {
-    let Some(cp) = store.latest_checkpoint()? else {
-        return Ok(());
-    };
-    let integrity = |reason: String| OpenError::Integrity {
-        index: cp.size.saturating_sub(1),
-        reason,
-    };
-    let opened = crate::log::checkpoint::Checkpoint::open_signed(&cp.note, &signer.verifier())
-        .map_err(|e| integrity(format!("latest checkpoint does not verify: {e}")))?;
-    if opened.size > state.size {
-        return Err(integrity(format!(
-            "checkpoint covers {} entries but the log holds {}",
-            opened.size, state.size
-        )));
-    }
-    let mut builder = RootBuilder::new();
-    let mut next = 0;
-    while next < opened.size {
-        let chunk = store.read_all(next, 8192)?;
-        let covered = &chunk[..chunk.len().min((opened.size - next) as usize)];
-        // The entries under a projection snapshot are not folded again, so their bytes are
-        // re-hashed here: an edited entry is named wherever it lies.
-        if let Some(e) = covered
-            .par_iter()
-            .find_first(|e| merkle::leaf_hash(&e.bytes) != e.leaf_hash)
-        {
-            return Err(OpenError::Integrity {
-                index: e.index,
-                reason: format!(
-                    "stream {} revision {}: entry bytes do not match their leaf hash",
-                    e.stream, e.revision
-                ),
-            });
-        }
-        for e in covered {
-            builder.push(e.leaf_hash);
-        }
-        next += chunk.len() as u64;
-        if chunk.is_empty() {
-            break;
-        }
-    }
-    if builder.root() != opened.root {
-        if let Some(index) = first_leaf_off_tree(store, opened.size)? {
-            return Err(OpenError::Integrity {
-                index,
-                reason: "its stored leaf hash differs from the committed Merkle tree's leaf".into(),
-            });
-        }
-        return Err(integrity(format!(
-            "the stored entries do not hash to the root of the signed checkpoint at size {}",
-            opened.size
-        )));
-    }
-    Ok(())
-}
-
-/// The first entry whose stored leaf hash differs from the tree's leaf node: names the
-/// entry when both its bytes and its leaf hash were edited. Only run once the root is off.
-fn first_leaf_off_tree(store: &dyn EventStore, size: u64) -> Result<Option<u64>, OpenError> {
-    let mut next = 0;
-    while next < size {
-        let chunk = store.read_all(next, 8192)?;
-        for e in chunk.iter().take_while(|e| e.index < size) {
-            if store.node(0, e.index)? != Some(e.leaf_hash) {
-                return Ok(Some(e.index));
-            }
-        }
-        if chunk.is_empty() {
-            break;
-        }
-        next += chunk.len() as u64;
-    }
-    Ok(None)
 }
