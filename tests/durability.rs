@@ -2,50 +2,19 @@
 //! SIGKILL, several times. Every acknowledged event must be in the log after restart, at the
 //! index it was acknowledged with, with the same bytes (same leaf hash, same envelope).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use caseledger::client;
 use caseledger::envelope::{KeyFile, WireEnvelope};
 use chrono::Utc;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
+mod process;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn start(data: &std::path::Path) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start caseledger serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        assert!(Instant::now() < deadline, "server did not start");
-        let line = lines.next().expect("server exited early").expect("line");
-        if let Some(addr) = line.strip_prefix("caseledger listening on ") {
-            break addr.to_owned();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        base: format!("http://{addr}"),
-    }
-}
+use process::{start_server as start, BIN};
 
 fn post(base: &str, token: &str, env: &WireEnvelope) -> Option<Value> {
     let r = ureq::post(&format!("{base}/v1/events"))
@@ -92,12 +61,11 @@ fn acknowledged_appends_survive_kill_9() {
     let acked: Mutex<Vec<(Value, WireEnvelope)>> = Mutex::new(Vec::new());
     let mut next_stream = 0usize;
     for cycle in 0..3 {
-        let mut server = start(dir.path());
+        let (mut child, base) = start(dir.path());
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
             for w in 0..8 {
-                let (base, token, admin, acked, stop) =
-                    (&server.base, &token, &admin, &acked, &stop);
+                let (base, token, admin, acked, stop) = (&base, &token, &admin, &acked, &stop);
                 let first = next_stream + w * 10_000;
                 s.spawn(move || {
                     let mut i = first;
@@ -118,10 +86,10 @@ fn acknowledged_appends_survive_kill_9() {
                 });
             }
             std::thread::sleep(Duration::from_millis(700 + 300 * cycle as u64));
-            server.child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
+            child.kill().expect("SIGKILL"); // Child::kill sends SIGKILL on Unix
             stop.store(true, Ordering::Relaxed);
         });
-        server.child.wait().expect("reap");
+        child.wait().expect("reap");
         next_stream += 100_000;
     }
     let acked = acked.into_inner().expect("lock");
@@ -133,7 +101,7 @@ fn acknowledged_appends_survive_kill_9() {
     eprintln!("{} acknowledged events over 3 kill -9 cycles", acked.len());
 
     // Restart and check every acknowledged event through the API.
-    let mut server = start(dir.path());
+    let (mut child, base) = start(dir.path());
     let (auditor, aud_token) = {
         let key = KeyFile::generate(caseledger::domain::PrincipalId::parse("aud").expect("s"));
         let env = client::signed_event(
@@ -143,8 +111,8 @@ fn acknowledged_appends_survive_kill_9() {
             json!({"agency": "operator", "roles": ["auditor"], "public_key": key.public_key_b64()}),
             Utc::now(),
         );
-        post(&server.base, &token, &env).expect("register auditor");
-        let r: Value = ureq::post(&format!("{}/v1/principals/aud/tokens", server.base))
+        post(&base, &token, &env).expect("register auditor");
+        let r: Value = ureq::post(&format!("{}/v1/principals/aud/tokens", base))
             .set("Authorization", &format!("Bearer {token}"))
             .call()
             .expect("token")
@@ -155,15 +123,12 @@ fn acknowledged_appends_survive_kill_9() {
     let _ = auditor;
     for (receipt, env) in &acked {
         let index = receipt["index"].as_u64().expect("index");
-        let line = ureq::get(&format!(
-            "{}/v1/log/entries?start={index}&limit=1",
-            server.base
-        ))
-        .set("Authorization", &format!("Bearer {aud_token}"))
-        .call()
-        .expect("entries")
-        .into_string()
-        .expect("body");
+        let line = ureq::get(&format!("{}/v1/log/entries?start={index}&limit=1", base))
+            .set("Authorization", &format!("Bearer {aud_token}"))
+            .call()
+            .expect("entries")
+            .into_string()
+            .expect("body");
         let line = line.trim_end_matches('\n');
         let entry: Value = serde_json::from_str(line).expect("entry json");
         assert_eq!(
@@ -181,6 +146,6 @@ fn acknowledged_appends_survive_kill_9() {
             "index {index}: bytes changed"
         );
     }
-    server.child.kill().expect("kill");
-    server.child.wait().expect("reap");
+    child.kill().expect("kill");
+    child.wait().expect("reap");
 }

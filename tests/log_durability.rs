@@ -2,11 +2,10 @@
 //! is killed with SIGKILL several times; afterwards every kept checkpoint verifies, matches
 //! the root of the stored tree at its size, and consistency proofs link every pair of them.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use caseledger::client;
 use caseledger::envelope::KeyFile;
@@ -18,32 +17,12 @@ use caseledger::store::{EventStore, StoreNodes};
 use chrono::Utc;
 use serde_json::{json, Value};
 
-const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
+mod process;
+
+use process::{start_server as start, BIN};
 /// Beyond this many checkpoints, pairs are taken among an even sample of them (always with
 /// the first and the last); consecutive checkpoints are always all checked.
 const MAX_ALL_PAIRS: usize = 120;
-
-fn start(data: &Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start caseledger serve");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let addr = loop {
-        assert!(Instant::now() < deadline, "server did not start");
-        let line = lines.next().expect("server exited early").expect("line");
-        if let Some(addr) = line.strip_prefix("caseledger listening on ") {
-            break addr.to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
-}
 
 fn write_until_stopped(base: &str, token: &str, admin: &KeyFile, first: usize, stop: &AtomicBool) {
     let mut i = first;
