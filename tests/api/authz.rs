@@ -79,6 +79,7 @@ fn every_role_against_every_read_endpoint() {
     let d = demo(&app);
     let c = cast(&app, &d);
     let id = d.case_id;
+    let today = chrono::Utc::now().date_naive();
     let matrix: Vec<(String, Row)> = vec![
         (
             format!("/v1/cases/{id}"),
@@ -118,7 +119,21 @@ fn every_role_against_every_read_endpoint() {
         ("/v1/log/proof/consistency?from=1&to=2".into(), [OK; 9]),
         ("/v1/schemas".into(), [OK; 9]),
         ("/v1/schemas/consent.granted".into(), [OK; 9]),
+        (
+            format!("/v1/export?case={id}"),
+            [FB, FB, FB, FB, OK, FB, FB, FB, UA],
+        ),
+        (
+            format!("/v1/reports/agencies?from={today}&to={today}"),
+            [FB, FB, FB, FB, OK, OK, FB, FB, UA],
+        ),
+        (
+            format!("/v1/reports/program?from={today}&to={today}&format=csv"),
+            [FB, FB, FB, FB, OK, OK, FB, FB, UA],
+        ),
         ("/healthz".into(), [OK; 9]),
+        ("/readyz".into(), [OK; 9]),
+        ("/metrics".into(), [OK; 9]),
     ];
     let mut failures = Vec::new();
     for (path, row) in &matrix {
@@ -190,25 +205,33 @@ fn only_the_coordinator_writes_case_events_and_only_admins_issue_tokens() {
             json!({"needs": ["social"]}),
             Utc::now(),
         );
-        let before = app.log_size();
-        let r = app.post_json(
-            "/v1/events",
-            c.tokens[i].as_deref(),
-            &serde_json::to_value(&env).expect("json"),
-        );
-        assert_eq!(
-            (r.status, r.code()),
-            (*status, *code),
-            "{}: {}",
-            ROLES[i],
-            r.text
-        );
-        assert_eq!(
-            app.log_size(),
-            before + u64::from(*status == 201),
-            "{}",
-            ROLES[i]
-        );
+        // The same event through the single and the batch endpoint: the batch path must
+        // refuse exactly what the single path refuses. Only the first accepted write lands.
+        for path in ["/v1/events/batch", "/v1/events"] {
+            let body = match path {
+                "/v1/events" => serde_json::to_value(&env).expect("json"),
+                _ => json!({"events": [env.clone()]}),
+            };
+            let before = app.log_size();
+            let r = app.post_json(path, c.tokens[i].as_deref(), &body);
+            let want = match (*status, path) {
+                (201, "/v1/events") => (200, ""), // the batch already wrote it: idempotent
+                _ => (*status, *code),
+            };
+            assert_eq!(
+                (r.status, r.code()),
+                want,
+                "{} {path}: {}",
+                ROLES[i],
+                r.text
+            );
+            assert_eq!(
+                app.log_size(),
+                before + u64::from(r.status == 201),
+                "{} {path}",
+                ROLES[i]
+            );
+        }
     }
     let tokens: Row = [FB, FB, FB, FB, FB, FB, (201, ""), FB, UA];
     for (i, (status, code)) in tokens.iter().enumerate() {
