@@ -3,7 +3,6 @@
 //! ratio to the raw single-core Ed25519 verify rate measured in the same run, because these
 //! machines are noisy and absolute numbers do not travel.
 
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,9 +15,7 @@ use serde_json::{json, Value};
 use crate::client;
 use crate::datadir::{self, InitOptions};
 use crate::envelope::{KeyFile, WireEnvelope};
-use crate::http::{AppState, Application, Limits};
 use crate::ledger::SystemClock;
-use crate::reports::ReportService;
 
 /// Arguments of `bench`.
 #[derive(Debug, clap::Args)]
@@ -138,27 +135,7 @@ pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let admin = KeyFile::read(std::path::Path::new(&report.admin_key_file))?;
     let (ledger, service_key) = datadir::open(&dir, clock.clone())?;
     let metrics = ledger.metrics().clone();
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let reports = ReportService::start(ledger.store().clone(), Default::default(), None);
-    let state = AppState {
-        ledger,
-        service_key,
-        clock,
-        limits: Limits::default(),
-        reports,
-    };
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("rt");
-        rt.block_on(async move {
-            let app = Application::build(state, listener, workers).expect("app");
-            let _ = app.run_until_stopped().await;
-        });
-    });
+    let base = super::demo_server::spawn(ledger, service_key, clock)?;
     eprintln!(
         "pre-signing {} single events and {} batches of {}...",
         args.events, args.batches, args.batch_size
