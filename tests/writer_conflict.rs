@@ -249,3 +249,31 @@ fn the_log_reopens_cleanly_after_conflicts() {
         "the last group's checkpoint covers the whole log"
     );
 }
+
+#[test]
+fn entries_committed_past_the_latest_checkpoint_get_one_at_start_up() {
+    // As after a crash between two paced checkpoints (or another node's append): the log
+    // holds an entry no checkpoint covers yet.
+    let f = fixture(&[]);
+    f.store
+        .sneak_in("late")
+        .expect("appended without a checkpoint");
+    let size = f.store.size().expect("size");
+    let before = f.store.latest_checkpoint().expect("cp").expect("some");
+    assert_eq!(before.size, size - 1);
+    drop(f.ledger);
+    let (reopened, _) = datadir::open(&f.dir, Arc::new(SystemClock)).expect("reopens");
+    let cp = reopened
+        .store()
+        .latest_checkpoint()
+        .expect("cp")
+        .expect("some");
+    let verifier = datadir::read_signer(&f.dir).expect("signer").verifier();
+    let opened = caseledger::log::checkpoint::Checkpoint::open_signed(&cp.note, &verifier)
+        .expect("signed by the log key");
+    let mut leaves = merkle::RootBuilder::new();
+    for e in reopened.store().read_all(0, usize::MAX).expect("entries") {
+        leaves.push(e.leaf_hash);
+    }
+    assert_eq!((opened.size, opened.root), (size, leaves.root()));
+}

@@ -22,7 +22,7 @@ use serde::Serialize;
 pub use load::{fold_into, load_state, load_state_from};
 pub use rules::{Code, RuleViolation};
 pub use state::LedgerState;
-pub use writer::{seal, Clock, Frontier, SystemClock};
+pub use writer::{seal, CheckpointPacer, Clock, Frontier, SystemClock};
 
 use crate::domain::EventPayload;
 use crate::envelope::Envelope;
@@ -166,6 +166,7 @@ impl Ledger {
         let read = Arc::new(RwLock::new(state.clone()));
         let (tx, rx) = crossbeam_channel::unbounded();
         let frontier = writer::Frontier::load(store.as_ref(), state.size);
+        writer::cover_log(store.as_ref(), &frontier, &signer, state.size)?;
         let w = writer::Writer {
             store: store.clone(),
             state,
@@ -175,6 +176,8 @@ impl Ledger {
             clock,
             metrics: metrics.clone(),
             frontier,
+            pacer: writer::CheckpointPacer::default(),
+            under_load: false,
         };
         std::thread::Builder::new()
             .name("ledger-writer".into())

@@ -21,7 +21,7 @@ use crate::store::{CommitGroup, EventStore, StoreError, StoredEntry};
 mod catch_up;
 mod seal;
 
-pub use seal::{seal, Frontier};
+pub use seal::{cover_log, seal, CheckpointPacer, Frontier};
 
 /// Upper bound on events in one group commit.
 const MAX_GROUP_EVENTS: usize = 2048;
@@ -61,6 +61,10 @@ pub(super) struct Writer {
     pub metrics: Arc<Metrics>,
     /// The tree's right border, so sealing reads no nodes from the store.
     pub frontier: Frontier,
+    /// When to sign checkpoints.
+    pub pacer: CheckpointPacer,
+    /// Whether more requests were queued behind the group being decided.
+    pub under_load: bool,
 }
 
 /// What one admitted request contributed to the group.
@@ -103,6 +107,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            self.under_load = !rx.is_empty();
             self.process(batch);
         }
     }
@@ -172,15 +177,20 @@ impl Writer {
             .collect();
         let started = std::time::Instant::now();
         let mut sealed = (0, Vec::new());
+        let mut signed = false;
         let result = self.seal(&mut group, size_before).and_then(|()| {
             sealed = (
                 size_before + group.entries.len() as u64,
                 group.nodes.clone(),
             );
+            signed = group.checkpoint.is_some();
             self.store.commit(group).map_err(WriteError::Store)
         });
         match result {
             Ok(()) => {
+                if signed {
+                    self.pacer.signed(started);
+                }
                 self.metrics
                     .observe_commit(applied_events.len(), started.elapsed());
                 self.committed(admitted, &applied_events, &assumed, sealed);

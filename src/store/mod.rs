@@ -9,6 +9,7 @@ pub mod esdb_mirror;
 #[cfg(feature = "eventstore")]
 pub mod eventstore;
 pub mod sqlite;
+mod sqlite_tree;
 
 use std::time::Duration;
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use uuid::Uuid;
 
+use super::sqlite_tree;
 use super::{CommitGroup, EventStore, StoreError, StoredCheckpoint, StoredEntry};
 use crate::log::merkle::Hash;
 
@@ -21,14 +22,9 @@ CREATE TABLE IF NOT EXISTS entries (
     recorded_at TEXT NOT NULL,
     leaf_hash BLOB NOT NULL,
     bytes BLOB NOT NULL,
+    tree BLOB NOT NULL DEFAULT x'',
     UNIQUE (stream, revision)
 );
-CREATE TABLE IF NOT EXISTS tree_nodes (
-    level INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    hash BLOB NOT NULL,
-    PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
     size INTEGER PRIMARY KEY,
     note TEXT NOT NULL
@@ -77,11 +73,14 @@ const ENTRY_COLS: &str = "idx, stream, revision, event_id, recorded_at, leaf_has
 impl SqliteStore {
     /// Opens (creating if needed) the database file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let writer = open_conn(
+        let mut writer = open_conn(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
         )?;
         writer.execute_batch(SCHEMA)?;
+        if sqlite_tree::migrate(&mut writer)? {
+            tracing::info!(path = %path.display(), "moved the Merkle nodes into the entry rows");
+        }
         let size: i64 =
             writer.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
                 r.get(0)
@@ -139,11 +138,12 @@ impl SqliteStore {
             r.get(0)
         })?;
         let mut insert = tx.prepare_cached(
-            "INSERT INTO entries (idx, stream, revision, event_id, recorded_at, leaf_hash, bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO entries (idx, stream, revision, event_id, recorded_at, leaf_hash, bytes, tree)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
+        let trees = sqlite_tree::blobs(group.entries.iter().map(|e| e.index), &group.nodes)?;
         let mut head = tx.prepare_cached("SELECT MAX(revision) FROM entries WHERE stream = ?1")?;
-        for (next, e) in (size as u64..).zip(&group.entries) {
+        for ((next, e), tree) in (size as u64..).zip(&group.entries).zip(trees) {
             if e.index != next {
                 return Err(StoreError::Conflict(format!(
                     "log size is {next}, writer assumed {}",
@@ -166,9 +166,9 @@ impl SqliteStore {
                 e.recorded_at,
                 e.leaf_hash.as_slice(),
                 e.bytes,
+                tree,
             ])?;
         }
-        insert_nodes(tx, &group.nodes)?;
         if let Some(cp) = &group.checkpoint {
             tx.execute(
                 "INSERT OR REPLACE INTO checkpoints (size, note) VALUES (?1, ?2)",
@@ -177,30 +177,6 @@ impl SqliteStore {
         }
         Ok(())
     }
-}
-
-/// Tree nodes per multi-row INSERT: one statement per 64 nodes costs far less than one per
-/// node (the tree writes about two nodes per entry).
-const NODES_PER_INSERT: usize = 64;
-
-fn insert_nodes(
-    tx: &rusqlite::Transaction<'_>,
-    nodes: &[(u8, u64, Hash)],
-) -> Result<(), StoreError> {
-    for chunk in nodes.chunks(NODES_PER_INSERT) {
-        let values = vec!["(?, ?, ?)"; chunk.len()].join(", ");
-        let mut st = tx.prepare_cached(&format!(
-            "INSERT INTO tree_nodes (level, idx, hash) VALUES {values}"
-        ))?;
-        let mut params: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 3);
-        for (level, idx, hash) in chunk {
-            params.push(i64::from(*level).into());
-            params.push((*idx as i64).into());
-            params.push(hash.to_vec().into());
-        }
-        st.execute(rusqlite::params_from_iter(params))?;
-    }
-    Ok(())
 }
 
 impl EventStore for SqliteStore {
@@ -261,18 +237,7 @@ impl EventStore for SqliteStore {
     }
 
     fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
-        self.read(|c| {
-            let mut st =
-                c.prepare_cached("SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2")?;
-            let h: Option<Vec<u8>> = st
-                .query_row(params![level as i64, index as i64], |r| r.get(0))
-                .optional()?;
-            h.map(|v| {
-                v.try_into()
-                    .map_err(|_| StoreError::Corrupt(format!("tree node {level}/{index}")))
-            })
-            .transpose()
-        })
+        self.read(|c| sqlite_tree::read_node(c, level, index))
     }
 
     fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {

@@ -72,6 +72,33 @@ fn inclusion_proofs_from_the_api_verify_against_the_checkpoint_root() {
 }
 
 #[test]
+fn after_a_burst_of_concurrent_appends_the_checkpoint_covers_the_whole_log() {
+    // Under load the writer signs at most one checkpoint a second, but the group that
+    // leaves its queue empty is always signed: once every append is answered, the latest
+    // checkpoint commits to all of them.
+    let app = spawn_app();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let app = &app;
+            s.spawn(move || {
+                for i in 0..8 {
+                    app.register_agency(&format!("burst{t}x{i}"));
+                }
+            });
+        }
+    });
+    let cp = checkpoint(&app);
+    assert_eq!(cp.size, app.log_size());
+    let token = auditor(&app);
+    let lines = app.get(&format!("/v1/log/entries?limit={}", cp.size), Some(&token));
+    let mut root = caseledger::log::merkle::RootBuilder::new();
+    for line in lines.text.lines().take(cp.size as usize) {
+        root.push(leaf_hash(line.as_bytes()));
+    }
+    assert_eq!(root.root(), cp.root);
+}
+
+#[test]
 fn a_consistency_proof_links_two_checkpoints() {
     let app = spawn_app();
     app.register_agency("first");

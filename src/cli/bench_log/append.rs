@@ -1,7 +1,7 @@
 //! The append cost of the Merkle tree and checkpoints: the same groups of real entries are
-//! committed to two fresh SQLite stores, one plain and one after the writer's `seal` (new
-//! tree nodes, root, signed checkpoint, all in the same transaction). Groups alternate
-//! between the stores so drift in the machine's speed hits both alike. This leaves out
+//! committed to fresh SQLite stores, one plain and others after the writer's `seal` (new
+//! tree nodes, and a signed checkpoint when due, all in the same transaction). Groups
+//! alternate between the stores so drift in the machine's speed hits all alike. This leaves out
 //! everything else an append costs (HTTP, signature check, rules), so the slowdown it reports
 //! is an upper bound of what a client sees.
 
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::temp_dir;
 use crate::envelope::KeyFile;
 use crate::ledger::entry::{encode, format_time};
-use crate::ledger::{seal, Frontier};
+use crate::ledger::{seal, CheckpointPacer, Frontier};
 use crate::log::merkle::leaf_hash;
 use crate::log::note::NoteSigner;
 use crate::store::sqlite::SqliteStore;
@@ -59,41 +59,97 @@ fn group(from: u64, batch: &[(String, Vec<u8>)]) -> CommitGroup {
     }
 }
 
-/// Commits `count` entries in groups of `size` to a plain and a sealed store.
+/// One store of the comparison and the time its commits took.
+struct Lane {
+    store: SqliteStore,
+    frontier: Frontier,
+    total: Duration,
+    each: Vec<Duration>,
+    seal: Duration,
+}
+
+impl Lane {
+    fn open(path: &std::path::Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            store: SqliteStore::open(path)?,
+            frontier: Frontier::default(),
+            total: Duration::ZERO,
+            each: Vec::new(),
+            seal: Duration::ZERO,
+        })
+    }
+
+    /// Commits `g`, sealed first unless `sign` is `None`; `sign` says whether the seal
+    /// includes a checkpoint.
+    fn commit(
+        &mut self,
+        mut g: CommitGroup,
+        next: u64,
+        sign: Option<bool>,
+        signer: &NoteSigner,
+    ) -> anyhow::Result<bool> {
+        let t = Instant::now();
+        if let Some(sign) = sign {
+            seal(&self.store, &self.frontier, signer, signer.name(), &mut g, next, sign)?;
+            self.seal += t.elapsed();
+        }
+        let (size, added, signed) = (
+            next + g.entries.len() as u64,
+            g.nodes.clone(),
+            g.checkpoint.is_some(),
+        );
+        self.store.commit(g)?;
+        self.frontier.advance(size, &added);
+        self.each.push(t.elapsed());
+        self.total += t.elapsed();
+        Ok(signed)
+    }
+
+    /// The figures of this lane after `entries` entries, against `plain`.
+    fn slowdown(&mut self, plain: &mut Lane, entries: f64) -> Value {
+        json!({
+            "per_s": entries / self.total.as_secs_f64(),
+            "slowdown_pct": (self.total.as_secs_f64() / plain.total.as_secs_f64() - 1.0) * 100.0,
+            "median_slowdown_pct": (median(&mut self.each) / median(&mut plain.each) - 1.0) * 100.0,
+            "seal_share_pct": self.seal.as_secs_f64() / self.total.as_secs_f64() * 100.0,
+        })
+    }
+}
+
+/// Commits `count` entries in groups of `size` to three stores: plain; sealed with a
+/// checkpoint on every group (an idle writer, each group alone in its queue); and sealed as
+/// the writer does under load (groups back to back, checkpoints paced to one a second, and
+/// the last group, which empties the queue, signed).
 fn compare(size: usize, count: usize, signer: &NoteSigner) -> anyhow::Result<Value> {
     let dir = temp_dir("bench-append")?;
-    let plain = SqliteStore::open(&dir.join("plain.db"))?;
-    let sealed = SqliteStore::open(&dir.join("sealed.db"))?;
+    let mut plain = Lane::open(&dir.join("plain.db"))?;
+    let mut every = Lane::open(&dir.join("sealed.db"))?;
+    let mut paced = Lane::open(&dir.join("paced.db"))?;
     let all = entries(count);
-    let (mut t_plain, mut t_sealed, mut t_seal) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let (mut plain_each, mut sealed_each) = (Vec::new(), Vec::new());
+    let mut pacer = CheckpointPacer::default();
+    let mut checkpoints = 0;
     let mut next = 0u64;
-    let mut frontier = Frontier::default();
-    for batch in all.chunks(size) {
-        let g = group(next, batch);
-        let t = Instant::now();
-        plain.commit(g)?;
-        plain_each.push(t.elapsed());
-        t_plain += t.elapsed();
-        let mut g = group(next, batch);
-        let t = Instant::now();
-        seal(&sealed, &frontier, signer, signer.name(), &mut g, next)?;
-        t_seal += t.elapsed();
-        let added = g.nodes.clone();
-        sealed.commit(g)?;
-        frontier.advance(next + batch.len() as u64, &added);
-        sealed_each.push(t.elapsed());
-        t_sealed += t.elapsed();
+    let groups = all.chunks(size).count();
+    for (k, batch) in all.chunks(size).enumerate() {
+        plain.commit(group(next, batch), next, None, signer)?;
+        every.commit(group(next, batch), next, Some(true), signer)?;
+        let now = Instant::now();
+        let sign = pacer.due(k + 1 < groups, now);
+        if paced.commit(group(next, batch), next, Some(sign), signer)? {
+            pacer.signed(now);
+            checkpoints += 1;
+        }
         next += batch.len() as u64;
     }
     let _ = std::fs::remove_dir_all(&dir);
     let n = count as f64;
+    let mut under_load = paced.slowdown(&mut plain, n);
+    under_load["checkpoints"] = json!(checkpoints);
     Ok(json!({
-        "group_size": size, "entries": count,
-        "plain_per_s": n / t_plain.as_secs_f64(), "sealed_per_s": n / t_sealed.as_secs_f64(),
-        "slowdown_pct": (t_sealed.as_secs_f64() / t_plain.as_secs_f64() - 1.0) * 100.0,
-        "median_slowdown_pct": (median(&mut sealed_each) / median(&mut plain_each) - 1.0) * 100.0,
-        "seal_share_pct": t_seal.as_secs_f64() / t_sealed.as_secs_f64() * 100.0,
+        "group_size": size, "entries": count, "groups": groups,
+        "plain_per_s": n / plain.total.as_secs_f64(),
+        "every_group": every.slowdown(&mut plain, n),
+        "under_load": under_load,
     }))
 }
 

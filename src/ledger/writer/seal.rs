@@ -1,5 +1,7 @@
 //! Sealing a group: the Merkle nodes its entries add and the signed checkpoint that covers
-//! them, computed over the committed nodes plus the group's own.
+//! them, computed over the committed nodes plus the group's own; and when to sign one.
+
+use std::time::{Duration, Instant};
 
 use super::{WriteError, Writer};
 use crate::log::checkpoint::Checkpoint;
@@ -54,6 +56,46 @@ impl Frontier {
     }
 }
 
+/// When the writer signs a checkpoint (DESIGN §3): after every committed group, except
+/// that under load (more requests already queued behind the group) it signs at most once
+/// per `interval`. The group that leaves the queue empty is always signed, so whenever the
+/// writer goes idle the latest checkpoint covers the whole log; under load it lags by at
+/// most `interval` plus one group.
+#[derive(Debug)]
+pub struct CheckpointPacer {
+    last: Option<Instant>,
+    interval: Duration,
+}
+
+impl Default for CheckpointPacer {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(1))
+    }
+}
+
+impl CheckpointPacer {
+    /// A pacer that signs at most once per `interval` under load.
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            last: None,
+            interval,
+        }
+    }
+
+    /// Whether the group being sealed at `now` gets a checkpoint.
+    pub fn due(&self, under_load: bool, now: Instant) -> bool {
+        !under_load
+            || self
+                .last
+                .is_none_or(|t| now.duration_since(t) >= self.interval)
+    }
+
+    /// Records a checkpoint signed at `now` and committed.
+    pub fn signed(&mut self, now: Instant) {
+        self.last = Some(now);
+    }
+}
+
 /// A group's new nodes, over the border, over the committed tree.
 struct Overlay<'a> {
     new: MemoryNodes,
@@ -71,8 +113,10 @@ impl NodeSource for Overlay<'_> {
 }
 
 impl Writer {
-    /// Adds the group's Merkle nodes and a signed checkpoint for the new size.
+    /// Adds the group's Merkle nodes and, if the pacer says it is due, a signed checkpoint
+    /// for the new size.
     pub(super) fn seal(&self, group: &mut CommitGroup, size_before: u64) -> Result<(), WriteError> {
+        let sign = self.pacer.due(self.under_load, Instant::now());
         seal(
             self.store.as_ref(),
             &self.frontier,
@@ -80,13 +124,14 @@ impl Writer {
             &self.origin,
             group,
             size_before,
+            sign,
         )
     }
 }
 
-/// Adds to `group` (appended to a log of `size_before` entries) its new Merkle nodes and a
-/// checkpoint for the new size signed with `signer`. The writer's own sealing step, public
-/// so `bench-log` can measure exactly what the tree and checkpoints cost an append.
+/// Adds to `group` (appended to a log of `size_before` entries) its new Merkle nodes and,
+/// with `sign`, a checkpoint for the new size signed with `signer`. The writer's own sealing
+/// step, public so `bench-log` can measure exactly what the tree and checkpoints cost.
 pub fn seal(
     store: &dyn EventStore,
     frontier: &Frontier,
@@ -94,6 +139,7 @@ pub fn seal(
     origin: &str,
     group: &mut CommitGroup,
     size_before: u64,
+    sign: bool,
 ) -> Result<(), WriteError> {
     let leaves: Vec<Hash> = group.entries.iter().map(|e| e.leaf_hash).collect();
     let tree_err =
@@ -104,18 +150,62 @@ pub fn seal(
         base: StoreNodes(store),
     };
     let nodes = merkle::append_nodes(&overlay, size_before, &leaves).map_err(tree_err)?;
-    overlay.new.extend(nodes.iter().copied());
-    let size = size_before + leaves.len() as u64;
-    let root = merkle::root(&overlay, size).map_err(tree_err)?;
+    if sign {
+        overlay.new.extend(nodes.iter().copied());
+        let size = size_before + leaves.len() as u64;
+        group.checkpoint = Some(sign_checkpoint(&overlay, signer, origin, size)?);
+    }
+    group.nodes = nodes;
+    Ok(())
+}
+
+/// A checkpoint for the first `size` leaves of the tree `src` holds, signed with `signer`.
+fn sign_checkpoint(
+    src: &impl NodeSource,
+    signer: &NoteSigner,
+    origin: &str,
+    size: u64,
+) -> Result<StoredCheckpoint, StoreError> {
+    let root =
+        merkle::root(src, size).map_err(|e| StoreError::Corrupt(format!("merkle tree: {e}")))?;
     let note = Checkpoint {
         origin: origin.to_owned(),
         size,
         root,
     }
     .sign(signer)
-    .map_err(|e| WriteError::Store(StoreError::Corrupt(e.to_string())))?;
-    group.nodes = nodes;
-    group.checkpoint = Some(StoredCheckpoint { size, note });
+    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(StoredCheckpoint { size, note })
+}
+
+/// Signs and commits a checkpoint for the whole log of `size` committed entries if the
+/// latest one covers less: a crash under load can stop the writer between two paced
+/// checkpoints, and a log must never be left without a head that commits to all of it.
+pub fn cover_log(
+    store: &dyn EventStore,
+    frontier: &Frontier,
+    signer: &NoteSigner,
+    size: u64,
+) -> Result<(), StoreError> {
+    let covered = store.latest_checkpoint()?.map_or(0, |c| c.size);
+    if size == 0 || covered >= size {
+        return Ok(());
+    }
+    let overlay = Overlay {
+        new: MemoryNodes::default(),
+        border: &frontier.nodes,
+        base: StoreNodes(store),
+    };
+    let checkpoint = sign_checkpoint(&overlay, signer, signer.name(), size)?;
+    tracing::info!(
+        size,
+        covered,
+        "signing a checkpoint for entries committed without one"
+    );
+    store.commit(CommitGroup {
+        checkpoint: Some(checkpoint),
+        ..CommitGroup::default()
+    })?;
     Ok(())
 }
 
@@ -164,15 +254,53 @@ mod tests {
         let mut size = 0;
         for n in [1, 2, 3, 1, 7, 16, 5, 1, 1, 33] {
             let mut g = group(size, n);
-            seal(&store, &frontier, &signer, "test.local/seal", &mut g, size).expect("seal");
+            let sign = n != 7;
+            seal(
+                &store,
+                &frontier,
+                &signer,
+                "test.local/seal",
+                &mut g,
+                size,
+                sign,
+            )
+            .expect("seal");
             for e in &g.entries {
                 reference.push(e.leaf_hash);
             }
             size += n;
-            let note = g.checkpoint.expect("checkpoint").note;
+            frontier.advance(size, &g.nodes);
+            let Some(cp) = g.checkpoint else {
+                assert!(!sign, "a checkpoint was asked for");
+                continue;
+            };
+            let note = cp.note;
             let cp = Checkpoint::open_signed(&note, &verifier).expect("opens");
             assert_eq!((cp.size, cp.root), (size, reference.root()));
-            frontier.advance(size, &g.nodes);
         }
+    }
+
+    #[test]
+    fn under_load_checkpoints_are_paced_and_an_idle_writer_always_signs() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut pacer = CheckpointPacer::new(Duration::from_secs(1));
+        assert!(pacer.due(true, t0), "the first group under load is signed");
+        pacer.signed(t0);
+        assert!(
+            !pacer.due(true, ms(10)),
+            "a group under load within the second is not"
+        );
+        assert!(!pacer.due(true, ms(999)));
+        assert!(
+            pacer.due(false, ms(10)),
+            "the group that empties the queue is"
+        );
+        assert!(
+            pacer.due(true, ms(1000)),
+            "under load, once the second has passed"
+        );
+        pacer.signed(ms(1000));
+        assert!(!pacer.due(true, ms(1500)));
     }
 }

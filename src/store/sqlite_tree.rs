@@ -1,0 +1,212 @@
+//! How the SQLite backend lays out the Merkle tree: each entry's row carries, in its `tree`
+//! column, the hashes of the complete nodes its leaf completes, level 0 (the leaf itself)
+//! first. Leaf `i` completes the nodes `(l, i >> l)` for `l` in `0..=trailing_ones(i)`, so
+//! node `(l, j)` lives in row `((j + 1) << l) - 1` at offset `32 * l`.
+//!
+//! Keeping the nodes in the entry's row means a commit touches no B-tree besides the
+//! entries table and its indexes (a separate node table cost about two more index inserts per
+//! entry, on pages of their own), while a proof still reads O(log n) rows by primary key.
+//! The copy of the leaf hash at level 0 lets the start-up check name an entry whose bytes
+//! and `leaf_hash` column were both edited.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::StoreError;
+use crate::log::merkle::Hash;
+
+/// The row that holds node `(level, index)`, if the tree can have one there.
+pub(super) fn holder(level: u8, index: u64) -> Option<u64> {
+    let span = 1u64.checked_shl(u32::from(level))?;
+    index.checked_add(1)?.checked_mul(span)?.checked_sub(1)
+}
+
+/// The `tree` blob of each entry in `indexes`, built from a group's new nodes. A group's
+/// nodes must be exactly what its leaves complete, from level 0 up without gaps; a group
+/// without nodes (tests, benchmarks of bare commits) stores empty blobs.
+pub(super) fn blobs(
+    indexes: impl Iterator<Item = u64>,
+    nodes: &[(u8, u64, Hash)],
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut by_row: BTreeMap<u64, Vec<(u8, Hash)>> = BTreeMap::new();
+    for &(level, index, hash) in nodes {
+        let row = holder(level, index).ok_or_else(|| node_error(level, index))?;
+        by_row.entry(row).or_default().push((level, hash));
+    }
+    let mut out = Vec::new();
+    for i in indexes {
+        let mut mine = by_row.remove(&i).unwrap_or_default();
+        mine.sort_by_key(|(level, _)| *level);
+        let contiguous = mine
+            .iter()
+            .zip(0u8..)
+            .all(|((level, _), want)| *level == want);
+        if !contiguous || mine.len() > i.trailing_ones() as usize + 1 {
+            return Err(StoreError::Corrupt(format!(
+                "the group's Merkle nodes for entry {i} are not levels 0..={} of its leaf",
+                i.trailing_ones()
+            )));
+        }
+        out.push(mine.iter().flat_map(|(_, h)| *h).collect());
+    }
+    if let Some((row, mine)) = by_row.into_iter().next() {
+        return Err(node_error(mine[0].0, row >> mine[0].0));
+    }
+    Ok(out)
+}
+
+fn node_error(level: u8, index: u64) -> StoreError {
+    StoreError::Corrupt(format!(
+        "Merkle node {level}/{index} is not completed by an entry of its group"
+    ))
+}
+
+/// Reads node `(level, index)`.
+pub(super) fn read_node(c: &Connection, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
+    let Some(row) = holder(level, index) else {
+        return Ok(None);
+    };
+    let Ok(row) = i64::try_from(row) else {
+        return Ok(None);
+    };
+    let mut st = c.prepare_cached("SELECT substr(tree, ?1, 32) FROM entries WHERE idx = ?2")?;
+    let offset = 32 * i64::from(level) + 1;
+    let h: Option<Vec<u8>> = st
+        .query_row(params![offset, row], |r| r.get(0))
+        .optional()?;
+    Ok(h.and_then(|v| v.try_into().ok()))
+}
+
+/// Moves a store written by an earlier version, with its nodes in a `tree_nodes` table,
+/// to this layout, in one transaction. Returns whether anything was migrated.
+pub(super) fn migrate(conn: &mut Connection) -> Result<bool, StoreError> {
+    let has_column: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('entries') WHERE name = 'tree'")?
+        .exists([])?;
+    if has_column {
+        return Ok(false);
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch("ALTER TABLE entries ADD COLUMN tree BLOB NOT NULL DEFAULT x''")?;
+    let old_table: bool = tx
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tree_nodes'")?
+        .exists([])?;
+    if old_table {
+        let size: i64 = tx.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
+            r.get(0)
+        })?;
+        let mut get = tx.prepare("SELECT hash FROM tree_nodes WHERE level = ?1 AND idx = ?2")?;
+        let mut put = tx.prepare("UPDATE entries SET tree = ?1 WHERE idx = ?2")?;
+        for i in 0..size as u64 {
+            let mut blob = Vec::new();
+            for level in 0..=i.trailing_ones() {
+                let h: Option<Vec<u8>> = get
+                    .query_row(params![level, (i >> level) as i64], |r| r.get(0))
+                    .optional()?;
+                match h {
+                    Some(h) => blob.extend_from_slice(&h),
+                    None => break,
+                }
+            }
+            put.execute(params![blob, i as i64])?;
+        }
+        drop((get, put));
+        tx.execute_batch("DROP TABLE tree_nodes")?;
+    }
+    tx.commit()?;
+    Ok(old_table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_node_lives_in_the_row_of_the_leaf_that_completes_it() {
+        assert_eq!(holder(0, 5), Some(5));
+        assert_eq!(holder(1, 0), Some(1));
+        assert_eq!(holder(2, 1), Some(7));
+        assert_eq!(holder(3, 0), Some(7));
+        assert_eq!(holder(63, 1), None);
+        assert_eq!(holder(64, 0), None);
+    }
+
+    #[test]
+    fn blobs_hold_levels_from_the_leaf_up_and_refuse_strays_and_gaps() {
+        let h = |b: u8| [b; 32];
+        // Leaves 2 and 3: leaf 3 completes (1, 1) and (2, 0).
+        let nodes = [(0, 2, h(2)), (0, 3, h(3)), (2, 0, h(20)), (1, 1, h(11))];
+        let b = blobs(2..4, &nodes).expect("blobs");
+        assert_eq!(b[0], h(2).to_vec());
+        assert_eq!(b[1], [h(3), h(11), h(20)].concat());
+        assert!(blobs(2..4, &[(1, 1, h(11))]).is_err(), "level 0 missing");
+        assert!(
+            blobs(2..3, &[(0, 3, h(3))]).is_err(),
+            "node of no entry in the group"
+        );
+        assert_eq!(blobs(0..2, &[]).expect("bare"), vec![Vec::<u8>::new(); 2]);
+    }
+
+    #[test]
+    fn a_store_with_a_node_table_is_migrated_into_the_entry_rows() {
+        use crate::log::merkle::{self, MemoryNodes, NodeSource};
+        use crate::store::{sqlite::SqliteStore, EventStore, StoreNodes};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        let leaves: Vec<Hash> = (0u64..37)
+            .map(|i| merkle::leaf_hash(&i.to_be_bytes()))
+            .collect();
+        let tree = MemoryNodes::from_leaves(&leaves);
+        {
+            // The layout of earlier versions, filled the way their writer filled it.
+            let c = Connection::open(&path).expect("open");
+            c.execute_batch(
+                "CREATE TABLE entries (idx INTEGER PRIMARY KEY, stream TEXT NOT NULL,
+                   revision INTEGER NOT NULL, event_id BLOB NOT NULL UNIQUE,
+                   recorded_at TEXT NOT NULL, leaf_hash BLOB NOT NULL, bytes BLOB NOT NULL,
+                   UNIQUE (stream, revision));
+                 CREATE TABLE tree_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL,
+                   hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;",
+            )
+            .expect("old schema");
+            let nodes = merkle::append_nodes(&MemoryNodes::default(), 0, &leaves).expect("nodes");
+            for (i, leaf) in leaves.iter().enumerate() {
+                c.execute(
+                    "INSERT INTO entries VALUES (?1, 'agency-a', ?1, ?2, '', ?3, x'')",
+                    params![
+                        i as i64,
+                        uuid::Uuid::new_v4().as_bytes().as_slice(),
+                        leaf.as_slice()
+                    ],
+                )
+                .expect("entry");
+            }
+            for (level, idx, hash) in nodes {
+                c.execute(
+                    "INSERT INTO tree_nodes VALUES (?1, ?2, ?3)",
+                    params![level, idx as i64, hash.as_slice()],
+                )
+                .expect("node");
+            }
+        }
+        let store = SqliteStore::open(&path).expect("migrates");
+        let nodes = StoreNodes(&store);
+        for level in 0..6u8 {
+            for index in 0..(37u64 >> level) {
+                assert_eq!(
+                    nodes.node(level, index).expect("node"),
+                    tree.node(level, index).expect("reference"),
+                    "node {level}/{index}"
+                );
+            }
+        }
+        assert_eq!(store.node(0, 37).expect("read"), None);
+        assert_eq!(
+            merkle::root(&nodes, 37).expect("root"),
+            merkle::root(&tree, 37).expect("reference root")
+        );
+        drop(store);
+        SqliteStore::open(&path).expect("a migrated store opens again as it is");
+    }
+}
