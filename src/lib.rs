@@ -19,6 +19,7 @@ pub mod datadir;
 pub mod domain;
 pub mod envelope;
 pub mod http;
+pub mod jsonscan;
 pub mod ledger;
 pub mod log;
 pub mod metrics;

@@ -183,19 +183,20 @@ pub struct EventPayload {
 /// else at the top level is refused.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename = "EventPayload")]
-struct RawPayload {
+struct RawPayload<'a> {
     #[serde(deserialize_with = "canonical_uuid::deserialize")]
     event_id: Uuid,
-    #[serde(rename = "type")]
-    type_name: String,
+    #[serde(rename = "type", borrow)]
+    type_name: std::borrow::Cow<'a, str>,
     stream: StreamId,
     #[serde(with = "utc")]
     occurred_at: DateTime<Utc>,
     actor: PrincipalId,
-    data: Box<RawValue>,
+    #[serde(borrow)]
+    data: &'a RawValue,
 }
 
-impl RawPayload {
+impl RawPayload<'_> {
     fn into_payload(self) -> Result<EventPayload, SchemaError> {
         let kind = EventData::stream_kind_of(&self.type_name)
             .ok_or_else(|| unknown_type(&self.type_name))?;
@@ -248,7 +249,7 @@ impl EventPayload {
     pub fn parse(bytes: &[u8]) -> Result<EventPayload, SchemaError> {
         let malformed = |what: &str| SchemaError::new(SchemaErrorKind::Malformed, what);
         let text = std::str::from_utf8(bytes).map_err(|_| malformed("payload: not UTF-8 text"))?;
-        match serde_json::from_str::<RawPayload>(text) {
+        match serde_json::from_str::<RawPayload<'_>>(text) {
             Ok(raw) => raw.into_payload(),
             // Only a refused payload pays for classifying the error: syntax first, so a body
             // that is not JSON is always `Malformed`, whatever it starts with.

@@ -68,6 +68,21 @@ impl StreamId {
             StreamId::Principal(_) => StreamKind::Principal,
         }
     }
+
+    /// Whether `text` is exactly this stream's id as written (`to_string() == text`,
+    /// without building the string).
+    pub fn is(&self, text: &str) -> bool {
+        let Some(rest) = text.strip_prefix(self.kind().prefix()) else {
+            return false;
+        };
+        match self {
+            StreamId::Case(id) => {
+                let mut buf = uuid::Uuid::encode_buffer();
+                id.as_uuid().hyphenated().encode_lower(&mut buf) == rest
+            }
+            StreamId::Agency(id) | StreamId::Principal(id) => id.as_str() == rest,
+        }
+    }
 }
 
 impl FromStr for StreamId {

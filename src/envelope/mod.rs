@@ -81,25 +81,41 @@ impl Envelope {
 
     /// Decodes an already-deserialised wire envelope.
     pub fn from_wire(wire: &WireEnvelope) -> Result<Self, EnvelopeError> {
-        if wire.payload_type != PAYLOAD_TYPE {
-            return Err(EnvelopeError::PayloadType(wire.payload_type.clone()));
+        let sigs: Vec<(&str, &str)> = wire
+            .signatures
+            .iter()
+            .map(|s| (s.keyid.as_str(), s.sig.as_str()))
+            .collect();
+        Self::from_parts(&wire.payload_type, &wire.payload, &sigs)
+    }
+
+    /// Decodes an envelope from its fields' texts: the payload type, the base64 payload and
+    /// each signature's `(keyid, sig)`.
+    pub fn from_parts(
+        payload_type: &str,
+        payload: &str,
+        signatures: &[(&str, &str)],
+    ) -> Result<Self, EnvelopeError> {
+        if payload_type != PAYLOAD_TYPE {
+            return Err(EnvelopeError::PayloadType(payload_type.to_owned()));
         }
-        let [sig] = wire.signatures.as_slice() else {
+        let [(keyid, sig)] = signatures else {
             return Err(EnvelopeError::Invalid(format!(
                 "exactly one signature is required, got {}",
-                wire.signatures.len()
+                signatures.len()
             )));
         };
         let payload = B64
-            .decode(&wire.payload)
+            .decode(payload)
             .map_err(|e| EnvelopeError::Invalid(format!("payload is not standard base64: {e}")))?;
-        let keyid = KeyId::parse(&sig.keyid).map_err(|_| {
+        let keyid = KeyId::parse(keyid).map_err(|_| {
             EnvelopeError::Invalid("signatures[0].keyid must be 64 lowercase hex".into())
         })?;
-        let sig_bytes = B64
-            .decode(&sig.sig)
+        let mut sig_bytes = [0u8; 66];
+        let n = B64
+            .decode_slice(sig, &mut sig_bytes)
             .map_err(|e| EnvelopeError::Invalid(format!("signatures[0].sig is not base64: {e}")))?;
-        let signature = Signature::from_slice(&sig_bytes).map_err(|_| {
+        let signature = Signature::from_slice(&sig_bytes[..n]).map_err(|_| {
             EnvelopeError::Invalid("signatures[0].sig must be a 64-byte Ed25519 signature".into())
         })?;
         Ok(Self {

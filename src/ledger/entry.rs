@@ -1,8 +1,10 @@
 //! Log entries (DESIGN §3): the JSON the server writes once per accepted event, in a fixed
 //! field order, and stores as exact bytes. Hashing, export and verification use those bytes.
 
+mod layout;
+
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::domain::{EventPayload, SchemaError};
 use crate::envelope::{Envelope, EnvelopeError, WireEnvelope};
@@ -10,16 +12,14 @@ use crate::envelope::{Envelope, EnvelopeError, WireEnvelope};
 /// Entry format version.
 pub const ENTRY_VERSION: u8 = 1;
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The entry as the writer serialises it (decoding is in [`layout`]).
+#[derive(Serialize)]
 struct EntryJson<'a> {
     v: u8,
-    #[serde(borrow)]
-    stream: std::borrow::Cow<'a, str>,
+    stream: &'a str,
     revision: u64,
-    #[serde(borrow)]
-    recorded_at: std::borrow::Cow<'a, str>,
-    envelope: WireEnvelope,
+    recorded_at: &'a str,
+    envelope: &'a WireEnvelope,
 }
 
 /// Formats a server timestamp as RFC 3339 UTC with microseconds, as entries carry it.
@@ -31,10 +31,10 @@ pub fn format_time(t: &DateTime<Utc>) -> String {
 pub fn encode(stream: &str, revision: u64, recorded_at: &str, envelope: &WireEnvelope) -> Vec<u8> {
     serde_json::to_vec(&EntryJson {
         v: ENTRY_VERSION,
-        stream: stream.into(),
+        stream,
         revision,
-        recorded_at: recorded_at.into(),
-        envelope: envelope.clone(),
+        recorded_at,
+        envelope,
     })
     .expect("entry serialises")
 }
@@ -64,17 +64,21 @@ pub enum EntryError {
 
 /// Parses entry bytes without re-serialising anything. Does not verify the signature.
 pub fn decode(bytes: &[u8]) -> Result<DecodedEntry, EntryError> {
-    let json: EntryJson<'_> =
-        serde_json::from_slice(bytes).map_err(|e| EntryError::Layout(e.to_string()))?;
+    let json = layout::read(bytes).map_err(|e| EntryError::Layout(e.to_string()))?;
     if json.v != ENTRY_VERSION {
         return Err(EntryError::Layout(format!("unknown version {}", json.v)));
     }
     let recorded_at = DateTime::parse_from_rfc3339(&json.recorded_at)
         .map_err(|e| EntryError::Layout(format!("recorded_at: {e}")))?
         .with_timezone(&Utc);
-    let envelope = Envelope::from_wire(&json.envelope)?;
+    let signatures: Vec<(&str, &str)> = json
+        .signatures
+        .iter()
+        .map(|(k, s)| (k.as_ref(), s.as_ref()))
+        .collect();
+    let envelope = Envelope::from_parts(&json.payload_type, &json.payload, &signatures)?;
     let payload = EventPayload::parse(envelope.payload())?;
-    if payload.stream.to_string() != json.stream {
+    if !payload.stream.is(&json.stream) {
         return Err(EntryError::StreamMismatch {
             entry: json.stream.into_owned(),
             event: payload.stream.to_string(),

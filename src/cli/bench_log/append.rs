@@ -90,7 +90,15 @@ impl Lane {
     ) -> anyhow::Result<bool> {
         let t = Instant::now();
         if let Some(sign) = sign {
-            seal(&self.store, &self.frontier, signer, signer.name(), &mut g, next, sign)?;
+            seal(
+                &self.store,
+                &self.frontier,
+                signer,
+                signer.name(),
+                &mut g,
+                next,
+                sign,
+            )?;
             self.seal += t.elapsed();
         }
         let (size, added, signed) = (

@@ -93,6 +93,15 @@ fn stream_ids_parse_and_print_the_same_text() {
     ] {
         let stream: StreamId = text.parse().expect("valid");
         assert_eq!((stream.to_string().as_str(), stream.kind()), (text, kind));
+        assert!(stream.is(text), "{text}");
+        for other in [
+            &text.to_uppercase(),
+            &format!("{text}0"),
+            &text[1..],
+            "agency-",
+        ] {
+            assert!(!stream.is(other), "{text} is not {other}");
+        }
     }
     for bad in [
         "case-{0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60}",

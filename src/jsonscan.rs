@@ -1,0 +1,131 @@
+//! Scanning JSON in the exact spelling our own writers produce (log entries, bundle
+//! entries): fixed member order, no whitespace. A scan either reads the same values a JSON
+//! parser would, or declines (returns `None`) so the caller falls back to `serde_json`. It is
+//! the fast path of folds and verification, which read millions of such documents.
+
+use std::borrow::Cow;
+
+/// A cursor over bytes in our writers' spelling.
+pub struct Cursor<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self { rest: bytes }
+    }
+
+    /// Whether everything has been read.
+    pub fn at_end(&self) -> bool {
+        self.rest.is_empty()
+    }
+
+    /// Consumes `expected` exactly.
+    pub fn lit(&mut self, expected: &str) -> Option<()> {
+        self.rest = self.rest.strip_prefix(expected.as_bytes())?;
+        Some(())
+    }
+
+    /// Consumes `expected` if it comes next.
+    pub fn eat(&mut self, expected: u8) -> bool {
+        match self.rest.split_first() {
+            Some((&b, rest)) if b == expected => {
+                self.rest = rest;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A string's contents up to its closing quote (the opening one already consumed):
+    /// UTF-8 without control characters or backslashes, so it means exactly its bytes.
+    pub fn string(&mut self) -> Option<Cow<'a, str>> {
+        let end = memchr::memchr(b'"', self.rest)?;
+        let (text, rest) = self.rest.split_at(end);
+        // Without early exit, so the check runs over whole vectors.
+        let control = text.iter().fold(false, |seen, &b| seen | (b < 0x20));
+        if control || memchr::memchr(b'\\', text).is_some() {
+            return None;
+        }
+        self.rest = &rest[1..];
+        std::str::from_utf8(text).ok().map(Cow::Borrowed)
+    }
+
+    /// A string's contents, unescaped, when its only escapes are `\"` and `\\` (how our
+    /// writers spell one JSON document inside another). Declines anything else.
+    pub fn escaped_string(&mut self) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.rest.len().min(4096));
+        let mut rest = self.rest;
+        loop {
+            let stop = memchr::memchr2(b'"', b'\\', rest)?;
+            let (plain, tail) = rest.split_at(stop);
+            if plain.iter().fold(false, |seen, &b| seen | (b < 0x20)) {
+                return None;
+            }
+            out.extend_from_slice(plain);
+            match tail {
+                [b'"', after @ ..] => {
+                    self.rest = after;
+                    std::str::from_utf8(&out).ok()?;
+                    return Some(out);
+                }
+                [b'\\', c @ (b'"' | b'\\'), after @ ..] => {
+                    out.push(*c);
+                    rest = after;
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An unsigned integer in JSON's spelling (no leading zero), within `u64`.
+    pub fn number(&mut self) -> Option<u64> {
+        let len = self.rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (digits, rest) = self.rest.split_at(len);
+        if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
+            return None;
+        }
+        self.rest = rest;
+        std::str::from_utf8(digits).ok()?.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn numbers_and_strings_in_json_spelling() {
+        let mut c = Cursor::new(br#"120,"ab","x\"y\\z""#);
+        assert_eq!(c.number(), Some(120));
+        assert!(c.eat(b','));
+        assert!(c.eat(b'"'));
+        assert_eq!(c.string().as_deref(), Some("ab"));
+        assert!(c.eat(b','));
+        assert!(c.eat(b'"'));
+        assert_eq!(c.escaped_string(), Some(br#"x"y\z"#.to_vec()));
+        assert!(c.at_end());
+        assert_eq!(Cursor::new(b"007").number(), None);
+        assert_eq!(Cursor::new(b"18446744073709551616").number(), None);
+        assert_eq!(Cursor::new(br#"a\"b""#).string(), None);
+        assert_eq!(Cursor::new(br#"a\nb""#).escaped_string(), None);
+        assert_eq!(Cursor::new(b"a\tb\"").string(), None);
+    }
+
+    proptest! {
+        /// Whatever an escaped string scan accepts, serde_json reads to the same text.
+        #[test]
+        fn escaped_strings_agree_with_serde_json(text in "[ -~é\t\n]{0,40}", cut in 0usize..60) {
+            let json = serde_json::to_string(&text).expect("string");
+            for candidate in [json.as_bytes(), &json.as_bytes()[..cut.min(json.len())]] {
+                let mut c = Cursor::new(&candidate[1.min(candidate.len())..]);
+                if let Some(out) = c.escaped_string() {
+                    let parsed: String = serde_json::from_slice(candidate).expect("serde reads it");
+                    prop_assert_eq!(out, parsed.into_bytes());
+                }
+            }
+        }
+    }
+}
