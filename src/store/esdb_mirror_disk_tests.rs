@@ -47,14 +47,30 @@ fn everything_survives_a_reopen() {
     feed_checkpoint(&m, 4, 0, &checkpoint(3));
     feed(&m, 5, &c0).expect("c0");
     feed_checkpoint(&m, 6, 1, &checkpoint(4));
-    m.advance(pos(9)).expect("a filter checkpoint");
     let before = observe(&m);
     drop(m);
     let m = open_in(dir.path());
     assert_eq!(observe(&m), before);
-    assert_eq!(m.tip().seen(), Some(pos(9)));
+    assert_eq!(m.tip().seen(), Some(pos(6)));
     assert_eq!(m.tip().checkpoint_events(), 2);
     assert_eq!(m.store().find_event(&b0.event_id).expect("find"), Some(b0));
+}
+
+#[test]
+fn moves_of_the_position_alone_are_written_at_most_once_a_second() {
+    let (dir, m) = fresh();
+    m.advance(pos(9)).expect("the first is written");
+    m.advance(pos(10)).expect("the next only in memory");
+    assert_eq!(m.tip().seen(), Some(pos(10)));
+    drop(m);
+    let m = open_in(dir.path());
+    assert_eq!(m.tip().seen(), Some(pos(9)), "resumes from the one written");
+    feed(&m, 11, &entry("a", 0, 0)).expect("a0");
+    m.advance(pos(12))
+        .expect("just after a commit: only in memory");
+    drop(m);
+    let m = open_in(dir.path());
+    assert_eq!(m.tip().seen(), Some(pos(11)), "written with the entry");
 }
 
 #[test]

@@ -137,13 +137,15 @@ pub fn check_same_log(
         let place = format!("stream {} revision {}", e.stream, e.revision);
         match cluster.first {
             None => return Err(refuse(file, format!("EventStoreDB holds no {place}"))),
-            Some((id, leaf)) if id != e.event_id || leaf != e.leaf_hash => return Err(refuse(
-                file,
-                format!(
+            Some((id, leaf)) if id != e.event_id || leaf != e.leaf_hash => {
+                return Err(refuse(
+                    file,
+                    format!(
                     "its first entry is event {} at {place}, EventStoreDB holds event {id} there",
                     e.event_id
                 ),
-            )),
+                ))
+            }
             Some(_) => {}
         }
     }
