@@ -4,7 +4,7 @@
 //! cluster. The subscription itself is in `esdb_subscription`. Everything here runs on the
 //! backend's own tokio runtime.
 
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use eventstore::{
@@ -115,7 +115,11 @@ pub async fn head(client: &Client, cfg: &EsdbConfig) -> Result<Option<AllPositio
 /// (filtered on the client: the crate's `read_all` has no server-side filter), one mirror
 /// commit per page. Used only when the subscription has not confirmed a position the
 /// writer needs, so it reads little.
-pub async fn scan(client: &Client, shared: &Shared, until: AllPosition) -> Result<(), StoreError> {
+pub async fn scan(
+    client: &Client,
+    shared: &Arc<Shared>,
+    until: AllPosition,
+) -> Result<(), StoreError> {
     loop {
         let from = shared.mirror.tip().seen();
         if from.is_some_and(|p| p >= until) {
@@ -145,10 +149,26 @@ pub async fn scan(client: &Client, shared: &Shared, until: AllPosition) -> Resul
             .and_then(|e| e.event.as_ref().map(|e| to_pos(e.position)));
         match last {
             // Every event up to `last` goes through the mirror; foreign ones are skipped.
-            Some(p) if from.is_none_or(|f| p > f) => shared.ingest(&events, Some(p))?,
-            _ => return shared.ingest(&events, Some(until)),
+            Some(p) if from.is_none_or(|f| p > f) => {
+                commit(shared.clone(), events, Some(p)).await?
+            }
+            _ => return commit(shared.clone(), events, Some(until)).await,
         }
     }
+}
+
+/// One mirror commit, off the runtime's worker threads (it waits for an fsync).
+pub async fn commit(
+    shared: Arc<Shared>,
+    events: Vec<ResolvedEvent>,
+    then: Option<AllPosition>,
+) -> Result<(), StoreError> {
+    if events.is_empty() && then.is_none() {
+        return Ok(());
+    }
+    tokio::task::spawn_blocking(move || shared.ingest(&events, then))
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("mirror commit task: {e}"))))
 }
 
 /// What the cluster holds to compare a mirror with: the head of `$all`, and the event at

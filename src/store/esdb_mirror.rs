@@ -96,27 +96,17 @@ impl Mirror {
     pub fn open(file: &Path, cfg: &EsdbConfig) -> Result<Self, StoreError> {
         let db = SqliteStore::open(file).map_err(|e| refuse_open(file, e))?;
         let size = db.size()?;
-        let seen = db
-            .meta(SEEN_KEY)?
-            .map(|b| meta::decode_position(&b))
-            .transpose()?;
-        match db.meta(PREFIX_KEY)? {
-            Some(p) if p == cfg.prefix.as_bytes() => {}
-            Some(p) => {
-                return Err(refuse(
-                    file,
-                    format!(
-                        "it was built for the stream prefix `{}`, but --store names `{}`",
-                        String::from_utf8_lossy(&p),
-                        cfg.prefix
-                    ),
-                ))
-            }
-            None if size == 0 && seen.is_none() => {
-                db.set_meta(PREFIX_KEY, cfg.prefix.as_bytes())?
-            }
-            None => return Err(refuse(file, "it holds entries but no stream prefix")),
-        }
+        check_prefix(&db, file, &cfg.prefix, size)?;
+        // A mirror without entries has nothing that proves it is of this cluster, so its
+        // position is not trusted: it reads `$all` from the start again (nothing of ours
+        // lies there, or it would hold entries).
+        let seen = match size {
+            0 => None,
+            _ => db
+                .meta(SEEN_KEY)?
+                .map(|b| meta::decode_position(&b))
+                .transpose()?,
+        };
         let checkpoint_events = db
             .meta(CHECKPOINT_EVENTS_KEY)?
             .map(|b| meta::decode_count(CHECKPOINT_EVENTS_KEY, &b))
@@ -220,6 +210,25 @@ impl Mirror {
         tip.seen = Some(b.seen);
         tip.checkpoint_events = b.checkpoint_events;
         Ok(())
+    }
+}
+
+/// Refuses a mirror built for another prefix; records the prefix in a new one.
+fn check_prefix(db: &SqliteStore, file: &Path, prefix: &str, size: u64) -> Result<(), StoreError> {
+    match db.meta(PREFIX_KEY)? {
+        Some(p) if p == prefix.as_bytes() => Ok(()),
+        Some(p) => Err(refuse(
+            file,
+            format!(
+                "it was built for the stream prefix `{}`, but --store names `{prefix}`",
+                String::from_utf8_lossy(&p)
+            ),
+        )),
+        None if size == 0 => db.set_meta(PREFIX_KEY, prefix.as_bytes()),
+        None => Err(refuse(
+            file,
+            "it holds entries but records no stream prefix (it is not an EventStoreDB mirror)",
+        )),
     }
 }
 

@@ -90,7 +90,7 @@ impl Builder<'_> {
                 if self.checkpoint.as_ref().is_none_or(|c| cp.size >= c.size) {
                     self.checkpoint = Some(cp);
                 }
-                self.checkpoint_events = self.checkpoint_events.max(ev.revision + 1);
+                self.checkpoint_events = self.checkpoint_events.max(ev.revision.saturating_add(1));
             }
             StreamKind::Foreign => {}
         }

@@ -59,18 +59,39 @@ fn everything_survives_a_reopen() {
 #[test]
 fn moves_of_the_position_alone_are_written_at_most_once_a_second() {
     let (dir, m) = fresh();
-    m.advance(pos(9)).expect("the first is written");
+    feed(&m, 1, &entry("a", 0, 0)).expect("a0");
+    drop(m);
+    let m = open_in(dir.path());
+    m.advance(pos(9))
+        .expect("the first since opening is written");
     m.advance(pos(10)).expect("the next only in memory");
     assert_eq!(m.tip().seen(), Some(pos(10)));
     drop(m);
     let m = open_in(dir.path());
     assert_eq!(m.tip().seen(), Some(pos(9)), "resumes from the one written");
-    feed(&m, 11, &entry("a", 0, 0)).expect("a0");
+    feed(&m, 11, &entry("b", 0, 1)).expect("b0");
     m.advance(pos(12))
         .expect("just after a commit: only in memory");
     drop(m);
     let m = open_in(dir.path());
     assert_eq!(m.tip().seen(), Some(pos(11)), "written with the entry");
+}
+
+#[test]
+fn a_mirror_without_entries_reads_all_again_from_the_start() {
+    let (dir, m) = fresh();
+    m.advance(pos(9)).expect("written");
+    feed_checkpoint(&m, 10, 0, &checkpoint(0));
+    drop(m);
+    let m = open_in(dir.path());
+    assert_eq!(m.tip().seen(), None, "nothing proves it is of this cluster");
+    feed_checkpoint(&m, 10, 0, &checkpoint(0));
+    assert_eq!(
+        m.tip().checkpoint_events(),
+        1,
+        "reading it again counts nothing twice"
+    );
+    assert_eq!(m.store().checkpoints().expect("checkpoints").len(), 1);
 }
 
 #[test]

@@ -17,7 +17,7 @@ use eventstore::{
 };
 use tokio::sync::mpsc;
 
-use super::esdb_feed::{from_pos, to_pos, unavailable, Shared};
+use super::esdb_feed::{self, from_pos, to_pos, unavailable, Shared};
 use super::esdb_mapping::AllPosition;
 use super::StoreError;
 
@@ -106,7 +106,7 @@ async fn apply(shared: &Arc<Shared>, batch: Vec<Message>) -> Next {
             Err(e) => failure = Some(e),
         }
     }
-    let committed = commit(shared.clone(), events, then).await;
+    let committed = esdb_feed::commit(shared.clone(), events, then).await;
     match (committed, failure) {
         (Err(e @ StoreError::Corrupt(_)), _) => {
             tracing::error!(error = %e, "EventStoreDB data does not hold together");
@@ -130,18 +130,4 @@ async fn apply(shared: &Arc<Shared>, batch: Vec<Message>) -> Next {
             Next::Continue
         }
     }
-}
-
-/// One mirror commit, off the runtime's worker threads (it waits for an fsync).
-async fn commit(
-    shared: Arc<Shared>,
-    events: Vec<ResolvedEvent>,
-    then: Option<AllPosition>,
-) -> Result<(), StoreError> {
-    if events.is_empty() && then.is_none() {
-        return Ok(());
-    }
-    tokio::task::spawn_blocking(move || shared.ingest(&events, then))
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("mirror commit task: {e}"))))
 }
