@@ -194,8 +194,10 @@ pub async fn cluster_view(
         Err(_) => return Err(unavailable(cfg, "reading the first entry", "timed out")),
         Ok(Err(eventstore::Error::ResourceNotFound | eventstore::Error::ResourceDeleted)) => None,
         Ok(Err(e)) => return Err(unavailable(cfg, "reading the first entry", e)),
+        // A stream truncated past revision 0 no longer holds the mirror's first entry.
         Ok(Ok(ev)) => ev
             .and_then(|ev| ev.event)
+            .filter(|e| e.revision == 0)
             .map(|e| (e.id, merkle::leaf_hash(&e.data))),
     };
     Ok(ClusterView { first, head })
