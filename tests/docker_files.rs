@@ -189,3 +189,36 @@ fn every_setting_the_deployment_uses_is_one_the_binary_knows() {
         assert!(help.contains(var), "`caseledger serve` does not read {var}");
     }
 }
+
+#[test]
+fn each_caseledger_node_keeps_its_mirror_on_a_volume_of_its_own() {
+    let doc = parse_yaml(&read("docker/compose.yml"));
+    let mut seen = Vec::new();
+    for node in ["caseledger1", "caseledger2"] {
+        let svc = doc.get(&["services", node]);
+        let mirror = &svc.get(&["environment", "CASELEDGER_ESDB_MIRROR"]).value;
+        let dir = mirror.rsplit_once('/').map_or("", |(d, _)| d);
+        let volume = svc
+            .get(&["volumes"])
+            .children
+            .values()
+            .map(|v| v.value.clone())
+            .find(|v| v.ends_with(&format!(":{dir}")))
+            .unwrap_or_else(|| panic!("{node}: no writable volume at {dir}"));
+        let name = volume.split(':').next().expect("volume name").to_owned();
+        assert!(
+            doc.get(&["volumes"]).children.contains_key(&name),
+            "declared volume {name}"
+        );
+        assert!(
+            !seen.contains(&name),
+            "{node} shares the mirror volume {name}"
+        );
+        seen.push(name);
+    }
+    let dockerfile = read("docker/Dockerfile");
+    assert!(
+        dockerfile.contains("chown caseledger:caseledger /data /mirror"),
+        "the image's user owns /mirror"
+    );
+}

@@ -130,3 +130,37 @@ fn an_unknown_store_is_refused_before_anything_starts() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("unknown store"), "{stderr}");
 }
+
+#[test]
+fn a_mirror_built_for_another_prefix_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let mirror = dir.path().join("m").join("node1.db");
+    let mirror_arg = mirror.to_str().expect("utf-8");
+    let serve = |store: &str| {
+        run(
+            &[
+                "serve",
+                "--data",
+                data,
+                "--store",
+                store,
+                "--store-timeout",
+                "1",
+                "--esdb-mirror",
+                mirror_arg,
+            ],
+            &[],
+        )
+    };
+    // The first start creates the mirror (for the default prefix) before connecting.
+    assert_clean_failure(&serve(NOBODY));
+    assert!(mirror.exists(), "the mirror goes where --esdb-mirror says");
+    let out = serve("esdb://127.0.0.1:1?tls=false&prefix=other-");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for part in [mirror_arg, "other-", "caseledger-", "delete"] {
+        assert!(stderr.contains(part), "`{part}` in:\n{stderr}");
+    }
+}

@@ -33,8 +33,9 @@ fn sqlite() -> (tempfile::TempDir, Arc<dyn EventStore>) {
     (dir, Arc::new(store))
 }
 
-/// A connected EventStoreDB store under a fresh prefix, or `None` (and a SKIPPED line).
-fn eventstore(check: &str) -> Option<Arc<dyn EventStore>> {
+/// A connected EventStoreDB store under a fresh prefix, with its mirror file in a fresh
+/// directory (kept as long as the store), or `None` (and a SKIPPED line).
+fn eventstore(check: &str) -> Option<(tempfile::TempDir, Arc<dyn EventStore>)> {
     let Ok(url) = std::env::var(ESDB_ENV) else {
         eprintln!(
             "SKIPPED: EventStoreDB conformance `{check}` (set \
@@ -45,8 +46,10 @@ fn eventstore(check: &str) -> Option<Arc<dyn EventStore>> {
     let sep = if url.contains('?') { '&' } else { '?' };
     let prefix = format!("conformance-{}-", uuid::Uuid::new_v4().simple());
     let spec = format!("{url}{sep}prefix={prefix}");
-    match open_backend(&spec, Duration::from_secs(30)) {
-        Ok(Backend::Shared(store)) => Some(store),
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mirror = dir.path().join("esdb-mirror.db");
+    match open_backend(&spec, &mirror, Duration::from_secs(30)) {
+        Ok(Backend::Shared(store)) => Some((dir, store)),
         Ok(Backend::Sqlite) => panic!("{ESDB_ENV} must be an esdb:// URL"),
         Err(e) => panic!("{ESDB_ENV} is set but EventStoreDB is not usable: {e}"),
     }
@@ -60,7 +63,7 @@ macro_rules! conformance {
         }
         mod eventstoredb_backend {
             $(#[test] fn $check() {
-                if let Some(s) = super::eventstore(stringify!($check)) { super::$check(s); }
+                if let Some((_dir, s)) = super::eventstore(stringify!($check)) { super::$check(s); }
             })*
         }
     };

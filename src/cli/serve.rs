@@ -1,6 +1,7 @@
 //! `caseledger init` and `caseledger serve`.
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use crate::datadir::{self, InitOptions};
 use crate::http::{AppState, Application, Limits};
 use crate::ledger::{Clock, SystemClock};
 use crate::reports::{ReportConfig, ReportService};
+use crate::store::esdb_mirror::MIRROR_FILE;
 use crate::store::{open_backend, Backend};
 
 /// Arguments of `init`.
@@ -44,13 +46,26 @@ pub struct StoreArgs {
     /// Seconds to wait for EventStoreDB to answer at start-up before giving up.
     #[arg(long, env = "CASELEDGER_STORE_TIMEOUT", default_value_t = 30)]
     pub store_timeout: u64,
+    /// EventStoreDB only: the node's local mirror of the log (a SQLite file; delete it to
+    /// rebuild it from EventStoreDB). Default: esdb-mirror.db in the data directory. Each
+    /// node needs its own.
+    #[arg(long, env = "CASELEDGER_ESDB_MIRROR")]
+    pub esdb_mirror: Option<PathBuf>,
 }
 
 impl StoreArgs {
     /// Opens the backend, or fails with a message naming it and its address.
-    fn open(&self) -> anyhow::Result<Backend> {
-        open_backend(&self.store, Duration::from_secs(self.store_timeout))
-            .with_context(|| format!("opening the store `{}`", self.store))
+    fn open(&self, data: &Path) -> anyhow::Result<Backend> {
+        let mirror = self
+            .esdb_mirror
+            .clone()
+            .unwrap_or_else(|| data.join(MIRROR_FILE));
+        open_backend(
+            &self.store,
+            &mirror,
+            Duration::from_secs(self.store_timeout),
+        )
+        .with_context(|| format!("opening the store `{}`", self.store))
     }
 }
 
@@ -104,7 +119,7 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
         admin: args.admin,
         agency: args.agency,
     };
-    let shared = match args.store.open()? {
+    let shared = match args.store.open(&args.data.data)? {
         Backend::Sqlite => None,
         Backend::Shared(store) => Some(store),
     };
@@ -116,7 +131,7 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let dir = &args.data.data;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (ledger, service_key) = match args.store.open()? {
+    let (ledger, service_key) = match args.store.open(dir)? {
         Backend::Sqlite => {
             if args.init && !datadir::is_initialised(dir) {
                 let report = datadir::init(dir, &InitOptions::default(), clock.clone())?;

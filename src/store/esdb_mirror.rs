@@ -1,18 +1,36 @@
-//! A node's local view of the caseledger part of EventStoreDB's `$all`: entries in the
-//! filtered `$all` order (the global index is the position in that order), the Merkle nodes
-//! rebuilt from them (EventStoreDB does not hold them), per-stream and per-event indexes,
-//! and the checkpoint stream. Pure and in memory; the backend feeds it from a subscription.
+//! A node's local, on-disk view of the caseledger part of EventStoreDB's `$all`: entries in
+//! the filtered `$all` order (the global index is the position in that order), the Merkle
+//! nodes rebuilt from them (EventStoreDB does not hold them), and the checkpoint stream,
+//! kept in a SQLite file through [`SqliteStore`] together with how far `$all` has been seen.
+//!
+//! Memory does not grow with the log: only the tree's right border and a few counters stay
+//! in memory, and each batch of events is one SQLite transaction. The backend feeds the
+//! mirror from a subscription; restarting resumes from the persisted position.
 
-use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::esdb_mapping::StreamKind;
-use super::esdb_mapping::{
-    decode_checkpoint, decode_entry, AllPosition, EsdbConfig, RecordedEntry,
+use super::esdb_mapping::{AllPosition, EsdbConfig};
+use super::esdb_mirror_batch::{self as batch, Batch};
+use super::esdb_mirror_meta::{
+    self as meta, check_same_log, refuse, ClusterView, CHECKPOINT_EVENTS_KEY, PREFIX_KEY, SEEN_KEY,
 };
-use super::{StoreError, StoredCheckpoint, StoredEntry};
-use crate::log::merkle::{Hash, MemoryNodes, NodeSource};
+use super::sqlite::SqliteStore;
+use super::{EventStore, StoreError};
+use crate::ledger::Frontier;
+
+/// Default file name of the mirror inside the data directory.
+pub const MIRROR_FILE: &str = "esdb-mirror.db";
+
+/// How often at most a move of the position alone (past other applications' events) is
+/// written. A filtered subscription reports one every 32 events it skips, which on a busy
+/// shared cluster would otherwise be a steady stream of fsyncs. Skipping some is safe: no
+/// event of ours lies between the position written and the one in memory, so a restart
+/// merely skips those foreign events again.
+const POSITION_EVERY: Duration = Duration::from_secs(1);
 
 /// One event seen on `$all`, as the mirror needs it.
 pub struct SeenEvent<'a> {
@@ -23,22 +41,21 @@ pub struct SeenEvent<'a> {
     pub data: &'a [u8],
 }
 
-/// The mirror itself.
-#[derive(Default)]
-pub struct Mirror {
-    entries: Vec<StoredEntry>,
-    streams: HashMap<String, Vec<u64>>,
-    events: HashMap<Uuid, u64>,
-    nodes: MemoryNodes,
-    checkpoints: Vec<StoredCheckpoint>,
-    /// Everything in `$all` up to here has been seen (events or filter checkpoints).
+/// The mirror's in-memory state: where its log ends. Waiting for the mirror to grow or to
+/// reach a position is done on this (through [`Mirror::tip`]).
+pub struct Tip {
+    size: u64,
     seen: Option<AllPosition>,
+    checkpoint_events: u64,
+    frontier: Frontier,
+    /// When the position was last written (`None`: not since the mirror was opened).
+    written: Option<Instant>,
 }
 
-impl Mirror {
+impl Tip {
     /// Number of entries (the next global index).
     pub fn size(&self) -> u64 {
-        self.entries.len() as u64
+        self.size
     }
 
     /// How far `$all` has been seen.
@@ -51,108 +68,179 @@ impl Mirror {
         self.seen.is_some_and(|s| s >= p)
     }
 
-    /// Records that nothing of ours lies before `p` unseen (a filtered subscription's
-    /// checkpoint, or the end of a scan).
-    pub fn advance(&mut self, p: AllPosition) {
-        if !self.has_seen(p) {
-            self.seen = Some(p);
-        }
+    /// Number of checkpoint events seen: the checkpoint stream's next revision.
+    pub fn checkpoint_events(&self) -> u64 {
+        self.checkpoint_events
     }
 
-    /// Folds one event. Events at or before the seen position are repeats (two feeders,
-    /// or a resubscription) and are ignored, so feeding is idempotent.
-    pub fn ingest(&mut self, cfg: &EsdbConfig, ev: &SeenEvent<'_>) -> Result<(), StoreError> {
-        if self.has_seen(ev.position) {
-            return Ok(());
-        }
-        match cfg.classify(ev.stream) {
-            StreamKind::Ledger(stream) => {
-                let index = self.size();
-                let e = decode_entry(
-                    &RecordedEntry {
-                        ledger_stream: stream,
-                        revision: ev.revision,
-                        event_id: ev.event_id,
-                        data: ev.data,
-                    },
-                    index,
-                )?;
-                self.push_entry(e)?;
-            }
-            StreamKind::Checkpoints => self.checkpoints.push(decode_checkpoint(ev.data)?),
-            StreamKind::Foreign => {}
-        }
-        self.seen = Some(ev.position);
-        Ok(())
+    /// The Merkle tree's right border at `size`.
+    pub fn frontier(&self) -> &Frontier {
+        &self.frontier
     }
+}
 
-    fn push_entry(&mut self, e: StoredEntry) -> Result<(), StoreError> {
-        let revs = self.streams.entry(e.stream.clone()).or_default();
-        if e.revision != revs.len() as u64 {
-            return Err(StoreError::Corrupt(format!(
-                "stream {} jumps to revision {} after {} entries",
-                e.stream,
-                e.revision,
-                revs.len()
-            )));
-        }
-        revs.push(e.index);
-        self.nodes
-            .append(e.index, &[e.leaf_hash])
-            .map_err(|err| StoreError::Corrupt(format!("merkle tree: {err}")))?;
-        self.events.insert(e.event_id, e.index);
-        self.entries.push(e);
-        Ok(())
-    }
+/// The mirror itself. Reads go straight to the SQLite file ([`Mirror::store`]); ingesting
+/// holds the tip's lock for the whole batch, so two feeders never interleave.
+pub struct Mirror {
+    db: SqliteStore,
+    file: PathBuf,
+    cfg: EsdbConfig,
+    tip: Mutex<Tip>,
+}
 
-    /// Entries in global order from `from`, at most `limit`.
-    pub fn read_all(&self, from: u64, limit: usize) -> Vec<StoredEntry> {
-        let start = (from as usize).min(self.entries.len());
-        let end = start.saturating_add(limit).min(self.entries.len());
-        self.entries[start..end].to_vec()
-    }
-
-    /// Entries of one stream from `from`, at most `limit`.
-    pub fn read_stream(&self, stream: &str, from: u64, limit: usize) -> Vec<StoredEntry> {
-        let Some(idx) = self.streams.get(stream) else {
-            return Vec::new();
+impl Mirror {
+    /// Opens (creating if needed) the mirror file for the log under `cfg.prefix`. A file
+    /// built for another prefix, or one that is not a mirror at all, is refused.
+    pub fn open(file: &Path, cfg: &EsdbConfig) -> Result<Self, StoreError> {
+        let db = SqliteStore::open(file).map_err(|e| refuse_open(file, e))?;
+        let size = db.size()?;
+        check_prefix(&db, file, &cfg.prefix, size)?;
+        // A mirror without entries has nothing that proves it is of this cluster, so its
+        // position is not trusted: it reads `$all` from the start again (nothing of ours
+        // lies there, or it would hold entries).
+        let seen = match size {
+            0 => None,
+            _ => db
+                .meta(SEEN_KEY)?
+                .map(|b| meta::decode_position(&b))
+                .transpose()?,
         };
-        idx.iter()
-            .skip(from as usize)
-            .take(limit)
-            .map(|&i| self.entries[i as usize].clone())
-            .collect()
+        let checkpoint_events = db
+            .meta(CHECKPOINT_EVENTS_KEY)?
+            .map(|b| meta::decode_count(CHECKPOINT_EVENTS_KEY, &b))
+            .transpose()?
+            .unwrap_or(0);
+        let tip = Tip {
+            size,
+            seen,
+            checkpoint_events,
+            frontier: Frontier::load(&db, size),
+            written: None,
+        };
+        Ok(Self {
+            db,
+            file: file.to_owned(),
+            cfg: cfg.clone(),
+            tip: Mutex::new(tip),
+        })
     }
 
-    /// The next revision of a stream.
-    pub fn next_revision(&self, stream: &str) -> u64 {
-        self.streams.get(stream).map_or(0, |r| r.len() as u64)
+    /// The mirror file.
+    pub fn file(&self) -> &Path {
+        &self.file
     }
 
-    /// The entry with this event id.
-    pub fn find_event(&self, id: &Uuid) -> Option<StoredEntry> {
-        self.events
-            .get(id)
-            .map(|&i| self.entries[i as usize].clone())
+    /// The committed entries, nodes and checkpoints, for reading.
+    pub fn store(&self) -> &SqliteStore {
+        &self.db
     }
 
-    /// A complete Merkle node.
-    pub fn node(&self, level: u8, index: u64) -> Option<Hash> {
-        self.nodes.node(level, index).ok()
+    /// The in-memory state, locked.
+    pub fn tip(&self) -> MutexGuard<'_, Tip> {
+        self.tip.lock().expect("mirror tip")
     }
 
-    /// Checkpoints, oldest first.
-    pub fn checkpoints(&self) -> &[StoredCheckpoint] {
-        &self.checkpoints
+    /// Number of committed entries (without waiting for a batch being committed).
+    pub fn size(&self) -> Result<u64, StoreError> {
+        self.db.size()
     }
 
-    /// The checkpoint covering the most entries (the stream only grows, but a late loser
-    /// could never make it shrink either way).
-    pub fn latest_checkpoint(&self) -> Option<&StoredCheckpoint> {
-        self.checkpoints.iter().max_by_key(|c| c.size)
+    /// Refuses to go on if the cluster does not hold this mirror's log (see
+    /// [`meta::check_same_log`]).
+    pub fn check_cluster(&self, cluster: &ClusterView) -> Result<(), StoreError> {
+        let first = self.db.read_all(0, 1)?;
+        check_same_log(&self.file, first.first(), self.tip().seen, cluster)
     }
+
+    /// The stream of the mirror's first entry, whose revision 0 [`Mirror::check_cluster`]
+    /// compares with the cluster's.
+    pub fn first_stream(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.db.read_all(0, 1)?.into_iter().next().map(|e| e.stream))
+    }
+
+    /// Folds a batch of events (in `$all` order), then records that nothing of ours lies
+    /// unseen before `then` (a filtered subscription's checkpoint, or the end of a scan), in
+    /// one transaction. Events at or before the seen position are repeats (two feeders, or
+    /// a resubscription) and are ignored, so feeding is idempotent. A batch with one bad
+    /// event writes nothing.
+    pub fn ingest(
+        &self,
+        events: &[SeenEvent<'_>],
+        then: Option<AllPosition>,
+    ) -> Result<(), StoreError> {
+        let mut tip = self.tip();
+        match batch::build(&self.cfg, &self.db, &tip, events, then)? {
+            Some(b) => self.commit(&mut tip, b),
+            None => Ok(()),
+        }
+    }
+
+    /// Records that nothing of ours lies unseen before `p`.
+    pub fn advance(&self, p: AllPosition) -> Result<(), StoreError> {
+        self.ingest(&[], Some(p))
+    }
+
+    fn commit(&self, tip: &mut Tip, b: Batch) -> Result<(), StoreError> {
+        let seen = meta::encode_position(b.seen);
+        let size = tip.size + b.group.entries.len() as u64;
+        if b.group.entries.is_empty() && b.group.checkpoint.is_none() {
+            // Only the position moves: one autocommitted write is atomic on its own.
+            if tip.written.is_none_or(|t| t.elapsed() >= POSITION_EVERY) {
+                self.db.set_meta(SEEN_KEY, &seen)?;
+                tip.written = Some(Instant::now());
+            }
+        } else {
+            let mut rows = vec![(SEEN_KEY, seen)];
+            if b.checkpoint_events != tip.checkpoint_events {
+                rows.push((
+                    CHECKPOINT_EVENTS_KEY,
+                    meta::encode_count(b.checkpoint_events),
+                ));
+            }
+            let rows: Vec<(&str, &[u8])> = rows.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+            let nodes = b.group.nodes.clone();
+            self.db.commit_with_meta(b.group, &rows)?;
+            tip.frontier.advance(size, &nodes);
+            tip.written = Some(Instant::now());
+        }
+        tip.size = size;
+        tip.seen = Some(b.seen);
+        tip.checkpoint_events = b.checkpoint_events;
+        Ok(())
+    }
+}
+
+/// Refuses a mirror built for another prefix; records the prefix in a new one.
+fn check_prefix(db: &SqliteStore, file: &Path, prefix: &str, size: u64) -> Result<(), StoreError> {
+    match db.meta(PREFIX_KEY)? {
+        Some(p) if p == prefix.as_bytes() => Ok(()),
+        Some(p) => Err(refuse(
+            file,
+            format!(
+                "it was built for the stream prefix `{}`, but --store names `{prefix}`",
+                String::from_utf8_lossy(&p)
+            ),
+        )),
+        None if size == 0 => db.set_meta(PREFIX_KEY, prefix.as_bytes()),
+        None => Err(refuse(
+            file,
+            "it holds entries but records no stream prefix (it is not an EventStoreDB mirror)",
+        )),
+    }
+}
+
+/// A file SQLite cannot open (damaged, or not a database) is named, with the way out.
+fn refuse_open(file: &Path, e: StoreError) -> StoreError {
+    StoreError::Unavailable(format!(
+        "opening the EventStoreDB mirror {}: {e} (delete it to rebuild it from EventStoreDB)",
+        file.display()
+    ))
 }
 
 #[cfg(test)]
 #[path = "esdb_mirror_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "esdb_mirror_disk_tests.rs"]
+mod disk_tests;

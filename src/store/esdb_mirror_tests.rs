@@ -1,117 +1,182 @@
-//! Unit tests of the mirror: global order, dedup of repeated feeding, Merkle nodes.
+//! Unit tests of the mirror (on disk, in a temporary directory): global order, dedup of
+//! repeated feeding, revision and event-id checks, Merkle nodes, checkpoints.
+
+use std::path::Path;
 
 use super::super::esdb_mapping::tests::entry;
+use super::super::esdb_mapping::{checkpoint_data, EsdbConfig};
+use super::super::{StoreNodes, StoredCheckpoint, StoredEntry};
 use super::*;
-use crate::log::merkle::{self, RootBuilder};
+use crate::log::merkle::{self, MemoryNodes, NodeSource, RootBuilder};
 
-fn cfg() -> EsdbConfig {
+pub(super) fn cfg() -> EsdbConfig {
     EsdbConfig::parse("esdb://h:2113?tls=false").expect("parses")
 }
 
-fn pos(n: u64) -> AllPosition {
+pub(super) fn pos(n: u64) -> AllPosition {
     AllPosition {
         commit: n * 100,
         prepare: n * 100,
     }
 }
 
-fn feed(m: &mut Mirror, at: u64, e: &StoredEntry) -> Result<(), StoreError> {
-    let stream = cfg().stream_name(&e.stream);
-    m.ingest(
-        &cfg(),
-        &SeenEvent {
-            position: pos(at),
-            stream: &stream,
+/// The mirror file in `dir`, opened for the default prefix.
+pub(super) fn open_in(dir: &Path) -> Mirror {
+    Mirror::open(&dir.join(MIRROR_FILE), &cfg()).expect("open mirror")
+}
+
+pub(super) fn fresh() -> (tempfile::TempDir, Mirror) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = open_in(dir.path());
+    (dir, m)
+}
+
+/// Feeds `(position, entry)` pairs as one batch.
+pub(super) fn feed_batch(m: &Mirror, batch: &[(u64, &StoredEntry)]) -> Result<(), StoreError> {
+    let names: Vec<String> = batch
+        .iter()
+        .map(|(_, e)| cfg().stream_name(&e.stream))
+        .collect();
+    let events: Vec<SeenEvent<'_>> = batch
+        .iter()
+        .zip(&names)
+        .map(|((at, e), stream)| SeenEvent {
+            position: pos(*at),
+            stream,
             revision: e.revision,
             event_id: e.event_id,
             data: &e.bytes,
-        },
-    )
+        })
+        .collect();
+    m.ingest(&events, None)
+}
+
+pub(super) fn feed(m: &Mirror, at: u64, e: &StoredEntry) -> Result<(), StoreError> {
+    feed_batch(m, &[(at, e)])
+}
+
+/// Feeds checkpoint event number `revision` of the checkpoint stream.
+pub(super) fn feed_checkpoint(m: &Mirror, at: u64, revision: u64, cp: &StoredCheckpoint) {
+    let data = checkpoint_data(cp);
+    let stream = cfg().checkpoint_stream();
+    let ev = SeenEvent {
+        position: pos(at),
+        stream: &stream,
+        revision,
+        event_id: Uuid::new_v4(),
+        data: &data,
+    };
+    m.ingest(&[ev], None).expect("checkpoint");
 }
 
 #[test]
 fn entries_take_their_index_from_the_filtered_order() {
-    let mut m = Mirror::default();
+    let (_dir, m) = fresh();
     let (a0, b0, a1) = (entry("a", 0, 0), entry("b", 0, 1), entry("a", 1, 2));
-    feed(&mut m, 1, &a0).expect("a0");
-    m.ingest(
-        &cfg(),
-        &SeenEvent {
-            position: pos(2),
-            stream: "$stats-x",
-            revision: 0,
-            event_id: Uuid::nil(),
-            data: b"{}",
-        },
-    )
-    .expect("foreign events are skipped");
-    feed(&mut m, 3, &b0).expect("b0");
-    feed(&mut m, 4, &a1).expect("a1");
-    assert_eq!(m.size(), 3);
-    assert_eq!(m.read_all(0, 10), vec![a0.clone(), b0.clone(), a1.clone()]);
-    assert_eq!(m.read_stream("agency-a", 1, 10), vec![a1.clone()]);
-    assert_eq!(m.next_revision("agency-a"), 2);
-    assert_eq!(m.find_event(&b0.event_id), Some(b0));
-    assert_eq!(m.seen(), Some(pos(4)));
+    feed(&m, 1, &a0).expect("a0");
+    let foreign = SeenEvent {
+        position: pos(2),
+        stream: "$stats-x",
+        revision: 0,
+        event_id: Uuid::nil(),
+        data: b"{}",
+    };
+    m.ingest(&[foreign], None)
+        .expect("foreign events are skipped");
+    feed_batch(&m, &[(3, &b0), (4, &a1)]).expect("b0, a1");
+    let s = m.store();
+    assert_eq!(m.size().expect("size"), 3);
+    assert_eq!(
+        s.read_all(0, 10).expect("all"),
+        vec![a0, b0.clone(), a1.clone()]
+    );
+    assert_eq!(s.read_stream("agency-a", 1, 10).expect("a"), vec![a1]);
+    assert_eq!(s.find_event(&b0.event_id).expect("find"), Some(b0));
+    assert_eq!(m.tip().seen(), Some(pos(4)));
 }
 
 #[test]
 fn feeding_the_same_position_twice_changes_nothing() {
-    let mut m = Mirror::default();
+    let (_dir, m) = fresh();
     let a0 = entry("a", 0, 0);
-    feed(&mut m, 1, &a0).expect("first");
-    feed(&mut m, 1, &a0).expect("repeat ignored");
-    m.advance(pos(9));
-    feed(&mut m, 5, &entry("b", 0, 1)).expect("behind the seen position");
-    assert_eq!(m.size(), 1);
+    feed(&m, 1, &a0).expect("first");
+    feed(&m, 1, &a0).expect("repeat ignored");
+    m.advance(pos(9)).expect("advance");
+    feed(&m, 5, &entry("b", 0, 1)).expect("behind the seen position");
+    assert_eq!(m.size().expect("size"), 1);
+    assert_eq!(m.tip().seen(), Some(pos(9)));
 }
 
 #[test]
 fn a_revision_gap_is_corruption() {
-    let mut m = Mirror::default();
+    let (_dir, m) = fresh();
     assert!(matches!(
-        feed(&mut m, 1, &entry("a", 1, 0)),
+        feed(&m, 1, &entry("a", 1, 0)),
         Err(StoreError::Corrupt(_))
     ));
+    feed(&m, 2, &entry("a", 0, 0)).expect("a0");
+    let again = feed(&m, 3, &entry("a", 0, 1));
+    assert!(
+        matches!(again, Err(StoreError::Corrupt(_))),
+        "revision 0 again, at a new position: {again:?}"
+    );
+}
+
+#[test]
+fn an_event_id_seen_twice_is_corruption() {
+    let (_dir, m) = fresh();
+    let a0 = entry("a", 0, 0);
+    let mut b0 = entry("b", 0, 1);
+    feed(&m, 1, &a0).expect("a0");
+    b0.event_id = a0.event_id;
+    let twice = feed(&m, 2, &b0);
+    assert!(
+        matches!(&twice, Err(StoreError::Corrupt(why)) if why.contains(&a0.event_id.to_string())),
+        "{twice:?}"
+    );
 }
 
 #[test]
 fn merkle_nodes_match_a_tree_built_from_the_leaves() {
-    let mut m = Mirror::default();
+    let (_dir, m) = fresh();
     let entries: Vec<_> = (0..7).map(|i| entry(&format!("s{i}"), 0, i)).collect();
     let mut builder = RootBuilder::new();
-    for (i, e) in entries.iter().enumerate() {
-        feed(&mut m, i as u64 + 1, e).expect("feed");
-        builder.push(e.leaf_hash);
+    // Batches of 1, 2 and 4: nodes computed across batch boundaries and within batches.
+    let mut at = 0;
+    for chunk in [&entries[0..1], &entries[1..3], &entries[3..7]] {
+        let batch: Vec<(u64, &StoredEntry)> = chunk
+            .iter()
+            .map(|e| {
+                at += 1;
+                (at, e)
+            })
+            .collect();
+        feed_batch(&m, &batch).expect("feed");
+        chunk.iter().for_each(|e| builder.push(e.leaf_hash));
     }
     let leaves: Vec<_> = entries.iter().map(|e| e.leaf_hash).collect();
     let expected = MemoryNodes::from_leaves(&leaves);
-    assert_eq!(m.node(2, 0), expected.node(2, 0).ok());
-    assert_eq!(m.node(0, 6), Some(entries[6].leaf_hash));
-    assert_eq!(m.node(3, 0), None, "an incomplete node is never served");
-    let root = merkle::root(&m.nodes, 7).expect("root");
+    let s = m.store();
+    assert_eq!(s.node(2, 0).expect("node"), expected.node(2, 0).ok());
+    assert_eq!(s.node(0, 6).expect("node"), Some(entries[6].leaf_hash));
+    assert_eq!(
+        s.node(3, 0).expect("node"),
+        None,
+        "an incomplete node is never served"
+    );
+    let root = merkle::root(&StoreNodes(s), 7).expect("root");
     assert_eq!(root, builder.root());
 }
 
 #[test]
 fn checkpoints_are_kept_apart_from_entries() {
-    let mut m = Mirror::default();
+    let (_dir, m) = fresh();
     let cp = StoredCheckpoint {
         size: 0,
         note: "n".into(),
     };
-    let data = super::super::esdb_mapping::checkpoint_data(&cp);
-    m.ingest(
-        &cfg(),
-        &SeenEvent {
-            position: pos(1),
-            stream: "caseledger-$checkpoints",
-            revision: 0,
-            event_id: Uuid::nil(),
-            data: &data,
-        },
-    )
-    .expect("checkpoint");
-    assert_eq!(m.size(), 0);
-    assert_eq!(m.latest_checkpoint(), Some(&cp));
+    feed_checkpoint(&m, 1, 0, &cp);
+    assert_eq!(m.size().expect("size"), 0);
+    assert_eq!(m.store().latest_checkpoint().expect("latest"), Some(cp));
+    assert_eq!(m.tip().checkpoint_events(), 1);
 }

@@ -4,8 +4,10 @@
 //!   with the expected revision its ledger revision implies, the envelope's `event_id` as
 //!   event id, the ledger event type as event type, and the entry's exact bytes as JSON data.
 //! - The global order is `$all` filtered (server side) to our prefix; the global index is
-//!   the position in that order. Each node keeps a [`Mirror`](super::esdb_mirror::Mirror) of
-//!   it, rebuilding the Merkle nodes (EventStoreDB does not hold them), fed by a subscription.
+//!   the position in that order. Each node keeps an on-disk
+//!   [`Mirror`](super::esdb_mirror::Mirror) of it (a SQLite file), rebuilding the Merkle
+//!   nodes (EventStoreDB does not hold them), fed by a subscription that resumes from the
+//!   position the mirror persisted.
 //! - Checkpoints go to `<prefix>$checkpoints` with an expected revision: of two nodes racing
 //!   to publish, the loser re-reads and, finding a head that covers its own, agrees.
 //! - `commit` is not atomic across streams (EventStoreDB has no multi-stream transaction):
@@ -18,7 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventstore::{AppendToStreamOptions, Client, ClientSettings, EventData, ExpectedRevision};
+use eventstore::{AppendToStreamOptions, Client, EventData, ExpectedRevision};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
@@ -32,18 +34,15 @@ use crate::log::merkle::Hash;
 /// delivers, so waiting would add latency to every group; the read is one short round trip.
 const SUBSCRIPTION_GRACE: Duration = Duration::ZERO;
 
-/// How long start-up lets the subscription replay history before reading the rest itself.
-const REPLAY_GRACE: Duration = Duration::from_secs(5);
-
 /// Attempts at publishing one checkpoint against other nodes' checkpoints.
 const CHECKPOINT_ATTEMPTS: usize = 5;
 
 /// The backend. Dropping it stops its runtime (without blocking, so it may be dropped
 /// anywhere, including inside another runtime).
 pub struct EsdbStore {
-    shared: Arc<Shared>,
-    client: Client,
-    rt: Option<tokio::runtime::Runtime>,
+    pub(super) shared: Arc<Shared>,
+    pub(super) client: Client,
+    pub(super) rt: Option<tokio::runtime::Runtime>,
 }
 
 impl Drop for EsdbStore {
@@ -62,65 +61,13 @@ fn to_es(e: Expected) -> ExpectedRevision {
 }
 
 impl EsdbStore {
-    /// Connects, subscribes, and returns once the mirror holds everything `$all` held at
-    /// connection time. An unreachable server is an `Unavailable` error naming EventStoreDB
-    /// and the address, after at most `timeout`; nothing panics.
-    pub fn connect(url: &str, timeout: Duration) -> Result<Self, StoreError> {
-        let cfg = EsdbConfig::parse(url).map_err(StoreError::Unavailable)?;
-        let settings: ClientSettings = cfg.connection.parse().map_err(|e| {
-            StoreError::Unavailable(format!("EventStoreDB connection string `{url}`: {e}"))
-        })?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("esdb-client")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                StoreError::Unavailable(format!("starting the EventStoreDB runtime: {e}"))
-            })?;
-        let client = Client::with_runtime_handle(rt.handle().clone(), settings)
-            .map_err(|e| unavailable(&cfg, "creating the client", e))?;
-        let shared = Arc::new(Shared::new(cfg));
-        rt.spawn(esdb_feed::run_subscription(client.clone(), shared.clone()));
-        let store = Self {
-            shared,
-            client,
-            rt: Some(rt),
-        };
-        store.first_catch_up(timeout)?;
-        Ok(store)
-    }
-
-    /// Retries the first catch-up until `timeout` (a cluster that is still electing a
-    /// leader, or a container started before its database), then gives up with the error.
-    fn first_catch_up(&self, timeout: Duration) -> Result<(), StoreError> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.catch_up(timeout.min(REPLAY_GRACE)) {
-                Ok(size) => {
-                    tracing::info!(
-                        address = self.shared.cfg.address(),
-                        size,
-                        "EventStoreDB caught up"
-                    );
-                    return Ok(());
-                }
-                Err(StoreError::Unavailable(why)) if Instant::now() < deadline => {
-                    tracing::warn!(%why, "EventStoreDB not reachable yet; retrying");
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
     /// The parsed configuration.
     pub fn config(&self) -> &EsdbConfig {
         &self.shared.cfg
     }
 
     /// Runs `fut` on the store's runtime and waits for it from the calling thread.
-    fn run<T: Send + 'static>(
+    pub(super) fn run<T: Send + 'static>(
         &self,
         fut: impl Future<Output = Result<T, StoreError>> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -137,15 +84,13 @@ impl EsdbStore {
 
     /// Makes the mirror hold everything `$all` holds now: waits up to `grace` for the
     /// subscription to pass the current head, then reads the rest itself.
-    fn catch_up(&self, grace: Duration) -> Result<u64, StoreError> {
+    pub(super) fn catch_up(&self, grace: Duration) -> Result<u64, StoreError> {
         let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
         let Some(head) = self.run(async move { esdb_feed::head(&client, &cfg).await })? else {
-            self.shared
-                .mirror
-                .lock()
-                .expect("mirror")
-                .advance(AllPosition::default());
-            return Ok(self.mirror_size());
+            let out = self.shared.mirror.advance(AllPosition::default());
+            self.shared.changed.notify_all();
+            out?;
+            return self.shared.mirror.size();
         };
         self.reach(head, grace)
     }
@@ -153,22 +98,23 @@ impl EsdbStore {
     /// Waits until the mirror has seen `p`, scanning after `grace`.
     fn reach(&self, p: AllPosition, grace: Duration) -> Result<u64, StoreError> {
         let deadline = Instant::now() + grace;
-        let mut m = self.shared.mirror.lock().expect("mirror");
-        while !m.has_seen(p) {
+        let mut tip = self.shared.mirror.tip();
+        while !tip.has_seen(p) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                drop(m);
+                drop(tip);
                 let (client, shared) = (self.client.clone(), self.shared.clone());
                 self.run(async move { esdb_feed::scan(&client, &shared, p).await })?;
-                return Ok(self.mirror_size());
+                return self.shared.mirror.size();
             }
-            m = self.shared.changed.wait_timeout(m, left).expect("mirror").0;
+            tip = self
+                .shared
+                .changed
+                .wait_timeout(tip, left)
+                .expect("mirror")
+                .0;
         }
-        Ok(m.size())
-    }
-
-    fn mirror_size(&self) -> u64 {
-        self.shared.mirror.lock().expect("mirror").size()
+        Ok(tip.size())
     }
 
     /// Appends events to one EventStoreDB stream with an expected revision.
@@ -196,11 +142,13 @@ impl EsdbStore {
     /// Losing a race re-reads the checkpoint stream and tries again; agreeing is success.
     fn publish_checkpoint(&self, cp: &StoredCheckpoint) -> Result<(), StoreError> {
         for _ in 0..CHECKPOINT_ATTEMPTS {
-            let (held, covered) = {
-                let m = self.shared.mirror.lock().expect("mirror");
-                let covered = m.latest_checkpoint().is_some_and(|c| c.size >= cp.size);
-                (m.checkpoints().len() as u64, covered)
-            };
+            let held = self.shared.mirror.tip().checkpoint_events();
+            let covered = self
+                .shared
+                .mirror
+                .store()
+                .latest_checkpoint()?
+                .is_some_and(|c| c.size >= cp.size);
             if covered {
                 return Ok(());
             }
@@ -258,7 +206,7 @@ impl EventStore for EsdbStore {
     /// assumed, i.e. no other node's entries slipped in between.
     fn commit(&self, group: CommitGroup) -> Result<(), StoreError> {
         if let Some(first) = group.entries.first() {
-            let size = self.mirror_size();
+            let size = self.shared.mirror.size()?;
             if first.index != size {
                 return Err(StoreError::Conflict(format!(
                     "the log holds {size} entries, the writer assumed {}",
@@ -283,13 +231,11 @@ impl EventStore for EsdbStore {
         if let Some(pos) = last {
             self.reach(pos, OP_TIMEOUT)?;
         }
-        let placed = {
-            let m = self.shared.mirror.lock().expect("mirror");
-            group.entries.iter().all(|e| {
-                m.find_event(&e.event_id)
-                    .is_some_and(|s| s.index == e.index)
-            })
-        };
+        let mut placed = true;
+        for e in &group.entries {
+            let found = self.shared.mirror.store().find_event(&e.event_id)?;
+            placed &= found.is_some_and(|s| s.index == e.index);
+        }
         match (&group.checkpoint, placed) {
             (Some(cp), true) => self.publish_checkpoint(cp),
             (Some(_), false) => {
@@ -309,7 +255,7 @@ impl EventStore for EsdbStore {
                 other => StoreError::Unavailable(other.to_string()),
             });
         }
-        Ok(self.mirror_size())
+        self.shared.mirror.size()
     }
 
     fn sync(&self) -> Result<u64, StoreError> {
@@ -317,12 +263,7 @@ impl EventStore for EsdbStore {
     }
 
     fn read_all(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
-        Ok(self
-            .shared
-            .mirror
-            .lock()
-            .expect("mirror")
-            .read_all(from, limit))
+        self.shared.mirror.store().read_all(from, limit)
     }
 
     fn read_stream(
@@ -331,50 +272,32 @@ impl EventStore for EsdbStore {
         from: u64,
         limit: usize,
     ) -> Result<Vec<StoredEntry>, StoreError> {
-        let m = self.shared.mirror.lock().expect("mirror");
-        Ok(m.read_stream(stream, from, limit))
+        self.shared.mirror.store().read_stream(stream, from, limit)
     }
 
     fn find_event(&self, event_id: &Uuid) -> Result<Option<StoredEntry>, StoreError> {
-        Ok(self
-            .shared
-            .mirror
-            .lock()
-            .expect("mirror")
-            .find_event(event_id))
+        self.shared.mirror.store().find_event(event_id)
     }
 
     fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
-        Ok(self
-            .shared
-            .mirror
-            .lock()
-            .expect("mirror")
-            .node(level, index))
+        self.shared.mirror.store().node(level, index)
     }
 
     fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let m = self.shared.mirror.lock().expect("mirror");
-        Ok(m.latest_checkpoint().cloned())
+        self.shared.mirror.store().latest_checkpoint()
     }
 
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        Ok(self
-            .shared
-            .mirror
-            .lock()
-            .expect("mirror")
-            .checkpoints()
-            .to_vec())
+        self.shared.mirror.store().checkpoints()
     }
 
     fn wait_for_growth(&self, size: u64, timeout: Duration) -> Result<u64, StoreError> {
-        let m = self.shared.mirror.lock().expect("mirror");
-        let (m, _) = self
+        let tip = self.shared.mirror.tip();
+        let (tip, _) = self
             .shared
             .changed
-            .wait_timeout_while(m, timeout, |m| m.size() <= size)
+            .wait_timeout_while(tip, timeout, |t| t.size() <= size)
             .expect("mirror");
-        Ok(m.size())
+        Ok(tip.size())
     }
 }

@@ -3,9 +3,15 @@
 //! The embedded SQLite backend is the default; the EventStoreDB backend lives beside it.
 
 #[cfg(feature = "eventstore")]
+mod esdb_connect;
+#[cfg(feature = "eventstore")]
 mod esdb_feed;
 pub mod esdb_mapping;
 pub mod esdb_mirror;
+mod esdb_mirror_batch;
+pub mod esdb_mirror_meta;
+#[cfg(feature = "eventstore")]
+mod esdb_subscription;
 #[cfg(feature = "eventstore")]
 pub mod eventstore;
 pub mod sqlite;
@@ -169,8 +175,14 @@ pub enum Backend {
 }
 
 /// Opens the backend `spec` names: `sqlite`, or `esdb://host:2113?tls=false[&prefix=…]`.
-/// Connecting to EventStoreDB waits at most `timeout` for it to answer and catch up.
-pub fn open_backend(spec: &str, timeout: Duration) -> Result<Backend, StoreError> {
+/// EventStoreDB keeps its local mirror in the SQLite file `mirror` (by default
+/// `esdb-mirror.db` in the data directory); connecting waits at most `timeout` for the
+/// server to answer and the mirror to catch up.
+pub fn open_backend(
+    spec: &str,
+    mirror: &std::path::Path,
+    timeout: Duration,
+) -> Result<Backend, StoreError> {
     if spec == "sqlite" {
         return Ok(Backend::Sqlite);
     }
@@ -181,12 +193,12 @@ pub fn open_backend(spec: &str, timeout: Duration) -> Result<Backend, StoreError
     }
     #[cfg(feature = "eventstore")]
     {
-        let store = eventstore::EsdbStore::connect(spec, timeout)?;
+        let store = eventstore::EsdbStore::connect(spec, mirror, timeout)?;
         Ok(Backend::Shared(std::sync::Arc::new(store)))
     }
     #[cfg(not(feature = "eventstore"))]
     {
-        let _ = timeout;
+        let _ = (mirror, timeout);
         Err(StoreError::Unavailable(
             "this build has no EventStoreDB support (cargo feature `eventstore`)".into(),
         ))

@@ -133,6 +133,34 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Like [`EventStore::commit`], and upserts `meta` rows in the same transaction, so they
+    /// become durable (or are rolled back) together with the group they describe.
+    pub fn commit_with_meta(
+        &self,
+        group: CommitGroup,
+        meta: &[(&str, &[u8])],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.writer.lock().expect("writer connection");
+        let tx = conn.transaction()?;
+        Self::commit_in(&tx, &group)?;
+        for (key, value) in meta {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+        }
+        // With synchronous=FULL in WAL mode, COMMIT returns after the WAL is fsynced.
+        tx.commit()?;
+        drop(conn);
+        if let Some(last) = group.entries.last() {
+            let mut size = self.size.lock().expect("size");
+            *size = last.index + 1;
+            self.grew.notify_all();
+        }
+        Ok(())
+    }
+
     fn commit_in(tx: &rusqlite::Transaction<'_>, group: &CommitGroup) -> Result<(), StoreError> {
         let size: i64 = tx.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
             r.get(0)
@@ -181,18 +209,7 @@ impl SqliteStore {
 
 impl EventStore for SqliteStore {
     fn commit(&self, group: CommitGroup) -> Result<(), StoreError> {
-        let mut conn = self.writer.lock().expect("writer connection");
-        let tx = conn.transaction()?;
-        Self::commit_in(&tx, &group)?;
-        // With synchronous=FULL in WAL mode, COMMIT returns after the WAL is fsynced.
-        tx.commit()?;
-        drop(conn);
-        if let Some(last) = group.entries.last() {
-            let mut size = self.size.lock().expect("size");
-            *size = last.index + 1;
-            self.grew.notify_all();
-        }
-        Ok(())
+        self.commit_with_meta(group, &[])
     }
 
     fn size(&self) -> Result<u64, StoreError> {

@@ -96,6 +96,14 @@ impl CheckpointPacer {
     }
 }
 
+/// The border's own nodes (and nothing else): enough for `merkle::append_nodes` and
+/// `merkle::root` at the border's size, which read only these.
+impl NodeSource for Frontier {
+    fn node(&self, level: u8, index: u64) -> Result<Hash, TreeError> {
+        self.nodes.node(level, index)
+    }
+}
+
 /// A group's new nodes, over the border, over the committed tree.
 struct Overlay<'a> {
     new: MemoryNodes,

@@ -1,0 +1,121 @@
+//! Starting the EventStoreDB backend: opening the node's mirror file, refusing one built
+//! from another log, starting the subscription from the position the mirror persisted, and
+//! the first catch-up, all retried while the server cannot be reached yet.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventstore::{Client, ClientSettings};
+
+use super::esdb_feed::{self, unavailable, Shared};
+use super::esdb_mapping::EsdbConfig;
+use super::esdb_mirror::Mirror;
+use super::esdb_subscription;
+use super::eventstore::EsdbStore;
+use super::StoreError;
+
+/// How long start-up lets the subscription replay history before reading the rest itself.
+const REPLAY_GRACE: Duration = Duration::from_secs(5);
+
+impl EsdbStore {
+    /// Opens the local mirror file `mirror`, checks that the cluster holds the log the
+    /// mirror was built from, subscribes from the position it persisted, and returns once
+    /// the mirror holds everything `$all` held at connection time. An unreachable server is
+    /// an `Unavailable` error naming EventStoreDB and the address, after at most `timeout`;
+    /// a mirror of another log or prefix is refused (`Corrupt`, naming the file); nothing
+    /// panics.
+    pub fn connect(url: &str, mirror: &Path, timeout: Duration) -> Result<Self, StoreError> {
+        let cfg = EsdbConfig::parse(url).map_err(StoreError::Unavailable)?;
+        let settings: ClientSettings = cfg.connection.parse().map_err(|e| {
+            StoreError::Unavailable(format!("EventStoreDB connection string `{url}`: {e}"))
+        })?;
+        create_parent(mirror)?;
+        let mirror = Mirror::open(mirror, &cfg)?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("esdb-client")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                StoreError::Unavailable(format!("starting the EventStoreDB runtime: {e}"))
+            })?;
+        let client = Client::with_runtime_handle(rt.handle().clone(), settings)
+            .map_err(|e| unavailable(&cfg, "creating the client", e))?;
+        let store = Self {
+            shared: Arc::new(Shared::new(cfg, mirror)),
+            client,
+            rt: Some(rt),
+        };
+        store.start(Instant::now() + timeout)?;
+        Ok(store)
+    }
+
+    /// Checks the mirror against the cluster, starts the subscription, and waits for the
+    /// first catch-up, retrying what fails for want of a server until `deadline` (a cluster
+    /// that is still electing a leader, or a container started before its database).
+    fn start(&self, deadline: Instant) -> Result<(), StoreError> {
+        retrying(deadline, || self.check_mirror())?;
+        let rt = self.rt.as_ref().ok_or_else(|| {
+            StoreError::Unavailable("the EventStoreDB runtime has stopped".into())
+        })?;
+        rt.spawn(esdb_subscription::run(
+            self.client.clone(),
+            self.shared.clone(),
+        ));
+        let grace = deadline
+            .saturating_duration_since(Instant::now())
+            .min(REPLAY_GRACE);
+        let size = retrying(deadline, || self.catch_up(grace))?;
+        tracing::info!(
+            address = self.shared.cfg.address(),
+            mirror = %self.shared.mirror.file().display(),
+            size,
+            "EventStoreDB caught up"
+        );
+        Ok(())
+    }
+
+    /// Refuses a mirror file whose log the cluster does not hold (see
+    /// [`Mirror::check_cluster`]).
+    fn check_mirror(&self) -> Result<(), StoreError> {
+        let first_stream = self.shared.mirror.first_stream()?;
+        let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
+        let view =
+            self.run(async move { esdb_feed::cluster_view(&client, &cfg, first_stream).await })?;
+        self.shared.mirror.check_cluster(&view)
+    }
+}
+
+/// Retries `f` while it fails for want of a server, until `deadline`.
+fn retrying<T>(
+    deadline: Instant,
+    mut f: impl FnMut() -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    loop {
+        match f() {
+            Err(StoreError::Unavailable(why)) if Instant::now() < deadline => {
+                tracing::warn!(%why, "EventStoreDB not reachable yet; retrying");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Creates the mirror file's directory (owner-only, like the data directory) if needed.
+fn create_parent(file: &Path) -> Result<(), StoreError> {
+    let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| {
+        StoreError::Unavailable(format!(
+            "creating {} for the EventStoreDB mirror: {e}",
+            dir.display()
+        ))
+    })
+}

@@ -1,0 +1,199 @@
+//! Turning a batch of events seen on `$all` into one mirror commit: each event checked
+//! (stream, revision, event id) against the mirror and the batch before it, the new Merkle
+//! nodes computed over the tree's right border, and the `$all` position the batch reaches.
+//! Nothing here writes: a batch with one bad event is refused whole.
+
+use std::collections::{HashMap, HashSet};
+
+use uuid::Uuid;
+
+use super::esdb_mapping::{
+    decode_checkpoint, decode_entry, AllPosition, EsdbConfig, RecordedEntry, StreamKind,
+};
+use super::esdb_mirror::{SeenEvent, Tip};
+use super::sqlite::SqliteStore;
+use super::{CommitGroup, EventStore, StoreError, StoreNodes, StoredCheckpoint, StoredEntry};
+use crate::log::merkle::{self, Hash, NodeSource, TreeError};
+
+/// One commit of the mirror.
+pub struct Batch {
+    /// The entries, their Merkle nodes, and the newest checkpoint of the batch.
+    pub group: CommitGroup,
+    /// Everything in `$all` up to here has been seen once the batch is committed.
+    pub seen: AllPosition,
+    /// The next revision of the checkpoint stream once the batch is committed.
+    pub checkpoint_events: u64,
+}
+
+/// The batch being built, over the mirror's committed state.
+struct Builder<'a> {
+    cfg: &'a EsdbConfig,
+    db: &'a SqliteStore,
+    tip: &'a Tip,
+    seen: Option<AllPosition>,
+    entries: Vec<StoredEntry>,
+    /// Next revision of each stream the batch has written to.
+    streams: HashMap<String, u64>,
+    ids: HashSet<Uuid>,
+    checkpoint: Option<StoredCheckpoint>,
+    checkpoint_events: u64,
+}
+
+/// Builds the commit for `events` (in `$all` order) followed by the knowledge that nothing
+/// of ours lies unseen before `then`. Events at or before what the mirror has seen are
+/// repeats and are skipped. `None` when the batch holds nothing new.
+pub fn build(
+    cfg: &EsdbConfig,
+    db: &SqliteStore,
+    tip: &Tip,
+    events: &[SeenEvent<'_>],
+    then: Option<AllPosition>,
+) -> Result<Option<Batch>, StoreError> {
+    let mut b = Builder {
+        cfg,
+        db,
+        tip,
+        seen: tip.seen(),
+        entries: Vec::new(),
+        streams: HashMap::new(),
+        ids: HashSet::new(),
+        checkpoint: None,
+        checkpoint_events: tip.checkpoint_events(),
+    };
+    for ev in events {
+        b.push(ev)?;
+    }
+    if let Some(p) = then {
+        b.reach(p);
+    }
+    match b.seen {
+        Some(seen) if b.seen != tip.seen() => b.finish(seen).map(Some),
+        _ => Ok(None),
+    }
+}
+
+impl Builder<'_> {
+    fn reach(&mut self, p: AllPosition) {
+        if self.seen.is_none_or(|s| s < p) {
+            self.seen = Some(p);
+        }
+    }
+
+    fn push(&mut self, ev: &SeenEvent<'_>) -> Result<(), StoreError> {
+        if self.seen.is_some_and(|s| s >= ev.position) {
+            return Ok(());
+        }
+        match self.cfg.classify(ev.stream) {
+            StreamKind::Ledger(stream) => self.push_entry(stream, ev)?,
+            StreamKind::Checkpoints => {
+                let cp = decode_checkpoint(ev.data)?;
+                if self.checkpoint.as_ref().is_none_or(|c| cp.size >= c.size) {
+                    self.checkpoint = Some(cp);
+                }
+                self.checkpoint_events = self.checkpoint_events.max(ev.revision.saturating_add(1));
+            }
+            StreamKind::Foreign => {}
+        }
+        self.seen = Some(ev.position);
+        Ok(())
+    }
+
+    fn push_entry(&mut self, stream: &str, ev: &SeenEvent<'_>) -> Result<(), StoreError> {
+        let index = self.tip.size() + self.entries.len() as u64;
+        let e = decode_entry(
+            &RecordedEntry {
+                ledger_stream: stream,
+                revision: ev.revision,
+                event_id: ev.event_id,
+                data: ev.data,
+            },
+            index,
+        )?;
+        self.check_revision(&e)?;
+        self.check_event_id(&e)?;
+        self.streams.insert(e.stream.clone(), e.revision + 1);
+        self.ids.insert(e.event_id);
+        self.entries.push(e);
+        Ok(())
+    }
+
+    /// The entry's revision must be its stream's next one: a gap or a repeat at a new
+    /// position means `$all` does not hold together.
+    fn check_revision(&self, e: &StoredEntry) -> Result<(), StoreError> {
+        let follows = match self.streams.get(&e.stream) {
+            Some(&next) => e.revision == next,
+            None => {
+                // The mirror holds exactly revision r − 1 and nothing after it.
+                let from = e.revision.saturating_sub(1);
+                let held = self.db.read_stream(&e.stream, from, 2)?;
+                let revs: Vec<u64> = held.iter().map(|h| h.revision).collect();
+                match e.revision {
+                    0 => revs.is_empty(),
+                    r => revs == [r - 1],
+                }
+            }
+        };
+        if follows {
+            return Ok(());
+        }
+        Err(StoreError::Corrupt(format!(
+            "stream {} jumps to revision {}, which does not follow the revisions the mirror holds",
+            e.stream, e.revision
+        )))
+    }
+
+    /// The mirror keys entries by event id, so an id `$all` holds twice (possible only in
+    /// two different streams) cannot be kept.
+    fn check_event_id(&self, e: &StoredEntry) -> Result<(), StoreError> {
+        let earlier = match self.ids.contains(&e.event_id) {
+            true => Some("earlier in the same batch".to_owned()),
+            false => self
+                .db
+                .find_event(&e.event_id)?
+                .map(|h| format!("at stream {} revision {}", h.stream, h.revision)),
+        };
+        match earlier {
+            None => Ok(()),
+            Some(place) => Err(StoreError::Corrupt(format!(
+                "event id {} appears twice in $all: {place}, and at stream {} revision {}",
+                e.event_id, e.stream, e.revision
+            ))),
+        }
+    }
+
+    /// The commit: the entries with their Merkle nodes, read only from the right border
+    /// (the store is read only if the border is incomplete).
+    fn finish(self, seen: AllPosition) -> Result<Batch, StoreError> {
+        let leaves: Vec<Hash> = self.entries.iter().map(|e| e.leaf_hash).collect();
+        let border = Border {
+            tip: self.tip,
+            db: self.db,
+        };
+        let nodes = merkle::append_nodes(&border, self.tip.size(), &leaves)
+            .map_err(|e| StoreError::Corrupt(format!("merkle tree: {e}")))?;
+        Ok(Batch {
+            group: CommitGroup {
+                entries: self.entries,
+                nodes,
+                checkpoint: self.checkpoint,
+            },
+            seen,
+            checkpoint_events: self.checkpoint_events,
+        })
+    }
+}
+
+/// The right border in memory, then the committed nodes.
+struct Border<'a> {
+    tip: &'a Tip,
+    db: &'a SqliteStore,
+}
+
+impl NodeSource for Border<'_> {
+    fn node(&self, level: u8, index: u64) -> Result<Hash, TreeError> {
+        self.tip
+            .frontier()
+            .node(level, index)
+            .or_else(|_| StoreNodes(self.db as &dyn EventStore).node(level, index))
+    }
+}

@@ -1,0 +1,133 @@
+//! The catch-up subscription to `$all` that feeds a node's mirror: server-side filtered on
+//! our stream prefix, started from the position the mirror has seen (persisted, so a
+//! restart resumes where it stopped), and resubscribed a second after any drop.
+//!
+//! Events are committed in batches: a pump task forwards everything the subscription yields
+//! into a channel, and the feeder takes whatever has arrived (up to [`BATCH`]) as one
+//! mirror commit. The pump is what makes this safe: the crate's `next_subscription_event`
+//! is not cancel-safe (dropping it mid-wait drops the connection), so it is always awaited
+//! to the end, never raced against a timer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use eventstore::{
+    Client, ResolvedEvent, StreamPosition, SubscribeToAllOptions, Subscription, SubscriptionEvent,
+    SubscriptionFilter,
+};
+use tokio::sync::mpsc;
+
+use super::esdb_feed::{self, from_pos, to_pos, unavailable, Shared};
+use super::esdb_mapping::AllPosition;
+use super::StoreError;
+
+/// Most subscription messages committed to the mirror as one batch.
+pub const BATCH: usize = 512;
+
+type Message = eventstore::Result<SubscriptionEvent>;
+
+/// What the feeder does after a batch.
+enum Next {
+    Continue,
+    Resubscribe,
+    Stop,
+}
+
+/// Runs the subscription for the life of the runtime. Corrupt data stops it for good
+/// (the store then reports itself corrupt); any other failure resubscribes.
+pub async fn run(client: Client, shared: Arc<Shared>) {
+    loop {
+        let sub = client.subscribe_to_all(&options(&shared)).await;
+        let (tx, rx) = mpsc::channel(BATCH);
+        let pump = tokio::spawn(pump(sub, tx));
+        let next = feed(rx, &shared).await;
+        pump.abort();
+        if matches!(next, Next::Stop) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+fn options(shared: &Shared) -> SubscribeToAllOptions {
+    let from = shared.mirror.tip().seen();
+    let filter = SubscriptionFilter::on_stream_name()
+        .add_prefix(&shared.cfg.prefix)
+        .max(32);
+    SubscribeToAllOptions::default()
+        .position(from.map_or(StreamPosition::Start, |p| {
+            StreamPosition::Position(from_pos(p))
+        }))
+        .filter(filter)
+}
+
+/// Forwards every subscription message until the feeder goes away or the subscription fails.
+async fn pump(mut sub: Subscription, tx: mpsc::Sender<Message>) {
+    loop {
+        let msg = sub.next_subscription_event().await;
+        let failed = msg.is_err();
+        if tx.send(msg).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Commits what arrives, batch by batch, until the subscription ends.
+async fn feed(mut rx: mpsc::Receiver<Message>, shared: &Arc<Shared>) -> Next {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        match apply(shared, batch).await {
+            Next::Continue => {}
+            other => return other,
+        }
+    }
+    Next::Resubscribe
+}
+
+/// Commits one batch's events and filter checkpoints, then applies its health news.
+async fn apply(shared: &Arc<Shared>, batch: Vec<Message>) -> Next {
+    let mut events: Vec<ResolvedEvent> = Vec::new();
+    let mut then: Option<AllPosition> = None;
+    let mut live = false;
+    let mut failure = None;
+    for msg in batch {
+        match msg {
+            Ok(SubscriptionEvent::EventAppeared(ev)) => events.push(ev),
+            // Everything of ours up to `p` was delivered (in this batch or before).
+            Ok(SubscriptionEvent::Checkpoint(p)) => then = then.max(Some(to_pos(p))),
+            Ok(SubscriptionEvent::Confirmed(_) | SubscriptionEvent::CaughtUp) => live = true,
+            Ok(_) => {}
+            Err(e) => failure = Some(e),
+        }
+    }
+    let committed = esdb_feed::commit(shared.clone(), events, then).await;
+    match (committed, failure) {
+        (Err(e @ StoreError::Corrupt(_)), _) => {
+            tracing::error!(error = %e, "EventStoreDB data does not hold together");
+            shared.set_down(Some(e));
+            Next::Stop
+        }
+        (Err(e), _) => {
+            tracing::warn!(error = %e, "cannot commit to the EventStoreDB mirror; resubscribing");
+            shared.set_down(Some(e));
+            Next::Resubscribe
+        }
+        (Ok(()), Some(e)) => {
+            tracing::warn!(error = %e, address = shared.cfg.address(), "EventStoreDB subscription dropped; resubscribing");
+            shared.set_down(Some(unavailable(&shared.cfg, "subscription", e)));
+            Next::Resubscribe
+        }
+        (Ok(()), None) => {
+            if live {
+                shared.set_down(None);
+            }
+            Next::Continue
+        }
+    }
+}
