@@ -87,16 +87,12 @@ const FILL: usize = 1 << 20;
 impl<R: Read> Scanner<R> {
     /// Reads more bytes; false at the end of input.
     fn fill(&mut self) -> Result<bool, ReadError> {
-        let len = self.buf.len();
-        self.buf.resize(len + FILL, 0);
-        let n = loop {
-            match self.reader.read(&mut self.buf[len..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(invalid(format!("reading: {e}"))),
-            }
-        };
-        self.buf.truncate(len + n);
+        // `read_to_end` through `take` appends into spare capacity without zeroing it first.
+        self.buf.reserve(FILL);
+        let n = (&mut self.reader)
+            .take(FILL as u64)
+            .read_to_end(&mut self.buf)
+            .map_err(|e| invalid(format!("reading: {e}")))?;
         Ok(n > 0)
     }
 
@@ -155,7 +151,7 @@ impl<R: Read> Scanner<R> {
         i += 1;
         loop {
             let rest = &self.buf[i.min(self.buf.len())..];
-            match rest.iter().position(|&b| b == b'"' || b == b'\\') {
+            match memchr::memchr2(b'"', b'\\', rest) {
                 Some(k) if rest[k] == b'"' => return Ok(i + k + 1),
                 Some(k) => i += k + 2,
                 None => i = self.buf.len(),
@@ -282,6 +278,7 @@ fn entries<R: Read>(
 ) -> Result<(), ReadError> {
     s.expect(b'[')?;
     let mut raw = RawChunk::default();
+    let mut sizes = (0, 0);
     if s.peek()? == Some(b']') {
         s.pos += 1;
     } else {
@@ -291,8 +288,16 @@ fn entries<R: Read>(
             raw.push(&s.buf[s.pos..end]);
             s.pos = end;
             s.compact();
-            if raw.len() == chunk && !sink(Item::Entries(std::mem::take(&mut raw))) {
-                return Err(ReadError::Stopped);
+            if raw.len() == chunk {
+                // The next chunk starts with room for as much as this one held.
+                sizes = (sizes.0.max(raw.bytes.len()), chunk);
+                let next = RawChunk {
+                    bytes: Vec::with_capacity(sizes.0),
+                    spans: Vec::with_capacity(sizes.1),
+                };
+                if !sink(Item::Entries(std::mem::replace(&mut raw, next))) {
+                    return Err(ReadError::Stopped);
+                }
             }
             match s.peek()? {
                 Some(b',') => s.pos += 1,
