@@ -295,13 +295,65 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
     Ok((ledger, service))
 }
 
+/// Serialises snapshot writers (the periodic one and the one at shutdown share a file).
+static SNAPSHOT_WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Persists the ledger's folded state so the next start folds only newer entries. A failure
 /// only costs start-up time, so it is logged, not returned.
 pub fn save_snapshot(dir: &Path, ledger: &Ledger) {
+    let _one_writer = SNAPSHOT_WRITE.lock().unwrap_or_else(|p| p.into_inner());
+    // Cloned under the read lock (the writer's next publish waits for it), written after.
     let state = ledger.state().clone();
     let path = dir.join(snapshot::SNAPSHOT_FILE);
-    if let Err(e) = snapshot::save(&path, &state, ledger.store().as_ref()) {
-        tracing::warn!(error = %e, "cannot write the projection snapshot");
+    match snapshot::save(&path, &state, ledger.store().as_ref()) {
+        Ok(()) => tracing::info!(size = state.size, "projection snapshot written"),
+        Err(e) => tracing::warn!(error = %e, "cannot write the projection snapshot"),
+    }
+}
+
+/// Writes projection snapshots while the server runs, so a crash (kill -9, power loss)
+/// costs a restart at most `every` entries of folding, not the whole log since the last
+/// clean start. Stops when dropped.
+pub struct Snapshotter {
+    stop: Option<crossbeam_channel::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Snapshotter {
+    /// Checks every `interval` whether `every` entries were appended since the last
+    /// snapshot, and writes one if so.
+    pub fn start(dir: &Path, ledger: Ledger, every: u64, interval: std::time::Duration) -> Self {
+        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
+        let dir = dir.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("snapshotter".into())
+            .spawn(move || {
+                let mut last = ledger.state().size;
+                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(interval)
+                {
+                    let size = ledger.state().size;
+                    if size >= last.saturating_add(every) {
+                        save_snapshot(&dir, &ledger);
+                        last = size;
+                    }
+                }
+            })
+            .inspect_err(|e| tracing::warn!(error = %e, "no periodic projection snapshots"))
+            .ok();
+        Self {
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for Snapshotter {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

@@ -190,3 +190,43 @@ fn a_snapshot_of_another_log_is_refused() {
         "{err:?}"
     );
 }
+
+#[test]
+fn a_running_ledger_writes_a_snapshot_once_enough_entries_are_appended() {
+    let w = world();
+    let dir = w.path.parent().expect("data dir").to_owned();
+    std::fs::remove_file(&w.path).expect("the start-up snapshot");
+    let tick = std::time::Duration::from_millis(10);
+    let snapshotter = datadir::Snapshotter::start(&dir, w.ledger.clone(), 3, tick);
+    let admin = KeyFile::read(&dir.join("admin.key.json")).expect("admin key");
+    let update = |n: u32| {
+        let data = json!({"name": format!("owner {n}"), "region": "r", "domains": ["legal"],
+            "languages": [], "interpretation": false, "cultural_adaptations": [],
+            "trafficking_experience": true, "eligibility": {"criteria": [], "notes": ""}});
+        assert!(submit(
+            &w.ledger,
+            &admin,
+            "agency.updated",
+            "agency-owner",
+            data
+        ));
+    };
+    update(1);
+    update(2);
+    std::thread::sleep(tick * 10);
+    assert!(
+        !w.path.exists(),
+        "two new entries are below the threshold of three"
+    );
+    update(3);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !w.path.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(tick);
+    }
+    drop(snapshotter);
+    let store = w.ledger.store().as_ref();
+    let saved = snapshot::load(&w.path, store)
+        .expect("load")
+        .expect("written");
+    assert_eq!(saved, *w.ledger.state(), "the snapshot covers every entry");
+}

@@ -95,6 +95,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CASELEDGER_SUPPRESSION_K", default_value_t = crate::reports::DEFAULT_K,
           value_parser = clap::value_parser!(u64).range(crate::reports::MIN_K..))]
     pub suppression_k: u64,
+    /// Write a projection snapshot after this many new entries (checked every 10 s; 0 turns
+    /// periodic snapshots off). One is also written at start-up and at shutdown.
+    #[arg(long, env = "CASELEDGER_SNAPSHOT_EVERY", default_value_t = 100_000)]
+    pub snapshot_every: u64,
 }
 
 fn print_init(report: &datadir::InitReport, json: bool) -> anyhow::Result<()> {
@@ -149,6 +153,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let on_stop = ledger.clone();
+    // The projection snapshot lives beside ledger.db; a shared EventStoreDB log has none.
+    let snapshots = datadir::is_initialised(dir) && args.snapshot_every > 0;
+    let snapshotter = snapshots.then(|| {
+        let every = std::time::Duration::from_secs(10);
+        datadir::Snapshotter::start(dir, ledger.clone(), args.snapshot_every, every)
+    });
     let listener =
         TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
     let bound = listener.local_addr()?;
@@ -178,7 +188,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("caseledger listening on {bound}");
         app.run_until_stopped().await
     })?;
-    // The projection snapshot lives beside ledger.db; a shared EventStoreDB log has none.
+    drop(snapshotter);
     if datadir::is_initialised(dir) {
         datadir::save_snapshot(dir, &on_stop);
     }
