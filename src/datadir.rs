@@ -325,10 +325,11 @@ impl Snapshotter {
     pub fn start(dir: &Path, ledger: Ledger, every: u64, interval: std::time::Duration) -> Self {
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
         let dir = dir.to_owned();
+        // Read before the thread starts, so entries appended meanwhile count.
+        let mut last = ledger.state().size;
         let thread = std::thread::Builder::new()
             .name("snapshotter".into())
             .spawn(move || {
-                let mut last = ledger.state().size;
                 while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(interval)
                 {

@@ -277,3 +277,40 @@ fn entries_committed_past_the_latest_checkpoint_get_one_at_start_up() {
     }
     assert_eq!((opened.size, opened.root), (size, leaves.root()));
 }
+
+#[test]
+fn an_edited_entry_past_the_checkpoint_and_under_the_snapshot_is_named_not_signed() {
+    // The snapshot covers an entry no checkpoint covers yet; its bytes are then edited.
+    // Start-up must re-hash it before signing a checkpoint over it.
+    let f = fixture(&[]);
+    f.store
+        .sneak_in("late")
+        .expect("appended without a checkpoint");
+    let edited = f.store.size().expect("size") - 1;
+    let state = caseledger::ledger::load_state(f.store.as_ref()).expect("fold");
+    let snap = f.dir.join(caseledger::ledger::snapshot::SNAPSHOT_FILE);
+    caseledger::ledger::snapshot::save(&snap, &state, f.store.as_ref()).expect("snapshot");
+    drop(f.ledger);
+    let db = rusqlite::Connection::open(f.dir.join(datadir::DB_FILE)).expect("db");
+    let bytes = |db: &rusqlite::Connection| -> Vec<u8> {
+        db.query_row(
+            "SELECT bytes FROM entries WHERE idx = ?1",
+            [edited as i64],
+            |r| r.get(0),
+        )
+        .expect("bytes")
+    };
+    let before = bytes(&db);
+    db.execute(
+        "UPDATE entries SET bytes = CAST(replace(CAST(bytes AS TEXT), '\"recorded_at\":\"2',
+           '\"recorded_at\":\"1') AS BLOB) WHERE idx = ?1",
+        [edited as i64],
+    )
+    .expect("edit");
+    assert_ne!(bytes(&db), before, "the entry was edited");
+    drop(db);
+    match datadir::open(&f.dir, Arc::new(SystemClock)) {
+        Err(e) => assert!(e.to_string().contains(&format!("entry {edited}")), "{e}"),
+        Ok(_) => panic!("an edited entry was accepted and signed over"),
+    }
+}

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use super::state::{self, LedgerState};
 use super::{entry, OpenError};
-use crate::log::merkle::{self, RootBuilder};
+use crate::log::merkle::{self, Hash, RootBuilder};
 use crate::log::note::NoteSigner;
 use crate::store::{EventStore, StoredEntry};
 
@@ -135,34 +135,45 @@ fn fold_chunk(
     Ok(())
 }
 
-/// The latest checkpoint must be signed by our key and commit to the stored leaves.
+/// Re-hashes every stored entry up to `state.size` (naming the first whose bytes do not
+/// match its leaf hash) and returns the root of all of them. The latest checkpoint must be
+/// signed by our key and commit to the stored leaves below its size.
+///
+/// Every entry is re-hashed, not only those below the checkpoint: entries a projection
+/// snapshot covers are not folded again, and a checkpoint signed at start-up for entries
+/// appended after the latest one must rest on their bytes, not on stored hashes alone.
 pub(super) fn check_against_checkpoint(
     store: &dyn EventStore,
     signer: &NoteSigner,
     state: &LedgerState,
-) -> Result<(), OpenError> {
-    let Some(cp) = store.latest_checkpoint()? else {
-        return Ok(());
-    };
+) -> Result<Hash, OpenError> {
+    let cp = store.latest_checkpoint()?;
+    let last_covered = cp.as_ref().map_or(0, |c| c.size.saturating_sub(1));
     let integrity = |reason: String| OpenError::Integrity {
-        index: cp.size.saturating_sub(1),
+        index: last_covered,
         reason,
     };
-    let opened = crate::log::checkpoint::Checkpoint::open_signed(&cp.note, &signer.verifier())
-        .map_err(|e| integrity(format!("latest checkpoint does not verify: {e}")))?;
-    if opened.size > state.size {
-        return Err(integrity(format!(
-            "checkpoint covers {} entries but the log holds {}",
-            opened.size, state.size
-        )));
+    let opened = match &cp {
+        Some(cp) => Some(
+            crate::log::checkpoint::Checkpoint::open_signed(&cp.note, &signer.verifier())
+                .map_err(|e| integrity(format!("latest checkpoint does not verify: {e}")))?,
+        ),
+        None => None,
+    };
+    if let Some(opened) = &opened {
+        if opened.size > state.size {
+            return Err(integrity(format!(
+                "checkpoint covers {} entries but the log holds {}",
+                opened.size, state.size
+            )));
+        }
     }
     let mut builder = RootBuilder::new();
+    let mut at_checkpoint = None;
     let mut next = 0;
-    while next < opened.size {
+    while next < state.size {
         let chunk = store.read_all(next, 8192)?;
-        let covered = &chunk[..chunk.len().min((opened.size - next) as usize)];
-        // The entries under a projection snapshot are not folded again, so their bytes are
-        // re-hashed here: an edited entry is named wherever it lies.
+        let covered = &chunk[..chunk.len().min((state.size - next) as usize)];
         if let Some(e) = covered
             .par_iter()
             .find_first(|e| merkle::leaf_hash(&e.bytes) != e.leaf_hash)
@@ -176,6 +187,9 @@ pub(super) fn check_against_checkpoint(
             });
         }
         for e in covered {
+            if opened.as_ref().is_some_and(|o| o.size == builder.size()) {
+                at_checkpoint = Some(builder.root());
+            }
             builder.push(e.leaf_hash);
         }
         next += chunk.len() as u64;
@@ -183,19 +197,25 @@ pub(super) fn check_against_checkpoint(
             break;
         }
     }
-    if builder.root() != opened.root {
-        if let Some(index) = first_leaf_off_tree(store, opened.size)? {
-            return Err(OpenError::Integrity {
-                index,
-                reason: "its stored leaf hash differs from the committed Merkle tree's leaf".into(),
-            });
+    if let Some(opened) = &opened {
+        if opened.size == builder.size() {
+            at_checkpoint = Some(builder.root());
         }
-        return Err(integrity(format!(
-            "the stored entries do not hash to the root of the signed checkpoint at size {}",
-            opened.size
-        )));
+        if at_checkpoint != Some(opened.root) {
+            if let Some(index) = first_leaf_off_tree(store, opened.size)? {
+                return Err(OpenError::Integrity {
+                    index,
+                    reason: "its stored leaf hash differs from the committed Merkle tree's leaf"
+                        .into(),
+                });
+            }
+            return Err(integrity(format!(
+                "the stored entries do not hash to the root of the signed checkpoint at size {}",
+                opened.size
+            )));
+        }
     }
-    Ok(())
+    Ok(builder.root())
 }
 
 /// The first entry whose stored leaf hash differs from the tree's leaf node: names the

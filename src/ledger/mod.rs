@@ -162,11 +162,12 @@ impl Ledger {
         let origin = signer.name().to_owned();
         let verifier_key = signer.verifier().to_text();
         let state = load_state_from(store.as_ref(), start, &|_, _| {})?;
-        load::check_against_checkpoint(store.as_ref(), &signer, &state)?;
+        let root = load::check_against_checkpoint(store.as_ref(), &signer, &state)?;
         let read = Arc::new(RwLock::new(state.clone()));
         let (tx, rx) = crossbeam_channel::unbounded();
         let frontier = writer::Frontier::load(store.as_ref(), state.size);
-        writer::cover_log(store.as_ref(), &frontier, &signer, state.size)?;
+        writer::cover_log(store.as_ref(), &frontier, &signer, state.size, &root)?;
+        let state_size = state.size;
         let w = writer::Writer {
             store: store.clone(),
             state,
@@ -178,6 +179,7 @@ impl Ledger {
             frontier,
             pacer: writer::CheckpointPacer::default(),
             under_load: false,
+            signed_size: state_size,
         };
         std::thread::Builder::new()
             .name("ledger-writer".into())

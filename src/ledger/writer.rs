@@ -20,6 +20,8 @@ use crate::store::{CommitGroup, EventStore, StoreError, StoredEntry};
 
 mod catch_up;
 mod seal;
+#[cfg(test)]
+mod tests;
 
 pub use seal::{cover_log, seal, CheckpointPacer, Frontier};
 
@@ -65,6 +67,8 @@ pub(super) struct Writer {
     pub pacer: CheckpointPacer,
     /// Whether more requests were queued behind the group being decided.
     pub under_load: bool,
+    /// Entries covered by the last checkpoint this writer committed.
+    pub signed_size: u64,
 }
 
 /// What one admitted request contributed to the group.
@@ -109,6 +113,9 @@ impl Writer {
             }
             self.under_load = !rx.is_empty();
             self.process(batch);
+            if rx.is_empty() {
+                self.sign_idle_tail();
+            }
         }
     }
 
@@ -190,6 +197,7 @@ impl Writer {
             Ok(()) => {
                 if signed {
                     self.pacer.signed(started);
+                    self.signed_size = sealed.0;
                 }
                 self.metrics
                     .observe_commit(applied_events.len(), started.elapsed());

@@ -70,7 +70,8 @@ fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEntry> {
     })
 }
 
-/// How much of the database file each reader connection maps into memory.
+/// How much of the database file each reader connection maps into memory (SQLite caps it
+/// at its compiled-in maximum, about 2 GiB by default; the rest is read as usual).
 const READER_MMAP_BYTES: i64 = 1 << 32;
 
 const ENTRY_COLS: &str = "idx, stream, revision, event_id, recorded_at, leaf_hash, bytes";

@@ -104,10 +104,13 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<bool, StoreError> {
                 let h: Option<Vec<u8>> = get
                     .query_row(params![level, (i >> level) as i64], |r| r.get(0))
                     .optional()?;
-                match h {
-                    Some(h) => blob.extend_from_slice(&h),
-                    None => break,
-                }
+                let h = h.ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "migrating the Merkle tree: node {level}/{} is missing",
+                        i >> level
+                    ))
+                })?;
+                blob.extend_from_slice(&h);
             }
             put.execute(params![blob, i as i64])?;
         }

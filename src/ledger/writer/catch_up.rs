@@ -53,6 +53,9 @@ impl Writer {
                 );
                 self.rewind();
                 let caught = self.catch_up();
+                // The group's checkpoint was not published (it assumed other positions):
+                // the next idle moment signs one.
+                self.signed_size = 0;
                 // The group's own nodes assumed other positions: re-read the border.
                 self.frontier = super::Frontier::load(self.store.as_ref(), self.state.size);
                 for a in admitted {

@@ -189,32 +189,82 @@ fn sign_checkpoint(
 /// Signs and commits a checkpoint for the whole log of `size` committed entries if the
 /// latest one covers less: a crash under load can stop the writer between two paced
 /// checkpoints, and a log must never be left without a head that commits to all of it.
+/// `root` is the root the caller recomputed from the entries' bytes; the stored tree must
+/// agree with it, so a checkpoint is never signed over nodes nobody re-hashed.
 pub fn cover_log(
     store: &dyn EventStore,
     frontier: &Frontier,
     signer: &NoteSigner,
     size: u64,
+    root: &Hash,
 ) -> Result<(), StoreError> {
     let covered = store.latest_checkpoint()?.map_or(0, |c| c.size);
     if size == 0 || covered >= size {
         return Ok(());
     }
+    tracing::info!(
+        size,
+        covered,
+        "signing a checkpoint for entries committed without one"
+    );
+    sign_tail(store, frontier, signer, size, Some(root))
+}
+
+/// Signs a checkpoint for the first `size` entries over the committed tree (checked against
+/// `expected` if given) and commits it on its own.
+pub(super) fn sign_tail(
+    store: &dyn EventStore,
+    frontier: &Frontier,
+    signer: &NoteSigner,
+    size: u64,
+    expected: Option<&Hash>,
+) -> Result<(), StoreError> {
     let overlay = Overlay {
         new: MemoryNodes::default(),
         border: &frontier.nodes,
         base: StoreNodes(store),
     };
     let checkpoint = sign_checkpoint(&overlay, signer, signer.name(), size)?;
-    tracing::info!(
-        size,
-        covered,
-        "signing a checkpoint for entries committed without one"
-    );
+    if let Some(expected) = expected {
+        let tree = merkle::root(&overlay, size)
+            .map_err(|e| StoreError::Corrupt(format!("merkle tree: {e}")))?;
+        if &tree != expected {
+            return Err(StoreError::Corrupt(format!(
+                "the stored Merkle nodes do not hash to the root of the {size} stored entries"
+            )));
+        }
+    }
     store.commit(CommitGroup {
         checkpoint: Some(checkpoint),
         ..CommitGroup::default()
-    })?;
-    Ok(())
+    })
+}
+
+impl Writer {
+    /// Once the queue is empty, signs a checkpoint if the log grew past the last one this
+    /// writer committed: the last group under load may have gone unsigned, and the group
+    /// after it may have written nothing (every request refused) or failed.
+    pub(super) fn sign_idle_tail(&mut self) {
+        if self.signed_size >= self.state.size {
+            return;
+        }
+        let size = self.state.size;
+        match sign_tail(
+            self.store.as_ref(),
+            &self.frontier,
+            &self.signer,
+            size,
+            None,
+        ) {
+            Ok(()) => {
+                self.signed_size = size;
+                self.pacer.signed(Instant::now());
+            }
+            Err(e) => {
+                tracing::error!(error = %e, size, "cannot sign a checkpoint; the next write retries")
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,112 @@
+//! The writer's checkpoint policy, driven deterministically: requests are queued before the
+//! writer starts, so the groups it forms (and which of them run "under load") are fixed.
+
+use std::sync::{Arc, RwLock};
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::{CheckpointPacer, Frontier, Request, SystemClock, Writer};
+use crate::datadir::{self, InitOptions};
+use crate::envelope::KeyFile;
+use crate::ledger::{load_state, ExpectedRevision, Outcome, WriteError};
+use crate::metrics::Metrics;
+use crate::store::EventStore;
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn EventStore>,
+    admin: KeyFile,
+    writer: Writer,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = Arc::new(SystemClock);
+    datadir::init(dir.path(), &InitOptions::default(), clock.clone()).expect("init");
+    let admin = KeyFile::read(&dir.path().join("admin.key.json")).expect("admin key");
+    let store = datadir::open_sqlite(dir.path()).expect("store");
+    let state = load_state(store.as_ref()).expect("fold");
+    let signer = datadir::read_signer(dir.path()).expect("signer");
+    let writer = Writer {
+        store: store.clone(),
+        read: Arc::new(RwLock::new(state.clone())),
+        frontier: Frontier::load(store.as_ref(), state.size),
+        signed_size: state.size,
+        state,
+        origin: signer.name().to_owned(),
+        signer,
+        clock,
+        metrics: Arc::new(Metrics::new()),
+        pacer: CheckpointPacer::default(),
+        under_load: false,
+    };
+    Setup {
+        _dir: dir,
+        store,
+        admin,
+        writer,
+    }
+}
+
+type Answer = tokio::sync::oneshot::Receiver<Result<Outcome, WriteError>>;
+
+/// A request registering agency `name`, with the given expectation.
+fn register(admin: &KeyFile, name: &str, expected: ExpectedRevision) -> (Request, Answer) {
+    let stream = format!("agency-{name}");
+    let data = json!({"name": name, "region": "r", "domains": ["legal"], "languages": [],
+        "interpretation": false, "cultural_adaptations": [], "trafficking_experience": true,
+        "eligibility": {"criteria": [], "notes": ""}});
+    let wire = crate::client::signed_event(admin, "agency.registered", &stream, data, Utc::now());
+    let v = crate::client::self_verified(admin, &wire).expect("verified");
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let request = Request {
+        stream,
+        events: vec![v],
+        expected,
+        reply,
+    };
+    (request, answer)
+}
+
+#[test]
+fn under_load_checkpoints_are_paced_and_an_idle_writer_covers_the_log_even_after_refusals() {
+    let s = setup();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    // 3000 valid registrations form a full group (signed: the first), then a group of the
+    // rest under load (unsigned: within the second), then refused requests only, which
+    // write nothing. The writer then finds its queue empty.
+    let mut answers = Vec::new();
+    for i in 0..6000 {
+        let expected = match i < 3000 {
+            true => ExpectedRevision::Any,
+            false => ExpectedRevision::Exact(99),
+        };
+        let (request, answer) = register(&s.admin, &format!("a{}", i % 3000), expected);
+        tx.send(request).expect("queued");
+        answers.push(answer);
+    }
+    drop(tx);
+    let before = s.store.checkpoints().expect("checkpoints").len();
+    let size_before = s.store.size().expect("size");
+    s.writer.run(rx);
+    let size = s.store.size().expect("size");
+    let first = answers[0].try_recv();
+    assert_eq!(
+        size,
+        size_before + 3000,
+        "every valid one was written: {first:?}"
+    );
+    let last = answers[5999].try_recv();
+    assert!(matches!(last, Ok(Err(WriteError::Rule(_)))), "{last:?}");
+    let latest = s.store.latest_checkpoint().expect("cp").expect("some");
+    assert_eq!(
+        latest.size, size,
+        "the idle writer's checkpoint covers the log"
+    );
+    let signed = s.store.checkpoints().expect("checkpoints").len() - before;
+    assert_eq!(
+        signed, 2,
+        "one checkpoint for the first group under load, one when idle"
+    );
+}
