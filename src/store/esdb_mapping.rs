@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{StoreError, StoredCheckpoint, StoredEntry};
+use crate::domain::StreamId;
 use crate::ledger::entry;
 use crate::log::merkle;
 
@@ -85,11 +86,14 @@ impl EsdbConfig {
         format!("{}{CHECKPOINT_SUFFIX}", self.prefix)
     }
 
-    /// What an EventStoreDB stream seen on `$all` holds.
+    /// What an EventStoreDB stream seen on `$all` holds. A stream under the prefix is a
+    /// ledger stream only when the rest is a valid ledger stream id: another application's
+    /// `caseledger-foo`, or a second ledger's `caseledger-eu-case-…` beside our `caseledger-`,
+    /// is not ours and must not stop the feed as corrupt data.
     pub fn classify<'a>(&self, esdb_stream: &'a str) -> StreamKind<'a> {
         match esdb_stream.strip_prefix(self.prefix.as_str()) {
             Some(CHECKPOINT_SUFFIX) => StreamKind::Checkpoints,
-            Some(rest) if !rest.is_empty() && !rest.starts_with('$') => StreamKind::Ledger(rest),
+            Some(rest) if rest.parse::<StreamId>().is_ok() => StreamKind::Ledger(rest),
             _ => StreamKind::Foreign,
         }
     }
@@ -107,7 +111,8 @@ pub enum StreamKind<'a> {
     Ledger(&'a str),
     /// The checkpoint stream.
     Checkpoints,
-    /// Anything else (another application's stream that happens to share the prefix).
+    /// Anything else: another application's stream (or another ledger's, under a longer
+    /// prefix) that happens to share the prefix but is not `<prefix><ledger stream id>`.
     Foreign,
 }
 

@@ -85,6 +85,39 @@ fn stream_names_round_trip_and_checkpoints_are_recognised() {
 }
 
 #[test]
+fn foreign_streams_under_the_prefix_are_not_ledger_streams() {
+    let c = EsdbConfig::parse("esdb://localhost:2113").expect("parse");
+    // Another application's stream that merely shares the prefix.
+    assert_eq!(c.classify("caseledger-foo"), StreamKind::Foreign);
+    assert_eq!(
+        c.classify("caseledger-case-not-a-uuid"),
+        StreamKind::Foreign
+    );
+    assert_eq!(
+        c.classify("caseledger-agency-Bad_Slug"),
+        StreamKind::Foreign
+    );
+    // A second ledger under the nested prefix `caseledger-eu-`.
+    assert_eq!(
+        c.classify("caseledger-eu-case-0190a3c2-7b1e-7000-8000-000000000001"),
+        StreamKind::Foreign
+    );
+    assert_eq!(
+        c.classify("caseledger-eu-$checkpoints"),
+        StreamKind::Foreign
+    );
+    // Our own streams of every family still classify as ledger streams.
+    assert_eq!(
+        c.classify("caseledger-agency-north"),
+        StreamKind::Ledger("agency-north")
+    );
+    assert_eq!(
+        c.classify("caseledger-principal-admin"),
+        StreamKind::Ledger("principal-admin")
+    );
+}
+
+#[test]
 fn expected_revision_follows_the_ledger_revision() {
     assert_eq!(expected_for(0), Expected::NoStream);
     assert_eq!(expected_for(1), Expected::Exact(0));
