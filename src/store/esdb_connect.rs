@@ -83,6 +83,8 @@ impl EsdbStore {
         let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
         let view =
             self.run(async move { esdb_feed::cluster_view(&client, &cfg, first_stream).await })?;
+        // Known before the subscription starts, so its first checkpoints are capped too.
+        self.shared.note_head(view.head.unwrap_or_default());
         self.shared.mirror.check_cluster(&view)
     }
 }

@@ -160,6 +160,21 @@ impl PartialOrd for AllPosition {
     }
 }
 
+/// How far a subscription checkpoint at `p` may move what a node has seen, given `head`,
+/// the newest `$all` position the node knows to exist (read as the head of `$all`, returned
+/// by an append, or carried by a delivered event). Some server versions send a checkpoint
+/// of `(u64::MAX, u64::MAX)` or one past the end of `$all`; taking it would make the node
+/// skip every event later written below that position. So a position with a `u64::MAX`
+/// part is ignored (`None`), and any other is capped at `head` (everything of ours up to
+/// `p` was delivered, so everything up to `head` was too). With no known head only the
+/// `u64::MAX` guard applies.
+pub fn checkpoint_position(p: AllPosition, head: Option<AllPosition>) -> Option<AllPosition> {
+    if p.commit == u64::MAX || p.prepare == u64::MAX {
+        return None;
+    }
+    Some(head.map_or(p, |h| p.min(h)))
+}
+
 /// Custom metadata of an entry event: a format marker and the leaf hash, so a reader can
 /// tell our events from look-alikes and spot damaged data without decoding the entry.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]

@@ -127,6 +127,23 @@ fn expected_revision_follows_the_ledger_revision() {
 }
 
 #[test]
+fn bogus_subscription_checkpoints_never_move_the_seen_position_past_the_head() {
+    let p = |commit, prepare| AllPosition { commit, prepare };
+    let head = Some(p(500, 500));
+    // The sentinel some servers send, and half-sentinels, are ignored.
+    assert_eq!(checkpoint_position(p(u64::MAX, u64::MAX), head), None);
+    assert_eq!(checkpoint_position(p(u64::MAX, u64::MAX), None), None);
+    assert_eq!(checkpoint_position(p(u64::MAX, 3), head), None);
+    assert_eq!(checkpoint_position(p(3, u64::MAX), head), None);
+    // A position past the known head is capped at it; one at or before it is kept.
+    assert_eq!(checkpoint_position(p(900, 900), head), head);
+    assert_eq!(checkpoint_position(p(500, 500), head), head);
+    assert_eq!(checkpoint_position(p(200, 190), head), Some(p(200, 190)));
+    // With no known head, a plausible position is taken as sent.
+    assert_eq!(checkpoint_position(p(900, 900), None), Some(p(900, 900)));
+}
+
+#[test]
 fn positions_order_by_commit_then_prepare() {
     let p = |commit, prepare| AllPosition { commit, prepare };
     assert!(p(10, 5) < p(11, 0));
