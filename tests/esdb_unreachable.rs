@@ -164,3 +164,36 @@ fn a_mirror_built_for_another_prefix_is_refused_naming_the_file() {
         assert!(stderr.contains(part), "`{part}` in:\n{stderr}");
     }
 }
+
+#[test]
+fn start_up_errors_never_print_the_store_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let unreachable = "esdb://admin:hunter2-secret@127.0.0.1:1?tls=false";
+    let malformed = "esdb://admin:hunter2-secret@127.0.0.1:notaport?tls=false";
+    for store in [unreachable, malformed] {
+        let out = run(
+            &[
+                "serve",
+                "--data",
+                data,
+                "--store",
+                store,
+                "--store-timeout",
+                "1",
+            ],
+            &[],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "the password is printed:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("admin:***@"),
+            "the user is named:\n{stderr}"
+        );
+    }
+}

@@ -13,6 +13,7 @@ use super::esdb_mapping::EsdbConfig;
 use super::esdb_mirror::Mirror;
 use super::esdb_subscription;
 use super::eventstore::EsdbStore;
+use super::redact::{redact_url, scrub};
 use super::StoreError;
 
 /// How long start-up lets the subscription replay history before reading the rest itself.
@@ -27,8 +28,12 @@ impl EsdbStore {
     /// panics.
     pub fn connect(url: &str, mirror: &Path, timeout: Duration) -> Result<Self, StoreError> {
         let cfg = EsdbConfig::parse(url).map_err(StoreError::Unavailable)?;
-        let settings: ClientSettings = cfg.connection.parse().map_err(|e| {
-            StoreError::Unavailable(format!("EventStoreDB connection string `{url}`: {e}"))
+        let settings = cfg.connection.parse::<ClientSettings>().map_err(|e| {
+            StoreError::Unavailable(format!(
+                "EventStoreDB connection string `{}`: {}",
+                redact_url(url),
+                scrub(&e.to_string(), &cfg.connection)
+            ))
         })?;
         create_parent(mirror)?;
         let mirror = Mirror::open(mirror, &cfg)?;

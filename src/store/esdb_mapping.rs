@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::redact::redact_url;
 use super::{StoreError, StoredCheckpoint, StoredEntry};
 use crate::domain::StreamId;
 use crate::ledger::entry;
@@ -26,8 +27,8 @@ pub const CHECKPOINT_EVENT_TYPE: &str = "caseledger.checkpoint";
 pub const ENTRY_FORMAT: &str = "caseledger-entry/v1";
 
 /// The `--store esdb://…` setting, split into the part the `eventstore` crate parses and
-/// the part that is ours.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// the part that is ours. `Debug` shows the connection string without its password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct EsdbConfig {
     /// The connection string handed to `eventstore::ClientSettings` (our own parameters
     /// removed, so the crate does not warn about them).
@@ -41,7 +42,8 @@ impl EsdbConfig {
     pub fn parse(url: &str) -> Result<Self, String> {
         if !is_esdb_url(url) {
             return Err(format!(
-                "`{url}` is not an EventStoreDB connection string (esdb://host:2113?tls=false)"
+                "`{}` is not an EventStoreDB connection string (esdb://host:2113?tls=false)",
+                redact_url(url)
             ));
         }
         let (base, query) = match url.split_once('?') {
@@ -96,6 +98,15 @@ impl EsdbConfig {
             Some(rest) if rest.parse::<StreamId>().is_ok() => StreamKind::Ledger(rest),
             _ => StreamKind::Foreign,
         }
+    }
+}
+
+impl std::fmt::Debug for EsdbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EsdbConfig")
+            .field("connection", &redact_url(&self.connection))
+            .field("prefix", &self.prefix)
+            .finish()
     }
 }
 
