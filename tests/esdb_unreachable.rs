@@ -197,3 +197,34 @@ fn start_up_errors_never_print_the_store_password() {
         );
     }
 }
+
+#[test]
+fn a_missing_tls_ca_file_is_refused_naming_it_without_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let ca = dir.path().join("no-such-ca.pem");
+    let store = format!(
+        "esdb://127.0.0.1:1?tlsCaFile={}",
+        ca.to_str().expect("utf-8")
+    );
+    let out = run(
+        &[
+            "serve",
+            "--data",
+            data,
+            "--store",
+            &store,
+            "--store-timeout",
+            "2",
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "a panic:\n{stderr}");
+    assert!(stderr.contains("tlsCaFile"), "names the setting:\n{stderr}");
+    assert!(
+        stderr.contains(ca.to_str().expect("utf-8")),
+        "names the file:\n{stderr}"
+    );
+}
