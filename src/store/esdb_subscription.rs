@@ -96,7 +96,7 @@ struct Sorted {
     events: Vec<ResolvedEvent>,
     /// The furthest usable filter checkpoint: everything of ours up to it was delivered.
     then: Option<AllPosition>,
-    /// Whether the subscription reported itself live.
+    /// Whether the subscription reported that it reached the head of `$all`.
     live: bool,
     failure: Option<eventstore::Error>,
 }
@@ -121,7 +121,9 @@ fn sort(batch: Vec<Message>, mut head: Option<AllPosition>) -> Sorted {
                     "ignoring a subscription checkpoint at the u64::MAX sentinel"
                 ),
             },
-            Ok(SubscriptionEvent::Confirmed(_) | SubscriptionEvent::CaughtUp) => out.live = true,
+            // Only reaching the head counts: `Confirmed` arrives before the replay of
+            // everything missed since the drop, when the mirror is still behind.
+            Ok(SubscriptionEvent::CaughtUp) => out.live = true,
             Ok(_) => {}
             Err(e) => out.failure = Some(e),
         }
@@ -178,6 +180,14 @@ mod tests {
             commit: n,
             prepare: n,
         }
+    }
+
+    #[test]
+    fn only_caught_up_makes_the_node_live_again() {
+        let confirmed = Ok(SubscriptionEvent::Confirmed("sub-1".into()));
+        assert!(!sort(vec![confirmed], None).live);
+        assert!(!sort(vec![Ok(SubscriptionEvent::FellBehind)], None).live);
+        assert!(sort(vec![Ok(SubscriptionEvent::CaughtUp)], None).live);
     }
 
     #[test]
