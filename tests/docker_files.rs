@@ -1,5 +1,6 @@
 //! The deployment files in `docker/` (no Docker engine runs here, so they are checked, not
-//! run): the compose file is parsed into its mapping structure and must describe a 3-node
+//! run): the compose file is read into its mapping structure (by a hand-written reader of the
+//! YAML subset it uses, not a full YAML parser) and must describe a 3-node
 //! EventStoreDB cluster and 2 caseledger nodes against it; the Dockerfile must build the
 //! README's binary and run `caseledger serve`, with settings the binary actually knows.
 
@@ -221,4 +222,32 @@ fn each_caseledger_node_keeps_its_mirror_on_a_volume_of_its_own() {
         dockerfile.contains("chown caseledger:caseledger /data /mirror"),
         "the image's user owns /mirror"
     );
+}
+
+#[test]
+fn the_eventstoredb_image_is_pinned_and_the_build_context_trimmed() {
+    let compose = parse_yaml(&read("docker/compose.yml"));
+    let image = &compose.get(&["x-eventstore", "image"]).value;
+    let tag = image
+        .strip_prefix("eventstore/eventstore:")
+        .unwrap_or_else(|| panic!("an EventStoreDB image: {image}"));
+    let version = tag.split('-').next().unwrap_or(tag);
+    assert_eq!(
+        version
+            .split('.')
+            .filter(|p| p.parse::<u32>().is_ok())
+            .count(),
+        3,
+        "a fixed major.minor.patch release, not a floating tag: {image}"
+    );
+    // The compose build context is the repository root; without these the daemon is sent
+    // gigabytes of build output and the git history.
+    let ignore = read(".dockerignore");
+    let lines: Vec<&str> = ignore.lines().map(str::trim).collect();
+    for needed in ["target/", ".git/"] {
+        assert!(
+            lines.contains(&needed),
+            "`{needed}` in .dockerignore:\n{ignore}"
+        );
+    }
 }

@@ -164,3 +164,67 @@ fn a_mirror_built_for_another_prefix_is_refused_naming_the_file() {
         assert!(stderr.contains(part), "`{part}` in:\n{stderr}");
     }
 }
+
+#[test]
+fn start_up_errors_never_print_the_store_password() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let unreachable = "esdb://admin:hunter2-secret@127.0.0.1:1?tls=false";
+    let malformed = "esdb://admin:hunter2-secret@127.0.0.1:notaport?tls=false";
+    for store in [unreachable, malformed] {
+        let out = run(
+            &[
+                "serve",
+                "--data",
+                data,
+                "--store",
+                store,
+                "--store-timeout",
+                "1",
+            ],
+            &[],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "the password is printed:\n{stderr}"
+        );
+        assert!(
+            stderr.contains("admin:***@"),
+            "the user is named:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_tls_ca_file_is_refused_naming_it_without_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let ca = dir.path().join("no-such-ca.pem");
+    let store = format!(
+        "esdb://127.0.0.1:1?tlsCaFile={}",
+        ca.to_str().expect("utf-8")
+    );
+    let out = run(
+        &[
+            "serve",
+            "--data",
+            data,
+            "--store",
+            &store,
+            "--store-timeout",
+            "2",
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "a panic:\n{stderr}");
+    assert!(stderr.contains("tlsCaFile"), "names the setting:\n{stderr}");
+    assert!(
+        stderr.contains(ca.to_str().expect("utf-8")),
+        "names the file:\n{stderr}"
+    );
+}

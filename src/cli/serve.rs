@@ -13,6 +13,7 @@ use crate::http::{AppState, Application, Limits};
 use crate::ledger::{Clock, SystemClock};
 use crate::reports::{ReportConfig, ReportService};
 use crate::store::esdb_mirror::MIRROR_FILE;
+use crate::store::redact::redact_url;
 use crate::store::{open_backend, Backend};
 
 /// Arguments of `init`.
@@ -36,8 +37,9 @@ pub struct InitArgs {
     pub store: StoreArgs,
 }
 
-/// `--store` and its connection timeout (shared by `init` and `serve`).
-#[derive(Debug, clap::Args)]
+/// `--store` and its connection timeout (shared by `init` and `serve`). `Debug` shows the
+/// store URL without its password.
+#[derive(clap::Args)]
 pub struct StoreArgs {
     /// Storage backend: `sqlite` (the data directory's ledger.db) or
     /// `esdb://host:2113?tls=false[&prefix=caseledger-]` (EventStoreDB / KurrentDB).
@@ -53,6 +55,16 @@ pub struct StoreArgs {
     pub esdb_mirror: Option<PathBuf>,
 }
 
+impl std::fmt::Debug for StoreArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreArgs")
+            .field("store", &redact_url(&self.store))
+            .field("store_timeout", &self.store_timeout)
+            .field("esdb_mirror", &self.esdb_mirror)
+            .finish()
+    }
+}
+
 impl StoreArgs {
     /// Opens the backend, or fails with a message naming it and its address.
     fn open(&self, data: &Path) -> anyhow::Result<Backend> {
@@ -65,7 +77,7 @@ impl StoreArgs {
             &mirror,
             Duration::from_secs(self.store_timeout),
         )
-        .with_context(|| format!("opening the store `{}`", self.store))
+        .with_context(|| format!("opening the store `{}`", redact_url(&self.store)))
     }
 }
 

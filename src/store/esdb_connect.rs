@@ -13,6 +13,7 @@ use super::esdb_mapping::EsdbConfig;
 use super::esdb_mirror::Mirror;
 use super::esdb_subscription;
 use super::eventstore::EsdbStore;
+use super::redact::{redact_url, scrub};
 use super::StoreError;
 
 /// How long start-up lets the subscription replay history before reading the rest itself.
@@ -27,9 +28,16 @@ impl EsdbStore {
     /// panics.
     pub fn connect(url: &str, mirror: &Path, timeout: Duration) -> Result<Self, StoreError> {
         let cfg = EsdbConfig::parse(url).map_err(StoreError::Unavailable)?;
-        let settings: ClientSettings = cfg.connection.parse().map_err(|e| {
-            StoreError::Unavailable(format!("EventStoreDB connection string `{url}`: {e}"))
+        let settings = cfg.connection.parse::<ClientSettings>().map_err(|e| {
+            StoreError::Unavailable(format!(
+                "EventStoreDB connection string `{}`: {}",
+                redact_url(url),
+                scrub(&e.to_string(), &cfg.connection)
+            ))
         })?;
+        if let Some(file) = settings.tls_ca_file() {
+            check_ca_file(Path::new(file))?;
+        }
         create_parent(mirror)?;
         let mirror = Mirror::open(mirror, &cfg)?;
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -83,8 +91,39 @@ impl EsdbStore {
         let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
         let view =
             self.run(async move { esdb_feed::cluster_view(&client, &cfg, first_stream).await })?;
+        // Known before the subscription starts, so its first checkpoints are capped too.
+        self.shared.note_head(view.head.unwrap_or_default());
         self.shared.mirror.check_cluster(&view)
     }
+}
+
+/// Refuses a `tlsCaFile=` that cannot be read or holds no PEM certificate. eventstore 4.0.0
+/// reads it when it first connects (even with `tls=false`) and panics on a missing or
+/// malformed file, inside its connection task, so the node would retry until the timeout
+/// with a panic in its log instead of saying what is wrong.
+fn check_ca_file(file: &Path) -> Result<(), StoreError> {
+    let refused = |why: String| {
+        StoreError::Unavailable(format!("EventStoreDB tlsCaFile {}: {why}", file.display()))
+    };
+    let text = std::fs::read(file).map_err(|e| refused(format!("cannot be read: {e}")))?;
+    if holds_pem_certificate(&String::from_utf8_lossy(&text)) {
+        Ok(())
+    } else {
+        Err(refused(
+            "holds no PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)"
+                .into(),
+        ))
+    }
+}
+
+/// Whether `text` holds at least one complete PEM certificate block.
+fn holds_pem_certificate(text: &str) -> bool {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    text.split_once(BEGIN).is_some_and(|(_, rest)| {
+        rest.split_once(END)
+            .is_some_and(|(body, _)| !body.trim().is_empty())
+    })
 }
 
 /// Retries `f` while it fails for want of a server, until `deadline`.
@@ -118,4 +157,48 @@ fn create_parent(file: &Path) -> Result<(), StoreError> {
             dir.display()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CERT: &str =
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn a_ca_file_needs_a_complete_certificate_block() {
+        assert!(holds_pem_certificate(CERT));
+        assert!(holds_pem_certificate(&format!("# our CA\n{CERT}{CERT}")));
+        assert!(!holds_pem_certificate(""));
+        assert!(!holds_pem_certificate("not a certificate"));
+        assert!(!holds_pem_certificate(
+            "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
+        ));
+        assert!(!holds_pem_certificate(
+            "-----BEGIN CERTIFICATE-----\nMIIB\n"
+        ));
+        assert!(!holds_pem_certificate(
+            "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n"
+        ));
+    }
+
+    #[test]
+    fn a_missing_or_empty_ca_file_is_refused_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("missing-ca.pem");
+        let empty = dir.path().join("empty-ca.pem");
+        std::fs::write(&empty, "").expect("write");
+        for file in [&missing, &empty] {
+            match check_ca_file(file) {
+                Err(StoreError::Unavailable(why)) => {
+                    assert!(why.contains(&file.display().to_string()), "{why}")
+                }
+                other => panic!("{} must be refused: {other:?}", file.display()),
+            }
+        }
+        let good = dir.path().join("ca.pem");
+        std::fs::write(&good, CERT).expect("write");
+        check_ca_file(&good).expect("a file with a certificate passes");
+    }
 }

@@ -31,6 +31,10 @@ pub struct Shared {
     pub changed: Condvar,
     /// `None` while the subscription is live; otherwise why it is not.
     pub down: Mutex<Option<StoreError>>,
+    /// The newest `$all` position this node has read or written (`None` before the first
+    /// read): subscription checkpoints are capped at it (see
+    /// [`checkpoint_position`](super::esdb_mapping::checkpoint_position)).
+    head: Mutex<Option<AllPosition>>,
 }
 
 impl Shared {
@@ -43,7 +47,19 @@ impl Shared {
             mirror,
             changed: Condvar::new(),
             down: Mutex::new(None),
+            head: Mutex::new(None),
         }
+    }
+
+    /// Records that `$all` reaches at least `p`.
+    pub fn note_head(&self, p: AllPosition) {
+        let mut head = self.head.lock().expect("head");
+        *head = (*head).max(Some(p));
+    }
+
+    /// The newest `$all` position this node knows to exist.
+    pub fn head(&self) -> Option<AllPosition> {
+        *self.head.lock().expect("head")
     }
 
     /// Records why the feed is down (`None`: it is live again).

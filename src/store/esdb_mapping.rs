@@ -7,7 +7,9 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::redact::redact_url;
 use super::{StoreError, StoredCheckpoint, StoredEntry};
+use crate::domain::StreamId;
 use crate::ledger::entry;
 use crate::log::merkle;
 
@@ -25,8 +27,8 @@ pub const CHECKPOINT_EVENT_TYPE: &str = "caseledger.checkpoint";
 pub const ENTRY_FORMAT: &str = "caseledger-entry/v1";
 
 /// The `--store esdb://…` setting, split into the part the `eventstore` crate parses and
-/// the part that is ours.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// the part that is ours. `Debug` shows the connection string without its password.
+#[derive(Clone, PartialEq, Eq)]
 pub struct EsdbConfig {
     /// The connection string handed to `eventstore::ClientSettings` (our own parameters
     /// removed, so the crate does not warn about them).
@@ -40,7 +42,8 @@ impl EsdbConfig {
     pub fn parse(url: &str) -> Result<Self, String> {
         if !is_esdb_url(url) {
             return Err(format!(
-                "`{url}` is not an EventStoreDB connection string (esdb://host:2113?tls=false)"
+                "`{}` is not an EventStoreDB connection string (esdb://host:2113?tls=false)",
+                redact_url(url)
             ));
         }
         let (base, query) = match url.split_once('?') {
@@ -85,13 +88,25 @@ impl EsdbConfig {
         format!("{}{CHECKPOINT_SUFFIX}", self.prefix)
     }
 
-    /// What an EventStoreDB stream seen on `$all` holds.
+    /// What an EventStoreDB stream seen on `$all` holds. A stream under the prefix is a
+    /// ledger stream only when the rest is a valid ledger stream id: another application's
+    /// `caseledger-foo`, or a second ledger's `caseledger-eu-case-…` beside our `caseledger-`,
+    /// is not ours and must not stop the feed as corrupt data.
     pub fn classify<'a>(&self, esdb_stream: &'a str) -> StreamKind<'a> {
         match esdb_stream.strip_prefix(self.prefix.as_str()) {
             Some(CHECKPOINT_SUFFIX) => StreamKind::Checkpoints,
-            Some(rest) if !rest.is_empty() && !rest.starts_with('$') => StreamKind::Ledger(rest),
+            Some(rest) if rest.parse::<StreamId>().is_ok() => StreamKind::Ledger(rest),
             _ => StreamKind::Foreign,
         }
+    }
+}
+
+impl std::fmt::Debug for EsdbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EsdbConfig")
+            .field("connection", &redact_url(&self.connection))
+            .field("prefix", &self.prefix)
+            .finish()
     }
 }
 
@@ -107,7 +122,8 @@ pub enum StreamKind<'a> {
     Ledger(&'a str),
     /// The checkpoint stream.
     Checkpoints,
-    /// Anything else (another application's stream that happens to share the prefix).
+    /// Anything else: another application's stream (or another ledger's, under a longer
+    /// prefix) that happens to share the prefix but is not `<prefix><ledger stream id>`.
     Foreign,
 }
 
@@ -153,6 +169,21 @@ impl PartialOrd for AllPosition {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
+}
+
+/// How far a subscription checkpoint at `p` may move what a node has seen, given `head`,
+/// the newest `$all` position the node knows to exist (read as the head of `$all`, returned
+/// by an append, or carried by a delivered event). Some server versions send a checkpoint
+/// of `(u64::MAX, u64::MAX)` or one past the end of `$all`; taking it would make the node
+/// skip every event later written below that position. So a position with a `u64::MAX`
+/// part is ignored (`None`), and any other is capped at `head` (everything of ours up to
+/// `p` was delivered, so everything up to `head` was too). With no known head only the
+/// `u64::MAX` guard applies.
+pub fn checkpoint_position(p: AllPosition, head: Option<AllPosition>) -> Option<AllPosition> {
+    if p.commit == u64::MAX || p.prepare == u64::MAX {
+        return None;
+    }
+    Some(head.map_or(p, |h| p.min(h)))
 }
 
 /// Custom metadata of an entry event: a format marker and the leaf hash, so a reader can

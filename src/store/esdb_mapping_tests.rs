@@ -85,12 +85,62 @@ fn stream_names_round_trip_and_checkpoints_are_recognised() {
 }
 
 #[test]
+fn foreign_streams_under_the_prefix_are_not_ledger_streams() {
+    let c = EsdbConfig::parse("esdb://localhost:2113").expect("parse");
+    // Another application's stream that merely shares the prefix.
+    assert_eq!(c.classify("caseledger-foo"), StreamKind::Foreign);
+    assert_eq!(
+        c.classify("caseledger-case-not-a-uuid"),
+        StreamKind::Foreign
+    );
+    assert_eq!(
+        c.classify("caseledger-agency-Bad_Slug"),
+        StreamKind::Foreign
+    );
+    // A second ledger under the nested prefix `caseledger-eu-`.
+    assert_eq!(
+        c.classify("caseledger-eu-case-0190a3c2-7b1e-7000-8000-000000000001"),
+        StreamKind::Foreign
+    );
+    assert_eq!(
+        c.classify("caseledger-eu-$checkpoints"),
+        StreamKind::Foreign
+    );
+    // Our own streams of every family still classify as ledger streams.
+    assert_eq!(
+        c.classify("caseledger-agency-north"),
+        StreamKind::Ledger("agency-north")
+    );
+    assert_eq!(
+        c.classify("caseledger-principal-admin"),
+        StreamKind::Ledger("principal-admin")
+    );
+}
+
+#[test]
 fn expected_revision_follows_the_ledger_revision() {
     assert_eq!(expected_for(0), Expected::NoStream);
     assert_eq!(expected_for(1), Expected::Exact(0));
     assert_eq!(expected_for(42), Expected::Exact(41));
     assert_eq!(expected_checkpoint(0), Expected::NoStream);
     assert_eq!(expected_checkpoint(3), Expected::Exact(2));
+}
+
+#[test]
+fn bogus_subscription_checkpoints_never_move_the_seen_position_past_the_head() {
+    let p = |commit, prepare| AllPosition { commit, prepare };
+    let head = Some(p(500, 500));
+    // The sentinel some servers send, and half-sentinels, are ignored.
+    assert_eq!(checkpoint_position(p(u64::MAX, u64::MAX), head), None);
+    assert_eq!(checkpoint_position(p(u64::MAX, u64::MAX), None), None);
+    assert_eq!(checkpoint_position(p(u64::MAX, 3), head), None);
+    assert_eq!(checkpoint_position(p(3, u64::MAX), head), None);
+    // A position past the known head is capped at it; one at or before it is kept.
+    assert_eq!(checkpoint_position(p(900, 900), head), head);
+    assert_eq!(checkpoint_position(p(500, 500), head), head);
+    assert_eq!(checkpoint_position(p(200, 190), head), Some(p(200, 190)));
+    // With no known head, a plausible position is taken as sent.
+    assert_eq!(checkpoint_position(p(900, 900), None), Some(p(900, 900)));
 }
 
 #[test]

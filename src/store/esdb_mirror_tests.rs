@@ -83,7 +83,28 @@ fn entries_take_their_index_from_the_filtered_order() {
     };
     m.ingest(&[foreign], None)
         .expect("foreign events are skipped");
-    feed_batch(&m, &[(3, &b0), (4, &a1)]).expect("b0, a1");
+    // Another application's stream that shares our prefix, and a second ledger's under the
+    // nested prefix `caseledger-eu-`: neither is ours, so neither stops the feed as corrupt.
+    let nested = entry("x", 0, 0);
+    let under_prefix = [
+        SeenEvent {
+            position: pos(3),
+            stream: "caseledger-foo",
+            revision: 0,
+            event_id: Uuid::nil(),
+            data: b"{}",
+        },
+        SeenEvent {
+            position: pos(4),
+            stream: "caseledger-eu-agency-x",
+            revision: 0,
+            event_id: nested.event_id,
+            data: &nested.bytes,
+        },
+    ];
+    m.ingest(&under_prefix, None)
+        .expect("foreign streams under the prefix are skipped");
+    feed_batch(&m, &[(5, &b0), (6, &a1)]).expect("b0, a1");
     let s = m.store();
     assert_eq!(m.size().expect("size"), 3);
     assert_eq!(
@@ -92,7 +113,7 @@ fn entries_take_their_index_from_the_filtered_order() {
     );
     assert_eq!(s.read_stream("agency-a", 1, 10).expect("a"), vec![a1]);
     assert_eq!(s.find_event(&b0.event_id).expect("find"), Some(b0));
-    assert_eq!(m.tip().seen(), Some(pos(4)));
+    assert_eq!(m.tip().seen(), Some(pos(6)));
 }
 
 #[test]

@@ -18,7 +18,7 @@ use eventstore::{
 use tokio::sync::mpsc;
 
 use super::esdb_feed::{self, from_pos, to_pos, unavailable, Shared};
-use super::esdb_mapping::AllPosition;
+use super::esdb_mapping::{checkpoint_position, AllPosition};
 use super::StoreError;
 
 /// Most subscription messages committed to the mirror as one batch.
@@ -90,22 +90,55 @@ async fn feed(mut rx: mpsc::Receiver<Message>, shared: &Arc<Shared>) -> Next {
     Next::Resubscribe
 }
 
-/// Commits one batch's events and filter checkpoints, then applies its health news.
-async fn apply(shared: &Arc<Shared>, batch: Vec<Message>) -> Next {
-    let mut events: Vec<ResolvedEvent> = Vec::new();
-    let mut then: Option<AllPosition> = None;
-    let mut live = false;
-    let mut failure = None;
+/// One batch of subscription messages, sorted.
+#[derive(Default)]
+struct Sorted {
+    events: Vec<ResolvedEvent>,
+    /// The furthest usable filter checkpoint: everything of ours up to it was delivered.
+    then: Option<AllPosition>,
+    /// Whether the subscription reported that it reached the head of `$all`.
+    live: bool,
+    failure: Option<eventstore::Error>,
+}
+
+/// Sorts a batch; checkpoints are capped at the newest position known to exist (`head`,
+/// raised by the batch's own events) and the `u64::MAX` sentinel is dropped.
+fn sort(batch: Vec<Message>, mut head: Option<AllPosition>) -> Sorted {
+    let mut out = Sorted::default();
     for msg in batch {
         match msg {
-            Ok(SubscriptionEvent::EventAppeared(ev)) => events.push(ev),
-            // Everything of ours up to `p` was delivered (in this batch or before).
-            Ok(SubscriptionEvent::Checkpoint(p)) => then = then.max(Some(to_pos(p))),
-            Ok(SubscriptionEvent::Confirmed(_) | SubscriptionEvent::CaughtUp) => live = true,
+            Ok(SubscriptionEvent::EventAppeared(ev)) => {
+                if let Some(e) = ev.event.as_ref() {
+                    head = head.max(Some(to_pos(e.position)));
+                }
+                out.events.push(ev);
+            }
+            Ok(SubscriptionEvent::Checkpoint(p)) => match checkpoint_position(to_pos(p), head) {
+                Some(at) => out.then = out.then.max(Some(at)),
+                None => tracing::debug!(
+                    commit = p.commit,
+                    prepare = p.prepare,
+                    "ignoring a subscription checkpoint at the u64::MAX sentinel"
+                ),
+            },
+            // Only reaching the head counts: `Confirmed` arrives before the replay of
+            // everything missed since the drop, when the mirror is still behind.
+            Ok(SubscriptionEvent::CaughtUp) => out.live = true,
             Ok(_) => {}
-            Err(e) => failure = Some(e),
+            Err(e) => out.failure = Some(e),
         }
     }
+    out
+}
+
+/// Commits one batch's events and filter checkpoints, then applies its health news.
+async fn apply(shared: &Arc<Shared>, batch: Vec<Message>) -> Next {
+    let Sorted {
+        events,
+        then,
+        live,
+        failure,
+    } = sort(batch, shared.head());
     let committed = esdb_feed::commit(shared.clone(), events, then).await;
     match (committed, failure) {
         (Err(e @ StoreError::Corrupt(_)), _) => {
@@ -129,5 +162,50 @@ async fn apply(shared: &Arc<Shared>, batch: Vec<Message>) -> Next {
             }
             Next::Continue
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use eventstore::Position;
+
+    use super::*;
+
+    fn checkpoint(commit: u64, prepare: u64) -> Message {
+        Ok(SubscriptionEvent::Checkpoint(Position { commit, prepare }))
+    }
+
+    fn at(n: u64) -> AllPosition {
+        AllPosition {
+            commit: n,
+            prepare: n,
+        }
+    }
+
+    #[test]
+    fn only_caught_up_makes_the_node_live_again() {
+        let confirmed = Ok(SubscriptionEvent::Confirmed("sub-1".into()));
+        assert!(!sort(vec![confirmed], None).live);
+        assert!(!sort(vec![Ok(SubscriptionEvent::FellBehind)], None).live);
+        assert!(sort(vec![Ok(SubscriptionEvent::CaughtUp)], None).live);
+    }
+
+    #[test]
+    fn the_u64_max_checkpoint_sentinel_is_ignored() {
+        let sorted = sort(vec![checkpoint(u64::MAX, u64::MAX)], Some(at(500)));
+        assert_eq!(sorted.then, None);
+        let sorted = sort(
+            vec![checkpoint(300, 300), checkpoint(u64::MAX, u64::MAX)],
+            None,
+        );
+        assert_eq!(sorted.then, Some(at(300)));
+    }
+
+    #[test]
+    fn a_checkpoint_past_the_known_head_is_capped_at_it() {
+        let sorted = sort(vec![checkpoint(900, 900)], Some(at(500)));
+        assert_eq!(sorted.then, Some(at(500)));
+        let sorted = sort(vec![checkpoint(400, 400)], Some(at(500)));
+        assert_eq!(sorted.then, Some(at(400)));
     }
 }

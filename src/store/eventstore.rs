@@ -86,7 +86,9 @@ impl EsdbStore {
     /// subscription to pass the current head, then reads the rest itself.
     pub(super) fn catch_up(&self, grace: Duration) -> Result<u64, StoreError> {
         let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
-        let Some(head) = self.run(async move { esdb_feed::head(&client, &cfg).await })? else {
+        let head = self.run(async move { esdb_feed::head(&client, &cfg).await })?;
+        self.shared.note_head(head.unwrap_or_default());
+        let Some(head) = head else {
             let out = self.shared.mirror.advance(AllPosition::default());
             self.shared.changed.notify_all();
             out?;
@@ -125,7 +127,7 @@ impl EsdbStore {
         events: Vec<EventData>,
     ) -> Result<Result<AllPosition, eventstore::Error>, StoreError> {
         let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
-        self.run(async move {
+        let out = self.run(async move {
             let opts = AppendToStreamOptions::default().expected_revision(to_es(expected));
             match tokio::time::timeout(OP_TIMEOUT, client.append_to_stream(stream, &opts, events))
                 .await
@@ -135,7 +137,11 @@ impl EsdbStore {
                 Ok(Err(e @ eventstore::Error::WrongExpectedVersion { .. })) => Ok(Err(e)),
                 Ok(Err(e)) => Err(unavailable(&cfg, "append", e)),
             }
-        })
+        });
+        if let Ok(Ok(pos)) = &out {
+            self.shared.note_head(*pos);
+        }
+        out
     }
 
     /// Publishes a checkpoint unless one covering at least as many entries already is.

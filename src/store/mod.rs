@@ -14,6 +14,7 @@ pub mod esdb_mirror_meta;
 mod esdb_subscription;
 #[cfg(feature = "eventstore")]
 pub mod eventstore;
+pub mod redact;
 pub mod sqlite;
 mod sqlite_tree;
 
@@ -188,7 +189,8 @@ pub fn open_backend(
     }
     if !esdb_mapping::is_esdb_url(spec) {
         return Err(StoreError::Unavailable(format!(
-            "unknown store `{spec}`: use `sqlite` or `esdb://host:2113?tls=false`"
+            "unknown store `{}`: use `sqlite` or `esdb://host:2113?tls=false`",
+            redact::redact_url(spec)
         )));
     }
     #[cfg(feature = "eventstore")]
