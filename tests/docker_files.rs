@@ -192,6 +192,20 @@ fn every_setting_the_deployment_uses_is_one_the_binary_knows() {
 }
 
 #[test]
+fn exactly_one_caseledger_node_accepts_writes() {
+    let doc = parse_yaml(&read("docker/compose.yml"));
+    let writers: Vec<&str> = ["caseledger1", "caseledger2"]
+        .into_iter()
+        .filter(|node| {
+            let env = &doc.get(&["services", node, "environment"]).children;
+            env.get("CASELEDGER_READ_ONLY")
+                .is_none_or(|v| v.value.trim_matches('"') != "true")
+        })
+        .collect();
+    assert_eq!(writers, vec!["caseledger1"]);
+}
+
+#[test]
 fn each_caseledger_node_keeps_its_mirror_on_a_volume_of_its_own() {
     let doc = parse_yaml(&read("docker/compose.yml"));
     let mut seen = Vec::new();

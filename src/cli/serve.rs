@@ -111,6 +111,10 @@ pub struct ServeArgs {
     /// periodic snapshots off). One is also written at start-up and at shutdown.
     #[arg(long, env = "CASELEDGER_SNAPSHOT_EVERY", default_value_t = 100_000)]
     pub snapshot_every: u64,
+    /// Serve reads only: every write is refused with 503 `unavailable`. For the nodes beside
+    /// the one writing node of a shared EventStoreDB log.
+    #[arg(long, env = "CASELEDGER_READ_ONLY")]
+    pub read_only: bool,
 }
 
 fn print_init(report: &datadir::InitReport, json: bool) -> anyhow::Result<()> {
@@ -184,6 +188,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits: Limits {
             max_event_bytes: args.max_event_bytes,
             max_batch_bytes: args.max_batch_bytes,
+            read_only: args.read_only,
             ..Limits::default()
         },
     };

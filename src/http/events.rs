@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::problem::ApiError;
-use super::{read_body, AppState};
+use super::{read_body, writable, AppState};
 use crate::domain::{EventPayload, SchemaErrorKind};
 use crate::envelope::{Envelope, WireEnvelope};
 use crate::ledger::{Code, ExpectedRevision, Outcome, Receipt, Verified};
@@ -99,6 +99,7 @@ pub(super) async fn append(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    writable(&state)?;
     let expected = expected(&query)?;
     let body = read_body(&req, payload, state.limits.max_event_bytes).await?;
     let env = Envelope::parse(&body)?;
@@ -121,6 +122,7 @@ pub(super) async fn append_batch(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    writable(&state)?;
     let expected = expected(&query)?;
     let body = read_body(&req, payload, state.limits.max_batch_bytes).await?;
     let batch: BatchBody = serde_json::from_slice(&body)

@@ -34,6 +34,8 @@ pub struct Limits {
     pub max_batch_bytes: usize,
     /// Most events in one batch.
     pub max_batch_events: usize,
+    /// Refuse every write with 503 `unavailable` (a reading node beside the writing one).
+    pub read_only: bool,
 }
 
 impl Default for Limits {
@@ -42,7 +44,19 @@ impl Default for Limits {
             max_event_bytes: 64 * 1024,
             max_batch_bytes: 4 * 1024 * 1024,
             max_batch_events: 1000,
+            read_only: false,
         }
+    }
+}
+
+/// Refuses a write on a read-only node, before its body is read.
+fn writable(state: &AppState) -> Result<(), problem::ApiError> {
+    match state.limits.read_only {
+        false => Ok(()),
+        true => Err(problem::ApiError::new(
+            crate::ledger::Code::Unavailable,
+            "this node serves reads only (--read-only); send writes to the writing node",
+        )),
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::auth::{token_hash, Caller};
 use super::problem::ApiError;
-use super::{read_body, AppState};
+use super::{read_body, writable, AppState};
 use crate::client;
 use crate::domain::{PrincipalId, Role};
 use crate::ledger::{Code, ExpectedRevision, Outcome};
@@ -49,6 +49,7 @@ pub(super) async fn issue_token(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
+    writable(&state)?;
     let id = PrincipalId::parse(&path)
         .map_err(|e| ApiError::bad_request(format!("principal id: {e}")))?;
     match state.ledger.state().registry.principals.get(&id) {
