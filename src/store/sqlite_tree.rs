@@ -151,48 +151,55 @@ mod tests {
         assert_eq!(blobs(0..2, &[]).expect("bare"), vec![Vec::<u8>::new(); 2]);
     }
 
+    /// A database in the layout of earlier versions, filled the way their writer filled it.
+    fn old_layout(path: &std::path::Path, leaves: &[Hash]) {
+        use crate::log::merkle::{self, MemoryNodes};
+        let c = Connection::open(path).expect("open");
+        c.execute_batch(
+            "CREATE TABLE entries (idx INTEGER PRIMARY KEY, stream TEXT NOT NULL,
+               revision INTEGER NOT NULL, event_id BLOB NOT NULL UNIQUE,
+               recorded_at TEXT NOT NULL, leaf_hash BLOB NOT NULL, bytes BLOB NOT NULL,
+               UNIQUE (stream, revision));
+             CREATE TABLE tree_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL,
+               hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;",
+        )
+        .expect("old schema");
+        let nodes = merkle::append_nodes(&MemoryNodes::default(), 0, leaves).expect("nodes");
+        for (i, leaf) in leaves.iter().enumerate() {
+            c.execute(
+                "INSERT INTO entries VALUES (?1, 'agency-a', ?1, ?2, '', ?3, x'')",
+                params![
+                    i as i64,
+                    uuid::Uuid::new_v4().as_bytes().as_slice(),
+                    leaf.as_slice()
+                ],
+            )
+            .expect("entry");
+        }
+        for (level, idx, hash) in nodes {
+            c.execute(
+                "INSERT INTO tree_nodes VALUES (?1, ?2, ?3)",
+                params![level, idx as i64, hash.as_slice()],
+            )
+            .expect("node");
+        }
+    }
+
+    fn leaves(n: u64) -> Vec<Hash> {
+        (0..n)
+            .map(|i| crate::log::merkle::leaf_hash(&i.to_be_bytes()))
+            .collect()
+    }
+
     #[test]
     fn a_store_with_a_node_table_is_migrated_into_the_entry_rows() {
         use crate::log::merkle::{self, MemoryNodes, NodeSource};
         use crate::store::{sqlite::SqliteStore, EventStore, StoreNodes};
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("old.db");
-        let leaves: Vec<Hash> = (0u64..37)
-            .map(|i| merkle::leaf_hash(&i.to_be_bytes()))
-            .collect();
+        let leaves = leaves(37);
         let tree = MemoryNodes::from_leaves(&leaves);
-        {
-            // The layout of earlier versions, filled the way their writer filled it.
-            let c = Connection::open(&path).expect("open");
-            c.execute_batch(
-                "CREATE TABLE entries (idx INTEGER PRIMARY KEY, stream TEXT NOT NULL,
-                   revision INTEGER NOT NULL, event_id BLOB NOT NULL UNIQUE,
-                   recorded_at TEXT NOT NULL, leaf_hash BLOB NOT NULL, bytes BLOB NOT NULL,
-                   UNIQUE (stream, revision));
-                 CREATE TABLE tree_nodes (level INTEGER NOT NULL, idx INTEGER NOT NULL,
-                   hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;",
-            )
-            .expect("old schema");
-            let nodes = merkle::append_nodes(&MemoryNodes::default(), 0, &leaves).expect("nodes");
-            for (i, leaf) in leaves.iter().enumerate() {
-                c.execute(
-                    "INSERT INTO entries VALUES (?1, 'agency-a', ?1, ?2, '', ?3, x'')",
-                    params![
-                        i as i64,
-                        uuid::Uuid::new_v4().as_bytes().as_slice(),
-                        leaf.as_slice()
-                    ],
-                )
-                .expect("entry");
-            }
-            for (level, idx, hash) in nodes {
-                c.execute(
-                    "INSERT INTO tree_nodes VALUES (?1, ?2, ?3)",
-                    params![level, idx as i64, hash.as_slice()],
-                )
-                .expect("node");
-            }
-        }
+        old_layout(&path, &leaves);
         let store = SqliteStore::open(&path).expect("migrates");
         let nodes = StoreNodes(&store);
         for level in 0..6u8 {
@@ -211,5 +218,28 @@ mod tests {
         );
         drop(store);
         SqliteStore::open(&path).expect("a migrated store opens again as it is");
+    }
+
+    #[test]
+    fn a_migration_with_a_missing_node_fails_and_changes_nothing() {
+        use crate::store::sqlite::SqliteStore;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        old_layout(&path, &leaves(8));
+        let c = Connection::open(&path).expect("open");
+        c.execute("DELETE FROM tree_nodes WHERE level = 1 AND idx = 2", [])
+            .expect("delete");
+        let err = SqliteStore::open(&path).err().expect("refused");
+        assert!(err.to_string().contains("node 1/2 is missing"), "{err}");
+        let column: bool = c
+            .prepare("SELECT 1 FROM pragma_table_info('entries') WHERE name = 'tree'")
+            .expect("query")
+            .exists([])
+            .expect("exists");
+        let nodes: i64 = c
+            .query_row("SELECT COUNT(*) FROM tree_nodes", [], |r| r.get(0))
+            .expect("count");
+        assert!(!column, "the migration was rolled back");
+        assert_eq!(nodes, 14, "the node table is untouched");
     }
 }
