@@ -135,17 +135,19 @@ fn fold_chunk(
     Ok(())
 }
 
-/// Re-hashes every stored entry up to `state.size` (naming the first whose bytes do not
-/// match its leaf hash) and returns the root of all of them. The latest checkpoint must be
-/// signed by our key and commit to the stored leaves below its size.
+/// Re-hashes the stored entries below `folded_from` (naming the first whose bytes do not
+/// match its leaf hash; the fold already checked those from `folded_from` on) and returns the
+/// root of all `state.size` of them. The latest checkpoint must be signed by our key and
+/// commit to the stored leaves below its size.
 ///
-/// Every entry is re-hashed, not only those below the checkpoint: entries a projection
+/// Every entry is checked, not only those below the checkpoint: entries a projection
 /// snapshot covers are not folded again, and a checkpoint signed at start-up for entries
 /// appended after the latest one must rest on their bytes, not on stored hashes alone.
 pub(super) fn check_against_checkpoint(
     store: &dyn EventStore,
     signer: &NoteSigner,
     state: &LedgerState,
+    folded_from: u64,
 ) -> Result<Hash, OpenError> {
     let cp = store.latest_checkpoint()?;
     let last_covered = cp.as_ref().map_or(0, |c| c.size.saturating_sub(1));
@@ -176,6 +178,7 @@ pub(super) fn check_against_checkpoint(
         let covered = &chunk[..chunk.len().min((state.size - next) as usize)];
         if let Some(e) = covered
             .par_iter()
+            .filter(|e| e.index < folded_from)
             .find_first(|e| merkle::leaf_hash(&e.bytes) != e.leaf_hash)
         {
             return Err(OpenError::Integrity {
