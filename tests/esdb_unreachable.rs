@@ -45,14 +45,32 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     out
 }
 
-fn assert_clean_failure(out: &Output) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "clean exit code 1; stderr:\n{stderr}"
-    );
+/// `serve --data DATA --store STORE --store-timeout 1` plus `extra`.
+fn serve_on(data: &str, store: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "serve",
+        "--data",
+        data,
+        "--store",
+        store,
+        "--store-timeout",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    run(&args, &[])
+}
+
+/// Asserts exit status 1 without a panic; the standard error, for more checks.
+fn refused(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!stderr.contains("panicked"), "a panic:\n{stderr}");
+    stderr
+}
+
+/// A refusal that names EventStoreDB and the unreachable address.
+fn assert_clean_failure(out: &Output) {
+    let stderr = refused(out);
     assert!(
         stderr.contains("EventStoreDB"),
         "names the backend:\n{stderr}"
@@ -137,29 +155,11 @@ fn a_mirror_built_for_another_prefix_is_refused_naming_the_file() {
     let data = dir.path().to_str().expect("utf-8");
     let mirror = dir.path().join("m").join("node1.db");
     let mirror_arg = mirror.to_str().expect("utf-8");
-    let serve = |store: &str| {
-        run(
-            &[
-                "serve",
-                "--data",
-                data,
-                "--store",
-                store,
-                "--store-timeout",
-                "1",
-                "--esdb-mirror",
-                mirror_arg,
-            ],
-            &[],
-        )
-    };
+    let serve = |store: &str| serve_on(data, store, &["--esdb-mirror", mirror_arg]);
     // The first start creates the mirror (for the default prefix) before connecting.
     assert_clean_failure(&serve(NOBODY));
     assert!(mirror.exists(), "the mirror goes where --esdb-mirror says");
-    let out = serve("esdb://127.0.0.1:1?tls=false&prefix=other-");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    let stderr = refused(&serve("esdb://127.0.0.1:1?tls=false&prefix=other-"));
     for part in [mirror_arg, "other-", "caseledger-", "delete"] {
         assert!(stderr.contains(part), "`{part}` in:\n{stderr}");
     }
@@ -172,21 +172,7 @@ fn start_up_errors_never_print_the_store_password() {
     let unreachable = "esdb://admin:hunter2-secret@127.0.0.1:1?tls=false";
     let malformed = "esdb://admin:hunter2-secret@127.0.0.1:notaport?tls=false";
     for store in [unreachable, malformed] {
-        let out = run(
-            &[
-                "serve",
-                "--data",
-                data,
-                "--store",
-                store,
-                "--store-timeout",
-                "1",
-            ],
-            &[],
-        );
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
+        let stderr = refused(&serve_on(data, store, &[]));
         assert!(
             !stderr.contains("hunter2"),
             "the password is printed:\n{stderr}"
@@ -207,21 +193,7 @@ fn a_missing_tls_ca_file_is_refused_naming_it_without_a_panic() {
         "esdb://127.0.0.1:1?tlsCaFile={}",
         ca.to_str().expect("utf-8")
     );
-    let out = run(
-        &[
-            "serve",
-            "--data",
-            data,
-            "--store",
-            &store,
-            "--store-timeout",
-            "2",
-        ],
-        &[],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(!stderr.contains("panicked"), "a panic:\n{stderr}");
+    let stderr = refused(&serve_on(data, &store, &[]));
     assert!(stderr.contains("tlsCaFile"), "names the setting:\n{stderr}");
     assert!(
         stderr.contains(ca.to_str().expect("utf-8")),
