@@ -79,6 +79,31 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// The rest of an array (its `[` already consumed) whose items are strings of exactly
+    /// `width` bytes that each satisfy `valid` (which must exclude `"`, `\\` and control
+    /// characters): the text between the brackets, the closing `]` consumed.
+    pub fn fixed_strings(&mut self, width: usize, valid: impl Fn(u8) -> bool) -> Option<&'a [u8]> {
+        let rest = self.rest;
+        let mut n = 0;
+        if rest.first() != Some(&b']') {
+            loop {
+                let item = rest.get(n..n + width + 2)?;
+                let inner = &item[1..=width];
+                if item[0] != b'"' || item[width + 1] != b'"' || !inner.iter().all(|&b| valid(b)) {
+                    return None;
+                }
+                n += width + 2;
+                match rest.get(n)? {
+                    b',' => n += 1,
+                    b']' => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.rest = &rest[n + 1..];
+        Some(&rest[..n])
+    }
+
     /// An unsigned integer in JSON's spelling (no leading zero), within `u64`.
     pub fn number(&mut self) -> Option<u64> {
         let len = self.rest.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -112,6 +137,24 @@ mod tests {
         assert_eq!(Cursor::new(br#"a\"b""#).string(), None);
         assert_eq!(Cursor::new(br#"a\nb""#).escaped_string(), None);
         assert_eq!(Cursor::new(b"a\tb\"").string(), None);
+    }
+
+    #[test]
+    fn fixed_width_string_lists() {
+        let alnum = |b: u8| b.is_ascii_alphanumeric();
+        let mut c = Cursor::new(br#""ab","cd"]}"#);
+        assert_eq!(c.fixed_strings(2, alnum), Some(&br#""ab","cd""#[..]));
+        assert!(c.eat(b'}') && c.at_end());
+        assert_eq!(Cursor::new(b"]").fixed_strings(2, alnum), Some(&b""[..]));
+        for bad in [
+            &br#""ab","c"]"#[..],
+            br#""ab",]"#,
+            br#""a!"]"#,
+            br#""ab""#,
+            br#""ab" ]"#,
+        ] {
+            assert_eq!(Cursor::new(bad).fixed_strings(2, alnum), None, "{bad:?}");
+        }
     }
 
     proptest! {

@@ -12,7 +12,9 @@
 //!
 //! Writers put `entries` last so readers can stream; [`read`] accepts any member order.
 
+mod chunk;
 pub mod export;
+mod members;
 pub mod read;
 
 use serde::{Deserialize, Serialize};

@@ -7,48 +7,10 @@
 
 use std::io::Read;
 
-use super::{BundleEntry, BundleHeader};
+use super::members::Header;
+use super::BundleHeader;
 
-/// The raw JSON bytes of consecutive bundle entries, one span per entry.
-#[derive(Debug, Default, Clone)]
-pub struct RawChunk {
-    bytes: Vec<u8>,
-    spans: Vec<(usize, usize)>,
-}
-
-impl RawChunk {
-    /// Serialises in-memory entries (tests, small bundles).
-    pub fn from_entries(entries: &[BundleEntry]) -> Self {
-        let mut c = Self::default();
-        for e in entries {
-            let start = c.bytes.len();
-            serde_json::to_writer(&mut c.bytes, e).expect("entry serialises");
-            c.spans.push((start, c.bytes.len()));
-        }
-        c
-    }
-
-    fn push(&mut self, raw: &[u8]) {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(raw);
-        self.spans.push((start, self.bytes.len()));
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.spans.len()
-    }
-
-    /// Whether the chunk holds no entry.
-    pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
-    }
-
-    /// The raw JSON of each entry, in order.
-    pub fn entries(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
-        self.spans.iter().map(|&(s, e)| &self.bytes[s..e])
-    }
-}
+pub use super::chunk::RawChunk;
 
 /// What the reader hands over, in document order.
 #[derive(Debug)]
@@ -80,11 +42,26 @@ struct Scanner<R> {
     buf: Vec<u8>,
     pos: usize,
     offset: u64,
+    /// No newline occurs before this index into `buf` (a one-line bundle is searched once).
+    no_newline_before: usize,
 }
+
+/// How far past a value's start a line end is looked for.
+const LINE_SEARCH: usize = 1 << 20;
 
 const FILL: usize = 1 << 20;
 
 impl<R: Read> Scanner<R> {
+    fn new(reader: R) -> Self {
+        Self {
+            reader,
+            buf: Vec::with_capacity(2 * FILL),
+            pos: 0,
+            offset: 0,
+            no_newline_before: 0,
+        }
+    }
+
     /// Reads more bytes; false at the end of input.
     fn fill(&mut self) -> Result<bool, ReadError> {
         // `read_to_end` through `take` appends into spare capacity without zeroing it first.
@@ -101,8 +78,39 @@ impl<R: Read> Scanner<R> {
         if self.pos > 8 * FILL {
             self.buf.drain(..self.pos);
             self.offset += self.pos as u64;
+            self.no_newline_before = self.no_newline_before.saturating_sub(self.pos);
             self.pos = 0;
         }
+    }
+
+    /// The exporter's layout, one entry per line: when the value at `pos` starts like an
+    /// entry and its line ends (before an optional `,`) like one, the end of that line
+    /// candidate. The verifier confirms or re-splits it (see [`RawChunk`]).
+    fn line_candidate(&mut self) -> Result<Option<usize>, ReadError> {
+        const START: &[u8] = br#"{"index":"#;
+        if self.pos < self.no_newline_before || self.at(self.pos + START.len())?.is_none() {
+            return Ok(None);
+        }
+        if !self.buf[self.pos..].starts_with(START) {
+            return Ok(None);
+        }
+        let limit = self.pos + LINE_SEARCH;
+        let mut from = self.pos;
+        let line_end = loop {
+            let end = self.buf.len().min(limit);
+            if let Some(k) = memchr::memchr(b'\n', &self.buf[from..end]) {
+                break from + k;
+            }
+            // Only a newline ends a candidate: the last line may close the document.
+            if end == limit || !self.fill()? {
+                self.no_newline_before = end;
+                return Ok(None);
+            }
+            from = end;
+        };
+        let line = self.buf[self.pos..line_end].trim_ascii_end();
+        let line = line.strip_suffix(b",").unwrap_or(line);
+        Ok(ends_like_an_entry(line).then(|| self.pos + line.len()))
     }
 
     /// The byte at `i` (an index into `buf` at or after `pos`), reading on if needed.
@@ -219,12 +227,7 @@ pub fn stream(
     chunk: usize,
     sink: &mut dyn FnMut(Item) -> bool,
 ) -> Result<(), ReadError> {
-    let mut s = Scanner {
-        reader,
-        buf: Vec::with_capacity(2 * FILL),
-        pos: 0,
-        offset: 0,
-    };
+    let mut s = Scanner::new(reader);
     let mut header = Header::default();
     s.expect(b'{')?;
     let mut first = true;
@@ -234,6 +237,7 @@ pub fn stream(
             break;
         }
         first = false;
+        s.peek()?;
         let key: String = s.value("member name")?;
         s.expect(b':')?;
         s.peek()?;
@@ -284,17 +288,17 @@ fn entries<R: Read>(
     } else {
         loop {
             s.peek()?;
-            let end = s.value_end()?;
-            raw.push(&s.buf[s.pos..end]);
+            let (end, candidate) = match s.line_candidate()? {
+                Some(end) => (end, true),
+                None => (s.value_end()?, false),
+            };
+            raw.push(&s.buf[s.pos..end], candidate);
             s.pos = end;
             s.compact();
             if raw.len() == chunk {
                 // The next chunk starts with room for as much as this one held.
-                sizes = (sizes.0.max(raw.bytes.len()), chunk);
-                let next = RawChunk {
-                    bytes: Vec::with_capacity(sizes.0),
-                    spans: Vec::with_capacity(sizes.1),
-                };
+                sizes = (sizes.0.max(raw.byte_len()), chunk);
+                let next = RawChunk::with_capacity(sizes.0, sizes.1);
                 if !sink(Item::Entries(std::mem::replace(&mut raw, next))) {
                     return Err(ReadError::Stopped);
                 }
@@ -315,52 +319,46 @@ fn entries<R: Read>(
     Ok(())
 }
 
-/// The header members seen so far.
-#[derive(Default)]
-struct Header {
-    format: Option<String>,
-    origin: Option<String>,
-    log_key: Option<String>,
-    checkpoint: Option<String>,
-    entries: bool,
-    sent: bool,
+/// Whether `line` ends the way the exporter ends an entry: the entry string's closing
+/// quote, `,"proof":[`, quoted base64 hashes of 44 characters, `]}`. Read backwards, so the
+/// long escaped entry string is not scanned here.
+fn ends_like_an_entry(line: &[u8]) -> bool {
+    const HASH: usize = 44;
+    let base64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=');
+    let Some(mut rest) = line.strip_suffix(b"]}") else {
+        return false;
+    };
+    if !rest.ends_with(b"[") {
+        loop {
+            let Some(item) = rest.len().checked_sub(HASH + 2).map(|at| &rest[at..]) else {
+                return false;
+            };
+            if item[0] != b'"' || item[HASH + 1] != b'"' || !item[1..=HASH].iter().all(base64) {
+                return false;
+            }
+            rest = &rest[..rest.len() - item.len()];
+            match rest.strip_suffix(b",") {
+                Some(before) => rest = before,
+                None => break,
+            }
+        }
+    }
+    rest.ends_with(br#"","proof":["#)
 }
 
-impl Header {
-    fn slot(&mut self, key: &str) -> Result<&mut Option<String>, ReadError> {
-        let slot = match key {
-            "format" => &mut self.format,
-            "origin" => &mut self.origin,
-            "log_key" => &mut self.log_key,
-            "checkpoint" => &mut self.checkpoint,
-            other => return Err(invalid(format!("unknown member `{other}`"))),
-        };
-        if slot.is_some() {
-            return Err(invalid(format!("duplicate member `{key}`")));
-        }
-        Ok(slot)
-    }
-
-    fn complete(&self) -> Option<BundleHeader> {
-        Some(BundleHeader {
-            format: self.format.clone()?,
-            origin: self.origin.clone()?,
-            log_key: self.log_key.clone()?,
-            checkpoint: self.checkpoint.clone()?,
-        })
-    }
-
-    fn check(&self) -> Result<(), ReadError> {
-        let members = [
-            ("format", self.format.is_some()),
-            ("origin", self.origin.is_some()),
-            ("log_key", self.log_key.is_some()),
-            ("checkpoint", self.checkpoint.is_some()),
-            ("entries", self.entries),
-        ];
-        match members.iter().find(|(_, present)| !present) {
-            Some((name, _)) => Err(invalid(format!("missing member `{name}`"))),
-            None => Ok(()),
+/// The spans of the comma-separated JSON values in `raw` (see [`RawChunk::resolve`]).
+pub(super) fn split_values(raw: &[u8]) -> Result<Vec<(usize, usize)>, ReadError> {
+    let mut s = Scanner::new(raw);
+    let mut spans = Vec::new();
+    loop {
+        s.peek()?;
+        let end = s.value_end()?;
+        spans.push((s.pos, end));
+        s.pos = end;
+        match s.peek()? {
+            None => return Ok(spans),
+            Some(b',') => s.pos += 1,
+            other => return Err(s.unexpected(other, "`,` between entries")),
         }
     }
 }

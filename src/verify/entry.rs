@@ -31,89 +31,133 @@ struct RawEntry<'a> {
 }
 
 /// An entry that parsed and decoded.
-pub(super) struct Prepared {
+pub(super) struct Prepared<'a> {
     pub index: u64,
     pub leaf: Hash,
-    /// The decoded inclusion proof, not yet checked.
-    pub proof: Vec<Hash>,
+    /// The inclusion proof, not yet checked.
+    pub proof: Proof<'a>,
     pub decoded: DecodedEntry,
     /// The DSSE pre-authentication encoding the signature covers.
     pub message: Vec<u8>,
 }
 
-/// A bundle entry's parts: index, entry bytes, and its proof (`None`: a hash that is not
-/// base64 of 32 bytes).
-type Parts = (u64, Vec<u8>, Option<Vec<Hash>>);
+/// Characters of one base64 hash; the exporter quotes each and separates them with commas.
+const HASH_TEXT: usize = 44;
+const HASH_STRIDE: usize = HASH_TEXT + 3;
+
+/// An inclusion proof as the bundle spells it.
+#[derive(Debug, PartialEq)]
+pub(super) enum Proof<'a> {
+    /// The exporter's spelling, kept as text: `"h","h",...`, each `h` 44 base64 characters.
+    /// Compared as text where the expected hashes are known ([`super::proofs`]), so most
+    /// proof hashes are never decoded.
+    Text(&'a [u8]),
+    /// Any other spelling, decoded.
+    Decoded(Vec<Hash>),
+    /// A hash that is not base64 of 32 bytes.
+    Invalid,
+}
+
+impl Proof<'_> {
+    /// Number of hashes.
+    pub fn len(&self) -> usize {
+        match self {
+            Proof::Text(t) => (t.len() + 1) / HASH_STRIDE,
+            Proof::Decoded(h) => h.len(),
+            Proof::Invalid => 0,
+        }
+    }
+
+    /// The base64 text of hash `i`, for the text form.
+    pub fn text(&self, i: usize) -> Option<&[u8]> {
+        match self {
+            Proof::Text(t) => t.get(i * HASH_STRIDE + 1..i * HASH_STRIDE + 1 + HASH_TEXT),
+            _ => None,
+        }
+    }
+
+    /// The hashes; `None` when one is not base64 of 32 bytes.
+    pub fn hashes(&self) -> Option<Cow<'_, [Hash]>> {
+        match self {
+            Proof::Text(t) => t
+                .chunks(HASH_STRIDE)
+                .map(|h| proof_hash(&h[1..=HASH_TEXT]))
+                .collect::<Option<Vec<_>>>()
+                .map(Cow::Owned),
+            Proof::Decoded(h) => Some(Cow::Borrowed(h)),
+            Proof::Invalid => None,
+        }
+    }
+}
+
+/// A bundle entry's parts: index, entry bytes, proof.
+type Parts<'a> = (u64, Vec<u8>, Proof<'a>);
 
 /// One proof hash from its base64 text.
-fn proof_hash(text: &str) -> Option<Hash> {
+fn proof_hash(text: &[u8]) -> Option<Hash> {
     let mut buf = [0u8; 48];
-    let n = B64.decode_slice(text.as_bytes(), &mut buf).ok()?;
+    let n = B64.decode_slice(text, &mut buf).ok()?;
     <Hash>::try_from(&buf[..n]).ok()
+}
+
+fn is_base64(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
 }
 
 /// The bundle entry in the exporter's exact spelling, read directly; `None` declines to
 /// [`general`] (which reads any JSON spelling and words the errors).
-fn scan(raw: &[u8]) -> Option<Parts> {
+fn scan(raw: &[u8]) -> Option<Parts<'_>> {
     let mut c = Cursor::new(raw);
     c.lit(r#"{"index":"#)?;
     let index = c.number()?;
     c.lit(r#","entry":""#)?;
     let entry = c.escaped_string()?;
     c.lit(r#","proof":["#)?;
-    let mut proof = Vec::with_capacity(64);
-    if !c.eat(b']') {
-        loop {
-            c.lit("\"")?;
-            proof.push(proof_hash(&c.string()?)?);
-            if c.eat(b']') {
-                break;
-            }
-            c.lit(",")?;
-        }
-    }
+    let proof = c.fixed_strings(HASH_TEXT, is_base64)?;
     c.lit("}")?;
-    c.at_end().then_some((index, entry, Some(proof)))
+    c.at_end().then_some((index, entry, Proof::Text(proof)))
 }
 
 /// The bundle entry in any JSON spelling.
-fn general(raw: &[u8], position: u64) -> Result<Parts, Failure> {
+fn general(raw: &[u8], position: u64) -> Result<Parts<'_>, Failure> {
     let e: RawEntry<'_> = serde_json::from_slice(raw).map_err(|err| {
         Failure::bundle(
             Check::Format,
             format!("bundle entry number {position} (from 0) is not an entry: {err}"),
         )
     })?;
-    let proof = e.proof.iter().map(|h| proof_hash(h)).collect();
+    let proof: Option<Vec<Hash>> = e.proof.iter().map(|h| proof_hash(h.as_bytes())).collect();
+    let proof = proof.map_or(Proof::Invalid, Proof::Decoded);
     Ok((e.index, e.entry.into_owned().into_bytes(), proof))
 }
 
 /// Parses one raw bundle entry and decodes its bytes; its proof is checked by [`super::proofs`].
 /// `position` (the entry's place in the bundle) names it when even its index is unreadable.
-pub(super) fn prepare(raw: &[u8], position: u64) -> Result<Prepared, Failure> {
-    let (index, bytes, proof) = match scan(raw) {
-        Some(parts) => parts,
-        None => general(raw, position)?,
+/// A `candidate` (see [`crate::bundle::read::RawChunk`]) the exact scan cannot read is
+/// declined (`None`): it may hold several entries, and must be re-split first.
+pub(super) fn prepare(
+    raw: &[u8],
+    position: u64,
+    candidate: bool,
+) -> Option<Result<Prepared<'_>, Failure>> {
+    let parts = match scan(raw) {
+        Some(parts) => Ok(parts),
+        None if candidate => return None,
+        None => general(raw, position),
     };
-    let leaf = leaf_hash(&bytes);
-    let decoded =
-        entry::decode(&bytes).map_err(|err| Failure::at(index, Check::Entry, err.to_string()))?;
-    let proof = proof.ok_or_else(|| {
-        Failure::at(
+    Some(parts.and_then(|(index, bytes, proof)| {
+        let leaf = leaf_hash(&bytes);
+        let decoded = entry::decode(&bytes)
+            .map_err(|err| Failure::at(index, Check::Entry, err.to_string()))?;
+        let message = crate::envelope::pae(PAYLOAD_TYPE, decoded.envelope.payload());
+        Ok(Prepared {
             index,
-            Check::InclusionProof,
-            "a proof hash is not base64 of 32 bytes",
-        )
-        .in_stream(&decoded.stream, decoded.revision)
-    })?;
-    let message = crate::envelope::pae(PAYLOAD_TYPE, decoded.envelope.payload());
-    Ok(Prepared {
-        index,
-        leaf,
-        proof,
-        decoded,
-        message,
-    })
+            leaf,
+            proof,
+            decoded,
+            message,
+        })
+    }))
 }
 
 /// One signature to check, with the key the replay found registered for it.
@@ -180,17 +224,26 @@ mod tests {
         )
     }
 
+    /// Parts with the proof decoded, to compare the two readers.
+    fn decoded(p: Parts<'_>) -> (u64, Vec<u8>, Option<Vec<Hash>>) {
+        let hashes = p.2.hashes().map(|h| h.into_owned());
+        (p.0, p.1, hashes)
+    }
+
     #[test]
     fn the_exporters_spelling_is_scanned_and_others_are_declined() {
         let raw = exported(5, r#"{"v":1,"stream":"agency-a"}"#, &[[1; 32], [2; 32]]);
         let fast = scan(raw.as_bytes()).expect("scanned");
-        assert_eq!(fast, general(raw.as_bytes(), 0).expect("parses"));
-        assert_eq!(fast.1, br#"{"v":1,"stream":"agency-a"}"#.to_vec());
-        let empty = exported(0, "x", &[]);
+        assert!(matches!(fast.2, Proof::Text(_)));
+        assert_eq!(fast.2.len(), 2);
+        assert_eq!(fast.2.text(1), Some(B64.encode([2; 32]).as_bytes()));
         assert_eq!(
-            scan(empty.as_bytes()),
-            Some((0, b"x".to_vec(), Some(vec![])))
+            decoded(fast),
+            decoded(general(raw.as_bytes(), 0).expect("parses"))
         );
+        let empty = exported(0, "x", &[]);
+        let fast = scan(empty.as_bytes()).expect("scanned");
+        assert_eq!(decoded(fast), (0, b"x".to_vec(), Some(vec![])));
         let spaced = raw.replace(r#""index":5"#, r#""index": 5"#);
         assert!(scan(spaced.as_bytes()).is_none());
         let bad_hash = raw.replacen("AQEB", "!QEB", 1);
@@ -198,7 +251,23 @@ mod tests {
             scan(bad_hash.as_bytes()).is_none(),
             "declined to name the error"
         );
-        assert_eq!(general(bad_hash.as_bytes(), 0).expect("json").2, None);
+        assert_eq!(
+            general(bad_hash.as_bytes(), 0).expect("json").2,
+            Proof::Invalid
+        );
+        // Base64 characters that are not a canonical hash: read as text, refused decoded.
+        let odd = raw.replacen("AQEB", "AQE=", 1);
+        let fast = scan(odd.as_bytes()).expect("scanned");
+        assert_eq!(fast.2.hashes(), None);
+        assert_eq!(general(odd.as_bytes(), 0).expect("json").2, Proof::Invalid);
+    }
+
+    #[test]
+    fn a_line_candidate_the_scan_cannot_read_is_declined_not_judged() {
+        let one = exported(0, "x", &[]);
+        let two = format!("{one},{}", exported(1, "y", &[]));
+        assert!(prepare(two.as_bytes(), 0, true).is_none());
+        assert!(matches!(prepare(two.as_bytes(), 0, false), Some(Err(_))));
     }
 
     proptest! {
@@ -216,7 +285,7 @@ mod tests {
             if let Some(b) = flipped.get_mut(flip) { *b = byte; }
             for bytes in [&raw, &flipped] {
                 if let Some(fast) = scan(bytes) {
-                    prop_assert_eq!(Some(fast), general(bytes, 0).ok());
+                    prop_assert_eq!(Some(decoded(fast)), general(bytes, 0).ok().map(decoded));
                 }
             }
             prop_assert!(scan(&raw).is_some() || entry.contains('\n'));

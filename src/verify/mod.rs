@@ -140,11 +140,11 @@ impl<'k> Verifier<'k> {
         let prev = std::mem::take(&mut self.deferred);
         let strict = self.opts.strict;
         let (replay, position) = (&mut self.replay, self.position);
-        self.position += chunk.len() as u64;
-        let (prev_failure, (jobs, failure)) = rayon::join(
+        let (prev_failure, (held, jobs, failure)) = rayon::join(
             || entry::check_signatures(&prev, strict),
             || replay_chunk(replay, &chunk, position, &cp),
         );
+        self.position += held;
         if let Some(f) = prev_failure {
             self.failure = Some(f);
             return false;
@@ -224,22 +224,47 @@ impl<'k> Verifier<'k> {
     }
 }
 
-/// Prepares a chunk in parallel, then runs the in-order checks; the signature jobs of the
-/// entries that passed, and the failure that stopped the chunk.
+/// Prepares a chunk in parallel, then runs the in-order checks; the number of entries the
+/// chunk held, the signature jobs of the entries that passed, and the failure that stopped
+/// the chunk.
 fn replay_chunk(
     replay: &mut Replay,
     chunk: &RawChunk,
     position: u64,
     cp: &Checkpoint,
-) -> (Vec<SigJob>, Option<Failure>) {
+) -> (u64, Vec<SigJob>, Option<Failure>) {
+    let candidates = chunk.is_tentative();
     let raw: Vec<&[u8]> = chunk.entries().collect();
-    let mut prepared: Vec<_> = raw
+    let prepared: Option<Vec<_>> = raw
         .par_iter()
         .enumerate()
-        .map(|(k, r)| entry::prepare(r, position + k as u64))
+        .map(|(k, r)| entry::prepare(r, position + k as u64, candidates))
         .collect();
+    match prepared {
+        Some(prepared) => {
+            let (jobs, failure) = replay_prepared(replay, prepared, cp);
+            (raw.len() as u64, jobs, failure)
+        }
+        // A line the exact scan could not read: split the chunk exactly, then judge.
+        None => match chunk.resolve() {
+            Ok(exact) => replay_chunk(replay, &exact, position, cp),
+            Err(e) => (
+                0,
+                Vec::new(),
+                Some(Failure::bundle(Check::Format, e.to_string())),
+            ),
+        },
+    }
+}
+
+/// Checks the proofs of prepared entries, then replays them in order.
+fn replay_prepared(
+    replay: &mut Replay,
+    mut prepared: Vec<Result<entry::Prepared<'_>, Failure>>,
+    cp: &Checkpoint,
+) -> (Vec<SigJob>, Option<Failure>) {
     proofs::check(&mut prepared, cp);
-    let mut jobs = Vec::with_capacity(chunk.len());
+    let mut jobs = Vec::with_capacity(prepared.len());
     for p in prepared {
         // Order first: a misplaced entry is reported as such, whatever else is wrong.
         let index = match &p {

@@ -9,6 +9,8 @@
 //! hash per entry instead of ~20. If anything differs, the chunk goes through the generic
 //! path, so the failure is named at the entry whose own proof is wrong.
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use rayon::prelude::*;
 
 use super::entry::Prepared;
@@ -23,31 +25,41 @@ const LEVELS: usize = 12;
 pub const CHUNK: usize = 1 << LEVELS;
 
 /// Replaces each entry whose proof does not lead to the checkpoint root by its failure.
-pub(super) fn check(chunk: &mut [Result<Prepared, Failure>], cp: &Checkpoint) {
+pub(super) fn check(chunk: &mut [Result<Prepared<'_>, Failure>], cp: &Checkpoint) {
     if fast(chunk, cp) {
         return;
     }
     chunk.par_iter_mut().for_each(|slot| {
         if let Ok(p) = slot {
-            if let Err(err) = verify_inclusion(&p.leaf, p.index, cp.size, &p.proof, &cp.root) {
-                let d = &p.decoded;
-                *slot = Err(Failure::at(
-                    p.index,
-                    Check::InclusionProof,
-                    format!(
-                        "the entry bytes are not leaf {} of the checkpoint's tree of size {}: {err}",
-                        p.index, cp.size
-                    ),
-                )
-                .in_stream(&d.stream, d.revision));
+            if let Err(f) = generic(p, cp) {
+                *slot = Err(f);
             }
         }
     });
 }
 
-/// The fast path; false when it does not apply or anything differs.
-fn fast(chunk: &[Result<Prepared, Failure>], cp: &Checkpoint) -> bool {
-    let entries: Option<Vec<&Prepared>> = chunk.iter().map(|r| r.as_ref().ok()).collect();
+/// One proof hashed up to the root.
+fn generic(p: &Prepared<'_>, cp: &Checkpoint) -> Result<(), Failure> {
+    let d = &p.decoded;
+    let fail =
+        |m: String| Failure::at(p.index, Check::InclusionProof, m).in_stream(&d.stream, d.revision);
+    let hashes = p
+        .proof
+        .hashes()
+        .ok_or_else(|| fail("a proof hash is not base64 of 32 bytes".into()))?;
+    verify_inclusion(&p.leaf, p.index, cp.size, &hashes, &cp.root).map_err(|err| {
+        fail(format!(
+            "the entry bytes are not leaf {} of the checkpoint's tree of size {}: {err}",
+            p.index, cp.size
+        ))
+    })
+}
+
+/// The fast path; false when it does not apply or anything differs. Proof hashes in the
+/// exporter's spelling are compared as base64 text with the expected hashes' canonical
+/// encoding (decoding accepts only that encoding, so equal text is the same statement).
+fn fast(chunk: &[Result<Prepared<'_>, Failure>], cp: &Checkpoint) -> bool {
+    let entries: Option<Vec<&Prepared<'_>>> = chunk.iter().map(|r| r.as_ref().ok()).collect();
     let Some(entries) = entries else {
         return false;
     };
@@ -59,19 +71,25 @@ fn fast(chunk: &[Result<Prepared, Failure>], cp: &Checkpoint) -> bool {
         && start % CHUNK as u64 == 0
         && start + CHUNK as u64 <= cp.size
         && entries.iter().zip(start..).all(|(p, i)| p.index == i);
-    if !aligned || first.proof.len() < LEVELS {
+    let depth = first.proof.len();
+    if !aligned || depth < LEVELS || first.proof.text(0).is_none() {
         return false;
     }
-    if verify_inclusion(&first.leaf, start, cp.size, &first.proof, &cp.root).is_err() {
+    if generic(first, cp).is_err() {
         return false;
     }
-    let levels = subtree(entries.iter().map(|p| p.leaf).collect());
-    let upper = &first.proof[LEVELS..];
+    let levels = encoded(&subtree(entries.iter().map(|p| p.leaf).collect()));
+    let upper: Vec<&[u8]> = (LEVELS..depth)
+        .filter_map(|l| first.proof.text(l))
+        .collect();
     entries.par_iter().all(|p| {
         let offset = (p.index - start) as usize;
-        p.proof.len() == first.proof.len()
-            && p.proof[LEVELS..] == *upper
-            && (0..LEVELS).all(|l| p.proof[l] == levels[l][(offset >> l) ^ 1])
+        p.proof.len() == depth
+            && (0..LEVELS).all(|l| p.proof.text(l) == Some(&levels[l][(offset >> l) ^ 1][..]))
+            && upper
+                .iter()
+                .zip(LEVELS..)
+                .all(|(u, l)| p.proof.text(l) == Some(u))
     })
 }
 
@@ -84,4 +102,22 @@ fn subtree(leaves: Vec<Hash>) -> Vec<Vec<Hash>> {
         levels.push(next);
     }
     levels
+}
+
+/// The standard base64 text of every hash, level by level.
+fn encoded(levels: &[Vec<Hash>]) -> Vec<Vec<[u8; 44]>> {
+    levels
+        .iter()
+        .map(|level| {
+            level
+                .iter()
+                .map(|h| {
+                    let mut text = [0u8; 44];
+                    B64.encode_slice(h, &mut text)
+                        .expect("a 32-byte hash is 44 base64 characters");
+                    text
+                })
+                .collect()
+        })
+        .collect()
 }

@@ -61,7 +61,7 @@ impl Replay {
     }
 
     /// Checks one prepared entry in log order and folds it; returns its signature job.
-    pub fn step(&mut self, p: Prepared) -> Result<SigJob, Failure> {
+    pub fn step(&mut self, p: Prepared<'_>) -> Result<SigJob, Failure> {
         let (index, d) = (p.index, &p.decoded);
         let fail =
             |check, msg: String| Failure::at(index, check, msg).in_stream(&d.stream, d.revision);
@@ -124,7 +124,7 @@ impl Replay {
     }
 
     /// `decide` then `apply`, exactly as the server's writer does.
-    fn rules(&mut self, index: u64, p: &Prepared) -> Result<(), Failure> {
+    fn rules(&mut self, index: u64, p: &Prepared<'_>) -> Result<(), Failure> {
         let d = &p.decoded;
         let keyid = d.envelope.keyid();
         let key_before = self.state.registry.keys.get(keyid).map(|k| k.key);

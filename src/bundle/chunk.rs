@@ -1,0 +1,164 @@
+//! Raw bundle entries handed from the reader to the verifier, not yet parsed.
+//!
+//! The reader finds entries one of two ways. Exactly, by tracking strings and nesting byte
+//! by byte. Or, when the bundle has the exporter's layout (one entry per line), by taking a
+//! line that looks like an entry as a *candidate*, which costs one newline search instead of
+//! a pass over every escaped quote. A raw newline cannot occur inside a JSON string, so a
+//! candidate holds whole values: in a valid bundle, one entry or several on the same line.
+//! The verifier's exact entry scan confirms each candidate; a chunk with a candidate it
+//! cannot confirm is re-split exactly ([`RawChunk::resolve`]) before anything is judged.
+
+use super::read::{split_values, ReadError};
+use super::BundleEntry;
+
+/// The raw JSON bytes of consecutive bundle entries, one span per entry.
+#[derive(Debug, Default, Clone)]
+pub struct RawChunk {
+    bytes: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+    /// Some spans are line candidates, not yet known to hold exactly one value.
+    tentative: bool,
+}
+
+impl RawChunk {
+    /// An empty chunk with room for `bytes` bytes and `entries` entries.
+    pub(super) fn with_capacity(bytes: usize, entries: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(bytes),
+            spans: Vec::with_capacity(entries),
+            tentative: false,
+        }
+    }
+
+    /// Serialises in-memory entries (tests, small bundles).
+    pub fn from_entries(entries: &[BundleEntry]) -> Self {
+        let mut c = Self::default();
+        for e in entries {
+            let start = c.bytes.len();
+            serde_json::to_writer(&mut c.bytes, e).expect("entry serialises");
+            c.spans.push((start, c.bytes.len()));
+        }
+        c
+    }
+
+    /// Adds one entry; `candidate` when it was cut at a line end rather than scanned exactly.
+    pub(super) fn push(&mut self, raw: &[u8], candidate: bool) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(raw);
+        self.spans.push((start, self.bytes.len()));
+        self.tentative |= candidate;
+    }
+
+    /// Bytes held.
+    pub(super) fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Number of entries (of candidates, while [`Self::is_tentative`]).
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether the chunk holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Whether some spans are unconfirmed line candidates.
+    pub fn is_tentative(&self) -> bool {
+        self.tentative
+    }
+
+    /// The raw JSON of each entry, in order.
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        self.spans.iter().map(|&(s, e)| &self.bytes[s..e])
+    }
+
+    /// The same entries split exactly: each candidate becomes the values it holds.
+    pub fn resolve(&self) -> Result<RawChunk, ReadError> {
+        let mut out = Self::with_capacity(self.bytes.len(), self.spans.len());
+        for &(s, e) in &self.spans {
+            for (a, b) in split_values(&self.bytes[s..e])? {
+                out.push(&self.bytes[s + a..s + b], false);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_candidate_holding_several_entries_resolves_into_each() {
+        let mut c = RawChunk::default();
+        c.push(br#"{"index":0,"entry":"a,}","proof":[]}"#, true);
+        c.push(
+            br#"{"index":1,"entry":"b","proof":[]} , {"index":2,"entry":"c\"}","proof":["x"]}"#,
+            true,
+        );
+        assert!(c.is_tentative());
+        let r = c.resolve().expect("valid JSON");
+        assert!(!r.is_tentative());
+        let got: Vec<&[u8]> = r.entries().collect();
+        assert_eq!(
+            got,
+            vec![
+                &br#"{"index":0,"entry":"a,}","proof":[]}"#[..],
+                br#"{"index":1,"entry":"b","proof":[]}"#,
+                br#"{"index":2,"entry":"c\"}","proof":["x"]}"#,
+            ]
+        );
+    }
+
+    /// The chunks the reader hands over for `text` (header members omitted).
+    fn chunks(text: &str) -> Vec<RawChunk> {
+        let mut out = Vec::new();
+        crate::bundle::read::stream(text.as_bytes(), 100, &mut |item| {
+            if let crate::bundle::read::Item::Entries(c) = item {
+                out.push(c);
+            }
+            true
+        })
+        .expect_err("no header: the reader stops at the end");
+        out
+    }
+
+    #[test]
+    fn the_exporters_layout_is_cut_at_line_ends_and_other_lines_exactly() {
+        let hash = format!("\"{}\"", "A".repeat(43) + "=");
+        let e =
+            |i: u32| format!(r#"{{"index":{i},"entry":"{{\"v\":1}}","proof":[{hash},{hash}]}}"#);
+        let text = format!("{{\"entries\":[\n{},\n{}\n]}}\n", e(0), e(1));
+        let c = chunks(&text);
+        assert!(c[0].is_tentative(), "cut at line ends");
+        let got: Vec<&[u8]> = c[0].entries().collect();
+        assert_eq!(got, vec![e(0).as_bytes(), e(1).as_bytes()]);
+        // The last entry on the line that closes the array is found exactly.
+        let closed = format!("{{\"entries\":[\n{}]}}", e(0));
+        assert!(!chunks(&closed)[0].is_tentative());
+        let one_line = format!("{{\"entries\":[{},{}]}}", e(0), e(1));
+        let c = chunks(&one_line);
+        assert!(!c[0].is_tentative());
+        assert_eq!(c[0].len(), 2);
+    }
+
+    #[test]
+    fn a_candidate_that_is_not_json_values_is_refused() {
+        for bad in [
+            &br#"{"index":0,"entry":"a"} {"index":1}"#[..],
+            br#"{"index":0,"entry":"a"},"#,
+            br#"{"index":0,"entry":"a"}}"#,
+            br#"{"index":0,"entry":"a}"#,
+        ] {
+            let mut c = RawChunk::default();
+            c.push(bad, true);
+            assert!(
+                c.resolve().is_err(),
+                "{:?} accepted",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
