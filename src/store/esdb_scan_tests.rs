@@ -152,7 +152,7 @@ async fn a_lagging_follower_never_makes_the_mirror_skip_our_events() {
     let (_dir, s) = shared();
     // The head (at 10) came from the leader; the node that answers holds only up to 1.
     let (node, a0) = FakeNode::new(1, false);
-    let out = scan(&node, &s, at(10), limits(200)).await;
+    let out = scan(&node, &s, at(10), limits(1_000)).await;
     match out {
         Err(StoreError::Unavailable(why)) => {
             assert!(why.contains("EventStoreDB at h:2113"), "{why}");
