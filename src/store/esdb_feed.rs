@@ -1,36 +1,32 @@
 //! Feeding a node's [`Mirror`] from EventStoreDB: the state the feeders and the store's
-//! callers share, a bounded scan of `$all` used when the writer must be sure it has seen
-//! everything up to a position, and the reads that tell whether a mirror file is of this
-//! cluster. The subscription itself is in `esdb_subscription`. Everything here runs on the
-//! backend's own tokio runtime.
+//! callers share (the mirror, the feed's health, the known head of `$all`), waiting for the
+//! mirror to reach a position, and the reads that tell where `$all` ends and whether a
+//! mirror file is of this cluster. The subscription is in `esdb_subscription`, the scan
+//! that `reach` falls back on in `esdb_scan`.
 
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use eventstore::{
     Client, Position, ReadAllOptions, ReadStreamOptions, ResolvedEvent, StreamPosition,
 };
 
 use super::esdb_mapping::{AllPosition, EsdbConfig};
-use super::esdb_mirror::{Mirror, SeenEvent};
+use super::esdb_mirror::{Mirror, SeenEvent, TipView};
 use super::esdb_mirror_meta::ClusterView;
+use super::esdb_scan::leader_read;
 use super::StoreError;
 use crate::log::merkle;
 
 /// How long one network operation may take before the store reports itself unavailable.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Events per page of a scan (one mirror commit each).
-const SCAN_PAGE: usize = 1024;
-
 /// The state the feeders and the store's callers share.
 pub struct Shared {
     pub cfg: EsdbConfig,
     pub mirror: Mirror,
-    /// Signalled whenever the mirror or the health changes; waited on with the mirror's tip.
-    pub changed: Condvar,
     /// `None` while the subscription is live; otherwise why it is not.
-    pub down: Mutex<Option<StoreError>>,
+    down: Mutex<Option<StoreError>>,
     /// The newest `$all` position this node has read or written (`None` before the first
     /// read): subscription checkpoints are capped at it (see
     /// [`checkpoint_position`](super::esdb_mapping::checkpoint_position)).
@@ -45,7 +41,6 @@ impl Shared {
         Self {
             cfg,
             mirror,
-            changed: Condvar::new(),
             down: Mutex::new(None),
             head: Mutex::new(None),
         }
@@ -62,10 +57,49 @@ impl Shared {
         *self.head.lock().expect("head")
     }
 
-    /// Records why the feed is down (`None`: it is live again).
+    /// Records why the feed is down (`None`: it is live again), and wakes whoever waits
+    /// for the mirror, so that they look at the news.
     pub fn set_down(&self, why: Option<StoreError>) {
         *self.down.lock().expect("health") = why;
-        self.changed.notify_all();
+        self.mirror.wake();
+    }
+
+    /// Why the feed is down, if it is (a copy of what the feed recorded).
+    pub fn down(&self) -> Option<StoreError> {
+        self.down.lock().expect("health").as_ref().map(copy)
+    }
+
+    /// Waits until the mirror has seen `p`: for the subscription to deliver it for at
+    /// most `grace`, and not at all while the feed is down (a commit would otherwise sit
+    /// out the whole grace on every call); then `scan` once, which reads `$all` itself.
+    /// A feed stopped by corrupt data fails at once. Returns the mirror's size.
+    pub fn reach(
+        &self,
+        p: AllPosition,
+        grace: Duration,
+        scan: impl FnOnce() -> Result<(), StoreError>,
+    ) -> Result<u64, StoreError> {
+        let deadline = Instant::now() + grace;
+        let mut step = ReachStep::Wait;
+        self.mirror.wait_until(deadline, |view| {
+            let left = deadline.saturating_duration_since(Instant::now());
+            step = reach_step(view, p, self.down().as_ref(), left);
+            !matches!(step, ReachStep::Wait)
+        });
+        match step {
+            ReachStep::Reached(size) => Ok(size),
+            ReachStep::Fail(e) => Err(e),
+            ReachStep::Wait | ReachStep::Scan => {
+                let down = self.down();
+                match (scan(), down) {
+                    (Ok(()), _) => Ok(self.mirror.tip().size()),
+                    (Err(StoreError::Unavailable(why)), Some(feed)) => Err(
+                        StoreError::Unavailable(format!("{why}; the subscription is down: {feed}")),
+                    ),
+                    (Err(e), _) => Err(e),
+                }
+            }
+        }
     }
 
     /// Folds a batch of resolved events, then `then`, as one mirror commit.
@@ -85,9 +119,51 @@ impl Shared {
                 data: &e.data,
             })
             .collect();
-        let out = self.mirror.ingest(&seen, then);
-        self.changed.notify_all();
-        out
+        self.mirror.ingest(&seen, then)
+    }
+}
+
+/// What waiting for the mirror to reach a position does next.
+#[derive(Debug)]
+pub enum ReachStep {
+    /// The mirror has seen it; its size.
+    Reached(u64),
+    /// Wait for the subscription.
+    Wait,
+    /// Read `$all` instead of waiting.
+    Scan,
+    /// Give up at once.
+    Fail(StoreError),
+}
+
+/// Decides what waiting for the mirror to reach `p` does next, given what the mirror has
+/// seen (`view`), why the feed is down (if it is) and the grace left for the subscription.
+pub fn reach_step(
+    view: &TipView,
+    p: AllPosition,
+    down: Option<&StoreError>,
+    left: Duration,
+) -> ReachStep {
+    if view.has_seen(p) {
+        return ReachStep::Reached(view.size());
+    }
+    match down {
+        // The feed stopped for good on data that does not hold together: so would a scan.
+        Some(StoreError::Corrupt(why)) => ReachStep::Fail(StoreError::Corrupt(why.clone())),
+        // A dropped subscription delivers nothing until it is back: read instead.
+        Some(_) => ReachStep::Scan,
+        None if left.is_zero() => ReachStep::Scan,
+        None => ReachStep::Wait,
+    }
+}
+
+/// A copy of an error (`StoreError` holds only strings, but is not `Clone` on purpose:
+/// errors are moved, this is for the one recorded state read many times).
+fn copy(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict(s) => StoreError::Conflict(s.clone()),
+        StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
+        StoreError::Unavailable(s) => StoreError::Unavailable(s.clone()),
     }
 }
 
@@ -99,6 +175,7 @@ pub fn to_pos(p: Position) -> AllPosition {
     }
 }
 
+/// The crate's position type from ours.
 pub fn from_pos(p: AllPosition) -> Position {
     Position {
         commit: p.commit,
@@ -111,66 +188,21 @@ pub fn unavailable(cfg: &EsdbConfig, what: &str, e: impl std::fmt::Display) -> S
     StoreError::Unavailable(format!("EventStoreDB at {}: {what}: {e}", cfg.address()))
 }
 
-/// The position of the newest event in `$all` (of any stream), if any.
+/// The position of the newest event in `$all` (of any stream), if any. Read from the
+/// leader: a follower's head may be behind what the cluster acknowledged, and `sync` must
+/// cover everything acknowledged before it was called.
 pub async fn head(client: &Client, cfg: &EsdbConfig) -> Result<Option<AllPosition>, StoreError> {
     let opts = ReadAllOptions::default()
         .position(StreamPosition::End)
-        .max_count(1);
-    let read = async {
+        .max_count(1)
+        .requires_leader(true);
+    let read = || async {
         let mut stream = client.read_all(&opts).await?;
         stream.next().await
     };
-    match tokio::time::timeout(OP_TIMEOUT, read).await {
-        Err(_) => Err(unavailable(cfg, "reading the head of $all", "timed out")),
-        Ok(Err(e)) => Err(unavailable(cfg, "reading the head of $all", e)),
-        Ok(Ok(ev)) => Ok(ev.and_then(|e| e.event.map(|e| to_pos(e.position)))),
-    }
-}
-
-/// Reads `$all` forward from what the mirror has seen up to `until`, folding our events
-/// (filtered on the client: the crate's `read_all` has no server-side filter), one mirror
-/// commit per page. Used only when the subscription has not confirmed a position the
-/// writer needs, so it reads little.
-pub async fn scan(
-    client: &Client,
-    shared: &Arc<Shared>,
-    until: AllPosition,
-) -> Result<(), StoreError> {
-    loop {
-        let from = shared.mirror.tip().seen();
-        if from.is_some_and(|p| p >= until) {
-            return Ok(());
-        }
-        let opts = ReadAllOptions::default()
-            .position(from.map_or(StreamPosition::Start, |p| {
-                StreamPosition::Position(from_pos(p))
-            }))
-            .forwards()
-            .max_count(SCAN_PAGE);
-        let page = async {
-            let mut stream = client.read_all(&opts).await?;
-            let mut events = Vec::new();
-            while let Some(ev) = stream.next().await? {
-                events.push(ev);
-            }
-            Ok::<_, eventstore::Error>(events)
-        };
-        let events = match tokio::time::timeout(OP_TIMEOUT, page).await {
-            Err(_) => return Err(unavailable(&shared.cfg, "scanning $all", "timed out")),
-            Ok(Err(e)) => return Err(unavailable(&shared.cfg, "scanning $all", e)),
-            Ok(Ok(events)) => events,
-        };
-        let last = events
-            .last()
-            .and_then(|e| e.event.as_ref().map(|e| to_pos(e.position)));
-        match last {
-            // Every event up to `last` goes through the mirror; foreign ones are skipped.
-            Some(p) if from.is_none_or(|f| p > f) => {
-                commit(shared.clone(), events, Some(p)).await?
-            }
-            _ => return commit(shared.clone(), events, Some(until)).await,
-        }
-    }
+    let deadline = Instant::now() + OP_TIMEOUT;
+    let ev = leader_read(cfg, "reading the head of $all", deadline, read).await?;
+    Ok(ev.and_then(|e| e.event.map(|e| to_pos(e.position))))
 }
 
 /// One mirror commit, off the runtime's worker threads (it waits for an fsync).
@@ -188,7 +220,8 @@ pub async fn commit(
 }
 
 /// What the cluster holds to compare a mirror with: the head of `$all`, and the event at
-/// revision 0 of `<prefix><first_stream>` (the mirror's first entry's stream).
+/// revision 0 of `<prefix><first_stream>` (the mirror's first entry's stream). Both read
+/// from the leader: a lagging follower would make a good mirror look like another log's.
 pub async fn cluster_view(
     client: &Client,
     cfg: &EsdbConfig,
@@ -200,21 +233,32 @@ pub async fn cluster_view(
     };
     let opts = ReadStreamOptions::default()
         .position(StreamPosition::Start)
-        .max_count(1);
+        .max_count(1)
+        .requires_leader(true);
     let name = cfg.stream_name(&stream);
-    let read = async {
-        let mut events = client.read_stream(name, &opts).await?;
-        events.next().await
+    // A missing or deleted stream is an answer here, not a failure.
+    let read = || async {
+        let events = match client.read_stream(name.as_str(), &opts).await {
+            Ok(mut events) => events.next().await,
+            Err(e) => Err(e),
+        };
+        match events {
+            Err(eventstore::Error::ResourceNotFound | eventstore::Error::ResourceDeleted) => {
+                Ok(None)
+            }
+            other => other,
+        }
     };
-    let first = match tokio::time::timeout(OP_TIMEOUT, read).await {
-        Err(_) => return Err(unavailable(cfg, "reading the first entry", "timed out")),
-        Ok(Err(eventstore::Error::ResourceNotFound | eventstore::Error::ResourceDeleted)) => None,
-        Ok(Err(e)) => return Err(unavailable(cfg, "reading the first entry", e)),
-        // A stream truncated past revision 0 no longer holds the mirror's first entry.
-        Ok(Ok(ev)) => ev
-            .and_then(|ev| ev.event)
-            .filter(|e| e.revision == 0)
-            .map(|e| (e.id, merkle::leaf_hash(&e.data))),
-    };
+    let deadline = Instant::now() + OP_TIMEOUT;
+    let ev = leader_read(cfg, "reading the first entry", deadline, read).await?;
+    // A stream truncated past revision 0 no longer holds the mirror's first entry.
+    let first = ev
+        .and_then(|ev| ev.event)
+        .filter(|e| e.revision == 0)
+        .map(|e| (e.id, merkle::leaf_hash(&e.data)));
     Ok(ClusterView { first, head })
 }
+
+#[cfg(test)]
+#[path = "esdb_feed_tests.rs"]
+pub(crate) mod tests;

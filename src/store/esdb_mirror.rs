@@ -8,7 +8,7 @@
 //! mirror from a subscription; restarting resumes from the persisted position.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -41,8 +41,40 @@ pub struct SeenEvent<'a> {
     pub data: &'a [u8],
 }
 
-/// The mirror's in-memory state: where its log ends. Waiting for the mirror to grow or to
-/// reach a position is done on this (through [`Mirror::tip`]).
+/// Where the committed mirror ends, as its readers see it: a copy, published after each
+/// commit (never before), under a lock held only to copy it, never across I/O. Async code
+/// on the client runtime reads this, so it never waits for a commit's fsync.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TipView {
+    size: u64,
+    seen: Option<AllPosition>,
+    checkpoint_events: u64,
+}
+
+impl TipView {
+    /// Number of committed entries (the next global index).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// How far `$all` has been seen.
+    pub fn seen(&self) -> Option<AllPosition> {
+        self.seen
+    }
+
+    /// Whether everything up to `p` has been seen.
+    pub fn has_seen(&self, p: AllPosition) -> bool {
+        self.seen.is_some_and(|s| s >= p)
+    }
+
+    /// Number of checkpoint events seen: the checkpoint stream's next revision.
+    pub fn checkpoint_events(&self) -> u64 {
+        self.checkpoint_events
+    }
+}
+
+/// The feeder's state: where the log ends, and the Merkle tree's right border. Private to
+/// the commit path: [`Mirror::ingest`] holds it across a batch and its SQLite commit.
 pub struct Tip {
     size: u64,
     seen: Option<AllPosition>,
@@ -63,11 +95,6 @@ impl Tip {
         self.seen
     }
 
-    /// Whether everything up to `p` has been seen.
-    pub fn has_seen(&self, p: AllPosition) -> bool {
-        self.seen.is_some_and(|s| s >= p)
-    }
-
     /// Number of checkpoint events seen: the checkpoint stream's next revision.
     pub fn checkpoint_events(&self) -> u64 {
         self.checkpoint_events
@@ -77,15 +104,31 @@ impl Tip {
     pub fn frontier(&self) -> &Frontier {
         &self.frontier
     }
+
+    fn view(&self) -> TipView {
+        TipView {
+            size: self.size,
+            seen: self.seen,
+            checkpoint_events: self.checkpoint_events,
+        }
+    }
 }
 
-/// The mirror itself. Reads go straight to the SQLite file ([`Mirror::store`]); ingesting
-/// holds the tip's lock for the whole batch, so two feeders never interleave.
+/// The mirror itself. Reads go straight to the SQLite file ([`Mirror::store`]).
+///
+/// Two locks, so that no reader ever waits for an fsync: ingesting holds the commit lock
+/// (`state`) for the whole batch, its SQLite commit included, so two feeders never
+/// interleave; it is only ever taken on blocking threads. What readers need (size,
+/// position) is published into `view` after the commit returns, and `view` is held only to
+/// copy it in or out. Waiting for the mirror to grow or to reach a position is done on
+/// `view` and `changed` ([`Mirror::wait_until`]).
 pub struct Mirror {
     db: SqliteStore,
     file: PathBuf,
     cfg: EsdbConfig,
-    tip: Mutex<Tip>,
+    state: Mutex<Tip>,
+    view: Mutex<TipView>,
+    changed: Condvar,
 }
 
 impl Mirror {
@@ -121,7 +164,9 @@ impl Mirror {
             db,
             file: file.to_owned(),
             cfg: cfg.clone(),
-            tip: Mutex::new(tip),
+            view: Mutex::new(tip.view()),
+            state: Mutex::new(tip),
+            changed: Condvar::new(),
         })
     }
 
@@ -135,9 +180,36 @@ impl Mirror {
         &self.db
     }
 
-    /// The in-memory state, locked.
-    pub fn tip(&self) -> MutexGuard<'_, Tip> {
-        self.tip.lock().expect("mirror tip")
+    /// Where the committed mirror ends. Never waits for a commit in progress: safe to call
+    /// from async code.
+    pub fn tip(&self) -> TipView {
+        *self.view.lock().expect("mirror view")
+    }
+
+    /// Waits until `done` holds for the published view or `deadline` passes; returns the
+    /// view then. `done` runs with the view's lock held, so a [`Mirror::wake`] after it
+    /// returned `false` is never lost. Blocks: not for async code.
+    pub fn wait_until(&self, deadline: Instant, mut done: impl FnMut(&TipView) -> bool) -> TipView {
+        let mut view = self.view.lock().expect("mirror view");
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if done(&view) || left.is_zero() {
+                return *view;
+            }
+            view = self
+                .changed
+                .wait_timeout(view, left)
+                .expect("mirror view")
+                .0;
+        }
+    }
+
+    /// Wakes the waiters of [`Mirror::wait_until`] to look again at what they wait on
+    /// (for something outside the mirror, such as the feed's health). Taking the lock
+    /// first means a waiter is either already waiting or has not checked yet.
+    pub fn wake(&self) {
+        drop(self.view.lock().expect("mirror view"));
+        self.changed.notify_all();
     }
 
     /// Number of committed entries (without waiting for a batch being committed).
@@ -149,7 +221,7 @@ impl Mirror {
     /// [`meta::check_same_log`]).
     pub fn check_cluster(&self, cluster: &ClusterView) -> Result<(), StoreError> {
         let first = self.db.read_all(0, 1)?;
-        check_same_log(&self.file, first.first(), self.tip().seen, cluster)
+        check_same_log(&self.file, first.first(), self.tip().seen(), cluster)
     }
 
     /// The stream of the mirror's first entry, whose revision 0 [`Mirror::check_cluster`]
@@ -168,11 +240,16 @@ impl Mirror {
         events: &[SeenEvent<'_>],
         then: Option<AllPosition>,
     ) -> Result<(), StoreError> {
-        let mut tip = self.tip();
-        match batch::build(&self.cfg, &self.db, &tip, events, then)? {
-            Some(b) => self.commit(&mut tip, b),
-            None => Ok(()),
-        }
+        let mut tip = self.state.lock().expect("mirror commit lock");
+        let Some(b) = batch::build(&self.cfg, &self.db, &tip, events, then)? else {
+            return Ok(());
+        };
+        self.commit(&mut tip, b)?;
+        // Published only now that the commit returned: no reader sees a size or a position
+        // whose data is not committed yet.
+        *self.view.lock().expect("mirror view") = tip.view();
+        self.changed.notify_all();
+        Ok(())
     }
 
     /// Records that nothing of ours lies unseen before `p`.

@@ -201,3 +201,54 @@ fn checkpoints_are_kept_apart_from_entries() {
     assert_eq!(m.store().latest_checkpoint().expect("latest"), Some(cp));
     assert_eq!(m.tip().checkpoint_events(), 1);
 }
+
+#[test]
+fn readers_never_wait_on_the_commit_lock() {
+    use std::sync::{mpsc, Arc};
+    use std::thread;
+
+    let (_dir, m) = fresh();
+    feed(&m, 1, &entry("a", 0, 0)).expect("a0");
+    let m = Arc::new(m);
+    // The feeder holds this lock across its SQLite commit and fsync.
+    let held = m.state.lock().expect("commit lock");
+    let (tx, rx) = mpsc::channel();
+    let reader = {
+        let m = m.clone();
+        thread::spawn(move || {
+            let view = m.tip();
+            let waited = m.wait_until(Instant::now() + Duration::from_millis(10), |v| v.size() > 1);
+            tx.send((view, waited)).expect("send");
+        })
+    };
+    // What async code on the client runtime does: it must get an answer at once.
+    let (view, waited) = rx
+        .recv_timeout(Duration::from_secs(2))
+        .expect("reading the tip must not wait for a commit in progress");
+    assert_eq!((view.size(), view.seen()), (1, Some(pos(1))));
+    assert_eq!(waited, view);
+    drop(held);
+    reader.join().expect("reader");
+}
+
+#[test]
+fn a_commit_that_fails_publishes_nothing() {
+    let (dir, m) = fresh();
+    let a0 = entry("a", 0, 0);
+    // Another connection holds SQLite's write lock: the commit fails after the batch was
+    // built, and the view must not show what was never committed.
+    let blocker = rusqlite::Connection::open(dir.path().join(MIRROR_FILE)).expect("open");
+    blocker
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("write lock");
+    let failed = feed(&m, 1, &a0);
+    assert!(
+        matches!(failed, Err(StoreError::Unavailable(_))),
+        "{failed:?}"
+    );
+    assert_eq!((m.tip().size(), m.tip().seen()), (0, None));
+    blocker.execute_batch("ROLLBACK").expect("release");
+    feed(&m, 1, &a0).expect("fed once the lock is gone");
+    assert_eq!((m.tip().size(), m.tip().seen()), (1, Some(pos(1))));
+    assert_eq!(m.store().read_all(0, 10).expect("all"), vec![a0]);
+}

@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 use super::esdb_feed::{self, unavailable, Shared, OP_TIMEOUT};
 use super::esdb_mapping::{self as mapping, AllPosition, EsdbConfig, Expected};
+use super::esdb_scan::{self, ScanLimits};
 use super::{CommitGroup, EventStore, StoreError, StoredCheckpoint, StoredEntry};
 use crate::log::merkle::Hash;
 
@@ -89,34 +90,21 @@ impl EsdbStore {
         let head = self.run(async move { esdb_feed::head(&client, &cfg).await })?;
         self.shared.note_head(head.unwrap_or_default());
         let Some(head) = head else {
-            let out = self.shared.mirror.advance(AllPosition::default());
-            self.shared.changed.notify_all();
-            out?;
+            self.shared.mirror.advance(AllPosition::default())?;
             return self.shared.mirror.size();
         };
         self.reach(head, grace)
     }
 
-    /// Waits until the mirror has seen `p`, scanning after `grace`.
+    /// Waits until the mirror has seen `p` (see [`Shared::reach`]): for the subscription
+    /// at most `grace` and not while it is down, then by scanning `$all`.
     fn reach(&self, p: AllPosition, grace: Duration) -> Result<u64, StoreError> {
-        let deadline = Instant::now() + grace;
-        let mut tip = self.shared.mirror.tip();
-        while !tip.has_seen(p) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                drop(tip);
-                let (client, shared) = (self.client.clone(), self.shared.clone());
-                self.run(async move { esdb_feed::scan(&client, &shared, p).await })?;
-                return self.shared.mirror.size();
-            }
-            tip = self
-                .shared
-                .changed
-                .wait_timeout(tip, left)
-                .expect("mirror")
-                .0;
-        }
-        Ok(tip.size())
+        self.shared.reach(p, grace, || {
+            let (client, shared) = (self.client.clone(), self.shared.clone());
+            self.run(
+                async move { esdb_scan::scan(&client, &shared, p, ScanLimits::default()).await },
+            )
+        })
     }
 
     /// Appends events to one EventStoreDB stream with an expected revision.
@@ -255,13 +243,11 @@ impl EventStore for EsdbStore {
     }
 
     fn size(&self) -> Result<u64, StoreError> {
-        if let Some(e) = self.shared.down.lock().expect("health").as_ref() {
-            return Err(match e {
-                StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
-                other => StoreError::Unavailable(other.to_string()),
-            });
+        match self.shared.down() {
+            Some(e @ (StoreError::Corrupt(_) | StoreError::Unavailable(_))) => Err(e),
+            Some(e) => Err(StoreError::Unavailable(e.to_string())),
+            None => self.shared.mirror.size(),
         }
-        self.shared.mirror.size()
     }
 
     fn sync(&self) -> Result<u64, StoreError> {
@@ -298,12 +284,11 @@ impl EventStore for EsdbStore {
     }
 
     fn wait_for_growth(&self, size: u64, timeout: Duration) -> Result<u64, StoreError> {
-        let tip = self.shared.mirror.tip();
-        let (tip, _) = self
+        let deadline = Instant::now() + timeout;
+        Ok(self
             .shared
-            .changed
-            .wait_timeout_while(tip, timeout, |t| t.size() <= size)
-            .expect("mirror");
-        Ok(tip.size())
+            .mirror
+            .wait_until(deadline, |t| t.size() > size)
+            .size())
     }
 }

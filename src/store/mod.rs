@@ -11,6 +11,8 @@ pub mod esdb_mirror;
 mod esdb_mirror_batch;
 pub mod esdb_mirror_meta;
 #[cfg(feature = "eventstore")]
+mod esdb_scan;
+#[cfg(feature = "eventstore")]
 mod esdb_subscription;
 #[cfg(feature = "eventstore")]
 pub mod eventstore;
