@@ -89,7 +89,9 @@ impl<'a> Cursor<'a> {
             loop {
                 let item = rest.get(n..n + width + 2)?;
                 let inner = &item[1..=width];
-                if item[0] != b'"' || item[width + 1] != b'"' || !inner.iter().all(|&b| valid(b)) {
+                // Without early exit, so the check runs over whole vectors.
+                let ok = inner.iter().fold(true, |ok, &b| ok & valid(b));
+                if item[0] != b'"' || item[width + 1] != b'"' || !ok {
                     return None;
                 }
                 n += width + 2;

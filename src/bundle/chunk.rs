@@ -41,6 +41,13 @@ impl RawChunk {
         c
     }
 
+    /// Empties the chunk, keeping its memory.
+    pub(super) fn clear(&mut self) {
+        self.bytes.clear();
+        self.spans.clear();
+        self.tentative = false;
+    }
+
     /// Adds one entry; `candidate` when it was cut at a line end rather than scanned exactly.
     pub(super) fn push(&mut self, raw: &[u8], candidate: bool) {
         let start = self.bytes.len();

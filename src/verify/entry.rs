@@ -42,7 +42,7 @@ pub(super) struct Prepared<'a> {
 }
 
 /// Characters of one base64 hash; the exporter quotes each and separates them with commas.
-const HASH_TEXT: usize = 44;
+pub(super) const HASH_TEXT: usize = 44;
 const HASH_STRIDE: usize = HASH_TEXT + 3;
 
 /// An inclusion proof as the bundle spells it.
@@ -69,9 +69,19 @@ impl Proof<'_> {
     }
 
     /// The base64 text of hash `i`, for the text form.
-    pub fn text(&self, i: usize) -> Option<&[u8]> {
+    pub fn text(&self, i: usize) -> Option<&[u8; HASH_TEXT]> {
         match self {
-            Proof::Text(t) => t.get(i * HASH_STRIDE + 1..i * HASH_STRIDE + 1 + HASH_TEXT),
+            Proof::Text(t) => t
+                .get(i * HASH_STRIDE + 1..i * HASH_STRIDE + 1 + HASH_TEXT)
+                .and_then(|h| h.try_into().ok()),
+            _ => None,
+        }
+    }
+
+    /// The text of hashes `i..`, separators included, for the text form (empty past the end).
+    pub fn text_from(&self, i: usize) -> Option<&[u8]> {
+        match self {
+            Proof::Text(t) => t.get((i * HASH_STRIDE).min(t.len())..),
             _ => None,
         }
     }
@@ -100,8 +110,14 @@ fn proof_hash(text: &[u8]) -> Option<Hash> {
     <Hash>::try_from(&buf[..n]).ok()
 }
 
+/// Branch-free, so that checking a whole hash vectorises.
 fn is_base64(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
+    (b.wrapping_sub(b'A') < 26)
+        | (b.wrapping_sub(b'a') < 26)
+        | (b.wrapping_sub(b'0') < 10)
+        | (b == b'+')
+        | (b == b'/')
+        | (b == b'=')
 }
 
 /// The bundle entry in the exporter's exact spelling, read directly; `None` declines to
@@ -236,7 +252,12 @@ mod tests {
         let fast = scan(raw.as_bytes()).expect("scanned");
         assert!(matches!(fast.2, Proof::Text(_)));
         assert_eq!(fast.2.len(), 2);
-        assert_eq!(fast.2.text(1), Some(B64.encode([2; 32]).as_bytes()));
+        assert_eq!(
+            fast.2.text(1).map(|t| &t[..]),
+            Some(B64.encode([2; 32]).as_bytes())
+        );
+        assert_eq!(fast.2.text_from(1).map(|t| t.len()), Some(46));
+        assert_eq!(fast.2.text_from(2), Some(&b""[..]));
         assert_eq!(
             decoded(fast),
             decoded(general(raw.as_bytes(), 0).expect("parses"))

@@ -51,6 +51,8 @@ pub struct Verifier<'k> {
     deferred: Vec<SigJob>,
     signatures: u64,
     failure: Option<Failure>,
+    /// Where chunks go once checked, to be filled again by the reader.
+    spare: Option<crossbeam_channel::Sender<RawChunk>>,
 }
 
 impl<'k> Verifier<'k> {
@@ -66,6 +68,7 @@ impl<'k> Verifier<'k> {
             deferred: Vec::new(),
             signatures: 0,
             failure: None,
+            spare: None,
         }
     }
 
@@ -145,6 +148,10 @@ impl<'k> Verifier<'k> {
             || replay_chunk(replay, &chunk, position, &cp),
         );
         self.position += held;
+        if let Some(spare) = &self.spare {
+            // A full return queue only means the reader has buffers enough.
+            let _ = spare.try_send(chunk);
+        }
         if let Some(f) = prev_failure {
             self.failure = Some(f);
             return false;
@@ -299,10 +306,15 @@ pub fn verify_bundle(bundle: &Bundle, key: &NoteVerifier, opts: Options) -> Repo
 /// Verifies a bundle streamed from `reader`, parsing on its own thread.
 pub fn verify_reader(reader: impl Read + Send, key: &NoteVerifier, opts: Options) -> Report {
     let (tx, rx) = crossbeam_channel::bounded::<Item>(4);
+    let (spare_tx, spare_rx) = crossbeam_channel::bounded::<RawChunk>(2);
     let mut v = Verifier::new(key, opts);
+    v.spare = Some(spare_tx);
     let parsed = std::thread::scope(|s| {
-        let parser =
-            s.spawn(move || read::stream(reader, CHUNK, &mut |item| tx.send(item).is_ok()));
+        let parser = s.spawn(move || {
+            read::stream_reusing(reader, CHUNK, Some(&spare_rx), &mut |item| {
+                tx.send(item).is_ok()
+            })
+        });
         for item in rx.iter() {
             if !v.feed(item) {
                 break;

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use rayon::prelude::*;
 
-use super::entry::Prepared;
+use super::entry::{Prepared, HASH_TEXT};
 use super::report::{Check, Failure};
 use crate::log::merkle::{node_hash, Hash};
 use crate::log::proof::verify_inclusion;
@@ -79,17 +79,12 @@ fn fast(chunk: &[Result<Prepared<'_>, Failure>], cp: &Checkpoint) -> bool {
         return false;
     }
     let levels = encoded(&subtree(entries.iter().map(|p| p.leaf).collect()));
-    let upper: Vec<&[u8]> = (LEVELS..depth)
-        .filter_map(|l| first.proof.text(l))
-        .collect();
+    let upper = first.proof.text_from(LEVELS);
     entries.par_iter().all(|p| {
         let offset = (p.index - start) as usize;
         p.proof.len() == depth
-            && (0..LEVELS).all(|l| p.proof.text(l) == Some(&levels[l][(offset >> l) ^ 1][..]))
-            && upper
-                .iter()
-                .zip(LEVELS..)
-                .all(|(u, l)| p.proof.text(l) == Some(u))
+            && (0..LEVELS).all(|l| p.proof.text(l) == Some(&levels[l][(offset >> l) ^ 1]))
+            && p.proof.text_from(LEVELS) == upper
     })
 }
 
@@ -105,14 +100,14 @@ fn subtree(leaves: Vec<Hash>) -> Vec<Vec<Hash>> {
 }
 
 /// The standard base64 text of every hash, level by level.
-fn encoded(levels: &[Vec<Hash>]) -> Vec<Vec<[u8; 44]>> {
+fn encoded(levels: &[Vec<Hash>]) -> Vec<Vec<[u8; HASH_TEXT]>> {
     levels
         .iter()
         .map(|level| {
             level
                 .iter()
                 .map(|h| {
-                    let mut text = [0u8; 44];
+                    let mut text = [0u8; HASH_TEXT];
                     B64.encode_slice(h, &mut text)
                         .expect("a 32-byte hash is 44 base64 characters");
                     text

@@ -101,7 +101,8 @@ impl Replay {
         }
         self.rules(index, &p)?;
         self.last_recorded_at = Some(d.recorded_at);
-        if matches!(d.payload.stream, StreamId::Case(_)) {
+        // Revisions are contiguous from 0 (checked above): a case is met at its first entry.
+        if d.revision == 0 && matches!(d.payload.stream, StreamId::Case(_)) {
             self.cases.insert(d.stream.clone());
         }
         self.entries += 1;

@@ -1,48 +1,40 @@
-//! Offline verification speed: a real data directory gets `entries` signed events through
-//! the ledger's own writer, is exported as a full-log bundle with the real exporter, and the
-//! bundle is verified from the file. The reference is the raw `verify_batch` rate on all
-//! cores over the same kind of signatures, measured in the same run.
+//! Offline verification speed: a real data directory gets a realistic log (the registry,
+//! then 20-event cases, as `bench-cases` generates them) through the ledger's own writer and
+//! rules, is exported as a full-log bundle with the real exporter, and the bundle is verified
+//! from the file. The reference is the raw `verify_batch` rate on all cores over a sample of
+//! the same signatures, in the verifier's batch size, measured in the same run.
 
 use std::io::BufWriter;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use chrono::{Duration, Utc};
 use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use super::temp_dir;
 use crate::bundle::export::{write_full, LogIdentity};
+use crate::cli::bench_cases::{self, Raw};
 use crate::client;
 use crate::datadir::{self, InitOptions};
 use crate::domain::EventPayload;
+use crate::domain::{CaseId, PrincipalId};
 use crate::envelope::{Envelope, KeyFile, WireEnvelope};
-use crate::ledger::{ExpectedRevision, SystemClock, Verified};
+use crate::ledger::entry::format_time;
+use crate::ledger::{ExpectedRevision, Ledger, SystemClock, Verified};
 use crate::verify::{verify_reader, Options};
 
-/// Events per submitted batch (one stream each).
-const BATCH: usize = 1000;
+/// Submitting threads: the writer groups their requests into shared commits.
+const SUBMITTERS: usize = 32;
 /// Signatures in the raw-rate reference.
 const RAW_SAMPLE: usize = 1 << 16;
 
-fn sign_batch(admin: &KeyFile, b: usize, n: usize) -> Vec<WireEnvelope> {
-    let stream = format!("agency-v{b}");
-    let now = Utc::now();
-    (0..n)
-        .into_par_iter()
-        .map(|i| {
-            let kind = if i == 0 {
-                "agency.registered"
-            } else {
-                "agency.updated"
-            };
-            let data =
-                crate::domain::fixtures::example_data("agency.registered").expect("agency fixture");
-            client::signed_event(admin, kind, &stream, data, now)
-        })
-        .collect()
-}
+/// One signature of the raw-rate reference: message, signature, key.
+type Sample = (Vec<u8>, Signature, VerifyingKey);
 
 fn unverified(wire: &WireEnvelope) -> anyhow::Result<Verified> {
     let envelope = Envelope::from_wire(wire)?;
@@ -54,8 +46,28 @@ fn unverified(wire: &WireEnvelope) -> anyhow::Result<Verified> {
     })
 }
 
+/// Signs one stream's events and submits them as one request.
+fn submit(ledger: &Ledger, keys: &[KeyFile], events: &[Raw]) -> anyhow::Result<Vec<Sample>> {
+    let now = Utc::now();
+    let mut batch = Vec::with_capacity(events.len());
+    let mut sample = Vec::with_capacity(events.len());
+    for (k, stream, kind, data) in events {
+        let wire = client::signed_event(&keys[*k], kind, stream, data.clone(), now);
+        let v = unverified(&wire)?;
+        sample.push((
+            v.envelope.signed_message(),
+            *v.envelope.signature(),
+            keys[*k].key.verifying_key(),
+        ));
+        batch.push(v);
+    }
+    let stream = events.first().map(|e| e.1.clone()).unwrap_or_default();
+    ledger.submit_blocking(stream, batch, ExpectedRevision::Any)?;
+    Ok(sample)
+}
+
 /// Raw batch verification on all cores, in the verifier's batch size.
-fn raw_batch_rate(sample: &[(Vec<u8>, Signature, VerifyingKey)]) -> f64 {
+fn raw_batch_rate(sample: &[Sample]) -> f64 {
     let started = Instant::now();
     let mut done = 0usize;
     while started.elapsed().as_secs_f64() < 3.0 {
@@ -70,34 +82,55 @@ fn raw_batch_rate(sample: &[(Vec<u8>, Signature, VerifyingKey)]) -> f64 {
     done as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Fills a data directory with `entries` events; returns the raw-rate sample.
-fn fill(
-    dir: &std::path::Path,
-    entries: usize,
-) -> anyhow::Result<Vec<(Vec<u8>, Signature, VerifyingKey)>> {
+/// Fills a data directory with a realistic log of about `entries` events (the registry,
+/// then 20-event cases from many caseworkers at once, as `bench-cases` generates them),
+/// written through the ledger's own writer with its rules; returns the raw-rate sample.
+fn fill(dir: &std::path::Path, entries: usize) -> anyhow::Result<Vec<Sample>> {
     let clock = Arc::new(SystemClock);
     let report = datadir::init(dir, &InitOptions::default(), clock.clone())?;
     let admin = KeyFile::read(std::path::Path::new(&report.admin_key_file))?;
     let (ledger, _) = datadir::open(dir, clock)?;
-    let mut sample = Vec::new();
-    let batches = entries.div_ceil(BATCH);
-    for b in 0..batches {
-        let n = BATCH.min(entries - b * BATCH);
-        let wires = sign_batch(&admin, b, n);
-        let events = wires
-            .iter()
-            .map(unverified)
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        for v in events.iter().take(RAW_SAMPLE.saturating_sub(sample.len())) {
-            let key = admin.key.verifying_key();
-            sample.push((v.envelope.signed_message(), *v.envelope.signature(), key));
-        }
-        ledger.submit_blocking(format!("agency-v{b}"), events, ExpectedRevision::Any)?;
-        if b % 100 == 0 {
-            eprintln!("  {} / {entries} events written", b * BATCH + n);
-        }
+    let mut keys = vec![admin];
+    for p in ["cw-owner", "cw-legal", "cw-clinic"] {
+        keys.push(KeyFile::generate(PrincipalId::parse(p)?));
     }
-    Ok(sample)
+    // The first admin is registered at init already.
+    for event in bench_cases::registry(&keys).iter().skip(1) {
+        submit(&ledger, &keys, std::slice::from_ref(event))?;
+    }
+    let until = format_time(&(Utc::now() + Duration::days(365)));
+    let cases = entries.div_ceil(20);
+    let next = AtomicUsize::new(0);
+    let sample = Mutex::new(Vec::with_capacity(RAW_SAMPLE));
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let workers: Vec<_> = (0..SUBMITTERS)
+            .map(|_| {
+                s.spawn(|| -> anyhow::Result<()> {
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        if n >= cases {
+                            return Ok(());
+                        }
+                        let stream = format!("case-{}", CaseId::random());
+                        let got =
+                            submit(&ledger, &keys, &bench_cases::case_events(&stream, &until))?;
+                        let mut sample = sample.lock().expect("sample");
+                        let room = RAW_SAMPLE.saturating_sub(sample.len());
+                        sample.extend(got.into_iter().take(room));
+                        if n % 5000 == 0 {
+                            eprintln!("  {} / {entries} events written", n * 20);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("a submitter panicked"))??;
+        }
+        Ok(())
+    })?;
+    Ok(sample.into_inner().expect("sample"))
 }
 
 /// Writes, exports and verifies a full log of `entries` events.
