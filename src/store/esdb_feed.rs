@@ -28,7 +28,7 @@ pub struct Shared {
     pub mirror: Mirror,
     /// `None` while the subscription is live; otherwise why it is not.
     down: Mutex<Option<StoreError>>,
-    /// The newest `$all` position this node has read or written (`None` before the first
+    /// The newest `$all` event position this node has read (`None` before the first
     /// read): subscription checkpoints are capped at it (see
     /// [`checkpoint_position`](super::esdb_mapping::checkpoint_position)).
     head: Mutex<Option<AllPosition>>,
