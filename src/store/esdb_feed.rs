@@ -1,6 +1,6 @@
 //! Feeding a node's [`Mirror`] from EventStoreDB: the state the feeders and the store's
 //! callers share (the mirror, the feed's health, the known head of `$all`), waiting for the
-//! mirror to reach a position, and the reads that tell where `$all` ends and whether a
+//! mirror to hold a [`Target`], and the reads that tell where `$all` ends and whether a
 //! mirror file is of this cluster. The subscription is in `esdb_subscription`, the scan
 //! that `reach` falls back on in `esdb_scan`.
 
@@ -12,9 +12,10 @@ use eventstore::{
 };
 
 use super::esdb_mapping::{AllPosition, EsdbConfig};
-use super::esdb_mirror::{Mirror, SeenEvent, TipView};
+use super::esdb_mirror::{Mirror, SeenEvent};
 use super::esdb_mirror_meta::ClusterView;
 use super::esdb_scan::leader_read;
+use super::esdb_target::Target;
 use super::StoreError;
 use crate::log::merkle;
 
@@ -27,7 +28,7 @@ pub struct Shared {
     pub mirror: Mirror,
     /// `None` while the subscription is live; otherwise why it is not.
     down: Mutex<Option<StoreError>>,
-    /// The newest `$all` position this node has read or written (`None` before the first
+    /// The newest `$all` event position this node has read (`None` before the first
     /// read): subscription checkpoints are capped at it (see
     /// [`checkpoint_position`](super::esdb_mapping::checkpoint_position)).
     head: Mutex<Option<AllPosition>>,
@@ -69,23 +70,32 @@ impl Shared {
         self.down.lock().expect("health").as_ref().map(copy)
     }
 
-    /// Waits until the mirror has seen `p`: for the subscription to deliver it for at
+    /// Waits until the mirror holds `target`: for the subscription to deliver it for at
     /// most `grace`, and not at all while the feed is down (a commit would otherwise sit
     /// out the whole grace on every call); then `scan` once, which reads `$all` itself.
-    /// A feed stopped by corrupt data fails at once. Returns the mirror's size.
+    /// A feed stopped by corrupt data fails at once. Returns the mirror's size. Blocks:
+    /// not for async code.
     pub fn reach(
         &self,
-        p: AllPosition,
+        target: &Target,
         grace: Duration,
         scan: impl FnOnce() -> Result<(), StoreError>,
     ) -> Result<u64, StoreError> {
         let deadline = Instant::now() + grace;
-        let mut step = ReachStep::Wait;
-        self.mirror.wait_until(deadline, |view| {
+        let step = loop {
+            let view = self.mirror.tip();
+            let held = target.held(&self.mirror, &view)?.then_some(view.size());
             let left = deadline.saturating_duration_since(Instant::now());
-            step = reach_step(view, p, self.down().as_ref(), left);
-            !matches!(step, ReachStep::Wait)
-        });
+            match reach_step(held, self.down().as_ref(), left) {
+                // Until the mirror moves, the feed drops, or the grace is over. The view is
+                // published after each commit, so a commit after `held` looked is not missed.
+                ReachStep::Wait => {
+                    self.mirror
+                        .wait_until(deadline, |v| *v != view || self.down().is_some());
+                }
+                step => break step,
+            }
+        };
         match step {
             ReachStep::Reached(size) => Ok(size),
             ReachStep::Fail(e) => Err(e),
@@ -136,16 +146,12 @@ pub enum ReachStep {
     Fail(StoreError),
 }
 
-/// Decides what waiting for the mirror to reach `p` does next, given what the mirror has
-/// seen (`view`), why the feed is down (if it is) and the grace left for the subscription.
-pub fn reach_step(
-    view: &TipView,
-    p: AllPosition,
-    down: Option<&StoreError>,
-    left: Duration,
-) -> ReachStep {
-    if view.has_seen(p) {
-        return ReachStep::Reached(view.size());
+/// Decides what waiting for the mirror to hold a target does next, given whether it holds
+/// it (`held`: the mirror's size if so), why the feed is down (if it is) and the grace left
+/// for the subscription.
+pub fn reach_step(held: Option<u64>, down: Option<&StoreError>, left: Duration) -> ReachStep {
+    if let Some(size) = held {
+        return ReachStep::Reached(size);
     }
     match down {
         // The feed stopped for good on data that does not hold together: so would a scan.

@@ -1,10 +1,12 @@
-//! Unit tests of waiting for the mirror to reach a position (`Shared::reach`), against a
+//! Unit tests of waiting for the mirror to hold a target (`Shared::reach`), against a
 //! mirror in a temporary directory and a fake scan: no server involved.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use super::super::esdb_mirror::MIRROR_FILE;
+use super::super::esdb_mapping::tests::entry;
+use super::super::esdb_mirror::{SeenEvent, MIRROR_FILE};
+use super::super::{EventStore, StoredEntry};
 use super::*;
 
 /// A position in `$all` (`n` hundred, as the mirror tests use).
@@ -32,9 +34,18 @@ fn reach_with(
     grace: Duration,
     scan: impl Fn() -> Result<(), StoreError>,
 ) -> (Result<u64, StoreError>, Duration, usize) {
+    reach_target(s, &Target::Position(p), grace, scan)
+}
+
+fn reach_target(
+    s: &Shared,
+    target: &Target,
+    grace: Duration,
+    scan: impl Fn() -> Result<(), StoreError>,
+) -> (Result<u64, StoreError>, Duration, usize) {
     let scans = AtomicUsize::new(0);
     let start = Instant::now();
-    let out = s.reach(p, grace, || {
+    let out = s.reach(target, grace, || {
         scans.fetch_add(1, Ordering::SeqCst);
         scan()
     });
@@ -47,34 +58,28 @@ fn dropped() -> StoreError {
 
 #[test]
 fn the_next_step_follows_the_mirror_and_the_feed() {
-    let (_dir, s) = shared();
-    s.mirror.advance(at(5)).expect("advance");
-    let view = s.mirror.tip();
     let left = Duration::from_secs(1);
     assert!(matches!(
-        reach_step(&view, at(5), None, left),
-        ReachStep::Reached(0)
+        reach_step(Some(3), None, left),
+        ReachStep::Reached(3)
     ));
+    assert!(matches!(reach_step(None, None, left), ReachStep::Wait));
     assert!(matches!(
-        reach_step(&view, at(6), None, left),
-        ReachStep::Wait
-    ));
-    assert!(matches!(
-        reach_step(&view, at(6), None, Duration::ZERO),
+        reach_step(None, None, Duration::ZERO),
         ReachStep::Scan
     ));
     assert!(matches!(
-        reach_step(&view, at(6), Some(&dropped()), left),
+        reach_step(None, Some(&dropped()), left),
         ReachStep::Scan
     ));
     let corrupt = StoreError::Corrupt("stream jumps".into());
-    match reach_step(&view, at(6), Some(&corrupt), left) {
+    match reach_step(None, Some(&corrupt), left) {
         ReachStep::Fail(StoreError::Corrupt(why)) => assert_eq!(why, "stream jumps"),
         other => panic!("a corrupt feed must fail at once: {other:?}"),
     }
-    // What the mirror has seen wins over the feed's health.
+    // What the mirror holds wins over the feed's health.
     assert!(matches!(
-        reach_step(&view, at(4), Some(&corrupt), left),
+        reach_step(Some(0), Some(&corrupt), left),
         ReachStep::Reached(0)
     ));
 }
@@ -164,4 +169,59 @@ fn a_live_feed_that_delivers_nothing_is_scanned_after_the_grace() {
     assert_eq!(out.expect("scanned"), 0);
     assert_eq!(scans, 1);
     assert!(took >= grace, "scanned after {took:?}, before the grace");
+}
+
+/// Feeds `e` to the mirror at `n` hundred, as the subscription would.
+fn deliver(s: &Shared, n: u64, e: &StoredEntry) {
+    let stream = s.cfg.stream_name(&e.stream);
+    let ev = SeenEvent {
+        position: at(n),
+        stream: &stream,
+        revision: e.revision,
+        event_id: e.event_id,
+        data: &e.bytes,
+    };
+    s.mirror.ingest(&[ev], None).expect("delivered");
+}
+
+#[test]
+fn a_commit_waits_for_its_own_events_not_for_a_position() {
+    let (_dir, s) = shared();
+    let a0 = entry("a", 0, 0);
+    let target = Target::appended(std::slice::from_ref(&a0));
+    let feed = {
+        let (s, a0) = (s.clone(), a0.clone());
+        thread::spawn(move || {
+            // First the position moves past where the append could be (foreign events, or
+            // a reported position), without our event: that must not end the wait.
+            thread::sleep(Duration::from_millis(30));
+            s.mirror.advance(at(7)).expect("advance");
+            thread::sleep(Duration::from_millis(50));
+            deliver(&s, 8, &a0);
+        })
+    };
+    let (out, took, scans) = reach_target(&s, &target, LONG_GRACE, || Ok(()));
+    feed.join().expect("feed");
+    assert_eq!(out.expect("reached"), 1, "the mirror holds the entry");
+    assert_eq!(scans, 0, "the subscription delivered it");
+    assert!(took >= Duration::from_millis(70), "ended early: {took:?}");
+    assert!(s
+        .mirror
+        .store()
+        .find_event(&a0.event_id)
+        .expect("find")
+        .is_some());
+}
+
+#[test]
+fn events_not_delivered_within_the_grace_are_scanned_for_even_past_a_reported_position() {
+    let (_dir, s) = shared();
+    let a0 = entry("a", 0, 0);
+    s.mirror.advance(at(20)).expect("advance");
+    let target = Target::appended(std::slice::from_ref(&a0));
+    let grace = Duration::from_millis(100);
+    let (out, took, scans) = reach_target(&s, &target, grace, || Ok(()));
+    assert_eq!(scans, 1, "a position seen past the append proves nothing");
+    assert!(took >= grace, "scanned after {took:?}, before the grace");
+    assert_eq!(out.expect("the fake scan succeeded"), 0);
 }

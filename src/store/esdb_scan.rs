@@ -1,8 +1,8 @@
 //! The bounded scan of `$all` that `sync` and `commit` fall back on when the subscription
-//! has not delivered a position the writer needs: it reads forward from what the mirror has
-//! seen, filters on the client (the crate's `read_all` has no server-side filter) and
-//! commits one page at a time. When a page lets the scan claim the target position is the
-//! pure [`judge`]; reads go to the leader (see [`AllReader`] for why).
+//! has not delivered what they wait for: it reads forward from what the mirror has seen,
+//! filters on the client (the crate's `read_all` has no server-side filter) and commits one
+//! page at a time, claiming only what it read ([`judge`]), until the mirror holds the
+//! [`Target`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,13 +12,14 @@ use eventstore::{Client, ReadAllOptions, ResolvedEvent, StreamPosition};
 
 use super::esdb_feed::{commit, from_pos, to_pos, unavailable, Shared, OP_TIMEOUT};
 use super::esdb_mapping::{AllPosition, EsdbConfig};
+use super::esdb_target::Target;
 use super::StoreError;
 
 /// Events per page of a scan (one mirror commit each).
 pub const SCAN_PAGE: usize = 1024;
 
-/// First pause before reading again from a node that is behind, or after a follower
-/// refused a leader read; doubled after each try, up to [`BACKOFF_MAX`].
+/// First pause before reading again from a node that ended short of the target, or after
+/// a refused read; doubled after each try, up to [`BACKOFF_MAX`].
 const BACKOFF_FIRST: Duration = Duration::from_millis(20);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
 
@@ -30,15 +31,13 @@ pub trait AllReader: Send + Sync + 'static {
         from: Option<AllPosition>,
         max: usize,
     ) -> impl Future<Output = eventstore::Result<Vec<ResolvedEvent>>> + Send;
-
-    /// Whether every successful read is known to have been served by the leader.
-    fn leader_only(&self) -> bool;
 }
 
-/// Reads that decide how far the mirror is complete go to the leader (`requires_leader`).
-/// A follower may lag behind what the cluster acknowledged: the end of its `$all` says
-/// nothing about a position the leader or an append reported, and claiming that position
-/// after reading a follower would skip, for good, our events that lie in between. A
+/// Scan reads ask for the leader (`requires_leader`; with the crate's default
+/// `nodePreference=leader` every request does). That only spares waiting on a lagging
+/// follower: correctness does not rest on it, because a deposed leader cut off from the
+/// cluster still answers leader reads without the newest acknowledged writes. So the end of
+/// a page proves nothing about what lies after it, whoever answered (see [`judge`]). A
 /// follower answers a leader read with `NotLeaderException`; the crate then reconnects to
 /// the leader it names, and [`leader_read`] reads again.
 impl AllReader for Client {
@@ -63,18 +62,15 @@ impl AllReader for Client {
             Ok(events)
         }
     }
-
-    fn leader_only(&self) -> bool {
-        true
-    }
 }
 
 /// How long and in what pages a scan reads (tests shrink both).
 #[derive(Debug, Clone, Copy)]
 pub struct ScanLimits {
-    /// Events per page.
+    /// Events per page (at least 2: a read from the position seen returns that event again).
     pub page: usize,
-    /// How long to keep reading again while the node that answers is behind.
+    /// How long to keep trying without progress: reading again while the node that answers
+    /// ends short of the target, or while reads are refused. Progress starts it anew.
     pub timeout: Duration,
 }
 
@@ -94,83 +90,116 @@ pub struct PageEnd {
     pub last: Option<AllPosition>,
     /// Whether the page held as many events as asked for (so `$all` may go on).
     pub full: bool,
-    /// Whether the read is known to come from the leader.
-    pub leader: bool,
+}
+
+impl PageEnd {
+    /// The end of a page read with `max` events asked for.
+    pub fn of(events: &[ResolvedEvent], max: usize) -> Self {
+        PageEnd {
+            last: events
+                .iter()
+                .rev()
+                .find_map(|e| e.event.as_ref())
+                .map(|e| to_pos(e.position)),
+            full: events.len() >= max,
+        }
+    }
 }
 
 /// What a page of a scan allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Everything up to this position, at or past the target, has been seen: done.
-    Reached(AllPosition),
-    /// A full page short of the target: everything up to here is seen; read on at once.
+    /// A full page: everything up to here is seen; read on at once.
     More(AllPosition),
-    /// The node that answered ends before the target: everything up to here (if the page
-    /// moved at all) is seen; wait and read again.
-    Behind(Option<AllPosition>),
+    /// The answering node's `$all` ended: everything up to here (if the page moved at all)
+    /// is seen, and nothing after it. If the mirror still lacks the target, wait and read
+    /// again.
+    Ended(Option<AllPosition>),
 }
 
-/// Decides what a page read forward from `from` allows a scan towards `until` to claim.
-/// The target is claimed only when the read reached it, or when the leader's `$all` ended
-/// first (the leader holds everything the cluster acknowledged, so `until` was either an
-/// event it returned or a position with nothing of ours before it). A follower's `$all`
-/// ending first proves nothing: it may be behind.
-pub fn judge(from: Option<AllPosition>, until: AllPosition, page: PageEnd) -> Verdict {
+impl Verdict {
+    /// The position the page lets the mirror claim as seen.
+    pub fn claimed(self) -> Option<AllPosition> {
+        match self {
+            Verdict::More(p) => Some(p),
+            Verdict::Ended(p) => p,
+        }
+    }
+}
+
+/// Decides what a page read forward from `from` lets a scan claim: the position of the last
+/// event it returned, never more. The end of a node's `$all` says nothing about events the
+/// cluster holds beyond it: a follower may lag, and a deposed leader cut off by a partition
+/// still answers leader reads without the newest acknowledged writes. Claiming a target past
+/// the page would skip, for good, our events in between.
+pub fn judge(from: Option<AllPosition>, page: PageEnd) -> Verdict {
     // A read from `from` returns the event at `from` again; only later ones are progress.
     let moved = page.last.filter(|l| from.is_none_or(|f| *l > f));
     match moved {
-        Some(last) if last >= until => Verdict::Reached(last),
         Some(last) if page.full => Verdict::More(last),
-        _ if !page.full && page.leader => Verdict::Reached(until),
-        _ => Verdict::Behind(moved),
+        _ => Verdict::Ended(moved),
     }
 }
 
-/// Reads `$all` forward from what the mirror has seen until it has seen `until`, folding
-/// our events into the mirror one page (one commit) at a time. A node that ends before
-/// `until` is read again, with backoff, for `limits.timeout`; then the scan fails with
-/// `Unavailable` naming EventStoreDB, having claimed only what it read.
+/// Reads `$all` forward from what the mirror has seen until the mirror holds `target`,
+/// folding our events into the mirror one page (one commit) at a time. A node whose `$all`
+/// ends without the target is read again, with backoff, until `limits.timeout` has passed
+/// without progress; then the scan fails with `Unavailable` naming EventStoreDB, having
+/// claimed only what it read.
 pub async fn scan<R: AllReader>(
     reader: &R,
     shared: &Arc<Shared>,
-    until: AllPosition,
+    target: &Target,
     limits: ScanLimits,
 ) -> Result<(), StoreError> {
-    let deadline = Instant::now() + limits.timeout;
+    let max = limits.page.max(2);
+    let mut deadline = Instant::now() + limits.timeout;
     let mut backoff = BACKOFF_FIRST;
+    let mut ended = false;
     loop {
-        let from = shared.mirror.tip().seen();
-        if from.is_some_and(|p| p >= until) {
+        if holds(shared, target).await? {
             return Ok(());
         }
-        let read = || reader.page(from, limits.page);
-        let events = leader_read(&shared.cfg, "scanning $all", deadline, read).await?;
-        let page = PageEnd {
-            last: events
-                .last()
-                .and_then(|e| e.event.as_ref().map(|e| to_pos(e.position))),
-            full: events.len() >= limits.page,
-            leader: reader.leader_only(),
-        };
-        match judge(from, until, page) {
-            Verdict::Reached(p) => return commit(shared.clone(), events, Some(p)).await,
-            Verdict::More(p) => {
-                commit(shared.clone(), events, Some(p)).await?;
-                backoff = BACKOFF_FIRST;
-            }
-            Verdict::Behind(p) => {
-                commit(shared.clone(), events, p).await?;
-                let Some(next) = pause(deadline, backoff).await else {
-                    return Err(behind(&shared.cfg, p.or(from), until, limits.timeout));
-                };
-                backoff = next;
-            }
+        if ended {
+            let Some(next) = pause(deadline, backoff).await else {
+                let got = shared.mirror.tip().seen();
+                return Err(behind(&shared.cfg, got, target, limits.timeout));
+            };
+            backoff = next;
         }
+        let from = shared.mirror.tip().seen();
+        let read = || reader.page(from, max);
+        let events = leader_read(&shared.cfg, "scanning $all", deadline, read).await?;
+        let verdict = judge(from, PageEnd::of(&events, max));
+        commit(shared.clone(), events, verdict.claimed()).await?;
+        if verdict.claimed().is_some() {
+            // Progress: a long catch-up gets the whole timeout again for the next
+            // refusal or short page, rather than failing at once on it.
+            deadline = Instant::now() + limits.timeout;
+            backoff = BACKOFF_FIRST;
+        }
+        ended = matches!(verdict, Verdict::Ended(_));
     }
 }
 
+/// Whether the mirror holds `target` (ids are looked up off the runtime's worker threads).
+async fn holds(shared: &Arc<Shared>, target: &Target) -> Result<bool, StoreError> {
+    let view = shared.mirror.tip();
+    if !matches!(target, Target::Entries(_)) {
+        return target.held(&shared.mirror, &view);
+    }
+    let (shared, target) = (shared.clone(), target.clone());
+    tokio::task::spawn_blocking(move || target.held(&shared.mirror, &view))
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("mirror lookup task: {e}"))))
+}
+
 /// Runs one read, each try bounded by [`OP_TIMEOUT`], again (with backoff, until
-/// `deadline`) while a follower refuses it as a leader read.
+/// `deadline`) while it is refused in a way an election explains: a follower refusing a
+/// leader read (`NotLeaderException`; the crate reconnects to the leader it names), or a
+/// server error (`ServerError`: gRPC `Unavailable` such as "Server Is Not Ready" from a
+/// node in an election, or `Internal`/`Unknown`; the crate then selects a node anew).
+/// Anything else fails at once.
 pub async fn leader_read<T, F, Fut>(
     cfg: &EsdbConfig,
     what: &str,
@@ -186,14 +215,35 @@ where
         match tokio::time::timeout(OP_TIMEOUT, read()).await {
             Err(_) => return Err(unavailable(cfg, what, "timed out")),
             Ok(Ok(out)) => return Ok(out),
-            Ok(Err(e @ eventstore::Error::NotLeaderException(_))) => {
+            Ok(Err(e)) if retried(&e) => {
+                tracing::debug!(%what, error = %refusal(&e), "EventStoreDB read refused; retrying");
                 match pause(deadline, backoff).await {
                     Some(next) => backoff = next,
-                    None => return Err(unavailable(cfg, what, format!("no leader: {e}"))),
+                    None => return Err(unavailable(cfg, what, refusal(&e))),
                 }
             }
             Ok(Err(e)) => return Err(unavailable(cfg, what, e)),
         }
+    }
+}
+
+/// Whether a failed read is tried again (see [`leader_read`]).
+fn retried(e: &eventstore::Error) -> bool {
+    matches!(
+        e,
+        eventstore::Error::NotLeaderException(_) | eventstore::Error::ServerError(_)
+    )
+}
+
+/// A refused read as the error names it. The crate's own message for `NotLeaderException`
+/// leaves out the leader it carries.
+fn refusal(e: &eventstore::Error) -> String {
+    match e {
+        eventstore::Error::NotLeaderException(leader) => format!(
+            "the node asked is not the leader; it names {}:{} as the leader",
+            leader.host, leader.port
+        ),
+        other => other.to_string(),
     }
 }
 
@@ -208,22 +258,24 @@ async fn pause(deadline: Instant, backoff: Duration) -> Option<Duration> {
     Some((backoff * 2).min(BACKOFF_MAX))
 }
 
-/// The error of a scan that kept finding the node behind.
+/// The error of a scan that kept finding the node's `$all` ending without the target.
 fn behind(
     cfg: &EsdbConfig,
     got: Option<AllPosition>,
-    until: AllPosition,
+    target: &Target,
     waited: Duration,
 ) -> StoreError {
-    let show = |p: AllPosition| format!("{}/{}", p.commit, p.prepare);
-    let got = got.map_or_else(|| "the start".to_owned(), show);
+    let got = got.map_or_else(
+        || "the start".to_owned(),
+        |p| format!("{}/{}", p.commit, p.prepare),
+    );
     unavailable(
         cfg,
         "scanning $all",
         format!(
-            "the node that answered ends at {got}, before {} which the cluster reported \
-             (a follower behind the leader?); still so after {} ms",
-            show(until),
+            "the node that answered ends at {got}, without {}; no progress for {} ms \
+             (a follower behind the leader, or a leader cut off from the cluster?)",
+            target.describe(),
             waited.as_millis()
         ),
     )

@@ -12,68 +12,71 @@ use super::super::esdb_mapping::tests::entry;
 use super::super::{EventStore, StoredEntry};
 use super::*;
 
-fn page(last: Option<u64>, full: bool, leader: bool) -> PageEnd {
+fn page(last: Option<u64>, full: bool) -> PageEnd {
     PageEnd {
         last: last.map(at),
         full,
-        leader,
     }
 }
 
 #[test]
-fn a_follower_page_that_ends_short_of_the_target_claims_only_what_it_read() {
+fn a_short_page_claims_only_its_last_event_whoever_answered() {
     let from = Some(at(5));
-    let follower = |last, full| judge(from, at(10), page(last, full, false));
-    assert_eq!(follower(Some(7), false), Verdict::Behind(Some(at(7))));
-    assert_eq!(follower(None, false), Verdict::Behind(None), "empty page");
-    assert_eq!(
-        follower(Some(5), false),
-        Verdict::Behind(None),
-        "only the repeat"
-    );
-    assert_eq!(follower(Some(10), false), Verdict::Reached(at(10)));
-    assert_eq!(follower(Some(12), false), Verdict::Reached(at(12)));
+    let short = |last| judge(from, page(last, false));
+    assert_eq!(short(Some(7)), Verdict::Ended(Some(at(7))));
+    assert_eq!(short(Some(12)), Verdict::Ended(Some(at(12))));
+    assert_eq!(short(None), Verdict::Ended(None), "empty page");
+    assert_eq!(short(Some(5)), Verdict::Ended(None), "only the repeat");
+    assert_eq!(short(Some(7)).claimed(), Some(at(7)));
 }
 
 #[test]
-fn the_end_of_the_leaders_all_reaches_the_target() {
-    let from = Some(at(5));
-    let leader = |last, full| judge(from, at(10), page(last, full, true));
-    assert_eq!(leader(Some(7), false), Verdict::Reached(at(10)));
-    assert_eq!(leader(None, false), Verdict::Reached(at(10)));
-    assert_eq!(leader(Some(12), false), Verdict::Reached(at(12)));
-    // A full page may not be the end, even on the leader.
-    assert_eq!(leader(Some(7), true), Verdict::More(at(7)));
+fn a_full_page_claims_its_last_event_and_reads_on() {
     assert_eq!(
-        judge(None, at(10), page(Some(3), true, false)),
-        Verdict::More(at(3))
+        judge(Some(at(5)), page(Some(7), true)),
+        Verdict::More(at(7))
     );
+    assert_eq!(judge(None, page(Some(3), true)), Verdict::More(at(3)));
 }
 
+type Logged = (u64, String, u64, uuid::Uuid, Vec<u8>);
+
 /// A cluster node serving `$all`: the whole log, of which it holds the first `holds`
-/// events (a follower catching up), refusing the first `refusals` reads as not the leader.
+/// events (a follower catching up, or a deposed leader cut off from the cluster). From
+/// read number `refuse_after` on it refuses `refusals` reads with `refusal`; each read
+/// takes `delay`.
 struct FakeNode {
-    log: Vec<(u64, String, u64, uuid::Uuid, Vec<u8>)>,
+    log: Vec<Logged>,
     holds: AtomicUsize,
     refusals: AtomicUsize,
-    leader: bool,
+    refuse_after: usize,
+    refusal: eventstore::Error,
+    delay: Duration,
     reads: Mutex<Vec<Option<AllPosition>>>,
+}
+
+fn foreign(n: u64) -> Logged {
+    (
+        n,
+        format!("$stats-{n}"),
+        0,
+        uuid::Uuid::new_v4(),
+        b"{}".to_vec(),
+    )
+}
+
+fn not_leader() -> eventstore::Error {
+    eventstore::Error::NotLeaderException(Endpoint {
+        host: "esdb1".into(),
+        port: 2113,
+    })
 }
 
 impl FakeNode {
     /// `$all`: a foreign event at 1, our entry `agency-a` revision 0 at 8, a foreign one
     /// at 10.
-    fn new(holds: usize, leader: bool) -> (Self, StoredEntry) {
+    fn new(holds: usize) -> (Self, StoredEntry) {
         let a0 = entry("a", 0, 0);
-        let foreign = |n: u64| {
-            (
-                n,
-                format!("$stats-{n}"),
-                0,
-                uuid::Uuid::new_v4(),
-                b"{}".to_vec(),
-            )
-        };
         let ours = (
             8,
             format!("caseledger-{}", a0.stream),
@@ -85,9 +88,21 @@ impl FakeNode {
             log: vec![foreign(1), ours, foreign(10)],
             holds: AtomicUsize::new(holds),
             refusals: AtomicUsize::new(0),
-            leader,
+            refuse_after: 0,
+            refusal: not_leader(),
+            delay: Duration::ZERO,
             reads: Mutex::new(Vec::new()),
         };
+        (node, a0)
+    }
+
+    /// Foreign events at 1..=`n`, then our entry at `n + 1`: a long catch-up.
+    fn long(n: u64) -> (Self, StoredEntry) {
+        let (mut node, a0) = Self::new(0);
+        let ours = node.log.remove(1);
+        node.log = (1..=n).map(foreign).collect();
+        node.log.push((n + 1, ours.1, ours.2, ours.3, ours.4));
+        node.holds.store(node.log.len(), Ordering::SeqCst);
         (node, a0)
     }
 }
@@ -98,11 +113,16 @@ impl AllReader for FakeNode {
         from: Option<AllPosition>,
         max: usize,
     ) -> impl Future<Output = eventstore::Result<Vec<ResolvedEvent>>> + Send {
-        self.reads.lock().expect("reads").push(from);
-        let refused = self
-            .refusals
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
+        let read_no = {
+            let mut reads = self.reads.lock().expect("reads");
+            reads.push(from);
+            reads.len() - 1
+        };
+        let refused = read_no >= self.refuse_after
+            && self
+                .refusals
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
         let holds = self.holds.load(Ordering::SeqCst);
         let events = self.log[..holds]
             .iter()
@@ -126,17 +146,14 @@ impl AllReader for FakeNode {
             })
             .collect();
         let out = match refused {
-            true => Err(eventstore::Error::NotLeaderException(Endpoint {
-                host: "esdb1".into(),
-                port: 2113,
-            })),
+            true => Err(self.refusal.clone()),
             false => Ok(events),
         };
-        async move { out }
-    }
-
-    fn leader_only(&self) -> bool {
-        self.leader
+        let delay = self.delay;
+        async move {
+            tokio::time::sleep(delay).await;
+            out
+        }
     }
 }
 
@@ -147,19 +164,26 @@ fn limits(timeout_ms: u64) -> ScanLimits {
     }
 }
 
+fn unavailable_why(out: Result<(), StoreError>) -> String {
+    match out {
+        Err(StoreError::Unavailable(why)) => why,
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+fn head(n: u64) -> Target {
+    Target::Position(at(n))
+}
+
 #[tokio::test]
 async fn a_lagging_follower_never_makes_the_mirror_skip_our_events() {
     let (_dir, s) = shared();
     // The head (at 10) came from the leader; the node that answers holds only up to 1.
-    let (node, a0) = FakeNode::new(1, false);
-    let out = scan(&node, &s, at(10), limits(1_000)).await;
-    match out {
-        Err(StoreError::Unavailable(why)) => {
-            assert!(why.contains("EventStoreDB at h:2113"), "{why}");
-            assert!(why.contains("before 1000/1000"), "{why}");
-        }
-        other => panic!("a node behind must not count as reaching the head: {other:?}"),
-    }
+    let (node, a0) = FakeNode::new(1);
+    let why = unavailable_why(scan(&node, &s, &head(10), limits(1_000)).await);
+    assert!(why.contains("EventStoreDB at h:2113"), "{why}");
+    assert!(why.contains("ends at 100/100"), "{why}");
+    assert!(why.contains("the event at 1000/1000"), "{why}");
     assert_eq!(
         s.mirror.tip().seen(),
         Some(at(1)),
@@ -168,7 +192,7 @@ async fn a_lagging_follower_never_makes_the_mirror_skip_our_events() {
     assert!(node.reads.lock().expect("reads").len() > 1, "it read again");
     // Once the node has caught up, the entry between is not lost.
     node.holds.store(3, Ordering::SeqCst);
-    scan(&node, &s, at(10), limits(200))
+    scan(&node, &s, &head(10), limits(200))
         .await
         .expect("caught up");
     assert_eq!(s.mirror.tip().seen(), Some(at(10)));
@@ -176,9 +200,52 @@ async fn a_lagging_follower_never_makes_the_mirror_skip_our_events() {
 }
 
 #[tokio::test]
+async fn a_deposed_leader_missing_our_append_never_makes_the_mirror_skip_it() {
+    let (_dir, s) = shared();
+    // Our entry (at 8) was acknowledged by the new leader; the node that answers our leader
+    // reads is the old leader, cut off before it: its `$all` ends at 1.
+    let (node, a0) = FakeNode::new(1);
+    let target = Target::appended(std::slice::from_ref(&a0));
+    let why = unavailable_why(scan(&node, &s, &target, limits(300)).await);
+    assert!(
+        why.contains("EventStoreDB at h:2113: scanning $all"),
+        "{why}"
+    );
+    assert!(why.contains(&a0.event_id.to_string()), "{why}");
+    assert_eq!(s.mirror.tip().seen(), Some(at(1)), "nothing past its end");
+    node.holds.store(3, Ordering::SeqCst);
+    scan(&node, &s, &target, limits(300)).await.expect("found");
+    assert_eq!(s.mirror.store().read_all(0, 10).expect("all"), vec![a0]);
+}
+
+#[tokio::test]
+async fn a_short_page_never_claims_a_target_past_its_last_event() {
+    let (_dir, s) = shared();
+    // The node holds everything, up to 10, and answers every read: a target at 11 (past
+    // its last event) is not seen by reading it, so the scan fails rather than claim it.
+    let (node, _) = FakeNode::new(3);
+    let why = unavailable_why(scan(&node, &s, &head(11), limits(200)).await);
+    assert!(why.contains("ends at 1000/1000"), "{why}");
+    assert_eq!(s.mirror.tip().seen(), Some(at(10)), "only what it read");
+    assert_eq!(s.mirror.tip().size(), 1);
+}
+
+#[tokio::test]
+async fn a_scan_for_our_entry_stops_at_the_page_that_holds_it() {
+    let (_dir, s) = shared();
+    let (node, a0) = FakeNode::new(3);
+    let target = Target::appended(std::slice::from_ref(&a0));
+    scan(&node, &s, &target, limits(200)).await.expect("found");
+    // Pages of 2: [1, 8] holds it; no need to read on to 10.
+    assert_eq!(s.mirror.tip().seen(), Some(at(8)));
+    assert_eq!(node.reads.lock().expect("reads").len(), 1);
+    assert_eq!(s.mirror.store().read_all(0, 1).expect("all"), vec![a0]);
+}
+
+#[tokio::test]
 async fn a_scan_reads_again_until_the_follower_catches_up() {
     let (_dir, s) = shared();
-    let (node, a0) = FakeNode::new(1, false);
+    let (node, a0) = FakeNode::new(1);
     let node = Arc::new(node);
     let catch_up = {
         let node = node.clone();
@@ -187,7 +254,7 @@ async fn a_scan_reads_again_until_the_follower_catches_up() {
             node.holds.store(3, Ordering::SeqCst);
         })
     };
-    scan(node.as_ref(), &s, at(10), limits(5_000))
+    scan(node.as_ref(), &s, &head(10), limits(5_000))
         .await
         .expect("reached once the node caught up");
     catch_up.await.expect("catch-up task");
@@ -197,21 +264,11 @@ async fn a_scan_reads_again_until_the_follower_catches_up() {
 }
 
 #[tokio::test]
-async fn the_leaders_end_of_all_claims_a_target_past_its_last_event() {
-    let (_dir, s) = shared();
-    // The target is past every event (a position an append reported, say).
-    let (node, _) = FakeNode::new(3, true);
-    scan(&node, &s, at(11), limits(200)).await.expect("reached");
-    assert_eq!(s.mirror.tip().seen(), Some(at(11)));
-    assert_eq!(s.mirror.tip().size(), 1);
-}
-
-#[tokio::test]
 async fn a_follower_refusing_a_leader_read_is_asked_again() {
     let (_dir, s) = shared();
-    let (node, _) = FakeNode::new(3, true);
+    let (node, _) = FakeNode::new(3);
     node.refusals.store(2, Ordering::SeqCst);
-    scan(&node, &s, at(10), limits(5_000))
+    scan(&node, &s, &head(10), limits(5_000))
         .await
         .expect("read from the leader after two refusals");
     assert_eq!(s.mirror.tip().seen(), Some(at(10)));
@@ -223,18 +280,48 @@ async fn a_follower_refusing_a_leader_read_is_asked_again() {
 }
 
 #[tokio::test]
-async fn refusals_until_the_deadline_fail_naming_eventstoredb() {
+async fn a_node_not_ready_during_an_election_is_asked_again() {
     let (_dir, s) = shared();
-    let (node, _) = FakeNode::new(3, true);
+    let (mut node, _) = FakeNode::new(3);
+    // What the crate makes of gRPC `Unavailable` "Server Is Not Ready".
+    node.refusal = eventstore::Error::ServerError(
+        "status: Unavailable, message: \"Server Is Not Ready\"".into(),
+    );
+    node.refusals.store(2, Ordering::SeqCst);
+    scan(&node, &s, &head(10), limits(5_000))
+        .await
+        .expect("read once a leader is elected");
+    assert_eq!(s.mirror.tip().seen(), Some(at(10)));
+}
+
+#[tokio::test]
+async fn refusals_until_the_deadline_fail_naming_eventstoredb_and_the_leader() {
+    let (_dir, s) = shared();
+    let (node, _) = FakeNode::new(3);
     node.refusals.store(usize::MAX, Ordering::SeqCst);
-    match scan(&node, &s, at(10), limits(100)).await {
-        Err(StoreError::Unavailable(why)) => {
-            assert!(
-                why.contains("EventStoreDB at h:2113: scanning $all: no leader"),
-                "{why}"
-            )
-        }
-        other => panic!("expected Unavailable, got {other:?}"),
-    }
+    let why = unavailable_why(scan(&node, &s, &head(10), limits(100)).await);
+    assert!(
+        why.contains("EventStoreDB at h:2113: scanning $all: the node asked is not the leader"),
+        "{why}"
+    );
+    assert!(why.contains("names esdb1:2113 as the leader"), "{why}");
     assert_eq!(s.mirror.tip().seen(), None, "nothing claimed");
+}
+
+#[tokio::test]
+async fn a_long_catch_up_survives_a_refusal_after_its_first_timeout() {
+    let (_dir, s) = shared();
+    // 24 foreign events and our entry, read 2 a page at 30 ms a read: 13 pages, some
+    // 390 ms in all, with a 200 ms timeout. The 11th read (past 300 ms) is refused once,
+    // as during an election: progress since the start must have renewed the deadline.
+    let (mut node, a0) = FakeNode::long(24);
+    node.delay = Duration::from_millis(30);
+    node.refuse_after = 10;
+    node.refusals.store(1, Ordering::SeqCst);
+    scan(&node, &s, &head(25), limits(200))
+        .await
+        .expect("a refusal after long progress is retried, not fatal");
+    assert_eq!(s.mirror.tip().seen(), Some(at(25)));
+    assert_eq!(s.mirror.store().read_all(0, 1).expect("all"), vec![a0]);
+    assert_eq!(node.refusals.load(Ordering::SeqCst), 0, "the refusal came");
 }

@@ -27,6 +27,7 @@ use uuid::Uuid;
 use super::esdb_feed::{self, unavailable, Shared, OP_TIMEOUT};
 use super::esdb_mapping::{self as mapping, AllPosition, EsdbConfig, Expected};
 use super::esdb_scan::{self, ScanLimits};
+use super::esdb_target::Target;
 use super::{CommitGroup, EventStore, StoreError, StoredCheckpoint, StoredEntry};
 use crate::log::merkle::Hash;
 
@@ -93,43 +94,42 @@ impl EsdbStore {
             self.shared.mirror.advance(AllPosition::default())?;
             return self.shared.mirror.size();
         };
-        self.reach(head, grace)
+        self.reach(Target::Position(head), grace)
     }
 
-    /// Waits until the mirror has seen `p` (see [`Shared::reach`]): for the subscription
+    /// Waits until the mirror holds `target` (see [`Shared::reach`]): for the subscription
     /// at most `grace` and not while it is down, then by scanning `$all`.
-    fn reach(&self, p: AllPosition, grace: Duration) -> Result<u64, StoreError> {
-        self.shared.reach(p, grace, || {
+    fn reach(&self, target: Target, grace: Duration) -> Result<u64, StoreError> {
+        self.shared.reach(&target, grace, || {
             let (client, shared) = (self.client.clone(), self.shared.clone());
-            self.run(
-                async move { esdb_scan::scan(&client, &shared, p, ScanLimits::default()).await },
-            )
+            let target = target.clone();
+            self.run(async move {
+                esdb_scan::scan(&client, &shared, &target, ScanLimits::default()).await
+            })
         })
     }
 
-    /// Appends events to one EventStoreDB stream with an expected revision.
+    /// Appends events to one EventStoreDB stream with an expected revision: `Ok(Err(_))`
+    /// is a wrong expected revision. The position the server reports is not used, neither
+    /// to wait for the events nor as a known head (see [`Target::appended`]).
     fn append(
         &self,
         stream: String,
         expected: Expected,
         events: Vec<EventData>,
-    ) -> Result<Result<AllPosition, eventstore::Error>, StoreError> {
+    ) -> Result<Result<(), eventstore::Error>, StoreError> {
         let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
-        let out = self.run(async move {
+        self.run(async move {
             let opts = AppendToStreamOptions::default().expected_revision(to_es(expected));
             match tokio::time::timeout(OP_TIMEOUT, client.append_to_stream(stream, &opts, events))
                 .await
             {
                 Err(_) => Err(unavailable(&cfg, "append", "timed out")),
-                Ok(Ok(w)) => Ok(Ok(esdb_feed::to_pos(w.position))),
+                Ok(Ok(_)) => Ok(Ok(())),
                 Ok(Err(e @ eventstore::Error::WrongExpectedVersion { .. })) => Ok(Err(e)),
                 Ok(Err(e)) => Err(unavailable(&cfg, "append", e)),
             }
-        });
-        if let Ok(Ok(pos)) = &out {
-            self.shared.note_head(*pos);
-        }
-        out
+        })
     }
 
     /// Publishes a checkpoint unless one covering at least as many entries already is.
@@ -155,8 +155,9 @@ impl EsdbStore {
                 .id(Uuid::new_v4());
             let stream = self.shared.cfg.checkpoint_stream();
             match self.append(stream, mapping::expected_checkpoint(held), vec![event])? {
-                Ok(pos) => {
-                    self.reach(pos, OP_TIMEOUT)?;
+                // Written at revision `held`: wait until the mirror has seen it.
+                Ok(()) => {
+                    self.reach(Target::Checkpoint(held), OP_TIMEOUT)?;
                     return Ok(());
                 }
                 Err(_) => {
@@ -189,7 +190,13 @@ fn event_data(e: &StoredEntry) -> Result<EventData, StoreError> {
 
 impl EventStore for EsdbStore {
     /// Appends the group stream by stream (each run of one stream is one atomic append with
-    /// its expected revision), in group order, then waits until the mirror holds the entries.
+    /// its expected revision), in group order, then waits until the mirror holds the
+    /// appended events (by event id, see [`Target::appended`]).
+    ///
+    /// An error after an append was acknowledged (waiting for the mirror timed out, or the
+    /// mirror found corrupt data) leaves the events stored in EventStoreDB. The writer
+    /// answers 503/500; the next group's `sync` folds them in, and a client's retry finds
+    /// its `event_id` (which is the EventStoreDB event id) recorded: an idempotent repeat.
     ///
     /// Not atomic across streams: if a later stream conflicts, the earlier runs stay written
     /// and `Conflict` is returned. That is safe because the writer only groups entries it
@@ -208,12 +215,11 @@ impl EventStore for EsdbStore {
                 )));
             }
         }
-        let mut last = None;
         for run in mapping::stream_runs(&group.entries) {
             let events = run.iter().map(event_data).collect::<Result<Vec<_>, _>>()?;
             let stream = self.shared.cfg.stream_name(&run[0].stream);
             match self.append(stream, mapping::expected_for(run[0].revision), events)? {
-                Ok(pos) => last = Some(pos),
+                Ok(()) => {}
                 Err(e) => {
                     return Err(StoreError::Conflict(format!(
                         "stream {} moved under the writer: {e}",
@@ -222,8 +228,8 @@ impl EventStore for EsdbStore {
                 }
             }
         }
-        if let Some(pos) = last {
-            self.reach(pos, OP_TIMEOUT)?;
+        if !group.entries.is_empty() {
+            self.reach(Target::appended(&group.entries), OP_TIMEOUT)?;
         }
         let mut placed = true;
         for e in &group.entries {

@@ -15,6 +15,8 @@ mod esdb_scan;
 #[cfg(feature = "eventstore")]
 mod esdb_subscription;
 #[cfg(feature = "eventstore")]
+mod esdb_target;
+#[cfg(feature = "eventstore")]
 pub mod eventstore;
 pub mod redact;
 pub mod sqlite;
