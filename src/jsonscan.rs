@@ -105,6 +105,40 @@ impl<'a> Cursor<'a> {
         Some(&rest[..n])
     }
 
+    /// The text of the object or array that comes next, found by tracking strings and
+    /// nesting only: whoever parses the text checks the rest (a text that is not JSON fails
+    /// there, or leaves this cursor before what the caller expects next).
+    pub fn nested(&mut self) -> Option<&'a [u8]> {
+        let bytes = self.rest;
+        if !matches!(bytes.first(), Some(b'{' | b'[')) {
+            return None;
+        }
+        let (mut i, mut depth) = (0, 0usize);
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'"' => loop {
+                    i += 1;
+                    i += memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
+                    if bytes[i] == b'"' {
+                        break;
+                    }
+                    i += 1;
+                },
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.rest = &bytes[i + 1..];
+                        return Some(&bytes[..=i]);
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        None
+    }
+
     /// An unsigned integer in JSON's spelling (no leading zero), within `u64`.
     pub fn number(&mut self) -> Option<u64> {
         let len = self.rest.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -138,6 +172,17 @@ mod tests {
         assert_eq!(Cursor::new(br#"a\"b""#).string(), None);
         assert_eq!(Cursor::new(br#"a\nb""#).escaped_string(), None);
         assert_eq!(Cursor::new(b"a\tb\"").string(), None);
+    }
+
+    #[test]
+    fn nested_values_end_where_their_nesting_closes() {
+        let mut c = Cursor::new(br#"{"a":["}",{"b":"\"]"}],"c":1},"next""#);
+        assert_eq!(c.nested(), Some(&br#"{"a":["}",{"b":"\"]"}],"c":1}"#[..]));
+        assert!(c.lit(r#","next""#).is_some() && c.at_end());
+        assert_eq!(Cursor::new(b"[[]]x").nested(), Some(&b"[[]]"[..]));
+        for bad in [&b"{"[..], br#"{"a":"}"#, b"1", br#"{"a\"}"#] {
+            assert_eq!(Cursor::new(bad).nested(), None, "{bad:?}");
+        }
     }
 
     #[test]

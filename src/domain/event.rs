@@ -183,7 +183,7 @@ pub struct EventPayload {
 /// else at the top level is refused.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename = "EventPayload")]
-struct RawPayload<'a> {
+pub(super) struct RawPayload<'a> {
     #[serde(deserialize_with = "canonical_uuid::deserialize")]
     event_id: Uuid,
     #[serde(rename = "type", borrow)]
@@ -193,15 +193,38 @@ struct RawPayload<'a> {
     occurred_at: DateTime<Utc>,
     actor: PrincipalId,
     #[serde(borrow)]
-    data: &'a RawValue,
+    data: Data<'a>,
 }
 
-impl RawPayload<'_> {
-    fn into_payload(self) -> Result<EventPayload, SchemaError> {
+impl<'a> RawPayload<'a> {
+    /// The top-level fields, read by [`super::event_scan`] instead of serde.
+    pub(super) fn new(
+        event_id: Uuid,
+        type_name: &'a str,
+        stream: StreamId,
+        occurred_at: DateTime<Utc>,
+        actor: PrincipalId,
+        data: &'a str,
+    ) -> Self {
+        Self {
+            event_id,
+            type_name: type_name.into(),
+            stream,
+            occurred_at,
+            actor,
+            data: Data::Text(data),
+        }
+    }
+
+    pub(super) fn into_payload(self) -> Result<EventPayload, SchemaError> {
         let kind = EventData::stream_kind_of(&self.type_name)
             .ok_or_else(|| unknown_type(&self.type_name))?;
         check_stream(&self.stream, kind, &self.type_name)?;
-        let data = EventData::parse(&self.type_name, self.data.get())?;
+        let data = match self.data {
+            Data::Raw(raw) => raw.get(),
+            Data::Text(text) => text,
+        };
+        let data = EventData::parse(&self.type_name, data)?;
         Ok(EventPayload {
             event_id: self.event_id,
             stream: self.stream,
@@ -209,6 +232,18 @@ impl RawPayload<'_> {
             actor: self.actor,
             data,
         })
+    }
+}
+
+/// The `data` member's JSON text, as serde or the direct scan found it.
+enum Data<'a> {
+    Raw(&'a RawValue),
+    Text(&'a str),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <&RawValue>::deserialize(deserializer).map(Data::Raw)
     }
 }
 
@@ -249,6 +284,12 @@ impl EventPayload {
     pub fn parse(bytes: &[u8]) -> Result<EventPayload, SchemaError> {
         let malformed = |what: &str| SchemaError::new(SchemaErrorKind::Malformed, what);
         let text = std::str::from_utf8(bytes).map_err(|_| malformed("payload: not UTF-8 text"))?;
+        // Payloads signed by our own client library, in its compact spelling, are read
+        // directly; anything else (or anything the scan cannot vouch for) goes to serde.
+        // A refusal is worded by the serde path, whatever the scan found.
+        if let Some(Ok(payload)) = super::event_scan::scan(text).map(RawPayload::into_payload) {
+            return Ok(payload);
+        }
         match serde_json::from_str::<RawPayload<'_>>(text) {
             Ok(raw) => raw.into_payload(),
             // Only a refused payload pays for classifying the error: syntax first, so a body

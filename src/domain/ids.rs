@@ -89,7 +89,7 @@ string_serde!(Slug, "Slug", "a slug", {
 pub(crate) fn parse_canonical_uuid(text: &str) -> Result<Uuid, ParseIdError> {
     const RULE: &str = "invalid uuid: expected lowercase hyphenated form (8-4-4-4-12 hex digits)";
     let uuid = Uuid::try_parse(text).map_err(|_| ParseIdError(RULE))?;
-    if text.len() == 36 && uuid.hyphenated().to_string() == text {
+    if text.len() == 36 && uuid.hyphenated().encode_lower(&mut Uuid::encode_buffer()) == text {
         Ok(uuid)
     } else {
         Err(ParseIdError(RULE))

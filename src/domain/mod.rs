@@ -12,6 +12,7 @@ pub mod case;
 pub mod consent;
 pub mod error;
 pub mod event;
+mod event_scan;
 pub mod fixtures;
 pub mod ids;
 pub mod inquiry;

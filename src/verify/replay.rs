@@ -114,13 +114,14 @@ impl Replay {
             .get(keyid)
             .map(|k| k.key)
             .ok_or_else(|| fail(Check::Signature, format!("no key {keyid} is registered")))?;
+        let signature = *d.envelope.signature();
         Ok(SigJob {
             index,
-            stream: d.stream.clone(),
             revision: d.revision,
+            stream: p.decoded.stream,
             key,
             message: p.message,
-            signature: *d.envelope.signature(),
+            signature,
         })
     }
 
