@@ -106,3 +106,72 @@ fn a_line_that_is_not_whole_json_values_is_refused_as_malformed() {
     let f = read(&w, &broken).failure.expect("refused");
     assert_eq!(f.check, Check::Format, "{f}");
 }
+
+#[test]
+fn form_feed_is_not_json_whitespace() {
+    let w = world();
+    let b = w.log.bundle();
+    let lines: Vec<String> = b.entries.iter().map(entry).collect();
+    let text = format!(
+        "{{{},\"entries\":[\n{}\n]}}\n",
+        header(&b),
+        lines.join(",\x0c\n")
+    );
+    let f = read(&w, &text).failure.expect("refused");
+    assert_eq!(f.check, Check::Format, "{f}");
+}
+
+#[test]
+fn only_a_bounded_number_of_entries_may_come_before_the_header() {
+    let w = world();
+    let b = w.log.bundle();
+    let many = vec!["{}"; 9 * caseledger::verify::CHUNK + 1].join(",");
+    let text = format!("{{\"entries\":[{many}],{}}}", header(&b));
+    let f = read(&w, &text).failure.expect("refused");
+    assert_eq!(f.check, Check::Format, "{f}");
+    assert!(f.message.contains("before the header"), "{f}");
+}
+
+/// Two complete aligned chunks and a tail: the fast proof path (proofs compared as text
+/// with the chunk's own subtree) runs, and still names a tampered entry or proof exactly.
+#[test]
+fn the_aligned_chunk_fast_path_names_the_tampered_entry_or_proof() {
+    let chunk = caseledger::verify::CHUNK;
+    let mut w = world();
+    let admin = w.admin.clone();
+    while w.log.entries.len() < 2 * chunk + 40 {
+        w.log.append(
+            &admin,
+            "agency.updated",
+            "agency-bay-clinic",
+            common::agency("bay-clinic"),
+        );
+    }
+    let good = w.log.bundle();
+    let text = |b: &Bundle| layouts(b).swap_remove(0).1;
+    let r = read(&w, &text(&good));
+    assert!(r.ok, "{:?}", r.failure);
+    let refused = |b: &Bundle, victim: usize, what: &str| {
+        let f = read(&w, &text(b))
+            .failure
+            .unwrap_or_else(|| panic!("{what} accepted"));
+        assert_eq!(
+            (f.index, f.check),
+            (Some(victim as u64), Check::InclusionProof),
+            "{what}: {f}"
+        );
+    };
+    let mut b = good.clone();
+    let e = &mut b.entries[chunk + 4];
+    e.entry = e.entry.replacen("\"v\":1", "\"v\": 1", 1);
+    refused(&b, chunk + 4, "tampered entry");
+    let mut b = good.clone();
+    b.entries[5].proof.swap(0, 1);
+    refused(&b, 5, "swapped proof hashes");
+    // Base64 text of the same length that is not the canonical encoding of the hash.
+    let mut b = good.clone();
+    let top = b.entries[2 * chunk - 1].proof.last_mut().expect("proof");
+    let new = if &top[42..43] == "A" { "B" } else { "A" };
+    top.replace_range(42..43, new);
+    refused(&b, 2 * chunk - 1, "altered top proof hash");
+}

@@ -93,6 +93,31 @@ impl RawChunk {
     }
 }
 
+/// JSON's whitespace: space, tab, line feed, carriage return (not form feed, unlike
+/// `u8::is_ascii_whitespace`).
+pub(super) fn is_json_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+pub(super) fn trim_json_space(mut text: &[u8]) -> &[u8] {
+    while let [rest @ .., last] = text {
+        if !is_json_space(*last) {
+            break;
+        }
+        text = rest;
+    }
+    text
+}
+
+/// Whether `line` ends the way an entry's line does in a valid bundle: a string, then the
+/// arrays and objects closed by `"]}` (its last proof hash), or an empty proof `[]}`. In a
+/// valid bundle no other member ends that way (the header members are strings and the
+/// entries are objects), so the candidate ends where an entry does; anything else is found
+/// out by the verifier's exact scan or by the separators read after the candidate.
+pub(super) fn ends_like_an_entry(line: &[u8]) -> bool {
+    line.ends_with(br#""]}"#) || line.ends_with(br#","proof":[]}"#)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use super::members::Header;
 use super::BundleHeader;
 
 pub use super::chunk::RawChunk;
+use super::chunk::{ends_like_an_entry, is_json_space, trim_json_space};
 
 /// What the reader hands over, in document order.
 #[derive(Debug)]
@@ -46,6 +47,9 @@ struct Scanner<R> {
     offset: u64,
     /// No newline occurs before this index into `buf` (a one-line bundle is searched once).
     no_newline_before: usize,
+    /// The newline the last search found (index into `buf`), reused while `pos` is before
+    /// it, so a long line holding many entries is searched once.
+    newline_at: Option<usize>,
 }
 
 /// How far past a value's start a line end is looked for.
@@ -61,6 +65,7 @@ impl<R: Read> Scanner<R> {
             pos: 0,
             offset: 0,
             no_newline_before: 0,
+            newline_at: None,
         }
     }
 
@@ -81,6 +86,7 @@ impl<R: Read> Scanner<R> {
             self.buf.drain(..self.pos);
             self.offset += self.pos as u64;
             self.no_newline_before = self.no_newline_before.saturating_sub(self.pos);
+            self.newline_at = self.newline_at.and_then(|n| n.checked_sub(self.pos));
             self.pos = 0;
         }
     }
@@ -96,6 +102,20 @@ impl<R: Read> Scanner<R> {
         if !self.buf[self.pos..].starts_with(START) {
             return Ok(None);
         }
+        let line_end = match self.newline_at.filter(|&n| n >= self.pos) {
+            Some(known) => known,
+            None => match self.find_newline()? {
+                Some(found) => found,
+                None => return Ok(None),
+            },
+        };
+        let line = trim_json_space(&self.buf[self.pos..line_end]);
+        let line = line.strip_suffix(b",").unwrap_or(line);
+        Ok(ends_like_an_entry(line).then(|| self.pos + line.len()))
+    }
+
+    /// The next newline at or after `pos`, within [`LINE_SEARCH`] bytes, remembered.
+    fn find_newline(&mut self) -> Result<Option<usize>, ReadError> {
         let limit = self.pos + LINE_SEARCH;
         let mut from = self.pos;
         let line_end = loop {
@@ -110,9 +130,8 @@ impl<R: Read> Scanner<R> {
             }
             from = end;
         };
-        let line = self.buf[self.pos..line_end].trim_ascii_end();
-        let line = line.strip_suffix(b",").unwrap_or(line);
-        Ok(ends_like_an_entry(line).then(|| self.pos + line.len()))
+        self.newline_at = Some(line_end);
+        Ok(Some(line_end))
     }
 
     /// The byte at `i` (an index into `buf` at or after `pos`), reading on if needed.
@@ -129,7 +148,7 @@ impl<R: Read> Scanner<R> {
     fn peek(&mut self) -> Result<Option<u8>, ReadError> {
         loop {
             match self.at(self.pos)? {
-                Some(b) if b.is_ascii_whitespace() => self.pos += 1,
+                Some(b) if is_json_space(b) => self.pos += 1,
                 other => return Ok(other),
             }
         }
@@ -202,7 +221,7 @@ impl<R: Read> Scanner<R> {
             Some(_) => {
                 let mut i = start;
                 while let Some(b) = self.at(i)? {
-                    if matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace() {
+                    if matches!(b, b',' | b'}' | b']') || is_json_space(b) {
                         break;
                     }
                     i += 1;
@@ -337,15 +356,6 @@ fn entries<R: Read>(
         return Err(ReadError::Stopped);
     }
     Ok(())
-}
-
-/// Whether `line` ends the way an entry's line does in a valid bundle: a string, then the
-/// arrays and objects closed by `"]}` (its last proof hash), or an empty proof `[]}`. In a
-/// valid bundle no other member ends that way (the header members are strings and the
-/// entries are objects), so the candidate ends where an entry does; anything else is found
-/// out by the verifier's exact scan or by the separators read after the candidate.
-fn ends_like_an_entry(line: &[u8]) -> bool {
-    line.ends_with(br#""]}"#) || line.ends_with(br#","proof":[]}"#)
 }
 
 /// The spans of the comma-separated JSON values in `raw` (see [`RawChunk::resolve`]).

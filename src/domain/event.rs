@@ -117,6 +117,14 @@ fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
 }
 
 fn parse_data<T: for<'de> Deserialize<'de>>(data: &str) -> Result<T, SchemaError> {
+    // serde reads a struct from a JSON array too; `data` is an object (DESIGN §2.3), and one
+    // signed content must have one spelling.
+    if !data.trim_start().starts_with('{') {
+        return Err(SchemaError::new(
+            SchemaErrorKind::Invalid,
+            "data: expected a JSON object",
+        ));
+    }
     serde_json::from_str(data).map_err(|err| SchemaError::from_json(&err, data, "data"))
 }
 

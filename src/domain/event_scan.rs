@@ -86,6 +86,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn data_given_as_an_array_is_refused_on_both_paths() {
+        // serde reads a struct from an array of its fields' values, too.
+        let mut payload = example_payload("case.closed").expect("fixture");
+        let values: Vec<_> = payload["data"]
+            .as_object()
+            .expect("object")
+            .values()
+            .cloned()
+            .collect();
+        payload["data"] = values.into();
+        let array = serde_json::to_string(&payload).expect("json");
+        let spaced = array.replacen(r#""actor":"#, r#""actor": "#, 1);
+        for t in [&array, &spaced] {
+            let err = EventPayload::parse(t.as_bytes()).expect_err("an array is not an object");
+            assert!(
+                err.to_string().contains("data: expected a JSON object"),
+                "{err}"
+            );
+        }
+    }
+
     proptest! {
         /// Whatever the scan accepts and the typed parse takes, serde reads the same.
         #[test]

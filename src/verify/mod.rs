@@ -29,6 +29,10 @@ use replay::Replay;
 
 /// Entries handed from the reader to the verifier at a time.
 pub const CHUNK: usize = proofs::CHUNK;
+/// Chunks of entries held while the header has not come yet (64 MB or so).
+const MAX_WAITING: usize = 8;
+/// Replays of at least this many entries are freed on a thread of their own.
+const FREE_APART: u64 = 100_000;
 
 /// Verification options.
 #[derive(Debug, Clone, Copy, Default)]
@@ -89,8 +93,21 @@ impl<'k> Verifier<'k> {
                 }
                 Err(f) => self.failure = Some(f),
             },
-            // Entries before the header: kept until the checkpoint is known.
-            Item::Entries(c) if self.checkpoint.is_none() => self.waiting.push(c),
+            // Entries before the header: kept until the checkpoint is known, within reason.
+            Item::Entries(c) if self.checkpoint.is_none() => {
+                if self.waiting.len() >= MAX_WAITING {
+                    self.failure = Some(Failure::bundle(
+                        Check::Format,
+                        format!(
+                            "more than {} entries come before the header (format, origin, \
+                             log_key, checkpoint); write the header first",
+                            MAX_WAITING * CHUNK
+                        ),
+                    ));
+                } else {
+                    self.waiting.push(c);
+                }
+            }
             Item::Entries(c) => return self.chunk(c),
         }
         self.failure.is_none()
@@ -193,9 +210,14 @@ impl<'k> Verifier<'k> {
             failure: self.failure.take(),
         };
         // Freeing the folded state of a large log (a million event ids, every stream and
-        // case) takes a noticeable share of the run; nobody waits for it.
-        let replay = std::mem::take(&mut self.replay);
-        std::thread::spawn(move || drop(replay));
+        // case) takes a noticeable share of the run; nobody waits for it. If no thread can
+        // be started, it is freed here.
+        if self.replay.entries >= FREE_APART {
+            let replay = std::mem::take(&mut self.replay);
+            let _ = std::thread::Builder::new()
+                .name("free-replay".into())
+                .spawn(move || drop(replay));
+        }
         report
     }
 
