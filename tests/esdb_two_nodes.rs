@@ -10,20 +10,19 @@
 
 #![cfg(feature = "eventstore")]
 
+mod common;
+
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use caseledger::client;
 use caseledger::domain::PrincipalId;
 use caseledger::envelope::KeyFile;
-use caseledger::ledger::entry;
 use caseledger::log::merkle;
 use caseledger::store::esdb_mapping::EsdbConfig;
 use caseledger::store::{
     open_backend, Backend, CommitGroup, EventStore, StoreError, StoreNodes, StoredCheckpoint,
     StoredEntry,
 };
-use serde_json::json;
 
 const ESDB_ENV: &str = "CASELEDGER_TEST_EVENTSTORE_URL";
 
@@ -103,30 +102,7 @@ fn entry_at(agency: &str, revision: u64, index: u64) -> StoredEntry {
         principal: PrincipalId::parse("admin").expect("slug"),
         key: ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
     };
-    let stream = format!("agency-{agency}");
-    let kind = match revision {
-        0 => "agency.registered",
-        _ => "agency.updated",
-    };
-    let data = json!({
-        "name": format!("Agency {agency}"), "region": "North", "domains": ["social"],
-        "languages": ["en"], "interpretation": false, "cultural_adaptations": [],
-        "trafficking_experience": false, "eligibility": {"criteria": [], "notes": ""}
-    });
-    let at = chrono::Utc::now();
-    let wire = client::signed_event(&key, kind, &stream, data, at);
-    let v = client::self_verified(&key, &wire).expect("verified");
-    let stamp = entry::format_time(&at);
-    let bytes = entry::encode(&stream, revision, &stamp, &wire);
-    StoredEntry {
-        index,
-        stream,
-        revision,
-        event_id: v.event.event_id,
-        recorded_at: stamp,
-        leaf_hash: merkle::leaf_hash(&bytes),
-        bytes,
-    }
+    common::stored_agency_entry(&key, agency, revision, index, chrono::Utc::now())
 }
 
 /// A group as the writer builds it: the entries, their Merkle nodes, and a checkpoint.

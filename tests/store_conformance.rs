@@ -8,6 +8,8 @@
 //! duplicate event ids (SQLite refuses them outright; EventStoreDB accepts the same id in
 //! another stream), so rule 6 lives in the writer, above either store.
 
+mod common;
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use caseledger::client;
 use caseledger::datadir::{self, InitOptions};
 use caseledger::domain::PrincipalId;
 use caseledger::envelope::KeyFile;
-use caseledger::ledger::{entry, Code, ExpectedRevision, Outcome, SystemClock, WriteError};
+use caseledger::ledger::{Code, ExpectedRevision, Outcome, SystemClock, WriteError};
 use caseledger::log::merkle::{self, MemoryNodes};
 use caseledger::store::sqlite::SqliteStore;
 use caseledger::store::{
@@ -89,34 +91,11 @@ fn key() -> &'static KeyFile {
 
 /// A valid signed entry on `agency-<agency>` at `revision`, to sit at `index`.
 fn entry_at(agency: &str, revision: u64, index: u64) -> StoredEntry {
-    let stream = format!("agency-{agency}");
-    let kind = if revision == 0 {
-        "agency.registered"
-    } else {
-        "agency.updated"
-    };
-    let data = json!({
-        "name": format!("Agency {agency}"), "region": "North", "domains": ["social"],
-        "languages": ["en"], "interpretation": false, "cultural_adaptations": [],
-        "trafficking_experience": false, "eligibility": {"criteria": [], "notes": ""}
-    });
     let at = Utc
         .with_ymd_and_hms(2026, 11, 28, 10, 0, 0)
         .single()
         .expect("time");
-    let wire = client::signed_event(key(), kind, &stream, data, at);
-    let v = client::self_verified(key(), &wire).expect("verified");
-    let stamp = entry::format_time(&at);
-    let bytes = entry::encode(&stream, revision, &stamp, &wire);
-    StoredEntry {
-        index,
-        stream,
-        revision,
-        event_id: v.event.event_id,
-        recorded_at: stamp,
-        leaf_hash: merkle::leaf_hash(&bytes),
-        bytes,
-    }
+    common::stored_agency_entry(key(), agency, revision, index, at)
 }
 
 /// A group as the writer builds it: the entries plus the Merkle nodes they add.

@@ -200,8 +200,8 @@ pub(super) struct RawPayload<'a> {
     #[serde(with = "utc")]
     occurred_at: DateTime<Utc>,
     actor: PrincipalId,
-    #[serde(borrow)]
-    data: Data<'a>,
+    #[serde(borrow, deserialize_with = "raw_text")]
+    data: &'a str,
 }
 
 impl<'a> RawPayload<'a> {
@@ -220,7 +220,7 @@ impl<'a> RawPayload<'a> {
             stream,
             occurred_at,
             actor,
-            data: Data::Text(data),
+            data,
         }
     }
 
@@ -228,11 +228,7 @@ impl<'a> RawPayload<'a> {
         let kind = EventData::stream_kind_of(&self.type_name)
             .ok_or_else(|| unknown_type(&self.type_name))?;
         check_stream(&self.stream, kind, &self.type_name)?;
-        let data = match self.data {
-            Data::Raw(raw) => raw.get(),
-            Data::Text(text) => text,
-        };
-        let data = EventData::parse(&self.type_name, data)?;
+        let data = EventData::parse(&self.type_name, self.data)?;
         Ok(EventPayload {
             event_id: self.event_id,
             stream: self.stream,
@@ -243,16 +239,9 @@ impl<'a> RawPayload<'a> {
     }
 }
 
-/// The `data` member's JSON text, as serde or the direct scan found it.
-enum Data<'a> {
-    Raw(&'a RawValue),
-    Text(&'a str),
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        <&RawValue>::deserialize(deserializer).map(Data::Raw)
-    }
+/// The `data` member's JSON text, as it stands in the payload.
+fn raw_text<'de: 'a, 'a, D: Deserializer<'de>>(deserializer: D) -> Result<&'a str, D::Error> {
+    <&RawValue>::deserialize(deserializer).map(RawValue::get)
 }
 
 fn check_stream(stream: &StreamId, kind: StreamKind, type_name: &str) -> Result<(), SchemaError> {

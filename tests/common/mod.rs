@@ -172,3 +172,38 @@ pub fn world() -> World {
     );
     World { log, admin, worker }
 }
+
+/// A valid signed store entry on `agency-<agency>` at `revision`, to sit at `index`
+/// (registered at revision 0, updated after), recorded at `at`.
+pub fn stored_agency_entry(
+    key: &KeyFile,
+    agency: &str,
+    revision: u64,
+    index: u64,
+    at: DateTime<Utc>,
+) -> caseledger::store::StoredEntry {
+    let stream = format!("agency-{agency}");
+    let kind = if revision == 0 {
+        "agency.registered"
+    } else {
+        "agency.updated"
+    };
+    let data = json!({
+        "name": format!("Agency {agency}"), "region": "North", "domains": ["social"],
+        "languages": ["en"], "interpretation": false, "cultural_adaptations": [],
+        "trafficking_experience": false, "eligibility": {"criteria": [], "notes": ""}
+    });
+    let wire = client::signed_event(key, kind, &stream, data, at);
+    let v = client::self_verified(key, &wire).expect("verified");
+    let stamp = format_time(&at);
+    let bytes = encode(&stream, revision, &stamp, &wire);
+    caseledger::store::StoredEntry {
+        index,
+        stream,
+        revision,
+        event_id: v.event.event_id,
+        recorded_at: stamp,
+        leaf_hash: leaf_hash(&bytes),
+        bytes,
+    }
+}
