@@ -80,29 +80,42 @@ impl<'a> Cursor<'a> {
     }
 
     /// The rest of an array (its `[` already consumed) whose items are strings of exactly
-    /// `width` bytes that each satisfy `valid` (which must exclude `"`, `\\` and control
-    /// characters): the text between the brackets, the closing `]` consumed.
+    /// `width` bytes that each satisfy `valid` (which must exclude `"`, `\\`, `,`, `]` and
+    /// control characters), separated by single commas: the text between the brackets, the
+    /// closing `]` consumed.
     pub fn fixed_strings(&mut self, width: usize, valid: impl Fn(u8) -> bool) -> Option<&'a [u8]> {
         let rest = self.rest;
-        let mut n = 0;
-        if rest.first() != Some(&b']') {
-            loop {
-                let item = rest.get(n..n + width + 2)?;
-                // Without early exit, so the check runs over whole vectors.
-                let ok = item[1..=width].iter().fold(true, |ok, &b| ok & valid(b));
-                if item[0] != b'"' || item[width + 1] != b'"' || !ok {
-                    return None;
-                }
-                n += width + 2;
-                match rest.get(n)? {
-                    b',' => n += 1,
-                    b']' => break,
-                    _ => return None,
-                }
-            }
+        // No item byte may be `]`, so the first one closes the array.
+        let close = memchr::memchr(b']', rest)?;
+        let text = &rest[..close];
+        let stride = width + 3;
+        let items = (text.len() + 1) / stride;
+        if !text.is_empty() && (items == 0 || items * stride != text.len() + 1) {
+            return None;
         }
-        self.rest = &rest[n + 1..];
-        Some(&rest[..n])
+        // One pass over the whole text without early exit, so that it runs over whole
+        // vectors: every byte is an item byte, a quote or a comma, and there are exactly
+        // as many quotes and commas as the layout places.
+        let (ok, quotes, commas) = text.iter().fold((true, 0u32, 0u32), |(ok, q, c), &b| {
+            let (quote, comma) = (b == b'"', b == b',');
+            (
+                ok & (valid(b) | quote | comma),
+                q + quote as u32,
+                c + comma as u32,
+            )
+        });
+        let placed = (0..items).all(|i| {
+            let at = i * stride;
+            text[at] == b'"'
+                && text[at + width + 1] == b'"'
+                && (i + 1 == items || text[at + width + 2] == b',')
+        });
+        let counted = quotes as usize == 2 * items && commas as usize == items.saturating_sub(1);
+        if !(ok && placed && counted) {
+            return None;
+        }
+        self.rest = &rest[close + 1..];
+        Some(text)
     }
 
     /// The text of the object or array that comes next, found by tracking strings and
@@ -201,12 +214,42 @@ mod tests {
             br#""a"",""b"]"#,
             br#""a,","b"]"#,
             br#""a\","b"]"#,
+            br#""ab""cd"]"#,
+            br#""ab","cd",]"#,
+            br#","ab","c"]"#,
         ] {
             assert_eq!(Cursor::new(bad).fixed_strings(2, alnum), None, "{bad:?}");
         }
     }
 
     proptest! {
+        /// A list of the exact layout is read; with any byte changed to one that matters to
+        /// JSON, whatever the scan still accepts, serde_json reads as the same list.
+        #[test]
+        fn fixed_width_lists_agree_with_serde_json(
+            items in proptest::collection::vec("[ab]{2}", 0..4),
+            flip in 0usize..24,
+            byte in proptest::sample::select(b"\",]\\ a}".to_vec()),
+        ) {
+            let alnum = |b: u8| b.is_ascii_alphanumeric();
+            let quoted: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+            let text = format!("{}]}}", quoted.join(","));
+            let mut flipped = text.clone().into_bytes();
+            if let Some(b) = flipped.get_mut(flip) { *b = byte; }
+            prop_assert_eq!(
+                Cursor::new(text.as_bytes()).fixed_strings(2, alnum),
+                Some(&text.as_bytes()[..text.len() - 2])
+            );
+            let mut c = Cursor::new(&flipped);
+            if let Some(inner) = c.fixed_strings(2, alnum) {
+                let json = format!("[{}]", std::str::from_utf8(inner).expect("utf-8"));
+                let read: Vec<String> = serde_json::from_str(&json).expect("serde reads it");
+                prop_assert!(read.iter().all(|i| i.len() == 2 && i.bytes().all(alnum)));
+                prop_assert_eq!(read.len(), (inner.len() + 1) / 5);
+                prop_assert_eq!(flipped.len() - c.rest.len(), inner.len() + 1);
+            }
+        }
+
         /// Whatever an escaped string scan accepts, serde_json reads to the same text.
         #[test]
         fn escaped_strings_agree_with_serde_json(text in "[ -~é\t\n]{0,40}", cut in 0usize..60) {

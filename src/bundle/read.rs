@@ -39,10 +39,13 @@ fn invalid(m: impl Into<String>) -> ReadError {
     ReadError::Invalid(m.into())
 }
 
-/// Buffered bytes of the document; `pos` is the next unread byte.
+/// Buffered bytes of the document: `buf[..end]`; `pos` is the next unread byte.
 struct Scanner<R> {
     reader: R,
+    /// Zeroed once as it grows and read into again after that: readers outside std (the
+    /// progress bar's) make `read_to_end` zero every fill, 0.5% of a verification.
     buf: Vec<u8>,
+    end: usize,
     pos: usize,
     offset: u64,
     /// No newline occurs before this index into `buf` (a one-line bundle is searched once).
@@ -61,7 +64,8 @@ impl<R: Read> Scanner<R> {
     fn new(reader: R) -> Self {
         Self {
             reader,
-            buf: Vec::with_capacity(2 * FILL),
+            buf: Vec::new(),
+            end: 0,
             pos: 0,
             offset: 0,
             no_newline_before: 0,
@@ -71,19 +75,26 @@ impl<R: Read> Scanner<R> {
 
     /// Reads more bytes; false at the end of input.
     fn fill(&mut self) -> Result<bool, ReadError> {
-        // `read_to_end` through `take` appends into spare capacity without zeroing it first.
-        self.buf.reserve(FILL);
-        let n = (&mut self.reader)
-            .take(FILL as u64)
-            .read_to_end(&mut self.buf)
-            .map_err(|e| invalid(format!("reading: {e}")))?;
-        Ok(n > 0)
+        if self.buf.len() < self.end + FILL {
+            self.buf.resize(self.end + FILL, 0);
+        }
+        loop {
+            match self.reader.read(&mut self.buf[self.end..self.end + FILL]) {
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(n > 0);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(invalid(format!("reading: {e}"))),
+            }
+        }
     }
 
     /// Drops the bytes before `pos`. Only between values: indexes into `buf` move.
     fn compact(&mut self) {
         if self.pos > 8 * FILL {
-            self.buf.drain(..self.pos);
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
             self.offset += self.pos as u64;
             self.no_newline_before = self.no_newline_before.saturating_sub(self.pos);
             self.newline_at = self.newline_at.and_then(|n| n.checked_sub(self.pos));
@@ -99,7 +110,7 @@ impl<R: Read> Scanner<R> {
         if self.pos < self.no_newline_before || self.at(self.pos + START.len())?.is_none() {
             return Ok(None);
         }
-        if !self.buf[self.pos..].starts_with(START) {
+        if !self.buf[self.pos..self.end].starts_with(START) {
             return Ok(None);
         }
         let line_end = match self.newline_at.filter(|&n| n >= self.pos) {
@@ -119,7 +130,7 @@ impl<R: Read> Scanner<R> {
         let limit = self.pos + LINE_SEARCH;
         let mut from = self.pos;
         let line_end = loop {
-            let end = self.buf.len().min(limit);
+            let end = self.end.min(limit);
             if let Some(k) = memchr::memchr(b'\n', &self.buf[from..end]) {
                 break from + k;
             }
@@ -136,7 +147,7 @@ impl<R: Read> Scanner<R> {
 
     /// The byte at `i` (an index into `buf` at or after `pos`), reading on if needed.
     fn at(&mut self, i: usize) -> Result<Option<u8>, ReadError> {
-        while i >= self.buf.len() {
+        while i >= self.end {
             if !self.fill()? {
                 return Ok(None);
             }
@@ -179,11 +190,11 @@ impl<R: Read> Scanner<R> {
     fn string_end(&mut self, mut i: usize) -> Result<usize, ReadError> {
         i += 1;
         loop {
-            let rest = &self.buf[i.min(self.buf.len())..];
+            let rest = &self.buf[i.min(self.end)..self.end];
             match memchr::memchr2(b'"', b'\\', rest) {
                 Some(k) if rest[k] == b'"' => return Ok(i + k + 1),
                 Some(k) => i += k + 2,
-                None => i = self.buf.len(),
+                None => i = self.end,
             }
             if self.at(i)?.is_none() {
                 return Err(invalid("unterminated string"));

@@ -19,15 +19,45 @@ pub const PAYLOAD_TYPE: &str = "application/vnd.caseledger.event.v1+json";
 /// lengths as ASCII decimal byte counts. The signature covers these bytes, never the base64 text.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
+    pae_prefix(&mut out, payload_type, payload.len());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// Everything the pre-authentication encoding puts before a body of `len` bytes.
+fn pae_prefix(out: &mut Vec<u8>, payload_type: &str, len: usize) {
     out.extend_from_slice(b"DSSEv1 ");
     out.extend_from_slice(payload_type.len().to_string().as_bytes());
     out.push(b' ');
     out.extend_from_slice(payload_type.as_bytes());
     out.push(b' ');
-    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.extend_from_slice(len.to_string().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(payload);
-    out
+}
+
+/// Decodes the standard base64 `text` of a body straight into its pre-authentication
+/// encoding (one buffer, no copy): the encoding and where the body starts in it.
+fn decode_into_pae(
+    payload_type: &str,
+    text: &str,
+) -> Result<(Vec<u8>, usize), base64::DecodeSliceError> {
+    // The body's length, exact for every text the padded standard alphabet accepts.
+    let pad = text.bytes().rev().take_while(|&b| b == b'=').count().min(2);
+    let len = (text.len() / 4 * 3).saturating_sub(pad);
+    let mut out = Vec::with_capacity(len + payload_type.len() + 32);
+    pae_prefix(&mut out, payload_type, len);
+    let at = out.len();
+    out.resize(at + base64::decoded_len_estimate(text.len()), 0);
+    let n = B64.decode_slice(text, &mut out[at..])?;
+    out.truncate(at + n);
+    if n != len {
+        // Not reached for accepted text; the prefix is rebuilt rather than trusted.
+        let body = out.split_off(at);
+        let out = pae(payload_type, &body);
+        let at = out.len() - body.len();
+        return Ok((out, at));
+    }
+    Ok((out, at))
 }
 
 /// The envelope as it travels on the wire (strict: unknown members are rejected).
@@ -66,7 +96,10 @@ pub enum EnvelopeError {
 /// not yet verified (the key must first be looked up by `keyid`).
 #[derive(Debug, Clone)]
 pub struct Envelope {
-    payload: Vec<u8>,
+    /// The pre-authentication encoding, which ends with the payload bytes.
+    message: Vec<u8>,
+    /// Where the payload starts in `message`.
+    payload_at: usize,
     keyid: KeyId,
     signature: Signature,
 }
@@ -105,8 +138,7 @@ impl Envelope {
                 signatures.len()
             )));
         };
-        let payload = B64
-            .decode(payload)
+        let (message, payload_at) = decode_into_pae(payload_type, payload)
             .map_err(|e| EnvelopeError::Invalid(format!("payload is not standard base64: {e}")))?;
         let keyid = KeyId::parse(keyid).map_err(|_| {
             EnvelopeError::Invalid("signatures[0].keyid must be 64 lowercase hex".into())
@@ -119,7 +151,8 @@ impl Envelope {
             EnvelopeError::Invalid("signatures[0].sig must be a 64-byte Ed25519 signature".into())
         })?;
         Ok(Self {
-            payload,
+            message,
+            payload_at,
             keyid,
             signature,
         })
@@ -127,7 +160,7 @@ impl Envelope {
 
     /// The signed payload bytes (the event JSON), exactly as the client sent them.
     pub fn payload(&self) -> &[u8] {
-        &self.payload
+        &self.message[self.payload_at..]
     }
 
     /// The key the client claims to have signed with.
@@ -140,14 +173,19 @@ impl Envelope {
         &self.signature
     }
 
-    /// The bytes the signature covers.
-    pub fn signed_message(&self) -> Vec<u8> {
-        pae(PAYLOAD_TYPE, &self.payload)
+    /// The bytes the signature covers (the DSSE pre-authentication encoding).
+    pub fn signed_message(&self) -> &[u8] {
+        &self.message
+    }
+
+    /// The signed message, given up without a copy (for a signature checked later).
+    pub fn into_signed_message(self) -> Vec<u8> {
+        self.message
     }
 
     /// Strict Ed25519 verification (rejects small-order keys and non-canonical signatures).
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), EnvelopeError> {
-        key.verify_strict(&self.signed_message(), &self.signature)
+        key.verify_strict(self.signed_message(), &self.signature)
             .map_err(|_| EnvelopeError::BadSignature(self.keyid.to_string()))
     }
 
@@ -157,7 +195,7 @@ impl Envelope {
     pub fn to_wire(&self) -> WireEnvelope {
         WireEnvelope {
             payload_type: PAYLOAD_TYPE.to_owned(),
-            payload: B64.encode(&self.payload),
+            payload: B64.encode(self.payload()),
             signatures: vec![WireSignature {
                 keyid: self.keyid.to_string(),
                 sig: B64.encode(self.signature.to_bytes()),

@@ -63,6 +63,31 @@ fn signed_envelope_round_trips_and_verifies() {
 }
 
 #[test]
+fn payloads_of_every_padding_decode_into_their_signed_message() {
+    let key = test_key();
+    for len in [0, 1, 2, 3, 4, 5, 9, 10, 99, 100, 1000, 1001, 1002] {
+        let payload: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let env = Envelope::from_wire(&sign(&payload, &key)).expect("decodes");
+        assert_eq!(env.payload(), &payload[..], "{len} bytes");
+        assert_eq!(
+            env.signed_message(),
+            pae(PAYLOAD_TYPE, &payload),
+            "{len} bytes"
+        );
+        env.verify(&key.verifying_key()).expect("verifies");
+    }
+    // Unpadded, non-canonical final bits, stray padding: refused as before.
+    for bad in ["QQ", "QR==", "QQ=", "Q===", "QQ==QQ==", "QUJD\n"] {
+        let mut wire = sign(b"A", &key);
+        wire.payload = bad.into();
+        assert!(
+            matches!(Envelope::from_wire(&wire), Err(EnvelopeError::Invalid(_))),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
 fn tampered_payload_fails_verification() {
     let key = test_key();
     let mut wire = sign(b"{\"x\":1}", &key);

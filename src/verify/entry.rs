@@ -10,7 +10,6 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 
 use super::report::{Check, Failure};
-use crate::envelope::PAYLOAD_TYPE;
 use crate::jsonscan::Cursor;
 use crate::ledger::entry::{self, DecodedEntry};
 use crate::log::merkle::{leaf_hash, Hash};
@@ -37,8 +36,6 @@ pub(super) struct Prepared<'a> {
     /// The inclusion proof, not yet checked.
     pub proof: Proof<'a>,
     pub decoded: DecodedEntry,
-    /// The DSSE pre-authentication encoding the signature covers.
-    pub message: Vec<u8>,
 }
 
 /// Characters of one base64 hash; the exporter quotes each and separates them with commas.
@@ -165,13 +162,11 @@ pub(super) fn prepare(
         let leaf = leaf_hash(&bytes);
         let decoded = entry::decode(&bytes)
             .map_err(|err| Failure::at(index, Check::Entry, err.to_string()))?;
-        let message = crate::envelope::pae(PAYLOAD_TYPE, decoded.envelope.payload());
         Ok(Prepared {
             index,
             leaf,
             proof,
             decoded,
-            message,
         })
     }))
 }

@@ -269,18 +269,20 @@ fn replay_chunk(
 ) -> (u64, Vec<SigJob>, Option<Failure>) {
     let candidates = chunk.is_tentative();
     let raw: Vec<&[u8]> = chunk.entries().collect();
-    let prepared: Option<Vec<_>> = raw
-        .par_iter()
+    // Written in place (an indexed collect), not gathered from per-thread lists.
+    let mut slots = Vec::with_capacity(raw.len());
+    raw.par_iter()
         .enumerate()
         .map(|(k, r)| entry::prepare(r, position + k as u64, candidates))
-        .collect();
-    match prepared {
-        Some(prepared) => {
+        .collect_into_vec(&mut slots);
+    match slots.iter().all(Option::is_some) {
+        true => {
+            let prepared = slots.into_iter().flatten().collect();
             let (jobs, failure) = replay_prepared(replay, prepared, cp);
             (raw.len() as u64, jobs, failure)
         }
         // A line the exact scan could not read: split the chunk exactly, then judge.
-        None => match chunk.resolve() {
+        false => match chunk.resolve() {
             Ok(exact) => replay_chunk(replay, &exact, position, cp),
             Err(e) => (
                 0,

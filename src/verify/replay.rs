@@ -120,7 +120,7 @@ impl Replay {
             revision: d.revision,
             stream: p.decoded.stream,
             key,
-            message: p.message,
+            message: p.decoded.envelope.into_signed_message(),
             signature,
         })
     }
@@ -135,7 +135,7 @@ impl Replay {
             // Rule 1 comes first: a forged signature is reported as such.
             if let Some(key) = key_before {
                 if key
-                    .verify_strict(&p.message, d.envelope.signature())
+                    .verify_strict(d.envelope.signed_message(), d.envelope.signature())
                     .is_err()
                 {
                     return Err(Failure::at(

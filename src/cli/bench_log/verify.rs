@@ -55,7 +55,7 @@ fn submit(ledger: &Ledger, keys: &[KeyFile], events: &[Raw]) -> anyhow::Result<V
         let wire = client::signed_event(&keys[*k], kind, stream, data.clone(), now);
         let v = unverified(&wire)?;
         sample.push((
-            v.envelope.signed_message(),
+            v.envelope.signed_message().to_vec(),
             *v.envelope.signature(),
             keys[*k].key.verifying_key(),
         ));
