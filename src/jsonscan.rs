@@ -80,9 +80,9 @@ impl<'a> Cursor<'a> {
     }
 
     /// The rest of an array (its `[` already consumed) whose items are strings of exactly
-    /// `width` bytes that each satisfy `valid` (which must exclude `"`, `\\`, `,`, `]` and
-    /// control characters), separated by single commas: the text between the brackets, the
-    /// closing `]` consumed.
+    /// `width` bytes that each satisfy `valid` (which must exclude `\\`, control characters
+    /// and non-ASCII bytes; quotes, commas and brackets inside an item are declined here),
+    /// separated by single commas: the text between the brackets, the closing `]` consumed.
     pub fn fixed_strings(&mut self, width: usize, valid: impl Fn(u8) -> bool) -> Option<&'a [u8]> {
         let rest = self.rest;
         // No item byte may be `]`, so the first one closes the array.
@@ -93,24 +93,21 @@ impl<'a> Cursor<'a> {
         if !text.is_empty() && (items == 0 || items * stride != text.len() + 1) {
             return None;
         }
-        // One pass over the whole text without early exit, so that it runs over whole
-        // vectors: every byte is an item byte, a quote or a comma, and there are exactly
-        // as many quotes and commas as the layout places.
-        let (ok, quotes, commas) = text.iter().fold((true, 0u32, 0u32), |(ok, q, c), &b| {
-            let (quote, comma) = (b == b'"', b == b',');
-            (
-                ok & (valid(b) | quote | comma),
-                q + quote as u32,
-                c + comma as u32,
-            )
-        });
+        // Simple passes over the whole text without early exit, so that each runs over whole
+        // vectors: every byte is an item byte, a quote or a comma, and there are exactly as
+        // many quotes and commas as the layout places.
+        let ok = text
+            .iter()
+            .fold(true, |ok, &b| ok & (valid(b) | (b == b'"') | (b == b',')));
+        let quotes = memchr::memchr_iter(b'"', text).count();
+        let commas = memchr::memchr_iter(b',', text).count();
         let placed = (0..items).all(|i| {
             let at = i * stride;
             text[at] == b'"'
                 && text[at + width + 1] == b'"'
                 && (i + 1 == items || text[at + width + 2] == b',')
         });
-        let counted = quotes as usize == 2 * items && commas as usize == items.saturating_sub(1);
+        let counted = quotes == 2 * items && commas == items.saturating_sub(1);
         if !(ok && placed && counted) {
             return None;
         }

@@ -178,9 +178,11 @@ impl Envelope {
         &self.message
     }
 
-    /// The signed message, given up without a copy (for a signature checked later).
-    pub fn into_signed_message(self) -> Vec<u8> {
-        self.message
+    /// The signed message, given up without a copy (for a signature checked later). The
+    /// envelope is left with an empty payload and message.
+    pub fn take_signed_message(&mut self) -> Vec<u8> {
+        self.payload_at = 0;
+        std::mem::take(&mut self.message)
     }
 
     /// Strict Ed25519 verification (rejects small-order keys and non-canonical signatures).

@@ -3,6 +3,7 @@
 //! batches across cores.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -107,14 +108,12 @@ fn proof_hash(text: &[u8]) -> Option<Hash> {
     <Hash>::try_from(&buf[..n]).ok()
 }
 
-/// Branch-free, so that checking a whole hash vectorises.
-fn is_base64(b: u8) -> bool {
-    (b.wrapping_sub(b'A') < 26)
-        | (b.wrapping_sub(b'a') < 26)
-        | (b.wrapping_sub(b'0') < 10)
-        | (b == b'+')
-        | (b == b'/')
-        | (b == b'=')
+/// A byte that means itself inside a JSON string: printable ASCII but the backslash (the
+/// list scan counts quotes and commas itself). That a proof hash is base64 is checked where
+/// it is used: decoding accepts only canonical base64, and the fast path compares the text
+/// with canonical encodings. Branch-free, so that checking a whole list vectorises.
+fn is_plain_ascii(b: u8) -> bool {
+    (b.wrapping_sub(b' ') < 0x60) & (b != b'\\')
 }
 
 /// The bundle entry in the exporter's exact spelling, read directly; `None` declines to
@@ -126,7 +125,7 @@ fn scan(raw: &[u8]) -> Option<Parts<'_>> {
     c.lit(r#","entry":""#)?;
     let entry = c.escaped_string()?;
     c.lit(r#","proof":["#)?;
-    let proof = c.fixed_strings(HASH_TEXT, is_base64)?;
+    let proof = c.fixed_strings(HASH_TEXT, is_plain_ascii)?;
     c.lit("}")?;
     c.at_end().then_some((index, entry, Proof::Text(proof)))
 }
@@ -146,19 +145,24 @@ fn general(raw: &[u8], position: u64) -> Result<Parts<'_>, Failure> {
 
 /// Parses one raw bundle entry and decodes its bytes; its proof is checked by [`super::proofs`].
 /// `position` (the entry's place in the bundle) names it when even its index is unreadable.
-/// A `candidate` (see [`crate::bundle::read::RawChunk`]) the exact scan cannot read is
-/// declined (`None`): it may hold several entries, and must be re-split first.
-pub(super) fn prepare(
-    raw: &[u8],
+/// A line candidate (see [`crate::bundle::read::RawChunk`]) the exact scan cannot read is
+/// declined: it may hold several entries, and its chunk must be re-split before anything is
+/// judged. `declined` is then set (the result is a placeholder nobody reports); it is
+/// `None` for entries the reader split exactly.
+pub(super) fn prepare<'a>(
+    raw: &'a [u8],
     position: u64,
-    candidate: bool,
-) -> Option<Result<Prepared<'_>, Failure>> {
-    let parts = match scan(raw) {
-        Some(parts) => Ok(parts),
-        None if candidate => return None,
-        None => general(raw, position),
+    declined: Option<&AtomicBool>,
+) -> Result<Prepared<'a>, Failure> {
+    let parts = match (scan(raw), declined) {
+        (Some(parts), _) => Ok(parts),
+        (None, Some(declined)) => {
+            declined.store(true, Ordering::Relaxed);
+            return Err(Failure::bundle(Check::Format, "a line to split exactly"));
+        }
+        (None, None) => general(raw, position),
     };
-    Some(parts.and_then(|(index, bytes, proof)| {
+    parts.and_then(|(index, bytes, proof)| {
         let leaf = leaf_hash(&bytes);
         let decoded = entry::decode(&bytes)
             .map_err(|err| Failure::at(index, Check::Entry, err.to_string()))?;
@@ -168,7 +172,7 @@ pub(super) fn prepare(
             proof,
             decoded,
         })
-    }))
+    })
 }
 
 /// One signature to check, with the key the replay found registered for it.
@@ -262,15 +266,21 @@ mod tests {
         assert_eq!(decoded(fast), (0, b"x".to_vec(), Some(vec![])));
         let spaced = raw.replace(r#""index":5"#, r#""index": 5"#);
         assert!(scan(spaced.as_bytes()).is_none());
+        // Not base64: read as text, refused where decoded (as the generic reader does).
         let bad_hash = raw.replacen("AQEB", "!QEB", 1);
-        assert!(
-            scan(bad_hash.as_bytes()).is_none(),
-            "declined to name the error"
-        );
+        assert_eq!(scan(bad_hash.as_bytes()).expect("scanned").2.hashes(), None);
         assert_eq!(
             general(bad_hash.as_bytes(), 0).expect("json").2,
             Proof::Invalid
         );
+        // A backslash, a control character or a non-ASCII byte is left to serde_json.
+        for odd in ["A\\EB", "A\tEB", "AéB"] {
+            assert_eq!(odd.len(), 4);
+            assert!(
+                scan(raw.replacen("AQEB", odd, 1).as_bytes()).is_none(),
+                "{odd}"
+            );
+        }
         // Base64 characters that are not a canonical hash: read as text, refused decoded.
         let odd = raw.replacen("AQEB", "AQE=", 1);
         let fast = scan(odd.as_bytes()).expect("scanned");
@@ -282,8 +292,17 @@ mod tests {
     fn a_line_candidate_the_scan_cannot_read_is_declined_not_judged() {
         let one = exported(0, "x", &[]);
         let two = format!("{one},{}", exported(1, "y", &[]));
-        assert!(prepare(two.as_bytes(), 0, true).is_none());
-        assert!(matches!(prepare(two.as_bytes(), 0, false), Some(Err(_))));
+        let declined = AtomicBool::new(false);
+        // One entry the scan reads (its bytes are no log entry: judged, not declined).
+        let judged = prepare(one.as_bytes(), 0, Some(&declined))
+            .err()
+            .expect("judged");
+        assert_eq!(judged.check, Check::Entry);
+        assert!(!declined.load(Ordering::Relaxed));
+        assert!(prepare(two.as_bytes(), 0, Some(&declined)).is_err());
+        assert!(declined.load(Ordering::Relaxed));
+        let exact = prepare(two.as_bytes(), 0, None).err().expect("judged");
+        assert!(exact.message.contains("not an entry"), "{}", exact.message);
     }
 
     proptest! {

@@ -7,12 +7,14 @@
 //! ([`replay::Replay`]) while the previous chunk's signatures are batch-verified on the
 //! other cores.
 
+mod buffers;
 mod entry;
 mod proofs;
 mod replay;
 pub mod report;
 
 use std::io::Read;
+use std::sync::atomic::AtomicBool;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -24,6 +26,7 @@ use crate::bundle::read::{self, Item, RawChunk, ReadError};
 use crate::bundle::{Bundle, BundleHeader, FORMAT};
 use crate::log::note::NoteVerifier;
 use crate::log::Checkpoint;
+use buffers::{reuse, Buffers};
 use entry::SigJob;
 use replay::Replay;
 
@@ -57,6 +60,7 @@ pub struct Verifier<'k> {
     failure: Option<Failure>,
     /// Where chunks go once checked, to be filled again by the reader.
     spare: Option<crossbeam_channel::Sender<RawChunk>>,
+    buffers: Buffers,
 }
 
 impl<'k> Verifier<'k> {
@@ -73,6 +77,7 @@ impl<'k> Verifier<'k> {
             signatures: 0,
             failure: None,
             spare: None,
+            buffers: Buffers::default(),
         }
     }
 
@@ -157,12 +162,12 @@ impl<'k> Verifier<'k> {
         let Some(cp) = self.checkpoint.clone() else {
             return false;
         };
-        let prev = std::mem::take(&mut self.deferred);
+        let mut prev = std::mem::take(&mut self.deferred);
         let strict = self.opts.strict;
-        let (replay, position) = (&mut self.replay, self.position);
+        let (replay, position, buffers) = (&mut self.replay, self.position, &mut self.buffers);
         let (prev_failure, (held, jobs, failure)) = rayon::join(
             || entry::check_signatures(&prev, strict),
-            || replay_chunk(replay, &chunk, position, &cp),
+            || replay_chunk(replay, &chunk, position, &cp, buffers),
         );
         self.position += held;
         if let Some(spare) = &self.spare {
@@ -174,6 +179,8 @@ impl<'k> Verifier<'k> {
             return false;
         }
         self.signatures += prev.len() as u64;
+        prev.clear();
+        self.buffers.jobs = prev;
         if let Some(f) = failure {
             // Signatures before the failing entry come first in log order.
             self.failure = Some(entry::check_signatures(&jobs, strict).unwrap_or(f));
@@ -266,24 +273,29 @@ fn replay_chunk(
     chunk: &RawChunk,
     position: u64,
     cp: &Checkpoint,
+    buffers: &mut Buffers,
 ) -> (u64, Vec<SigJob>, Option<Failure>) {
     let candidates = chunk.is_tentative();
+    let declined = AtomicBool::new(false);
     let raw: Vec<&[u8]> = chunk.entries().collect();
     // Written in place (an indexed collect), not gathered from per-thread lists.
-    let mut slots = Vec::with_capacity(raw.len());
+    let mut prepared = reuse(std::mem::take(&mut buffers.prepared));
     raw.par_iter()
         .enumerate()
-        .map(|(k, r)| entry::prepare(r, position + k as u64, candidates))
-        .collect_into_vec(&mut slots);
-    match slots.iter().all(Option::is_some) {
-        true => {
-            let prepared = slots.into_iter().flatten().collect();
-            let (jobs, failure) = replay_prepared(replay, prepared, cp);
-            (raw.len() as u64, jobs, failure)
-        }
+        .map(|(k, r)| entry::prepare(r, position + k as u64, candidates.then_some(&declined)))
+        .collect_into_vec(&mut prepared);
+    let declined = declined.into_inner();
+    let outcome = (!declined).then(|| {
+        let mut jobs = std::mem::take(&mut buffers.jobs);
+        let failure = replay_prepared(replay, &mut prepared, cp, &mut jobs);
+        (raw.len() as u64, jobs, failure)
+    });
+    buffers.prepared = reuse(prepared);
+    match outcome {
+        Some(outcome) => outcome,
         // A line the exact scan could not read: split the chunk exactly, then judge.
-        false => match chunk.resolve() {
-            Ok(exact) => replay_chunk(replay, &exact, position, cp),
+        None => match chunk.resolve() {
+            Ok(exact) => replay_chunk(replay, &exact, position, cp, buffers),
             Err(e) => (
                 0,
                 Vec::new(),
@@ -296,27 +308,31 @@ fn replay_chunk(
 /// Checks the proofs of prepared entries, then replays them in order.
 fn replay_prepared(
     replay: &mut Replay,
-    mut prepared: Vec<Result<entry::Prepared<'_>, Failure>>,
+    prepared: &mut [Result<entry::Prepared<'_>, Failure>],
     cp: &Checkpoint,
-) -> (Vec<SigJob>, Option<Failure>) {
-    proofs::check(&mut prepared, cp);
-    let mut jobs = Vec::with_capacity(prepared.len());
-    for p in prepared {
+    jobs: &mut Vec<SigJob>,
+) -> Option<Failure> {
+    proofs::check(prepared, cp);
+    jobs.reserve(prepared.len());
+    // By reference: a prepared entry is half a kilobyte, not worth moving.
+    for slot in prepared {
         // Order first: a misplaced entry is reported as such, whatever else is wrong.
-        let index = match &p {
+        let index = match slot {
             Ok(p) => Some(p.index),
             Err(f) => f.index,
         };
         let step = index
             .map_or(Ok(()), |i| replay.check_order(i, cp.size))
-            .and(p)
-            .and_then(|p| replay.step(p));
+            .and_then(|()| match slot {
+                Ok(p) => replay.step(p),
+                Err(f) => Err(f.clone()),
+            });
         match step {
             Ok(job) => jobs.push(job),
-            Err(f) => return (jobs, Some(f)),
+            Err(f) => return Some(f),
         }
     }
-    (jobs, None)
+    None
 }
 
 /// Verifies an in-memory bundle.

@@ -61,7 +61,7 @@ impl Replay {
     }
 
     /// Checks one prepared entry in log order and folds it; returns its signature job.
-    pub fn step(&mut self, p: Prepared<'_>) -> Result<SigJob, Failure> {
+    pub fn step(&mut self, p: &mut Prepared<'_>) -> Result<SigJob, Failure> {
         let (index, d) = (p.index, &p.decoded);
         let fail =
             |check, msg: String| Failure::at(index, check, msg).in_stream(&d.stream, d.revision);
@@ -99,7 +99,7 @@ impl Replay {
                 ),
             ));
         }
-        self.rules(index, &p)?;
+        self.rules(index, p)?;
         self.last_recorded_at = Some(d.recorded_at);
         // Revisions are contiguous from 0 (checked above): a case is met at its first entry.
         if d.revision == 0 && matches!(d.payload.stream, StreamId::Case(_)) {
@@ -118,9 +118,9 @@ impl Replay {
         Ok(SigJob {
             index,
             revision: d.revision,
-            stream: p.decoded.stream,
+            stream: std::mem::take(&mut p.decoded.stream),
             key,
-            message: p.decoded.envelope.into_signed_message(),
+            message: p.decoded.envelope.take_signed_message(),
             signature,
         })
     }
