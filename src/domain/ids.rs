@@ -5,6 +5,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::str::FromStr;
 
+use smol_str::SmolStr;
 use uuid::Uuid;
 
 /// Why a string is not a valid identifier or value. The message names the rule, never the
@@ -16,9 +17,12 @@ pub struct ParseIdError(pub(crate) &'static str);
 /// A lowercase identifier matching `^[a-z0-9][a-z0-9-]{0,62}$` (DESIGN §2.2).
 ///
 /// Used for principal and agency ids and for the case-local ids `consent_id`, `inquiry_id`
-/// and `referral_id`. `Borrow<str>` lets maps keyed by `Slug` be queried with a `&str`.
+/// and `referral_id`. `Borrow<str>` lets maps keyed by `Slug` be queried with a `&str`
+/// (`SmolStr` hashes and orders as its text). Up to 23 bytes are held inline, longer ones
+/// shared, so ids are parsed and cloned (every folded step records its actor) without
+/// allocating.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Slug(String);
+pub struct Slug(SmolStr);
 
 /// A principal (person or service account) id.
 pub type PrincipalId = Slug;
@@ -34,7 +38,7 @@ pub type ReferralId = Slug;
 impl Slug {
     /// The slug as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// Whether `text` is a valid slug; shared with the stream id parser.
@@ -52,7 +56,7 @@ impl FromStr for Slug {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         if Slug::is_valid(text) {
-            Ok(Slug(text.to_owned()))
+            Ok(Slug(SmolStr::new(text)))
         } else {
             Err(ParseIdError(
                 "invalid slug: expected 1 to 63 characters of [a-z0-9-], starting with [a-z0-9]",
@@ -167,7 +171,7 @@ pub struct Language(String);
 impl Language {
     /// The tag as written.
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// Whether two tags name the same language (BCP 47 tags are case-insensitive).
