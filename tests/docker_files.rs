@@ -203,6 +203,21 @@ fn exactly_one_caseledger_node_accepts_writes() {
         })
         .collect();
     assert_eq!(writers, vec!["caseledger1"]);
+    // The reading node forwards writes to the writing one, at its in-network address.
+    let env = &doc
+        .get(&["services", "caseledger2", "environment"])
+        .children;
+    let forward = env
+        .get("CASELEDGER_FORWARD_WRITES")
+        .map(|v| v.value.trim_matches('"'));
+    assert_eq!(forward, Some("http://caseledger1:8080"));
+    let listen = &doc.get(&[
+        "services",
+        "caseledger1",
+        "environment",
+        "CASELEDGER_LISTEN",
+    ]);
+    assert!(listen.value.ends_with(":8080"), "{}", listen.value);
 }
 
 #[test]

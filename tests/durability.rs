@@ -2,7 +2,6 @@
 //! SIGKILL, several times. Every acknowledged event must be in the log after restart, at the
 //! index it was acknowledged with, with the same bytes (same leaf hash, same envelope).
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -14,7 +13,7 @@ use serde_json::{json, Value};
 
 mod process;
 
-use process::{start_server as start, BIN};
+use process::{init_json, start_server as start};
 
 fn post(base: &str, token: &str, env: &WireEnvelope) -> Option<Value> {
     let r = ureq::post(&format!("{base}/v1/events"))
@@ -42,17 +41,7 @@ fn agency(i: usize) -> Value {
 #[test]
 fn acknowledged_appends_survive_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(BIN)
-        .args(["init", "--json", "--data"])
-        .arg(dir.path())
-        .output()
-        .expect("init");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).expect("init --json");
+    let report = init_json(dir.path());
     let token = report["admin_token"].as_str().expect("token").to_owned();
     let admin = KeyFile::read(std::path::Path::new(
         report["admin_key_file"].as_str().expect("f"),

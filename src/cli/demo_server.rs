@@ -24,6 +24,7 @@ pub fn spawn(
         clock,
         limits: Limits::default(),
         reports,
+        writer: None,
     };
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use super::DataArg;
 use crate::datadir::{self, InitOptions};
-use crate::http::{AppState, Application, Limits};
+use crate::http::{AppState, Application, Limits, Writer};
 use crate::ledger::{Clock, SystemClock};
 use crate::reports::{ReportConfig, ReportService};
 use crate::store::esdb_mirror::MIRROR_FILE;
@@ -115,6 +115,10 @@ pub struct ServeArgs {
     /// the one writing node of a shared EventStoreDB log.
     #[arg(long, env = "CASELEDGER_READ_ONLY")]
     pub read_only: bool,
+    /// With --read-only: forward each write to the writing node at this base URL
+    /// (`http://host:port`) and answer with its response, instead of refusing it.
+    #[arg(long, env = "CASELEDGER_FORWARD_WRITES", requires = "read_only")]
+    pub forward_writes: Option<String>,
 }
 
 fn print_init(report: &datadir::InitReport, json: bool) -> anyhow::Result<()> {
@@ -180,7 +184,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     let config = ReportConfig::new(args.suppression_k)?;
     let reports = ReportService::start(ledger.store().clone(), config, Some(ledger.metrics()));
+    let writer = args
+        .forward_writes
+        .as_deref()
+        .map(Writer::new)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     let state = AppState {
+        writer,
         reports,
         ledger,
         service_key,

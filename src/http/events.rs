@@ -6,8 +6,9 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
+use super::forward::{writable, Write};
 use super::problem::ApiError;
-use super::{read_body, writable, AppState};
+use super::{read_body, AppState};
 use crate::domain::{EventPayload, SchemaErrorKind};
 use crate::envelope::{Envelope, WireEnvelope};
 use crate::ledger::{Code, ExpectedRevision, Outcome, Receipt, Verified};
@@ -99,9 +100,13 @@ pub(super) async fn append(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    writable(&state)?;
+    let limit = state.limits.max_event_bytes;
+    let payload = match writable(&state, &req, payload, limit).await? {
+        Write::Here(payload) => payload,
+        Write::Forwarded(answer) => return Ok(answer),
+    };
     let expected = expected(&query)?;
-    let body = read_body(&req, payload, state.limits.max_event_bytes).await?;
+    let body = read_body(&req, payload, limit).await?;
     let env = Envelope::parse(&body)?;
     let verified = verify(&state, &caller, env)?;
     let stream = verified.event.stream.to_string();
@@ -122,9 +127,13 @@ pub(super) async fn append_batch(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    writable(&state)?;
+    let limit = state.limits.max_batch_bytes;
+    let payload = match writable(&state, &req, payload, limit).await? {
+        Write::Here(payload) => payload,
+        Write::Forwarded(answer) => return Ok(answer),
+    };
     let expected = expected(&query)?;
-    let body = read_body(&req, payload, state.limits.max_batch_bytes).await?;
+    let body = read_body(&req, payload, limit).await?;
     let batch: BatchBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(Code::InvalidEnvelope, format!("batch body: {e}")))?;
     if batch.events.is_empty() || batch.events.len() > state.limits.max_batch_events {

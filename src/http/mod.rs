@@ -5,11 +5,13 @@ mod cases;
 mod directory;
 mod events;
 mod export;
+mod forward;
 mod health;
 mod log;
 mod principals;
 pub mod problem;
 mod reports;
+pub use forward::Writer;
 pub use principals::new_token;
 mod scope;
 mod streams;
@@ -34,7 +36,8 @@ pub struct Limits {
     pub max_batch_bytes: usize,
     /// Most events in one batch.
     pub max_batch_events: usize,
-    /// Refuse every write with 503 `unavailable` (a reading node beside the writing one).
+    /// A reading node beside the writing one: writes are forwarded to the writer when the
+    /// state names one, and refused with 503 `unavailable` otherwise.
     pub read_only: bool,
 }
 
@@ -49,17 +52,6 @@ impl Default for Limits {
     }
 }
 
-/// Refuses a write on a read-only node, before its body is read.
-fn writable(state: &AppState) -> Result<(), problem::ApiError> {
-    match state.limits.read_only {
-        false => Ok(()),
-        true => Err(problem::ApiError::new(
-            crate::ledger::Code::Unavailable,
-            "this node serves reads only (--read-only); send writes to the writing node",
-        )),
-    }
-}
-
 /// Shared by every handler.
 pub struct AppState {
     pub ledger: Ledger,
@@ -69,6 +61,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The statistics projection and report settings.
     pub reports: Arc<crate::reports::ReportService>,
+    /// Where a read-only node forwards writes (none: it refuses them).
+    pub writer: Option<Writer>,
 }
 
 /// Registers every route.

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::{token_hash, Caller};
+use super::forward::{writable, Write};
 use super::problem::ApiError;
-use super::{read_body, writable, AppState};
+use super::{read_body, AppState};
 use crate::client;
 use crate::domain::{PrincipalId, Role};
 use crate::ledger::{Code, ExpectedRevision, Outcome};
@@ -39,6 +40,9 @@ pub fn new_token() -> String {
     format!("clt_{}", URL_SAFE_NO_PAD.encode(raw))
 }
 
+/// Largest token request body (a label and an expiry).
+const TOKEN_REQUEST_BYTES: usize = 4096;
+
 #[post("/v1/principals/{id}/tokens")]
 #[tracing::instrument(skip_all, fields(caller = %caller.id))]
 pub(super) async fn issue_token(
@@ -49,7 +53,10 @@ pub(super) async fn issue_token(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Admin])?;
-    writable(&state)?;
+    let payload = match writable(&state, &req, payload, TOKEN_REQUEST_BYTES).await? {
+        Write::Here(payload) => payload,
+        Write::Forwarded(answer) => return Ok(answer),
+    };
     let id = PrincipalId::parse(&path)
         .map_err(|e| ApiError::bad_request(format!("principal id: {e}")))?;
     match state.ledger.state().registry.principals.get(&id) {
@@ -62,7 +69,7 @@ pub(super) async fn issue_token(
         }
         None => return Err(ApiError::not_found(format!("no principal {id}"))),
     }
-    let body = read_body(&req, payload, 4096).await?;
+    let body = read_body(&req, payload, TOKEN_REQUEST_BYTES).await?;
     let request: TokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TokenRequest::default()
     } else {

@@ -88,6 +88,7 @@ pub fn spawn_app_with(limits: Limits) -> TestApp {
             ReportConfig::default(),
             Some(ledger.metrics()),
         ),
+        writer: None,
     };
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -10,10 +10,17 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
 
 /// Starts `caseledger serve --listen 127.0.0.1:0` on `data`; returns the child and its base
 /// URL, read from the "listening on" line it prints once bound.
+#[allow(dead_code)] // not every test binary starts a plain server
 pub fn start_server(data: &Path) -> (Child, String) {
+    start_server_with(data, &[])
+}
+
+/// [`start_server`] with more `serve` arguments.
+pub fn start_server_with(data: &Path, args: &[&str]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(args)
         .env("RUST_LOG", "warn")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -31,4 +38,20 @@ pub fn start_server(data: &Path) -> (Child, String) {
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, format!("http://{addr}"))
+}
+
+/// Runs `caseledger init --json --data <data>`; its JSON report.
+#[allow(dead_code)] // not every test binary initialises a data directory this way
+pub fn init_json(data: &Path) -> serde_json::Value {
+    let out = Command::new(BIN)
+        .args(["init", "--json", "--data"])
+        .arg(data)
+        .output()
+        .expect("init");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("init --json")
 }
