@@ -182,22 +182,37 @@ fn a_reading_node_forwards_writes_to_the_writer() {
 fn forwarding_needs_a_read_only_node_and_a_plain_http_writer() {
     let root = tempfile::tempdir().expect("tempdir");
     init(root.path());
-    for (args, says) in [
+    for (args, read_only, says) in [
         (
             vec!["--forward-writes", "http://127.0.0.1:9"],
+            None,
+            "--read-only",
+        ),
+        (
+            vec!["--forward-writes", "http://127.0.0.1:9"],
+            Some("false"),
             "--read-only",
         ),
         (
             vec!["--read-only", "--forward-writes", "https://writer:8080"],
+            None,
             "http://",
         ),
+        (
+            vec!["--read-only", "--forward-writes", "http://u:p@writer:8080"],
+            None,
+            "base URL",
+        ),
     ] {
-        let out = Command::new(BIN)
+        let mut serve = Command::new(BIN);
+        serve
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(root.path())
-            .args(&args)
-            .output()
-            .expect("serve");
+            .args(&args);
+        if let Some(value) = read_only {
+            serve.env("CASELEDGER_READ_ONLY", value);
+        }
+        let out = serve.output().expect("serve");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");

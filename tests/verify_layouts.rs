@@ -132,14 +132,35 @@ fn only_a_bounded_number_of_entries_may_come_before_the_header() {
     assert!(f.message.contains("before the header"), "{f}");
 }
 
-/// Two complete aligned chunks and a tail: the fast proof path (proofs compared as text
-/// with the chunk's own subtree) runs, and still names a tampered entry or proof exactly.
+/// Reads at most 7 bytes at a time, and is interrupted before every third read.
+struct Trickle<'a> {
+    text: &'a [u8],
+    calls: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.calls += 1;
+        if self.calls % 3 == 0 {
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        let n = buf.len().min(self.text.len()).min(1 + self.calls % 7);
+        buf[..n].copy_from_slice(&self.text[..n]);
+        self.text = &self.text[n..];
+        Ok(n)
+    }
+}
+
+/// Three complete aligned chunks and a tail (over 8 MiB, so the reader drops read bytes as
+/// it goes): the fast proof path (proofs compared as text with the chunk's own subtree)
+/// runs, checks every signature, and still names a tampered entry, proof or signature
+/// exactly.
 #[test]
 fn the_aligned_chunk_fast_path_names_the_tampered_entry_or_proof() {
     let chunk = caseledger::verify::CHUNK;
     let mut w = world();
     let admin = w.admin.clone();
-    while w.log.entries.len() < 2 * chunk + 40 {
+    while w.log.entries.len() < 3 * chunk + 40 {
         w.log.append(
             &admin,
             "agency.updated",
@@ -149,8 +170,19 @@ fn the_aligned_chunk_fast_path_names_the_tampered_entry_or_proof() {
     }
     let good = w.log.bundle();
     let text = |b: &Bundle| layouts(b).swap_remove(0).1;
-    let r = read(&w, &text(&good));
+    let good_text = text(&good);
+    assert!(good_text.len() > 8 << 20, "{} bytes", good_text.len());
+    let r = read(&w, &good_text);
     assert!(r.ok, "{:?}", r.failure);
+    let all = good.entries.len() as u64;
+    assert_eq!((r.entries, r.signatures), (all, all));
+    let trickle = Trickle {
+        text: good_text.as_bytes(),
+        calls: 0,
+    };
+    let r = verify_reader(trickle, &w.log.signer.verifier(), Options::default());
+    assert!(r.ok, "short and interrupted reads: {:?}", r.failure);
+    assert_eq!((r.entries, r.signatures), (all, all));
     let refused = |b: &Bundle, victim: usize, what: &str| {
         let f = read(&w, &text(b))
             .failure
@@ -174,4 +206,32 @@ fn the_aligned_chunk_fast_path_names_the_tampered_entry_or_proof() {
     let new = if &top[42..43] == "A" { "B" } else { "A" };
     top.replace_range(42..43, new);
     refused(&b, 2 * chunk - 1, "altered top proof hash");
+    // Printable text that is not base64 at all, first, inner and last in a proof.
+    for (victim, at) in [(1, 0), (chunk + 7, 5), (3 * chunk - 1, usize::MAX)] {
+        let mut b = good.clone();
+        let proof = &mut b.entries[victim].proof;
+        let at = at.min(proof.len() - 1);
+        proof[at].replace_range(10..11, "!");
+        refused(&b, victim, "a proof hash that is not base64");
+    }
+
+    // A signature that does not verify, in the third chunk: the entry bytes are what the
+    // tree holds, so only the signature check can find it.
+    let victim = 2 * chunk + 100;
+    let entry = &mut w.log.entries[victim];
+    let at = entry.find("\"sig\":\"").expect("sig") + 7;
+    let new = if &entry[at..at + 1] == "A" { "B" } else { "A" };
+    entry.replace_range(at..at + 1, new);
+    let f = read(&w, &text(&w.log.bundle()))
+        .failure
+        .expect("forged signature accepted");
+    assert_eq!(
+        (f.index, f.check, f.stream.as_deref()),
+        (
+            Some(victim as u64),
+            Check::Signature,
+            Some("agency-bay-clinic")
+        ),
+        "{f}"
+    );
 }

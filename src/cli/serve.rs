@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use super::DataArg;
 use crate::datadir::{self, InitOptions};
-use crate::http::{AppState, Application, Limits, Writer};
+use crate::http::{AppState, Application, Limits, Writer, ANSWER_TIMEOUT};
 use crate::ledger::{Clock, SystemClock};
 use crate::reports::{ReportConfig, ReportService};
 use crate::store::esdb_mirror::MIRROR_FILE;
@@ -117,7 +117,7 @@ pub struct ServeArgs {
     pub read_only: bool,
     /// With --read-only: forward each write to the writing node at this base URL
     /// (`http://host:port`) and answer with its response, instead of refusing it.
-    #[arg(long, env = "CASELEDGER_FORWARD_WRITES", requires = "read_only")]
+    #[arg(long, env = "CASELEDGER_FORWARD_WRITES")]
     pub forward_writes: Option<String>,
 }
 
@@ -151,11 +151,26 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
     print_init(&report, args.json)
 }
 
+/// How long a forwarded write's answer waits for this node to mirror the new entries, so the
+/// client reads its own write from the node it wrote through.
+const MIRROR_WAIT: Duration = Duration::from_secs(2);
+
 /// `caseledger serve`.
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let dir = &args.data.data;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (ledger, service_key) = match args.store.open(dir)? {
+    if args.forward_writes.is_some() && !args.read_only {
+        anyhow::bail!(
+            "--forward-writes is for a reading node: give --read-only (CASELEDGER_READ_ONLY=true) too"
+        );
+    }
+    let backend = args.store.open(dir)?;
+    // A forwarded write waits for this node to mirror it only when the two nodes share a log.
+    let mirror_wait = match backend {
+        Backend::Sqlite => Duration::ZERO,
+        Backend::Shared(_) => MIRROR_WAIT,
+    };
+    let (ledger, service_key) = match backend {
         Backend::Sqlite => {
             if args.init && !datadir::is_initialised(dir) {
                 let report = datadir::init(dir, &InitOptions::default(), clock.clone())?;
@@ -187,7 +202,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let writer = args
         .forward_writes
         .as_deref()
-        .map(Writer::new)
+        .map(|base| Writer::new(base, ANSWER_TIMEOUT, mirror_wait))
         .transpose()
         .map_err(anyhow::Error::msg)?;
     let state = AppState {

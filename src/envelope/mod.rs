@@ -138,8 +138,13 @@ impl Envelope {
                 signatures.len()
             )));
         };
-        let (message, payload_at) = decode_into_pae(payload_type, payload)
-            .map_err(|e| EnvelopeError::Invalid(format!("payload is not standard base64: {e}")))?;
+        let (message, payload_at) = decode_into_pae(payload_type, payload).map_err(|e| {
+            let why = match e {
+                base64::DecodeSliceError::DecodeError(e) => e.to_string(),
+                other => other.to_string(),
+            };
+            EnvelopeError::Invalid(format!("payload is not standard base64: {why}"))
+        })?;
         let keyid = KeyId::parse(keyid).map_err(|_| {
             EnvelopeError::Invalid("signatures[0].keyid must be 64 lowercase hex".into())
         })?;

@@ -85,6 +85,22 @@ fn payloads_of_every_padding_decode_into_their_signed_message() {
             "{bad}"
         );
     }
+    let mut wire = sign(b"A", &key);
+    wire.payload = "QU*D".into();
+    let err = Envelope::from_wire(&wire).expect_err("refused").to_string();
+    assert!(
+        err.contains("payload is not standard base64: Invalid symbol 42, offset 2."),
+        "the decoder's own words, nothing else: {err}"
+    );
+}
+
+#[test]
+fn taking_the_signed_message_leaves_the_envelope_without_one() {
+    let key = test_key();
+    let mut env = Envelope::from_wire(&sign(b"{\"x\":1}", &key)).expect("decodes");
+    let message = env.take_signed_message();
+    assert_eq!(message, pae(PAYLOAD_TYPE, b"{\"x\":1}"));
+    assert!(env.signed_message().is_empty());
 }
 
 #[test]

@@ -6,7 +6,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::forward::{writable, Write};
+use super::forward::{authenticated, writable, Write};
 use super::problem::ApiError;
 use super::{read_body, AppState};
 use crate::domain::{EventPayload, SchemaErrorKind};
@@ -92,19 +92,20 @@ fn respond(outcome: Outcome, single: bool, stream: String) -> HttpResponse {
 
 /// Appends one signed event.
 #[post("/v1/events")]
-#[tracing::instrument(skip_all, fields(caller = %caller.id))]
+#[tracing::instrument(skip_all, fields(caller))]
 pub(super) async fn append(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     query: web::Query<AppendQuery>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let limit = state.limits.max_event_bytes;
-    let payload = match writable(&state, &req, payload, limit).await? {
+    let payload = match writable(&state, &req, payload, limit, "/v1/events").await? {
         Write::Here(payload) => payload,
         Write::Forwarded(answer) => return Ok(answer),
     };
+    let caller = authenticated(caller)?;
     let expected = expected(&query)?;
     let body = read_body(&req, payload, limit).await?;
     let env = Envelope::parse(&body)?;
@@ -119,19 +120,20 @@ pub(super) async fn append(
 
 /// Appends several events to one stream, atomically: all or none.
 #[post("/v1/events/batch")]
-#[tracing::instrument(skip_all, fields(caller = %caller.id))]
+#[tracing::instrument(skip_all, fields(caller))]
 pub(super) async fn append_batch(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     query: web::Query<AppendQuery>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let limit = state.limits.max_batch_bytes;
-    let payload = match writable(&state, &req, payload, limit).await? {
+    let payload = match writable(&state, &req, payload, limit, "/v1/events/batch").await? {
         Write::Here(payload) => payload,
         Write::Forwarded(answer) => return Ok(answer),
     };
+    let caller = authenticated(caller)?;
     let expected = expected(&query)?;
     let body = read_body(&req, payload, limit).await?;
     let batch: BatchBody = serde_json::from_slice(&body)

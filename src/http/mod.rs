@@ -11,7 +11,7 @@ mod log;
 mod principals;
 pub mod problem;
 mod reports;
-pub use forward::Writer;
+pub use forward::{Writer, ANSWER_TIMEOUT, FORWARDED_MARK};
 pub use principals::new_token;
 mod scope;
 mod streams;

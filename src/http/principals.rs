@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::{token_hash, Caller};
-use super::forward::{writable, Write};
+use super::forward::{authenticated, writable, Write};
 use super::problem::ApiError;
 use super::{read_body, AppState};
 use crate::client;
@@ -44,21 +44,23 @@ pub fn new_token() -> String {
 const TOKEN_REQUEST_BYTES: usize = 4096;
 
 #[post("/v1/principals/{id}/tokens")]
-#[tracing::instrument(skip_all, fields(caller = %caller.id))]
+#[tracing::instrument(skip_all, fields(caller))]
 pub(super) async fn issue_token(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: Result<Caller, ApiError>,
     path: web::Path<String>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require(&[Role::Admin])?;
-    let payload = match writable(&state, &req, payload, TOKEN_REQUEST_BYTES).await? {
+    let id = PrincipalId::parse(&path)
+        .map_err(|e| ApiError::bad_request(format!("principal id: {e}")))?;
+    let route = format!("/v1/principals/{id}/tokens");
+    let payload = match writable(&state, &req, payload, TOKEN_REQUEST_BYTES, &route).await? {
         Write::Here(payload) => payload,
         Write::Forwarded(answer) => return Ok(answer),
     };
-    let id = PrincipalId::parse(&path)
-        .map_err(|e| ApiError::bad_request(format!("principal id: {e}")))?;
+    let caller = authenticated(caller)?;
+    caller.require(&[Role::Admin])?;
     match state.ledger.state().registry.principals.get(&id) {
         Some(p) if p.active => {}
         Some(_) => {

@@ -55,6 +55,7 @@ pub fn status_of(code: Code) -> StatusCode {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::BadGateway => StatusCode::BAD_GATEWAY,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -79,6 +80,7 @@ fn title_of(code: Code) -> &'static str {
         Code::NotFound => "Not found",
         Code::BadRequest => "Bad request",
         Code::Unavailable => "Service unavailable",
+        Code::BadGateway => "Writing node failed",
         Code::Internal => "Internal error",
     }
 }

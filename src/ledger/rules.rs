@@ -28,6 +28,8 @@ pub enum Code {
     NotFound,
     BadRequest,
     Unavailable,
+    /// A reading node's forwarded write failed after it was sent: its outcome is unknown.
+    BadGateway,
     Internal,
 }
 
@@ -53,6 +55,7 @@ impl Code {
             Code::NotFound => "not_found",
             Code::BadRequest => "bad_request",
             Code::Unavailable => "unavailable",
+            Code::BadGateway => "bad_gateway",
             Code::Internal => "internal",
         }
     }

@@ -6,7 +6,7 @@
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use tokio::sync::oneshot;
 
 use super::entry;
@@ -27,6 +27,11 @@ pub use seal::{cover_log, seal, CheckpointPacer, Frontier};
 
 /// Upper bound on events in one group commit.
 const MAX_GROUP_EVENTS: usize = 2048;
+
+/// How often an idle writer looks for entries other nodes appended to a shared store, so the
+/// read side (case views, the registry that authenticates tokens) follows the log on a node
+/// that never writes (`serve --read-only`).
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Retries of a batch after store conflicts before answering `wrong_expected_revision`.
 const CONFLICT_RETRIES: usize = 3;
@@ -99,7 +104,15 @@ pub(super) fn unavailable(e: &WriteError) -> WriteError {
 
 impl Writer {
     pub fn run(mut self, rx: Receiver<Request>) {
-        while let Ok(first) = rx.recv() {
+        loop {
+            let first = match rx.recv_timeout(FOLLOW_EVERY) {
+                Ok(request) => request,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.follow();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
             let mut count = first.events.len();
             let mut batch = vec![first];
             while count < MAX_GROUP_EVENTS {

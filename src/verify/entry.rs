@@ -108,12 +108,13 @@ fn proof_hash(text: &[u8]) -> Option<Hash> {
     <Hash>::try_from(&buf[..n]).ok()
 }
 
-/// A byte that means itself inside a JSON string: printable ASCII but the backslash (the
-/// list scan counts quotes and commas itself). That a proof hash is base64 is checked where
-/// it is used: decoding accepts only canonical base64, and the fast path compares the text
-/// with canonical encodings. Branch-free, so that checking a whole list vectorises.
+/// A byte that means itself inside a JSON string: printable ASCII (0x20..=0x7E) but the
+/// backslash (the list scan counts quotes and commas itself). That a proof hash is base64
+/// is checked where it is used: decoding accepts only canonical base64, and the fast path
+/// compares the text with canonical encodings. Branch-free, so that checking a whole list
+/// vectorises.
 fn is_plain_ascii(b: u8) -> bool {
-    (b.wrapping_sub(b' ') < 0x60) & (b != b'\\')
+    (b.wrapping_sub(b' ') < 0x5F) & (b != b'\\')
 }
 
 /// The bundle entry in the exporter's exact spelling, read directly; `None` declines to

@@ -41,7 +41,7 @@ impl Resp {
     }
 }
 
-fn to_resp(r: Result<ureq::Response, ureq::Error>) -> Resp {
+pub fn to_resp(r: Result<ureq::Response, ureq::Error>) -> Resp {
     let r = match r {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
@@ -76,8 +76,6 @@ pub fn spawn_app_with(limits: Limits) -> TestApp {
     .expect("init");
     let admin = KeyFile::read(std::path::Path::new(&report.admin_key_file)).expect("admin key");
     let (ledger, service_key) = datadir::open(dir.path(), Arc::new(SystemClock)).expect("open");
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
     let state = AppState {
         ledger: ledger.clone(),
         service_key,
@@ -90,6 +88,21 @@ pub fn spawn_app_with(limits: Limits) -> TestApp {
         ),
         writer: None,
     };
+    TestApp {
+        base: serve(state),
+        dir,
+        admin,
+        admin_token: report.admin_token,
+        ledger,
+        log_key: report.log_key,
+        origin: report.origin,
+    }
+}
+
+/// Serves `state` on a random loopback port, in the background; its base URL.
+pub fn serve(state: AppState) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -101,15 +114,7 @@ pub fn spawn_app_with(limits: Limits) -> TestApp {
             let _ = app.run_until_stopped().await;
         });
     });
-    TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        dir,
-        admin,
-        admin_token: report.admin_token,
-        ledger,
-        log_key: report.log_key,
-        origin: report.origin,
-    }
+    format!("http://127.0.0.1:{port}")
 }
 
 impl TestApp {

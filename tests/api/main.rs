@@ -3,6 +3,7 @@
 mod authz;
 mod bad_input;
 mod cases;
+mod forward;
 mod helpers;
 mod log;
 mod reports;

@@ -20,6 +20,24 @@ impl Writer {
     /// runs of a partially committed group) into the write state and the read side.
     pub(super) fn catch_up(&mut self) -> Result<(), WriteError> {
         let size = self.store.sync()?;
+        self.fold_to(size)
+    }
+
+    /// Between writes: folds what this node's view of the store already holds beyond the
+    /// write state. Unlike `catch_up` it asks no remote node (EventStoreDB's subscription
+    /// feeds the view), so it is cheap enough to run whenever the writer is idle.
+    pub(super) fn follow(&mut self) {
+        let folded = self
+            .store
+            .size()
+            .map_err(WriteError::from)
+            .and_then(|size| self.fold_to(size));
+        if let Err(e) = folded {
+            tracing::warn!(error = %e, "cannot follow the store; the next write retries");
+        }
+    }
+
+    fn fold_to(&mut self, size: u64) -> Result<(), WriteError> {
         if size <= self.state.size {
             return Ok(());
         }

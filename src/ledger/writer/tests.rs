@@ -110,3 +110,35 @@ fn under_load_checkpoints_are_paced_and_an_idle_writer_covers_the_log_even_after
         "one checkpoint for the first group under load, one when idle"
     );
 }
+
+#[test]
+fn an_idle_node_follows_entries_another_node_appended_to_the_shared_store() {
+    let s = setup();
+    let open = |dir: &std::path::Path| {
+        let signer = datadir::read_signer(dir).expect("signer");
+        let metrics = Arc::new(Metrics::new());
+        crate::ledger::Ledger::open(s.store.clone(), signer, Arc::new(SystemClock), metrics)
+            .expect("open")
+    };
+    let dir = s._dir.path();
+    let writing = open(dir);
+    // A node that never writes: only its idle ticks can bring its read side forward.
+    let reading = open(dir);
+    let before = reading.state().size;
+    let (request, _) = register(&s.admin, "followed", ExpectedRevision::Any);
+    writing
+        .submit_blocking(request.stream, request.events, request.expected)
+        .expect("written");
+    let size = s.store.size().expect("size");
+    assert_eq!(size, before + 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while reading.state().size < size && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let state = reading.state();
+    assert_eq!(state.size, size, "the reading node folded the new entry");
+    assert!(
+        state.streams.contains_key("agency-followed"),
+        "its read side knows the new stream"
+    );
+}

@@ -1,0 +1,212 @@
+//! Writes on a reading node: refused, or forwarded to the one writing node.
+//!
+//! Several caseledger nodes may serve one EventStoreDB log, but only one may write it: two
+//! writers would decide on states that miss each other's latest entries (docs/eventstoredb.md).
+//! A node started with `--read-only --forward-writes URL` sends each write request to the
+//! writing node and answers with its response, so clients can use any node:
+//!
+//! - The body is read here first, within the endpoint's limit, so an oversized request is
+//!   refused without being sent on. Nothing else is checked here: the writer authenticates
+//!   and decides, so a token the writer issued a moment ago works before this node mirrors it.
+//! - The path is rebuilt from the route (the principal id parsed), with the client's query.
+//! - Headers go on except the per-connection ones (RFC 9110 §7.6.1, and any the client's
+//!   `Connection` names); repeats are joined, and a repeated `Authorization` or
+//!   `Content-Type` is refused, since the two nodes might read different copies.
+//! - Forwarded requests carry `caseledger-forwarded: 1`. A reading node refuses such a
+//!   request instead of forwarding it again, so two misconfigured readers cannot loop.
+//! - After a 2xx answer, this node waits (bounded) until its own view of a shared log holds
+//!   the receipt's entries, so a client that wrote through it reads its write from it next.
+
+mod send;
+
+use std::time::Duration;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use tokio::sync::Semaphore;
+
+use super::auth::Caller;
+use super::problem::ApiError;
+use super::{read_body, AppState};
+use crate::ledger::Code;
+
+pub use send::Outgoing;
+
+/// The header a reading node puts on the requests it forwards.
+pub const FORWARDED_MARK: &str = "caseledger-forwarded";
+
+/// Forwarded writes in flight at once; more wait for a slot, up to [`QUEUE_WAIT`].
+const MAX_IN_FLIGHT: usize = 64;
+
+/// How long a write waits for a forwarding slot before it is refused with 503.
+const QUEUE_WAIT: Duration = Duration::from_secs(5);
+
+/// How long the writing node has to answer a forwarded write (its group commit takes
+/// milliseconds; this bounds a hung connection).
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The writing node a reading node forwards writes to.
+pub struct Writer {
+    base: String,
+    agent: ureq::Agent,
+    slots: Semaphore,
+    mirror_wait: Duration,
+}
+
+impl Writer {
+    /// A writer at `base` (`http://host:port`, no path, query or credentials). Only plain
+    /// HTTP: nodes talk over their private network, as with EventStoreDB in the compose
+    /// file. `answer_timeout` bounds each forwarded exchange; `mirror_wait` is how long a
+    /// 2xx answer waits for this node's view of the log to hold the new entries (zero when
+    /// the two nodes do not share a log).
+    pub fn new(
+        base: &str,
+        answer_timeout: Duration,
+        mirror_wait: Duration,
+    ) -> Result<Self, String> {
+        let base = base.trim_end_matches('/');
+        let rest = base.strip_prefix("http://").ok_or_else(|| {
+            format!("--forward-writes must be an http:// URL of the writing node, got {base:?}")
+        })?;
+        if rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
+            return Err(format!(
+                "--forward-writes takes the writing node's base URL (http://host:port), got {base:?}"
+            ));
+        }
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(2).min(answer_timeout))
+            .timeout(answer_timeout)
+            .redirects(0)
+            .build();
+        Ok(Self {
+            base: base.to_owned(),
+            agent,
+            slots: Semaphore::new(MAX_IN_FLIGHT),
+            mirror_wait,
+        })
+    }
+
+    /// The writing node's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+}
+
+/// Where a write request goes.
+pub(super) enum Write {
+    /// This node writes: the body is still to be read.
+    Here(web::Payload),
+    /// The writing node answered.
+    Forwarded(HttpResponse),
+}
+
+/// Lets a write through on a writing node; forwards it to `route` on the writer from a
+/// reading node that knows one; refuses it (503 `unavailable`) on a reading node that does
+/// not, and on a reading node it was already forwarded to.
+pub(super) async fn writable(
+    state: &AppState,
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    route: &str,
+) -> Result<Write, ApiError> {
+    if !state.limits.read_only {
+        return Ok(Write::Here(payload));
+    }
+    let Some(writer) = &state.writer else {
+        return Err(ApiError::new(
+            Code::Unavailable,
+            "this node serves reads only (--read-only); send writes to the writing node",
+        ));
+    };
+    if req.headers().contains_key(FORWARDED_MARK) {
+        return Err(ApiError::new(
+            Code::Unavailable,
+            format!(
+                "this write was forwarded to a node that serves reads only; \
+                 --forward-writes must name the writing node (this one forwards to {})",
+                writer.base
+            ),
+        ));
+    }
+    let body = read_body(req, payload, limit).await?;
+    let outgoing = Outgoing::new(writer, req, route, body)?;
+    let _slot = tokio::time::timeout(QUEUE_WAIT, writer.slots.acquire())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::Unavailable,
+                format!(
+                    "{MAX_IN_FLIGHT} writes are already on their way to the writing node; \
+                     nothing was sent, retry later"
+                ),
+            )
+        })?;
+    let answer = outgoing.send(&writer.agent).await?;
+    if answer.status().is_success() {
+        if let Some(size) = send::size_after(&answer.body) {
+            mirrored(state, size, writer.mirror_wait).await;
+        }
+    }
+    Ok(Write::Forwarded(answer.into_response()))
+}
+
+/// The caller of a write this node handles itself: a reading node leaves authentication to
+/// the writer it forwards to, so handlers extract the caller as a `Result` and check it here,
+/// after [`writable`]. Records the caller on the request's span.
+pub(super) fn authenticated(caller: Result<Caller, ApiError>) -> Result<Caller, ApiError> {
+    let caller = caller?;
+    tracing::Span::current().record("caller", caller.id.as_str());
+    Ok(caller)
+}
+
+/// Waits, up to `wait`, until this node's view of the log holds `size` entries.
+async fn mirrored(state: &AppState, size: u64, wait: Duration) {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let have = state.ledger.state().size;
+        if have >= size {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            if !wait.is_zero() {
+                tracing::warn!(
+                    have,
+                    size,
+                    "forwarded write answered before this node mirrored it"
+                );
+            }
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn writer(base: &str) -> Result<Writer, String> {
+        Writer::new(base, ANSWER_TIMEOUT, Duration::ZERO)
+    }
+
+    #[test]
+    fn only_a_plain_http_base_url_names_a_writer() {
+        assert_eq!(
+            writer("http://writer:8080/").expect("ok").base(),
+            "http://writer:8080"
+        );
+        for bad in [
+            "https://writer:8080",
+            "writer:8080",
+            "http://",
+            "http://writer:8080/v1",
+            "http://writer:8080?x=1",
+            "http://writer:8080#f",
+            "http://user:pw@writer:8080",
+        ] {
+            assert!(writer(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! A reading node (`--read-only --forward-writes`) in front of a writing node. With a real
+//! writer sharing the reader's store (as two nodes share one EventStoreDB log): writes come
+//! back as the writer's answers, and the reader serves them at once. With fake writers on a
+//! plain socket: what is sent on, what never is, and each way a writer can fail.
+
+use std::io::{Read, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use caseledger::client;
+use caseledger::datadir;
+use caseledger::envelope::WireEnvelope;
+use caseledger::http::{AppState, Limits, Writer};
+use caseledger::ledger::{Ledger, SystemClock};
+use caseledger::metrics::Metrics;
+use caseledger::reports::{ReportConfig, ReportService};
+use chrono::Utc;
+use serde_json::json;
+
+use crate::helpers::{agency_data, serve, spawn_app, to_resp, Resp, TestApp};
+
+/// A reading node on `app`'s store that forwards writes to `writer`; its base URL.
+fn reader(app: &TestApp, writer: &str, answer_timeout: Duration) -> String {
+    let dir = app.dir.path();
+    let ledger = Ledger::open(
+        app.ledger.store().clone(),
+        datadir::read_signer(dir).expect("signer"),
+        Arc::new(SystemClock),
+        Arc::new(Metrics::new()),
+    )
+    .expect("reader ledger");
+    let writer = Writer::new(writer, answer_timeout, Duration::from_secs(5)).expect("writer");
+    serve(AppState {
+        reports: ReportService::start(ledger.store().clone(), ReportConfig::default(), None),
+        ledger,
+        service_key: datadir::read_service_key(dir).expect("service key"),
+        clock: Arc::new(SystemClock),
+        limits: Limits {
+            read_only: true,
+            ..Limits::default()
+        },
+        writer: Some(writer),
+    })
+}
+
+/// Sends `request` as it is over a fresh connection; the whole answer as text.
+fn raw(base: &str, request: &str) -> String {
+    let mut stream = TcpStream::connect(base.trim_start_matches("http://")).expect("connect");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    answer
+}
+
+/// POSTs `body` to `path` on the node at `base`.
+fn post(base: &str, path: &str, token: Option<&str>, body: &[u8]) -> Resp {
+    let mut req = ureq::post(&format!("{base}{path}")).set("Content-Type", "application/json");
+    if let Some(t) = token {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    to_resp(req.send_bytes(body))
+}
+
+/// An agency event on `agency-{id}`, signed by the admin.
+fn agency_event(app: &TestApp, kind: &str, id: &str, name: &str) -> WireEnvelope {
+    let stream = format!("agency-{id}");
+    client::signed_event(&app.admin, kind, &stream, agency_data(name), Utc::now())
+}
+
+fn status_of(answer: &str) -> u16 {
+    answer[9..12].parse().expect("status")
+}
+
+#[test]
+fn a_write_through_a_reading_node_is_the_writers_and_reads_back_at_once() {
+    let app = spawn_app();
+    let reading = reader(&app, &app.base, Duration::from_secs(30));
+    let admin = &app.admin_token;
+    let before = app.log_size();
+
+    // The writer's receipt, its content type, and the reader serves the new agency at once
+    // to a token the writer issued a moment ago.
+    let env = agency_event(&app, "agency.registered", "north", "north");
+    let r = post(
+        &reading,
+        "/v1/events",
+        Some(admin),
+        &serde_json::to_vec(&env).expect("json"),
+    );
+    assert_eq!(
+        (r.status, r.json["index"].as_u64()),
+        (201, Some(before)),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.content_type, "application/json");
+    let r = post(&reading, "/v1/principals/admin/tokens", Some(admin), b"");
+    assert_eq!(r.status, 201, "{}", r.text);
+    let fresh = r.json["token"].as_str().expect("token");
+    let r = ureq::get(&format!("{reading}/v1/agencies/north"))
+        .set("Authorization", &format!("Bearer {fresh}"))
+        .call();
+    let r = to_resp(r);
+    assert_eq!(r.status, 200, "read your write from the reader: {}", r.text);
+
+    // Batches and the query go through; the writer's refusals come back as they are.
+    let events: Vec<_> = ["r1", "r2"]
+        .iter()
+        .map(|name| agency_event(&app, "agency.registered", "batch", name))
+        .collect();
+    let batch = |events: &[_]| serde_json::to_vec(&json!({ "events": events })).expect("json");
+    let r = post(&reading, "/v1/events/batch", Some(admin), &batch(&events));
+    assert_eq!(
+        r.status, 422,
+        "the second registration is illegal: {}",
+        r.text
+    );
+    let r = post(
+        &reading,
+        "/v1/events/batch",
+        Some(admin),
+        &batch(&events[..1]),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["receipts"][0]["revision"], json!(0), "{}", r.text);
+    let size = app.log_size();
+    let again = agency_event(&app, "agency.updated", "north", "north");
+    let body = serde_json::to_vec(&again).expect("json");
+    let r = post(
+        &reading,
+        "/v1/events?expected_revision=5",
+        Some(admin),
+        &body,
+    );
+    assert_eq!(
+        (r.status, r.code()),
+        (409, "wrong_expected_revision"),
+        "{}",
+        r.text
+    );
+    for (token, body, status, code) in [
+        (None, &body[..], 401, "unauthenticated"),
+        (
+            Some(admin.as_str()),
+            &b"{not json"[..],
+            400,
+            "invalid_envelope",
+        ),
+    ] {
+        let r = post(&reading, "/v1/events", token, body);
+        assert_eq!((r.status, r.code()), (status, code), "{}", r.text);
+        assert_eq!(r.content_type, "application/problem+json");
+    }
+    assert_eq!(app.log_size(), size, "nothing refused was written");
+
+    // Refused by the reader itself: a request some node already forwarded (a loop), and a
+    // repeated Authorization header the two nodes might read differently.
+    let r = ureq::post(&format!("{reading}/v1/events"))
+        .set("Authorization", &format!("Bearer {admin}"))
+        .set("caseledger-forwarded", "1")
+        .send_bytes(&body);
+    let Err(ureq::Error::Status(503, _)) = r else {
+        panic!("a forwarded write reaching a reader is refused: {r:?}")
+    };
+    let answer = raw(
+        &reading,
+        &format!(
+            "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\
+             Authorization: Bearer other\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+            body.len(),
+            String::from_utf8_lossy(&body)
+        ),
+    );
+    assert_eq!(status_of(&answer), 400, "{answer}");
+    assert!(answer.contains("given 2 times"), "{answer}");
+    assert_eq!(app.log_size(), size);
+}
+
+/// A fake writing node: records each request it gets and answers it with `answer` (`None`:
+/// holds the connection and never answers).
+fn fake_writer(answer: Option<Vec<u8>>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.expect("accept");
+            stream
+                .set_read_timeout(Some(Duration::from_millis(300)))
+                .expect("timeout");
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 65536];
+            while let Ok(n @ 1..) = stream.read(&mut chunk) {
+                request.extend_from_slice(&chunk[..n]);
+            }
+            log.lock()
+                .expect("log")
+                .push(String::from_utf8_lossy(&request).into_owned());
+            match &answer {
+                Some(a) => drop(stream.write_all(a)),
+                None => std::thread::sleep(Duration::from_secs(10)),
+            }
+        }
+    });
+    (base, seen)
+}
+
+const WRITE: &str = "POST /v1/events?expected_revision=3 HTTP/1.1\r\nHost: reader\r\n\
+    Authorization: Bearer t\r\nContent-Type: application/json\r\nX-Secret: s\r\n\
+    X-Multi: a\r\nX-Multi: b\r\nConnection: close, X-Secret\r\nContent-Length: 2\r\n\r\n{}";
+
+#[test]
+fn the_writer_gets_the_request_end_to_end_and_its_answer_comes_back_whole() {
+    let app = spawn_app();
+    let body = "{\"index\": 0}";
+    let answer = format!(
+        "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nSet-Thing: 1\r\n\
+         Set-Thing: 2\r\nX-Hop: h\r\nConnection: close, X-Hop\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let (writer, seen) = fake_writer(Some(answer.into_bytes()));
+    let reading = reader(&app, &writer, Duration::from_secs(30));
+    let answer = raw(&reading, WRITE);
+    assert_eq!(status_of(&answer), 201, "{answer}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(
+        lower.contains("set-thing: 1\r\n") && lower.contains("set-thing: 2\r\n"),
+        "{answer}"
+    );
+    assert!(
+        !lower.contains("x-hop"),
+        "per-connection headers stay behind: {answer}"
+    );
+    assert!(answer.ends_with(body), "{answer}");
+
+    let seen = seen.lock().expect("seen");
+    let request = seen[0].to_ascii_lowercase();
+    assert!(
+        request.starts_with("post /v1/events?expected_revision=3 http/1.1\r\n"),
+        "{request}"
+    );
+    for sent in [
+        "authorization: bearer t\r\n",
+        "x-multi: a, b\r\n",
+        "caseledger-forwarded: 1\r\n",
+        "via: 1.1 caseledger\r\n",
+    ] {
+        assert!(request.contains(sent), "{sent:?} in {request}");
+    }
+    assert!(!request.contains("x-secret"), "{request}");
+    assert!(request.ends_with("\r\n\r\n{}"), "{request}");
+}
+
+#[test]
+fn what_the_reader_refuses_is_never_sent_and_a_failing_writer_is_named() {
+    let app = spawn_app();
+    let (writer, seen) = fake_writer(Some(b"HTTP/1.1 201 Created\r\n\r\n".to_vec()));
+    let reading = reader(&app, &writer, Duration::from_secs(30));
+    let r = post(&reading, "/v1/events", Some("t"), &vec![b' '; 65 * 1024]);
+    assert_eq!(
+        (r.status, r.code()),
+        (413, "payload_too_large"),
+        "{}",
+        r.text
+    );
+    assert!(
+        seen.lock().expect("seen").is_empty(),
+        "the oversized body never left"
+    );
+
+    // Each broken writer: its answer, and what the reader says.
+    let huge = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n{}",
+        "x".repeat(2_000_000)
+    );
+    for (answer, why) in [
+        (Some(b"garbage\r\n\r\n".to_vec()), "a junk answer"),
+        (Some(huge.into_bytes()), "an answer over 1 MiB"),
+        (None, "no answer within the timeout"),
+    ] {
+        let (writer, _) = fake_writer(answer);
+        let reading = reader(&app, &writer, Duration::from_secs(1));
+        let r = post(&reading, "/v1/events", Some("t"), b"{}");
+        assert_eq!(
+            (r.status, r.code()),
+            (502, "bad_gateway"),
+            "{why}: {}",
+            r.text
+        );
+        assert_eq!(r.content_type, "application/problem+json");
+        let detail = r.json["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains(&writer) && detail.contains("may or may not"),
+            "{detail}"
+        );
+    }
+
+    // Nobody listening: nothing was sent, so nothing was written.
+    let gone = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let writer = format!("http://{}", gone.local_addr().expect("addr"));
+    drop(gone);
+    let reading = reader(&app, &writer, Duration::from_secs(1));
+    let r = post(&reading, "/v1/events", Some("t"), b"{}");
+    assert_eq!((r.status, r.code()), (503, "unavailable"), "{}", r.text);
+    let detail = r.json["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("nothing was written"), "{detail}");
+}
