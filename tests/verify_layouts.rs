@@ -91,6 +91,26 @@ fn every_layout_of_a_tampered_bundle_fails_at_the_tampered_entry() {
     }
 }
 
+/// DEL, which JSON leaves unescaped, in a proof hash: the exact scan declines the line,
+/// and the entry is refused as an inclusion proof failure in every layout.
+#[test]
+fn a_proof_hash_holding_del_is_refused_at_its_entry() {
+    let w = world();
+    let mut b = w.log.bundle();
+    b.entries[2].proof[0].replace_range(10..11, "\u{7f}");
+    for (name, text) in layouts(&b) {
+        assert!(text.contains('\u{7f}'), "{name}: written raw");
+        let f = read(&w, &text)
+            .failure
+            .unwrap_or_else(|| panic!("{name} accepted"));
+        assert_eq!(
+            (f.index, f.check),
+            (Some(2), Check::InclusionProof),
+            "{name}: {f}"
+        );
+    }
+}
+
 #[test]
 fn a_line_that_is_not_whole_json_values_is_refused_as_malformed() {
     let w = world();

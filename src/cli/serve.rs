@@ -170,6 +170,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Backend::Sqlite => Duration::ZERO,
         Backend::Shared(_) => MIRROR_WAIT,
     };
+    if let (Some(url), Backend::Sqlite) = (&args.forward_writes, &backend) {
+        tracing::warn!(
+            writer = %url,
+            "this node's SQLite log is its own: the writes it forwards land in the writer's \
+             log and never show in this node's reads (share an EventStoreDB log instead)"
+        );
+    }
     let (ledger, service_key) = match backend {
         Backend::Sqlite => {
             if args.init && !datadir::is_initialised(dir) {

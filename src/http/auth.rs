@@ -44,11 +44,12 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let unauthenticated = |m: &str| ApiError::new(Code::Unauthenticated, m);
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .ok_or_else(|| ApiError::new(Code::Internal, "application state missing"))?;
+fn unauthenticated(m: &str) -> ApiError {
+    ApiError::new(Code::Unauthenticated, m)
+}
+
+/// The bearer token of a request, checked for shape only (not whether anyone holds it).
+pub fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -60,6 +61,14 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
+    Ok(token)
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::new(Code::Internal, "application state missing"))?;
+    let token = bearer_token(req)?;
     let now = state.clock.now();
     let ledger = state.ledger.state();
     let p = ledger

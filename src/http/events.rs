@@ -15,7 +15,7 @@ use crate::ledger::{Code, ExpectedRevision, Outcome, Receipt, Verified};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct AppendQuery {
+struct AppendQuery {
     expected_revision: Option<String>,
 }
 
@@ -31,7 +31,11 @@ struct BatchReceipt {
     receipts: Vec<Receipt>,
 }
 
-fn expected(q: &AppendQuery) -> Result<ExpectedRevision, ApiError> {
+/// The `expected_revision` of the request's query (read after authentication, so an
+/// unauthenticated request is 401 whatever its query).
+fn expected(req: &HttpRequest) -> Result<ExpectedRevision, ApiError> {
+    let q = web::Query::<AppendQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     match &q.expected_revision {
         None => Ok(ExpectedRevision::Any),
         Some(s) => ExpectedRevision::parse(s).ok_or_else(|| {
@@ -96,17 +100,16 @@ fn respond(outcome: Outcome, single: bool, stream: String) -> HttpResponse {
 pub(super) async fn append(
     state: web::Data<AppState>,
     caller: Result<Caller, ApiError>,
-    query: web::Query<AppendQuery>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let limit = state.limits.max_event_bytes;
-    let payload = match writable(&state, &req, payload, limit, "/v1/events").await? {
+    let payload = match writable(&state, &req, payload, limit, || Ok("/v1/events".into())).await? {
         Write::Here(payload) => payload,
         Write::Forwarded(answer) => return Ok(answer),
     };
     let caller = authenticated(caller)?;
-    let expected = expected(&query)?;
+    let expected = expected(&req)?;
     let body = read_body(&req, payload, limit).await?;
     let env = Envelope::parse(&body)?;
     let verified = verify(&state, &caller, env)?;
@@ -124,17 +127,20 @@ pub(super) async fn append(
 pub(super) async fn append_batch(
     state: web::Data<AppState>,
     caller: Result<Caller, ApiError>,
-    query: web::Query<AppendQuery>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let limit = state.limits.max_batch_bytes;
-    let payload = match writable(&state, &req, payload, limit, "/v1/events/batch").await? {
+    let payload = match writable(&state, &req, payload, limit, || {
+        Ok("/v1/events/batch".into())
+    })
+    .await?
+    {
         Write::Here(payload) => payload,
         Write::Forwarded(answer) => return Ok(answer),
     };
     let caller = authenticated(caller)?;
-    let expected = expected(&query)?;
+    let expected = expected(&req)?;
     let body = read_body(&req, payload, limit).await?;
     let batch: BatchBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(Code::InvalidEnvelope, format!("batch body: {e}")))?;

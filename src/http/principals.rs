@@ -52,15 +52,17 @@ pub(super) async fn issue_token(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let id = PrincipalId::parse(&path)
-        .map_err(|e| ApiError::bad_request(format!("principal id: {e}")))?;
-    let route = format!("/v1/principals/{id}/tokens");
-    let payload = match writable(&state, &req, payload, TOKEN_REQUEST_BYTES, &route).await? {
+    let id = || {
+        PrincipalId::parse(&path).map_err(|e| ApiError::bad_request(format!("principal id: {e}")))
+    };
+    let route = || Ok(format!("/v1/principals/{}/tokens", id()?));
+    let payload = match writable(&state, &req, payload, TOKEN_REQUEST_BYTES, route).await? {
         Write::Here(payload) => payload,
         Write::Forwarded(answer) => return Ok(answer),
     };
     let caller = authenticated(caller)?;
     caller.require(&[Role::Admin])?;
+    let id = id()?;
     match state.ledger.state().registry.principals.get(&id) {
         Some(p) if p.active => {}
         Some(_) => {

@@ -2,30 +2,22 @@
 //! the sequential fold), catching up with entries appended elsewhere, and the integrity
 //! check of the stored entries against the latest signed checkpoint.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+
 use rayon::prelude::*;
 
 use super::state::{self, LedgerState};
 use super::{entry, OpenError};
 use crate::log::merkle::{self, Hash, RootBuilder};
 use crate::log::note::NoteSigner;
-use crate::store::{EventStore, StoredEntry};
+use crate::store::{EventStore, StoreError, StoredEntry};
 
 /// Folds the whole log into a fresh state. Entries are decoded in parallel; each entry's
 /// leaf hash is recomputed from its bytes and must match the stored one, so an edited entry
 /// is named by index here.
 pub fn load_state(store: &dyn EventStore) -> Result<LedgerState, OpenError> {
     load_state_from(store, LedgerState::default(), &|_, _| {})
-}
-
-/// Folds the entries the store holds beyond `state.size` into `state`, with the same
-/// per-entry checks as [`load_state`]. The writer uses it to catch up with entries other
-/// nodes appended to a shared store. On error `state` is left as it was.
-pub fn fold_into(store: &dyn EventStore, state: &mut LedgerState) -> Result<(), OpenError> {
-    if store.size()? <= state.size {
-        return Ok(());
-    }
-    *state = load_state_from(store, state.clone(), &|_, _| {})?;
-    Ok(())
 }
 
 /// Folds the entries after `state.size` into `state`, calling `progress(done, total)` after
@@ -116,21 +108,74 @@ fn fold_chunk(
     for (e, d) in chunk.iter().zip(decoded) {
         let d = d?;
         if e.index != state.size || d.revision != state.next_revision(&d.stream) {
-            return Err(OpenError::Integrity {
-                index: e.index,
-                reason: format!(
-                    "stream {} revision {} is out of sequence",
-                    d.stream, d.revision
-                ),
-            });
+            return Err(out_of_sequence(e.index, &d));
         }
-        state.apply(&state::Applied {
-            index: e.index,
-            revision: d.revision,
-            recorded_at: d.recorded_at,
-            keyid: d.envelope.keyid(),
-            event: &d.payload,
-        });
+        state.apply(&applied(e.index, &d));
+    }
+    Ok(())
+}
+
+fn out_of_sequence(index: u64, d: &entry::DecodedEntry) -> OpenError {
+    OpenError::Integrity {
+        index,
+        reason: format!(
+            "stream {} revision {} is out of sequence",
+            d.stream, d.revision
+        ),
+    }
+}
+
+fn applied(index: u64, d: &entry::DecodedEntry) -> state::Applied<'_> {
+    state::Applied {
+        index,
+        revision: d.revision,
+        recorded_at: d.recorded_at,
+        keyid: d.envelope.keyid(),
+        event: &d.payload,
+    }
+}
+
+/// Folds the store's entries from `state.size` up to `size` into `state` and, entry for
+/// entry, into `read` (the read side, at the same size), copying neither: how a node takes
+/// in what other nodes appended to a shared store. Each chunk is read, decoded and checked
+/// (leaf hashes, index and revision sequence) whole before any of it is applied, so on
+/// failure both states stay at the same, earlier size.
+pub fn fold_both(
+    store: &dyn EventStore,
+    state: &mut LedgerState,
+    read: &RwLock<LedgerState>,
+    size: u64,
+) -> Result<(), OpenError> {
+    while state.size < size {
+        let Some((chunk, decoded)) = read_decoded(store, state.size, size)? else {
+            return Err(OpenError::Store(StoreError::Unavailable(format!(
+                "the store reported {size} entries but holds only {}",
+                state.size
+            ))));
+        };
+        let decoded = decoded.into_iter().collect::<Result<Vec<_>, _>>()?;
+        let mut next: HashMap<&str, u64> = HashMap::new();
+        for (i, (e, d)) in chunk.iter().zip(&decoded).enumerate() {
+            let revision = next
+                .get(d.stream.as_str())
+                .copied()
+                .unwrap_or_else(|| state.next_revision(&d.stream));
+            if e.index != state.size + i as u64 || d.revision != revision {
+                return Err(out_of_sequence(e.index, d));
+            }
+            next.insert(&d.stream, revision + 1);
+        }
+        let mut read = read.write().expect("read state");
+        let in_step = read.size == state.size;
+        for (e, d) in chunk.iter().zip(&decoded) {
+            state.apply(&applied(e.index, d));
+            if in_step {
+                read.apply(&applied(e.index, d));
+            }
+        }
+        if !in_step {
+            *read = state.clone();
+        }
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-pub use load::{fold_into, load_state, load_state_from};
+pub use load::{fold_both, load_state, load_state_from};
 pub use rules::{Code, RuleViolation};
 pub use state::LedgerState;
 pub use writer::{seal, CheckpointPacer, Clock, Frontier, SystemClock};
@@ -181,6 +181,7 @@ impl Ledger {
             pacer: writer::CheckpointPacer::default(),
             under_load: false,
             signed_size: state_size,
+            follow_failing: false,
         };
         std::thread::Builder::new()
             .name("ledger-writer".into())

@@ -74,6 +74,8 @@ pub(super) struct Writer {
     pub under_load: bool,
     /// Entries covered by the last checkpoint this writer committed.
     pub signed_size: u64,
+    /// Whether the last idle fold failed (logged once, not on every tick).
+    pub follow_failing: bool,
 }
 
 /// What one admitted request contributed to the group.

@@ -22,6 +22,16 @@ use crate::helpers::{agency_data, serve, spawn_app, to_resp, Resp, TestApp};
 
 /// A reading node on `app`'s store that forwards writes to `writer`; its base URL.
 fn reader(app: &TestApp, writer: &str, answer_timeout: Duration) -> String {
+    reader_waiting(app, writer, answer_timeout, Duration::from_secs(5))
+}
+
+/// [`reader`], waiting up to `mirror_wait` to mirror each forwarded write.
+fn reader_waiting(
+    app: &TestApp,
+    writer: &str,
+    answer_timeout: Duration,
+    mirror_wait: Duration,
+) -> String {
     let dir = app.dir.path();
     let ledger = Ledger::open(
         app.ledger.store().clone(),
@@ -30,7 +40,7 @@ fn reader(app: &TestApp, writer: &str, answer_timeout: Duration) -> String {
         Arc::new(Metrics::new()),
     )
     .expect("reader ledger");
-    let writer = Writer::new(writer, answer_timeout, Duration::from_secs(5)).expect("writer");
+    let writer = Writer::new(writer, answer_timeout, mirror_wait).expect("writer");
     serve(AppState {
         reports: ReportService::start(ledger.store().clone(), ReportConfig::default(), None),
         ledger,
@@ -175,7 +185,49 @@ fn a_write_through_a_reading_node_is_the_writers_and_reads_back_at_once() {
     );
     assert_eq!(status_of(&answer), 400, "{answer}");
     assert!(answer.contains("given 2 times"), "{answer}");
+    let answer = raw(
+        &reading,
+        &format!(
+            "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\
+             Content-Type: application/json\r\nContent-Type: text/plain\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+            body.len(),
+            String::from_utf8_lossy(&body)
+        ),
+    );
+    assert_eq!(status_of(&answer), 400, "{answer}");
+    assert!(
+        answer.contains("content-type header is given 2 times"),
+        "{answer}"
+    );
     assert_eq!(app.log_size(), size);
+}
+
+/// Forwarding moved authentication after the read-only check; on the writing node a
+/// request without a token is still 401 before its query or principal id is looked at.
+#[test]
+fn the_writing_node_answers_401_before_anything_else() {
+    let app = spawn_app();
+    for path in [
+        "/v1/events?expected_revision=soon",
+        "/v1/events/batch?expected_revision=soon",
+        "/v1/principals/NOT%20AN%20ID/tokens",
+    ] {
+        let r = post(&app.base, path, None, b"{}");
+        assert_eq!(
+            (r.status, r.code()),
+            (401, "unauthenticated"),
+            "{path}: {}",
+            r.text
+        );
+        let r = post(&app.base, path, Some(&app.admin_token), b"{}");
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "bad_request"),
+            "{path}: {}",
+            r.text
+        );
+    }
 }
 
 /// A fake writing node: records each request it gets and answers it with `answer` (`None`:
@@ -298,13 +350,44 @@ fn what_the_reader_refuses_is_never_sent_and_a_failing_writer_is_named() {
         );
     }
 
-    // Nobody listening: nothing was sent, so nothing was written.
-    let gone = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let writer = format!("http://{}", gone.local_addr().expect("addr"));
-    drop(gone);
-    let reading = reader(&app, &writer, Duration::from_secs(1));
+    // Nobody listening (the discard port): nothing was sent, so nothing was written.
+    let reading = reader(&app, "http://127.0.0.1:9", Duration::from_secs(1));
     let r = post(&reading, "/v1/events", Some("t"), b"{}");
     assert_eq!((r.status, r.code()), (503, "unavailable"), "{}", r.text);
     let detail = r.json["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("nothing was written"), "{detail}");
+
+    // No bearer token: refused by the reader, never sent on.
+    let (writer, seen) = fake_writer(Some(b"HTTP/1.1 201 Created\r\n\r\n".to_vec()));
+    let reading = reader(&app, &writer, Duration::from_secs(1));
+    let r = post(&reading, "/v1/events", None, b"{}");
+    assert_eq!((r.status, r.code()), (401, "unauthenticated"), "{}", r.text);
+    assert!(seen.lock().expect("seen").is_empty());
+}
+
+/// A writer's receipt for an entry this node never mirrors (their logs are not shared):
+/// the answer still comes back, once the bounded wait is over.
+#[test]
+fn a_receipt_this_node_never_mirrors_is_answered_after_the_wait() {
+    let app = spawn_app();
+    let body = "{\"index\": 999999, \"revision\": 0}";
+    let answer = format!(
+        "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let (writer, _) = fake_writer(Some(answer.into_bytes()));
+    let reading = reader_waiting(
+        &app,
+        &writer,
+        Duration::from_secs(5),
+        Duration::from_millis(300),
+    );
+    let r = post(&reading, "/v1/events", Some("t"), b"{}");
+    assert_eq!(
+        (r.status, r.json["index"].as_u64()),
+        (201, Some(999999)),
+        "{}",
+        r.text
+    );
 }

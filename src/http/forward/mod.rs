@@ -22,9 +22,11 @@ mod send;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
+use std::sync::Arc;
+
 use tokio::sync::Semaphore;
 
-use super::auth::Caller;
+use super::auth::{bearer_token, Caller};
 use super::problem::ApiError;
 use super::{read_body, AppState};
 use crate::ledger::Code;
@@ -48,7 +50,7 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Writer {
     base: String,
     agent: ureq::Agent,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     mirror_wait: Duration,
 }
 
@@ -76,11 +78,12 @@ impl Writer {
             .timeout_connect(Duration::from_secs(2).min(answer_timeout))
             .timeout(answer_timeout)
             .redirects(0)
+            .max_idle_connections_per_host(MAX_IN_FLIGHT)
             .build();
         Ok(Self {
             base: base.to_owned(),
             agent,
-            slots: Semaphore::new(MAX_IN_FLIGHT),
+            slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             mirror_wait,
         })
     }
@@ -99,15 +102,15 @@ pub(super) enum Write {
     Forwarded(HttpResponse),
 }
 
-/// Lets a write through on a writing node; forwards it to `route` on the writer from a
-/// reading node that knows one; refuses it (503 `unavailable`) on a reading node that does
-/// not, and on a reading node it was already forwarded to.
+/// Lets a write through on a writing node; forwards it to the writer from a reading node
+/// that knows one (to the path `route` gives); refuses it (503 `unavailable`) on a reading
+/// node that does not, and on a reading node it was already forwarded to.
 pub(super) async fn writable(
     state: &AppState,
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
-    route: &str,
+    route: impl FnOnce() -> Result<String, ApiError>,
 ) -> Result<Write, ApiError> {
     if !state.limits.read_only {
         return Ok(Write::Here(payload));
@@ -128,9 +131,12 @@ pub(super) async fn writable(
             ),
         ));
     }
-    let body = read_body(req, payload, limit).await?;
-    let outgoing = Outgoing::new(writer, req, route, body)?;
-    let _slot = tokio::time::timeout(QUEUE_WAIT, writer.slots.acquire())
+    // Whether the token is valid is the writer's to say (it may have issued it a moment
+    // ago), but a request without one is not worth reading and sending on.
+    bearer_token(req)?;
+    let route = route()?;
+    // A slot before the body: at most MAX_IN_FLIGHT bodies are held here at once.
+    let slot = tokio::time::timeout(QUEUE_WAIT, writer.slots.clone().acquire_owned())
         .await
         .ok()
         .and_then(Result::ok)
@@ -143,7 +149,10 @@ pub(super) async fn writable(
                 ),
             )
         })?;
-    let answer = outgoing.send(&writer.agent).await?;
+    let body = read_body(req, payload, limit).await?;
+    let outgoing = Outgoing::new(writer, req, &route, body)?;
+    // The slot goes with the exchange: a client that hangs up does not free it early.
+    let answer = outgoing.send(&writer.agent, slot).await?;
     if answer.status().is_success() {
         if let Some(size) = send::size_after(&answer.body) {
             mirrored(state, size, writer.mirror_wait).await;

@@ -6,6 +6,7 @@ use std::io::Read;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Writer, FORWARDED_MARK};
 use crate::http::problem::ApiError;
@@ -114,12 +115,20 @@ impl Outgoing {
     /// Sends the request and takes the answer back. A writer that cannot be reached (nothing
     /// was sent) is 503 `unavailable`; one that fails after the request left (it may have
     /// written) is 502 `bad_gateway`, which says the outcome is unknown.
-    pub async fn send(self, agent: &ureq::Agent) -> Result<Answer, ApiError> {
+    pub async fn send(
+        self,
+        agent: &ureq::Agent,
+        slot: OwnedSemaphorePermit,
+    ) -> Result<Answer, ApiError> {
         let agent = agent.clone();
         let base = self.base.clone();
-        let exchanged = web::block(move || self.exchange(&agent))
-            .await
-            .map_err(|e| ApiError::new(Code::Internal, format!("forwarding thread: {e}")))?;
+        let exchanged = web::block(move || {
+            let answer = self.exchange(&agent);
+            drop(slot);
+            answer
+        })
+        .await
+        .map_err(|e| ApiError::new(Code::Internal, format!("forwarding thread: {e}")))?;
         exchanged.map_err(|failure| match failure {
             Failure::NotSent(why) => ApiError::new(
                 Code::Unavailable,
@@ -148,9 +157,10 @@ impl Outgoing {
             Ok(r) | Err(ureq::Error::Status(_, r)) => r,
             Err(ureq::Error::Transport(t)) => {
                 return Err(match t.kind() {
-                    ureq::ErrorKind::Dns | ureq::ErrorKind::ConnectionFailed => {
-                        Failure::NotSent(t.to_string())
-                    }
+                    ureq::ErrorKind::Dns
+                    | ureq::ErrorKind::ConnectionFailed
+                    | ureq::ErrorKind::InvalidUrl
+                    | ureq::ErrorKind::UnknownScheme => Failure::NotSent(t.to_string()),
                     _ => Failure::Unknown(t.to_string()),
                 })
             }

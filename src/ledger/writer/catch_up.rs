@@ -5,7 +5,7 @@
 
 use super::{unavailable, Admitted, WriteError, Writer};
 use crate::ledger::rules::{Code, RuleViolation};
-use crate::ledger::{fold_into, OpenError, Outcome};
+use crate::ledger::{fold_both, OpenError, Outcome};
 use crate::store::{EventStore, StoreError};
 
 fn open_error(e: OpenError) -> WriteError {
@@ -25,25 +25,34 @@ impl Writer {
 
     /// Between writes: folds what this node's view of the store already holds beyond the
     /// write state. Unlike `catch_up` it asks no remote node (EventStoreDB's subscription
-    /// feeds the view), so it is cheap enough to run whenever the writer is idle.
+    /// feeds the view), and with nothing new it reads one cached number, so it can run
+    /// whenever the writer is idle; new entries are applied, not the state copied.
     pub(super) fn follow(&mut self) {
         let folded = self
             .store
             .size()
             .map_err(WriteError::from)
             .and_then(|size| self.fold_to(size));
-        if let Err(e) = folded {
-            tracing::warn!(error = %e, "cannot follow the store; the next write retries");
+        match (folded, self.follow_failing) {
+            (Err(e), false) => {
+                tracing::warn!(error = %e, "cannot follow the store; retrying every 100 ms");
+                self.follow_failing = true;
+            }
+            (Ok(()), true) => {
+                tracing::info!(size = self.state.size, "following the store again");
+                self.follow_failing = false;
+            }
+            _ => {}
         }
     }
 
+    /// Folds the store's entries beyond the write state, up to `size`, into it and the read
+    /// side alike (see [`fold_both`]).
     fn fold_to(&mut self, size: u64) -> Result<(), WriteError> {
         if size <= self.state.size {
             return Ok(());
         }
-        fold_into(self.store.as_ref(), &mut self.state).map_err(open_error)?;
-        let mut read = self.read.write().expect("read state");
-        fold_into(self.store.as_ref(), &mut read).map_err(open_error)
+        fold_both(self.store.as_ref(), &mut self.state, &self.read, size).map_err(open_error)
     }
 
     /// After a successful commit: publish and answer. If another node's entries landed

@@ -40,6 +40,7 @@ fn setup() -> Setup {
         metrics: Arc::new(Metrics::new()),
         pacer: CheckpointPacer::default(),
         under_load: false,
+        follow_failing: false,
     };
     Setup {
         _dir: dir,
@@ -141,4 +142,54 @@ fn an_idle_node_follows_entries_another_node_appended_to_the_shared_store() {
         state.streams.contains_key("agency-followed"),
         "its read side knows the new stream"
     );
+}
+
+/// An entry as another node would have stored it: `leaf` is its leaf hash, or a wrong one.
+fn stored(admin: &KeyFile, name: &str, index: u64, good: bool) -> crate::store::StoredEntry {
+    let (request, _) = register(admin, name, ExpectedRevision::Any);
+    let stream = format!("agency-{name}");
+    let stamp = crate::ledger::entry::format_time(&Utc::now());
+    let wire = request.events[0].envelope.to_wire();
+    let bytes = crate::ledger::entry::encode(&stream, 0, &stamp, &wire);
+    crate::store::StoredEntry {
+        index,
+        stream,
+        revision: 0,
+        event_id: request.events[0].event.event_id,
+        recorded_at: stamp,
+        leaf_hash: match good {
+            true => crate::log::merkle::leaf_hash(&bytes),
+            false => [7; 32],
+        },
+        bytes,
+    }
+}
+
+#[test]
+fn a_node_that_cannot_fold_another_nodes_entry_keeps_its_state() {
+    let s = setup();
+    let signer = datadir::read_signer(s._dir.path()).expect("signer");
+    let metrics = Arc::new(Metrics::new());
+    let reading =
+        crate::ledger::Ledger::open(s.store.clone(), signer, Arc::new(SystemClock), metrics)
+            .expect("open");
+    let before = reading.state().size;
+    let streams = reading.state().streams.len();
+    assert!(streams > 0);
+    // Another node's group: a sound entry, then one whose stored leaf hash is not its bytes'.
+    let entries = vec![
+        stored(&s.admin, "sound", before, true),
+        stored(&s.admin, "corrupt", before + 1, false),
+    ];
+    s.store
+        .commit(crate::store::CommitGroup {
+            entries,
+            nodes: Vec::new(),
+            checkpoint: None,
+        })
+        .expect("committed behind the node's back");
+    // Several follow ticks fail; the node serves the state it had, not half the group.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let state = reading.state();
+    assert_eq!((state.size, state.streams.len()), (before, streams));
 }
