@@ -3,6 +3,7 @@
 
 pub mod case_rules;
 pub mod cases;
+mod clock;
 pub mod entry;
 mod load;
 pub mod registry;

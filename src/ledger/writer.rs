@@ -6,6 +6,8 @@
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
+
+pub use super::clock::{Clock, SystemClock};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use tokio::sync::oneshot;
 
@@ -42,20 +44,6 @@ pub(super) struct Request {
     pub events: Vec<Verified>,
     pub expected: ExpectedRevision,
     pub reply: oneshot::Sender<Result<Outcome, WriteError>>,
-}
-
-/// The clock the writer stamps `recorded_at` with (a value, so tests can fix time).
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system clock.
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
 }
 
 pub(super) struct Writer {
