@@ -165,16 +165,21 @@ pub fn fold_both(
             }
             next.insert(&d.stream, revision + 1);
         }
-        let mut read = read.write().expect("read state");
-        let in_step = read.size == state.size;
+        let in_step = read.read().expect("read state").size == state.size;
         for (e, d) in chunk.iter().zip(&decoded) {
             state.apply(&applied(e.index, d));
-            if in_step {
+        }
+        // Readers wait only while the chunk is applied to the read side (or, should it ever
+        // have left the write state's step, while a copy made outside the lock is swapped in).
+        if in_step {
+            let mut read = read.write().expect("read state");
+            for (e, d) in chunk.iter().zip(&decoded) {
                 read.apply(&applied(e.index, d));
             }
-        }
-        if !in_step {
-            *read = state.clone();
+        } else {
+            let copy = state.clone();
+            let stale = std::mem::replace(&mut *read.write().expect("read state"), copy);
+            drop(stale);
         }
     }
     Ok(())

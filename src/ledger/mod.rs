@@ -182,7 +182,7 @@ impl Ledger {
             pacer: writer::CheckpointPacer::default(),
             under_load: false,
             signed_size: state_size,
-            follow_failing: false,
+            follow_failing: None,
         };
         std::thread::Builder::new()
             .name("ledger-writer".into())

@@ -62,8 +62,8 @@ pub(super) struct Writer {
     pub under_load: bool,
     /// Entries covered by the last checkpoint this writer committed.
     pub signed_size: u64,
-    /// Whether the last idle fold failed (logged once, not on every tick).
-    pub follow_failing: bool,
+    /// After a failed idle fold: when to try again (the failure is logged once).
+    pub follow_failing: Option<std::time::Instant>,
 }
 
 /// What one admitted request contributed to the group.
@@ -219,9 +219,11 @@ impl Writer {
         }
     }
 
-    /// Any other failure: nothing acknowledged; the write state is rebuilt from the store.
+    /// Any other failure: nothing acknowledged. The write state goes back to the committed
+    /// state (the read side), and both then fold whatever of the group the store did keep
+    /// (on EventStoreDB some streams' runs may have been written).
     fn failed(&mut self, admitted: Vec<Admitted>, e: &WriteError) {
-        tracing::error!(error = %e, "group commit failed; reloading write state");
+        tracing::error!(error = %e, "group commit failed; back to the committed state");
         for a in admitted {
             let failed = match &a.outcome {
                 Outcome::Repeated(_) => Ok(a.outcome),
@@ -231,12 +233,9 @@ impl Writer {
             };
             let _ = a.req.reply.send(failed);
         }
-        match super::load_state(self.store.as_ref()) {
-            Ok(s) => self.state = s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot reload state; writer stops");
-                std::process::exit(70);
-            }
+        self.rewind();
+        if let Err(e) = self.fold_view() {
+            tracing::error!(error = %e, "cannot fold the store; the next group retries");
         }
     }
 

@@ -149,18 +149,40 @@ fn a_write_through_a_reading_node_is_the_writers_and_reads_back_at_once() {
         "{}",
         r.text
     );
-    for (token, body, status, code) in [
-        (None, &body[..], 401, "unauthenticated"),
+    // Refused by the writer and passed back: a well-formed token nobody holds (the reader
+    // checks only a token's shape), a body that is no envelope; refused by the reader
+    // itself: no token at all.
+    for (token, body, status, code, said) in [
+        (
+            Some("nobody"),
+            &body[..],
+            401,
+            "unauthenticated",
+            "unknown, expired",
+        ),
         (
             Some(admin.as_str()),
             &b"{not json"[..],
             400,
             "invalid_envelope",
+            "",
+        ),
+        (
+            None,
+            &body[..],
+            401,
+            "unauthenticated",
+            "header is required",
         ),
     ] {
         let r = post(&reading, "/v1/events", token, body);
         assert_eq!((r.status, r.code()), (status, code), "{}", r.text);
         assert_eq!(r.content_type, "application/problem+json");
+        assert!(
+            r.json["detail"].as_str().unwrap_or_default().contains(said),
+            "{}",
+            r.text
+        );
     }
     assert_eq!(app.log_size(), size, "nothing refused was written");
 
@@ -240,14 +262,7 @@ fn fake_writer(answer: Option<Vec<u8>>) -> (String, Arc<Mutex<Vec<String>>>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let mut stream = stream.expect("accept");
-            stream
-                .set_read_timeout(Some(Duration::from_millis(300)))
-                .expect("timeout");
-            let mut request = Vec::new();
-            let mut chunk = [0u8; 65536];
-            while let Ok(n @ 1..) = stream.read(&mut chunk) {
-                request.extend_from_slice(&chunk[..n]);
-            }
+            let request = read_request(&mut stream);
             log.lock()
                 .expect("log")
                 .push(String::from_utf8_lossy(&request).into_owned());
@@ -258,6 +273,32 @@ fn fake_writer(answer: Option<Vec<u8>>) -> (String, Arc<Mutex<Vec<String>>>) {
         }
     });
     (base, seen)
+}
+
+/// One HTTP/1.1 request: its head, then as many body bytes as its Content-Length says.
+fn read_request(stream: &mut TcpStream) -> Vec<u8> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let head = request.windows(4).position(|w| w == b"\r\n\r\n");
+        if let Some(end) = head {
+            let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse::<usize>().expect("length"));
+            if request.len() >= end + 4 + length {
+                return request;
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return request,
+            Ok(n) => request.extend_from_slice(&chunk[..n]),
+        }
+    }
 }
 
 const WRITE: &str = "POST /v1/events?expected_revision=3 HTTP/1.1\r\nHost: reader\r\n\
@@ -377,13 +418,12 @@ fn a_receipt_this_node_never_mirrors_is_answered_after_the_wait() {
         body.len()
     );
     let (writer, _) = fake_writer(Some(answer.into_bytes()));
-    let reading = reader_waiting(
-        &app,
-        &writer,
-        Duration::from_secs(5),
-        Duration::from_millis(300),
-    );
+    let wait = Duration::from_millis(500);
+    let reading = reader_waiting(&app, &writer, Duration::from_secs(5), wait);
+    let started = std::time::Instant::now();
     let r = post(&reading, "/v1/events", Some("t"), b"{}");
+    let took = started.elapsed();
+    assert!(took >= wait && took < Duration::from_secs(5), "{took:?}");
     assert_eq!(
         (r.status, r.json["index"].as_u64()),
         (201, Some(999999)),

@@ -24,7 +24,7 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::auth::{bearer_token, Caller};
 use super::problem::ApiError;
@@ -39,8 +39,16 @@ pub const FORWARDED_MARK: &str = "caseledger-forwarded";
 /// Forwarded writes in flight at once; more wait for a slot, up to [`QUEUE_WAIT`].
 const MAX_IN_FLIGHT: usize = 64;
 
-/// How long a write waits for a forwarding slot before it is refused with 503.
+/// How long a write waits for a forwarding slot (or body memory) before it is refused
+/// with 503.
 const QUEUE_WAIT: Duration = Duration::from_secs(5);
+
+/// KiB of request bodies held at once for forwarding, from their first byte until the
+/// writer answered (each write reserves its endpoint's limit).
+const BODY_BUDGET_KIB: u32 = 256 * 1024;
+
+/// How long a forwarded write's body may take to arrive.
+const BODY_WAIT: Duration = Duration::from_secs(30);
 
 /// How long the writing node has to answer a forwarded write (its group commit takes
 /// milliseconds; this bounds a hung connection).
@@ -51,6 +59,7 @@ pub struct Writer {
     base: String,
     agent: ureq::Agent,
     slots: Arc<Semaphore>,
+    bodies: Arc<Semaphore>,
     mirror_wait: Duration,
 }
 
@@ -84,6 +93,7 @@ impl Writer {
             base: base.to_owned(),
             agent,
             slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            bodies: Arc::new(Semaphore::new(BODY_BUDGET_KIB as usize)),
             mirror_wait,
         })
     }
@@ -135,30 +145,56 @@ pub(super) async fn writable(
     // ago), but a request without one is not worth reading and sending on.
     bearer_token(req)?;
     let route = route()?;
-    // A slot before the body: at most MAX_IN_FLIGHT bodies are held here at once.
-    let slot = tokio::time::timeout(QUEUE_WAIT, writer.slots.clone().acquire_owned())
+    // Memory first: the body may take up to `limit` bytes while it arrives and is sent on.
+    let kib =
+        u32::try_from(limit.div_ceil(1024)).map_or(BODY_BUDGET_KIB, |k| k.min(BODY_BUDGET_KIB));
+    let budget = slot(
+        &writer.bodies,
+        kib,
+        "request bodies are already held for the writing node",
+    )
+    .await?;
+    let body = tokio::time::timeout(BODY_WAIT, read_body(req, payload, limit))
         .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::Unavailable,
-                format!(
-                    "{MAX_IN_FLIGHT} writes are already on their way to the writing node; \
-                     nothing was sent, retry later"
-                ),
-            )
-        })?;
-    let body = read_body(req, payload, limit).await?;
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "the request body did not arrive within {} s",
+                BODY_WAIT.as_secs()
+            ))
+        })??;
     let outgoing = Outgoing::new(writer, req, &route, body)?;
-    // The slot goes with the exchange: a client that hangs up does not free it early.
-    let answer = outgoing.send(&writer.agent, slot).await?;
+    let exchange = slot(
+        &writer.slots,
+        1,
+        "writes are already on their way to the writing node",
+    )
+    .await?;
+    // Both go with the exchange: a client that hangs up does not free them early.
+    let answer = outgoing.send(&writer.agent, (budget, exchange)).await?;
     if answer.status().is_success() {
         if let Some(size) = send::size_after(&answer.body) {
             mirrored(state, size, writer.mirror_wait).await;
         }
     }
     Ok(Write::Forwarded(answer.into_response()))
+}
+
+/// `permits` of `pool`, waiting up to [`QUEUE_WAIT`]; 503 (nothing was sent) after that.
+async fn slot(
+    pool: &Arc<Semaphore>,
+    permits: u32,
+    what: &str,
+) -> Result<OwnedSemaphorePermit, ApiError> {
+    tokio::time::timeout(QUEUE_WAIT, pool.clone().acquire_many_owned(permits))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| {
+            ApiError::new(
+                Code::Unavailable,
+                format!("too many {what}; nothing was sent, retry later"),
+            )
+        })
 }
 
 /// The caller of a write this node handles itself: a reading node leaves authentication to

@@ -118,13 +118,13 @@ impl Outgoing {
     pub async fn send(
         self,
         agent: &ureq::Agent,
-        slot: OwnedSemaphorePermit,
+        held: (OwnedSemaphorePermit, OwnedSemaphorePermit),
     ) -> Result<Answer, ApiError> {
         let agent = agent.clone();
         let base = self.base.clone();
         let exchanged = web::block(move || {
             let answer = self.exchange(&agent);
-            drop(slot);
+            drop(held);
             answer
         })
         .await

@@ -3,10 +3,15 @@
 //! fixes receipts when another node's entries landed among its own. With SQLite the store
 //! never moves under the writer, so all of this is a no-op there.
 
+use std::time::{Duration, Instant};
+
 use super::{unavailable, Admitted, WriteError, Writer};
 use crate::ledger::rules::{Code, RuleViolation};
 use crate::ledger::{fold_both, OpenError, Outcome};
 use crate::store::{EventStore, StoreError};
+
+/// How long an idle writer waits before following again after a failed fold.
+const FOLLOW_BACKOFF: Duration = Duration::from_secs(2);
 
 fn open_error(e: OpenError) -> WriteError {
     match e {
@@ -27,23 +32,32 @@ impl Writer {
     /// write state. Unlike `catch_up` it asks no remote node (EventStoreDB's subscription
     /// feeds the view), and with nothing new it reads one cached number, so it can run
     /// whenever the writer is idle; new entries are applied, not the state copied.
+    /// While folding fails (a corrupt entry, the store unreachable) it retries every
+    /// [`FOLLOW_BACKOFF`], not on every tick, and logs the failure once.
     pub(super) fn follow(&mut self) {
-        let folded = self
-            .store
-            .size()
-            .map_err(WriteError::from)
-            .and_then(|size| self.fold_to(size));
-        match (folded, self.follow_failing) {
-            (Err(e), false) => {
-                tracing::warn!(error = %e, "cannot follow the store; retrying every 100 ms");
-                self.follow_failing = true;
-            }
-            (Ok(()), true) => {
-                tracing::info!(size = self.state.size, "following the store again");
-                self.follow_failing = false;
-            }
-            _ => {}
+        let now = Instant::now();
+        if self.follow_failing.is_some_and(|retry_at| now < retry_at) {
+            return;
         }
+        match (self.fold_view(), self.follow_failing) {
+            (Err(e), failing) => {
+                if failing.is_none() {
+                    tracing::warn!(error = %e, "cannot follow the store; retrying");
+                }
+                self.follow_failing = Some(now + FOLLOW_BACKOFF);
+            }
+            (Ok(()), Some(_)) => {
+                tracing::info!(size = self.state.size, "following the store again");
+                self.follow_failing = None;
+            }
+            (Ok(()), None) => {}
+        }
+    }
+
+    /// Folds what this node's view of the store holds beyond the write state.
+    pub(super) fn fold_view(&mut self) -> Result<(), WriteError> {
+        let size = self.store.size()?;
+        self.fold_to(size)
     }
 
     /// Folds the store's entries beyond the write state, up to `size`, into it and the read

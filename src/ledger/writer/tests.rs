@@ -9,6 +9,7 @@ use serde_json::json;
 use super::{CheckpointPacer, Frontier, Request, SystemClock, Writer};
 use crate::datadir::{self, InitOptions};
 use crate::envelope::KeyFile;
+use crate::ledger::state::LedgerState;
 use crate::ledger::{load_state, ExpectedRevision, Outcome, WriteError};
 use crate::metrics::Metrics;
 use crate::store::EventStore;
@@ -40,7 +41,7 @@ fn setup() -> Setup {
         metrics: Arc::new(Metrics::new()),
         pacer: CheckpointPacer::default(),
         under_load: false,
-        follow_failing: false,
+        follow_failing: None,
     };
     Setup {
         _dir: dir,
@@ -144,20 +145,25 @@ fn an_idle_node_follows_entries_another_node_appended_to_the_shared_store() {
     );
 }
 
-/// An entry as another node would have stored it: `leaf` is its leaf hash, or a wrong one.
-fn stored(admin: &KeyFile, name: &str, index: u64, good: bool) -> crate::store::StoredEntry {
-    let (request, _) = register(admin, name, ExpectedRevision::Any);
+/// An entry as another node would have stored it on `agency-{name}`, with its true leaf
+/// hash (`sound`) or a wrong one.
+fn stored(s: &Setup, name: &str, revision: u64, sound: bool) -> crate::store::StoredEntry {
     let stream = format!("agency-{name}");
+    let kind = ["agency.registered", "agency.updated"][usize::from(revision > 0)];
+    let data = json!({"name": name, "region": "r", "domains": ["legal"], "languages": [],
+        "interpretation": false, "cultural_adaptations": [], "trafficking_experience": true,
+        "eligibility": {"criteria": [], "notes": ""}});
+    let wire = crate::client::signed_event(&s.admin, kind, &stream, data, Utc::now());
+    let v = crate::client::self_verified(&s.admin, &wire).expect("verified");
     let stamp = crate::ledger::entry::format_time(&Utc::now());
-    let wire = request.events[0].envelope.to_wire();
-    let bytes = crate::ledger::entry::encode(&stream, 0, &stamp, &wire);
+    let bytes = crate::ledger::entry::encode(&stream, revision, &stamp, &wire);
     crate::store::StoredEntry {
-        index,
+        index: 0,
         stream,
-        revision: 0,
-        event_id: request.events[0].event.event_id,
+        revision,
+        event_id: v.event.event_id,
         recorded_at: stamp,
-        leaf_hash: match good {
+        leaf_hash: match sound {
             true => crate::log::merkle::leaf_hash(&bytes),
             false => [7; 32],
         },
@@ -165,31 +171,64 @@ fn stored(admin: &KeyFile, name: &str, index: u64, good: bool) -> crate::store::
     }
 }
 
+/// Commits `entries` behind the writer's back, as another node sharing the store would.
+fn behind_its_back(s: &Setup, mut entries: Vec<crate::store::StoredEntry>) {
+    let size = s.store.size().expect("size");
+    for (i, e) in entries.iter_mut().enumerate() {
+        e.index = size + i as u64;
+    }
+    let group = crate::store::CommitGroup {
+        entries,
+        nodes: Vec::new(),
+        checkpoint: None,
+    };
+    s.store.commit(group).expect("committed");
+}
+
 #[test]
-fn a_node_that_cannot_fold_another_nodes_entry_keeps_its_state() {
-    let s = setup();
-    let signer = datadir::read_signer(s._dir.path()).expect("signer");
-    let metrics = Arc::new(Metrics::new());
-    let reading =
-        crate::ledger::Ledger::open(s.store.clone(), signer, Arc::new(SystemClock), metrics)
-            .expect("open");
-    let before = reading.state().size;
-    let streams = reading.state().streams.len();
-    assert!(streams > 0);
-    // Another node's group: a sound entry, then one whose stored leaf hash is not its bytes'.
-    let entries = vec![
-        stored(&s.admin, "sound", before, true),
-        stored(&s.admin, "corrupt", before + 1, false),
+fn following_applies_another_nodes_entries_to_both_sides_or_to_neither() {
+    let mut s = setup();
+    let before = s.writer.state.size;
+    // Two entries of one stream and one of another, in one chunk.
+    let sound = vec![
+        stored(&s, "a", 0, true),
+        stored(&s, "a", 1, true),
+        stored(&s, "b", 0, true),
     ];
-    s.store
-        .commit(crate::store::CommitGroup {
-            entries,
-            nodes: Vec::new(),
-            checkpoint: None,
-        })
-        .expect("committed behind the node's back");
-    // Several follow ticks fail; the node serves the state it had, not half the group.
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    let state = reading.state();
-    assert_eq!((state.size, state.streams.len()), (before, streams));
+    behind_its_back(&s, sound);
+    s.writer.follow();
+    let sizes = |w: &Writer| (w.state.size, w.read.read().expect("read").size);
+    assert_eq!(sizes(&s.writer), (before + 3, before + 3));
+    assert_eq!(s.writer.read.read().expect("read").streams["agency-a"], 2);
+    assert!(s.writer.follow_failing.is_none());
+
+    // A sound entry, then one whose stored leaf hash is not its bytes': neither is applied.
+    behind_its_back(
+        &s,
+        vec![stored(&s, "c", 0, true), stored(&s, "d", 0, false)],
+    );
+    s.writer.follow();
+    assert_eq!(sizes(&s.writer), (before + 3, before + 3));
+    assert!(
+        s.writer.follow_failing.is_some(),
+        "the failure is remembered"
+    );
+    assert!(!s
+        .writer
+        .read
+        .read()
+        .expect("read")
+        .streams
+        .contains_key("agency-c"));
+}
+
+#[test]
+fn a_read_side_out_of_step_gets_a_copy_of_the_folded_state() {
+    let mut s = setup();
+    behind_its_back(&s, vec![stored(&s, "a", 0, true)]);
+    *s.writer.read.write().expect("read") = LedgerState::default();
+    s.writer.follow();
+    let read = s.writer.read.read().expect("read");
+    assert_eq!(read.size, s.writer.state.size);
+    assert_eq!(read.streams, s.writer.state.streams);
 }
