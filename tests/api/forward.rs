@@ -1,11 +1,11 @@
 //! A reading node (`--read-only --forward-writes`) in front of a writing node. With a real
 //! writer sharing the reader's store (as two nodes share one EventStoreDB log): writes come
-//! back as the writer's answers, and the reader serves them at once. With fake writers on a
-//! plain socket: what is sent on, what never is, and each way a writer can fail.
+//! back as the writer's answers, and the reader serves them at once. Fake writers on a
+//! plain socket are in `forward_fake.rs`.
 
 use std::io::{Read, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::Duration;
 
 use caseledger::client;
@@ -21,12 +21,12 @@ use serde_json::json;
 use crate::helpers::{agency_data, serve, spawn_app, to_resp, Resp, TestApp};
 
 /// A reading node on `app`'s store that forwards writes to `writer`; its base URL.
-fn reader(app: &TestApp, writer: &str, answer_timeout: Duration) -> String {
+pub(crate) fn reader(app: &TestApp, writer: &str, answer_timeout: Duration) -> String {
     reader_waiting(app, writer, answer_timeout, Duration::from_secs(5))
 }
 
 /// [`reader`], waiting up to `mirror_wait` to mirror each forwarded write.
-fn reader_waiting(
+pub(crate) fn reader_waiting(
     app: &TestApp,
     writer: &str,
     answer_timeout: Duration,
@@ -55,7 +55,7 @@ fn reader_waiting(
 }
 
 /// Sends `request` as it is over a fresh connection; the whole answer as text.
-fn raw(base: &str, request: &str) -> String {
+pub(crate) fn raw(base: &str, request: &str) -> String {
     let mut stream = TcpStream::connect(base.trim_start_matches("http://")).expect("connect");
     stream.write_all(request.as_bytes()).expect("send");
     let mut answer = String::new();
@@ -64,7 +64,7 @@ fn raw(base: &str, request: &str) -> String {
 }
 
 /// POSTs `body` to `path` on the node at `base`.
-fn post(base: &str, path: &str, token: Option<&str>, body: &[u8]) -> Resp {
+pub(crate) fn post(base: &str, path: &str, token: Option<&str>, body: &[u8]) -> Resp {
     let mut req = ureq::post(&format!("{base}{path}")).set("Content-Type", "application/json");
     if let Some(t) = token {
         req = req.set("Authorization", &format!("Bearer {t}"));
@@ -78,7 +78,7 @@ fn agency_event(app: &TestApp, kind: &str, id: &str, name: &str) -> WireEnvelope
     client::signed_event(&app.admin, kind, &stream, agency_data(name), Utc::now())
 }
 
-fn status_of(answer: &str) -> u16 {
+pub(crate) fn status_of(answer: &str) -> u16 {
     answer[9..12].parse().expect("status")
 }
 
@@ -250,184 +250,4 @@ fn the_writing_node_answers_401_before_anything_else() {
             r.text
         );
     }
-}
-
-/// A fake writing node: records each request it gets and answers it with `answer` (`None`:
-/// holds the connection and never answers).
-fn fake_writer(answer: Option<Vec<u8>>) -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let mut stream = stream.expect("accept");
-            let request = read_request(&mut stream);
-            log.lock()
-                .expect("log")
-                .push(String::from_utf8_lossy(&request).into_owned());
-            match &answer {
-                Some(a) => drop(stream.write_all(a)),
-                None => std::thread::sleep(Duration::from_secs(10)),
-            }
-        }
-    });
-    (base, seen)
-}
-
-/// One HTTP/1.1 request: its head, then as many body bytes as its Content-Length says.
-fn read_request(stream: &mut TcpStream) -> Vec<u8> {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut request = Vec::new();
-    let mut chunk = [0u8; 65536];
-    loop {
-        let head = request.windows(4).position(|w| w == b"\r\n\r\n");
-        if let Some(end) = head {
-            let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
-            let length = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map_or(0, |v| v.trim().parse::<usize>().expect("length"));
-            if request.len() >= end + 4 + length {
-                return request;
-            }
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return request,
-            Ok(n) => request.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-const WRITE: &str = "POST /v1/events?expected_revision=3 HTTP/1.1\r\nHost: reader\r\n\
-    Authorization: Bearer t\r\nContent-Type: application/json\r\nX-Secret: s\r\n\
-    X-Multi: a\r\nX-Multi: b\r\nConnection: close, X-Secret\r\nContent-Length: 2\r\n\r\n{}";
-
-#[test]
-fn the_writer_gets_the_request_end_to_end_and_its_answer_comes_back_whole() {
-    let app = spawn_app();
-    let body = "{\"index\": 0}";
-    let answer = format!(
-        "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nSet-Thing: 1\r\n\
-         Set-Thing: 2\r\nX-Hop: h\r\nConnection: close, X-Hop\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let (writer, seen) = fake_writer(Some(answer.into_bytes()));
-    let reading = reader(&app, &writer, Duration::from_secs(30));
-    let answer = raw(&reading, WRITE);
-    assert_eq!(status_of(&answer), 201, "{answer}");
-    let lower = answer.to_ascii_lowercase();
-    assert!(
-        lower.contains("set-thing: 1\r\n") && lower.contains("set-thing: 2\r\n"),
-        "{answer}"
-    );
-    assert!(
-        !lower.contains("x-hop"),
-        "per-connection headers stay behind: {answer}"
-    );
-    assert!(answer.ends_with(body), "{answer}");
-
-    let seen = seen.lock().expect("seen");
-    let request = seen[0].to_ascii_lowercase();
-    assert!(
-        request.starts_with("post /v1/events?expected_revision=3 http/1.1\r\n"),
-        "{request}"
-    );
-    for sent in [
-        "authorization: bearer t\r\n",
-        "x-multi: a, b\r\n",
-        "caseledger-forwarded: 1\r\n",
-        "via: 1.1 caseledger\r\n",
-    ] {
-        assert!(request.contains(sent), "{sent:?} in {request}");
-    }
-    assert!(!request.contains("x-secret"), "{request}");
-    assert!(request.ends_with("\r\n\r\n{}"), "{request}");
-}
-
-#[test]
-fn what_the_reader_refuses_is_never_sent_and_a_failing_writer_is_named() {
-    let app = spawn_app();
-    let (writer, seen) = fake_writer(Some(b"HTTP/1.1 201 Created\r\n\r\n".to_vec()));
-    let reading = reader(&app, &writer, Duration::from_secs(30));
-    let r = post(&reading, "/v1/events", Some("t"), &vec![b' '; 65 * 1024]);
-    assert_eq!(
-        (r.status, r.code()),
-        (413, "payload_too_large"),
-        "{}",
-        r.text
-    );
-    assert!(
-        seen.lock().expect("seen").is_empty(),
-        "the oversized body never left"
-    );
-
-    // Each broken writer: its answer, and what the reader says.
-    let huge = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n{}",
-        "x".repeat(2_000_000)
-    );
-    for (answer, why) in [
-        (Some(b"garbage\r\n\r\n".to_vec()), "a junk answer"),
-        (Some(huge.into_bytes()), "an answer over 1 MiB"),
-        (None, "no answer within the timeout"),
-    ] {
-        let (writer, _) = fake_writer(answer);
-        let reading = reader(&app, &writer, Duration::from_secs(1));
-        let r = post(&reading, "/v1/events", Some("t"), b"{}");
-        assert_eq!(
-            (r.status, r.code()),
-            (502, "bad_gateway"),
-            "{why}: {}",
-            r.text
-        );
-        assert_eq!(r.content_type, "application/problem+json");
-        let detail = r.json["detail"].as_str().unwrap_or_default();
-        assert!(
-            detail.contains(&writer) && detail.contains("may or may not"),
-            "{detail}"
-        );
-    }
-
-    // Nobody listening (the discard port): nothing was sent, so nothing was written.
-    let reading = reader(&app, "http://127.0.0.1:9", Duration::from_secs(1));
-    let r = post(&reading, "/v1/events", Some("t"), b"{}");
-    assert_eq!((r.status, r.code()), (503, "unavailable"), "{}", r.text);
-    let detail = r.json["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("nothing was written"), "{detail}");
-
-    // No bearer token: refused by the reader, never sent on.
-    let (writer, seen) = fake_writer(Some(b"HTTP/1.1 201 Created\r\n\r\n".to_vec()));
-    let reading = reader(&app, &writer, Duration::from_secs(1));
-    let r = post(&reading, "/v1/events", None, b"{}");
-    assert_eq!((r.status, r.code()), (401, "unauthenticated"), "{}", r.text);
-    assert!(seen.lock().expect("seen").is_empty());
-}
-
-/// A writer's receipt for an entry this node never mirrors (their logs are not shared):
-/// the answer still comes back, once the bounded wait is over.
-#[test]
-fn a_receipt_this_node_never_mirrors_is_answered_after_the_wait() {
-    let app = spawn_app();
-    let body = "{\"index\": 999999, \"revision\": 0}";
-    let answer = format!(
-        "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let (writer, _) = fake_writer(Some(answer.into_bytes()));
-    let wait = Duration::from_millis(500);
-    let reading = reader_waiting(&app, &writer, Duration::from_secs(5), wait);
-    let started = std::time::Instant::now();
-    let r = post(&reading, "/v1/events", Some("t"), b"{}");
-    let took = started.elapsed();
-    assert!(took >= wait && took < Duration::from_secs(5), "{took:?}");
-    assert_eq!(
-        (r.status, r.json["index"].as_u64()),
-        (201, Some(999999)),
-        "{}",
-        r.text
-    );
 }

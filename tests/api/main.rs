@@ -4,6 +4,7 @@ mod authz;
 mod bad_input;
 mod cases;
 mod forward;
+mod forward_fake;
 mod helpers;
 mod log;
 mod reports;
