@@ -128,6 +128,10 @@ fn what_the_reader_refuses_is_never_sent_and_a_failing_writer_is_named() {
     );
     for (answer, why) in [
         (Some(b"garbage\r\n\r\n".to_vec()), "a junk answer"),
+        (
+            Some(b"HTTP/1.1 102 Processing\r\n\r\n".to_vec()),
+            "an interim status as the answer",
+        ),
         (Some(huge.into_bytes()), "an answer over 1 MiB"),
         (None, "no answer within the timeout"),
     ] {
