@@ -16,6 +16,12 @@ impl<'a> Cursor<'a> {
         Self { rest: bytes }
     }
 
+    /// What is left to read.
+    #[cfg(test)]
+    pub fn rest(&self) -> &'a [u8] {
+        self.rest
+    }
+
     /// Whether everything has been read.
     pub fn at_end(&self) -> bool {
         self.rest.is_empty()

@@ -326,5 +326,30 @@ mod tests {
             }
             prop_assert!(scan(&raw).is_some() || entry.contains('\n'));
         }
+
+        /// A proof list alone, as the scan reads it (44-byte items, plain ASCII): with any
+        /// byte changed to any value, whatever it still accepts serde_json reads as the same
+        /// list of 44-byte strings, ending where the scan says.
+        #[test]
+        fn proof_lists_agree_with_serde_json(
+            items in proptest::collection::vec("[A-Za-z0-9+/]{43}=", 0..4),
+            flip in 0usize..200,
+            byte in any::<u8>(),
+        ) {
+            let quoted: Vec<String> = items.iter().map(|i| format!("\"{i}\"")).collect();
+            let text = format!("{}]}}", quoted.join(","));
+            let mut flipped = text.clone().into_bytes();
+            if let Some(b) = flipped.get_mut(flip) { *b = byte; }
+            let exact = Cursor::new(text.as_bytes()).fixed_strings(HASH_TEXT, is_plain_ascii);
+            prop_assert_eq!(exact, Some(&text.as_bytes()[..text.len() - 2]));
+            let mut c = Cursor::new(&flipped);
+            if let Some(inner) = c.fixed_strings(HASH_TEXT, is_plain_ascii) {
+                let json = format!("[{}]", std::str::from_utf8(inner).expect("ascii"));
+                let read: Vec<String> = serde_json::from_str(&json).expect("serde reads it");
+                prop_assert!(read.iter().all(|i| i.len() == HASH_TEXT));
+                prop_assert_eq!(read.len(), (inner.len() + 1) / HASH_STRIDE);
+                prop_assert_eq!(flipped.len() - c.rest().len(), inner.len() + 1);
+            }
+        }
     }
 }
