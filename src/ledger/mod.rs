@@ -20,10 +20,11 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+pub use clock::{Clock, SystemClock};
 pub use load::{fold_both, load_state, load_state_from};
 pub use rules::{Code, RuleViolation};
 pub use state::LedgerState;
-pub use writer::{seal, CheckpointPacer, Clock, Frontier, SystemClock};
+pub use writer::{seal, CheckpointPacer, Frontier};
 
 use crate::domain::EventPayload;
 use crate::envelope::Envelope;

@@ -6,11 +6,10 @@
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
-
-pub use super::clock::{Clock, SystemClock};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use tokio::sync::oneshot;
 
+use super::clock::Clock;
 use super::entry;
 use super::rules::{decide, Code, RuleViolation};
 use super::state::{Applied, LedgerState};

@@ -5,9 +5,9 @@
 //! A node started with `--read-only --forward-writes URL` sends each write request to the
 //! writing node and answers with its response, so clients can use any node:
 //!
-//! - The body is read here first, within the endpoint's limit, so an oversized request is
-//!   refused without being sent on. Nothing else is checked here: the writer authenticates
-//!   and decides, so a token the writer issued a moment ago works before this node mirrors it.
+//! - Refused here, never sent on: a request without a well-formed bearer token, a body over
+//!   the endpoint's limit or slower than [`BODY_WAIT`]. Whether the token is valid is the
+//!   writer's to say, so a token it issued a moment ago works before this node mirrors it.
 //! - The path is rebuilt from the route (the principal id parsed), with the client's query.
 //! - Headers go on except the per-connection ones (RFC 9110 §7.6.1, and any the client's
 //!   `Connection` names); repeats are joined, and a repeated `Authorization` or
@@ -19,11 +19,10 @@
 
 mod send;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use std::sync::Arc;
-
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::auth::{bearer_token, Caller};
@@ -31,7 +30,7 @@ use super::problem::ApiError;
 use super::{read_body, AppState};
 use crate::ledger::Code;
 
-pub use send::Outgoing;
+use send::Outgoing;
 
 /// The header a reading node puts on the requests it forwards.
 pub const FORWARDED_MARK: &str = "caseledger-forwarded";

@@ -6,10 +6,11 @@ use std::sync::{Arc, RwLock};
 use chrono::Utc;
 use serde_json::json;
 
-use super::{CheckpointPacer, Frontier, Request, SystemClock, Writer};
+use super::{CheckpointPacer, Frontier, Request, Writer};
 use crate::datadir::{self, InitOptions};
 use crate::envelope::KeyFile;
 use crate::ledger::state::LedgerState;
+use crate::ledger::SystemClock;
 use crate::ledger::{load_state, ExpectedRevision, Outcome, WriteError};
 use crate::metrics::Metrics;
 use crate::store::EventStore;
