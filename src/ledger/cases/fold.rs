@@ -16,7 +16,7 @@ pub(super) fn apply(cases: &mut HashMap<CaseId, CaseState>, id: CaseId, a: &Appl
         index: a.index,
         revision: a.revision,
         recorded_at: a.recorded_at,
-        event_type: a.event.data.type_name().to_owned(),
+        event_type: a.event.data.type_name().into(),
         actor: a.event.actor.clone(),
         keyid: a.keyid.clone(),
     };

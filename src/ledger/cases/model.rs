@@ -1,6 +1,8 @@
 //! The per-case state the fold builds: status, people, needs, consents with their history,
 //! inquiries with their answers, referrals with their lifecycle, and every step's signer.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -25,8 +27,9 @@ pub struct Step {
     /// Revision within the case stream.
     pub revision: u64,
     pub recorded_at: DateTime<Utc>,
-    /// The event `type`.
-    pub event_type: String,
+    /// The event `type`: one of the static names when folded, owned when read back from a
+    /// snapshot. Borrowed, so a replay allocates nothing for it.
+    pub event_type: Cow<'static, str>,
     /// The signing principal.
     pub actor: PrincipalId,
     /// The key that signed it.
