@@ -159,3 +159,49 @@ fn keygen_sign_and_submit_round_trip_against_a_running_server() {
     server.kill().expect("kill");
     let _ = server.wait();
 }
+
+/// `bench-log --bundle`: the verification figure of an existing bundle, its raw reference
+/// interleaved, from the bundle's own signatures; a bundle that does not verify is refused.
+#[test]
+fn bench_log_measures_an_existing_bundle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf8");
+    let (ok, out, err) = run(&["init", "--json", "--data", data]);
+    assert!(ok, "{err}");
+    let key = serde_json::from_str::<Value>(&out).expect("json")["log_key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    let bundle = dir.path().join("log.json");
+    let bundle = bundle.to_str().expect("utf8");
+    let (ok, _, err) = run(&["export", "--data", data, "--out", bundle]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&["bench-log", "--bundle", bundle, "--log-key", &key, "--json"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let figure = &v["offline_verify"];
+    let exported = std::fs::read_to_string(bundle)
+        .expect("bundle")
+        .matches("{\"index\":")
+        .count();
+    assert!(exported > 0);
+    assert_eq!(figure["entries"], exported, "{out}");
+    assert_eq!(figure["raw_window_per_s"].as_array().map(Vec::len), Some(2));
+    assert!(figure["ratio"].as_f64().is_some_and(|r| r > 0.0), "{out}");
+    assert!(
+        v["inclusion_proof"].is_null() && v["append"].is_null(),
+        "{out}"
+    );
+    // Without --log-key the key is read from <bundle>.key.
+    let (ok, _, err) = run(&["bench-log", "--bundle", bundle]);
+    assert!(!ok);
+    assert!(err.contains("log.key"), "{err}");
+    std::fs::write(dir.path().join("log.key"), format!("{key}\n")).expect("key file");
+    let mut text = std::fs::read_to_string(bundle).expect("bundle");
+    text = text.replacen("\"index\":0", "\"index\":1", 1);
+    std::fs::write(bundle, text).expect("tamper");
+    let (ok, _, err) = run(&["bench-log", "--bundle", bundle]);
+    assert!(!ok);
+    assert!(err.contains("does not verify"), "{err}");
+}

@@ -179,15 +179,7 @@ impl std::io::Read for Trickle<'_> {
 fn the_aligned_chunk_fast_path_names_the_tampered_entry_or_proof() {
     let chunk = caseledger::verify::CHUNK;
     let mut w = world();
-    let admin = w.admin.clone();
-    while w.log.entries.len() < 3 * chunk + 40 {
-        w.log.append(
-            &admin,
-            "agency.updated",
-            "agency-bay-clinic",
-            common::agency("bay-clinic"),
-        );
-    }
+    w.grow_to(3 * chunk + 40);
     let good = w.log.bundle();
     let text = |b: &Bundle| layouts(b).swap_remove(0).1;
     let good_text = text(&good);

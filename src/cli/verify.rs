@@ -33,7 +33,7 @@ pub struct VerifyArgs {
     pub progress: bool,
 }
 
-fn read_key(arg: &str) -> anyhow::Result<NoteVerifier> {
+pub(crate) fn read_key(arg: &str) -> anyhow::Result<NoteVerifier> {
     if let Ok(k) = NoteVerifier::parse(arg.trim()) {
         return Ok(k);
     }

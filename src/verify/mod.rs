@@ -12,6 +12,7 @@ mod entry;
 mod proofs;
 mod replay;
 pub mod report;
+mod sample;
 
 use std::io::Read;
 use std::sync::atomic::AtomicBool;
@@ -21,6 +22,7 @@ use base64::Engine;
 use rayon::prelude::*;
 
 pub use report::{Check, Failure, Kind, Report};
+pub use sample::{signature_sample, SignatureSample};
 
 use crate::bundle::read::{self, Item, RawChunk, ReadError};
 use crate::bundle::{Bundle, BundleHeader, FORMAT};
@@ -34,6 +36,8 @@ use replay::Replay;
 pub const CHUNK: usize = proofs::CHUNK;
 /// Chunks of entries held while the header has not come yet (64 MB or so).
 const MAX_WAITING: usize = 8;
+/// Items the reader may have read ahead of the verifier.
+pub const READ_AHEAD: usize = 4;
 /// Replays of at least this many entries are freed on a thread of their own.
 const FREE_APART: u64 = 100_000;
 
@@ -350,7 +354,20 @@ pub fn verify_bundle(bundle: &Bundle, key: &NoteVerifier, opts: Options) -> Repo
 
 /// Verifies a bundle streamed from `reader`, parsing on its own thread.
 pub fn verify_reader(reader: impl Read + Send, key: &NoteVerifier, opts: Options) -> Report {
-    let (tx, rx) = crossbeam_channel::bounded::<Item>(4);
+    verify_reader_pausing(reader, key, opts, &mut |_| {})
+}
+
+/// [`verify_reader`], calling `pause` on this thread after each chunk with the number of
+/// entries handed over so far. While it runs the verifier's workers are idle; the reader
+/// thread reads ahead by at most [`READ_AHEAD`] items. `bench-log` interleaves its raw
+/// reference with the verification this way.
+pub fn verify_reader_pausing(
+    reader: impl Read + Send,
+    key: &NoteVerifier,
+    opts: Options,
+    pause: &mut dyn FnMut(u64),
+) -> Report {
+    let (tx, rx) = crossbeam_channel::bounded::<Item>(READ_AHEAD);
     let (spare_tx, spare_rx) = crossbeam_channel::bounded::<RawChunk>(2);
     let mut v = Verifier::new(key, opts);
     v.spare = Some(spare_tx);
@@ -361,8 +378,12 @@ pub fn verify_reader(reader: impl Read + Send, key: &NoteVerifier, opts: Options
             })
         });
         for item in rx.iter() {
+            let entries = matches!(item, Item::Entries(_));
             if !v.feed(item) {
                 break;
+            }
+            if entries {
+                pause(v.position);
             }
         }
         drop(rx);

@@ -129,6 +129,20 @@ pub struct World {
     pub worker: KeyFile,
 }
 
+impl World {
+    /// Appends `agency.updated` events by the admin until the log holds `n` entries.
+    pub fn grow_to(&mut self, n: usize) {
+        while self.log.entries.len() < n {
+            self.log.append(
+                &self.admin,
+                "agency.updated",
+                "agency-bay-clinic",
+                agency("bay-clinic"),
+            );
+        }
+    }
+}
+
 pub fn world() -> World {
     let mut log = HandLog::new();
     let admin = key("admin");

@@ -6,7 +6,7 @@
 
 use std::io::BufWriter;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration as StdDuration, Instant};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -26,15 +26,15 @@ use crate::domain::{CaseId, PrincipalId};
 use crate::envelope::{Envelope, KeyFile, WireEnvelope};
 use crate::ledger::entry::format_time;
 use crate::ledger::{ExpectedRevision, Ledger, SystemClock, Verified};
-use crate::verify::{verify_reader, Options};
+use crate::log::note::NoteVerifier;
+use crate::verify::{signature_sample, verify_reader_pausing, Options, SignatureSample};
 
 /// Submitting threads: the writer groups their requests into shared commits.
 const SUBMITTERS: usize = 32;
 /// Signatures in the raw-rate reference.
 const RAW_SAMPLE: usize = 1 << 16;
 
-/// One signature of the raw-rate reference: message, signature, key.
-type Sample = (Vec<u8>, Signature, VerifyingKey);
+type Sample = SignatureSample;
 
 fn unverified(wire: &WireEnvelope) -> anyhow::Result<Verified> {
     let envelope = Envelope::from_wire(wire)?;
@@ -64,22 +64,6 @@ fn submit(ledger: &Ledger, keys: &[KeyFile], events: &[Raw]) -> anyhow::Result<V
     let stream = events.first().map(|e| e.1.clone()).unwrap_or_default();
     ledger.submit_blocking(stream, batch, ExpectedRevision::Any)?;
     Ok(sample)
-}
-
-/// Raw batch verification on all cores, in the verifier's batch size.
-fn raw_batch_rate(sample: &[Sample]) -> f64 {
-    let started = Instant::now();
-    let mut done = 0usize;
-    while started.elapsed().as_secs_f64() < 3.0 {
-        sample.par_chunks(64).for_each(|c| {
-            let msgs: Vec<&[u8]> = c.iter().map(|s| s.0.as_slice()).collect();
-            let sigs: Vec<Signature> = c.iter().map(|s| s.1).collect();
-            let keys: Vec<VerifyingKey> = c.iter().map(|s| s.2).collect();
-            ed25519_dalek::verify_batch(&msgs, &sigs, &keys).expect("valid signatures");
-        });
-        done += sample.len();
-    }
-    done as f64 / started.elapsed().as_secs_f64()
 }
 
 /// Fills a data directory with a realistic log of about `entries` events (the registry,
@@ -154,37 +138,166 @@ pub(super) fn bench_verify(
     let summary = write_full(store.as_ref(), &id, &mut out, &mut |_, _| {})?;
     drop(out);
     let export_s = started.elapsed().as_secs_f64();
-    let bytes = std::fs::metadata(&path)?.len();
-    // The reference is measured before and after, and the better rate is used, so that a
-    // slow spell of a noisy machine during one of them cannot flatter the ratio.
-    eprintln!("measuring the raw batch-verify rate (3 s)...");
-    let raw_before = raw_batch_rate(&sample);
-    eprintln!("verifying the bundle ({} MB)...", bytes >> 20);
-    let started = Instant::now();
-    let report = verify_reader(
-        std::fs::File::open(&path)?,
-        &signer.verifier(),
-        Options::default(),
-    );
-    let verify_s = started.elapsed().as_secs_f64();
+    let m = measure(&path, &signer.verifier(), &sample)?;
     anyhow::ensure!(
-        report.ok,
-        "the bench bundle did not verify: {:?}",
-        report.failure
+        m.entries == summary.entries,
+        "the verifier passed {} entries of the {} exported",
+        m.entries,
+        summary.entries
     );
-    eprintln!("measuring the raw batch-verify rate again (3 s)...");
-    let raw_after = raw_batch_rate(&sample);
-    let raw = raw_before.max(raw_after);
     if let Some(keep) = keep {
         std::fs::rename(&path, keep)?;
         std::fs::write(keep.with_extension("key"), format!("{}\n", id.log_key))?;
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let rate = summary.entries as f64 / verify_s;
-    Ok(json!({
-        "entries": summary.entries, "bundle_bytes": bytes, "export_s": export_s,
-        "verify_s": verify_s, "verify_per_s": rate, "raw_batch_verify_per_s": raw,
-        "raw_before_per_s": raw_before, "raw_after_per_s": raw_after,
-        "cores": rayon::current_num_threads(), "ratio": rate / raw, "target_ratio": 0.8,
-    }))
+    let mut figures = m.figures();
+    figures["export_s"] = json!(export_s);
+    Ok(figures)
+}
+
+/// Verifies an existing bundle (`bench-log --bundle`), against the raw rate over its own
+/// first signatures.
+pub(super) fn bench_bundle(path: &std::path::Path, key: &NoteVerifier) -> anyhow::Result<Value> {
+    eprintln!(
+        "reading the first {RAW_SAMPLE} signatures of {}...",
+        path.display()
+    );
+    let sample = signature_sample(std::fs::File::open(path)?, key, RAW_SAMPLE)?;
+    anyhow::ensure!(!sample.is_empty(), "the bundle holds no signature");
+    Ok(measure(path, key, &sample)?.figures())
+}
+
+/// Entries verified between two windows of the raw reference.
+const SLICE: u64 = 131_072;
+/// Length of one window of the raw reference.
+const WINDOW: StdDuration = StdDuration::from_secs(1);
+/// Signatures per pass of a raw window: a window ends at the first pass past `WINDOW`.
+const PASS: usize = 8192;
+
+/// The raw reference, measured in windows: raw batch verification on all cores, in the
+/// verifier's batch size, over the sample in turn.
+struct RawWindows<'a> {
+    sample: &'a [Sample],
+    at: usize,
+    sigs: u64,
+    time: StdDuration,
+    rates: Vec<f64>,
+}
+
+impl<'a> RawWindows<'a> {
+    fn new(sample: &'a [Sample]) -> Self {
+        Self {
+            sample,
+            at: 0,
+            sigs: 0,
+            time: StdDuration::ZERO,
+            rates: Vec::new(),
+        }
+    }
+
+    fn window(&mut self) {
+        let started = Instant::now();
+        let mut sigs = 0;
+        while started.elapsed() < WINDOW {
+            let end = (self.at + PASS).min(self.sample.len());
+            self.sample[self.at..end].par_chunks(64).for_each(|c| {
+                let msgs: Vec<&[u8]> = c.iter().map(|s| s.0.as_slice()).collect();
+                let sigs: Vec<Signature> = c.iter().map(|s| s.1).collect();
+                let keys: Vec<VerifyingKey> = c.iter().map(|s| s.2).collect();
+                ed25519_dalek::verify_batch(&msgs, &sigs, &keys).expect("valid signatures");
+            });
+            sigs += (end - self.at) as u64;
+            self.at = if end == self.sample.len() { 0 } else { end };
+        }
+        let took = started.elapsed();
+        self.sigs += sigs;
+        self.time += took;
+        self.rates.push(sigs as f64 / took.as_secs_f64());
+    }
+}
+
+/// One verification of a bundle, cut into slices with a raw window before each slice and
+/// after the last. Both rates are summed over the whole run, so a host that speeds up or
+/// slows down during the run (these machines do, by 20% within a minute) weighs on both
+/// alike instead of on whichever ran at the time.
+struct Measured {
+    entries: u64,
+    bytes: u64,
+    /// Entries and seconds of each slice.
+    slices: Vec<(u64, f64)>,
+    raw_sigs: u64,
+    raw_s: f64,
+    raw_windows: Vec<f64>,
+}
+
+impl Measured {
+    fn figures(&self) -> Value {
+        let verify_s: f64 = self.slices.iter().map(|s| s.1).sum();
+        let rate = self.entries as f64 / verify_s;
+        let raw = self.raw_sigs as f64 / self.raw_s;
+        // Each slice against the mean of the windows on either side of it, for the spread.
+        let mut slices: Vec<f64> = self
+            .slices
+            .iter()
+            .enumerate()
+            .map(|(i, &(n, s))| {
+                n as f64 / s / ((self.raw_windows[i] + self.raw_windows[i + 1]) / 2.0)
+            })
+            .collect();
+        slices.sort_by(f64::total_cmp);
+        json!({
+            "entries": self.entries, "bundle_bytes": self.bytes,
+            "verify_s": verify_s, "verify_per_s": rate, "raw_batch_verify_per_s": raw,
+            "raw_s": self.raw_s, "raw_window_per_s": self.raw_windows,
+            "slice_ratio_min": slices.first(), "slice_ratio_median": slices.get(slices.len() / 2),
+            "slice_ratio_max": slices.last(),
+            "cores": rayon::current_num_threads(), "ratio": rate / raw, "target_ratio": 0.8,
+        })
+    }
+}
+
+fn measure(
+    path: &std::path::Path,
+    key: &NoteVerifier,
+    sample: &[Sample],
+) -> anyhow::Result<Measured> {
+    let bytes = std::fs::metadata(path)?.len();
+    let mut raw = RawWindows::new(sample);
+    let mut slices = Vec::new();
+    eprintln!(
+        "verifying the bundle ({} MB), with a {} s window of raw batch verification before \
+         every {SLICE} entries and after the last...",
+        bytes >> 20,
+        WINDOW.as_secs()
+    );
+    raw.window();
+    let (mut started, mut done) = (Instant::now(), 0);
+    let report = verify_reader_pausing(
+        std::fs::File::open(path)?,
+        key,
+        Options::default(),
+        &mut |position| {
+            if position >= done + SLICE {
+                slices.push((position - done, started.elapsed().as_secs_f64()));
+                done = position;
+                raw.window();
+                started = Instant::now();
+            }
+        },
+    );
+    slices.push((report.entries - done, started.elapsed().as_secs_f64()));
+    raw.window();
+    anyhow::ensure!(
+        report.ok,
+        "the bench bundle did not verify: {:?}",
+        report.failure
+    );
+    Ok(Measured {
+        entries: report.entries,
+        bytes,
+        slices,
+        raw_sigs: raw.sigs,
+        raw_s: raw.time.as_secs_f64(),
+        raw_windows: raw.rates,
+    })
 }
