@@ -52,6 +52,20 @@ fn a_bundle_that_fails_before_the_sample_is_full_gives_no_sample() {
     let err = signature_sample(text(&b).as_bytes(), &w.log.signer.verifier(), 1000)
         .expect_err("a tampered bundle sampled");
     assert!(err.to_string().contains("entry 1"), "{err}");
+    // A forged signature on the last entry read: its chunk's signatures are checked too.
+    let mut w = world();
+    let last = w.log.entries.len() - 1;
+    let entry = &mut w.log.entries[last];
+    let at = entry.find("\"sig\":\"").expect("sig") + 7;
+    let new = if &entry[at..at + 1] == "A" { "B" } else { "A" };
+    entry.replace_range(at..at + 1, new);
+    let err = signature_sample(
+        text(&w.log.bundle()).as_bytes(),
+        &w.log.signer.verifier(),
+        1000,
+    )
+    .expect_err("a forged signature sampled");
+    assert!(err.to_string().contains(&format!("entry {last}")), "{err}");
     let other = common::HandLog::new();
     let err = signature_sample(
         text(&w.log.bundle()).as_bytes(),
@@ -72,10 +86,22 @@ fn the_verifier_pauses_after_each_chunk_with_the_entries_handed_over() {
         text(&b).as_bytes(),
         &w.log.signer.verifier(),
         Options::default(),
+        1,
         &mut |position| seen.push(position),
     );
     assert!(r.ok, "{:?}", r.failure);
     let all = b.entries.len() as u64;
     assert_eq!(seen, [CHUNK as u64, 2 * CHUNK as u64, all]);
     assert_eq!(r.signatures, all);
+    // Pauses only once `every` entries have passed since the last one.
+    let mut seen = Vec::new();
+    let r = verify_reader_pausing(
+        text(&b).as_bytes(),
+        &w.log.signer.verifier(),
+        Options::default(),
+        CHUNK as u64 + 1,
+        &mut |position| seen.push(position),
+    );
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(seen, [2 * CHUNK as u64]);
 }

@@ -41,6 +41,19 @@ pub const READ_AHEAD: usize = 4;
 /// Replays of at least this many entries are freed on a thread of their own.
 const FREE_APART: u64 = 100_000;
 
+/// Threads freeing the folded state of finished verifications.
+static FREEING: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Waits until the folded state of every finished verification is freed. A benchmark calls
+/// it so that freeing does not overlap what it measures next.
+pub fn wait_for_freeing() {
+    let freeing = std::mem::take(&mut *FREEING.lock().unwrap_or_else(|e| e.into_inner()));
+    for f in freeing {
+        let _ = f.join();
+    }
+}
+
 /// Verification options.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
@@ -225,9 +238,15 @@ impl<'k> Verifier<'k> {
         // be started, it is freed here.
         if self.replay.entries >= FREE_APART {
             let replay = std::mem::take(&mut self.replay);
-            let _ = std::thread::Builder::new()
+            if let Ok(freeing) = std::thread::Builder::new()
                 .name("free-replay".into())
-                .spawn(move || drop(replay));
+                .spawn(move || drop(replay))
+            {
+                FREEING
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(freeing);
+            }
         }
         report
     }
@@ -354,18 +373,30 @@ pub fn verify_bundle(bundle: &Bundle, key: &NoteVerifier, opts: Options) -> Repo
 
 /// Verifies a bundle streamed from `reader`, parsing on its own thread.
 pub fn verify_reader(reader: impl Read + Send, key: &NoteVerifier, opts: Options) -> Report {
-    verify_reader_pausing(reader, key, opts, &mut |_| {})
+    run(reader, key, opts, None)
 }
 
-/// [`verify_reader`], calling `pause` on this thread after each chunk with the number of
-/// entries handed over so far. While it runs the verifier's workers are idle; the reader
-/// thread reads ahead by at most [`READ_AHEAD`] items. `bench-log` interleaves its raw
-/// reference with the verification this way.
+/// [`verify_reader`], pausing on this thread to call `pause` with the number of entries
+/// handed over so far, after the first chunk that ends `every` entries or more past the
+/// previous pause. While it runs the verifier's workers are idle, and the reader is idle
+/// too: before a pause the verifier waits until the reader has filled its queue
+/// ([`READ_AHEAD`] items) or finished, so no reading is left to overlap the pause.
+/// `bench-log` interleaves its raw reference with the verification this way.
 pub fn verify_reader_pausing(
     reader: impl Read + Send,
     key: &NoteVerifier,
     opts: Options,
+    every: u64,
     pause: &mut dyn FnMut(u64),
+) -> Report {
+    run(reader, key, opts, Some((every.max(1), pause)))
+}
+
+fn run(
+    reader: impl Read + Send,
+    key: &NoteVerifier,
+    opts: Options,
+    mut pacing: Option<(u64, &mut dyn FnMut(u64))>,
 ) -> Report {
     let (tx, rx) = crossbeam_channel::bounded::<Item>(READ_AHEAD);
     let (spare_tx, spare_rx) = crossbeam_channel::bounded::<RawChunk>(2);
@@ -377,13 +408,20 @@ pub fn verify_reader_pausing(
                 tx.send(item).is_ok()
             })
         });
+        let mut paused_at = 0;
         for item in rx.iter() {
             let entries = matches!(item, Item::Entries(_));
             if !v.feed(item) {
                 break;
             }
-            if entries {
-                pause(v.position);
+            if let Some((every, pause)) = pacing.as_mut() {
+                if entries && v.position >= paused_at + *every {
+                    while !rx.is_full() && !parser.is_finished() {
+                        std::thread::sleep(std::time::Duration::from_micros(100));
+                    }
+                    pause(v.position);
+                    paused_at = v.position;
+                }
             }
         }
         drop(rx);

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use ed25519_dalek::{Signature, VerifyingKey};
 
-use super::{Item, Options, Verifier};
+use super::{Options, Verifier};
 use crate::bundle::read;
 use crate::log::note::NoteVerifier;
 
@@ -13,8 +13,9 @@ use crate::log::note::NoteVerifier;
 pub type SignatureSample = (Vec<u8>, Signature, VerifyingKey);
 
 /// The first `n` signatures of a bundle, in log order, with the keys the replay found
-/// registered for them. The entries before them go through every check but the signature
-/// check; a failure among them is returned.
+/// registered for them. Every entry read goes through all of the verifier's checks, its
+/// signature included, and a failure is returned, so the sample holds valid signatures only. (Of a bundle whose entries come before its
+/// header, the chunks held until the header came are sampled from the last one on.)
 pub fn signature_sample(
     reader: impl Read,
     key: &NoteVerifier,
@@ -22,13 +23,15 @@ pub fn signature_sample(
 ) -> anyhow::Result<Vec<SignatureSample>> {
     let mut v = Verifier::new(key, Options::default());
     let mut sample = Vec::with_capacity(n);
+    let mut sampled = 0;
     let streamed = read::stream_reusing(reader, super::CHUNK, None, &mut |item| {
-        let entries = matches!(item, Item::Entries(_));
         if !v.feed(item) {
             return false;
         }
-        // After a chunk, `deferred` holds its signature jobs (checked with the next chunk).
-        if entries {
+        // After a chunk, `deferred` holds its signature jobs (checked with the next chunk,
+        // or by `finish`).
+        if v.position != sampled {
+            sampled = v.position;
             let room = n - sample.len();
             sample.extend(
                 v.deferred
@@ -39,11 +42,12 @@ pub fn signature_sample(
         }
         sample.len() < n
     });
-    if let Some(f) = v.failure.take() {
-        anyhow::bail!("the bundle does not verify: {f}");
+    if let Err(read::ReadError::Invalid(m)) = streamed {
+        v.fail(super::Failure::bundle(super::Check::Format, m));
     }
-    match streamed {
-        Ok(()) | Err(read::ReadError::Stopped) => Ok(sample),
-        Err(read::ReadError::Invalid(m)) => anyhow::bail!("the bundle is not readable: {m}"),
+    // Checks the signatures of the last chunk read, so the sample holds only valid ones.
+    match v.finish().failure {
+        Some(f) => anyhow::bail!("the bundle does not verify: {f}"),
+        None => Ok(sample),
     }
 }
