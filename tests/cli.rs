@@ -193,10 +193,19 @@ fn bench_log_measures_an_existing_bundle() {
         v["inclusion_proof"].is_null() && v["append"].is_null(),
         "{out}"
     );
-    // Without --log-key the key is read from <bundle>.key.
+    // Without --log-key the key is read from the bundle's path with the extension `key`.
     let (ok, _, err) = run(&["bench-log", "--bundle", bundle]);
     assert!(!ok);
     assert!(err.contains("log.key"), "{err}");
+    std::fs::write(dir.path().join("log.key"), format!("{key}\n")).expect("key file");
+    let (ok, out, err) = run(&["bench-log", "--bundle", bundle, "--json"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["offline_verify"]["entries"], exported, "{out}");
+    std::fs::write(dir.path().join("log.key"), "not a key\n").expect("key file");
+    let (ok, _, err) = run(&["bench-log", "--bundle", bundle]);
+    assert!(!ok);
+    assert!(err.contains("log.key: not a verifier key"), "{err}");
     std::fs::write(dir.path().join("log.key"), format!("{key}\n")).expect("key file");
     let mut text = std::fs::read_to_string(bundle).expect("bundle");
     text = text.replacen("\"index\":0", "\"index\":1", 1);

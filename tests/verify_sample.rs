@@ -45,6 +45,28 @@ fn the_sample_is_the_bundles_first_signatures_with_their_registered_keys() {
 }
 
 #[test]
+fn a_sample_across_chunks_takes_each_signature_once_in_log_order() {
+    let mut w = world();
+    w.grow_to(2 * CHUNK + 5);
+    let b = w.log.bundle();
+    let key = w.log.signer.verifier();
+    let signed = |i: usize| {
+        caseledger::ledger::entry::decode(b.entries[i].entry.as_bytes())
+            .expect("entry")
+            .envelope
+            .signed_message()
+            .to_vec()
+    };
+    for n in [CHUNK + 3, 10 * CHUNK] {
+        let sample = signature_sample(text(&b).as_bytes(), &key, n).expect("sample");
+        assert_eq!(sample.len(), n.min(b.entries.len()), "n = {n}");
+        for i in [0, CHUNK - 1, CHUNK, sample.len() - 1] {
+            assert_eq!(sample[i].0, signed(i), "n = {n}, signature {i}");
+        }
+    }
+}
+
+#[test]
 fn a_bundle_that_fails_before_the_sample_is_full_gives_no_sample() {
     let w = world();
     let mut b = w.log.bundle();
@@ -81,27 +103,31 @@ fn the_verifier_pauses_after_each_chunk_with_the_entries_handed_over() {
     let mut w = world();
     w.grow_to(2 * CHUNK + 5);
     let b = w.log.bundle();
-    let mut seen = Vec::new();
-    let r = verify_reader_pausing(
-        text(&b).as_bytes(),
-        &w.log.signer.verifier(),
-        Options::default(),
-        1,
-        &mut |position| seen.push(position),
-    );
+    let key = w.log.signer.verifier();
+    let paused = |b: &Bundle, every: u64| {
+        let mut seen = Vec::new();
+        let r = verify_reader_pausing(
+            text(b).as_bytes(),
+            &key,
+            Options::default(),
+            every,
+            &mut |position| seen.push(position),
+        );
+        (r, seen)
+    };
+    let (r, seen) = paused(&b, 1);
     assert!(r.ok, "{:?}", r.failure);
     let all = b.entries.len() as u64;
     assert_eq!(seen, [CHUNK as u64, 2 * CHUNK as u64, all]);
     assert_eq!(r.signatures, all);
     // Pauses only once `every` entries have passed since the last one.
-    let mut seen = Vec::new();
-    let r = verify_reader_pausing(
-        text(&b).as_bytes(),
-        &w.log.signer.verifier(),
-        Options::default(),
-        CHUNK as u64 + 1,
-        &mut |position| seen.push(position),
-    );
+    let (r, seen) = paused(&b, CHUNK as u64 + 1);
     assert!(r.ok, "{:?}", r.failure);
     assert_eq!(seen, [2 * CHUNK as u64]);
+    // Once a failure is known nothing is paused for: the first chunk fails here.
+    let mut b = b;
+    b.entries[5].proof.swap(0, 1);
+    let (r, seen) = paused(&b, 1);
+    assert_eq!(r.failure.and_then(|f| f.index), Some(5));
+    assert!(seen.is_empty(), "{seen:?}");
 }

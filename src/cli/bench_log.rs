@@ -42,7 +42,7 @@ pub struct BenchLogArgs {
     /// Measure only the offline verification, of this existing bundle (for instance one
     /// kept with `--keep-bundle`, or a real log's export), against the raw rate over its
     /// own first signatures.
-    #[arg(long, conflicts_with = "keep_bundle")]
+    #[arg(long, conflicts_with_all = ["keep_bundle", "entries", "leaves", "proofs", "appends"])]
     pub bundle: Option<std::path::PathBuf>,
     /// The verifier key of `--bundle` (default: the contents of `<bundle>.key`).
     #[arg(long, requires = "bundle")]
@@ -185,15 +185,16 @@ pub fn bench_log(args: BenchLogArgs) -> anyhow::Result<()> {
     let (proofs, verify, append) = match &args.bundle {
         Some(path) => {
             let key = match &args.log_key {
-                Some(k) => k.clone(),
-                None => std::fs::read_to_string(path.with_extension("key")).with_context(|| {
-                    format!(
-                        "no --log-key, and {} is not readable",
-                        path.with_extension("key").display()
-                    )
-                })?,
+                Some(k) => crate::cli::verify::read_key(k)?,
+                None => {
+                    let file = path.with_extension("key");
+                    let text = std::fs::read_to_string(&file).with_context(|| {
+                        format!("no --log-key, and {} is not readable", file.display())
+                    })?;
+                    crate::log::note::NoteVerifier::parse(text.trim())
+                        .with_context(|| format!("{}: not a verifier key", file.display()))?
+                }
             };
-            let key = crate::cli::verify::read_key(&key)?;
             (Value::Null, verify::bench_bundle(path, &key)?, Value::Null)
         }
         None => {

@@ -13,8 +13,8 @@ mod proofs;
 mod replay;
 pub mod report;
 mod sample;
+mod stream;
 
-use std::io::Read;
 use std::sync::atomic::AtomicBool;
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -23,8 +23,9 @@ use rayon::prelude::*;
 
 pub use report::{Check, Failure, Kind, Report};
 pub use sample::{signature_sample, SignatureSample};
+pub use stream::{verify_reader, verify_reader_pausing, wait_for_freeing};
 
-use crate::bundle::read::{self, Item, RawChunk, ReadError};
+use crate::bundle::read::{Item, RawChunk};
 use crate::bundle::{Bundle, BundleHeader, FORMAT};
 use crate::log::note::NoteVerifier;
 use crate::log::Checkpoint;
@@ -36,23 +37,8 @@ use replay::Replay;
 pub const CHUNK: usize = proofs::CHUNK;
 /// Chunks of entries held while the header has not come yet (64 MB or so).
 const MAX_WAITING: usize = 8;
-/// Items the reader may have read ahead of the verifier.
-pub const READ_AHEAD: usize = 4;
 /// Replays of at least this many entries are freed on a thread of their own.
 const FREE_APART: u64 = 100_000;
-
-/// Threads freeing the folded state of finished verifications.
-static FREEING: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
-    std::sync::Mutex::new(Vec::new());
-
-/// Waits until the folded state of every finished verification is freed. A benchmark calls
-/// it so that freeing does not overlap what it measures next.
-pub fn wait_for_freeing() {
-    let freeing = std::mem::take(&mut *FREEING.lock().unwrap_or_else(|e| e.into_inner()));
-    for f in freeing {
-        let _ = f.join();
-    }
-}
 
 /// Verification options.
 #[derive(Debug, Clone, Copy, Default)]
@@ -234,19 +220,9 @@ impl<'k> Verifier<'k> {
             failure: self.failure.take(),
         };
         // Freeing the folded state of a large log (a million event ids, every stream and
-        // case) takes a noticeable share of the run; nobody waits for it. If no thread can
-        // be started, it is freed here.
+        // case) takes a noticeable share of the run.
         if self.replay.entries >= FREE_APART {
-            let replay = std::mem::take(&mut self.replay);
-            if let Ok(freeing) = std::thread::Builder::new()
-                .name("free-replay".into())
-                .spawn(move || drop(replay))
-            {
-                FREEING
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(freeing);
-            }
+            stream::free_apart(std::mem::take(&mut self.replay));
         }
         report
     }
@@ -367,70 +343,6 @@ pub fn verify_bundle(bundle: &Bundle, key: &NoteVerifier, opts: Options) -> Repo
                 break;
             }
         }
-    }
-    v.finish()
-}
-
-/// Verifies a bundle streamed from `reader`, parsing on its own thread.
-pub fn verify_reader(reader: impl Read + Send, key: &NoteVerifier, opts: Options) -> Report {
-    run(reader, key, opts, None)
-}
-
-/// [`verify_reader`], pausing on this thread to call `pause` with the number of entries
-/// handed over so far, after the first chunk that ends `every` entries or more past the
-/// previous pause. While it runs the verifier's workers are idle, and the reader is idle
-/// too: before a pause the verifier waits until the reader has filled its queue
-/// ([`READ_AHEAD`] items) or finished, so no reading is left to overlap the pause.
-/// `bench-log` interleaves its raw reference with the verification this way.
-pub fn verify_reader_pausing(
-    reader: impl Read + Send,
-    key: &NoteVerifier,
-    opts: Options,
-    every: u64,
-    pause: &mut dyn FnMut(u64),
-) -> Report {
-    run(reader, key, opts, Some((every.max(1), pause)))
-}
-
-fn run(
-    reader: impl Read + Send,
-    key: &NoteVerifier,
-    opts: Options,
-    mut pacing: Option<(u64, &mut dyn FnMut(u64))>,
-) -> Report {
-    let (tx, rx) = crossbeam_channel::bounded::<Item>(READ_AHEAD);
-    let (spare_tx, spare_rx) = crossbeam_channel::bounded::<RawChunk>(2);
-    let mut v = Verifier::new(key, opts);
-    v.spare = Some(spare_tx);
-    let parsed = std::thread::scope(|s| {
-        let parser = s.spawn(move || {
-            read::stream_reusing(reader, CHUNK, Some(&spare_rx), &mut |item| {
-                tx.send(item).is_ok()
-            })
-        });
-        let mut paused_at = 0;
-        for item in rx.iter() {
-            let entries = matches!(item, Item::Entries(_));
-            if !v.feed(item) {
-                break;
-            }
-            if let Some((every, pause)) = pacing.as_mut() {
-                if entries && v.position >= paused_at + *every {
-                    while !rx.is_full() && !parser.is_finished() {
-                        std::thread::sleep(std::time::Duration::from_micros(100));
-                    }
-                    pause(v.position);
-                    paused_at = v.position;
-                }
-            }
-        }
-        drop(rx);
-        parser.join()
-    });
-    match parsed {
-        Ok(Ok(())) | Ok(Err(ReadError::Stopped)) => {}
-        Ok(Err(ReadError::Invalid(m))) => v.fail(Failure::bundle(Check::Format, m)),
-        Err(_) => v.fail(Failure::bundle(Check::Format, "the bundle reader panicked")),
     }
     v.finish()
 }

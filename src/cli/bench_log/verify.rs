@@ -34,8 +34,6 @@ const SUBMITTERS: usize = 32;
 /// Signatures in the raw-rate reference.
 const RAW_SAMPLE: usize = 1 << 16;
 
-type Sample = SignatureSample;
-
 fn unverified(wire: &WireEnvelope) -> anyhow::Result<Verified> {
     let envelope = Envelope::from_wire(wire)?;
     let event = EventPayload::parse(envelope.payload())?;
@@ -47,7 +45,11 @@ fn unverified(wire: &WireEnvelope) -> anyhow::Result<Verified> {
 }
 
 /// Signs one stream's events and submits them as one request.
-fn submit(ledger: &Ledger, keys: &[KeyFile], events: &[Raw]) -> anyhow::Result<Vec<Sample>> {
+fn submit(
+    ledger: &Ledger,
+    keys: &[KeyFile],
+    events: &[Raw],
+) -> anyhow::Result<Vec<SignatureSample>> {
     let now = Utc::now();
     let mut batch = Vec::with_capacity(events.len());
     let mut sample = Vec::with_capacity(events.len());
@@ -69,7 +71,7 @@ fn submit(ledger: &Ledger, keys: &[KeyFile], events: &[Raw]) -> anyhow::Result<V
 /// Fills a data directory with a realistic log of about `entries` events (the registry,
 /// then 20-event cases from many caseworkers at once, as `bench-cases` generates them),
 /// written through the ledger's own writer with its rules; returns the raw-rate sample.
-fn fill(dir: &std::path::Path, entries: usize) -> anyhow::Result<Vec<Sample>> {
+fn fill(dir: &std::path::Path, entries: usize) -> anyhow::Result<Vec<SignatureSample>> {
     let clock = Arc::new(SystemClock);
     let report = datadir::init(dir, &InitOptions::default(), clock.clone())?;
     let admin = KeyFile::read(std::path::Path::new(&report.admin_key_file))?;
@@ -177,7 +179,7 @@ const PASS: usize = 8192;
 /// The raw reference, measured in windows: raw batch verification on all cores, in the
 /// verifier's batch size, over the sample in turn.
 struct RawWindows<'a> {
-    sample: &'a [Sample],
+    sample: &'a [SignatureSample],
     at: usize,
     sigs: u64,
     time: StdDuration,
@@ -185,7 +187,7 @@ struct RawWindows<'a> {
 }
 
 impl<'a> RawWindows<'a> {
-    fn new(sample: &'a [Sample]) -> Self {
+    fn new(sample: &'a [SignatureSample]) -> Self {
         Self {
             sample,
             at: 0,
@@ -236,10 +238,13 @@ impl Measured {
         let rate = self.entries as f64 / verify_s;
         let raw = self.raw_sigs as f64 / self.raw_s;
         // Each slice against the mean of the windows on either side of it, for the spread.
+        // A last slice of no entries (the count a multiple of the slice) holds only the
+        // final checks: its time counts above, it has no rate of its own.
         let mut slices: Vec<f64> = self
             .slices
             .iter()
             .enumerate()
+            .filter(|(_, &(n, _))| n > 0)
             .map(|(i, &(n, s))| {
                 n as f64 / s / ((self.raw_windows[i] + self.raw_windows[i + 1]) / 2.0)
             })
@@ -261,7 +266,7 @@ impl Measured {
 fn measure(
     path: &std::path::Path,
     key: &NoteVerifier,
-    sample: &[Sample],
+    sample: &[SignatureSample],
 ) -> anyhow::Result<Measured> {
     let bytes = std::fs::metadata(path)?.len();
     let mut raw = RawWindows::new(sample);
@@ -287,15 +292,15 @@ fn measure(
         },
     );
     slices.push((report.entries - done, started.elapsed().as_secs_f64()));
-    // The CLI exits while the folded state is freed on a thread of its own; here the
-    // freeing would overlap the last raw window.
-    crate::verify::wait_for_freeing();
-    raw.window();
     anyhow::ensure!(
         report.ok,
         "the bench bundle did not verify: {:?}",
         report.failure
     );
+    // The CLI exits while the folded state is freed on a thread of its own; here the
+    // freeing would overlap the last raw window.
+    crate::verify::wait_for_freeing();
+    raw.window();
     Ok(Measured {
         entries: report.entries,
         bytes,
