@@ -41,11 +41,21 @@ impl RawChunk {
         c
     }
 
-    /// Empties the chunk, keeping its memory.
-    pub(super) fn clear(&mut self) {
-        self.bytes.clear();
-        self.spans.clear();
-        self.tentative = false;
+    /// A chunk of the entries at `spans` in `bytes` (the buffer they were read into).
+    pub(super) fn from_parts(bytes: Vec<u8>, spans: Vec<(usize, usize)>, tentative: bool) -> Self {
+        Self {
+            bytes,
+            spans,
+            tentative,
+        }
+    }
+
+    /// The chunk's memory, to read into again: its buffer (bytes kept, so that they need
+    /// not be zeroed again) and its emptied span list.
+    pub(super) fn into_parts(self) -> (Vec<u8>, Vec<(usize, usize)>) {
+        let mut spans = self.spans;
+        spans.clear();
+        (self.bytes, spans)
     }
 
     /// Adds one entry; `candidate` when it was cut at a line end rather than scanned exactly.
@@ -54,11 +64,6 @@ impl RawChunk {
         self.bytes.extend_from_slice(raw);
         self.spans.push((start, self.bytes.len()));
         self.tentative |= candidate;
-    }
-
-    /// Bytes held.
-    pub(super) fn byte_len(&self) -> usize {
-        self.bytes.len()
     }
 
     /// Number of entries (of candidates, while [`Self::is_tentative`]).

@@ -90,16 +90,27 @@ impl<R: Read> Scanner<R> {
         }
     }
 
-    /// Drops the bytes before `pos`. Only between values: indexes into `buf` move.
-    fn compact(&mut self) {
-        if self.pos > 8 * FILL {
-            self.buf.copy_within(self.pos..self.end, 0);
-            self.end -= self.pos;
-            self.offset += self.pos as u64;
-            self.no_newline_before = self.no_newline_before.saturating_sub(self.pos);
-            self.newline_at = self.newline_at.and_then(|n| n.checked_sub(self.pos));
-            self.pos = 0;
+    /// Hands the buffer over, read bytes and all, and goes on in `next` (a spare buffer, or
+    /// an empty one) holding only the bytes after `pos`. A chunk of entries keeps the buffer
+    /// its bytes were read into, instead of a copy of them. Only between values.
+    fn hand_over(&mut self, mut next: Vec<u8>) -> Vec<u8> {
+        let rest = self.end - self.pos;
+        if next.len() < rest + FILL {
+            next.resize(rest + FILL, 0);
         }
+        next[..rest].copy_from_slice(&self.buf[self.pos..self.end]);
+        let full = std::mem::replace(&mut self.buf, next);
+        self.dropped();
+        full
+    }
+
+    /// The bytes before `pos` are gone: indexes move down by `pos`.
+    fn dropped(&mut self) {
+        self.end -= self.pos;
+        self.offset += self.pos as u64;
+        self.no_newline_before = self.no_newline_before.saturating_sub(self.pos);
+        self.newline_at = self.newline_at.and_then(|n| n.checked_sub(self.pos));
+        self.pos = 0;
     }
 
     /// The exporter's layout, one entry per line: when the value at `pos` starts like an
@@ -325,8 +336,18 @@ fn entries<R: Read>(
     sink: &mut dyn FnMut(Item) -> bool,
 ) -> Result<(), ReadError> {
     s.expect(b'[')?;
-    let mut raw = RawChunk::default();
-    let mut sizes = (0, 0);
+    // Spans into the scanner's buffer, which goes with them when a chunk is full.
+    let mut spans = Vec::with_capacity(chunk);
+    let mut tentative = false;
+    let mut send = |s: &mut Scanner<R>, spans: &mut Vec<(usize, usize)>, tentative: bool| {
+        let (next, next_spans) = spare.and_then(|r| r.try_recv().ok()).map_or_else(
+            || (Vec::new(), Vec::with_capacity(chunk)),
+            RawChunk::into_parts,
+        );
+        let bytes = s.hand_over(next);
+        let spans = std::mem::replace(spans, next_spans);
+        sink(Item::Entries(RawChunk::from_parts(bytes, spans, tentative)))
+    };
     if s.peek()? == Some(b']') {
         s.pos += 1;
     } else {
@@ -336,22 +357,14 @@ fn entries<R: Read>(
                 Some(end) => (end, true),
                 None => (s.value_end()?, false),
             };
-            raw.push(&s.buf[s.pos..end], candidate);
+            spans.push((s.pos, end));
+            tentative |= candidate;
             s.pos = end;
-            s.compact();
-            if raw.len() == chunk {
-                // The next chunk starts with room for as much as this one held.
-                sizes = (sizes.0.max(raw.byte_len()), chunk);
-                let next = match spare.and_then(|r| r.try_recv().ok()) {
-                    Some(mut used) => {
-                        used.clear();
-                        used
-                    }
-                    None => RawChunk::with_capacity(sizes.0, sizes.1),
-                };
-                if !sink(Item::Entries(std::mem::replace(&mut raw, next))) {
+            if spans.len() == chunk {
+                if !send(s, &mut spans, tentative) {
                     return Err(ReadError::Stopped);
                 }
+                tentative = false;
             }
             match s.peek()? {
                 Some(b',') => s.pos += 1,
@@ -363,7 +376,7 @@ fn entries<R: Read>(
             }
         }
     }
-    if !raw.is_empty() && !sink(Item::Entries(raw)) {
+    if !spans.is_empty() && !send(s, &mut spans, tentative) {
         return Err(ReadError::Stopped);
     }
     Ok(())
