@@ -36,7 +36,8 @@ pub struct BenchLogArgs {
     /// Entries committed per group size in the append comparison.
     #[arg(long, default_value_t = 4096)]
     pub appends: usize,
-    /// Keep the verified bundle at this path (with its log key in `<path>.key`).
+    /// Keep the verified bundle at this path, and its log key beside it (the same path with
+    /// the extension `key`: `b.json` → `b.key`).
     #[arg(long)]
     pub keep_bundle: Option<std::path::PathBuf>,
     /// Measure only the offline verification, of this existing bundle (for instance one
@@ -44,7 +45,8 @@ pub struct BenchLogArgs {
     /// own first signatures.
     #[arg(long, conflicts_with_all = ["keep_bundle", "entries", "leaves", "proofs", "appends"])]
     pub bundle: Option<std::path::PathBuf>,
-    /// The verifier key of `--bundle` (default: the contents of `<bundle>.key`).
+    /// The verifier key of `--bundle` (default: the contents of the bundle's path with the
+    /// extension `key`, as `--keep-bundle` writes it).
     #[arg(long, requires = "bundle")]
     pub log_key: Option<String>,
     /// Print the figures as JSON.
