@@ -88,7 +88,8 @@ impl RawChunk {
 
     /// The same entries split exactly: each candidate becomes the values it holds.
     pub fn resolve(&self) -> Result<RawChunk, ReadError> {
-        let mut out = Self::with_capacity(self.bytes.len(), self.spans.len());
+        let held = self.spans.iter().map(|&(s, e)| e - s).sum();
+        let mut out = Self::with_capacity(held, self.spans.len());
         for &(s, e) in &self.spans {
             for (a, b) in split_values(&self.bytes[s..e])? {
                 out.push(&self.bytes[s + a..s + b], false);
@@ -151,8 +152,13 @@ mod tests {
 
     /// The chunks the reader hands over for `text` (header members omitted).
     fn chunks(text: &str) -> Vec<RawChunk> {
+        chunks_of(text, 100)
+    }
+
+    /// The chunks of `size` entries the reader hands over for `text`.
+    fn chunks_of(text: &str, size: usize) -> Vec<RawChunk> {
         let mut out = Vec::new();
-        crate::bundle::read::stream(text.as_bytes(), 100, &mut |item| {
+        crate::bundle::read::stream(text.as_bytes(), size, &mut |item| {
             if let crate::bundle::read::Item::Entries(c) = item {
                 out.push(c);
             }
@@ -179,6 +185,40 @@ mod tests {
         let c = chunks(&one_line);
         assert!(!c[0].is_tentative());
         assert_eq!(c[0].len(), 2);
+    }
+
+    #[test]
+    fn each_chunk_holds_its_entries_and_errors_name_the_document_offset() {
+        let e = |i: u32| format!(r#"{{"index":{i},"entry":"x","proof":[]}}"#);
+        // Chunks of two entries, each handed over with the reader's buffer; the spaces
+        // between entries (4 MB each, more than a fill) do not pile up in a chunk's buffer.
+        let gap = " ".repeat(4 << 20);
+        let all: Vec<String> = (0..5).map(e).collect();
+        let text = format!("{{\"entries\":[\n{}\n]}}", all.join(&format!(",{gap}")));
+        let got = chunks_of(&text, 2);
+        let entries: Vec<Vec<u8>> = got
+            .iter()
+            .flat_map(|c| c.entries().map(<[u8]>::to_vec))
+            .collect();
+        assert_eq!(
+            entries,
+            all.iter()
+                .map(|e| e.clone().into_bytes())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(got.len(), 3);
+        // At most one gap and a fill of read-ahead: not the two gaps of a two-entry chunk.
+        assert!(got.iter().all(|c| c.bytes.len() < 7 << 20), "gaps pile up");
+        // An error after hand-overs and a closed gap still names its byte in the document.
+        let bad = format!("{{\"entries\":[\n{},{gap}{},{gap}{} x]}}", e(0), e(1), e(2));
+        let at = bad.find(" x]").expect("x") + 1;
+        let err =
+            crate::bundle::read::stream(bad.as_bytes(), 1, &mut |_| true).expect_err("malformed");
+        assert!(
+            err.to_string()
+                .contains(&format!("at byte {at}, found `x`")),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,7 +10,10 @@ use std::io::Read;
 use crossbeam_channel::Receiver;
 
 use super::members::Header;
+
+mod entries;
 use super::BundleHeader;
+use entries::entries;
 
 pub use super::chunk::RawChunk;
 use super::chunk::{ends_like_an_entry, is_json_space, trim_json_space};
@@ -100,17 +103,34 @@ impl<R: Read> Scanner<R> {
         }
         next[..rest].copy_from_slice(&self.buf[self.pos..self.end]);
         let full = std::mem::replace(&mut self.buf, next);
-        self.dropped();
+        self.dropped(0);
         full
     }
 
-    /// The bytes before `pos` are gone: indexes move down by `pos`.
-    fn dropped(&mut self) {
-        self.end -= self.pos;
-        self.offset += self.pos as u64;
-        self.no_newline_before = self.no_newline_before.saturating_sub(self.pos);
-        self.newline_at = self.newline_at.and_then(|n| n.checked_sub(self.pos));
-        self.pos = 0;
+    /// Moves the entries at `spans` together at the start of the buffer, and the unread
+    /// bytes after them, dropping whatever lay around them (the header, separators,
+    /// whitespace). Only between values.
+    fn pack(&mut self, spans: &mut [(usize, usize)]) {
+        let mut to = 0;
+        for span in spans.iter_mut() {
+            let len = span.1 - span.0;
+            self.buf.copy_within(span.0..span.1, to);
+            *span = (to, to + len);
+            to += len;
+        }
+        self.buf.copy_within(self.pos..self.end, to);
+        self.dropped(to);
+    }
+
+    /// The bytes from `keep` to `pos` are gone: indexes after them move down.
+    fn dropped(&mut self, keep: usize) {
+        let by = self.pos - keep;
+        let after = |i: usize| i.checked_sub(self.pos).map(|d| keep + d);
+        self.no_newline_before = after(self.no_newline_before).unwrap_or(keep);
+        self.newline_at = self.newline_at.and_then(after);
+        self.end -= by;
+        self.offset += by as u64;
+        self.pos = keep;
     }
 
     /// The exporter's layout, one entry per line: when the value at `pos` starts like an
@@ -328,58 +348,6 @@ pub fn stream_reusing(
         None => Ok(()),
         other => Err(s.unexpected(other, "the end of the document")),
     }
-}
-
-fn entries<R: Read>(
-    s: &mut Scanner<R>,
-    (chunk, spare): (usize, Option<&Receiver<RawChunk>>),
-    sink: &mut dyn FnMut(Item) -> bool,
-) -> Result<(), ReadError> {
-    s.expect(b'[')?;
-    // Spans into the scanner's buffer, which goes with them when a chunk is full.
-    let mut spans = Vec::with_capacity(chunk);
-    let mut tentative = false;
-    let mut send = |s: &mut Scanner<R>, spans: &mut Vec<(usize, usize)>, tentative: bool| {
-        let (next, next_spans) = spare.and_then(|r| r.try_recv().ok()).map_or_else(
-            || (Vec::new(), Vec::with_capacity(chunk)),
-            RawChunk::into_parts,
-        );
-        let bytes = s.hand_over(next);
-        let spans = std::mem::replace(spans, next_spans);
-        sink(Item::Entries(RawChunk::from_parts(bytes, spans, tentative)))
-    };
-    if s.peek()? == Some(b']') {
-        s.pos += 1;
-    } else {
-        loop {
-            s.peek()?;
-            let (end, candidate) = match s.line_candidate()? {
-                Some(end) => (end, true),
-                None => (s.value_end()?, false),
-            };
-            spans.push((s.pos, end));
-            tentative |= candidate;
-            s.pos = end;
-            if spans.len() == chunk {
-                if !send(s, &mut spans, tentative) {
-                    return Err(ReadError::Stopped);
-                }
-                tentative = false;
-            }
-            match s.peek()? {
-                Some(b',') => s.pos += 1,
-                Some(b']') => {
-                    s.pos += 1;
-                    break;
-                }
-                other => return Err(s.unexpected(other, "`,` or `]` in entries")),
-            }
-        }
-    }
-    if !spans.is_empty() && !send(s, &mut spans, tentative) {
-        return Err(ReadError::Stopped);
-    }
-    Ok(())
 }
 
 /// The spans of the comma-separated JSON values in `raw` (see [`RawChunk::resolve`]).

@@ -1,0 +1,67 @@
+//! The `entries` array: each entry's span in the reader's buffer, handed over in chunks
+//! together with the buffer.
+
+use std::io::Read;
+
+use crossbeam_channel::Receiver;
+
+use super::{Item, RawChunk, ReadError, Scanner, FILL};
+
+/// Reads the `entries` array at `pos`, sending its entries to `sink` in chunks of `chunk`.
+pub(super) fn entries<R: Read>(
+    s: &mut Scanner<R>,
+    (chunk, spare): (usize, Option<&Receiver<RawChunk>>),
+    sink: &mut dyn FnMut(Item) -> bool,
+) -> Result<(), ReadError> {
+    s.expect(b'[')?;
+    // Spans into the scanner's buffer, which goes with them when a chunk is full.
+    let mut spans = Vec::with_capacity(chunk);
+    let (mut tentative, mut held) = (false, 0);
+    let mut send = |s: &mut Scanner<R>, spans: &mut Vec<(usize, usize)>, tentative: bool| {
+        let (next, next_spans) = spare.and_then(|r| r.try_recv().ok()).map_or_else(
+            || (Vec::new(), Vec::with_capacity(chunk)),
+            RawChunk::into_parts,
+        );
+        let bytes = s.hand_over(next);
+        let spans = std::mem::replace(spans, next_spans);
+        sink(Item::Entries(RawChunk::from_parts(bytes, spans, tentative)))
+    };
+    if s.peek()? == Some(b']') {
+        s.pos += 1;
+    } else {
+        loop {
+            s.peek()?;
+            // What lies between entries (the header, separators, whitespace) stays in the
+            // buffer until it is handed over, unless it outgrows the entries and a fill.
+            if s.pos - held > held.max(FILL) {
+                s.pack(&mut spans);
+            }
+            let (end, candidate) = match s.line_candidate()? {
+                Some(end) => (end, true),
+                None => (s.value_end()?, false),
+            };
+            spans.push((s.pos, end));
+            held += end - s.pos;
+            tentative |= candidate;
+            s.pos = end;
+            if spans.len() == chunk {
+                if !send(s, &mut spans, tentative) {
+                    return Err(ReadError::Stopped);
+                }
+                (tentative, held) = (false, 0);
+            }
+            match s.peek()? {
+                Some(b',') => s.pos += 1,
+                Some(b']') => {
+                    s.pos += 1;
+                    break;
+                }
+                other => return Err(s.unexpected(other, "`,` or `]` in entries")),
+            }
+        }
+    }
+    if !spans.is_empty() && !send(s, &mut spans, tentative) {
+        return Err(ReadError::Stopped);
+    }
+    Ok(())
+}
