@@ -56,6 +56,8 @@ struct Scanner<R> {
     /// The newline the last search found (index into `buf`), reused while `pos` is before
     /// it, so a long line holding many entries is searched once.
     newline_at: Option<usize>,
+    /// Bytes asked of the reader at a time.
+    fill: usize,
 }
 
 /// How far past a value's start a line end is looked for.
@@ -73,16 +75,18 @@ impl<R: Read> Scanner<R> {
             offset: 0,
             no_newline_before: 0,
             newline_at: None,
+            fill: FILL,
         }
     }
 
     /// Reads more bytes; false at the end of input.
     fn fill(&mut self) -> Result<bool, ReadError> {
-        if self.buf.len() < self.end + FILL {
-            self.buf.resize(self.end + FILL, 0);
+        let fill = self.fill;
+        if self.buf.len() < self.end + fill {
+            self.buf.resize(self.end + fill, 0);
         }
         loop {
-            match self.reader.read(&mut self.buf[self.end..self.end + FILL]) {
+            match self.reader.read(&mut self.buf[self.end..self.end + fill]) {
                 Ok(n) => {
                     self.end += n;
                     return Ok(n > 0);
@@ -98,8 +102,8 @@ impl<R: Read> Scanner<R> {
     /// its bytes were read into, instead of a copy of them. Only between values.
     fn hand_over(&mut self, mut next: Vec<u8>) -> Vec<u8> {
         let rest = self.end - self.pos;
-        if next.len() < rest + FILL {
-            next.resize(rest + FILL, 0);
+        if next.len() < rest + self.fill {
+            next.resize(rest + self.fill, 0);
         }
         next[..rest].copy_from_slice(&self.buf[self.pos..self.end]);
         let full = std::mem::replace(&mut self.buf, next);
@@ -353,6 +357,9 @@ pub fn stream_reusing(
 /// The spans of the comma-separated JSON values in `raw` (see [`RawChunk::resolve`]).
 pub(super) fn split_values(raw: &[u8]) -> Result<Vec<(usize, usize)>, ReadError> {
     let mut s = Scanner::new(raw);
+    // Read in one go: a chunk re-split holds thousands of spans, each too short for a
+    // megabyte buffer to be zeroed for it.
+    s.fill = raw.len().max(1);
     let mut spans = Vec::new();
     loop {
         s.peek()?;
