@@ -9,9 +9,9 @@ use std::io::Read;
 
 use crossbeam_channel::Receiver;
 
-use super::members::Header;
-
 mod entries;
+
+use super::members::Header;
 use super::BundleHeader;
 use entries::entries;
 

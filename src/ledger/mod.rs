@@ -21,7 +21,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 pub use clock::{Clock, SystemClock};
-pub use load::{fold_both, load_state, load_state_from};
+pub(crate) use load::fold_both;
+pub use load::{load_state, load_state_from};
 pub use rules::{Code, RuleViolation};
 pub use state::LedgerState;
 pub use writer::{seal, CheckpointPacer, Frontier};

@@ -25,7 +25,7 @@ pub use report::{Check, Failure, Kind, Report};
 pub use sample::{signature_sample, SignatureSample};
 pub use stream::{verify_reader, verify_reader_pausing, wait_for_freeing};
 
-use crate::bundle::read::{Item, RawChunk};
+use crate::bundle::read::{Item, RawChunk, ReadError};
 use crate::bundle::{Bundle, BundleHeader, FORMAT};
 use crate::log::note::NoteVerifier;
 use crate::log::Checkpoint;
@@ -124,6 +124,14 @@ impl<'k> Verifier<'k> {
     /// Records a failure found outside the verifier (an unreadable document).
     pub fn fail(&mut self, f: Failure) {
         self.failure.get_or_insert(f);
+    }
+
+    /// Records how the reader ended: a document it could not read is a format failure;
+    /// stopping because the verifier asked to is not.
+    fn reading_ended(&mut self, ended: Result<(), ReadError>) {
+        if let Err(ReadError::Invalid(m)) = ended {
+            self.fail(Failure::bundle(Check::Format, m));
+        }
     }
 
     fn header(&self, h: &BundleHeader) -> Result<Checkpoint, Failure> {

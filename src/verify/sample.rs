@@ -14,8 +14,9 @@ pub type SignatureSample = (Vec<u8>, Signature, VerifyingKey);
 
 /// The first `n` signatures of a bundle, in log order, with the keys the replay found
 /// registered for them. Every entry read goes through all of the verifier's checks, its
-/// signature included, and a failure is returned, so the sample holds valid signatures only. (Of a bundle whose entries come before its
-/// header, the chunks held until the header came are sampled from the last one on.)
+/// signature included, and a failure is returned, so the sample holds valid signatures
+/// only. (Of a bundle whose entries come before its header, the chunks held until the
+/// header came are sampled from the last one on.)
 pub fn signature_sample(
     reader: impl Read,
     key: &NoteVerifier,
@@ -42,9 +43,7 @@ pub fn signature_sample(
         }
         sample.len() < n
     });
-    if let Err(read::ReadError::Invalid(m)) = streamed {
-        v.fail(super::Failure::bundle(super::Check::Format, m));
-    }
+    v.reading_ended(streamed);
     // Checks the signatures of the last chunk read, so the sample holds only valid ones.
     match v.finish().failure {
         Some(f) => anyhow::bail!("the bundle does not verify: {f}"),

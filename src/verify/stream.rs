@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::replay::Replay;
 use super::{Check, Failure, Options, Report, Verifier, CHUNK};
-use crate::bundle::read::{self, Item, RawChunk, ReadError};
+use crate::bundle::read::{self, Item, RawChunk};
 use crate::log::note::NoteVerifier;
 
 /// Items the reader may have read ahead of the verifier.
@@ -107,8 +107,7 @@ fn run(
         parser.join()
     });
     match parsed {
-        Ok(Ok(())) | Ok(Err(ReadError::Stopped)) => {}
-        Ok(Err(ReadError::Invalid(m))) => v.fail(Failure::bundle(Check::Format, m)),
+        Ok(ended) => v.reading_ended(ended),
         Err(_) => v.fail(Failure::bundle(Check::Format, "the bundle reader panicked")),
     }
     v.finish()
