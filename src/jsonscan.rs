@@ -49,9 +49,11 @@ impl<'a> Cursor<'a> {
     pub fn string(&mut self) -> Option<Cow<'a, str>> {
         let end = memchr::memchr(b'"', self.rest)?;
         let (text, rest) = self.rest.split_at(end);
-        // Without early exit, so the check runs over whole vectors.
-        let control = text.iter().fold(false, |seen, &b| seen | (b < 0x20));
-        if control || memchr::memchr(b'\\', text).is_some() {
+        // One pass without early exit, so the check runs over whole vectors.
+        let odd = text
+            .iter()
+            .fold(false, |seen, &b| seen | (b < 0x20) | (b == b'\\'));
+        if odd {
             return None;
         }
         self.rest = &rest[1..];
@@ -63,17 +65,26 @@ impl<'a> Cursor<'a> {
     pub fn escaped_string(&mut self) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(self.rest.len().min(4096));
         let mut rest = self.rest;
+        // Bytes seen or-ed together: UTF-8 needs checking only if one has its top bit set.
+        let mut high = 0u8;
         loop {
             let stop = memchr::memchr2(b'"', b'\\', rest)?;
             let (plain, tail) = rest.split_at(stop);
-            if plain.iter().fold(false, |seen, &b| seen | (b < 0x20)) {
+            // One pass without early exit, so that it runs over whole vectors.
+            let (control, bits) = plain
+                .iter()
+                .fold((false, 0u8), |(c, h), &b| (c | (b < 0x20), h | b));
+            if control {
                 return None;
             }
+            high |= bits;
             out.extend_from_slice(plain);
             match tail {
                 [b'"', after @ ..] => {
                     self.rest = after;
-                    std::str::from_utf8(&out).ok()?;
+                    if high >= 0x80 {
+                        std::str::from_utf8(&out).ok()?;
+                    }
                     return Some(out);
                 }
                 [b'\\', c @ (b'"' | b'\\'), after @ ..] => {
@@ -162,8 +173,11 @@ impl<'a> Cursor<'a> {
         if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
             return None;
         }
+        let n = digits.iter().try_fold(0u64, |n, d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })?;
         self.rest = rest;
-        std::str::from_utf8(digits).ok()?.parse().ok()
+        Some(n)
     }
 }
 
@@ -185,6 +199,18 @@ mod tests {
         assert!(c.at_end());
         assert_eq!(Cursor::new(b"007").number(), None);
         assert_eq!(Cursor::new(b"18446744073709551616").number(), None);
+        assert_eq!(
+            Cursor::new(b"18446744073709551615,").number(),
+            Some(u64::MAX)
+        );
+        // Bytes that are not UTF-8, before or after an escape, are declined.
+        assert_eq!(Cursor::new(b"a\xffb\"").string(), None);
+        assert_eq!(Cursor::new(b"a\xffb\"").escaped_string(), None);
+        assert_eq!(Cursor::new(b"a\\\"\xc3\"").escaped_string(), None);
+        assert_eq!(
+            Cursor::new("a\\\"\u{e9}\"".as_bytes()).escaped_string(),
+            Some("a\"\u{e9}".as_bytes().to_vec())
+        );
         assert_eq!(Cursor::new(br#"a\"b""#).string(), None);
         assert_eq!(Cursor::new(br#"a\nb""#).escaped_string(), None);
         assert_eq!(Cursor::new(b"a\tb\"").string(), None);

@@ -69,6 +69,28 @@ impl StreamId {
         }
     }
 
+    /// Calls `f` with this stream's id as written, built on the stack: the longest id,
+    /// `principal-` and a 63-byte slug, fits in 80 bytes.
+    pub fn with_name<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        let prefix = self.kind().prefix();
+        let mut uuid = uuid::Uuid::encode_buffer();
+        let rest: &str = match self {
+            StreamId::Case(id) => id.as_uuid().hyphenated().encode_lower(&mut uuid),
+            StreamId::Agency(id) | StreamId::Principal(id) => id.as_str(),
+        };
+        let mut buf = [0u8; 80];
+        let len = prefix.len() + rest.len();
+        match buf.get_mut(..len) {
+            Some(name) => {
+                name[..prefix.len()].copy_from_slice(prefix.as_bytes());
+                name[prefix.len()..].copy_from_slice(rest.as_bytes());
+                f(std::str::from_utf8(name).expect("joined from two strs"))
+            }
+            // Slugs are bounded, but the type does not promise it.
+            None => f(&self.to_string()),
+        }
+    }
+
     /// Whether `text` is exactly this stream's id as written (`to_string() == text`,
     /// without building the string).
     pub fn is(&self, text: &str) -> bool {

@@ -5,8 +5,6 @@
 mod fold;
 mod model;
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 pub use model::{
@@ -20,7 +18,7 @@ use crate::domain::{AgencyId, CaseId, StreamId};
 /// All cases, by id.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CaseBook {
-    cases: HashMap<CaseId, CaseState>,
+    cases: super::state::FastMap<CaseId, CaseState>,
 }
 
 /// One case as it was before a batch touched it (`None`: it did not exist).

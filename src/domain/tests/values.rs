@@ -90,9 +90,14 @@ fn stream_ids_parse_and_print_the_same_text() {
         ),
         ("agency-harbor-house", StreamKind::Agency),
         ("principal-admin", StreamKind::Principal),
+        (
+            &format!("principal-{}", "p".repeat(63)),
+            StreamKind::Principal,
+        ),
     ] {
         let stream: StreamId = text.parse().expect("valid");
         assert_eq!((stream.to_string().as_str(), stream.kind()), (text, kind));
+        assert_eq!(stream.with_name(str::to_owned), text);
         assert!(stream.is(text), "{text}");
         for other in [
             &text.to_uppercase(),
