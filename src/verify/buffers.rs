@@ -1,6 +1,6 @@
 //! Reuse of the verifier's large per-chunk vectors.
 
-use super::entry::{Prepared, SigJob};
+use super::entry::Prepared;
 use super::report::Failure;
 
 /// The large per-chunk vectors, reused: each one freed and allocated anew costs fresh zeroed
@@ -8,7 +8,6 @@ use super::report::Failure;
 #[derive(Default)]
 pub(super) struct Buffers {
     pub prepared: Vec<Result<Prepared<'static>, Failure>>,
-    pub jobs: Vec<SigJob>,
 }
 
 /// An emptied vector's allocation, for items of the same layout and another lifetime: the

@@ -1,6 +1,6 @@
 //! Per-entry work that needs no other entry, run in parallel: parsing the bundle entry,
-//! decoding the entry bytes and hashing the leaf. Also the signature jobs, checked in
-//! batches across cores.
+//! decoding the entry bytes and hashing the leaf. Also the signature jobs and how one
+//! batch of them is checked ([`super::signatures`] runs the batches).
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,16 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::{Signature, VerifyingKey};
-use rayon::prelude::*;
 
 use super::report::{Check, Failure};
 use crate::jsonscan::Cursor;
 use crate::ledger::entry::{self, DecodedEntry};
 use crate::log::merkle::{leaf_hash, Hash};
-
-/// Signatures per `verify_batch` call: large enough to amortise the multiscalar
-/// multiplication, small enough that a failing batch is cheap to re-check one by one.
-const BATCH: usize = 64;
 
 /// A bundle entry as parsed from its raw JSON; proof hashes are borrowed, not copied.
 #[derive(serde::Deserialize)]
@@ -201,25 +196,21 @@ impl SigJob {
     }
 }
 
-/// Checks every job on all cores; the failure with the lowest index, if any.
+/// Checks one batch; the failure with the lowest index, if any.
 ///
-/// Batches go through `ed25519_dalek::verify_batch`; a failing batch is re-checked one
+/// The batch goes through `ed25519_dalek::verify_batch`; if that fails, it is re-checked one
 /// signature at a time with `verify_strict` to name the culprit. With `strict`, every
 /// signature is checked with `verify_strict` (see docs/verify.md for the difference).
-pub(super) fn check_signatures(jobs: &[SigJob], strict: bool) -> Option<Failure> {
-    jobs.par_chunks(BATCH)
-        .filter_map(|chunk| {
-            if !strict {
-                let msgs: Vec<&[u8]> = chunk.iter().map(|j| j.message.as_slice()).collect();
-                let sigs: Vec<Signature> = chunk.iter().map(|j| j.signature).collect();
-                let keys: Vec<VerifyingKey> = chunk.iter().map(|j| j.key).collect();
-                if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
-                    return None;
-                }
-            }
-            chunk.iter().find_map(|j| j.strict().err())
-        })
-        .min_by_key(|f| f.index)
+pub(super) fn check_batch(batch: &[SigJob], strict: bool) -> Option<Failure> {
+    if !strict {
+        let msgs: Vec<&[u8]> = batch.iter().map(|j| j.message.as_slice()).collect();
+        let sigs: Vec<Signature> = batch.iter().map(|j| j.signature).collect();
+        let keys: Vec<VerifyingKey> = batch.iter().map(|j| j.key).collect();
+        if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
+            return None;
+        }
+    }
+    batch.iter().find_map(|j| j.strict().err())
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@
 //! what a case bundle cannot prove.
 //!
 //! Pipeline per chunk of entries: decoding and inclusion proofs in parallel
-//! ([`entry::prepare`]), then the in-order checks and the rule replay on one thread
-//! ([`replay::Replay`]) while the previous chunk's signatures are batch-verified on the
-//! other cores.
+//! ([`entry::prepare`]), then the in-order checks and the rule replay on this thread
+//! ([`replay::Replay`]), which hands each entry's signature to the signature stage
+//! ([`signatures::Signatures`]): batches verified on a pool of their own, without waiting
+//! for one chunk's signatures before the next chunk.
 
 mod buffers;
 mod entry;
@@ -13,6 +14,7 @@ mod proofs;
 mod replay;
 pub mod report;
 mod sample;
+mod signatures;
 mod stream;
 
 use std::sync::atomic::AtomicBool;
@@ -23,6 +25,7 @@ use rayon::prelude::*;
 
 pub use report::{Check, Failure, Kind, Report};
 pub use sample::{signature_sample, SignatureSample};
+pub use signatures::BATCH;
 pub use stream::{verify_reader, verify_reader_pausing, wait_for_freeing};
 
 use crate::bundle::read::{Item, RawChunk, ReadError};
@@ -30,8 +33,8 @@ use crate::bundle::{Bundle, BundleHeader, FORMAT};
 use crate::log::note::NoteVerifier;
 use crate::log::Checkpoint;
 use buffers::{reuse, Buffers};
-use entry::SigJob;
 use replay::Replay;
+use signatures::Signatures;
 
 /// Entries handed from the reader to the verifier at a time.
 pub const CHUNK: usize = proofs::CHUNK;
@@ -58,8 +61,7 @@ pub struct Verifier<'k> {
     /// Entries handed over so far (their positions in the bundle).
     position: u64,
     replay: Replay,
-    deferred: Vec<SigJob>,
-    signatures: u64,
+    signatures: Signatures,
     failure: Option<Failure>,
     /// Where chunks go once checked, to be filled again by the reader.
     spare: Option<crossbeam_channel::Sender<RawChunk>>,
@@ -76,8 +78,7 @@ impl<'k> Verifier<'k> {
             waiting: Vec::new(),
             position: 0,
             replay: Replay::default(),
-            deferred: Vec::new(),
-            signatures: 0,
+            signatures: Signatures::new(opts.strict),
             failure: None,
             spare: None,
             buffers: Buffers::default(),
@@ -173,42 +174,41 @@ impl<'k> Verifier<'k> {
         let Some(cp) = self.checkpoint.clone() else {
             return false;
         };
-        let mut prev = std::mem::take(&mut self.deferred);
-        let strict = self.opts.strict;
-        let (replay, position, buffers) = (&mut self.replay, self.position, &mut self.buffers);
-        let (prev_failure, (held, jobs, failure)) = rayon::join(
-            || entry::check_signatures(&prev, strict),
-            || replay_chunk(replay, &chunk, position, &cp, buffers),
+        let (held, failure) = replay_chunk(
+            &mut self.replay,
+            &chunk,
+            self.position,
+            &cp,
+            &mut self.buffers,
+            &mut self.signatures,
         );
         self.position += held;
         if let Some(spare) = &self.spare {
             // A full return queue only means the reader has buffers enough.
             let _ = spare.try_send(chunk);
         }
-        if let Some(f) = prev_failure {
-            self.failure = Some(f);
+        self.signatures.keep_up();
+        if failure.is_some() || self.signatures.failure.is_some() {
+            // Every signature sent so far is of an entry before the replay's failure, and
+            // the first failure in log order is reported.
+            self.signatures.finish();
+            self.failure = self.signatures.failure.take().or(failure);
             return false;
         }
-        self.signatures += prev.len() as u64;
-        prev.clear();
-        self.buffers.jobs = prev;
-        if let Some(f) = failure {
-            // Signatures before the failing entry come first in log order.
-            self.failure = Some(entry::check_signatures(&jobs, strict).unwrap_or(f));
-            return false;
-        }
-        self.deferred = jobs;
         true
+    }
+
+    /// Waits until no signature batch is running (for a benchmark's pause).
+    fn idle(&mut self) {
+        self.signatures.drain();
     }
 
     /// Finishes the pending checks and reports.
     pub fn finish(mut self) -> Report {
-        if self.failure.is_none() {
-            let jobs = std::mem::take(&mut self.deferred);
-            self.failure = entry::check_signatures(&jobs, self.opts.strict);
-            if self.failure.is_none() {
-                self.signatures += jobs.len() as u64;
-            }
+        self.signatures.finish();
+        if let Some(f) = self.signatures.failure.take() {
+            // Signature failures are of entries before any failure the replay found.
+            self.failure = Some(f);
         }
         let cp = self.checkpoint.clone();
         let kind = cp.as_ref().map(|cp| self.kind(cp));
@@ -222,7 +222,7 @@ impl<'k> Verifier<'k> {
             checkpoint_size: cp.as_ref().map(|c| c.size),
             checkpoint_root: cp.as_ref().map(|c| B64.encode(c.root)),
             entries: self.replay.entries,
-            signatures: self.signatures,
+            signatures: self.signatures.verified,
             streams: self.replay.state.streams.len(),
             cases: std::mem::take(&mut self.replay.cases).into_iter().collect(),
             failure: self.failure.take(),
@@ -272,16 +272,17 @@ impl<'k> Verifier<'k> {
     }
 }
 
-/// Prepares a chunk in parallel, then runs the in-order checks; the number of entries the
-/// chunk held, the signature jobs of the entries that passed, and the failure that stopped
-/// the chunk.
+/// Prepares a chunk in parallel, then runs the in-order checks, handing the signatures of
+/// the entries that pass to `signatures`; the number of entries the chunk held and the
+/// failure that stopped the chunk.
 fn replay_chunk(
     replay: &mut Replay,
     chunk: &RawChunk,
     position: u64,
     cp: &Checkpoint,
     buffers: &mut Buffers,
-) -> (u64, Vec<SigJob>, Option<Failure>) {
+    signatures: &mut Signatures,
+) -> (u64, Option<Failure>) {
     let candidates = chunk.is_tentative();
     let declined = AtomicBool::new(false);
     let raw: Vec<&[u8]> = chunk.entries().collect();
@@ -293,21 +294,16 @@ fn replay_chunk(
         .collect_into_vec(&mut prepared);
     let declined = declined.into_inner();
     let outcome = (!declined).then(|| {
-        let mut jobs = std::mem::take(&mut buffers.jobs);
-        let failure = replay_prepared(replay, &mut prepared, cp, &mut jobs);
-        (raw.len() as u64, jobs, failure)
+        let failure = replay_prepared(replay, &mut prepared, cp, signatures);
+        (raw.len() as u64, failure)
     });
     buffers.prepared = reuse(prepared);
     match outcome {
         Some(outcome) => outcome,
         // A line the exact scan could not read: split the chunk exactly, then judge.
         None => match chunk.resolve() {
-            Ok(exact) => replay_chunk(replay, &exact, position, cp, buffers),
-            Err(e) => (
-                0,
-                Vec::new(),
-                Some(Failure::bundle(Check::Format, e.to_string())),
-            ),
+            Ok(exact) => replay_chunk(replay, &exact, position, cp, buffers, signatures),
+            Err(e) => (0, Some(Failure::bundle(Check::Format, e.to_string()))),
         },
     }
 }
@@ -317,10 +313,9 @@ fn replay_prepared(
     replay: &mut Replay,
     prepared: &mut [Result<entry::Prepared<'_>, Failure>],
     cp: &Checkpoint,
-    jobs: &mut Vec<SigJob>,
+    signatures: &mut Signatures,
 ) -> Option<Failure> {
     proofs::check(prepared, cp);
-    jobs.reserve(prepared.len());
     // By reference: a prepared entry is half a kilobyte, not worth moving.
     for slot in prepared {
         // Order first: a misplaced entry is reported as such, whatever else is wrong.
@@ -335,7 +330,7 @@ fn replay_prepared(
                 Err(f) => Err(f.clone()),
             });
         match step {
-            Ok(job) => jobs.push(job),
+            Ok(job) => signatures.push(job),
             Err(f) => return Some(f),
         }
     }

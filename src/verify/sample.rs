@@ -23,28 +23,22 @@ pub fn signature_sample(
     n: usize,
 ) -> anyhow::Result<Vec<SignatureSample>> {
     let mut v = Verifier::new(key, Options::default());
-    let mut sample = Vec::with_capacity(n);
-    let mut sampled = 0;
+    v.signatures.sample = Some((n, Vec::with_capacity(n)));
     let streamed = read::stream_reusing(reader, super::CHUNK, None, &mut |item| {
-        if !v.feed(item) {
-            return false;
-        }
-        // After a chunk, `deferred` holds its signature jobs (checked with the next chunk,
-        // or by `finish`).
-        if v.position != sampled {
-            sampled = v.position;
-            let room = n - sample.len();
-            sample.extend(
-                v.deferred
-                    .iter()
-                    .take(room)
-                    .map(|j| (j.message.clone(), j.signature, j.key)),
-            );
-        }
-        sample.len() < n
+        v.feed(item)
+            && v.signatures
+                .sample
+                .as_ref()
+                .is_some_and(|(n, sample)| sample.len() < *n)
     });
     v.reading_ended(streamed);
-    // Checks the signatures of the last chunk read, so the sample holds only valid ones.
+    let sample = v
+        .signatures
+        .sample
+        .take()
+        .map(|(_, s)| s)
+        .unwrap_or_default();
+    // Checks every signature read, so the sample holds only valid ones.
     match v.finish().failure {
         Some(f) => anyhow::bail!("the bundle does not verify: {f}"),
         None => Ok(sample),

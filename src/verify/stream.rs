@@ -48,8 +48,9 @@ pub fn verify_reader(reader: impl Read + Send, key: &NoteVerifier, opts: Options
 /// [`verify_reader`], pausing on this thread to call `pause` with the number of entries
 /// handed over so far, after the first chunk that ends `every` entries or more past the
 /// previous pause. While it runs the verifier's workers are idle, and so is the reader:
-/// before a pause the verifier waits until the reader is blocked on its full queue (a few
-/// chunks read ahead) or finished, so no reading overlaps the pause. Never called once a
+/// before a pause the verifier waits for every signature batch sent so far, and until the
+/// reader is blocked on its full queue (a few chunks read ahead) or finished, so neither
+/// verifying nor reading overlaps the pause. Never called once a
 /// failure is known. `bench-log` interleaves its raw reference with the verification this way.
 pub fn verify_reader_pausing(
     reader: impl Read + Send,
@@ -95,6 +96,7 @@ fn run(
                     let reader_idle = || {
                         parser.is_finished() || (blocked.load(Ordering::Acquire) && rx.is_full())
                     };
+                    v.idle();
                     while !reader_idle() {
                         std::thread::sleep(Duration::from_micros(100));
                     }

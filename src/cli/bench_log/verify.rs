@@ -27,7 +27,7 @@ use crate::envelope::{Envelope, KeyFile, WireEnvelope};
 use crate::ledger::entry::format_time;
 use crate::ledger::{ExpectedRevision, Ledger, SystemClock, Verified};
 use crate::log::note::NoteVerifier;
-use crate::verify::{signature_sample, verify_reader_pausing, Options, SignatureSample};
+use crate::verify::{signature_sample, verify_reader_pausing, Options, SignatureSample, BATCH};
 
 /// Submitting threads: the writer groups their requests into shared commits.
 const SUBMITTERS: usize = 32;
@@ -202,7 +202,7 @@ impl<'a> RawWindows<'a> {
         let mut sigs = 0;
         while started.elapsed() < WINDOW {
             let end = (self.at + PASS).min(self.sample.len());
-            self.sample[self.at..end].par_chunks(64).for_each(|c| {
+            self.sample[self.at..end].par_chunks(BATCH).for_each(|c| {
                 let msgs: Vec<&[u8]> = c.iter().map(|s| s.0.as_slice()).collect();
                 let sigs: Vec<Signature> = c.iter().map(|s| s.1).collect();
                 let keys: Vec<VerifyingKey> = c.iter().map(|s| s.2).collect();
