@@ -5,7 +5,7 @@
 mod common;
 
 use caseledger::bundle::Bundle;
-use caseledger::verify::{signature_sample, verify_reader_pausing, Options, CHUNK};
+use caseledger::verify::{signature_sample, verify_reader_pausing, Check, Options, CHUNK};
 use common::world;
 
 fn text(b: &Bundle) -> String {
@@ -129,5 +129,16 @@ fn the_verifier_pauses_after_each_chunk_with_the_entries_handed_over() {
     b.entries[5].proof.swap(0, 1);
     let (r, seen) = paused(&b, 1);
     assert_eq!(r.failure.and_then(|f| f.index), Some(5));
+    assert!(seen.is_empty(), "{seen:?}");
+    // Nor once a signature failed: the verifier finds it while waiting for its signature
+    // batches before the first pause. The counts stop at the failing entry.
+    let entry = &mut w.log.entries[5];
+    let at = entry.find("\"sig\":\"").expect("sig") + 7;
+    let new = if &entry[at..at + 1] == "A" { "B" } else { "A" };
+    entry.replace_range(at..at + 1, new);
+    let (r, seen) = paused(&w.log.bundle(), 1);
+    let f = r.failure.expect("forged signature accepted");
+    assert_eq!((f.index, f.check), (Some(5), Check::Signature), "{f}");
+    assert_eq!((r.entries, r.signatures), (5, 5));
     assert!(seen.is_empty(), "{seen:?}");
 }

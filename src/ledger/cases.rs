@@ -5,6 +5,8 @@
 mod fold;
 mod model;
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use model::{
@@ -18,7 +20,7 @@ use crate::domain::{AgencyId, CaseId, StreamId};
 /// All cases, by id.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CaseBook {
-    cases: super::state::FastMap<CaseId, CaseState>,
+    cases: HashMap<CaseId, CaseState>,
 }
 
 /// One case as it was before a batch touched it (`None`: it did not exist).

@@ -3,8 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::state::FastMap;
-
 use chrono::{DateTime, Utc};
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
@@ -66,8 +64,8 @@ pub struct AgencyRecord {
 /// Principals, keys, tokens and agencies.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Registry {
-    pub principals: FastMap<PrincipalId, PrincipalRecord>,
-    pub keys: FastMap<KeyId, KeyRecord>,
+    pub principals: HashMap<PrincipalId, PrincipalRecord>,
+    pub keys: HashMap<KeyId, KeyRecord>,
     /// Keyed by token SHA-256; a list in snapshots, since JSON keys must be strings.
     #[serde(with = "token_map")]
     pub tokens: HashMap<[u8; 32], TokenRecord>,

@@ -10,13 +10,9 @@ use super::cases::CaseBook;
 use super::registry::{AgencyRecord, Registry};
 use crate::domain::{AgencyId, EventPayload, KeyId, StreamId};
 
-type PrincipalMap = FastMap<crate::domain::PrincipalId, super::registry::PrincipalRecord>;
-type KeyMap = FastMap<KeyId, super::registry::KeyRecord>;
+type PrincipalMap = HashMap<crate::domain::PrincipalId, super::registry::PrincipalRecord>;
+type KeyMap = HashMap<KeyId, super::registry::KeyRecord>;
 type TokenMap = HashMap<[u8; 32], super::registry::TokenRecord>;
-
-/// The maps touched for every entry: foldhash (seeded per process, so keys chosen by
-/// clients cannot be aimed at one bucket) hashes a UUID several times faster than SipHash.
-pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Everything the log has established, as of `size` entries.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -26,9 +22,9 @@ pub struct LedgerState {
     /// The newest `recorded_at`; the writer never records earlier than this.
     pub last_recorded_at: Option<DateTime<Utc>>,
     /// Number of entries per stream (the next revision).
-    pub streams: FastMap<String, u64>,
+    pub streams: HashMap<String, u64>,
     /// Where each event id landed, for idempotency.
-    pub event_ids: FastMap<Uuid, u64>,
+    pub event_ids: HashMap<Uuid, u64>,
     pub registry: Registry,
     pub cases: CaseBook,
 }

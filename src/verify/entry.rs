@@ -196,12 +196,12 @@ impl SigJob {
     }
 }
 
-/// Checks one batch; the failure with the lowest index, if any.
+/// Checks one batch; the first failure in it and its position, if any.
 ///
 /// The batch goes through `ed25519_dalek::verify_batch`; if that fails, it is re-checked one
 /// signature at a time with `verify_strict` to name the culprit. With `strict`, every
 /// signature is checked with `verify_strict` (see docs/verify.md for the difference).
-pub(super) fn check_batch(batch: &[SigJob], strict: bool) -> Option<Failure> {
+pub(super) fn check_batch(batch: &[SigJob], strict: bool) -> Option<(usize, Failure)> {
     if !strict {
         let msgs: Vec<&[u8]> = batch.iter().map(|j| j.message.as_slice()).collect();
         let sigs: Vec<Signature> = batch.iter().map(|j| j.signature).collect();
@@ -210,7 +210,10 @@ pub(super) fn check_batch(batch: &[SigJob], strict: bool) -> Option<Failure> {
             return None;
         }
     }
-    batch.iter().find_map(|j| j.strict().err())
+    batch
+        .iter()
+        .enumerate()
+        .find_map(|(i, j)| j.strict().err().map(|f| (i, f)))
 }
 
 #[cfg(test)]

@@ -63,6 +63,8 @@ pub struct Verifier<'k> {
     replay: Replay,
     signatures: Signatures,
     failure: Option<Failure>,
+    /// Entries (and signatures) before the failing signature, when one failed.
+    before_failure: Option<u64>,
     /// Where chunks go once checked, to be filled again by the reader.
     spare: Option<crossbeam_channel::Sender<RawChunk>>,
     buffers: Buffers,
@@ -80,6 +82,7 @@ impl<'k> Verifier<'k> {
             replay: Replay::default(),
             signatures: Signatures::new(opts.strict),
             failure: None,
+            before_failure: None,
             spare: None,
             buffers: Buffers::default(),
         }
@@ -187,29 +190,32 @@ impl<'k> Verifier<'k> {
             // A full return queue only means the reader has buffers enough.
             let _ = spare.try_send(chunk);
         }
-        self.signatures.keep_up();
-        if failure.is_some() || self.signatures.failure.is_some() {
-            // Every signature sent so far is of an entry before the replay's failure, and
-            // the first failure in log order is reported.
-            self.signatures.finish();
-            self.failure = self.signatures.failure.take().or(failure);
+        if failure.is_some() || self.signatures.failed() {
+            self.failure = failure;
+            self.finish_signatures();
             return false;
         }
         true
     }
 
-    /// Waits until no signature batch is running (for a benchmark's pause).
-    fn idle(&mut self) {
-        self.signatures.drain();
+    /// Waits for every signature batch sent; a failing signature is the first failure in
+    /// log order: every signature sent is of an entry before any failure found otherwise.
+    fn finish_signatures(&mut self) {
+        if let Some((before, f)) = self.signatures.finish() {
+            self.failure = Some(f);
+            self.before_failure = Some(before);
+        }
+    }
+
+    /// Waits until no signature batch is running (for a benchmark's pause); whether a
+    /// failure is known.
+    fn idle(&mut self) -> bool {
+        self.signatures.drain() || self.failure.is_some()
     }
 
     /// Finishes the pending checks and reports.
     pub fn finish(mut self) -> Report {
-        self.signatures.finish();
-        if let Some(f) = self.signatures.failure.take() {
-            // Signature failures are of entries before any failure the replay found.
-            self.failure = Some(f);
-        }
+        self.finish_signatures();
         let cp = self.checkpoint.clone();
         let kind = cp.as_ref().map(|cp| self.kind(cp));
         if self.failure.is_none() {
@@ -221,8 +227,10 @@ impl<'k> Verifier<'k> {
             kind,
             checkpoint_size: cp.as_ref().map(|c| c.size),
             checkpoint_root: cp.as_ref().map(|c| B64.encode(c.root)),
-            entries: self.replay.entries,
-            signatures: self.signatures.verified,
+            entries: self.before_failure.unwrap_or(self.replay.entries),
+            signatures: self
+                .before_failure
+                .unwrap_or_else(|| self.signatures.verified()),
             streams: self.replay.state.streams.len(),
             cases: std::mem::take(&mut self.replay.cases).into_iter().collect(),
             failure: self.failure.take(),

@@ -7,6 +7,8 @@
 //! first and leave the cores idle while the replay (one thread) catches up. The operating
 //! system shares the cores between the two.
 
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::OnceLock;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -21,16 +23,19 @@ use super::sample::SignatureSample;
 /// 125k/s in batches of 128, 137k/s of 256, 143k/s of 512 and 150k/s of 1024. A failing
 /// batch is re-checked one signature at a time (about 50 ms for 1024) to name the culprit.
 pub const BATCH: usize = 1024;
-/// Batches queued or running at a time: enough that the pool never waits for the replay,
-/// few enough that their jobs (about 1.5 KB each, the message included) stay near 12 MB.
+/// Batches queued or running at a time, at least: enough that the pool never waits for the
+/// replay, few enough that their jobs (about 1.5 KB each, the message included) stay near
+/// 12 MB. Twice the pool's threads on a larger machine.
 const IN_FLIGHT: usize = 8;
+/// The smallest piece a last, partial batch is split into so that all cores share it (a
+/// case bundle holds fewer than [`BATCH`] signatures).
+const SMALLEST_PIECE: usize = 128;
 
-/// The pool that verifies batches, one thread per core (as many as rayon's global pool).
+/// The pool that verifies batches: as many threads as rayon's global pool by default.
 fn pool() -> &'static rayon::ThreadPool {
     static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
     POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
-            .num_threads(rayon::current_num_threads())
             .thread_name(|i| format!("verify-signatures-{i}"))
             .build()
             .expect("a thread pool for signature verification")
@@ -39,8 +44,13 @@ fn pool() -> &'static rayon::ThreadPool {
 
 /// What one batch found.
 struct Checked {
+    /// Jobs pushed before the batch's first.
+    first: u64,
     signatures: u64,
-    failure: Option<Failure>,
+    /// The failure and its position in the batch.
+    failure: Option<(u64, Failure)>,
+    /// A panic inside the batch, raised again on the thread that waits.
+    panic: Option<Box<dyn Any + Send>>,
 }
 
 /// Batches in flight and what came back.
@@ -48,13 +58,16 @@ pub(super) struct Signatures {
     strict: bool,
     /// Jobs not yet in a batch.
     pending: Vec<SigJob>,
+    /// Jobs pushed so far.
+    pushed: u64,
     in_flight: usize,
     done_tx: Sender<Checked>,
     done_rx: Receiver<Checked>,
-    /// The failing signature with the lowest index among the batches back so far.
-    pub failure: Option<Failure>,
+    /// The failing signature with the lowest index among the batches back so far, and the
+    /// number of jobs pushed before it.
+    failure: Option<(u64, Failure)>,
     /// Signatures verified so far.
-    pub verified: u64,
+    verified: u64,
     /// The first signatures, kept for a raw-rate reference (see [`super::signature_sample`]).
     pub sample: Option<(usize, Vec<SignatureSample>)>,
 }
@@ -65,6 +78,7 @@ impl Signatures {
         Self {
             strict,
             pending: Vec::with_capacity(BATCH),
+            pushed: 0,
             in_flight: 0,
             done_tx,
             done_rx,
@@ -74,7 +88,9 @@ impl Signatures {
         }
     }
 
-    /// Queues one job, in log order; a full batch goes to the pool at once.
+    /// Queues one job, in log order; a full batch goes to the pool at once. Blocks while
+    /// too many batches are in flight: call it on the thread that drives the verifier,
+    /// never on a pool thread.
     pub fn push(&mut self, job: SigJob) {
         if let Some((n, sample)) = &mut self.sample {
             if sample.len() < *n {
@@ -83,37 +99,47 @@ impl Signatures {
         }
         self.pending.push(job);
         if self.pending.len() >= BATCH {
-            self.send();
+            let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
+            self.send(batch);
+            self.wait_until(IN_FLIGHT.max(2 * pool().current_num_threads()));
         }
     }
 
-    /// Sends the pending jobs as one batch.
-    fn send(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
-        let (strict, done) = (self.strict, self.done_tx.clone());
+    fn send(&mut self, batch: Vec<SigJob>) {
+        let (strict, done, first) = (self.strict, self.done_tx.clone(), self.pushed);
+        self.pushed += batch.len() as u64;
         self.in_flight += 1;
         pool().spawn(move || {
-            let failure = check_batch(&batch, strict);
+            let checked =
+                std::panic::catch_unwind(AssertUnwindSafe(|| check_batch(&batch, strict)));
+            let (failure, panic) = match checked {
+                Ok(failure) => (failure, None),
+                Err(panic) => (None, Some(panic)),
+            };
             // The receiver outlives every batch it waits for; one nobody waits for is moot.
             let _ = done.send(Checked {
+                first,
                 signatures: batch.len() as u64,
-                failure,
+                failure: failure.map(|(at, f)| (first + at as u64, f)),
+                panic,
             });
         });
     }
 
     fn take(&mut self, c: Checked) {
         self.in_flight -= 1;
+        if let Some(panic) = c.panic {
+            std::panic::resume_unwind(panic);
+        }
         match c.failure {
-            Some(f) if self.failure.as_ref().is_none_or(|g| f.index < g.index) => {
-                self.failure = Some(f)
+            Some((at, f)) => {
+                if self.failure.as_ref().is_none_or(|(_, g)| f.index < g.index) {
+                    self.failure = Some((at, f));
+                }
             }
-            Some(_) => {}
             None => self.verified += c.signatures,
         }
+        debug_assert!(c.first + c.signatures <= self.pushed);
     }
 
     /// Takes what came back, and waits while more than `at_most` batches are in flight.
@@ -122,28 +148,51 @@ impl Signatures {
             self.take(c);
         }
         while self.in_flight > at_most {
-            match self.done_rx.recv() {
-                Ok(c) => self.take(c),
-                // Unreachable: this holds a sender.
-                Err(_) => break,
-            }
+            // This holds a sender, so `recv` fails only if a batch never reports, which
+            // `catch_unwind` rules out.
+            let c = self.done_rx.recv().expect("a signature batch reports back");
+            self.take(c);
         }
     }
 
-    /// Takes what came back; waits only if too many batches are in flight.
-    pub fn keep_up(&mut self) {
-        self.wait_until(IN_FLIGHT);
-    }
-
-    /// Waits for every batch sent so far (a paused benchmark must leave no work running).
-    pub fn drain(&mut self) {
+    /// Waits for every batch sent so far (a paused benchmark must leave no work running);
+    /// whether a signature failed.
+    pub fn drain(&mut self) -> bool {
         self.wait_until(0);
+        self.failure.is_some()
     }
 
-    /// Sends the last, partial batch and waits for everything.
-    pub fn finish(&mut self) {
-        self.send();
-        self.drain();
+    /// Sends what is pending, split so that every thread of the pool shares it, and waits
+    /// for everything. The first failing signature in log order, with the number of
+    /// entries before it, if any; then every signature before it has verified.
+    pub fn finish(&mut self) -> Option<(u64, Failure)> {
+        let pending = std::mem::take(&mut self.pending);
+        let piece = pending
+            .len()
+            .div_ceil(pool().current_num_threads())
+            .max(SMALLEST_PIECE);
+        let mut rest = pending;
+        while rest.len() > piece {
+            let tail = rest.split_off(piece);
+            self.send(rest);
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            self.send(rest);
+        }
+        self.wait_until(0);
+        self.failure.take()
+    }
+
+    /// Takes what came back without waiting; whether a signature failed.
+    pub fn failed(&mut self) -> bool {
+        self.wait_until(usize::MAX);
+        self.failure.is_some()
+    }
+
+    /// Signatures verified (all of them, when `finish` found no failure).
+    pub fn verified(&self) -> u64 {
+        self.verified
     }
 }
 
@@ -177,29 +226,33 @@ mod tests {
             .collect()
     }
 
-    fn run(jobs: Vec<SigJob>, strict: bool) -> Signatures {
+    /// Pushes every job, as the replay does, and finishes.
+    fn run(jobs: Vec<SigJob>, strict: bool) -> (Signatures, Option<(u64, Failure)>) {
         let mut s = Signatures::new(strict);
         s.sample = Some((3, Vec::new()));
+        let bound = IN_FLIGHT.max(2 * pool().current_num_threads());
         for job in jobs {
             s.push(job);
-            // As the verifier does between chunks: never more than IN_FLIGHT batches.
-            s.keep_up();
-            assert!(s.in_flight <= IN_FLIGHT);
+            assert!(s.in_flight <= bound);
         }
-        s.finish();
-        assert_eq!(s.in_flight, 0);
-        s
+        let failure = s.finish();
+        assert_eq!((s.in_flight, s.pending.len()), (0, 0));
+        (s, failure)
     }
 
     #[test]
     fn every_signature_is_checked_across_batches_and_a_partial_last_one() {
-        let n = 3 * BATCH + 5;
-        for strict in [false, true] {
-            let s = run(jobs(n, &[]), strict);
-            assert_eq!((s.verified, s.failure.is_none()), (n as u64, true));
-            let sample = s.sample.expect("sample").1;
-            assert_eq!(sample.len(), 3);
-            assert_eq!(sample[2].0, b"entry 2");
+        // Full batches and a partial one; fewer than one batch (split among the threads);
+        // fewer than the smallest piece.
+        for n in [3 * BATCH + 5, BATCH - 1, 5] {
+            for strict in [false, true] {
+                let (s, failure) = run(jobs(n, &[]), strict);
+                assert!(failure.is_none());
+                assert_eq!((s.verified(), s.pushed), (n as u64, n as u64));
+                let sample = s.sample.expect("sample").1;
+                assert_eq!(sample.len(), 3);
+                assert_eq!(sample[2].0, b"entry 2");
+            }
         }
     }
 
@@ -209,8 +262,9 @@ mod tests {
         // In the last full batch, the second, and the partial one; whichever comes back first.
         let forged = [3 * BATCH + 1, 2 * BATCH + 9, BATCH + 3];
         for strict in [false, true] {
-            let s = run(jobs(n, &forged), strict);
-            let f = s.failure.expect("forged signatures found");
+            let (_, failure) = run(jobs(n, &forged), strict);
+            let (before, f) = failure.expect("forged signatures found");
+            assert_eq!(before, BATCH as u64 + 3, "entries before the failure");
             assert_eq!(
                 (f.index, f.check, f.stream.as_deref(), f.revision),
                 (
@@ -220,8 +274,12 @@ mod tests {
                     Some(BATCH as u64 + 3)
                 )
             );
-            // Only the batches without a forged signature count as verified.
-            assert_eq!(s.verified, BATCH as u64, "strict: {strict}");
         }
+        // In a last batch split among the threads.
+        let (_, failure) = run(jobs(700, &[650, 600]), false);
+        assert_eq!(
+            failure.map(|(before, f)| (before, f.index)),
+            Some((600, Some(600)))
+        );
     }
 }

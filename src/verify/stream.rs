@@ -96,7 +96,9 @@ fn run(
                     let reader_idle = || {
                         parser.is_finished() || (blocked.load(Ordering::Acquire) && rx.is_full())
                     };
-                    v.idle();
+                    if v.idle() {
+                        break;
+                    }
                     while !reader_idle() {
                         std::thread::sleep(Duration::from_micros(100));
                     }

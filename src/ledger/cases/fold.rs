@@ -1,15 +1,17 @@
 //! `apply` for each case event type. Lookups that miss (which `decide` prevents) are
 //! ignored rather than panicking, so replaying any accepted log is total.
 
+use std::collections::HashMap;
+
 use super::model::{
     Answer, CaseState, CaseStatus, ConsentRecord, InquiryRecord, ReferralRecord, ReferralState,
     Step, Transition, Withdrawal,
 };
 use crate::domain::{AgencyId, CaseId, EventData, ReferralId};
-use crate::ledger::state::{Applied, FastMap};
+use crate::ledger::state::Applied;
 
 /// Folds one accepted case event into `cases`.
-pub(super) fn apply(cases: &mut FastMap<CaseId, CaseState>, id: CaseId, a: &Applied<'_>) {
+pub(super) fn apply(cases: &mut HashMap<CaseId, CaseState>, id: CaseId, a: &Applied<'_>) {
     let step = Step {
         index: a.index,
         revision: a.revision,
