@@ -58,6 +58,9 @@ struct Scanner<R> {
     newline_at: Option<usize>,
     /// Bytes asked of the reader at a time.
     fill: usize,
+    /// Whether a long run of whitespace between values is forgotten as it is read (a
+    /// streaming read; not a re-split, whose spans index the bytes it was given).
+    forget_space: bool,
 }
 
 /// How far past a value's start a line end is looked for.
@@ -76,6 +79,7 @@ impl<R: Read> Scanner<R> {
             no_newline_before: 0,
             newline_at: None,
             fill: FILL,
+            forget_space: false,
         }
     }
 
@@ -124,6 +128,16 @@ impl<R: Read> Scanner<R> {
         }
         self.buf.copy_within(self.pos..self.end, to);
         self.dropped(to);
+    }
+
+    /// The bytes read from `from` on (all of them already consumed) are gone; reading goes
+    /// on at `from`. Indexes before it stay; no error names their offsets any more.
+    fn forget_read_from(&mut self, from: usize) {
+        self.offset += (self.end - from) as u64;
+        self.end = from;
+        self.pos = from;
+        self.newline_at = self.newline_at.filter(|&n| n < from);
+        self.no_newline_before = self.no_newline_before.min(from);
     }
 
     /// The bytes from `keep` to `pos` are gone: indexes after them move down.
@@ -190,9 +204,14 @@ impl<R: Read> Scanner<R> {
         Ok(Some(self.buf[i]))
     }
 
-    /// Skips whitespace; the next byte, not consumed.
+    /// Skips whitespace; the next byte, not consumed. Whitespace is forgotten as it is read
+    /// once a run of it outgrows a fill, so however long the run, it needs no more buffer.
     fn peek(&mut self) -> Result<Option<u8>, ReadError> {
+        let run = self.pos;
         loop {
+            if self.forget_space && self.pos == self.end && self.pos - run >= FILL {
+                self.forget_read_from(run);
+            }
             match self.at(self.pos)? {
                 Some(b) if is_json_space(b) => self.pos += 1,
                 other => return Ok(other),
@@ -307,6 +326,7 @@ pub fn stream_reusing(
     sink: &mut dyn FnMut(Item) -> bool,
 ) -> Result<(), ReadError> {
     let mut s = Scanner::new(reader);
+    s.forget_space = true;
     let mut header = Header::default();
     s.expect(b'{')?;
     let mut first = true;
