@@ -47,7 +47,7 @@ struct Checked {
     /// Jobs pushed before the batch's first.
     first: u64,
     signatures: u64,
-    /// The failure and its position in the batch.
+    /// The first failure in the batch, with the number of jobs pushed before it.
     failure: Option<(u64, Failure)>,
     /// A panic inside the batch, raised again on the thread that waits.
     panic: Option<Box<dyn Any + Send>>,
