@@ -44,8 +44,6 @@ fn pool() -> &'static rayon::ThreadPool {
 
 /// What one batch found.
 struct Checked {
-    /// Jobs pushed before the batch's first.
-    first: u64,
     signatures: u64,
     /// The first failure in the batch, with the number of jobs pushed before it.
     failure: Option<(u64, Failure)>,
@@ -118,7 +116,6 @@ impl Signatures {
             };
             // The receiver outlives every batch it waits for; one nobody waits for is moot.
             let _ = done.send(Checked {
-                first,
                 signatures: batch.len() as u64,
                 failure: failure.map(|(at, f)| (first + at as u64, f)),
                 panic,
@@ -139,7 +136,6 @@ impl Signatures {
             }
             None => self.verified += c.signatures,
         }
-        debug_assert!(c.first + c.signatures <= self.pushed);
     }
 
     /// Takes what came back, and waits while more than `at_most` batches are in flight.
@@ -166,16 +162,14 @@ impl Signatures {
     /// for everything. The first failing signature in log order, with the number of
     /// entries before it, if any; then every signature before it has verified.
     pub fn finish(&mut self) -> Option<(u64, Failure)> {
-        let pending = std::mem::take(&mut self.pending);
-        let piece = pending
+        let mut rest = std::mem::take(&mut self.pending);
+        let piece = rest
             .len()
             .div_ceil(pool().current_num_threads())
             .max(SMALLEST_PIECE);
-        let mut rest = pending;
         while rest.len() > piece {
             let tail = rest.split_off(piece);
-            self.send(rest);
-            rest = tail;
+            self.send(std::mem::replace(&mut rest, tail));
         }
         if !rest.is_empty() {
             self.send(rest);
