@@ -64,15 +64,7 @@ pub fn case_access(
     if caller.has(Role::Auditor) || case.owner_agency == caller.agency {
         return Ok(CaseAccess::Full);
     }
-    let addressed = case
-        .inquiries
-        .iter()
-        .any(|(_, i)| i.sent.agency == caller.agency)
-        || case
-            .referrals
-            .iter()
-            .any(|(_, r)| r.made.agency == caller.agency);
-    if addressed {
+    if case.addresses(&caller.agency) {
         Ok(CaseAccess::Addressed(caller.agency.clone()))
     } else {
         Err(CaseDenied::Hidden)

@@ -17,6 +17,13 @@ use super::state::LedgerState;
 use crate::domain::{AgencyId, CaseOpened, EventData, EventPayload, PrincipalId, Role, StreamId};
 
 /// Decides a case-stream event.
+///
+/// A refusal tells the writer nothing it could not read (DESIGN §4 scoping): roles are
+/// checked before the case is looked at; an agency with no part in an existing case gets one
+/// fixed answer whatever the case holds; an agency the case only addressed is told about its
+/// own inquiries and referrals, never the case's status, coordinator or other agencies' items.
+/// Only the owner agency's staff get the precise reasons. A case that does not exist is
+/// reported as not opened (rule 2): its id is a random UUID, and nothing else leaks with it.
 pub fn decide(
     state: &LedgerState,
     event: &EventPayload,
@@ -29,7 +36,21 @@ pub fn decide(
         ));
     };
     let actor = principal(state, &event.actor)?;
+    if !actor.has(Role::Caseworker) && !actor.has(Role::Supervisor) {
+        return Err(forbidden(format!(
+            "only caseworkers and supervisors write case events, not {}",
+            event.actor
+        )));
+    }
     let case = state.cases.get(id);
+    if let Some(case) = case {
+        if actor.agency != case.owner_agency && !case.addresses(&actor.agency) {
+            return Err(forbidden(format!(
+                "{} has no part in case {id}",
+                actor.agency
+            )));
+        }
+    }
     if let EventData::CaseOpened(d) = &event.data {
         return match case {
             Some(_) => Err(transition(format!("case {id} is already opened"))),
@@ -41,6 +62,9 @@ pub fn decide(
             "case {id} is not opened: case.opened must come first"
         ))
     })?;
+    if actor.agency != case.owner_agency {
+        return response::from_addressed(case, actor, &event.data);
+    }
     match (&event.data, case.is_open()) {
         (EventData::CaseReopened(_), true) => {
             return Err(transition(format!("case {id} is already open")))

@@ -2,10 +2,60 @@
 //! addressed agency, or the coordinator recording for it), and the referral lifecycle.
 
 use super::{coordinator, forbidden, schema, transition};
-use crate::domain::{AgencyId, EventData, InquiryAnswered, ReferralId, Role};
+use crate::domain::{AgencyId, EventData, InquiryAnswered, Role};
 use crate::ledger::cases::{CaseState, ReferralState};
 use crate::ledger::registry::PrincipalRecord;
 use crate::ledger::rules::RuleViolation;
+
+/// An event by staff of an agency the case addressed (not its owner): only a response, to
+/// an inquiry or referral addressed to that agency, while the case is open. Nothing in a
+/// refusal depends on what else the case holds.
+pub(super) fn from_addressed(
+    case: &CaseState,
+    actor: &PrincipalRecord,
+    data: &EventData,
+) -> Result<(), RuleViolation> {
+    let what = data.type_name();
+    let response = matches!(
+        data,
+        EventData::InquiryAnswered(_)
+            | EventData::ReferralAccepted(_)
+            | EventData::ReferralDeclined(_)
+            | EventData::ReferralServicesStarted(_)
+            | EventData::ReferralClosed(_)
+    );
+    if !response {
+        return Err(forbidden(format!(
+            "only the owner agency's staff may write {what}"
+        )));
+    }
+    if !case.is_open() {
+        return Err(transition(format!("the case takes no {what} now")));
+    }
+    match data {
+        EventData::InquiryAnswered(d) => answer(case, actor, d),
+        _ => referral_step(case, actor, data),
+    }
+}
+
+/// What a writer outside the owner agency may see of the case's items: those addressed to
+/// its own agency. The owner agency's staff see all of them.
+fn visible(case: &CaseState, actor: &PrincipalRecord, addressed: &AgencyId) -> bool {
+    actor.agency == case.owner_agency || actor.agency == *addressed
+}
+
+/// The refusal for an id that is unknown, or (to a writer outside the owner agency) not
+/// addressed to its agency: the two read the same.
+fn missing(case: &CaseState, actor: &PrincipalRecord, what: &str, id: &str) -> RuleViolation {
+    if actor.agency == case.owner_agency {
+        transition(format!("no {what} {id} in this case"))
+    } else {
+        transition(format!(
+            "no {what} {id} addressed to {} in this case",
+            actor.agency
+        ))
+    }
+}
 
 /// `inquiry.answered`: an existing inquiry, answered once, by or for the asked agency.
 pub(super) fn answer(
@@ -15,7 +65,8 @@ pub(super) fn answer(
 ) -> Result<(), RuleViolation> {
     let inquiry = case
         .inquiry(&d.inquiry_id)
-        .ok_or_else(|| transition(format!("no inquiry {} in this case", d.inquiry_id)))?;
+        .filter(|i| visible(case, actor, &i.sent.agency))
+        .ok_or_else(|| missing(case, actor, "inquiry", d.inquiry_id.as_str()))?;
     for_agency(case, actor, &inquiry.sent.agency, &d.recorded_for, false)?;
     if inquiry.answer.is_some() {
         return Err(transition(format!(
@@ -53,7 +104,10 @@ pub(super) fn referral_step(
             )))
         }
     };
-    let referral = find(case, id)?;
+    let referral = case
+        .referral(id)
+        .filter(|r| visible(case, actor, &r.made.agency))
+        .ok_or_else(|| missing(case, actor, "referral", id.as_str()))?;
     match next {
         ReferralState::Withdrawn => coordinator(case, actor, data.type_name())?,
         // The agency or the coordinator closes; the coordinator needs no `recorded_for`.
@@ -70,14 +124,6 @@ pub(super) fn referral_step(
         )));
     }
     Ok(())
-}
-
-fn find<'a>(
-    case: &'a CaseState,
-    id: &ReferralId,
-) -> Result<&'a crate::ledger::cases::ReferralRecord, RuleViolation> {
-    case.referral(id)
-        .ok_or_else(|| transition(format!("no referral {id} in this case")))
 }
 
 /// The actor writes for `addressed`: as a caseworker or supervisor of it, or as the case's

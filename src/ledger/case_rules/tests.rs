@@ -6,4 +6,5 @@ mod actors;
 mod consent;
 mod harness;
 mod lifecycle;
+mod privacy;
 mod projection;

@@ -178,6 +178,14 @@ impl Then {
         self.world
     }
 
+    /// The refusal itself, for its message.
+    pub fn then_refused(self) -> RuleViolation {
+        match self.result {
+            Ok(()) => panic!("expected a refusal, but the event was accepted"),
+            Err(v) => v,
+        }
+    }
+
     /// The event was refused with `code`.
     pub fn then_rejected(self, code: Code) -> World {
         match &self.result {
