@@ -25,9 +25,14 @@ impl Caller {
         self.roles.contains(&role)
     }
 
-    /// Refuses unless the caller holds one of `roles`.
+    /// Refuses unless the caller holds one of `roles` (`auditor` only as
+    /// [`is_auditor`](super::scope::is_auditor) allows).
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.iter().any(|r| self.has(*r)) {
+        let holds = |r: Role| match r {
+            Role::Auditor => super::scope::is_auditor(self),
+            _ => self.has(r),
+        };
+        if roles.iter().any(|r| holds(*r)) {
             Ok(())
         } else {
             let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
@@ -57,7 +62,11 @@ pub fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
     let token = header
         .to_str()
         .ok()
-        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(|h| {
+            // The scheme name is case-insensitive (RFC 9110 §11.1).
+            let (scheme, token) = h.split_at_checked(7)?;
+            scheme.eq_ignore_ascii_case("Bearer ").then_some(token)
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
@@ -88,5 +97,28 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         ready(authenticate(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn token_of(header: &str) -> Option<String> {
+        let req = TestRequest::default()
+            .insert_header(("Authorization", header))
+            .to_http_request();
+        bearer_token(&req).ok().map(str::to_owned)
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_matched_without_regard_to_case() {
+        for header in ["Bearer abc", "bearer abc", "BEARER abc", "Bearer  abc "] {
+            assert_eq!(token_of(header).as_deref(), Some("abc"), "{header}");
+        }
+        for header in ["Basic abc", "Bearer", "Bearer ", "Bearerabc", "Bearé abc"] {
+            assert_eq!(token_of(header), None, "{header}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use super::auth::Caller;
 use crate::domain::{AgencyId, CaseId, Role, StreamId};
+use crate::ledger::rules::AUDITOR_BARRED;
 use crate::ledger::LedgerState;
 
 /// Whether `caller` may read the raw entries of `stream`.
@@ -11,14 +12,21 @@ use crate::ledger::LedgerState;
 pub fn can_read_stream(state: &LedgerState, caller: &Caller, stream: &StreamId) -> bool {
     match stream {
         StreamId::Principal(id) => {
-            caller.has(Role::Admin) || caller.has(Role::Auditor) || *id == caller.id
+            caller.has(Role::Admin) || is_auditor(caller) || *id == caller.id
         }
         StreamId::Agency(_) => true,
         StreamId::Case(id) => {
-            caller.has(Role::Auditor)
+            is_auditor(caller)
                 || (is_case_staff(caller) && state.cases.owner(id) == Some(&caller.agency))
         }
     }
+}
+
+/// An auditor reads everything, so a principal that also holds a role that writes (admin,
+/// service, caseworker, supervisor) is not treated as one. The rules refuse to register such
+/// combinations; this is the second line of defence.
+pub fn is_auditor(caller: &Caller) -> bool {
+    caller.has(Role::Auditor) && !AUDITOR_BARRED.iter().any(|r| caller.has(*r))
 }
 
 /// Caseworkers and supervisors read their agency's cases; a principal that also holds a role
@@ -57,16 +65,42 @@ pub fn case_access(
     caller: &Caller,
     id: &CaseId,
 ) -> Result<CaseAccess, CaseDenied> {
-    if !caller.has(Role::Auditor) && !is_case_staff(caller) {
+    if !is_auditor(caller) && !is_case_staff(caller) {
         return Err(CaseDenied::Role);
     }
     let case = state.cases.get(id).ok_or(CaseDenied::Hidden)?;
-    if caller.has(Role::Auditor) || case.owner_agency == caller.agency {
+    if is_auditor(caller) || case.owner_agency == caller.agency {
         return Ok(CaseAccess::Full);
     }
     if case.addresses(&caller.agency) {
         Ok(CaseAccess::Addressed(caller.agency.clone()))
     } else {
         Err(CaseDenied::Hidden)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(roles: &[Role]) -> Caller {
+        Caller {
+            id: "p".parse().expect("slug"),
+            agency: "a".parse().expect("slug"),
+            roles: roles.to_vec(),
+        }
+    }
+
+    /// A principal registered before the rules refused such combinations still does not
+    /// read as an auditor.
+    #[test]
+    fn an_auditor_that_also_writes_is_not_treated_as_one() {
+        assert!(is_auditor(&caller(&[Role::Auditor])));
+        assert!(is_auditor(&caller(&[Role::Auditor, Role::Evaluator])));
+        for other in AUDITOR_BARRED {
+            let c = caller(&[Role::Auditor, other]);
+            assert!(!is_auditor(&c), "{other:?}");
+            assert!(c.require(&[Role::Auditor]).is_err(), "{other:?}");
+        }
     }
 }

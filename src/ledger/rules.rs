@@ -129,7 +129,10 @@ fn genesis(event: &EventPayload, keyid: &KeyId) -> Result<(), RuleViolation> {
             "the genesis entry must be signed by the key it registers",
         ));
     }
-    Ok(())
+    // The same checks as every later registration: no forgeable (weak) key, no barred
+    // combination of roles.
+    separate_duties(&d.roles)?;
+    new_key(&LedgerState::default(), d.public_key.as_bytes())
 }
 
 /// Rule 1: the key belongs to the actor and is active at `recorded_at`; the actor is active.
@@ -225,6 +228,7 @@ fn principal_rules(
                 return Err(transition(format!("principal {id} is already registered")));
             }
             separate_duties(&d.roles)?;
+            one_service_principal(state, &d.roles)?;
             new_key(state, d.public_key.as_bytes())
         }
         EventData::PrincipalKeyAdded(d) => {
@@ -241,7 +245,14 @@ fn principal_rules(
                 _ => Err(transition(format!("principal {id} has no key {}", d.keyid))),
             }
         }
-        EventData::PrincipalTokenIssued(_) => active_subject().map(|_| ()),
+        EventData::PrincipalTokenIssued(d) => {
+            active_subject()?;
+            // A token hash names one holder: a second issue would take it over.
+            if reg.tokens.contains_key(d.token_sha256.as_bytes()) {
+                return Err(transition("this token hash is already issued".into()));
+            }
+            Ok(())
+        }
         EventData::PrincipalTokenRevoked(d) => match reg.tokens.get(d.token_sha256.as_bytes()) {
             Some(t) if t.principal == *id && !t.revoked => Ok(()),
             Some(t) if t.principal == *id => Err(transition("token is already revoked".into())),
@@ -259,22 +270,57 @@ fn principal_rules(
 }
 
 /// Admins, evaluators and the service principal never read case content (DESIGN §4), so
-/// none of them may also hold a case role that would let them.
+/// none of them may also hold a case role that would let them. An auditor reads everything
+/// and writes nothing, so it may hold no role that writes (admin, service, caseworker,
+/// supervisor); evaluator, which only reads aggregates, is the one role it may add.
 fn separate_duties(roles: &[Role]) -> Result<(), RuleViolation> {
-    let case_role = roles
-        .iter()
-        .any(|r| matches!(r, Role::Caseworker | Role::Supervisor));
-    let barred = roles
-        .iter()
-        .find(|r| matches!(r, Role::Admin | Role::Evaluator | Role::Service));
-    match (case_role, barred) {
-        (true, Some(r)) => Err(RuleViolation::new(
+    let holds = |set: &[Role]| roles.iter().copied().find(|r| set.contains(r));
+    let case_role = holds(&[Role::Caseworker, Role::Supervisor]);
+    if let (Some(_), Some(r)) = (
+        case_role,
+        holds(&[Role::Admin, Role::Evaluator, Role::Service]),
+    ) {
+        return Err(RuleViolation::new(
             Code::SchemaViolation,
             format!(
                 "the {} role cannot be combined with caseworker or supervisor",
                 r.as_str()
             ),
-        )),
+        ));
+    }
+    if let (Some(_), Some(r)) = (holds(&[Role::Auditor]), holds(&AUDITOR_BARRED)) {
+        return Err(RuleViolation::new(
+            Code::SchemaViolation,
+            format!(
+                "the auditor role cannot be combined with {}: an auditor writes nothing",
+                r.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The roles an auditor may not also hold, because each of them writes.
+pub const AUDITOR_BARRED: [Role; 4] = [
+    Role::Admin,
+    Role::Service,
+    Role::Caseworker,
+    Role::Supervisor,
+];
+
+/// The ledger has one `service` principal (made by `init`), which alone writes
+/// `principal.token_issued`. Another could mint tokens outside the audited token endpoint.
+fn one_service_principal(state: &LedgerState, roles: &[Role]) -> Result<(), RuleViolation> {
+    let existing = state
+        .registry
+        .principals
+        .values()
+        .find(|p| p.active && p.has(Role::Service));
+    match existing {
+        Some(p) if roles.contains(&Role::Service) => Err(transition(format!(
+            "the ledger's service principal is {}; there is only one",
+            p.id
+        ))),
         _ => Ok(()),
     }
 }
@@ -315,3 +361,6 @@ fn agency_rules(state: &LedgerState, event: &EventPayload, id: &str) -> Result<(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests;

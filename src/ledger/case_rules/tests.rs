@@ -5,6 +5,7 @@
 mod actors;
 mod consent;
 mod harness;
+mod identity;
 mod lifecycle;
 mod privacy;
 mod projection;

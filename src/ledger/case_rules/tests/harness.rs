@@ -54,7 +54,7 @@ pub fn t0() -> DateTime<Utc> {
 /// The world: agencies `harbor` (owner), `legal`, `clinic`, `shelter`, `untrained`, and
 /// principals `maria` (harbor caseworker, coordinator), `lee` (harbor caseworker), `sam`
 /// (harbor supervisor), `lou` (legal caseworker), `cleo` (clinic caseworker), `ada`
-/// (auditor), plus the admin.
+/// (auditor), plus the admin and the service principal `svc`.
 pub struct World {
     pub state: LedgerState,
     keys: HashMap<&'static str, KeyFile>,
@@ -78,7 +78,8 @@ impl World {
                 at: None,
             });
         }
-        let people: [(&str, &str, &[&str]); 6] = [
+        let people: [(&str, &str, &[&str]); 7] = [
+            ("svc", "operator", &["service"]),
             ("maria", "harbor", &["caseworker"]),
             ("lee", "harbor", &["caseworker"]),
             ("sam", "harbor", &["supervisor"]),

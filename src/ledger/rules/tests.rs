@@ -1,0 +1,54 @@
+//! The genesis entry meets the same key and role checks as every later registration.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use chrono::TimeZone;
+use serde_json::json;
+
+use super::*;
+
+fn genesis_of(roles: serde_json::Value, public_key: [u8; 32]) -> Result<(), RuleViolation> {
+    let payload = json!({
+        "event_id": "01938a4e-0000-7000-8000-000000000000",
+        "type": "principal.registered",
+        "stream": "principal-root",
+        "occurred_at": "2026-12-01T00:00:00Z",
+        "actor": "root",
+        "data": {"agency": "operator", "roles": roles, "public_key": B64.encode(public_key)},
+    });
+    let event = EventPayload::parse(&serde_json::to_vec(&payload).expect("json")).expect("event");
+    let at = Utc
+        .with_ymd_and_hms(2026, 12, 1, 0, 0, 0)
+        .single()
+        .expect("time");
+    decide(&LedgerState::default(), &event, &KeyId::of(&public_key), at)
+}
+
+fn valid_key() -> [u8; 32] {
+    ed25519_dalek::SigningKey::from_bytes(&[7; 32])
+        .verifying_key()
+        .to_bytes()
+}
+
+#[test]
+fn the_genesis_admin_is_accepted() {
+    assert_eq!(genesis_of(json!(["admin"]), valid_key()), Ok(()));
+}
+
+#[test]
+fn the_genesis_entry_may_not_register_a_weak_key() {
+    // The identity point: a signature under it can be forged by anyone, and `verify_batch`
+    // (unlike `verify_strict`) would accept the forgery.
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let v = genesis_of(json!(["admin"]), identity).expect_err("refused");
+    assert_eq!(v.code, Code::SchemaViolation, "{}", v.message);
+}
+
+#[test]
+fn the_genesis_admin_keeps_duties_separate() {
+    for roles in [json!(["admin", "caseworker"]), json!(["admin", "auditor"])] {
+        let v = genesis_of(roles, valid_key()).expect_err("refused");
+        assert_eq!(v.code, Code::SchemaViolation, "{}", v.message);
+    }
+}
