@@ -212,7 +212,11 @@ fn a_subset_from_genesis_with_whole_streams_verifies_as_partial() {
 #[test]
 fn a_subset_missing_genesis_or_a_stream_revision_is_rejected() {
     let w = world();
-    assert_fails_at(&check(&w.log, &w.log.bundle_of(&[1, 3])), 1, Check::Order);
+    let r = check(&w.log, &w.log.bundle_of(&[1, 3]));
+    assert_fails_at(&r, 1, Check::Order);
+    // A misplaced entry that could be read is named by its stream and revision too.
+    let f = r.failure.expect("failure");
+    assert!(f.stream.is_some() && f.revision.is_some(), "{f}");
     // agency-bay-clinic revision 1 without its revision 0 (index 2).
     assert_fails_at(
         &check(&w.log, &w.log.bundle_of(&[0, 1, 5])),

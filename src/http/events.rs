@@ -157,6 +157,17 @@ pub(super) async fn append_batch(
     let mut events = Vec::with_capacity(batch.events.len());
     for (i, wire) in batch.events.iter().enumerate() {
         let at = |e: ApiError| ApiError::new(e.code, format!("events[{i}]: {}", e.detail));
+        // Each event meets the limit of a single `POST /v1/events` (its compact spelling).
+        let size = serde_json::to_vec(wire).map_or(usize::MAX, |v| v.len());
+        if size > state.limits.max_event_bytes {
+            return Err(at(ApiError::new(
+                Code::PayloadTooLarge,
+                format!(
+                    "the envelope is {size} bytes; one event may be at most {} (--max-event-bytes)",
+                    state.limits.max_event_bytes
+                ),
+            )));
+        }
         let env = Envelope::from_wire(wire).map_err(|e| at(e.into()))?;
         events.push(verify(&state, &caller, env).map_err(at)?);
     }

@@ -17,8 +17,13 @@ pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.ledger.store().clone();
     match web::block(move || store.size()).await {
         Ok(Ok(size)) => HttpResponse::Ok().json(json!({"status": "ready", "log_size": size})),
-        Ok(Err(e)) => HttpResponse::ServiceUnavailable()
-            .json(json!({"status": "not_ready", "reason": e.to_string()})),
+        Ok(Err(e)) => {
+            // The store's error can name paths or hosts: it goes to the log, not to anyone
+            // who asks.
+            tracing::warn!(error = %e, "readiness check: the store did not answer");
+            HttpResponse::ServiceUnavailable()
+                .json(json!({"status": "not_ready", "reason": "the store did not answer"}))
+        }
         Err(_) => HttpResponse::ServiceUnavailable()
             .json(json!({"status": "not_ready", "reason": "worker pool"})),
     }

@@ -18,8 +18,10 @@ use crate::reports::{Period, ReportKind};
 /// How long a request waits for the projection to fold entries committed before it arrived.
 const CATCH_UP: Duration = Duration::from_secs(5);
 
-/// The query string of both report endpoints.
+/// The query string of both report endpoints. A misspelt parameter (`?form=csv`) is a 400,
+/// not a silently different report.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct ReportQuery {
     from: Option<String>,
     to: Option<String>,

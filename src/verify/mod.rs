@@ -332,7 +332,13 @@ fn replay_prepared(
             Err(f) => f.index,
         };
         let step = index
-            .map_or(Ok(()), |i| replay.check_order(i, cp.size))
+            .map_or(Ok(()), |i| {
+                replay.check_order(i, cp.size).map_err(|f| match slot {
+                    // Named by its stream and revision when the entry could be read.
+                    Ok(p) => f.in_stream(&p.decoded.stream, p.decoded.revision),
+                    Err(_) => f,
+                })
+            })
             .and_then(|()| match slot {
                 Ok(p) => replay.step(p),
                 Err(f) => Err(f.clone()),

@@ -69,7 +69,9 @@ fn fast(chunk: &[Result<Prepared<'_>, Failure>], cp: &Checkpoint) -> bool {
     let start = first.index;
     let aligned = entries.len() == CHUNK
         && start % CHUNK as u64 == 0
-        && start + CHUNK as u64 <= cp.size
+        && start
+            .checked_add(CHUNK as u64)
+            .is_some_and(|end| end <= cp.size)
         && entries.iter().zip(start..).all(|(p, i)| p.index == i);
     let depth = first.proof.len();
     if !aligned || depth < LEVELS || first.proof.text(0).is_none() {

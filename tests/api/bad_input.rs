@@ -242,6 +242,16 @@ fn cases(app: &TestApp, revoked: &(KeyFile, String), stranger: &KeyFile) -> Vec<
         code: "stream_mismatch",
     });
     out.push(Case {
+        name: "oversized event in a batch",
+        path: "/v1/events/batch".into(),
+        token: tok.clone(),
+        body: json!({"events": [client::sign_value(&app.admin, &big)]})
+            .to_string()
+            .into_bytes(),
+        status: 413,
+        code: "payload_too_large",
+    });
+    out.push(Case {
         name: "empty batch",
         path: "/v1/events/batch".into(),
         token: tok,

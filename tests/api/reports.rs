@@ -279,6 +279,7 @@ fn bad_periods_and_formats_are_refused() {
         "from=2026-1-1&to=2026-12-31",
         "from=2026-01-01T00:00:00Z&to=2026-12-31",
         "from=2026-01-01&to=2026-12-31&format=xml",
+        "from=2026-01-01&to=2026-12-31&form=csv",
     ] {
         let r = app.get(&format!("/v1/reports/agencies?{query}"), Some(&evaluator));
         assert_eq!(
