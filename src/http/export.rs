@@ -1,7 +1,13 @@
-//! `GET /v1/export?case=`: a case bundle (DESIGN §4.1) for auditors to verify offline.
+//! `GET /v1/export` (auditors): a bundle (DESIGN §4.1) to verify offline. With `?case=` a
+//! case bundle; without it the full log, streamed in constant memory.
 
+use std::io::Write;
+use std::time::Duration;
+
+use actix_web::web::Bytes;
 use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;
+use tokio::sync::mpsc;
 
 use super::auth::Caller;
 use super::problem::ApiError;
@@ -10,10 +16,18 @@ use crate::bundle::export::{self, ExportError, LogIdentity};
 use crate::domain::{CaseId, Role};
 use crate::ledger::Code;
 
+/// How long an export waits for a checkpoint covering every entry committed before it.
+/// Under load the writer signs at most once a second, and an idle writer at once.
+const COVERED_WITHIN: Duration = Duration::from_secs(5);
+
+/// Bytes per piece of a streamed full-log bundle, and pieces queued ahead of the client.
+const PIECE: usize = 64 * 1024;
+const PIECES_AHEAD: usize = 16;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ExportQuery {
-    case: String,
+    case: Option<String>,
 }
 
 impl From<ExportError> for ApiError {
@@ -26,25 +40,46 @@ impl From<ExportError> for ApiError {
     }
 }
 
-/// `GET /v1/export?case=<uuid>` (auditors): the case's entries, the identity entries
-/// needed to check them, each with its inclusion proof, and the latest checkpoint.
+/// `GET /v1/export?case=<uuid>`: the case's entries, the identity entries needed to check
+/// them, each with its inclusion proof, and a checkpoint covering them. `GET /v1/export`:
+/// every entry of the log, streamed.
 #[get("/v1/export")]
-pub(super) async fn export_case(
+pub(super) async fn bundle(
     state: web::Data<AppState>,
     caller: Caller,
     q: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Auditor])?;
-    let case: CaseId = q
+    let case = q
         .case
-        .parse()
-        .map_err(|_| ApiError::bad_request("case must be a case UUID (lowercase, hyphenated)"))?;
-    let stream = format!("case-{case}");
-    let identity = export::identity_streams(state.ledger.state().streams.keys());
+        .as_deref()
+        .map(|c| {
+            c.parse::<CaseId>().map_err(|_| {
+                ApiError::bad_request("case must be a case UUID (lowercase, hyphenated)")
+            })
+        })
+        .transpose()?;
+    // Everything committed before this request is in the bundle. (The state's guard is
+    // dropped before waiting.)
+    let committed = state.ledger.state().size;
+    covering_checkpoint(&state, committed).await?;
     let id = LogIdentity {
         origin: state.ledger.origin().to_owned(),
         log_key: state.ledger.verifier_key().to_owned(),
     };
+    match case {
+        Some(case) => export_case(&state, id, case).await,
+        None => Ok(export_full(&state, id)),
+    }
+}
+
+async fn export_case(
+    state: &AppState,
+    id: LogIdentity,
+    case: CaseId,
+) -> Result<HttpResponse, ApiError> {
+    let stream = format!("case-{case}");
+    let identity = export::identity_streams(state.ledger.state().streams.keys());
     let store = state.ledger.store().clone();
     let body = web::block(move || {
         let mut body = Vec::new();
@@ -54,4 +89,87 @@ pub(super) async fn export_case(
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
+}
+
+/// The full log, written on a blocking thread into pieces that the response streams. A
+/// failure after the first piece can only cut the body short: the bundle is then not valid
+/// JSON, and `verify` refuses it.
+fn export_full(state: &AppState, id: LogIdentity) -> HttpResponse {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(PIECES_AHEAD);
+    let store = state.ledger.store().clone();
+    tokio::task::spawn_blocking(move || {
+        let mut out = Pieces {
+            buf: Vec::with_capacity(PIECE),
+            tx: tx.clone(),
+        };
+        let written = export::write_full(store.as_ref(), &id, &mut out, &mut |_, _| {});
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "full-log export stopped");
+            // Nobody listens any more if the client went away.
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|piece| (piece, rx))
+    });
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(body)
+}
+
+/// A `Write` that hands the response PIECE bytes at a time, waiting while the client lags.
+struct Pieces {
+    buf: Vec<u8>,
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+}
+
+impl Pieces {
+    fn send(&mut self) -> std::io::Result<()> {
+        let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE));
+        self.tx
+            .blocking_send(Ok(Bytes::from(piece)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client gone"))
+    }
+}
+
+impl Write for Pieces {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PIECE {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            self.send()
+        }
+    }
+}
+
+/// Waits until the store's latest checkpoint covers `size` entries.
+async fn covering_checkpoint(state: &AppState, size: u64) -> Result<(), ApiError> {
+    let deadline = tokio::time::Instant::now() + COVERED_WITHIN;
+    loop {
+        let store = state.ledger.store().clone();
+        let covered = web::block(move || store.latest_checkpoint())
+            .await??
+            .map_or(0, |c| c.size);
+        if covered >= size {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::new(
+                Code::Unavailable,
+                format!(
+                    "no checkpoint covers the {size} committed entries yet (the latest covers \
+                     {covered}); retry shortly"
+                ),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -75,7 +75,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(log::key)
         .service(log::inclusion)
         .service(log::consistency)
-        .service(export::export_case)
+        .service(export::bundle)
         .service(principals::issue_token)
         .service(cases::get_case)
         .service(cases::consent_trail)

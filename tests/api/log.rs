@@ -205,12 +205,42 @@ fn the_export_is_for_auditors_and_names_bad_or_unknown_cases() {
     let r = app.get(unknown, Some(&token));
     assert_eq!((r.status, r.code()), (404, "not_found"));
     assert_eq!(r.content_type, "application/problem+json");
+    assert_eq!(app.get("/v1/export", None).status, 401);
+    assert_eq!(
+        app.get("/v1/export", Some(&app.admin_token)).code(),
+        "forbidden"
+    );
     for bad in [
         "/v1/export?case=nope",
-        "/v1/export",
+        "/v1/export?case=",
+        "/v1/export?kase=0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60",
         "/v1/export?case=0196B7C2-4A55-7D3E-9F10-2B6C1D4E5F60",
     ] {
         let r = app.get(bad, Some(&token));
         assert_eq!((r.status, r.code()), (400, "bad_request"), "{bad}");
     }
+}
+
+#[test]
+fn a_full_log_export_through_the_api_verifies_as_the_whole_log() {
+    let app = spawn_app();
+    let token = auditor(&app);
+    // Enough entries that the streamed body comes in several pieces.
+    for i in 0..120 {
+        app.register_agency(&format!("agency-{i}"));
+    }
+    let r = app.get("/v1/export", Some(&token));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.len() > 2 * 64 * 1024, "{} bytes", r.text.len());
+    let bundle: Bundle = serde_json::from_str(&r.text).expect("bundle");
+    let key = NoteVerifier::parse(&app.log_key).expect("key");
+    let full = Options {
+        require_full: true,
+        ..Options::default()
+    };
+    let report = verify_bundle(&bundle, &key, full);
+    assert!(report.ok, "{:?}", report.failure);
+    assert_eq!(report.kind, Some(Kind::Full));
+    // Everything committed before the request is in it.
+    assert_eq!(report.entries, app.log_size());
 }
