@@ -72,24 +72,62 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
 fn print(r: &Report, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(r)?);
-        return Ok(());
+    } else {
+        print!("{}", text(r));
     }
-    match &r.failure {
-        None => println!(
+    Ok(())
+}
+
+/// The human-readable report. A partial bundle says what it cannot prove.
+fn text(r: &Report) -> String {
+    let Some(f) = &r.failure else {
+        let full = r.kind == Some(verify::Kind::Full);
+        let mut out = format!(
             "OK: {} bundle of {} entries ({} signatures, {} streams) verified against the \
-             checkpoint of {} (size {}, root {})",
-            match r.kind {
-                Some(verify::Kind::Full) => "full-log",
-                _ => "partial",
-            },
+             checkpoint of {} (size {}, root {})\n",
+            if full { "full-log" } else { "partial" },
             r.entries,
             r.signatures,
             r.streams,
             r.origin.as_deref().unwrap_or("?"),
             r.checkpoint_size.unwrap_or(0),
             r.checkpoint_root.as_deref().unwrap_or("?"),
-        ),
-        Some(f) => println!("FAILED: {f}"),
+        );
+        if !full {
+            out.push_str(
+                "Note: a partial bundle (such as a case bundle) proves its entries, their \
+                 signatures and the rules up to its last entry. It cannot prove that no later \
+                 entry was left out (a consent withdrawal, a key revocation). For that, verify \
+                 a full-log export with --full.\n",
+            );
+        }
+        return out;
+    };
+    format!("FAILED: {f}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_bundle_says_what_it_cannot_prove() {
+        let mut r = Report {
+            ok: true,
+            origin: None,
+            kind: Some(verify::Kind::Partial),
+            checkpoint_size: None,
+            checkpoint_root: None,
+            entries: 3,
+            signatures: 3,
+            streams: 2,
+            cases: vec![],
+            failure: None,
+        };
+        assert!(text(&r).starts_with("OK: partial bundle"));
+        assert!(text(&r).contains("cannot prove that no later entry was left out"));
+        r.kind = Some(verify::Kind::Full);
+        assert!(text(&r).starts_with("OK: full-log bundle"));
+        assert!(!text(&r).contains("Note:"));
     }
-    Ok(())
 }
