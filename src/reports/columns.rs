@@ -123,7 +123,7 @@ fn answer_columns(row: &mut RowBuilder<'_>, s: &AgencyStats, answered: CellId) {
         "Answers without trafficking experience where support was offered to the agency: {}",
         &yes_no(&s.support_offered),
     );
-    row.parts(
+    let offered = row.parts(
         answered,
         "interpretation_offered",
         "Answers offering interpretation in at least one language: {}",
@@ -139,8 +139,12 @@ fn answer_columns(row: &mut RowBuilder<'_>, s: &AgencyStats, answered: CellId) {
     row.push(
         "interpretation_languages",
         ColumnKind::List,
-        "Interpretation languages offered in at least k answers (others are left out)",
-        Slot::Fixed(Value::List(languages)),
+        "Interpretation languages offered in at least k answers (others are left out); \
+         suppressed with the answer counts, since a language listed means k answers offered it",
+        Slot::Guarded {
+            value: Value::List(languages),
+            by: vec![answered, offered[0], offered[1]],
+        },
     );
 }
 

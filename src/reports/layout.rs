@@ -104,6 +104,11 @@ pub struct Report {
 #[derive(Debug, Clone)]
 pub(crate) enum Slot {
     Fixed(Value),
+    /// A value that tells something about the counts `by`: suppressed when any of them is.
+    Guarded {
+        value: Value,
+        by: Vec<CellId>,
+    },
     Cell(CellId),
     /// `num / den`, rounded to `places` decimals.
     Rate {
@@ -225,6 +230,8 @@ pub fn percentile(samples: &mut [u32], p: u64) -> Option<u32> {
 fn resolve(table: &Table, k: u64, slot: Slot) -> Value {
     match slot {
         Slot::Fixed(value) => value,
+        Slot::Guarded { by, .. } if by.iter().any(|c| table.is_suppressed(*c)) => Value::Suppressed,
+        Slot::Guarded { value, .. } => value,
         Slot::Cell(cell) if table.is_suppressed(cell) => Value::Suppressed,
         Slot::Cell(cell) => Value::Number(table.value(cell)),
         Slot::Rate { num, den, .. } if table.is_suppressed(num) || table.is_suppressed(den) => {

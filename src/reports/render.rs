@@ -118,9 +118,20 @@ pub fn csv_field(text: &str) -> String {
     }
 }
 
+/// A text cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR) is
+/// prefixed with `'`, as OWASP advises: agency names are chosen by an admin, and a report is
+/// opened by someone else.
+pub(crate) fn csv_text(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        csv_field(&format!("'{text}"))
+    } else {
+        csv_field(text)
+    }
+}
+
 fn csv_value(value: &Value) -> String {
     match value {
-        Value::Text(text) => csv_field(text),
+        Value::Text(text) => csv_text(text),
         Value::Number(n) => n.to_string(),
         // `Display` prints the shortest text that reads back as the same f64, like JSON.
         Value::Decimal(x) => x.to_string(),

@@ -1,13 +1,23 @@
 //! Small-cell suppression over a table of counts and the equations between them.
 //!
-//! Primary: every count from 1 to k−1 is suppressed. Complementary: every equation
+//! Primary: every count from 1 to k−1 is suppressed. Complementary, for every equation
 //! `total = part + part + …` (a breakdown in a row, or a column of agencies summing to a
-//! programme total) must hold either no suppressed cell or at least two, so that no suppressed
-//! cell equals a shown total minus the shown cells beside it. Where an equation holds exactly
-//! one, the smallest non-zero shown part is suppressed too, or, if there is none, the total.
-//! Suppressed cells are never 0 (0 is always shown), so two suppressed cells always hide each
-//! other. Repeated until no equation changes, since one suppression can unbalance another
-//! equation the cell belongs to.
+//! programme total):
+//! - A suppressed total hides its whole breakdown, zeros included: zeros shown beside one
+//!   hidden part would tell that every counted event falls in that part.
+//! - Under a shown total, the hidden parts add up to the total minus the shown parts, which
+//!   anyone can compute, and each hidden part is at least 1 (zeros are shown there). So there
+//!   must be none, or at least two adding up to k or more: one alone is its exact value, and
+//!   `[11, 1, 1]` under a total of 13 leaves `1 + 1 = 2`, so both are 1. Otherwise the
+//!   smallest non-zero shown part is suppressed too, or, if there is none, the total.
+//!
+//! Repeated until nothing changes, since one suppression can unbalance another equation the
+//! cell belongs to. Cells are only ever added, so it ends.
+//!
+//! What this does not do: an exact audit of every cell's feasible interval by linear
+//! programming (as tau-argus offers). The tables here are a forest of row breakdowns under two
+//! column equations, where the rules above leave each hidden cell a range of at least k
+//! values among its equation's hidden cells.
 
 /// A cell of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,19 +83,27 @@ impl Table {
         for (value, hidden) in self.values.iter().zip(self.suppressed.iter_mut()) {
             *hidden = (1..k).contains(value);
         }
-        while self.complement_once() {}
+        while self.complement_once(k) {}
     }
 
     /// One pass over the equations; whether anything was newly suppressed.
-    fn complement_once(&mut self) -> bool {
+    fn complement_once(&mut self, k: u64) -> bool {
         let mut changed = false;
         for i in 0..self.equations.len() {
             let eq = &self.equations[i];
-            let hidden = std::iter::once(&eq.total)
-                .chain(&eq.parts)
+            if self.suppressed[eq.total.0] {
+                for part in &eq.parts {
+                    changed |= !std::mem::replace(&mut self.suppressed[part.0], true);
+                }
+                continue;
+            }
+            let hidden: Vec<u64> = eq
+                .parts
+                .iter()
                 .filter(|c| self.suppressed[c.0])
-                .count();
-            if hidden != 1 {
+                .map(|c| self.values[c.0])
+                .collect();
+            if hidden.is_empty() || (hidden.len() >= 2 && hidden.iter().sum::<u64>() >= k) {
                 continue;
             }
             if let Some(pick) = self.complement_of(eq) {

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::known_answer_log;
 use crate::reports::layout::ReportKind;
-use crate::reports::render::{csv_field, to_csv, to_json};
+use crate::reports::render::{csv_field, csv_text, to_csv, to_json};
 use crate::reports::{build, Period, ReportConfig};
 
 /// A CSV cell read back as the JSON value it stands for.
@@ -137,4 +137,13 @@ fn json_rows_keep_the_column_order() {
         serde_json::from_str::<Value>(&text).expect("valid JSON"),
         to_json(&report)
     );
+}
+
+#[test]
+fn csv_text_that_a_spreadsheet_would_run_is_defused() {
+    assert_eq!(csv_text("Harbor House"), "Harbor House");
+    assert_eq!(csv_text("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+    for risky in ["+1", "-1", "@SUM(A1)", "\tx"] {
+        assert_eq!(csv_text(risky), format!("'{risky}"), "{risky}");
+    }
 }

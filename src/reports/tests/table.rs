@@ -68,3 +68,28 @@ fn complementary_suppression_cascades_across_equations() {
         assert_ne!(hidden, 1, "an equation with one hidden cell reveals it");
     }
 }
+
+#[test]
+fn hidden_parts_that_add_up_to_less_than_k_take_another_part_with_them() {
+    // 13 = 11 + 1 + 1: the two hidden ones add up to 13 − 11 = 2, so both would be 1.
+    let mut t = Table::new();
+    let parts: Vec<_> = [11, 1, 1, 0].iter().map(|v| t.cell(*v)).collect();
+    let total = t.cell(13);
+    t.equation(total, parts.clone());
+    t.suppress(11);
+    let hidden: Vec<bool> = parts.iter().map(|c| t.is_suppressed(*c)).collect();
+    assert_eq!(hidden, [true, true, true, false]);
+    assert!(!t.is_suppressed(total));
+}
+
+#[test]
+fn a_hidden_total_hides_its_zeros_too() {
+    // 3 = 3 + 0 + 0: shown zeros beside the hidden part would tell that all three fall in it.
+    let mut t = Table::new();
+    let parts: Vec<_> = [0, 3, 0].iter().map(|v| t.cell(*v)).collect();
+    let total = t.cell(3);
+    t.equation(total, parts.clone());
+    t.suppress(11);
+    assert!(t.is_suppressed(total));
+    assert!(parts.iter().all(|c| t.is_suppressed(*c)));
+}

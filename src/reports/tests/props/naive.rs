@@ -133,6 +133,16 @@ impl Naive {
                     "{name} {key} = {n} is a small cell (k = {k})"
                 );
             }
+            if key == "interpretation_languages" {
+                // A listed language means k answers offered it: never beside hidden counts.
+                for guard in [
+                    "inquiries_answered",
+                    "interpretation_offered_yes",
+                    "interpretation_offered_no",
+                ] {
+                    assert_ne!(row[guard], "suppressed", "{name}: languages beside {guard}");
+                }
+            }
             assert_eq!(shown, &self.expected(name, key), "{name} {key}");
         }
     }
