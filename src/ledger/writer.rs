@@ -212,7 +212,7 @@ impl Writer {
                 Some(admitted.into_iter().map(Admitted::retry).collect())
             }
             Err(e) => {
-                self.failed(admitted, &e);
+                self.failed(admitted, &e, size_before);
                 None
             }
         }
@@ -221,14 +221,16 @@ impl Writer {
     /// Any other failure: nothing acknowledged. The write state goes back to the committed
     /// state (the read side), and both then fold whatever of the group the store did keep
     /// (on EventStoreDB some streams' runs may have been written).
-    fn failed(&mut self, admitted: Vec<Admitted>, e: &WriteError) {
+    /// A repeat stands only if what it repeats was committed before this group: a repeat of
+    /// an event earlier in the same group was never stored either.
+    fn failed(&mut self, admitted: Vec<Admitted>, e: &WriteError, size_before: u64) {
         tracing::error!(error = %e, "group commit failed; back to the committed state");
         for a in admitted {
             let failed = match &a.outcome {
-                Outcome::Repeated(_) => Ok(a.outcome),
-                Outcome::Created(_) => {
-                    Err(WriteError::Store(StoreError::Unavailable(e.to_string())))
+                Outcome::Repeated(receipts) if receipts.iter().all(|r| r.index < size_before) => {
+                    Ok(a.outcome)
                 }
+                _ => Err(WriteError::Store(StoreError::Unavailable(e.to_string()))),
             };
             let _ = a.req.reply.send(failed);
         }

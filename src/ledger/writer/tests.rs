@@ -233,3 +233,91 @@ fn a_read_side_out_of_step_gets_a_copy_of_the_folded_state() {
     assert_eq!(read.size, s.writer.state.size);
     assert_eq!(read.streams, s.writer.state.streams);
 }
+
+/// A store whose commits fail (a full disk, an I/O error); everything else is the real one.
+struct FailingCommits(Arc<dyn EventStore>);
+
+impl EventStore for FailingCommits {
+    fn commit(&self, _: crate::store::CommitGroup) -> Result<(), crate::store::StoreError> {
+        Err(crate::store::StoreError::Unavailable("disk full".into()))
+    }
+    fn size(&self) -> Result<u64, crate::store::StoreError> {
+        self.0.size()
+    }
+    fn read_all(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::store::StoredEntry>, crate::store::StoreError> {
+        self.0.read_all(from, limit)
+    }
+    fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::store::StoredEntry>, crate::store::StoreError> {
+        self.0.read_stream(stream, from, limit)
+    }
+    fn find_event(
+        &self,
+        event_id: &uuid::Uuid,
+    ) -> Result<Option<crate::store::StoredEntry>, crate::store::StoreError> {
+        self.0.find_event(event_id)
+    }
+    fn node(
+        &self,
+        level: u8,
+        index: u64,
+    ) -> Result<Option<crate::log::merkle::Hash>, crate::store::StoreError> {
+        self.0.node(level, index)
+    }
+    fn latest_checkpoint(
+        &self,
+    ) -> Result<Option<crate::store::StoredCheckpoint>, crate::store::StoreError> {
+        self.0.latest_checkpoint()
+    }
+    fn checkpoints(&self) -> Result<Vec<crate::store::StoredCheckpoint>, crate::store::StoreError> {
+        self.0.checkpoints()
+    }
+    fn wait_for_growth(
+        &self,
+        size: u64,
+        timeout: std::time::Duration,
+    ) -> Result<u64, crate::store::StoreError> {
+        self.0.wait_for_growth(size, timeout)
+    }
+}
+
+#[test]
+fn a_repeat_of_an_event_in_a_failed_group_is_not_acknowledged() {
+    let mut s = setup();
+    s.writer.store = Arc::new(FailingCommits(s.store.clone()));
+    let (tx, rx) = crossbeam_channel::unbounded();
+    // The same event twice in one group (a client retrying after a timeout): the second is
+    // a repeat of the first, which the failed commit never stored.
+    let (first, first_answer) = register(&s.admin, "twice", ExpectedRevision::Any);
+    let (reply, second_answer) = tokio::sync::oneshot::channel();
+    let second = Request {
+        stream: first.stream.clone(),
+        events: first.events.clone(),
+        expected: ExpectedRevision::Any,
+        reply,
+    };
+    tx.send(first).expect("queued");
+    tx.send(second).expect("queued");
+    drop(tx);
+    let size = s.store.size().expect("size");
+    s.writer.run(rx);
+    for mut answer in [first_answer, second_answer] {
+        let got = answer.try_recv().expect("answered");
+        assert!(
+            matches!(
+                got,
+                Err(WriteError::Store(crate::store::StoreError::Unavailable(_)))
+            ),
+            "{got:?}"
+        );
+    }
+    assert_eq!(s.store.size().expect("size"), size, "nothing was stored");
+}
