@@ -271,7 +271,33 @@ fn open_store_ledger(
     )?)
 }
 
-/// Opens an initialised data directory's ledger (SQLite backend) and the service key.
+/// The file a process writing to the data directory holds locked.
+pub const LOCK_FILE: &str = "writer.lock";
+
+/// Locks the data directory for one writing process. A second one (another `serve`, or
+/// `demo`/`bench` with `--data`) would see every commit conflict with the first's appends and
+/// keep a stale state (revoked tokens still valid): it is refused here instead. The lock goes
+/// with the returned file, so with the ledger that holds it.
+fn lock_writer(dir: &Path) -> Result<std::fs::File, DataDirError> {
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DataDirError::Invalid(format!(
+            "{} is in use by another caseledger process (serve, demo or bench); stop it first",
+            dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(&path)(e)),
+    }
+}
+
+/// Opens an initialised data directory's ledger (SQLite backend) and the service key. The
+/// ledger holds the directory's writer lock until it is dropped.
 pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), DataDirError> {
     if !is_initialised(dir) {
         return Err(DataDirError::Invalid(format!(
@@ -280,6 +306,7 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
             dir.display()
         )));
     }
+    let lock = lock_writer(dir)?;
     let signer = read_signer(dir)?;
     let service = read_service_key(dir)?;
     let store = open_sqlite(dir)?;
@@ -296,7 +323,7 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
     if ledger.state().size != from {
         save_snapshot(dir, &ledger);
     }
-    Ok((ledger, service))
+    Ok((ledger.holding(lock), service))
 }
 
 /// Opens a ledger kept in a shared store (EventStoreDB), with the log key and the service
@@ -322,4 +349,27 @@ pub fn open_shared(
 /// The default data directory path.
 pub fn default_dir() -> PathBuf {
     PathBuf::from("./caseledger-data")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::SystemClock;
+
+    #[test]
+    fn one_process_at_a_time_writes_to_a_data_directory() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let clock = Arc::new(SystemClock);
+        init(dir.path(), &InitOptions::default(), clock.clone()).expect("init");
+        let (first, _) = open(dir.path(), clock.clone()).expect("open");
+        let again = first.clone();
+        drop(first);
+        // A clone still holds the lock; a second opening is refused, and says why.
+        match open(dir.path(), clock.clone()) {
+            Err(DataDirError::Invalid(why)) => assert!(why.contains("in use"), "{why}"),
+            other => panic!("opened twice: {:?}", other.map(|_| ())),
+        }
+        drop(again);
+        open(dir.path(), clock).expect("open after the first closed");
+    }
 }

@@ -140,9 +140,17 @@ pub struct Ledger {
     origin: String,
     verifier_key: String,
     metrics: Arc<Metrics>,
+    /// A lock on the data directory, released with the last clone of the ledger.
+    _lock: Option<Arc<std::fs::File>>,
 }
 
 impl Ledger {
+    /// The ledger, holding `lock` for as long as it lives.
+    pub fn holding(mut self, lock: std::fs::File) -> Self {
+        self._lock = Some(Arc::new(lock));
+        self
+    }
+
     /// Folds the log, checks its integrity against the latest checkpoint, and starts the writer.
     pub fn open(
         store: Arc<dyn EventStore>,
@@ -197,6 +205,7 @@ impl Ledger {
             origin,
             verifier_key,
             metrics,
+            _lock: None,
         })
     }
 
