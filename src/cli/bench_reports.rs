@@ -113,7 +113,7 @@ impl Feeder<'_> {
             });
         }
         self.referral(p, &stream, c, opened);
-        if c % 4 != 0 {
+        if !c.is_multiple_of(4) {
             self.apply(p, &stream, at(10_000), 9, |_| {});
         }
     }
@@ -132,7 +132,7 @@ impl Feeder<'_> {
                 d.agency = agency.clone()
             }
         });
-        if c % 3 == 0 {
+        if c.is_multiple_of(3) {
             let reason = DeclineReason::ALL[(c / 3 % 6) as usize];
             self.apply(p, stream, at(900), 6, |d| {
                 if let EventData::ReferralDeclined(d) = d {

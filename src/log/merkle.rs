@@ -193,13 +193,13 @@ pub fn subtree_hash(src: &impl NodeSource, start: u64, end: u64) -> Result<Hash,
         return Err(invalid);
     }
     let n = end - start;
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         // A complete node: one read (proof siblings off the right border are all this).
         let level = n.trailing_zeros() as u8;
         return src.node(level, start >> level);
     }
     let k = largest_power_of_two_below(n);
-    if start % k != 0 {
+    if !start.is_multiple_of(k) {
         return Err(invalid);
     }
     let level = k.trailing_zeros() as u8;

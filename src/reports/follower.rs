@@ -199,7 +199,7 @@ fn publish(
     drop(progress);
     gauges.position.set(position as i64);
     // Reading the size is a query: do it every 256 entries, and when idle (lag 0 then).
-    if position % 256 == 0 || idle {
+    if position.is_multiple_of(256) || idle {
         if let Ok(size) = store.size() {
             gauges.lag.set(size.saturating_sub(position) as i64);
         }

@@ -103,7 +103,7 @@ fn fill(dir: &std::path::Path, entries: usize) -> anyhow::Result<Vec<SignatureSa
                         let mut sample = sample.lock().expect("sample");
                         let room = RAW_SAMPLE.saturating_sub(sample.len());
                         sample.extend(got.into_iter().take(room));
-                        if n % 5000 == 0 {
+                        if n.is_multiple_of(5000) {
                             eprintln!("  {} / {entries} events written", n * 20);
                         }
                     }
