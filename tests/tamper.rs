@@ -179,3 +179,35 @@ fn an_untouched_data_dir_exports_a_full_log_that_verifies() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK: full-log bundle of 15 entries"));
 }
+
+/// A damaged stored Merkle node, with the latest checkpoint covering the whole log: the
+/// server must not open (its next checkpoint would be signed over the damaged node and
+/// would not be consistent with the last one).
+#[test]
+fn a_damaged_stored_tree_node_stops_the_start_up() {
+    let (dir, _) = populated();
+    let db = rusqlite::Connection::open(dir.path().join(datadir::DB_FILE)).expect("sqlite");
+    // The last byte of each row's node run is the last byte of a hash.
+    let rows: Vec<(i64, Vec<u8>)> = db
+        .prepare("SELECT idx, tree FROM entries WHERE length(tree) > 0")
+        .expect("select")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let flipped = rows.len();
+    for (idx, mut tree) in rows {
+        *tree.last_mut().expect("non-empty") ^= 1;
+        db.execute(
+            "UPDATE entries SET tree = ?1 WHERE idx = ?2",
+            rusqlite::params![tree, idx],
+        )
+        .expect("update");
+    }
+    assert!(flipped > 0);
+    drop(db);
+    match datadir::open(dir.path(), Arc::new(SystemClock)) {
+        Err(e) => assert!(e.to_string().contains("Merkle nodes"), "{e}"),
+        Ok(_) => panic!("the ledger opened over a damaged tree node"),
+    }
+}

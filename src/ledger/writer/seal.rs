@@ -198,6 +198,9 @@ pub fn cover_log(
     size: u64,
     root: &Hash,
 ) -> Result<(), StoreError> {
+    // Also when nothing is to be signed: the next group's checkpoint is computed over these
+    // nodes, and a damaged one would have the writer sign a head inconsistent with the last.
+    stored_tree_matches(store, frontier, size, root)?;
     let covered = store.latest_checkpoint()?.map_or(0, |c| c.size);
     if size == 0 || covered >= size {
         return Ok(());
@@ -208,6 +211,32 @@ pub fn cover_log(
         "signing a checkpoint for entries committed without one"
     );
     sign_tail(store, frontier, signer, size, Some(root))
+}
+
+/// The stored tree (O(log n) node reads) has `expected` as the root of its first `size`
+/// leaves: the root recomputed from the entries' bytes.
+fn stored_tree_matches(
+    store: &dyn EventStore,
+    frontier: &Frontier,
+    size: u64,
+    expected: &Hash,
+) -> Result<(), StoreError> {
+    if size == 0 {
+        return Ok(());
+    }
+    let overlay = Overlay {
+        new: MemoryNodes::default(),
+        border: &frontier.nodes,
+        base: StoreNodes(store),
+    };
+    let tree = merkle::root(&overlay, size)
+        .map_err(|e| StoreError::Corrupt(format!("merkle tree: {e}")))?;
+    if &tree != expected {
+        return Err(StoreError::Corrupt(format!(
+            "the stored Merkle nodes do not hash to the root of the {size} stored entries"
+        )));
+    }
+    Ok(())
 }
 
 /// Signs a checkpoint for the first `size` entries over the committed tree (checked against
@@ -226,13 +255,7 @@ pub(super) fn sign_tail(
     };
     let checkpoint = sign_checkpoint(&overlay, signer, signer.name(), size)?;
     if let Some(expected) = expected {
-        let tree = merkle::root(&overlay, size)
-            .map_err(|e| StoreError::Corrupt(format!("merkle tree: {e}")))?;
-        if &tree != expected {
-            return Err(StoreError::Corrupt(format!(
-                "the stored Merkle nodes do not hash to the root of the {size} stored entries"
-            )));
-        }
+        stored_tree_matches(store, frontier, size, expected)?;
     }
     store.commit(CommitGroup {
         checkpoint: Some(checkpoint),
