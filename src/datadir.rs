@@ -144,6 +144,16 @@ pub fn init_on(
             dir.display()
         )));
     }
+    if let Some(left) = [LOG_KEY_FILE, SERVICE_KEY_FILE]
+        .iter()
+        .find(|f| dir.join(f).exists())
+    {
+        return Err(DataDirError::Invalid(format!(
+            "{} holds {left} from an `init` that did not finish; remove the directory (it \
+             holds no ledger) and run `init` again",
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     // The directory holds signing keys and the ledger: owner-only.
     #[cfg(unix)]
@@ -196,6 +206,9 @@ pub fn init_on(
         admin_token: token,
     })
 }
+
+/// What `init` writes: the admin's registration, the service principal's, the admin's token.
+pub const GENESIS_ENTRIES: u64 = 3;
 
 /// Entry 0: the admin registers itself; entry 1: it registers the service principal;
 /// entry 2: the service records the admin's first token.
@@ -310,6 +323,15 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
     let signer = read_signer(dir)?;
     let service = read_service_key(dir)?;
     let store = open_sqlite(dir)?;
+    let size = store.size()?;
+    if size < GENESIS_ENTRIES {
+        return Err(DataDirError::Invalid(format!(
+            "{}: `init` did not finish (the log holds {size} of its {GENESIS_ENTRIES} genesis \
+             entries, and no admin token was handed out); remove the directory and run `init` \
+             again",
+            dir.display()
+        )));
+    }
     let path = dir.join(snapshot::SNAPSHOT_FILE);
     let start = match snapshot::load(&path, store.as_ref()) {
         Ok(s) => s.unwrap_or_default(),
@@ -352,24 +374,4 @@ pub fn default_dir() -> PathBuf {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ledger::SystemClock;
-
-    #[test]
-    fn one_process_at_a_time_writes_to_a_data_directory() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let clock = Arc::new(SystemClock);
-        init(dir.path(), &InitOptions::default(), clock.clone()).expect("init");
-        let (first, _) = open(dir.path(), clock.clone()).expect("open");
-        let again = first.clone();
-        drop(first);
-        // A clone still holds the lock; a second opening is refused, and says why.
-        match open(dir.path(), clock.clone()) {
-            Err(DataDirError::Invalid(why)) => assert!(why.contains("in use"), "{why}"),
-            other => panic!("opened twice: {:?}", other.map(|_| ())),
-        }
-        drop(again);
-        open(dir.path(), clock).expect("open after the first closed");
-    }
-}
+mod tests;

@@ -1,0 +1,44 @@
+//! Opening and initialising data directories: the writer lock and unfinished inits.
+
+use super::*;
+use crate::ledger::SystemClock;
+
+#[test]
+fn one_process_at_a_time_writes_to_a_data_directory() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let clock = Arc::new(SystemClock);
+    init(dir.path(), &InitOptions::default(), clock.clone()).expect("init");
+    let (first, _) = open(dir.path(), clock.clone()).expect("open");
+    let again = first.clone();
+    drop(first);
+    // A clone still holds the lock; a second opening is refused, and says why.
+    match open(dir.path(), clock.clone()) {
+        Err(DataDirError::Invalid(why)) => assert!(why.contains("in use"), "{why}"),
+        other => panic!("opened twice: {:?}", other.map(|_| ())),
+    }
+    drop(again);
+    open(dir.path(), clock).expect("open after the first closed");
+}
+
+#[test]
+fn an_init_that_did_not_finish_is_named_not_served_or_overwritten() {
+    let clock = Arc::new(SystemClock);
+    // A crash between the genesis entries: only the first was committed.
+    let dir = tempfile::tempdir().expect("tmp");
+    init(dir.path(), &InitOptions::default(), clock.clone()).expect("init");
+    let db = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("sqlite");
+    db.execute("DELETE FROM entries WHERE idx >= 1", [])
+        .expect("delete");
+    drop(db);
+    match open(dir.path(), clock.clone()) {
+        Err(DataDirError::Invalid(why)) => assert!(why.contains("did not finish"), "{why}"),
+        other => panic!("opened: {:?}", other.map(|_| ())),
+    }
+    // A crash after the log key was written, before the ledger: a retry says so.
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join(LOG_KEY_FILE), "left over").expect("write");
+    match init(dir.path(), &InitOptions::default(), clock) {
+        Err(DataDirError::Invalid(why)) => assert!(why.contains("did not finish"), "{why}"),
+        other => panic!("initialised: {:?}", other.map(|_| ())),
+    }
+}
