@@ -144,6 +144,15 @@ pub fn init_on(
             dir.display()
         )));
     }
+    if has_keys(dir) {
+        return Err(DataDirError::Invalid(format!(
+            "{} holds a ledger's keys ({LOG_KEY_FILE}, {SERVICE_KEY_FILE}) but no {DB_FILE}: \
+             it is probably the data directory of an EventStoreDB-backed ledger (give its \
+             --store), or an `init` that stopped before its ledger was written; refusing to \
+             overwrite the keys",
+            dir.display()
+        )));
+    }
     if let Some(left) = [LOG_KEY_FILE, SERVICE_KEY_FILE]
         .iter()
         .find(|f| dir.join(f).exists())
@@ -299,15 +308,29 @@ fn lock_writer(dir: &Path) -> Result<std::fs::File, DataDirError> {
         .write(true)
         .open(&path)
         .map_err(io(&path))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(DataDirError::Invalid(format!(
-            "{} is in use by another caseledger process (serve, demo or bench); stop it first",
-            dir.display()
-        ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(io(&path)(e)),
+    // A holder that is finishing (a process exiting, or a dropped ledger whose writer thread
+    // is committing what was queued) gets a moment.
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(DataDirError::Invalid(format!(
+                    "{} is in use by another caseledger process (serve, demo or bench); stop \
+                     it first",
+                    dir.display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
     }
 }
+
+/// How long opening waits for the writer lock's holder to finish.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Opens an initialised data directory's ledger (SQLite backend) and the service key. The
 /// ledger holds the directory's writer lock until it is dropped.

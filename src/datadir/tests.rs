@@ -17,6 +17,8 @@ fn one_process_at_a_time_writes_to_a_data_directory() {
         other => panic!("opened twice: {:?}", other.map(|_| ())),
     }
     drop(again);
+    // The writer thread holds the lock too, until it has finished what was queued; opening
+    // waits for it.
     open(dir.path(), clock).expect("open after the first closed");
 }
 
@@ -37,8 +39,17 @@ fn an_init_that_did_not_finish_is_named_not_served_or_overwritten() {
     // A crash after the log key was written, before the ledger: a retry says so.
     let dir = tempfile::tempdir().expect("tmp");
     std::fs::write(dir.path().join(LOG_KEY_FILE), "left over").expect("write");
-    match init(dir.path(), &InitOptions::default(), clock) {
+    match init(dir.path(), &InitOptions::default(), clock.clone()) {
         Err(DataDirError::Invalid(why)) => assert!(why.contains("did not finish"), "{why}"),
+        other => panic!("initialised: {:?}", other.map(|_| ())),
+    }
+    // Both keys and no ledger.db: an EventStoreDB node's directory, whose keys are never
+    // to be thrown away on a hint.
+    std::fs::write(dir.path().join(SERVICE_KEY_FILE), "{}").expect("write");
+    match init(dir.path(), &InitOptions::default(), clock) {
+        Err(DataDirError::Invalid(why)) => {
+            assert!(why.contains("--store") && !why.contains("remove"), "{why}")
+        }
         other => panic!("initialised: {:?}", other.map(|_| ())),
     }
 }

@@ -69,7 +69,7 @@ pub(super) async fn bundle(
     };
     match case {
         Some(case) => export_case(&state, id, case).await,
-        None => Ok(export_full(&state, id)),
+        None => export_full(&state, id).await,
     }
 }
 
@@ -92,9 +92,9 @@ async fn export_case(
 }
 
 /// The full log, written on a blocking thread into pieces that the response streams. A
-/// failure after the first piece can only cut the body short: the bundle is then not valid
-/// JSON, and `verify` refuses it.
-fn export_full(state: &AppState, id: LogIdentity) -> HttpResponse {
+/// failure before the first piece is an error response; after it, it can only cut the body
+/// short: the bundle is then not valid JSON, and `verify` refuses it.
+async fn export_full(state: &AppState, id: LogIdentity) -> Result<HttpResponse, ApiError> {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(PIECES_AHEAD);
     let store = state.ledger.store().clone();
     tokio::task::spawn_blocking(move || {
@@ -109,12 +109,25 @@ fn export_full(state: &AppState, id: LogIdentity) -> HttpResponse {
             let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
         }
     });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+    let mut rx = rx;
+    let first = match rx.recv().await {
+        Some(Ok(piece)) => piece,
+        Some(Err(e)) => return Err(ApiError::new(Code::Unavailable, e.to_string())),
+        None => {
+            return Err(ApiError::new(
+                Code::Internal,
+                "the export stopped unannounced",
+            ))
+        }
+    };
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|piece| (piece, rx))
     });
-    HttpResponse::Ok()
+    let body =
+        futures_util::StreamExt::chain(futures_util::stream::once(async { Ok(first) }), rest);
+    Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .streaming(body)
+        .streaming(body))
 }
 
 /// A `Write` that hands the response PIECE bytes at a time, waiting while the client lags.

@@ -140,14 +140,16 @@ pub struct Ledger {
     origin: String,
     verifier_key: String,
     metrics: Arc<Metrics>,
-    /// A lock on the data directory, released with the last clone of the ledger.
-    _lock: Option<Arc<std::fs::File>>,
+    /// A lock on the data directory, released when the last clone of the ledger and its
+    /// writer thread are gone.
+    lock: Arc<std::sync::OnceLock<std::fs::File>>,
 }
 
 impl Ledger {
     /// The ledger, holding `lock` for as long as it lives.
-    pub fn holding(mut self, lock: std::fs::File) -> Self {
-        self._lock = Some(Arc::new(lock));
+    pub fn holding(self, lock: std::fs::File) -> Self {
+        // Set once, by the one caller that opened the directory.
+        let _ = self.lock.set(lock);
         self
     }
 
@@ -177,6 +179,7 @@ impl Ledger {
         let root = load::check_against_checkpoint(store.as_ref(), &signer, &state, folded_from)?;
         let read = Arc::new(RwLock::new(state.clone()));
         let (tx, rx) = crossbeam_channel::unbounded();
+        let lock = Arc::new(std::sync::OnceLock::new());
         let frontier = writer::Frontier::load(store.as_ref(), state.size);
         writer::cover_log(store.as_ref(), &frontier, &signer, state.size, &root)?;
         let state_size = state.size;
@@ -193,6 +196,7 @@ impl Ledger {
             under_load: false,
             signed_size: state_size,
             follow_failing: None,
+            _lock: lock.clone(),
         };
         std::thread::Builder::new()
             .name("ledger-writer".into())
@@ -205,7 +209,7 @@ impl Ledger {
             origin,
             verifier_key,
             metrics,
-            _lock: None,
+            lock,
         })
     }
 

@@ -108,6 +108,37 @@ pub fn decide(
     }
 }
 
+/// [`decide`], plus the rules the writer has enforced since after logs may already hold
+/// events they forbid: an auditor holds no role that writes (and the genesis admin keeps
+/// duties apart), there is one service principal, a token hash is issued once. The server
+/// decides new events with this; the offline verifier replays `decide` alone, so a log
+/// written lawfully before these rules still verifies.
+pub fn decide_write(
+    state: &LedgerState,
+    event: &EventPayload,
+    keyid: &KeyId,
+    recorded_at: DateTime<Utc>,
+) -> Result<(), RuleViolation> {
+    decide(state, event, keyid, recorded_at)?;
+    match &event.data {
+        EventData::PrincipalRegistered(d) => {
+            separate_duties(&d.roles)?;
+            auditor_alone(&d.roles)?;
+            one_service_principal(state, &d.roles)
+        }
+        // A token hash names one holder: a second issue would take it over.
+        EventData::PrincipalTokenIssued(d)
+            if state
+                .registry
+                .tokens
+                .contains_key(d.token_sha256.as_bytes()) =>
+        {
+            Err(transition("this token hash is already issued".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Entry 0 is the first admin registering itself with the key that signs it.
 fn genesis(event: &EventPayload, keyid: &KeyId) -> Result<(), RuleViolation> {
     let EventData::PrincipalRegistered(d) = &event.data else {
@@ -129,9 +160,8 @@ fn genesis(event: &EventPayload, keyid: &KeyId) -> Result<(), RuleViolation> {
             "the genesis entry must be signed by the key it registers",
         ));
     }
-    // The same checks as every later registration: no forgeable (weak) key, no barred
-    // combination of roles.
-    separate_duties(&d.roles)?;
+    // No forgeable (weak) key: `verify_batch`, unlike `verify_strict`, would accept a
+    // signature forged under it. (The roles are checked at write time, `write_policy`.)
     new_key(&LedgerState::default(), d.public_key.as_bytes())
 }
 
@@ -228,7 +258,6 @@ fn principal_rules(
                 return Err(transition(format!("principal {id} is already registered")));
             }
             separate_duties(&d.roles)?;
-            one_service_principal(state, &d.roles)?;
             new_key(state, d.public_key.as_bytes())
         }
         EventData::PrincipalKeyAdded(d) => {
@@ -245,14 +274,7 @@ fn principal_rules(
                 _ => Err(transition(format!("principal {id} has no key {}", d.keyid))),
             }
         }
-        EventData::PrincipalTokenIssued(d) => {
-            active_subject()?;
-            // A token hash names one holder: a second issue would take it over.
-            if reg.tokens.contains_key(d.token_sha256.as_bytes()) {
-                return Err(transition("this token hash is already issued".into()));
-            }
-            Ok(())
-        }
+        EventData::PrincipalTokenIssued(_) => active_subject().map(|_| ()),
         EventData::PrincipalTokenRevoked(d) => match reg.tokens.get(d.token_sha256.as_bytes()) {
             Some(t) if t.principal == *id && !t.revoked => Ok(()),
             Some(t) if t.principal == *id => Err(transition("token is already revoked".into())),
@@ -270,14 +292,11 @@ fn principal_rules(
 }
 
 /// Admins, evaluators and the service principal never read case content (DESIGN §4), so
-/// none of them may also hold a case role that would let them. An auditor reads everything
-/// and writes nothing, so it may hold no role that writes (admin, service, caseworker,
-/// supervisor); evaluator, which only reads aggregates, is the one role it may add.
+/// none of them may also hold a case role that would let them.
 fn separate_duties(roles: &[Role]) -> Result<(), RuleViolation> {
     let holds = |set: &[Role]| roles.iter().copied().find(|r| set.contains(r));
-    let case_role = holds(&[Role::Caseworker, Role::Supervisor]);
     if let (Some(_), Some(r)) = (
-        case_role,
+        holds(&[Role::Caseworker, Role::Supervisor]),
         holds(&[Role::Admin, Role::Evaluator, Role::Service]),
     ) {
         return Err(RuleViolation::new(
@@ -288,16 +307,23 @@ fn separate_duties(roles: &[Role]) -> Result<(), RuleViolation> {
             ),
         ));
     }
-    if let (Some(_), Some(r)) = (holds(&[Role::Auditor]), holds(&AUDITOR_BARRED)) {
-        return Err(RuleViolation::new(
+    Ok(())
+}
+
+/// An auditor reads everything and writes nothing, so it may hold no role that writes;
+/// evaluator, which only reads aggregates, is the one role it may add.
+fn auditor_alone(roles: &[Role]) -> Result<(), RuleViolation> {
+    let barred = roles.iter().find(|r| AUDITOR_BARRED.contains(r));
+    match (roles.contains(&Role::Auditor), barred) {
+        (true, Some(r)) => Err(RuleViolation::new(
             Code::SchemaViolation,
             format!(
                 "the auditor role cannot be combined with {}: an auditor writes nothing",
                 r.as_str()
             ),
-        ));
+        )),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The roles an auditor may not also hold, because each of them writes.

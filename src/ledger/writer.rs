@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use super::clock::Clock;
 use super::entry;
-use super::rules::{decide, Code, RuleViolation};
+use super::rules::{decide_write, Code, RuleViolation};
 use super::state::{Applied, LedgerState};
 use super::{ExpectedRevision, Outcome, Receipt, Verified, WriteError};
 use crate::log::merkle;
@@ -63,6 +63,9 @@ pub(super) struct Writer {
     pub signed_size: u64,
     /// After a failed idle fold: when to try again (the failure is logged once).
     pub follow_failing: Option<std::time::Instant>,
+    /// The data directory's writer lock, if the ledger holds one: shared with the ledger's
+    /// handles, so it is released only when they and this writer are gone.
+    pub _lock: Arc<std::sync::OnceLock<std::fs::File>>,
 }
 
 /// What one admitted request contributed to the group.
@@ -303,7 +306,8 @@ impl Writer {
         let mut receipts = Vec::with_capacity(req.events.len());
         let mut staged = Vec::with_capacity(req.events.len());
         for (i, v) in req.events.iter().enumerate() {
-            if let Err(rule) = decide(&self.state, &v.event, v.envelope.keyid(), recorded_at) {
+            if let Err(rule) = decide_write(&self.state, &v.event, v.envelope.keyid(), recorded_at)
+            {
                 if let Some(undo) = undo {
                     let added = req.events[..i].iter().map(|v| v.event.event_id);
                     self.state.restore(undo, added);

@@ -3,10 +3,12 @@
 //! Primary: every count from 1 to k−1 is suppressed. Complementary, for every equation
 //! `total = part + part + …` (a breakdown in a row, or a column of agencies summing to a
 //! programme total):
-//! - A suppressed total hides its whole breakdown, zeros included: zeros shown beside one
-//!   hidden part would tell that every counted event falls in that part.
+//! - A suppressed total hides the zeros of its breakdown: zeros shown beside one hidden
+//!   part would tell that every counted event falls in that part. (Its non-zero shown parts
+//!   stay shown; the total is then not their sum, since a hidden zero may be anything.)
 //! - Under a shown total, the hidden parts add up to the total minus the shown parts, which
-//!   anyone can compute, and each hidden part is at least 1 (zeros are shown there). So there
+//!   anyone can compute, and each hidden part is at least 1 (zeros are shown there, unless
+//!   another equation hid them, which only widens the range). So there
 //!   must be none, or at least two adding up to k or more: one alone is its exact value, and
 //!   `[11, 1, 1]` under a total of 13 leaves `1 + 1 = 2`, so both are 1. Otherwise the
 //!   smallest non-zero shown part is suppressed too, or, if there is none, the total.
@@ -91,11 +93,13 @@ impl Table {
         let mut changed = false;
         for i in 0..self.equations.len() {
             let eq = &self.equations[i];
-            if self.suppressed[eq.total.0] {
+            let total_hidden = self.suppressed[eq.total.0];
+            if total_hidden {
                 for part in &eq.parts {
-                    changed |= !std::mem::replace(&mut self.suppressed[part.0], true);
+                    if self.values[part.0] == 0 {
+                        changed |= !std::mem::replace(&mut self.suppressed[part.0], true);
+                    }
                 }
-                continue;
             }
             let hidden: Vec<u64> = eq
                 .parts
@@ -103,7 +107,13 @@ impl Table {
                 .filter(|c| self.suppressed[c.0])
                 .map(|c| self.values[c.0])
                 .collect();
-            if hidden.is_empty() || (hidden.len() >= 2 && hidden.iter().sum::<u64>() >= k) {
+            let safe = if total_hidden {
+                // Not the sum of shown parts alone.
+                !hidden.is_empty()
+            } else {
+                hidden.is_empty() || (hidden.len() >= 2 && hidden.iter().sum::<u64>() >= k)
+            };
+            if safe {
                 continue;
             }
             if let Some(pick) = self.complement_of(eq) {

@@ -203,13 +203,13 @@ impl CaseState {
             .map(|(_, r)| r)
     }
 
-    /// Whether the case takes events other than `case.reopened`.
     /// Whether an inquiry or a referral of the case is addressed to `agency`.
     pub fn addresses(&self, agency: &AgencyId) -> bool {
         self.inquiries.iter().any(|(_, i)| i.sent.agency == *agency)
             || self.referrals.iter().any(|(_, r)| r.made.agency == *agency)
     }
 
+    /// Whether the case takes events other than `case.reopened`.
     pub fn is_open(&self) -> bool {
         self.status == CaseStatus::Open
     }

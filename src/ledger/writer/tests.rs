@@ -43,6 +43,7 @@ fn setup() -> Setup {
         pacer: CheckpointPacer::default(),
         under_load: false,
         follow_failing: None,
+        _lock: Default::default(),
     };
     Setup {
         _dir: dir,

@@ -83,6 +83,23 @@ fn hidden_parts_that_add_up_to_less_than_k_take_another_part_with_them() {
 }
 
 #[test]
+fn a_hidden_total_keeps_large_parts_shown_but_not_all_of_them() {
+    // 97 hidden as a complement elsewhere, over 50 + 47: one of them goes with it (else 97
+    // is their sum), the other stays shown.
+    let mut t = Table::new();
+    let parts: Vec<_> = [50, 47].iter().map(|v| t.cell(*v)).collect();
+    let total = t.cell(97);
+    let small = t.cell(3);
+    let answered = t.cell(100);
+    t.equation(answered, vec![small, total]);
+    t.equation(total, parts.clone());
+    t.suppress(11);
+    assert!(t.is_suppressed(total) && t.is_suppressed(small));
+    let hidden: Vec<bool> = parts.iter().map(|c| t.is_suppressed(*c)).collect();
+    assert_eq!(hidden, [false, true]);
+}
+
+#[test]
 fn a_hidden_total_hides_its_zeros_too() {
     // 3 = 3 + 0 + 0: shown zeros beside the hidden part would tell that all three fall in it.
     let mut t = Table::new();

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::domain::{EventPayload, PrincipalId};
 use crate::envelope::KeyFile;
-use crate::ledger::rules::{decide, Code, RuleViolation};
+use crate::ledger::rules::{decide_write, Code, RuleViolation};
 use crate::ledger::state::{Applied, LedgerState};
 use crate::ledger::LedgerState as State;
 
@@ -123,7 +123,7 @@ impl World {
         let event = EventPayload::parse(&serde_json::to_vec(&payload).expect("json"))
             .map_err(|err| RuleViolation::new(Code::SchemaViolation, err.to_string()))?;
         let keyid = self.keys.get(e.actor).expect("known actor").keyid();
-        decide(&self.state, &event, &keyid, at)?;
+        decide_write(&self.state, &event, &keyid, at)?;
         let revision = self.state.next_revision(&e.stream);
         self.state.apply(&Applied {
             index: self.state.size,

@@ -101,12 +101,14 @@ fn an_addressed_agency_is_not_told_the_coordinator_or_the_status() {
     );
     assert_eq!(v.code, Code::Forbidden);
     assert_tells_nothing(&v, &["maria"]);
-    // Rule 2 still holds for it: nothing but reopening follows a close.
+    // Rule 2 still holds for it: nothing but reopening follows a close. Being refused a
+    // response it could write before tells it the case takes none now (rule 2 makes that
+    // unavoidable); the refusal says no more than that.
     let mut closed = case();
     closed.push(close());
     let v = refusal(closed, answer("lou", "q1", None));
     assert_eq!(v.code, Code::InvalidTransition);
-    assert_tells_nothing(&v, &["maria", "closed", "clinic"]);
+    assert_tells_nothing(&v, &["maria", "clinic", "services_completed", "other"]);
 }
 
 #[test]
