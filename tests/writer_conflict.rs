@@ -314,3 +314,30 @@ fn an_edited_entry_past_the_checkpoint_and_under_the_snapshot_is_named_not_signe
         Ok(_) => panic!("an edited entry was accepted and signed over"),
     }
 }
+
+#[test]
+fn an_entry_past_the_checkpoint_that_breaks_a_rule_is_named_not_signed() {
+    // Appended behind the server's back, as no writer would: the same agency registered
+    // twice. Start-up is about to sign a checkpoint over it, so it re-checks the rules.
+    let f = fixture(&[]);
+    f.store.sneak_in("late").expect("first");
+    f.store.sneak_in("late").expect("again, breaking rule 5");
+    let bad = f.store.size().expect("size") - 1;
+    let covered = f.store.latest_checkpoint().expect("cp").expect("some").size;
+    drop(f.ledger);
+    match datadir::open(&f.dir, Arc::new(SystemClock)) {
+        Err(datadir::DataDirError::Open(caseledger::ledger::OpenError::Integrity {
+            index,
+            reason,
+        })) => {
+            assert_eq!(index, bad, "{reason}");
+            assert!(reason.contains("invalid_transition"), "{reason}");
+        }
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(_) => panic!("opened and signed over an entry that breaks a rule"),
+    }
+    // Nothing was signed over it.
+    let store = datadir::open_sqlite(&f.dir).expect("store");
+    let cp = store.latest_checkpoint().expect("cp").expect("some");
+    assert_eq!(cp.size, covered);
+}

@@ -23,6 +23,8 @@ const COVERED_WITHIN: Duration = Duration::from_secs(5);
 /// Bytes per piece of a streamed full-log bundle, and pieces queued ahead of the client.
 const PIECE: usize = 64 * 1024;
 const PIECES_AHEAD: usize = 16;
+/// How long a streamed export waits for a client that reads nothing.
+const STALLED: Duration = Duration::from_secs(60);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,11 +139,33 @@ struct Pieces {
 }
 
 impl Pieces {
+    /// Queues the buffer; gives up when the client has taken nothing for `STALLED`, so that
+    /// a client that stops reading without closing does not hold a blocking thread for good.
     fn send(&mut self) -> std::io::Result<()> {
         let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE));
-        self.tx
-            .blocking_send(Ok(Bytes::from(piece)))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client gone"))
+        let mut piece = Ok(Bytes::from(piece));
+        let deadline = std::time::Instant::now() + STALLED;
+        loop {
+            match self.tx.try_send(piece) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::BrokenPipe,
+                        "client gone",
+                    ))
+                }
+                Err(mpsc::error::TrySendError::Full(_)) if std::time::Instant::now() > deadline => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the client read nothing for a minute",
+                    ))
+                }
+                Err(mpsc::error::TrySendError::Full(back)) => {
+                    piece = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
     }
 }
 

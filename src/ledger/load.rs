@@ -24,10 +24,46 @@ pub fn load_state(store: &dyn EventStore) -> Result<LedgerState, OpenError> {
 /// each chunk (for `caseledger rebuild`).
 pub fn load_state_from(
     store: &dyn EventStore,
-    mut state: LedgerState,
+    state: LedgerState,
     progress: &dyn Fn(u64, u64),
 ) -> Result<LedgerState, OpenError> {
     let size = store.size()?;
+    fold_until(store, state, size, progress)
+}
+
+/// Folds the log for opening a ledger, and returns the state and the size it was folded
+/// from. Entries up to the latest checkpoint are folded as [`load_state_from`] does. The
+/// entries past it were committed without one (a crash under load, or an append behind the
+/// server's back), and start-up is about to sign a checkpoint over them: their signatures,
+/// event ids and the rules are checked again first, as the writer did.
+pub fn load_for_open(
+    store: &dyn EventStore,
+    start: LedgerState,
+) -> Result<(LedgerState, u64), OpenError> {
+    let covered = store.latest_checkpoint()?.map_or(0, |c| c.size);
+    let size = store.size()?;
+    if size <= covered {
+        let from = start.size;
+        return Ok((fold_until(store, start, size, &|_, _| {})?, from));
+    }
+    // A snapshot past the checkpoint folded part of the tail unchecked: start below it.
+    let start = match start.size <= covered {
+        true => start,
+        false => LedgerState::default(),
+    };
+    let from = start.size;
+    let mut state = fold_until(store, start, covered, &|_, _| {})?;
+    check_tail(store, &mut state, size)?;
+    Ok((state, from))
+}
+
+/// Folds `state` up to `size` entries.
+fn fold_until(
+    store: &dyn EventStore,
+    mut state: LedgerState,
+    size: u64,
+    progress: &dyn Fn(u64, u64),
+) -> Result<LedgerState, OpenError> {
     let mut cursor = state.size;
     let mut current = read_decoded(store, cursor, size)?;
     // The fold is sequential; reading and decoding the next chunk overlaps with it.
@@ -111,6 +147,51 @@ fn fold_chunk(
             return Err(out_of_sequence(e.index, &d));
         }
         state.apply(&applied(e.index, &d));
+    }
+    Ok(())
+}
+
+/// Folds the entries from `state.size` to `size`, each only after `decide`, its event id and
+/// its signature (under the key the registry then holds) pass.
+fn check_tail(store: &dyn EventStore, state: &mut LedgerState, size: u64) -> Result<(), OpenError> {
+    while state.size < size {
+        let Some((chunk, decoded)) = read_decoded(store, state.size, size)? else {
+            return Err(OpenError::Store(StoreError::Unavailable(format!(
+                "the store reported {size} entries but holds only {}",
+                state.size
+            ))));
+        };
+        for (e, d) in chunk.iter().zip(decoded) {
+            let d = d?;
+            if e.index != state.size || d.revision != state.next_revision(&d.stream) {
+                return Err(out_of_sequence(e.index, &d));
+            }
+            let refuse = |reason: String| OpenError::Integrity {
+                index: e.index,
+                reason: format!(
+                    "stream {} revision {} (past the latest checkpoint): {reason}",
+                    d.stream, d.revision
+                ),
+            };
+            if let Some(first) = state.event_ids.get(&d.payload.event_id) {
+                return Err(refuse(format!(
+                    "its event id was recorded at index {first}"
+                )));
+            }
+            let keyid = d.envelope.keyid();
+            super::rules::decide(state, &d.payload, keyid, d.recorded_at)
+                .map_err(|rule| refuse(format!("{}: {}", rule.code.as_str(), rule.message)))?;
+            state.apply(&applied(e.index, &d));
+            // After `apply`, so that the genesis entry finds the key it registers.
+            let signed = state.registry.keys.get(keyid).is_some_and(|k| {
+                k.key
+                    .verify_strict(d.envelope.signed_message(), d.envelope.signature())
+                    .is_ok()
+            });
+            if !signed {
+                return Err(refuse("its signature does not verify".into()));
+            }
+        }
     }
     Ok(())
 }

@@ -174,8 +174,7 @@ impl Ledger {
     ) -> Result<Self, OpenError> {
         let origin = signer.name().to_owned();
         let verifier_key = signer.verifier().to_text();
-        let folded_from = start.size;
-        let state = load_state_from(store.as_ref(), start, &|_, _| {})?;
+        let (state, folded_from) = load::load_for_open(store.as_ref(), start)?;
         let root = load::check_against_checkpoint(store.as_ref(), &signer, &state, folded_from)?;
         let read = Arc::new(RwLock::new(state.clone()));
         let (tx, rx) = crossbeam_channel::unbounded();
