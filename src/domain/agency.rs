@@ -27,6 +27,7 @@ pub struct AgencyData {
     /// Whether the agency has worked with survivors of trafficking.
     pub trafficking_experience: bool,
     /// Who the agency can serve.
+    #[serde(deserialize_with = "super::bounded::object_only")]
     pub eligibility: Eligibility,
 }
 

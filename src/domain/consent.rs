@@ -36,6 +36,7 @@ pub struct ConsentGranted {
     /// The language the consent conversation was held in.
     pub language: Language,
     /// Whether an interpreter took part.
+    #[serde(deserialize_with = "super::bounded::object_only")]
     pub interpreter: Interpreter,
     /// The principal who witnessed the consent, if any.
     #[serde(

@@ -287,8 +287,11 @@ impl EventPayload {
         if let Some(Ok(payload)) = super::event_scan::scan(text).map(RawPayload::into_payload) {
             return Ok(payload);
         }
+        // serde_json would also read the payload's struct from an array of its fields.
+        let object = text.trim_start().starts_with('{');
         match serde_json::from_str::<RawPayload<'_>>(text) {
-            Ok(raw) => raw.into_payload(),
+            Ok(raw) if object => raw.into_payload(),
+            Ok(_) => Err(malformed("payload: expected a JSON object")),
             // Only a refused payload pays for classifying the error: syntax first, so a body
             // that is not JSON is always `Malformed`, whatever it starts with.
             Err(err) => {

@@ -65,10 +65,31 @@ macro_rules! code_enum {
         $(#[$meta])*
         #[derive(
             Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
-            serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+            serde::Serialize, schemars::JsonSchema,
         )]
         pub enum $name {
             $(#[serde(rename = $code)] $variant),+
+        }
+
+        // By hand: the derived reader also takes `{"code": null}`, a second spelling.
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Code;
+                impl<'de> serde::de::Visitor<'de> for Code {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a code string")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<$name, E> {
+                        $name::ALL
+                            .iter()
+                            .copied()
+                            .find(|c| c.as_str() == v)
+                            .ok_or_else(|| E::unknown_variant(v, &[$($code),+]))
+                    }
+                }
+                d.deserialize_str(Code)
+            }
         }
 
         impl $name {

@@ -167,7 +167,7 @@ impl StatsProjection {
                     }
                     s.interpretation[yes_no(!d.interpretation_languages.is_empty())] += 1;
                     for language in d.interpretation_languages.iter() {
-                        *s.languages.entry(language.as_str().to_owned()).or_default() += 1;
+                        *s.languages.entry(language.canonical()).or_default() += 1;
                     }
                     s.response_seconds.push(seconds_between(sent.at, at));
                 }

@@ -286,3 +286,42 @@ fn duplicate_keys_are_refused() {
     let top = text.replacen("\"actor\":", "\"actor\":\"x\",\"actor\":", 1);
     assert_rejected(top.as_bytes(), Invalid, "duplicate field `actor`");
 }
+
+/// One signed content, one spelling. serde_json would also read a struct from an array of
+/// its fields in order, and a code from a one-key map `{"code": null}`; all are refused.
+#[test]
+fn structs_are_objects_and_codes_are_strings() {
+    let p = super::example_payload("case.closed").expect("type");
+    let fields = ["event_id", "type", "stream", "occurred_at", "actor", "data"];
+    let as_array = Value::Array(fields.iter().map(|f| p[*f].clone()).collect());
+    let err = super::rejected(&serde_json::to_vec(&as_array).expect("json"));
+    assert_eq!(
+        (err.kind, err.message.as_str()),
+        (Malformed, "payload: expected a JSON object")
+    );
+    let edits: [(&str, Edit); 4] = [
+        ("consent.granted", |p| {
+            p["data"]["interpreter"] = json!([true, "es"]);
+        }),
+        ("agency.registered", |p| {
+            p["data"]["eligibility"] = json!([["adults"], ""]);
+        }),
+        ("case.closed", |p| {
+            p["data"]["outcome"] = json!({"other": null});
+        }),
+        ("principal.registered", |p| {
+            p["data"]["roles"] = json!([{"admin": null}]);
+        }),
+    ];
+    for (type_name, edit) in edits {
+        let bytes = payload_with(type_name, edit);
+        let err = super::rejected(&bytes);
+        assert!(
+            err.message.contains("expected a JSON object")
+                || err.message.contains("expected a code string"),
+            "{type_name}: {:?} {}",
+            err.kind,
+            err.message
+        );
+    }
+}

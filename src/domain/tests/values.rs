@@ -211,3 +211,26 @@ fn error_kinds_map_to_problem_codes() {
     assert_eq!(SchemaErrorKind::StreamMismatch.code(), "stream_mismatch");
     assert_eq!(SchemaErrorKind::UnknownType.code(), "schema_violation");
 }
+
+#[test]
+fn language_tags_compare_without_case_and_count_in_conventional_case() {
+    let tag = |t: &str| t.parse::<Language>().expect("tag");
+    assert_eq!(tag("es"), tag("ES"));
+    assert!(tag("fr-CA").matches(&tag("FR-ca")));
+    for (written, canonical) in [
+        ("es", "es"),
+        ("EN-us", "en-US"),
+        ("zh-hant-tw", "zh-Hant-TW"),
+        ("DE-ch-1901", "de-CH-1901"),
+        ("es-419", "es-419"),
+        ("en-x-ab-CDEF", "en-x-ab-cdef"),
+    ] {
+        assert_eq!(tag(written).canonical(), canonical, "{written}");
+        // Kept as written: it is part of signed bytes.
+        assert_eq!(tag(written).as_str(), written);
+    }
+    // `["es", "ES"]` is a repeated item of a set.
+    let items = vec![tag("es"), tag("ES")];
+    let set: Result<BoundedSet<Language, 0, 50>, _> = BoundedSet::new(items);
+    assert!(set.is_err());
+}
