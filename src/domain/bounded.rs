@@ -46,27 +46,9 @@ pub enum BoundsError {
         /// The actual character count.
         len: usize,
     },
-    /// A string holds control or invisible formatting characters (newlines, tabs, bidi
-    /// overrides, zero-width characters, line separators), which coded fields never need.
-    #[error("control and invisible formatting characters are not allowed")]
+    /// A string holds control characters (newlines, tabs, …), which coded fields never need.
+    #[error("control characters are not allowed")]
     ControlCharacter,
-}
-
-/// Unicode format and separator characters that render as nothing or reorder text: a name
-/// spelled with them can look like another (U+202E reverses what follows).
-fn invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{061C}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{206F}'
-            | '\u{FEFF}'
-            | '\u{FFF9}'..='\u{FFFB}'
-    )
 }
 
 /// A list of `MIN..=MAX` items, in the order given.
@@ -244,7 +226,7 @@ impl<const MIN: usize, const MAX: usize> BoundedString<MIN, MAX> {
                 len,
             });
         }
-        if text.chars().any(|c| c.is_control() || invisible(c)) {
+        if text.chars().any(char::is_control) {
             return Err(BoundsError::ControlCharacter);
         }
         Ok(BoundedString(text))
@@ -291,8 +273,8 @@ impl<const MIN: usize, const MAX: usize> JsonSchema for BoundedString<MIN, MAX> 
             "type": "string",
             "minLength": MIN,
             "maxLength": MAX,
-            // Cc (what `char::is_control` tests) and the characters `invisible` refuses.
-            "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb]*$",
+            // Cc, the category `char::is_control` tests.
+            "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$",
         })
     }
 }

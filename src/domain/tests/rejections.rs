@@ -121,7 +121,7 @@ fn agency_events_reject_bad_data() {
             (|p| p["data"]["eligibility"]["notes"] = json!("é".repeat(281)), Invalid,
              "data.eligibility.notes: expected 0 to 280 characters, got 281"),
             (|p| p["data"]["eligibility"]["notes"] = json!("line\nbreak"), Invalid,
-             "data.eligibility.notes: control and invisible formatting characters are not allowed"),
+             "data.eligibility.notes: control characters are not allowed"),
             (|p| p["data"]["languages"] = json!((0..51).map(|i| format!("x-l{i}")).collect::<Vec<_>>()), Invalid,
              "data.languages[0]: invalid language tag: expected BCP 47 such as `es` or `fr-CA`, at most 35 characters"),
             (|p| p["data"]["languages"] = json!((0..51).map(|i| format!("en-l{i}")).collect::<Vec<_>>()), Invalid,
