@@ -163,44 +163,10 @@ string_serde!(CaseId, "CaseId", "a uuid", {
 /// A BCP 47 language tag such as `es` or `fr-CA`: at most 35 characters, a 2–8 letter primary
 /// subtag, then `-`-separated alphanumeric subtags of 1–8 characters.
 ///
-/// The tag is kept exactly as written (it is part of signed bytes). Equality, hashing and
-/// order ignore case, as BCP 47 does: `["es", "ES"]` is a duplicate in a set.
-#[derive(Clone, Debug)]
+/// The tag is kept exactly as written (it is part of signed bytes); compare tags with
+/// [`Language::matches`], which ignores case as BCP 47 does.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Language(String);
-
-impl PartialEq for Language {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.eq_ignore_ascii_case(&other.0)
-    }
-}
-
-impl Eq for Language {}
-
-impl std::hash::Hash for Language {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        for b in self.0.bytes() {
-            state.write_u8(b.to_ascii_lowercase());
-        }
-        state.write_u8(0xff);
-    }
-}
-
-impl PartialOrd for Language {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Language {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let lower = |s: &str| {
-            s.bytes()
-                .map(|b| b.to_ascii_lowercase())
-                .collect::<Vec<_>>()
-        };
-        lower(&self.0).cmp(&lower(&other.0))
-    }
-}
 
 impl Language {
     /// The tag as written.
@@ -210,7 +176,7 @@ impl Language {
 
     /// Whether two tags name the same language (BCP 47 tags are case-insensitive).
     pub fn matches(&self, other: &Language) -> bool {
-        self == other
+        self.0.eq_ignore_ascii_case(&other.0)
     }
 
     /// The tag in BCP 47's conventional case (`fr-CA`, `zh-Hant-TW`, `es`): the spelling
