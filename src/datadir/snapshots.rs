@@ -55,12 +55,17 @@ impl Snapshotter {
                 while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(interval)
                 {
-                    match store.size() {
-                        Ok(size) if size >= state.size.saturating_add(every) => {}
-                        _ => continue,
+                    // Only what a checkpoint covers: a snapshot past it would be set aside at
+                    // the next start-up, which re-checks the uncovered tail from below it.
+                    let covered = match store.latest_checkpoint() {
+                        Ok(cp) => cp.map_or(0, |c| c.size),
+                        Err(_) => continue,
+                    };
+                    if covered < state.size.saturating_add(every) {
+                        continue;
                     }
                     let taken = std::mem::take(&mut state);
-                    match crate::ledger::load_state_from(store.as_ref(), taken, &|_, _| {}) {
+                    match crate::ledger::load_state_until(store.as_ref(), taken, covered) {
                         Ok(folded) => state = folded,
                         Err(e) => {
                             tracing::warn!(error = %e, "periodic snapshot: cannot fold the log");

@@ -107,8 +107,9 @@ async fn export_full(state: &AppState, id: LogIdentity) -> Result<HttpResponse, 
         let written = export::write_full(store.as_ref(), &id, &mut out, &mut |_, _| {});
         if let Err(e) = written {
             tracing::warn!(error = %e, "full-log export stopped");
-            // Nobody listens any more if the client went away.
-            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            // Without waiting: nobody listens if the client went away, and a stalled client
+            // may never make room.
+            let _ = tx.try_send(Err(std::io::Error::other(e.to_string())));
         }
     });
     let mut rx = rx;

@@ -57,6 +57,16 @@ pub fn load_for_open(
     Ok((state, from))
 }
 
+/// Folds `state` up to `size` entries (at most the store's).
+pub fn load_state_until(
+    store: &dyn EventStore,
+    state: LedgerState,
+    size: u64,
+) -> Result<LedgerState, OpenError> {
+    let size = size.min(store.size()?);
+    fold_until(store, state, size, &|_, _| {})
+}
+
 /// Folds `state` up to `size` entries.
 fn fold_until(
     store: &dyn EventStore,
@@ -178,9 +188,26 @@ fn check_tail(store: &dyn EventStore, state: &mut LedgerState, size: u64) -> Res
                     "its event id was recorded at index {first}"
                 )));
             }
+            if state
+                .last_recorded_at
+                .is_some_and(|last| d.recorded_at < last)
+            {
+                return Err(refuse(
+                    "its recorded_at is earlier than the entry before".into(),
+                ));
+            }
             let keyid = d.envelope.keyid();
-            super::rules::decide(state, &d.payload, keyid, d.recorded_at)
-                .map_err(|rule| refuse(format!("{}: {}", rule.code.as_str(), rule.message)))?;
+            if let Err(rule) = super::rules::decide(state, &d.payload, keyid, d.recorded_at) {
+                let why = format!("{}: {}", rule.code.as_str(), rule.message);
+                if !store.is_shared() {
+                    return Err(refuse(why));
+                }
+                tracing::warn!(
+                    index = e.index,
+                    stream = %d.stream,
+                    "an entry past the latest checkpoint breaks a rule (two writing nodes?): {why}"
+                );
+            }
             state.apply(&applied(e.index, &d));
             // After `apply`, so that the genesis entry finds the key it registers.
             let signed = state.registry.keys.get(keyid).is_some_and(|k| {

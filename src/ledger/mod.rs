@@ -22,7 +22,7 @@ use serde::Serialize;
 
 pub use clock::{Clock, SystemClock};
 pub(crate) use load::fold_both;
-pub use load::{load_state, load_state_from};
+pub use load::{load_state, load_state_from, load_state_until};
 pub use rules::{Code, RuleViolation};
 pub use state::LedgerState;
 pub use writer::{seal, CheckpointPacer, Frontier};

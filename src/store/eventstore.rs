@@ -256,6 +256,10 @@ impl EventStore for EsdbStore {
         }
     }
 
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     fn sync(&self) -> Result<u64, StoreError> {
         self.catch_up(SUBSCRIPTION_GRACE)
     }

@@ -102,6 +102,12 @@ pub trait EventStore: Send + Sync + 'static {
     fn sync(&self) -> Result<u64, StoreError> {
         self.size()
     }
+    /// Whether other nodes may append to this store too (EventStoreDB). Start-up then only
+    /// warns about a rule the uncovered tail breaks: two writing nodes can race past the
+    /// rules (a documented limit), and refusing would keep every node from starting.
+    fn is_shared(&self) -> bool {
+        false
+    }
     /// Entries in global order from `from`, at most `limit`.
     fn read_all(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError>;
     /// Entries of one stream from revision `from`, at most `limit`.
