@@ -32,6 +32,10 @@ struct Interloper {
 
 impl Interloper {
     fn sneak_in(&self, agency: &str) -> Result<(), StoreError> {
+        self.sneak_in_at(agency, Utc::now())
+    }
+
+    fn sneak_in_at(&self, agency: &str, at: chrono::DateTime<Utc>) -> Result<(), StoreError> {
         let stream = format!("agency-{agency}");
         let wire = client::signed_event(
             &self.admin,
@@ -43,7 +47,7 @@ impl Interloper {
         let v = client::self_verified(&self.admin, &wire).expect("verified");
         let index = self.inner.size()?;
         let revision = self.inner.read_stream(&stream, 0, usize::MAX)?.len() as u64;
-        let stamp = entry::format_time(&Utc::now());
+        let stamp = entry::format_time(&at);
         let bytes = entry::encode(&stream, revision, &stamp, &wire);
         let leaf = merkle::leaf_hash(&bytes);
         let nodes = merkle::append_nodes(&StoreNodes(&self.inner), index, &[leaf])
@@ -340,4 +344,29 @@ fn an_entry_past_the_checkpoint_that_breaks_a_rule_is_named_not_signed() {
     let store = datadir::open_sqlite(&f.dir).expect("store");
     let cp = store.latest_checkpoint().expect("cp").expect("some");
     assert_eq!(cp.size, covered);
+}
+
+#[test]
+fn an_entry_past_the_checkpoint_recorded_before_the_one_ahead_is_named_not_signed() {
+    // The verifier refuses a log whose recorded_at goes backwards; start-up must not sign
+    // a checkpoint over one.
+    let f = fixture(&[]);
+    f.store.sneak_in("late").expect("first");
+    let earlier = Utc::now() - chrono::Duration::hours(1);
+    f.store
+        .sneak_in_at("earlier", earlier)
+        .expect("recorded an hour back");
+    let bad = f.store.size().expect("size") - 1;
+    drop(f.ledger);
+    match datadir::open(&f.dir, Arc::new(SystemClock)) {
+        Err(datadir::DataDirError::Open(caseledger::ledger::OpenError::Integrity {
+            index,
+            reason,
+        })) => {
+            assert_eq!(index, bad, "{reason}");
+            assert!(reason.contains("recorded_at"), "{reason}");
+        }
+        Err(e) => panic!("unexpected error: {e}"),
+        Ok(_) => panic!("opened and signed over a recorded_at going backwards"),
+    }
 }
