@@ -329,17 +329,7 @@ fn an_entry_past_the_checkpoint_that_breaks_a_rule_is_named_not_signed() {
     let bad = f.store.size().expect("size") - 1;
     let covered = f.store.latest_checkpoint().expect("cp").expect("some").size;
     drop(f.ledger);
-    match datadir::open(&f.dir, Arc::new(SystemClock)) {
-        Err(datadir::DataDirError::Open(caseledger::ledger::OpenError::Integrity {
-            index,
-            reason,
-        })) => {
-            assert_eq!(index, bad, "{reason}");
-            assert!(reason.contains("invalid_transition"), "{reason}");
-        }
-        Err(e) => panic!("unexpected error: {e}"),
-        Ok(_) => panic!("opened and signed over an entry that breaks a rule"),
-    }
+    refused_at_start_up(&f.dir, bad, "invalid_transition");
     // Nothing was signed over it.
     let store = datadir::open_sqlite(&f.dir).expect("store");
     let cp = store.latest_checkpoint().expect("cp").expect("some");
@@ -358,15 +348,21 @@ fn an_entry_past_the_checkpoint_recorded_before_the_one_ahead_is_named_not_signe
         .expect("recorded an hour back");
     let bad = f.store.size().expect("size") - 1;
     drop(f.ledger);
-    match datadir::open(&f.dir, Arc::new(SystemClock)) {
+    refused_at_start_up(&f.dir, bad, "recorded_at");
+}
+
+/// Opening `dir` fails with an integrity error naming entry `index`, for a reason that
+/// mentions `why`.
+fn refused_at_start_up(dir: &std::path::Path, index: u64, why: &str) {
+    match datadir::open(dir, Arc::new(SystemClock)) {
         Err(datadir::DataDirError::Open(caseledger::ledger::OpenError::Integrity {
-            index,
+            index: named,
             reason,
         })) => {
-            assert_eq!(index, bad, "{reason}");
-            assert!(reason.contains("recorded_at"), "{reason}");
+            assert_eq!(named, index, "{reason}");
+            assert!(reason.contains(why), "{reason}");
         }
         Err(e) => panic!("unexpected error: {e}"),
-        Ok(_) => panic!("opened and signed over a recorded_at going backwards"),
+        Ok(_) => panic!("opened and signed over entry {index} ({why})"),
     }
 }

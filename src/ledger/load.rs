@@ -40,12 +40,8 @@ pub fn load_for_open(
     store: &dyn EventStore,
     start: LedgerState,
 ) -> Result<(LedgerState, u64), OpenError> {
-    let covered = store.latest_checkpoint()?.map_or(0, |c| c.size);
     let size = store.size()?;
-    if size <= covered {
-        let from = start.size;
-        return Ok((fold_until(store, start, size, &|_, _| {})?, from));
-    }
+    let covered = store.latest_checkpoint()?.map_or(0, |c| c.size).min(size);
     // A snapshot past the checkpoint folded part of the tail unchecked: start below it.
     let start = match start.size <= covered {
         true => start,

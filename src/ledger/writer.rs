@@ -223,9 +223,8 @@ impl Writer {
 
     /// Any other failure: nothing acknowledged. The write state goes back to the committed
     /// state (the read side), and both then fold whatever of the group the store did keep
-    /// (on EventStoreDB some streams' runs may have been written).
-    /// A repeat stands only if what it repeats was committed before this group: a repeat of
-    /// an event earlier in the same group was never stored either.
+    /// (on EventStoreDB some streams' runs may have been written). A repeat stands only if
+    /// what it repeats was committed before this group (an earlier event of it was not).
     fn failed(&mut self, admitted: Vec<Admitted>, e: &WriteError, size_before: u64) {
         tracing::error!(error = %e, "group commit failed; back to the committed state");
         for a in admitted {
