@@ -109,7 +109,8 @@ pub fn decide(
 }
 
 /// [`decide`], plus the rules the writer has enforced since after logs may already hold
-/// events they forbid: an auditor holds no role that writes (and the genesis admin keeps
+/// events they forbid: no invisible formatting characters in bounded text and no language
+/// listed twice in different case ([`lint`], checked first: they are schema checks), an auditor holds no role that writes (and the genesis admin keeps
 /// duties apart), there is one service principal, a token hash is issued once. The server
 /// decides new events with this; the offline verifier replays `decide` alone, so a log
 /// written lawfully before these rules still verifies.
@@ -119,6 +120,7 @@ pub fn decide_write(
     keyid: &KeyId,
     recorded_at: DateTime<Utc>,
 ) -> Result<(), RuleViolation> {
+    lint::new_event(event)?;
     decide(state, event, keyid, recorded_at)?;
     match &event.data {
         EventData::PrincipalRegistered(d) => {
@@ -388,5 +390,6 @@ fn agency_rules(state: &LedgerState, event: &EventPayload, id: &str) -> Result<(
     }
 }
 
+mod lint;
 #[cfg(test)]
 mod tests;

@@ -145,6 +145,24 @@ fn cases(app: &TestApp, revoked: &(KeyFile, String), stranger: &KeyFile) -> Vec<
         400,
         "schema_violation",
     ));
+    out.push(with(
+        "invisible formatting character in a name",
+        signed(
+            &app.admin,
+            &edited(&|p| p["data"]["name"] = json!("Agency \u{202E}x")),
+        ),
+        400,
+        "schema_violation",
+    ));
+    out.push(with(
+        "a language listed twice in different case",
+        signed(
+            &app.admin,
+            &edited(&|p| p["data"]["languages"] = json!(["es", "ES"])),
+        ),
+        400,
+        "schema_violation",
+    ));
     let future = caseledger::ledger::entry::format_time(&(Utc::now() + Duration::minutes(30)));
     out.push(with(
         "clock skew",

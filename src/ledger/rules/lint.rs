@@ -1,0 +1,176 @@
+//! Checks the writer applies to new events only, after the parser has accepted them: stored
+//! entries written before these checks existed must stay readable (the parser reads them, and
+//! the offline verifier replays [`super::decide`], which does not run these), so they live
+//! here rather than in the value types.
+
+use super::{Code, RuleViolation};
+use crate::domain::{EventData, EventPayload, Language};
+
+/// Unicode format characters and separators that render as nothing or reorder text: a name
+/// spelled with them can look like another (U+202E reverses what follows), and they can hide
+/// text inside a field that looks short and coded.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+fn schema(message: String) -> RuleViolation {
+    RuleViolation::new(Code::SchemaViolation, message)
+}
+
+/// Bounded text holds no invisible formatting characters.
+fn visible(field: &str, text: &str) -> Result<(), RuleViolation> {
+    match text.chars().find(|&c| invisible(c)) {
+        Some(c) => Err(schema(format!(
+            "{field}: invisible formatting characters are not allowed (found U+{:04X})",
+            c as u32
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A list of language tags names each language once: BCP 47 tags are case-insensitive.
+fn distinct_languages(field: &str, tags: &[Language]) -> Result<(), RuleViolation> {
+    for (i, tag) in tags.iter().enumerate() {
+        if let Some(earlier) = tags[..i].iter().find(|t| t.matches(tag)) {
+            return Err(schema(format!(
+                "{field}: `{earlier}` and `{tag}` name the same language (tags are \
+                 case-insensitive); list it once"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The write-time-only schema checks of a new event.
+pub(super) fn new_event(event: &EventPayload) -> Result<(), RuleViolation> {
+    match &event.data {
+        EventData::AgencyRegistered(d) | EventData::AgencyUpdated(d) => {
+            visible("data.name", d.name.as_str())?;
+            visible("data.region", d.region.as_str())?;
+            visible("data.eligibility.notes", d.eligibility.notes.as_str())?;
+            distinct_languages("data.languages", &d.languages)
+        }
+        EventData::ConsentGranted(d) => visible("data.notice_version", d.notice_version.as_str()),
+        EventData::InquiryAnswered(d) => {
+            distinct_languages("data.interpretation_languages", &d.interpretation_languages)
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::domain::fixtures::example_payload;
+
+    /// Writes a text into one field of a payload.
+    type Setter = fn(&mut Value, &str);
+
+    /// The example event of `type_name` with `edit` applied, through the lint.
+    fn lint(type_name: &str, edit: impl Fn(&mut Value)) -> Result<(), String> {
+        let mut payload = example_payload(type_name).expect("a catalogue type");
+        edit(&mut payload);
+        let bytes = serde_json::to_vec(&payload).expect("json");
+        let event = EventPayload::parse(&bytes).expect("the parser accepts it");
+        new_event(&event).map_err(|v| {
+            assert_eq!(v.code, Code::SchemaViolation);
+            v.message
+        })
+    }
+
+    #[test]
+    fn invisible_formatting_in_bounded_text_is_refused_and_named() {
+        for type_name in ["agency.registered", "agency.updated", "consent.granted"] {
+            assert_eq!(lint(type_name, |_| {}), Ok(()), "{type_name}");
+        }
+        let cases: [(&str, Setter, &str); 4] = [
+            (
+                "agency.registered",
+                |p, t| p["data"]["name"] = json!(t),
+                "data.name",
+            ),
+            (
+                "agency.updated",
+                |p, t| p["data"]["region"] = json!(t),
+                "data.region",
+            ),
+            (
+                "agency.registered",
+                |p, t| p["data"]["eligibility"]["notes"] = json!(t),
+                "data.eligibility.notes",
+            ),
+            (
+                "consent.granted",
+                |p, t| p["data"]["notice_version"] = json!(t),
+                "data.notice_version",
+            ),
+        ];
+        for (type_name, set, field) in cases {
+            // A right-to-left override, a zero-width space, a word joiner, a tag character.
+            for (c, named) in [
+                ('\u{202E}', "U+202E"),
+                ('\u{200B}', "U+200B"),
+                ('\u{2060}', "U+2060"),
+                ('\u{E0041}', "U+E0041"),
+            ] {
+                let text = format!("v1{c}x");
+                let message = lint(type_name, |p| set(p, &text)).expect_err("refused");
+                assert!(message.starts_with(field), "{message}");
+                assert!(message.contains(named), "{message}");
+            }
+            // Letters of any script, accents and spaces are text, not formatting.
+            assert_eq!(lint(type_name, |p| set(p, "Société d'aide – Øst")), Ok(()));
+        }
+    }
+
+    #[test]
+    fn a_language_listed_twice_in_different_case_is_refused() {
+        let message = lint("agency.registered", |p| {
+            p["data"]["languages"] = json!(["es", "fr-CA", "FR-ca"])
+        })
+        .expect_err("refused");
+        assert!(message.starts_with("data.languages:"), "{message}");
+        assert!(message.contains("`fr-CA` and `FR-ca`"), "{message}");
+        let message = lint("inquiry.answered", |p| {
+            p["data"]["interpretation_languages"] = json!(["ES", "es"])
+        })
+        .expect_err("refused");
+        assert!(
+            message.starts_with("data.interpretation_languages:"),
+            "{message}"
+        );
+        for ok in [json!(["es", "fr-CA", "fr"]), json!([])] {
+            assert_eq!(
+                lint("inquiry.answered", |p| p["data"]
+                    ["interpretation_languages"] =
+                    ok.clone()),
+                Ok(())
+            );
+            assert_eq!(
+                lint("agency.updated", |p| p["data"]["languages"] = ok.clone()),
+                Ok(())
+            );
+        }
+    }
+}
