@@ -28,6 +28,8 @@ struct Interloper {
     admin: KeyFile,
     /// Agencies to register behind the writer's back, one per commit, front first.
     pending: Mutex<Vec<String>>,
+    /// Whether it reports itself shared with other nodes, as EventStoreDB does.
+    shared: bool,
 }
 
 impl Interloper {
@@ -105,6 +107,9 @@ impl EventStore for Interloper {
     fn wait_for_growth(&self, size: u64, t: std::time::Duration) -> Result<u64, StoreError> {
         self.inner.wait_for_growth(size, t)
     }
+    fn is_shared(&self) -> bool {
+        self.shared
+    }
 }
 
 fn agency_data() -> serde_json::Value {
@@ -134,6 +139,7 @@ fn fixture(sneaks: &[&str]) -> Fixture {
         inner: SqliteStore::open(&dir.join(datadir::DB_FILE)).expect("store"),
         admin: KeyFile::read(&dir.join("admin.key.json")).expect("admin key"),
         pending: Mutex::new(sneaks.iter().rev().map(|s| s.to_string()).collect()),
+        shared: false,
     });
     let ledger = Ledger::open(
         store.clone(),
@@ -339,30 +345,82 @@ fn an_entry_past_the_checkpoint_that_breaks_a_rule_is_named_not_signed() {
 #[test]
 fn an_entry_past_the_checkpoint_recorded_before_the_one_ahead_is_named_not_signed() {
     // The verifier refuses a log whose recorded_at goes backwards; start-up must not sign
-    // a checkpoint over one.
-    let f = fixture(&[]);
-    f.store.sneak_in("late").expect("first");
-    let earlier = Utc::now() - chrono::Duration::hours(1);
-    f.store
-        .sneak_in_at("earlier", earlier)
-        .expect("recorded an hour back");
-    let bad = f.store.size().expect("size") - 1;
-    drop(f.ledger);
-    refused_at_start_up(&f.dir, bad, "recorded_at");
+    // a checkpoint over one. On a store shared with other nodes too: only rule failures
+    // are left to the nodes' race.
+    for shared in [false, true] {
+        let f = fixture(&[]);
+        f.store.sneak_in("late").expect("first");
+        let earlier = Utc::now() - chrono::Duration::hours(1);
+        f.store
+            .sneak_in_at("earlier", earlier)
+            .expect("recorded an hour back");
+        let bad = f.store.size().expect("size") - 1;
+        drop(f.ledger);
+        if shared {
+            refused(open_shared(&f.dir).map(drop), bad, "recorded_at");
+        } else {
+            refused_at_start_up(&f.dir, bad, "recorded_at");
+        }
+    }
 }
 
 /// Opening `dir` fails with an integrity error naming entry `index`, for a reason that
 /// mentions `why`.
 fn refused_at_start_up(dir: &std::path::Path, index: u64, why: &str) {
-    match datadir::open(dir, Arc::new(SystemClock)) {
-        Err(datadir::DataDirError::Open(caseledger::ledger::OpenError::Integrity {
+    let opened = datadir::open(dir, Arc::new(SystemClock)).map_err(|e| match e {
+        datadir::DataDirError::Open(e) => e,
+        other => panic!("unexpected error: {other}"),
+    });
+    refused(opened.map(drop), index, why);
+}
+
+/// `opened` is an integrity error naming entry `index`, for a reason that mentions `why`.
+fn refused(opened: Result<(), caseledger::ledger::OpenError>, index: u64, why: &str) {
+    match opened {
+        Err(caseledger::ledger::OpenError::Integrity {
             index: named,
             reason,
-        })) => {
+        }) => {
             assert_eq!(named, index, "{reason}");
             assert!(reason.contains(why), "{reason}");
         }
         Err(e) => panic!("unexpected error: {e}"),
-        Ok(_) => panic!("opened and signed over entry {index} ({why})"),
+        Ok(()) => panic!("opened and signed over entry {index} ({why})"),
     }
+}
+
+/// Opens the ledger of `dir` on the store as a node sharing it with others would.
+fn open_shared(dir: &std::path::Path) -> Result<Ledger, caseledger::ledger::OpenError> {
+    let store = Arc::new(Interloper {
+        inner: SqliteStore::open(&dir.join(datadir::DB_FILE)).expect("store"),
+        admin: KeyFile::read(&dir.join("admin.key.json")).expect("admin key"),
+        pending: Mutex::new(Vec::new()),
+        shared: true,
+    });
+    Ledger::open(
+        store,
+        datadir::read_signer(dir).expect("signer"),
+        Arc::new(SystemClock),
+        Arc::new(Metrics::new()),
+    )
+}
+
+#[test]
+fn on_a_shared_store_a_rule_broken_past_the_checkpoint_is_logged_not_refused() {
+    // Two writing nodes can race past each other's rule checks; refusing to start would
+    // stop every node of the cluster, so the start-up only warns and folds the entry.
+    let f = fixture(&[]);
+    f.store.sneak_in("late").expect("first");
+    f.store.sneak_in("late").expect("again, breaking rule 5");
+    let size = f.store.size().expect("size");
+    drop(f.ledger);
+    let ledger = open_shared(&f.dir).expect("a shared store opens");
+    assert_eq!(ledger.state().size, size);
+    assert_eq!(ledger.state().next_revision("agency-late"), 2);
+    let cp = ledger
+        .store()
+        .latest_checkpoint()
+        .expect("cp")
+        .expect("some");
+    assert_eq!(cp.size, size, "the start-up checkpoint covers the entry");
 }

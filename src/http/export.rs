@@ -93,23 +93,38 @@ async fn export_case(
         .body(body))
 }
 
-/// The full log, written on a blocking thread into pieces that the response streams. A
-/// failure before the first piece is an error response; after it, it can only cut the body
-/// short: the bundle is then not valid JSON, and `verify` refuses it.
+/// The full log, written on a blocking thread into pieces that the response streams.
 async fn export_full(state: &AppState, id: LogIdentity) -> Result<HttpResponse, ApiError> {
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(PIECES_AHEAD);
     let store = state.ledger.store().clone();
+    streamed(STALLED, move |out| {
+        export::write_full(store.as_ref(), &id, out, &mut |_, _| {})
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+    .await
+}
+
+/// A JSON response streamed from what `produce` writes on a blocking thread. A failure
+/// before the first piece is an error response; after it, it can only cut the body short
+/// (the connection is dropped before the body ends): a bundle cut short is not valid JSON,
+/// and `verify` refuses it.
+async fn streamed<F>(stalled: Duration, produce: F) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(&mut Pieces) -> Result<(), String> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(PIECES_AHEAD);
     tokio::task::spawn_blocking(move || {
         let mut out = Pieces {
             buf: Vec::with_capacity(PIECE),
             tx: tx.clone(),
+            stalled,
         };
-        let written = export::write_full(store.as_ref(), &id, &mut out, &mut |_, _| {});
+        let written = produce(&mut out).and_then(|()| out.flush().map_err(|e| e.to_string()));
         if let Err(e) = written {
-            tracing::warn!(error = %e, "full-log export stopped");
+            tracing::warn!(error = %e, "streamed export stopped");
             // Without waiting: nobody listens if the client went away, and a stalled client
             // may never make room.
-            let _ = tx.try_send(Err(std::io::Error::other(e.to_string())));
+            let _ = tx.try_send(Err(std::io::Error::other(e)));
         }
     });
     let mut rx = rx;
@@ -137,15 +152,17 @@ async fn export_full(state: &AppState, id: LogIdentity) -> Result<HttpResponse, 
 struct Pieces {
     buf: Vec<u8>,
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    /// How long to wait for a client that takes nothing ([`STALLED`]).
+    stalled: Duration,
 }
 
 impl Pieces {
-    /// Queues the buffer; gives up when the client has taken nothing for `STALLED`, so that
+    /// Queues the buffer; gives up when the client has taken nothing for `stalled`, so that
     /// a client that stops reading without closing does not hold a blocking thread for good.
     fn send(&mut self) -> std::io::Result<()> {
         let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE));
         let mut piece = Ok(Bytes::from(piece));
-        let deadline = std::time::Instant::now() + STALLED;
+        let deadline = std::time::Instant::now() + self.stalled;
         loop {
             match self.tx.try_send(piece) {
                 Ok(()) => return Ok(()),
@@ -158,7 +175,7 @@ impl Pieces {
                 Err(mpsc::error::TrySendError::Full(_)) if std::time::Instant::now() > deadline => {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
-                        "the client read nothing for a minute",
+                        format!("the client read nothing for {} s", self.stalled.as_secs()),
                     ))
                 }
                 Err(mpsc::error::TrySendError::Full(back)) => {
@@ -211,3 +228,6 @@ async fn covering_checkpoint(state: &AppState, size: u64) -> Result<(), ApiError
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[cfg(test)]
+mod tests;
