@@ -66,16 +66,22 @@ impl std::fmt::Debug for StoreArgs {
 }
 
 impl StoreArgs {
-    /// Opens the backend, or fails with a message naming it and its address.
+    /// Opens the backend, or fails with a message naming it and its address. A shared
+    /// store trusts the checkpoints of the log key in `data`, once `init` has written it.
     fn open(&self, data: &Path) -> anyhow::Result<Backend> {
         let mirror = self
             .esdb_mirror
             .clone()
             .unwrap_or_else(|| data.join(MIRROR_FILE));
+        let log_key = match datadir::has_keys(data) {
+            true => Some(datadir::read_signer(data)?.verifier()),
+            false => None,
+        };
         open_backend(
             &self.store,
             &mirror,
             Duration::from_secs(self.store_timeout),
+            log_key.as_ref(),
         )
         .with_context(|| format!("opening the store `{}`", redact_url(&self.store)))
     }
@@ -186,11 +192,19 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             datadir::open(dir, clock.clone())?
         }
         Backend::Shared(store) => {
-            if args.init && !datadir::has_keys(dir) && store.size()? == 0 {
+            let store = if args.init && !datadir::has_keys(dir) && store.size()? == 0 {
                 let opts = InitOptions::default();
                 let report = datadir::init_on(dir, &opts, clock.clone(), Some(store.clone()))?;
                 print_init(&report, false)?;
-            }
+                // Opened again, now that the log key exists to check checkpoints with.
+                drop(store);
+                match args.store.open(dir)? {
+                    Backend::Shared(store) => store,
+                    Backend::Sqlite => anyhow::bail!("--store changed while starting"),
+                }
+            } else {
+                store
+            };
             datadir::open_shared(dir, store, clock.clone())?
         }
     };

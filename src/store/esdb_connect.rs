@@ -15,6 +15,7 @@ use super::esdb_subscription;
 use super::eventstore::EsdbStore;
 use super::redact::{redact_url, scrub};
 use super::StoreError;
+use crate::log::note::NoteVerifier;
 
 /// How long start-up lets the subscription replay history before reading the rest itself.
 const REPLAY_GRACE: Duration = Duration::from_secs(5);
@@ -25,9 +26,16 @@ impl EsdbStore {
     /// the mirror holds everything `$all` held at connection time. An unreachable server is
     /// an `Unavailable` error naming EventStoreDB and the address, after at most `timeout`;
     /// a mirror of another log or prefix is refused (`Corrupt`, naming the file); nothing
-    /// panics.
-    pub fn connect(url: &str, mirror: &Path, timeout: Duration) -> Result<Self, StoreError> {
-        let cfg = EsdbConfig::parse(url).map_err(StoreError::Unavailable)?;
+    /// panics. Checkpoints are mirrored only if they verify under `log_key` (see
+    /// [`EsdbConfig::log_key`]).
+    pub fn connect(
+        url: &str,
+        mirror: &Path,
+        timeout: Duration,
+        log_key: Option<NoteVerifier>,
+    ) -> Result<Self, StoreError> {
+        let mut cfg = EsdbConfig::parse(url).map_err(StoreError::Unavailable)?;
+        cfg.log_key = log_key;
         let settings = cfg.connection.parse::<ClientSettings>().map_err(|e| {
             StoreError::Unavailable(format!(
                 "EventStoreDB connection string `{}`: {}",

@@ -321,3 +321,7 @@ mod tests;
 #[cfg(test)]
 #[path = "esdb_mirror_disk_tests.rs"]
 mod disk_tests;
+
+#[cfg(test)]
+#[path = "esdb_mirror_trust_tests.rs"]
+mod trust_tests;

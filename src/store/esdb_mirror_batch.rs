@@ -1,7 +1,9 @@
 //! Turning a batch of events seen on `$all` into one mirror commit: each event checked
 //! (stream, revision, event id) against the mirror and the batch before it, the new Merkle
 //! nodes computed over the tree's right border, and the `$all` position the batch reaches.
-//! Nothing here writes: a batch with one bad event is refused whole.
+//! Nothing here writes: a batch with one bad event is refused whole. A checkpoint event
+//! that does not verify is not a bad event: it is skipped (with a warning), so that whoever
+//! can append to the checkpoint stream cannot stop the mirror.
 
 use std::collections::{HashMap, HashSet};
 
@@ -13,11 +15,13 @@ use super::esdb_mapping::{
 use super::esdb_mirror::{SeenEvent, Tip};
 use super::sqlite::SqliteStore;
 use super::{CommitGroup, EventStore, StoreError, StoreNodes, StoredCheckpoint, StoredEntry};
-use crate::log::merkle::{self, Hash, NodeSource, TreeError};
+use crate::log::checkpoint::Checkpoint;
+use crate::log::merkle::{self, Hash, MemoryNodes, NodeSource, TreeError};
 
 /// One commit of the mirror.
 pub struct Batch {
-    /// The entries, their Merkle nodes, and the newest checkpoint of the batch.
+    /// The entries, their Merkle nodes, and the largest checkpoint of the batch that
+    /// verifies.
     pub group: CommitGroup,
     /// Everything in `$all` up to here has been seen once the batch is committed.
     pub seen: AllPosition,
@@ -35,7 +39,8 @@ struct Builder<'a> {
     /// Next revision of each stream the batch has written to.
     streams: HashMap<String, u64>,
     ids: HashSet<Uuid>,
-    checkpoint: Option<StoredCheckpoint>,
+    /// The batch's checkpoint events, in `$all` order; checked once the tree is known.
+    checkpoints: Vec<StoredCheckpoint>,
     checkpoint_events: u64,
 }
 
@@ -57,7 +62,7 @@ pub fn build(
         entries: Vec::new(),
         streams: HashMap::new(),
         ids: HashSet::new(),
-        checkpoint: None,
+        checkpoints: Vec::new(),
         checkpoint_events: tip.checkpoint_events(),
     };
     for ev in events {
@@ -86,10 +91,7 @@ impl Builder<'_> {
         match self.cfg.classify(ev.stream) {
             StreamKind::Ledger(stream) => self.push_entry(stream, ev)?,
             StreamKind::Checkpoints => {
-                let cp = decode_checkpoint(ev.data)?;
-                if self.checkpoint.as_ref().is_none_or(|c| cp.size >= c.size) {
-                    self.checkpoint = Some(cp);
-                }
+                self.checkpoints.push(decode_checkpoint(ev.data)?);
                 self.checkpoint_events = self.checkpoint_events.max(ev.revision.saturating_add(1));
             }
             StreamKind::Foreign => {}
@@ -163,7 +165,7 @@ impl Builder<'_> {
 
     /// The commit: the entries with their Merkle nodes, read only from the right border
     /// (the store is read only if the border is incomplete).
-    fn finish(self, seen: AllPosition) -> Result<Batch, StoreError> {
+    fn finish(mut self, seen: AllPosition) -> Result<Batch, StoreError> {
         let leaves: Vec<Hash> = self.entries.iter().map(|e| e.leaf_hash).collect();
         let border = Border {
             tip: self.tip,
@@ -171,15 +173,94 @@ impl Builder<'_> {
         };
         let nodes = merkle::append_nodes(&border, self.tip.size(), &leaves)
             .map_err(|e| StoreError::Corrupt(format!("merkle tree: {e}")))?;
+        let checkpoint = self.trusted_checkpoint(&border, &nodes);
         Ok(Batch {
             group: CommitGroup {
                 entries: self.entries,
                 nodes,
-                checkpoint: self.checkpoint,
+                checkpoint,
             },
             seen,
             checkpoint_events: self.checkpoint_events,
         })
+    }
+}
+
+impl Builder<'_> {
+    /// The largest of the batch's checkpoints (the later one of equal sizes) that verifies
+    /// under the log key and whose root is the tree's root at its size; the others are
+    /// skipped with a warning. Without a log key (while `init` runs), the largest.
+    fn trusted_checkpoint(
+        &mut self,
+        border: &Border<'_>,
+        nodes: &[(u8, u64, Hash)],
+    ) -> Option<StoredCheckpoint> {
+        let mut candidates = std::mem::take(&mut self.checkpoints);
+        // Stable: of equal sizes, the later event stays behind the earlier, then reversed.
+        candidates.sort_by_key(|c| c.size);
+        let Some(key) = &self.cfg.log_key else {
+            return candidates.pop();
+        };
+        let size = self.tip.size() + self.entries.len() as u64;
+        let mut tree = MemoryNodes::new();
+        tree.extend(nodes.iter().copied());
+        let tree = Over { new: &tree, border };
+        candidates.into_iter().rev().find(|cp| {
+            let checked = Checkpoint::open_signed(&cp.note, key)
+                .map_err(|e| format!("it does not verify under the log key: {e}"))
+                .and_then(|opened| matches_tree(&opened, cp.size, size, &tree));
+            if let Err(why) = &checked {
+                tracing::warn!(
+                    size = cp.size,
+                    "a checkpoint in the shared checkpoint stream is not mirrored: {why}"
+                );
+            }
+            checked.is_ok()
+        })
+    }
+}
+
+/// Whether a verified checkpoint, stored as of `stored_size` entries, is the tree's state
+/// at its size; the tree holds `size` entries.
+fn matches_tree(
+    opened: &Checkpoint,
+    stored_size: u64,
+    size: u64,
+    tree: &impl NodeSource,
+) -> Result<(), String> {
+    if opened.size != stored_size {
+        return Err(format!(
+            "it is filed under size {stored_size} but its note says {}",
+            opened.size
+        ));
+    }
+    if opened.size > size {
+        return Err(format!(
+            "it covers {} entries; the log holds {size}",
+            opened.size
+        ));
+    }
+    match merkle::root(tree, opened.size) {
+        Ok(root) if root == opened.root => Ok(()),
+        Ok(_) => Err(format!(
+            "its root is not the log's root at size {}",
+            opened.size
+        )),
+        Err(e) => Err(format!("the tree at size {}: {e}", opened.size)),
+    }
+}
+
+/// The batch's new nodes over the mirror's.
+struct Over<'a> {
+    new: &'a MemoryNodes,
+    border: &'a Border<'a>,
+}
+
+impl NodeSource for Over<'_> {
+    fn node(&self, level: u8, index: u64) -> Result<Hash, TreeError> {
+        self.new
+            .node(level, index)
+            .or_else(|_| self.border.node(level, index))
     }
 }
 

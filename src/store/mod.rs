@@ -188,11 +188,14 @@ pub enum Backend {
 /// Opens the backend `spec` names: `sqlite`, or `esdb://host:2113?tls=false[&prefix=…]`.
 /// EventStoreDB keeps its local mirror in the SQLite file `mirror` (by default
 /// `esdb-mirror.db` in the data directory); connecting waits at most `timeout` for the
-/// server to answer and the mirror to catch up.
+/// server to answer and the mirror to catch up. `log_key` is the log's verifier key:
+/// EventStoreDB checkpoints that do not verify under it are not mirrored (`None` only while
+/// `init` creates the keys).
 pub fn open_backend(
     spec: &str,
     mirror: &std::path::Path,
     timeout: Duration,
+    log_key: Option<&crate::log::note::NoteVerifier>,
 ) -> Result<Backend, StoreError> {
     if spec == "sqlite" {
         return Ok(Backend::Sqlite);
@@ -205,12 +208,12 @@ pub fn open_backend(
     }
     #[cfg(feature = "eventstore")]
     {
-        let store = eventstore::EsdbStore::connect(spec, mirror, timeout)?;
+        let store = eventstore::EsdbStore::connect(spec, mirror, timeout, log_key.cloned())?;
         Ok(Backend::Shared(std::sync::Arc::new(store)))
     }
     #[cfg(not(feature = "eventstore"))]
     {
-        let _ = (mirror, timeout);
+        let _ = (mirror, timeout, log_key);
         Err(StoreError::Unavailable(
             "this build has no EventStoreDB support (cargo feature `eventstore`)".into(),
         ))

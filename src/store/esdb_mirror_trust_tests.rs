@@ -1,0 +1,163 @@
+//! The mirror keeps only checkpoints that verify under the log key and match its tree:
+//! whoever can append to the shared checkpoint stream cannot make a node serve, or stall
+//! on, a checkpoint the log never signed.
+
+use super::super::esdb_mapping::checkpoint_data;
+use super::super::esdb_mapping::tests::entry;
+use super::super::{StoreNodes, StoredCheckpoint, StoredEntry};
+use super::tests::{cfg, feed_batch, pos};
+use super::*;
+use crate::log::checkpoint::Checkpoint;
+use crate::log::merkle::{self, MemoryNodes, RootBuilder};
+use crate::log::note::NoteSigner;
+
+const ORIGIN: &str = "caseledger.test/mirror";
+
+/// A mirror that trusts `log`'s checkpoints, holding `n` entries.
+fn mirror_of(log: &NoteSigner, n: u64) -> (tempfile::TempDir, Mirror, Vec<StoredEntry>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut trusting = cfg();
+    trusting.log_key = Some(log.verifier());
+    let m = Mirror::open(&dir.path().join(MIRROR_FILE), &trusting).expect("open mirror");
+    let entries: Vec<StoredEntry> = (0..n).map(|i| entry(&format!("a{i}"), 0, i)).collect();
+    let batch: Vec<(u64, &StoredEntry)> = entries.iter().zip(1..).map(|(e, p)| (p, e)).collect();
+    feed_batch(&m, &batch).expect("entries");
+    (dir, m, entries)
+}
+
+/// The checkpoint of the first `size` entries, signed by `signer`, filed under `filed`.
+fn signed(signer: &NoteSigner, entries: &[StoredEntry], size: u64, filed: u64) -> StoredCheckpoint {
+    let mut root = RootBuilder::new();
+    for e in &entries[..size as usize] {
+        root.push(e.leaf_hash);
+    }
+    let cp = Checkpoint {
+        origin: ORIGIN.into(),
+        size,
+        root: root.root(),
+    };
+    StoredCheckpoint {
+        size: filed,
+        note: cp.sign(signer).expect("signs"),
+    }
+}
+
+/// Feeds checkpoint events (revisions from `first`) at positions from `at`, as one batch.
+fn feed_checkpoints(m: &Mirror, at: u64, first: u64, cps: &[StoredCheckpoint]) {
+    let data: Vec<Vec<u8>> = cps.iter().map(checkpoint_data).collect();
+    let stream = cfg().checkpoint_stream();
+    let events: Vec<SeenEvent<'_>> = data
+        .iter()
+        .zip(0..)
+        .map(|(d, k)| SeenEvent {
+            position: pos(at + k),
+            stream: &stream,
+            revision: first + k,
+            event_id: Uuid::new_v4(),
+            data: d,
+        })
+        .collect();
+    m.ingest(&events, None)
+        .expect("a bad checkpoint never stops the mirror");
+}
+
+fn latest(m: &Mirror) -> Option<u64> {
+    m.store()
+        .latest_checkpoint()
+        .expect("latest")
+        .map(|c| c.size)
+}
+
+#[test]
+fn a_checkpoint_of_the_log_key_matching_the_tree_is_mirrored() {
+    let log = NoteSigner::generate(ORIGIN).expect("key");
+    let (_dir, m, entries) = mirror_of(&log, 5);
+    let cp = signed(&log, &entries, 3, 3);
+    feed_checkpoints(&m, 10, 0, std::slice::from_ref(&cp));
+    assert_eq!(m.store().latest_checkpoint().expect("latest"), Some(cp));
+    // Of several in one batch, the largest that verifies.
+    let five = signed(&log, &entries, 5, 5);
+    feed_checkpoints(&m, 20, 1, &[signed(&log, &entries, 4, 4), five.clone()]);
+    assert_eq!(m.store().latest_checkpoint().expect("latest"), Some(five));
+    assert_eq!(m.tip().checkpoint_events(), 3);
+}
+
+#[test]
+fn checkpoints_that_do_not_verify_or_match_the_tree_are_skipped() {
+    let log = NoteSigner::generate(ORIGIN).expect("key");
+    let stranger = NoteSigner::generate(ORIGIN).expect("key");
+    let (_dir, m, entries) = mirror_of(&log, 5);
+    feed_checkpoints(&m, 10, 0, &[signed(&log, &entries, 2, 2)]);
+    // The root of other leaves, properly signed by the log key.
+    let mut other = entries.clone();
+    other.swap(0, 1);
+    let wrong_root = signed(&log, &other, 3, 3);
+    let mut placeholder = signed(&log, &entries, 3, 3);
+    placeholder.note = "head from a".into();
+    let bad = [
+        ("another key", signed(&stranger, &entries, 4, 4)),
+        ("a wrong root", wrong_root),
+        ("an unsigned note", placeholder),
+        ("filed under another size", signed(&log, &entries, 3, 5)),
+    ];
+    for (k, (what, cp)) in (1..).zip(bad) {
+        feed_checkpoints(&m, 10 + k, k, &[cp]);
+        assert_eq!(latest(&m), Some(2), "{what} was mirrored");
+        // Counted all the same: a node publishing its own checkpoint waits for the count.
+        assert_eq!(m.tip().checkpoint_events(), k + 1, "{what}");
+    }
+    // Larger than the log: signed by the log key over a longer log, as a fork would be.
+    let mut longer = entries.clone();
+    longer.push(entry("a5", 0, 5));
+    feed_checkpoints(&m, 30, 5, &[signed(&log, &longer, 6, 6)]);
+    assert_eq!(latest(&m), Some(2));
+    // A forged larger checkpoint beside a valid smaller one: the valid one is kept.
+    let four = signed(&log, &entries, 4, 4);
+    feed_checkpoints(
+        &m,
+        40,
+        6,
+        &[four.clone(), signed(&stranger, &entries, 5, 5)],
+    );
+    assert_eq!(m.store().latest_checkpoint().expect("latest"), Some(four));
+}
+
+#[test]
+fn a_checkpoint_in_the_same_batch_as_its_entries_is_checked_against_them() {
+    // Catching up reads entries and the checkpoint after them in one batch: the root at
+    // its size comes from the batch's new nodes over the mirror's.
+    let log = NoteSigner::generate(ORIGIN).expect("key");
+    let (_dir, m, entries) = mirror_of(&log, 3);
+    let more: Vec<StoredEntry> = (3..7).map(|i| entry(&format!("a{i}"), 0, i)).collect();
+    let all: Vec<StoredEntry> = entries.iter().chain(&more).cloned().collect();
+    let cp = signed(&log, &all, 6, 6);
+    let names: Vec<String> = more.iter().map(|e| cfg().stream_name(&e.stream)).collect();
+    let data = checkpoint_data(&cp);
+    let stream = cfg().checkpoint_stream();
+    let mut events: Vec<SeenEvent<'_>> = more
+        .iter()
+        .zip(&names)
+        .zip(10..)
+        .map(|((e, name), p)| SeenEvent {
+            position: pos(p),
+            stream: name,
+            revision: 0,
+            event_id: e.event_id,
+            data: &e.bytes,
+        })
+        .collect();
+    events.push(SeenEvent {
+        position: pos(20),
+        stream: &stream,
+        revision: 0,
+        event_id: Uuid::new_v4(),
+        data: &data,
+    });
+    m.ingest(&events, None).expect("batch");
+    assert_eq!(m.store().latest_checkpoint().expect("latest"), Some(cp));
+    let reference = MemoryNodes::from_leaves(&all.iter().map(|e| e.leaf_hash).collect::<Vec<_>>());
+    assert_eq!(
+        merkle::root(&StoreNodes(m.store() as &dyn EventStore), 7).expect("root"),
+        merkle::root(&reference, 7).expect("root")
+    );
+}
