@@ -179,6 +179,9 @@ pub fn init_on(
     });
     let signer = NoteSigner::from_signing_key(&origin, SigningKey::generate(&mut OsRng))
         .map_err(|e| DataDirError::Invalid(format!("--origin: {e}")))?;
+    if let Some(store) = &shared {
+        store.trust_log_key(&signer.verifier())?;
+    }
     write_secret(
         &dir.join(LOG_KEY_FILE),
         &format!("{}\n", signer.signer_key_text()),

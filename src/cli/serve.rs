@@ -73,7 +73,8 @@ impl StoreArgs {
             .esdb_mirror
             .clone()
             .unwrap_or_else(|| data.join(MIRROR_FILE));
-        let log_key = match datadir::has_keys(data) {
+        // Absent only before `init`, which makes the store trust the key it creates.
+        let log_key = match data.join(datadir::LOG_KEY_FILE).exists() {
             true => Some(datadir::read_signer(data)?.verifier()),
             false => None,
         };
@@ -192,19 +193,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             datadir::open(dir, clock.clone())?
         }
         Backend::Shared(store) => {
-            let store = if args.init && !datadir::has_keys(dir) && store.size()? == 0 {
+            if args.init && !datadir::has_keys(dir) && store.size()? == 0 {
                 let opts = InitOptions::default();
                 let report = datadir::init_on(dir, &opts, clock.clone(), Some(store.clone()))?;
                 print_init(&report, false)?;
-                // Opened again, now that the log key exists to check checkpoints with.
-                drop(store);
-                match args.store.open(dir)? {
-                    Backend::Shared(store) => store,
-                    Backend::Sqlite => anyhow::bail!("--store changed while starting"),
-                }
-            } else {
-                store
-            };
+            }
             datadir::open_shared(dir, store, clock.clone())?
         }
     };

@@ -11,14 +11,13 @@ use tokio::sync::oneshot;
 
 use super::clock::Clock;
 use super::entry;
-use super::rules::{decide_write, Code, RuleViolation};
 use super::state::{Applied, LedgerState};
-use super::{ExpectedRevision, Outcome, Receipt, Verified, WriteError};
-use crate::log::merkle;
+use super::{ExpectedRevision, Outcome, Verified, WriteError};
 use crate::log::note::NoteSigner;
 use crate::metrics::Metrics;
 use crate::store::{CommitGroup, EventStore, StoreError, StoredEntry};
 
+mod admit;
 mod catch_up;
 mod seal;
 #[cfg(test)]
@@ -88,6 +87,45 @@ impl Admitted {
 struct Pending {
     req: Request,
     created_before: bool,
+}
+
+/// A refused request, answered only once the group it was decided with has committed: the
+/// refusal may rest on an earlier request of the same group (a stream it created, a consent
+/// it granted), and if that commit fails, on a state that never existed.
+struct Refused {
+    req: Request,
+    error: WriteError,
+    created_before: bool,
+    /// Whether the group held new entries when this was decided.
+    on_group: bool,
+}
+
+impl Refused {
+    /// The answer once the group's fate is known: a refusal that rested on entries that
+    /// were never stored is 503, like the writes it followed.
+    fn answer(self, metrics: &Metrics, commit_failed: Option<&WriteError>) {
+        let error = match commit_failed {
+            Some(e) if self.on_group => unavailable(e),
+            _ => {
+                metrics.rejected.inc();
+                self.error
+            }
+        };
+        let _ = self.req.reply.send(Err(error));
+    }
+}
+
+/// The admitted requests and the refused ones, each in arrival order.
+fn split(decided: Vec<Result<Admitted, Refused>>) -> (Vec<Admitted>, Vec<Refused>) {
+    let mut admitted = Vec::new();
+    let mut refused = Vec::new();
+    for d in decided {
+        match d {
+            Ok(a) => admitted.push(a),
+            Err(r) => refused.push(r),
+        }
+    }
+    (admitted, refused)
 }
 
 pub(super) fn unavailable(e: &WriteError) -> WriteError {
@@ -162,23 +200,33 @@ impl Writer {
         let recorded_at = self.recorded_at();
         let stamp = entry::format_time(&recorded_at);
         let mut group = CommitGroup::default();
-        let mut admitted = Vec::new();
+        // In arrival order, so that a retry decides them in the same order again.
+        let mut decided: Vec<Result<Admitted, Refused>> = Vec::new();
         let mut applied_events: Vec<(StoredEntry, Verified)> = Vec::new();
         for p in batch {
-            match self.admit(&p.req, recorded_at, &stamp, &mut group, &mut applied_events) {
-                Ok(outcome) => admitted.push(Admitted {
-                    outcome: catch_up::as_first_write(outcome, p.created_before),
-                    req: p.req,
-                }),
-                Err(e) => {
-                    self.metrics.rejected.inc();
-                    let _ = p.req.reply.send(Err(e));
-                }
-            }
+            let on_group = !group.entries.is_empty();
+            decided.push(
+                match self.admit(&p.req, recorded_at, &stamp, &mut group, &mut applied_events) {
+                    Ok(outcome) => Ok(Admitted {
+                        outcome: catch_up::as_first_write(outcome, p.created_before),
+                        req: p.req,
+                    }),
+                    Err(error) => Err(Refused {
+                        req: p.req,
+                        error,
+                        created_before: p.created_before,
+                        on_group,
+                    }),
+                },
+            );
         }
         if group.entries.is_empty() {
+            let (admitted, refused) = split(decided);
             for a in admitted {
                 let _ = a.req.reply.send(Ok(a.outcome));
+            }
+            for r in refused {
+                r.answer(&self.metrics, None);
             }
             return None;
         }
@@ -206,16 +254,32 @@ impl Writer {
                 }
                 self.metrics
                     .observe_commit(applied_events.len(), started.elapsed());
+                let (admitted, refused) = split(decided);
                 self.committed(admitted, &applied_events, &assumed, sealed);
+                for r in refused {
+                    r.answer(&self.metrics, None);
+                }
                 None
             }
             Err(WriteError::Store(StoreError::Conflict(why))) => {
                 tracing::info!(%why, "store conflict");
                 self.rewind();
-                Some(admitted.into_iter().map(Admitted::retry).collect())
+                // Refusals too: they were decided against a state the store had left behind.
+                let retry = decided.into_iter().map(|d| match d {
+                    Ok(a) => a.retry(),
+                    Err(r) => Pending {
+                        req: r.req,
+                        created_before: r.created_before,
+                    },
+                });
+                Some(retry.collect())
             }
             Err(e) => {
+                let (admitted, refused) = split(decided);
                 self.failed(admitted, &e, size_before);
+                for r in refused {
+                    r.answer(&self.metrics, Some(&e));
+                }
                 None
             }
         }
@@ -268,133 +332,6 @@ impl Writer {
                 keyid: v.envelope.keyid(),
                 event: &v.event,
             });
-        }
-    }
-
-    fn admit(
-        &mut self,
-        req: &Request,
-        recorded_at: DateTime<Utc>,
-        stamp: &str,
-        group: &mut CommitGroup,
-        applied: &mut Vec<(StoredEntry, Verified)>,
-    ) -> Result<Outcome, WriteError> {
-        if let Some(repeat) = self.repeat(req, group)? {
-            return Ok(Outcome::Repeated(repeat));
-        }
-        let next = self.state.next_revision(&req.stream);
-        let fits = match req.expected {
-            ExpectedRevision::Any => true,
-            ExpectedRevision::NoStream => next == 0,
-            ExpectedRevision::Exact(n) => next.checked_sub(1) == Some(n),
-        };
-        if !fits {
-            let actual = match next {
-                0 => "no_stream".to_owned(),
-                n => (n - 1).to_string(),
-            };
-            return Err(WriteError::Rule(RuleViolation::new(
-                Code::WrongExpectedRevision,
-                format!(
-                    "stream {} is at revision {actual}, expected {}",
-                    req.stream, req.expected
-                ),
-            )));
-        }
-        let undo = (req.events.len() > 1).then(|| self.state.save(&req.events[0].event.stream));
-        let mut receipts = Vec::with_capacity(req.events.len());
-        let mut staged = Vec::with_capacity(req.events.len());
-        for (i, v) in req.events.iter().enumerate() {
-            if let Err(rule) = decide_write(&self.state, &v.event, v.envelope.keyid(), recorded_at)
-            {
-                if let Some(undo) = undo {
-                    let added = req.events[..i].iter().map(|v| v.event.event_id);
-                    self.state.restore(undo, added);
-                }
-                let detail = if req.events.len() > 1 {
-                    RuleViolation::new(rule.code, format!("events[{i}]: {}", rule.message))
-                } else {
-                    rule
-                };
-                return Err(WriteError::Rule(detail));
-            }
-            let index = self.state.size;
-            let revision = self.state.next_revision(&req.stream);
-            let bytes = entry::encode(&req.stream, revision, stamp, &v.envelope.to_wire());
-            let stored = StoredEntry {
-                index,
-                stream: req.stream.clone(),
-                revision,
-                event_id: v.event.event_id,
-                recorded_at: stamp.to_owned(),
-                leaf_hash: merkle::leaf_hash(&bytes),
-                bytes,
-            };
-            self.state.apply(&Applied {
-                index,
-                revision,
-                recorded_at,
-                keyid: v.envelope.keyid(),
-                event: &v.event,
-            });
-            receipts.push(Receipt::of(&stored));
-            let mut v = v.clone();
-            v.recorded_at = Some(recorded_at);
-            staged.push((stored, v));
-        }
-        for (stored, v) in staged {
-            group.entries.push(stored.clone());
-            applied.push((stored, v));
-        }
-        Ok(Outcome::Created(receipts))
-    }
-
-    /// Idempotency (rule 6): all events known with identical bytes -> the original receipts;
-    /// any known event with different bytes -> conflict; none known -> a new write.
-    fn repeat(
-        &self,
-        req: &Request,
-        group: &CommitGroup,
-    ) -> Result<Option<Vec<Receipt>>, WriteError> {
-        let mut originals = Vec::new();
-        for v in &req.events {
-            let Some(&index) = self.state.event_ids.get(&v.event.event_id) else {
-                continue;
-            };
-            let stored = match group.entries.iter().find(|e| e.index == index) {
-                Some(e) => e.clone(),
-                None => self
-                    .store
-                    .read_all(index, 1)
-                    .map_err(WriteError::Store)?
-                    .pop()
-                    .ok_or_else(|| {
-                        WriteError::Store(StoreError::Corrupt(format!(
-                            "entry {index} is indexed but missing"
-                        )))
-                    })?,
-            };
-            let same = entry::decode(&stored.bytes)
-                .map(|d| d.envelope.to_wire() == v.envelope.to_wire())
-                .unwrap_or(false);
-            if !same {
-                return Err(WriteError::Rule(RuleViolation::new(
-                    Code::DuplicateEventConflict,
-                    format!(
-                        "event_id {} is already recorded with different bytes (index {index})",
-                        v.event.event_id
-                    ),
-                )));
-            }
-            originals.push(Receipt::of(&stored));
-        }
-        match originals.len() {
-            0 => Ok(None),
-            n if n == req.events.len() => Ok(Some(originals)),
-            _ => Err(WriteError::Rule(RuleViolation::new(
-                Code::DuplicateEventConflict,
-                "the batch mixes already-recorded events with new ones",
-            ))),
         }
     }
 }

@@ -27,15 +27,14 @@ impl EsdbStore {
     /// an `Unavailable` error naming EventStoreDB and the address, after at most `timeout`;
     /// a mirror of another log or prefix is refused (`Corrupt`, naming the file); nothing
     /// panics. Checkpoints are mirrored only if they verify under `log_key` (see
-    /// [`EsdbConfig::log_key`]).
+    /// [`Mirror::trust`]).
     pub fn connect(
         url: &str,
         mirror: &Path,
         timeout: Duration,
         log_key: Option<NoteVerifier>,
     ) -> Result<Self, StoreError> {
-        let mut cfg = EsdbConfig::parse(url).map_err(StoreError::Unavailable)?;
-        cfg.log_key = log_key;
+        let cfg = EsdbConfig::parse(url).map_err(StoreError::Unavailable)?;
         let settings = cfg.connection.parse::<ClientSettings>().map_err(|e| {
             StoreError::Unavailable(format!(
                 "EventStoreDB connection string `{}`: {}",
@@ -48,6 +47,9 @@ impl EsdbStore {
         }
         create_parent(mirror)?;
         let mirror = Mirror::open(mirror, &cfg)?;
+        if let Some(key) = &log_key {
+            mirror.trust(key)?;
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("esdb-client")

@@ -12,7 +12,6 @@ use super::{StoreError, StoredCheckpoint, StoredEntry};
 use crate::domain::StreamId;
 use crate::ledger::entry;
 use crate::log::merkle;
-use crate::log::note::NoteVerifier;
 
 /// Default prefix of every EventStoreDB stream caseledger writes.
 pub const DEFAULT_PREFIX: &str = "caseledger-";
@@ -36,11 +35,6 @@ pub struct EsdbConfig {
     pub connection: String,
     /// Stream-name prefix (`prefix=` parameter; default [`DEFAULT_PREFIX`]).
     pub prefix: String,
-    /// The log's verifier key, when the node has it: checkpoints read from the shared
-    /// checkpoint stream are mirrored only if they verify under it and their root is the
-    /// mirror's root at their size. (`None` only while `init` creates the keys, on a log
-    /// that holds nothing yet.) Not part of the `--store` value.
-    pub log_key: Option<NoteVerifier>,
 }
 
 impl EsdbConfig {
@@ -74,11 +68,7 @@ impl EsdbConfig {
         } else {
             format!("{base}?{}", kept.join("&"))
         };
-        Ok(Self {
-            connection,
-            prefix,
-            log_key: None,
-        })
+        Ok(Self { connection, prefix })
     }
 
     /// The host list of the connection string, for messages ("EventStoreDB at …").
@@ -116,7 +106,6 @@ impl std::fmt::Debug for EsdbConfig {
         f.debug_struct("EsdbConfig")
             .field("connection", &redact_url(&self.connection))
             .field("prefix", &self.prefix)
-            .field("log_key", &self.log_key.as_ref().map(NoteVerifier::to_text))
             .finish()
     }
 }

@@ -8,7 +8,7 @@
 //! mirror from a subscription; restarting resumes from the persisted position.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -21,6 +21,7 @@ use super::esdb_mirror_meta::{
 use super::sqlite::SqliteStore;
 use super::{EventStore, StoreError};
 use crate::ledger::Frontier;
+use crate::log::note::NoteVerifier;
 
 /// Default file name of the mirror inside the data directory.
 pub const MIRROR_FILE: &str = "esdb-mirror.db";
@@ -126,6 +127,9 @@ pub struct Mirror {
     db: SqliteStore,
     file: PathBuf,
     cfg: EsdbConfig,
+    /// The log's verifier key, once known: checkpoints are mirrored only if they verify
+    /// under it (see [`batch::build`]).
+    log_key: OnceLock<NoteVerifier>,
     state: Mutex<Tip>,
     view: Mutex<TipView>,
     changed: Condvar,
@@ -164,10 +168,27 @@ impl Mirror {
             db,
             file: file.to_owned(),
             cfg: cfg.clone(),
+            log_key: OnceLock::new(),
             view: Mutex::new(tip.view()),
             state: Mutex::new(tip),
             changed: Condvar::new(),
         })
+    }
+
+    /// From now on, mirrors only checkpoints that verify under `key` and match the tree:
+    /// whoever can append to the shared checkpoint stream cannot make this node serve, or
+    /// stop publishing over, a checkpoint the log never signed. Set when the node opens the
+    /// store with its `log.key`, or by `init` once it has created the key; a second, other
+    /// key is refused.
+    pub fn trust(&self, key: &NoteVerifier) -> Result<(), StoreError> {
+        match self.log_key.get_or_init(|| key.clone()) {
+            k if k == key => Ok(()),
+            k => Err(StoreError::Unavailable(format!(
+                "the mirror already trusts log key {}, not {}",
+                k.to_text(),
+                key.to_text()
+            ))),
+        }
     }
 
     /// The mirror file.
@@ -241,7 +262,8 @@ impl Mirror {
         then: Option<AllPosition>,
     ) -> Result<(), StoreError> {
         let mut tip = self.state.lock().expect("mirror commit lock");
-        let Some(b) = batch::build(&self.cfg, &self.db, &tip, events, then)? else {
+        let Some(b) = batch::build(&self.cfg, self.log_key.get(), &self.db, &tip, events, then)?
+        else {
             return Ok(());
         };
         self.commit(&mut tip, b)?;
@@ -260,7 +282,10 @@ impl Mirror {
     fn commit(&self, tip: &mut Tip, b: Batch) -> Result<(), StoreError> {
         let seen = meta::encode_position(b.seen);
         let size = tip.size + b.group.entries.len() as u64;
-        if b.group.entries.is_empty() && b.group.checkpoint.is_none() {
+        // A skipped checkpoint event still moves the count (a node publishing its own
+        // checkpoint expects the next revision), so it is written with the position.
+        let counted = b.checkpoint_events != tip.checkpoint_events;
+        if b.group.entries.is_empty() && b.group.checkpoint.is_none() && !counted {
             // Only the position moves: one autocommitted write is atomic on its own.
             if tip.written.is_none_or(|t| t.elapsed() >= POSITION_EVERY) {
                 self.db.set_meta(SEEN_KEY, &seen)?;
@@ -268,7 +293,7 @@ impl Mirror {
             }
         } else {
             let mut rows = vec![(SEEN_KEY, seen)];
-            if b.checkpoint_events != tip.checkpoint_events {
+            if counted {
                 rows.push((
                     CHECKPOINT_EVENTS_KEY,
                     meta::encode_count(b.checkpoint_events),

@@ -2,8 +2,9 @@
 //! (stream, revision, event id) against the mirror and the batch before it, the new Merkle
 //! nodes computed over the tree's right border, and the `$all` position the batch reaches.
 //! Nothing here writes: a batch with one bad event is refused whole. A checkpoint event
-//! that does not verify is not a bad event: it is skipped (with a warning), so that whoever
-//! can append to the checkpoint stream cannot stop the mirror.
+//! that cannot be read or does not verify is not a bad event: it is skipped (with a
+//! warning) and counted, so that whoever can append to the checkpoint stream cannot stop
+//! the mirror.
 
 use std::collections::{HashMap, HashSet};
 
@@ -17,6 +18,7 @@ use super::sqlite::SqliteStore;
 use super::{CommitGroup, EventStore, StoreError, StoreNodes, StoredCheckpoint, StoredEntry};
 use crate::log::checkpoint::Checkpoint;
 use crate::log::merkle::{self, Hash, MemoryNodes, NodeSource, TreeError};
+use crate::log::note::NoteVerifier;
 
 /// One commit of the mirror.
 pub struct Batch {
@@ -32,6 +34,7 @@ pub struct Batch {
 /// The batch being built, over the mirror's committed state.
 struct Builder<'a> {
     cfg: &'a EsdbConfig,
+    log_key: Option<&'a NoteVerifier>,
     db: &'a SqliteStore,
     tip: &'a Tip,
     seen: Option<AllPosition>,
@@ -46,9 +49,12 @@ struct Builder<'a> {
 
 /// Builds the commit for `events` (in `$all` order) followed by the knowledge that nothing
 /// of ours lies unseen before `then`. Events at or before what the mirror has seen are
-/// repeats and are skipped. `None` when the batch holds nothing new.
+/// repeats and are skipped. `None` when the batch holds nothing new. Checkpoints are
+/// mirrored only if they verify under `log_key` and match the tree (without a key, while
+/// `init` creates it, only if they cover no more than the log holds).
 pub fn build(
     cfg: &EsdbConfig,
+    log_key: Option<&NoteVerifier>,
     db: &SqliteStore,
     tip: &Tip,
     events: &[SeenEvent<'_>],
@@ -56,6 +62,7 @@ pub fn build(
 ) -> Result<Option<Batch>, StoreError> {
     let mut b = Builder {
         cfg,
+        log_key,
         db,
         tip,
         seen: tip.seen(),
@@ -91,7 +98,13 @@ impl Builder<'_> {
         match self.cfg.classify(ev.stream) {
             StreamKind::Ledger(stream) => self.push_entry(stream, ev)?,
             StreamKind::Checkpoints => {
-                self.checkpoints.push(decode_checkpoint(ev.data)?);
+                match decode_checkpoint(ev.data) {
+                    Ok(cp) => self.checkpoints.push(cp),
+                    Err(e) => tracing::warn!(
+                        revision = ev.revision,
+                        "a checkpoint event is not mirrored: {e}"
+                    ),
+                }
                 self.checkpoint_events = self.checkpoint_events.max(ev.revision.saturating_add(1));
             }
             StreamKind::Foreign => {}
@@ -173,7 +186,7 @@ impl Builder<'_> {
         };
         let nodes = merkle::append_nodes(&border, self.tip.size(), &leaves)
             .map_err(|e| StoreError::Corrupt(format!("merkle tree: {e}")))?;
-        let checkpoint = self.trusted_checkpoint(&border, &nodes);
+        let checkpoint = self.trusted_checkpoint(&border, &nodes)?;
         Ok(Batch {
             group: CommitGroup {
                 entries: self.entries,
@@ -188,66 +201,72 @@ impl Builder<'_> {
 
 impl Builder<'_> {
     /// The largest of the batch's checkpoints (the later one of equal sizes) that verifies
-    /// under the log key and whose root is the tree's root at its size; the others are
-    /// skipped with a warning. Without a log key (while `init` runs), the largest.
+    /// under the log key and whose root is the tree's root at its size; larger ones that
+    /// fail are skipped with a warning. A tree that cannot be read fails the batch (it is
+    /// fed again), rather than skipping a checkpoint that may be good.
     fn trusted_checkpoint(
         &mut self,
         border: &Border<'_>,
         nodes: &[(u8, u64, Hash)],
-    ) -> Option<StoredCheckpoint> {
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
         let mut candidates = std::mem::take(&mut self.checkpoints);
-        // Stable: of equal sizes, the later event stays behind the earlier, then reversed.
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        // Stable: of equal sizes the later event ends up last, so it is tried first.
         candidates.sort_by_key(|c| c.size);
-        let Some(key) = &self.cfg.log_key else {
-            return candidates.pop();
-        };
         let size = self.tip.size() + self.entries.len() as u64;
-        let mut tree = MemoryNodes::new();
-        tree.extend(nodes.iter().copied());
-        let tree = Over { new: &tree, border };
-        candidates.into_iter().rev().find(|cp| {
-            let checked = Checkpoint::open_signed(&cp.note, key)
-                .map_err(|e| format!("it does not verify under the log key: {e}"))
-                .and_then(|opened| matches_tree(&opened, cp.size, size, &tree));
-            if let Err(why) = &checked {
-                tracing::warn!(
+        let mut new = MemoryNodes::new();
+        if self.log_key.is_some() {
+            new.extend(nodes.iter().copied());
+        }
+        let tree = Over { new: &new, border };
+        for cp in candidates.into_iter().rev() {
+            let refused = match self.log_key {
+                Some(key) => refusal(key, &cp, size, &tree)?,
+                None => (cp.size > size)
+                    .then(|| format!("it covers {} entries; the log holds {size}", cp.size)),
+            };
+            match refused {
+                None => return Ok(Some(cp)),
+                Some(why) => tracing::warn!(
                     size = cp.size,
                     "a checkpoint in the shared checkpoint stream is not mirrored: {why}"
-                );
+                ),
             }
-            checked.is_ok()
-        })
+        }
+        Ok(None)
     }
 }
 
-/// Whether a verified checkpoint, stored as of `stored_size` entries, is the tree's state
-/// at its size; the tree holds `size` entries.
-fn matches_tree(
-    opened: &Checkpoint,
-    stored_size: u64,
+/// Why a checkpoint filed under `cp.size` is not the log's, if it is not: a log of `size`
+/// entries whose tree is `tree`, signed with `key`.
+fn refusal(
+    key: &NoteVerifier,
+    cp: &StoredCheckpoint,
     size: u64,
     tree: &impl NodeSource,
-) -> Result<(), String> {
-    if opened.size != stored_size {
-        return Err(format!(
-            "it is filed under size {stored_size} but its note says {}",
-            opened.size
-        ));
+) -> Result<Option<String>, StoreError> {
+    let opened = match Checkpoint::open_signed(&cp.note, key) {
+        Ok(opened) => opened,
+        Err(e) => return Ok(Some(format!("it does not verify under the log key: {e}"))),
+    };
+    if opened.size != cp.size {
+        return Ok(Some(format!(
+            "it is filed under size {} but its note says {}",
+            cp.size, opened.size
+        )));
     }
     if opened.size > size {
-        return Err(format!(
+        return Ok(Some(format!(
             "it covers {} entries; the log holds {size}",
             opened.size
-        ));
+        )));
     }
-    match merkle::root(tree, opened.size) {
-        Ok(root) if root == opened.root => Ok(()),
-        Ok(_) => Err(format!(
-            "its root is not the log's root at size {}",
-            opened.size
-        )),
-        Err(e) => Err(format!("the tree at size {}: {e}", opened.size)),
-    }
+    let root = merkle::root(tree, opened.size)
+        .map_err(|e| StoreError::Corrupt(format!("merkle tree at size {}: {e}", opened.size)))?;
+    Ok((root != opened.root)
+        .then(|| format!("its root is not the log's root at size {}", opened.size)))
 }
 
 /// The batch's new nodes over the mirror's.

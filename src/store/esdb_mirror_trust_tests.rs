@@ -5,7 +5,7 @@
 use super::super::esdb_mapping::checkpoint_data;
 use super::super::esdb_mapping::tests::entry;
 use super::super::{StoreNodes, StoredCheckpoint, StoredEntry};
-use super::tests::{cfg, feed_batch, pos};
+use super::tests::{cfg, feed_batch, open_in, pos};
 use super::*;
 use crate::log::checkpoint::Checkpoint;
 use crate::log::merkle::{self, MemoryNodes, RootBuilder};
@@ -13,12 +13,14 @@ use crate::log::note::NoteSigner;
 
 const ORIGIN: &str = "caseledger.test/mirror";
 
-/// A mirror that trusts `log`'s checkpoints, holding `n` entries.
-fn mirror_of(log: &NoteSigner, n: u64) -> (tempfile::TempDir, Mirror, Vec<StoredEntry>) {
+/// A mirror that trusts `log`'s checkpoints (none: it trusts no key yet), holding `n`
+/// entries.
+fn mirror_of(log: Option<&NoteSigner>, n: u64) -> (tempfile::TempDir, Mirror, Vec<StoredEntry>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut trusting = cfg();
-    trusting.log_key = Some(log.verifier());
-    let m = Mirror::open(&dir.path().join(MIRROR_FILE), &trusting).expect("open mirror");
+    let m = open_in(dir.path());
+    if let Some(log) = log {
+        m.trust(&log.verifier()).expect("trusted");
+    }
     let entries: Vec<StoredEntry> = (0..n).map(|i| entry(&format!("a{i}"), 0, i)).collect();
     let batch: Vec<(u64, &StoredEntry)> = entries.iter().zip(1..).map(|(e, p)| (p, e)).collect();
     feed_batch(&m, &batch).expect("entries");
@@ -44,7 +46,11 @@ fn signed(signer: &NoteSigner, entries: &[StoredEntry], size: u64, filed: u64) -
 
 /// Feeds checkpoint events (revisions from `first`) at positions from `at`, as one batch.
 fn feed_checkpoints(m: &Mirror, at: u64, first: u64, cps: &[StoredCheckpoint]) {
-    let data: Vec<Vec<u8>> = cps.iter().map(checkpoint_data).collect();
+    feed_checkpoint_data(m, at, first, cps.iter().map(checkpoint_data).collect());
+}
+
+/// Feeds checkpoint events with the given data.
+fn feed_checkpoint_data(m: &Mirror, at: u64, first: u64, data: Vec<Vec<u8>>) {
     let stream = cfg().checkpoint_stream();
     let events: Vec<SeenEvent<'_>> = data
         .iter()
@@ -71,7 +77,7 @@ fn latest(m: &Mirror) -> Option<u64> {
 #[test]
 fn a_checkpoint_of_the_log_key_matching_the_tree_is_mirrored() {
     let log = NoteSigner::generate(ORIGIN).expect("key");
-    let (_dir, m, entries) = mirror_of(&log, 5);
+    let (_dir, m, entries) = mirror_of(Some(&log), 5);
     let cp = signed(&log, &entries, 3, 3);
     feed_checkpoints(&m, 10, 0, std::slice::from_ref(&cp));
     assert_eq!(m.store().latest_checkpoint().expect("latest"), Some(cp));
@@ -86,7 +92,7 @@ fn a_checkpoint_of_the_log_key_matching_the_tree_is_mirrored() {
 fn checkpoints_that_do_not_verify_or_match_the_tree_are_skipped() {
     let log = NoteSigner::generate(ORIGIN).expect("key");
     let stranger = NoteSigner::generate(ORIGIN).expect("key");
-    let (_dir, m, entries) = mirror_of(&log, 5);
+    let (_dir, m, entries) = mirror_of(Some(&log), 5);
     feed_checkpoints(&m, 10, 0, &[signed(&log, &entries, 2, 2)]);
     // The root of other leaves, properly signed by the log key.
     let mut other = entries.clone();
@@ -127,7 +133,7 @@ fn a_checkpoint_in_the_same_batch_as_its_entries_is_checked_against_them() {
     // Catching up reads entries and the checkpoint after them in one batch: the root at
     // its size comes from the batch's new nodes over the mirror's.
     let log = NoteSigner::generate(ORIGIN).expect("key");
-    let (_dir, m, entries) = mirror_of(&log, 3);
+    let (_dir, m, entries) = mirror_of(Some(&log), 3);
     let more: Vec<StoredEntry> = (3..7).map(|i| entry(&format!("a{i}"), 0, i)).collect();
     let all: Vec<StoredEntry> = entries.iter().chain(&more).cloned().collect();
     let cp = signed(&log, &all, 6, 6);
@@ -160,4 +166,43 @@ fn a_checkpoint_in_the_same_batch_as_its_entries_is_checked_against_them() {
         merkle::root(&StoreNodes(m.store() as &dyn EventStore), 7).expect("root"),
         merkle::root(&reference, 7).expect("root")
     );
+}
+
+#[test]
+fn an_unreadable_checkpoint_event_is_skipped_and_its_count_survives_a_reopen() {
+    let log = NoteSigner::generate(ORIGIN).expect("key");
+    let (dir, m, entries) = mirror_of(Some(&log), 3);
+    feed_checkpoints(&m, 10, 0, &[signed(&log, &entries, 3, 3)]);
+    // Not a checkpoint at all, then a forged one, each alone in its batch.
+    feed_checkpoint_data(&m, 11, 1, vec![b"{}".to_vec()]);
+    feed_checkpoint_data(&m, 12, 2, vec![b"not json".to_vec()]);
+    let stranger = NoteSigner::generate(ORIGIN).expect("key");
+    feed_checkpoints(&m, 13, 3, &[signed(&stranger, &entries, 3, 3)]);
+    assert_eq!(latest(&m), Some(3));
+    assert_eq!(m.tip().checkpoint_events(), 4);
+    drop(m);
+    // The count is the next revision this node appends its own checkpoint at: a reopened
+    // mirror that lost it would expect a stale revision and never publish again.
+    let m = open_in(dir.path());
+    assert_eq!(m.tip().checkpoint_events(), 4);
+    assert_eq!(m.tip().seen(), Some(pos(13)));
+    assert_eq!(latest(&m), Some(3));
+}
+
+#[test]
+fn without_a_key_only_a_checkpoint_larger_than_the_log_is_skipped() {
+    // While `init` creates the key, on a cluster that holds no log yet.
+    let log = NoteSigner::generate(ORIGIN).expect("key");
+    let (_dir, m, entries) = mirror_of(None, 2);
+    let mut longer = entries.clone();
+    longer.push(entry("a2", 0, 2));
+    feed_checkpoints(&m, 10, 0, &[signed(&log, &longer, 3, 3)]);
+    assert_eq!(latest(&m), None);
+    feed_checkpoints(&m, 11, 1, &[signed(&log, &entries, 2, 2)]);
+    assert_eq!(latest(&m), Some(2));
+    // Once trusted, a key stays: another one is refused, the same one accepted again.
+    m.trust(&log.verifier()).expect("trusted");
+    m.trust(&log.verifier()).expect("the same key again");
+    let other = NoteSigner::generate(ORIGIN).expect("key");
+    assert!(m.trust(&other.verifier()).is_err());
 }

@@ -260,6 +260,10 @@ impl EventStore for EsdbStore {
         true
     }
 
+    fn trust_log_key(&self, key: &crate::log::note::NoteVerifier) -> Result<(), StoreError> {
+        self.shared.mirror.trust(key)
+    }
+
     fn sync(&self) -> Result<u64, StoreError> {
         self.catch_up(SUBSCRIPTION_GRACE)
     }

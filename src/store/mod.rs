@@ -108,6 +108,13 @@ pub trait EventStore: Send + Sync + 'static {
     fn is_shared(&self) -> bool {
         false
     }
+    /// Trusts only checkpoints signed with `key` from now on. A shared store mirrors the
+    /// checkpoints other nodes publish and keeps only those (`init` calls this once it has
+    /// created the key); a store only this node writes needs nothing.
+    fn trust_log_key(&self, key: &crate::log::note::NoteVerifier) -> Result<(), StoreError> {
+        let _ = key;
+        Ok(())
+    }
     /// Entries in global order from `from`, at most `limit`.
     fn read_all(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError>;
     /// Entries of one stream from revision `from`, at most `limit`.

@@ -322,3 +322,51 @@ fn a_repeat_of_an_event_in_a_failed_group_is_not_acknowledged() {
     }
     assert_eq!(s.store.size().expect("size"), size, "nothing was stored");
 }
+
+/// Queues, in order: a refusal decided on the committed state (a stream expected at a
+/// revision it never had), a new registration, and a refusal that rests on it (the same
+/// stream expected not to exist); runs the writer and returns the three answers.
+fn refusals_around_a_new_entry(s: Setup) -> [Result<Outcome, WriteError>; 3] {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let (early, a0) = register(&s.admin, "fresh", ExpectedRevision::Exact(7));
+    let (new, a1) = register(&s.admin, "fresh", ExpectedRevision::Any);
+    let (late, a2) = register(&s.admin, "fresh", ExpectedRevision::NoStream);
+    for r in [early, new, late] {
+        tx.send(r).expect("queued");
+    }
+    drop(tx);
+    s.writer.run(rx);
+    [a0, a1, a2].map(|mut a| a.try_recv().expect("answered"))
+}
+
+fn code(answer: &Result<Outcome, WriteError>) -> Option<crate::ledger::Code> {
+    match answer {
+        Err(WriteError::Rule(v)) => Some(v.code),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_refusal_resting_on_a_group_that_failed_to_commit_is_unavailable_too() {
+    use crate::ledger::Code;
+    use crate::store::StoreError;
+    let s = setup();
+    let [early, new, late] = refusals_around_a_new_entry(s);
+    assert_eq!(code(&early), Some(Code::WrongExpectedRevision));
+    assert!(matches!(new, Ok(Outcome::Created(_))), "{new:?}");
+    assert_eq!(code(&late), Some(Code::WrongExpectedRevision));
+    let mut s = setup();
+    s.writer.store = Arc::new(FailingCommits(s.store.clone()));
+    let size = s.store.size().expect("size");
+    let store = s.store.clone();
+    let [early, new, late] = refusals_around_a_new_entry(s);
+    // Decided before the group held anything: it stands whatever became of the group.
+    assert_eq!(code(&early), Some(Code::WrongExpectedRevision));
+    for answer in [new, late] {
+        assert!(
+            matches!(answer, Err(WriteError::Store(StoreError::Unavailable(_)))),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(store.size().expect("size"), size, "nothing was stored");
+}
