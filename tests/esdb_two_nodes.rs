@@ -52,8 +52,9 @@ fn two_nodes(test: &str) -> Option<Nodes> {
     let open = || {
         let dir = tempfile::tempdir().expect("tempdir");
         let mirror = dir.path().join("esdb-mirror.db");
-        // No log key: these checks commit placeholder checkpoint notes. The mirror's refusal of
-        // checkpoints that do not verify is covered by its unit tests (store::esdb_mirror::trust_tests).
+        // No log key: these checks commit placeholder checkpoint notes. The mirror's
+        // refusal of checkpoints that do not verify is covered by its unit tests
+        // (store::esdb_mirror::trust_tests).
         match open_backend(&spec, &mirror, Duration::from_secs(30), None) {
             Ok(Backend::Shared(store)) => (dir, store),
             Ok(Backend::Sqlite) => panic!("{ESDB_ENV} must be an esdb:// URL"),

@@ -50,8 +50,9 @@ fn eventstore(check: &str) -> Option<(tempfile::TempDir, Arc<dyn EventStore>)> {
     let spec = format!("{url}{sep}prefix={prefix}");
     let dir = tempfile::tempdir().expect("tempdir");
     let mirror = dir.path().join("esdb-mirror.db");
-    // No log key: these checks commit placeholder checkpoint notes. The mirror's refusal of
-    // checkpoints that do not verify is covered by its unit tests (store::esdb_mirror::trust_tests).
+    // No log key: these checks commit placeholder checkpoint notes. The mirror's
+    // refusal of checkpoints that do not verify is covered by its unit tests
+    // (store::esdb_mirror::trust_tests).
     match open_backend(&spec, &mirror, Duration::from_secs(30), None) {
         Ok(Backend::Shared(store)) => Some((dir, store)),
         Ok(Backend::Sqlite) => panic!("{ESDB_ENV} must be an esdb:// URL"),

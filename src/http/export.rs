@@ -2,6 +2,8 @@
 //! case bundle; without it the full log, streamed in constant memory.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web::Bytes;
@@ -113,6 +115,10 @@ where
     F: FnOnce(&mut Pieces) -> Result<(), String> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(PIECES_AHEAD);
+    // Set only once everything is queued: a body whose pieces stop without it ends in an
+    // error, even when the error itself found no room in the queue (or the producer died).
+    let whole = Arc::new(AtomicBool::new(false));
+    let done = whole.clone();
     tokio::task::spawn_blocking(move || {
         let mut out = Pieces {
             buf: Vec::with_capacity(PIECE),
@@ -120,6 +126,9 @@ where
             stalled,
         };
         let written = produce(&mut out).and_then(|()| out.flush().map_err(|e| e.to_string()));
+        if written.is_ok() {
+            done.store(true, Ordering::Release);
+        }
         if let Err(e) = written {
             tracing::warn!(error = %e, "streamed export stopped");
             // Without waiting: nobody listens if the client went away, and a stalled client
@@ -138,8 +147,19 @@ where
             ))
         }
     };
-    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|piece| (piece, rx))
+    let rest = futures_util::stream::unfold(Some(rx), move |rx| {
+        let whole = whole.clone();
+        async move {
+            let mut rx = rx?;
+            match rx.recv().await {
+                Some(piece) => Some((piece, Some(rx))),
+                None if whole.load(Ordering::Acquire) => None,
+                None => Some((
+                    Err(std::io::Error::other("the export stopped before the end")),
+                    None,
+                )),
+            }
+        }
     });
     let body =
         futures_util::StreamExt::chain(futures_util::stream::once(async { Ok(first) }), rest);

@@ -110,10 +110,11 @@ pub fn decide(
 
 /// [`decide`], plus the rules the writer has enforced since after logs may already hold
 /// events they forbid: no invisible formatting characters in bounded text and no language
-/// listed twice in different case ([`lint`], checked first: they are schema checks), an auditor holds no role that writes (and the genesis admin keeps
-/// duties apart), there is one service principal, a token hash is issued once. The server
-/// decides new events with this; the offline verifier replays `decide` alone, so a log
-/// written lawfully before these rules still verifies.
+/// listed twice in different case (checked first: they are schema checks), an auditor holds
+/// no role that writes (and the genesis admin keeps duties apart), there is one service
+/// principal, a token hash is issued once. The server decides new events with this; the
+/// offline verifier replays `decide` alone, so a log written lawfully before these rules
+/// still verifies.
 pub fn decide_write(
     state: &LedgerState,
     event: &EventPayload,

@@ -14,7 +14,12 @@ fn pattern(len: usize) -> Vec<u8> {
 
 /// Writes `data` in uneven slices, as the exporter's entries come.
 fn write_all(out: &mut Pieces, data: &[u8]) -> Result<(), String> {
-    for slice in data.chunks(7_919) {
+    write_in(out, data, 7_919)
+}
+
+/// Writes `data` in slices of `slice` bytes.
+fn write_in(out: &mut Pieces, data: &[u8], slice: usize) -> Result<(), String> {
+    for slice in data.chunks(slice) {
         out.write_all(slice).map_err(|e| e.to_string())?;
     }
     Ok(())
@@ -62,30 +67,57 @@ async fn a_failure_before_the_first_piece_is_a_problem_response() {
 #[actix_web::test]
 async fn a_failure_after_the_first_piece_cuts_the_body_short() {
     let resp = streamed(STALLED, |out| {
-        write_all(out, &pattern(3 * PIECE))?;
+        write_in(out, &pattern(3 * PIECE), PIECE)?;
         Err("a damaged entry".into())
     })
     .await
     .expect("the response has started");
     assert_eq!(resp.status(), 200);
-    // The body ends in an error, so the server drops the connection instead of ending the
-    // chunked body: the client cannot take a cut bundle for a whole one.
-    let mut body = resp.into_body();
-    let mut received = Vec::new();
-    let failed = loop {
-        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_next(cx)).await {
-            Some(Ok(piece)) => received.extend_from_slice(&piece),
-            Some(Err(e)) => break e.to_string(),
-            None => panic!("the body ended as if whole after {} bytes", received.len()),
-        }
-    };
-    // The full pieces before the failure arrive intact; the unsent rest is not padded.
-    assert!(received.len() >= 2 * PIECE, "{} bytes", received.len());
+    let (received, failed) = read_to_failure(resp).await;
+    // The pieces before the failure arrive intact, and nothing after them.
+    assert_eq!(received.len(), 3 * PIECE);
     assert!(
         received == pattern(received.len()),
         "the pieces arrive in order"
     );
     assert!(failed.contains("a damaged entry"), "{failed}");
+}
+
+/// Reads a body that must end in an error: what came before it, and the error. The server
+/// then drops the connection instead of ending the chunked body, so the client cannot take
+/// a cut bundle for a whole one.
+async fn read_to_failure(resp: HttpResponse) -> (Vec<u8>, String) {
+    let mut body = resp.into_body();
+    let mut received = Vec::new();
+    loop {
+        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_next(cx)).await {
+            Some(Ok(piece)) => received.extend_from_slice(&piece),
+            Some(Err(e)) => return (received, e.to_string()),
+            None => panic!("the body ended as if whole after {} bytes", received.len()),
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_failure_whose_error_finds_the_queue_full_still_cuts_the_body_short() {
+    // The client has read nothing yet: the first piece started the response and the next
+    // ones fill the queue, so the error itself cannot be queued.
+    let (report, ended) = std_mpsc::channel();
+    let resp = streamed(STALLED, move |out| {
+        write_in(out, &pattern((1 + PIECES_AHEAD) * PIECE), PIECE)?;
+        let _ = report.send(());
+        Err("a damaged entry".into())
+    })
+    .await
+    .expect("the response has started");
+    ended
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the producer failed");
+    // Let the failure find the queue full before anything is read.
+    std::thread::sleep(Duration::from_millis(100));
+    let (received, failed) = read_to_failure(resp).await;
+    assert_eq!(received.len(), (1 + PIECES_AHEAD) * PIECE);
+    assert!(failed.contains("stopped before the end"), "{failed}");
 }
 
 /// Starts a stream of `pieces` full pieces whose producer reports how it ended.
@@ -115,7 +147,7 @@ async fn a_client_that_reads_nothing_is_given_up() {
     assert!(e.contains("read nothing"), "{e}");
     drop(resp);
     // A client that reads keeps the same export going to the end.
-    let (resp, ended) = reporting(Duration::from_millis(200), PIECES_AHEAD + 4).await;
+    let (resp, ended) = reporting(STALLED, PIECES_AHEAD + 4).await;
     let body = to_bytes(resp.into_body()).await.expect("whole");
     assert_eq!(body.len(), (PIECES_AHEAD + 4) * PIECE);
     assert_eq!(ended.recv_timeout(Duration::from_secs(30)), Ok(Ok(())));

@@ -6,30 +6,52 @@
 use super::{Code, RuleViolation};
 use crate::domain::{EventData, EventPayload, Language};
 
-/// Unicode format characters and separators that render as nothing or reorder text: a name
-/// spelled with them can look like another (U+202E reverses what follows), and they can hide
-/// text inside a field that looks short and coded.
+/// Characters that render as nothing or reorder text: a name spelled with them can look
+/// like another (U+202E reverses what follows), and they can hide text inside a field that
+/// looks short and coded. The format characters (general category Cf), the line and
+/// paragraph separators, and the other default-ignorable code points (Hangul fillers,
+/// variation selectors, tags). The zero-width joiners U+200C and U+200D are in the list but
+/// allowed between two non-ASCII visible characters, where Persian and Indic spellings need
+/// them ([`joins`]).
+const INVISIBLE: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{034F}', '\u{034F}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{2028}', '\u{202E}'),
+    ('\u{2060}', '\u{206F}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0000}', '\u{E0FFF}'),
+];
+
 fn invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{034F}'
-            | '\u{061C}'
-            | '\u{115F}'..='\u{1160}'
-            | '\u{17B4}'..='\u{17B5}'
-            | '\u{180B}'..='\u{180F}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{2028}'..='\u{202E}'
-            | '\u{2060}'..='\u{206F}'
-            | '\u{3164}'
-            | '\u{FE00}'..='\u{FE0F}'
-            | '\u{FEFF}'
-            | '\u{FFA0}'
-            | '\u{FFF9}'..='\u{FFFB}'
-            | '\u{1BCA0}'..='\u{1BCA3}'
-            | '\u{1D173}'..='\u{1D17A}'
-            | '\u{E0000}'..='\u{E0FFF}'
-    )
+    INVISIBLE.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+/// A zero-width (non-)joiner between two visible non-ASCII characters: how Persian, Hindi and
+/// other scripts spell some words. Beside ASCII or at either end it can only hide or split
+/// text.
+fn joins(before: Option<char>, c: char, after: Option<char>) -> bool {
+    let letter =
+        |x: Option<char>| x.is_some_and(|x| !x.is_ascii() && !x.is_whitespace() && !invisible(x));
+    matches!(c, '\u{200C}' | '\u{200D}') && letter(before) && letter(after)
 }
 
 fn schema(message: String) -> RuleViolation {
@@ -38,8 +60,13 @@ fn schema(message: String) -> RuleViolation {
 
 /// Bounded text holds no invisible formatting characters.
 fn visible(field: &str, text: &str) -> Result<(), RuleViolation> {
-    match text.chars().find(|&c| invisible(c)) {
-        Some(c) => Err(schema(format!(
+    let chars: Vec<char> = text.chars().collect();
+    let hidden = chars.iter().enumerate().find(|&(i, &c)| {
+        let before = i.checked_sub(1).map(|j| chars[j]);
+        invisible(c) && !joins(before, c, chars.get(i + 1).copied())
+    });
+    match hidden {
+        Some((_, &c)) => Err(schema(format!(
             "{field}: invisible formatting characters are not allowed (found U+{:04X})",
             c as u32
         ))),
@@ -141,6 +168,46 @@ mod tests {
             }
             // Letters of any script, accents and spaces are text, not formatting.
             assert_eq!(lint(type_name, |p| set(p, "Société d'aide – Øst")), Ok(()));
+        }
+    }
+
+    #[test]
+    fn every_listed_range_is_refused_at_both_ends_and_its_neighbours_are_not() {
+        for &(lo, hi) in INVISIBLE {
+            for c in [lo, hi] {
+                let text = format!("ab{c}cd");
+                assert!(visible("f", &text).is_err(), "U+{:04X}", c as u32);
+            }
+        }
+        // Letters, marks and symbols next to the ranges are text.
+        for c in [
+            '\u{00AC}', '\u{00AE}', '\u{0606}', '\u{200A}', '\u{2027}', '\u{2030}', '\u{FE10}',
+        ] {
+            assert!(!invisible(c), "U+{:04X}", c as u32);
+        }
+    }
+
+    #[test]
+    fn zero_width_joiners_are_allowed_only_inside_non_ascii_words() {
+        // Persian "mi-khaham" with a non-joiner, Devanagari with a joiner after the virama.
+        for word in [
+            "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}",
+            "\u{0915}\u{094D}\u{200D}\u{0937}",
+        ] {
+            assert_eq!(
+                visible("f", word).map_err(|v| v.message),
+                Ok(()),
+                "{word:?}"
+            );
+        }
+        for text in [
+            "ab\u{200C}cd",
+            "\u{200D}\u{0645}",
+            "\u{0645}\u{200C}",
+            "\u{0645} \u{200C}\u{0645}",
+            "\u{0645}\u{200C}\u{200C}\u{0645}",
+        ] {
+            assert!(visible("f", text).is_err(), "{text:?}");
         }
     }
 
