@@ -10,8 +10,10 @@ use rand_core::{OsRng, RngCore};
 use serde::Serialize;
 use serde_json::json;
 
+mod lock;
 mod snapshots;
 
+pub use lock::{lock_writer, LOCK_FILE};
 pub use snapshots::{save_snapshot, Snapshotter};
 
 use crate::client;
@@ -163,15 +165,17 @@ pub fn init_on(
             dir.display()
         )));
     }
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    // The directory holds signing keys and the ledger: owner-only.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
-    }
+    // Everything given is checked before anything is created.
     let admin = PrincipalId::parse(&opts.admin)
         .map_err(|e| DataDirError::Invalid(format!("--admin: {e}")))?;
+    crate::domain::AgencyId::parse(&opts.agency)
+        .map_err(|e| DataDirError::Invalid(format!("--agency: {e}")))?;
+    if admin.as_str() == SERVICE_PRINCIPAL {
+        return Err(DataDirError::Invalid(format!(
+            "--admin: `{SERVICE_PRINCIPAL}` is the ledger's own service principal; choose \
+             another id for the first admin"
+        )));
+    }
     let origin = opts.origin.clone().unwrap_or_else(|| {
         let mut tag = [0u8; 4];
         OsRng.fill_bytes(&mut tag);
@@ -179,6 +183,13 @@ pub fn init_on(
     });
     let signer = NoteSigner::from_signing_key(&origin, SigningKey::generate(&mut OsRng))
         .map_err(|e| DataDirError::Invalid(format!("--origin: {e}")))?;
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    // The directory holds signing keys and the ledger: owner-only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+    }
     if let Some(store) = &shared {
         store.trust_log_key(&signer.verifier())?;
     }
@@ -295,45 +306,6 @@ fn open_store_ledger(
         Arc::new(Metrics::new()),
     )?)
 }
-
-/// The file a process writing to the data directory holds locked.
-pub const LOCK_FILE: &str = "writer.lock";
-
-/// Locks the data directory for one writing process. A second one (another `serve`, or
-/// `demo`/`bench` with `--data`) would see every commit conflict with the first's appends and
-/// keep a stale state (revoked tokens still valid): it is refused here instead. The lock goes
-/// with the returned file, so with the ledger that holds it.
-fn lock_writer(dir: &Path) -> Result<std::fs::File, DataDirError> {
-    let path = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io(&path))?;
-    // A holder that is finishing (a process exiting, or a dropped ledger whose writer thread
-    // is committing what was queued) gets a moment.
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(DataDirError::Invalid(format!(
-                    "{} is in use by another caseledger process (serve, demo or bench); stop \
-                     it first",
-                    dir.display()
-                )))
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
-        }
-    }
-}
-
-/// How long opening waits for the writer lock's holder to finish.
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Opens an initialised data directory's ledger (SQLite backend) and the service key. The
 /// ledger holds the directory's writer lock until it is dropped.

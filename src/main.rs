@@ -14,6 +14,8 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a terminal: a log file or journal gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match caseledger::cli::run(caseledger::cli::Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -87,7 +87,6 @@ impl Metrics {
         self.commits.inc();
         self.group_size.observe(events as f64);
         self.commit_seconds.observe(took.as_secs_f64());
-        self.log_size.add(events as i64);
     }
 
     /// Registers a metric owned elsewhere (e.g. the reports projection's gauges).

@@ -121,12 +121,17 @@ fn keygen_sign_and_submit_round_trip_against_a_running_server() {
         .spawn()
         .expect("serve");
     let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let mut logged = Vec::new();
     let url = loop {
         let line = lines.next().expect("server output").expect("line");
         if let Some(addr) = line.strip_prefix("caseledger listening on ") {
             break format!("http://{addr}");
         }
+        logged.push(line);
     };
+    // A log that goes to a pipe or a file is plain text, without terminal colour codes.
+    assert!(logged.iter().any(|l| l.contains(" INFO ")), "{logged:?}");
+    assert!(!logged.iter().any(|l| l.contains('\u{1b}')), "{logged:?}");
     std::thread::spawn(move || for _ in lines {});
     let (ok, out, err) = run(&[
         "submit", "--url", &url, "--token", token, "--key", admin_key, "--event", event,
@@ -213,4 +218,28 @@ fn bench_log_measures_an_existing_bundle() {
     let (ok, _, err) = run(&["bench-log", "--bundle", bundle]);
     assert!(!ok);
     assert!(err.contains("does not verify"), "{err}");
+}
+
+#[test]
+fn a_report_read_by_a_reader_that_leaves_early_ends_quietly() {
+    // As in `caseledger report … | head -3`: the pipe is closed before the report is written.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf8");
+    let (ok, _, err) = run(&["init", "--data", data]);
+    assert!(ok, "{err}");
+    for format in ["csv", "json"] {
+        let mut child = Command::new(BIN)
+            .args(["report", "program", "--data", data, "--from", "2026-01-01"])
+            .args(["--to", "2026-12-31", "--format", format])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{format}: {err}");
+        assert!(!err.contains("panicked"), "{format}: {err}");
+    }
 }

@@ -26,10 +26,11 @@ use crate::ledger::{ExpectedRevision, SystemClock};
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Data directory to serve in-process (created if missing).
-    #[arg(long, env = "CASELEDGER_DATA", conflicts_with = "url")]
+    /// Data directory to serve in-process (created if missing). Ignored with `--url`, so
+    /// that `CASELEDGER_DATA` set for the server does not get in the way.
+    #[arg(long, env = "CASELEDGER_DATA")]
     pub data: Option<PathBuf>,
-    /// Base URL of a running server instead of `--data`.
+    /// Base URL of a running server instead of `--data` (takes precedence over it).
     #[arg(long)]
     pub url: Option<String>,
     /// Admin bearer token (with `--url`).
@@ -216,4 +217,29 @@ fn summary(base: &str, people: &People, case_id: &CaseId) -> anyhow::Result<()> 
     }
     println!("consent trail: GET /v1/cases/{case_id}/consent-trail");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn url_takes_precedence_over_a_data_directory_given_too() {
+        // As when CASELEDGER_DATA is exported for the server and the demo is pointed at it.
+        let cli = Cli::try_parse_from([
+            "caseledger",
+            "demo",
+            "--data",
+            "./caseledger-data",
+            "--url",
+            "http://127.0.0.1:8080",
+        ])
+        .expect("both may be given");
+        let Command::Demo(args) = cli.command else {
+            panic!("not the demo command")
+        };
+        assert_eq!(args.url.as_deref(), Some("http://127.0.0.1:8080"));
+    }
 }

@@ -80,6 +80,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Prints `text` to standard output. A reader that went away (`| head`) ends the output
+/// quietly, as it does for other command-line tools, instead of a panic.
+pub(crate) fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 /// `--data` with its environment variable and default.
 #[derive(Debug, clap::Args)]
 pub struct DataArg {

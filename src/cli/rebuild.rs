@@ -21,6 +21,8 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
     if !datadir::is_initialised(dir) {
         anyhow::bail!("{} holds no ledger", dir.display());
     }
+    // A running server writes the snapshot too, and would keep its own state: stop it first.
+    let _lock = datadir::lock_writer(dir)?;
     let store = datadir::open_sqlite(dir)?;
     let path = dir.join(snapshot::SNAPSHOT_FILE);
     let previous = snapshot::load(&path, store.as_ref()).ok().flatten();
@@ -59,4 +61,25 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn rebuild_is_refused_beside_a_running_ledger() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let clock = std::sync::Arc::new(crate::ledger::SystemClock);
+        datadir::init(dir.path(), &datadir::InitOptions::default(), clock.clone()).expect("init");
+        let args = || RebuildArgs {
+            data: super::super::DataArg {
+                data: dir.path().to_owned(),
+            },
+        };
+        let (ledger, _) = datadir::open(dir.path(), clock).expect("open");
+        let refused = rebuild(args()).expect_err("refused while the ledger runs");
+        assert!(format!("{refused:#}").contains("in use"), "{refused:#}");
+        drop(ledger);
+        rebuild(args()).expect("rebuilt once the ledger stopped");
+    }
 }

@@ -69,8 +69,10 @@ pub fn report(args: ReportArgs) -> anyhow::Result<()> {
     };
     let report = reports::build(&projection, kind, &period, &config);
     match args.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&JsonReport(&report))?),
-        OutputFormat::Csv => print!("{}", to_csv(&report)),
+        OutputFormat::Json => super::print_out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&JsonReport(&report))?
+        )),
+        OutputFormat::Csv => super::print_out(&to_csv(&report)),
     }
-    Ok(())
 }

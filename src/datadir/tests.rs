@@ -53,3 +53,49 @@ fn an_init_that_did_not_finish_is_named_not_served_or_overwritten() {
         other => panic!("initialised: {:?}", other.map(|_| ())),
     }
 }
+
+#[test]
+fn an_init_with_a_bad_option_creates_nothing() {
+    let clock = Arc::new(SystemClock);
+    let parent = tempfile::tempdir().expect("tmp");
+    let dir = parent.path().join("data");
+    let bad = [
+        (
+            "--admin",
+            InitOptions {
+                admin: "Bad_Admin".into(),
+                ..InitOptions::default()
+            },
+        ),
+        // The service principal's id: its genesis registration would collide.
+        (
+            "ledger-service",
+            InitOptions {
+                admin: SERVICE_PRINCIPAL.into(),
+                ..InitOptions::default()
+            },
+        ),
+        (
+            "--agency",
+            InitOptions {
+                agency: "Not A Slug".into(),
+                ..InitOptions::default()
+            },
+        ),
+        (
+            "--origin",
+            InitOptions {
+                origin: Some("bad origin".into()),
+                ..InitOptions::default()
+            },
+        ),
+    ];
+    for (named, opts) in bad {
+        match init(&dir, &opts, clock.clone()) {
+            Err(DataDirError::Invalid(why)) => assert!(why.contains(named), "{why}"),
+            other => panic!("{named}: {:?}", other.map(|_| ())),
+        }
+        assert!(!dir.exists(), "{named}: the data directory was created");
+    }
+    init(&dir, &InitOptions::default(), clock).expect("a good init afterwards");
+}

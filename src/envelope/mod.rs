@@ -60,9 +60,9 @@ fn decode_into_pae(
     Ok((out, at))
 }
 
-/// The envelope as it travels on the wire (strict: unknown members are rejected).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The envelope as it travels on the wire (strict: unknown members are rejected, and so is
+/// serde's spelling of a struct as an array of its fields: DSSE envelopes are JSON objects).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WireEnvelope {
     #[serde(rename = "payloadType")]
     pub payload_type: String,
@@ -70,12 +70,53 @@ pub struct WireEnvelope {
     pub signatures: Vec<WireSignature>,
 }
 
-/// One DSSE signature entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One DSSE signature entry (a JSON object, like the envelope).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WireSignature {
     pub keyid: String,
     pub sig: String,
+}
+
+/// The derived readers of the wire types' members; the wire types read only JSON objects.
+mod members {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Envelope {
+        #[serde(rename = "payloadType")]
+        pub payload_type: String,
+        pub payload: String,
+        pub signatures: Vec<super::WireSignature>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Signature {
+        pub keyid: String,
+        pub sig: String,
+    }
+}
+
+impl<'de> Deserialize<'de> for WireEnvelope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m: members::Envelope = crate::domain::bounded::object_only(d)?;
+        Ok(Self {
+            payload_type: m.payload_type,
+            payload: m.payload,
+            signatures: m.signatures,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for WireSignature {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let m: members::Signature = crate::domain::bounded::object_only(d)?;
+        Ok(Self {
+            keyid: m.keyid,
+            sig: m.sig,
+        })
+    }
 }
 
 /// Why an envelope was refused before any ledger rule ran.

@@ -144,3 +144,24 @@ fn malformed_envelopes_are_refused() {
     assert!(Envelope::parse(b"{\"payloadType\":1}").is_err());
     assert!(Envelope::parse(b"not json").is_err());
 }
+
+#[test]
+fn an_envelope_or_signature_spelled_as_an_array_is_refused() {
+    let key = test_key();
+    let wire = sign(b"{\"x\":1}", &key);
+    let object = serde_json::to_value(&wire).expect("json");
+    assert!(Envelope::parse(object.to_string().as_bytes()).is_ok());
+    let (keyid, sig) = (&wire.signatures[0].keyid, &wire.signatures[0].sig);
+    let arrays = [
+        serde_json::json!([wire.payload_type, wire.payload, [{"keyid": keyid, "sig": sig}]]),
+        serde_json::json!({"payloadType": wire.payload_type, "payload": wire.payload,
+            "signatures": [[keyid, sig]]}),
+    ];
+    for spelled in arrays {
+        let err = Envelope::parse(spelled.to_string().as_bytes()).expect_err("refused");
+        assert!(
+            matches!(&err, EnvelopeError::Invalid(m) if m.contains("expected a JSON object")),
+            "{err}"
+        );
+    }
+}

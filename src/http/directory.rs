@@ -56,11 +56,14 @@ pub(super) async fn get_agency(
     _caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let id =
+        AgencyId::parse(&path).map_err(|e| ApiError::bad_request(format!("agency id: {e}")))?;
     let ledger = state.ledger.state();
-    let agency = AgencyId::parse(&path)
-        .ok()
-        .and_then(|id| ledger.registry.agencies.get(&id))
-        .ok_or_else(|| ApiError::not_found(format!("no agency {}", path.as_str())))?;
+    let agency = ledger
+        .registry
+        .agencies
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("no agency {id}")))?;
     Ok(HttpResponse::Ok().json(AgencyView::of(agency)))
 }
 

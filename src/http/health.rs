@@ -32,7 +32,14 @@ pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 /// Prometheus text exposition.
 #[get("/metrics")]
 pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let metrics = state.ledger.metrics();
+    // The committed log as this node reads it: entries written by `init`, before this
+    // process started, or by other nodes of a shared store included.
+    let size = state.ledger.state().size;
+    metrics
+        .log_size
+        .set(i64::try_from(size).unwrap_or(i64::MAX));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.ledger.metrics().render())
+        .body(metrics.render())
 }

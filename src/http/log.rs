@@ -29,7 +29,7 @@ pub(super) async fn entries(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Auditor])?;
     let start = super::position("start", q.start)?;
-    let limit = q.limit.unwrap_or(1000).clamp(1, 10_000);
+    let limit = super::page_limit(q.limit)?;
     let store = state.ledger.store().clone();
     let rows = web::block(move || store.read_all(start, limit)).await??;
     let mut body = Vec::new();
@@ -85,11 +85,12 @@ fn proof_error(e: crate::log::merkle::TreeError) -> ApiError {
     }
 }
 
-fn check_size(state: &AppState, size: u64) -> Result<(), ApiError> {
+/// A tree size given as query parameter `name`: 1 to the log's size.
+fn check_size(state: &AppState, name: &str, size: u64) -> Result<(), ApiError> {
     let have = state.ledger.state().size;
     if size == 0 || size > have {
         return Err(ApiError::bad_request(format!(
-            "size must be between 1 and the log size {have}"
+            "{name} must be between 1 and the log size {have}"
         )));
     }
     Ok(())
@@ -103,7 +104,7 @@ pub(super) async fn inclusion(
     q: web::Query<InclusionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Auditor])?;
-    check_size(&state, q.size)?;
+    check_size(&state, "size", q.size)?;
     let (index, size) = (q.index, q.size);
     let store = state.ledger.store().clone();
     let hashes =
@@ -137,7 +138,7 @@ pub(super) async fn consistency(
     state: web::Data<AppState>,
     q: web::Query<ConsistencyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    check_size(&state, q.to)?;
+    check_size(&state, "to", q.to)?;
     if q.from == 0 || q.from > q.to {
         return Err(ApiError::bad_request("from must be between 1 and to"));
     }

@@ -171,6 +171,21 @@ pub(crate) async fn read_body(
     Ok(body.freeze())
 }
 
+/// Most entries one page returns (`limit`), and the default.
+const PAGE_MAX: usize = 10_000;
+const PAGE_DEFAULT: usize = 1_000;
+
+/// A page size from a query string: 1 to [`PAGE_MAX`] (larger asks get the maximum, and the
+/// answer says where to go on); 0 asks for nothing and is refused.
+pub(crate) fn page_limit(value: Option<usize>) -> Result<usize, ApiError> {
+    match value {
+        Some(0) => Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {PAGE_MAX}"
+        ))),
+        v => Ok(v.unwrap_or(PAGE_DEFAULT).min(PAGE_MAX)),
+    }
+}
+
 /// A position from a query string. Positions are SQLite integers, so anything above
 /// `i64::MAX` cannot exist and is refused rather than wrapped.
 pub(crate) fn position(name: &str, value: Option<u64>) -> Result<u64, ApiError> {

@@ -71,7 +71,7 @@ pub(super) async fn read_stream(
         return Err(hidden());
     }
     let from = super::position("from", page.from)?;
-    let limit = page.limit.unwrap_or(1000).clamp(1, 10_000);
+    let limit = super::page_limit(page.limit)?;
     let store = state.ledger.store().clone();
     let key = name.clone();
     let rows = web::block(move || store.read_stream(&key, from, limit)).await??;

@@ -22,7 +22,9 @@ fn suppression_legend(k: u64) -> serde_json::Value {
             "derived: a rate, median or percentile computed over a suppressed count",
         ],
         "note": "The marker does not say which reason applies, since that would narrow the \
-                 hidden value. 0 is always shown as 0. null (an empty CSV cell) means not \
+                 hidden value. A 0 is shown as 0 unless it is a part of a suppressed total (then it \
+                 could tell that every counted event falls in another part). null (an empty CSV \
+                 cell) means not \
                  applicable: a rate over 0, or a median of no observations.",
     })
 }

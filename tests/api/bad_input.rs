@@ -145,6 +145,15 @@ fn cases(app: &TestApp, revoked: &(KeyFile, String), stranger: &KeyFile) -> Vec<
         400,
         "schema_violation",
     ));
+    let array: Value = serde_json::to_value(client::sign_value(&app.admin, &good)).expect("v");
+    out.push(with(
+        "envelope spelled as an array",
+        json!([array["payloadType"], array["payload"], array["signatures"]])
+            .to_string()
+            .into_bytes(),
+        400,
+        "invalid_envelope",
+    ));
     out.push(with(
         "invisible formatting character in a name",
         signed(

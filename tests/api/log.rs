@@ -145,6 +145,31 @@ fn bad_proof_parameters_are_problem_json_400s() {
         assert_eq!(r.content_type, "application/problem+json", "{path}");
         assert_eq!(r.code(), "bad_request", "{path}");
     }
+    // The detail names the parameter as the request spelled it.
+    let r = app.get(
+        &format!("/v1/log/proof/consistency?from=1&to={}", size + 1),
+        None,
+    );
+    let detail = r.json["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("to must be between 1 and"), "{detail}");
+    // A page of nothing is refused, not quietly turned into a page of one.
+    let stream = "/v1/streams/principal-admin?limit=0";
+    for path in ["/v1/log/entries?limit=0", stream] {
+        let r = app.get(path, Some(&app.admin_token));
+        let r = if r.status == 403 {
+            app.get(path, Some(&token))
+        } else {
+            r
+        };
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "bad_request"),
+            "{path}: {}",
+            r.text
+        );
+        let detail = r.json["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("limit must be between 1 and"), "{detail}");
+    }
 }
 
 #[test]

@@ -242,6 +242,15 @@ fn health_and_metrics_are_public() {
     assert_eq!(ready.json["log_size"], app.log_size());
     let m = app.get("/metrics", None);
     assert!(m.text.contains("caseledger_appended_events_total"));
+    // The whole log, the genesis entries `init` wrote included, not only this process's.
+    let gauge = |text: &str| -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix("caseledger_log_size "))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    assert_eq!(gauge(&m.text), Some(app.log_size()), "{}", m.text);
+    app.register_agency("metrics-agency");
+    assert_eq!(gauge(&app.get("/metrics", None).text), Some(app.log_size()));
     assert_eq!(app.get("/v1/nothing", None).code(), "not_found");
 }
 
@@ -262,6 +271,14 @@ fn the_directory_and_schemas_are_served() {
     assert_eq!(
         app.get("/v1/agencies/nobody", Some(&cw)).code(),
         "not_found"
+    );
+    // A malformed id is a malformed path, as for cases and streams.
+    let bad = app.get("/v1/agencies/Bad_Id", Some(&cw));
+    assert_eq!(
+        (bad.status, bad.code()),
+        (400, "bad_request"),
+        "{}",
+        bad.text
     );
     assert_eq!(app.get("/v1/agencies", None).code(), "unauthenticated");
     let all = app.get("/v1/schemas", None);
