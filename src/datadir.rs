@@ -64,14 +64,12 @@ impl Default for InitOptions {
     }
 }
 
-/// Errors setting up or opening a data directory.
+/// Errors setting up or opening a data directory. Causes are part of the message, not
+/// error sources, which reports (`{:#}`) would print a second time.
 #[derive(Debug, thiserror::Error)]
 pub enum DataDirError {
-    #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("{0}")]
     Invalid(String),
     #[error(transparent)]
@@ -79,13 +77,19 @@ pub enum DataDirError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("writing the genesis entries: {0}")]
-    Genesis(#[from] WriteError),
+    Genesis(WriteError),
+}
+
+impl From<WriteError> for DataDirError {
+    fn from(e: WriteError) -> Self {
+        Self::Genesis(e)
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
-    move |source| DataDirError::Io {
+    move |error| DataDirError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 

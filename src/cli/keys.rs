@@ -92,8 +92,16 @@ fn build_envelope(args: &SignArgs) -> anyhow::Result<crate::envelope::WireEnvelo
         .or_insert_with(|| Value::String(Uuid::now_v7().to_string()));
     obj.entry("occurred_at")
         .or_insert_with(|| Value::String(format_time(&Utc::now())));
-    obj.entry("actor")
+    let actor = obj
+        .entry("actor")
         .or_insert_with(|| Value::String(key.principal.to_string()));
+    if actor.as_str() != Some(key.principal.as_str()) {
+        bail!(
+            "the event's actor {actor} is not the key's principal {}: the server accepts an \
+             event only under a key of its actor",
+            key.principal
+        );
+    }
     crate::domain::EventPayload::parse(&serde_json::to_vec(&event)?)
         .map_err(|e| anyhow::anyhow!("the event does not fit its schema: {}", e.message))?;
     Ok(client::sign_value(&key, &event))
@@ -126,5 +134,45 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
             bail!("server refused the event ({code}): {body}")
         }
         Err(e) => bail!("cannot reach {url}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::PrincipalId;
+
+    #[test]
+    fn an_event_whose_actor_is_not_the_keys_principal_is_not_signed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let key = dir.path().join("cw.key.json");
+        KeyFile::generate(PrincipalId::parse("cw-ana").expect("slug"))
+            .write_new(&key)
+            .expect("key");
+        let event = dir.path().join("e.json");
+        let args = || SignArgs {
+            key: key.clone(),
+            event: event.to_str().expect("utf8").to_owned(),
+        };
+        let write = |actor: Option<&str>| {
+            let mut e = serde_json::json!({"type": "principal.key_revoked",
+                "stream": "principal-cw-ana",
+                "data": {"keyid": "ab".repeat(32), "reason": "lost"}});
+            if let Some(a) = actor {
+                e["actor"] = a.into();
+            }
+            std::fs::write(&event, e.to_string()).expect("write");
+        };
+        write(Some("admin"));
+        let e = build_envelope(&args()).expect_err("refused");
+        assert!(
+            e.to_string()
+                .contains("actor \"admin\" is not the key's principal cw-ana"),
+            "{e}"
+        );
+        for ok in [None, Some("cw-ana")] {
+            write(ok);
+            build_envelope(&args()).expect("signed");
+        }
     }
 }

@@ -99,3 +99,19 @@ fn an_init_with_a_bad_option_creates_nothing() {
     }
     init(&dir, &InitOptions::default(), clock).expect("a good init afterwards");
 }
+
+#[test]
+fn an_io_error_is_reported_once() {
+    let parent = tempfile::tempdir().expect("tmp");
+    let file = parent.path().join("a-file");
+    std::fs::write(&file, "not a directory").expect("write");
+    let e = init(
+        &file.join("data"),
+        &InitOptions::default(),
+        Arc::new(SystemClock),
+    )
+    .map(|_| ())
+    .expect_err("cannot create a directory under a file");
+    let report = format!("{:#}", anyhow::Error::from(e));
+    assert_eq!(report.matches("os error").count(), 1, "{report}");
+}

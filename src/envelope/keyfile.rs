@@ -31,11 +31,10 @@ struct KeyFileJson {
 /// Errors reading or writing key files.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
-    #[error("key file {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    /// The I/O error is in the message (not a `source`, which error reports would print a
+    /// second time).
+    #[error("key file {path}: {error}")]
+    Io { path: String, error: std::io::Error },
     #[error("key file {path}: {reason}")]
     Invalid { path: String, reason: String },
 }
@@ -108,9 +107,9 @@ impl KeyFile {
 
     /// Reads a key file.
     pub fn read(path: &Path) -> Result<Self, KeyFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| KeyFileError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         })?;
         Self::from_json(&text, &path.display().to_string())
     }
@@ -118,9 +117,9 @@ impl KeyFile {
     /// Writes the key file with mode 0600, refusing to overwrite an existing file.
     pub fn write_new(&self, path: &Path) -> Result<(), KeyFileError> {
         use std::io::Write;
-        let io = |source| KeyFileError::Io {
+        let io = |error| KeyFileError::Io {
             path: path.display().to_string(),
-            source,
+            error,
         };
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
@@ -153,7 +152,10 @@ mod tests {
         }
         let back = KeyFile::read(&path).expect("read");
         assert_eq!(back.key.to_bytes(), kf.key.to_bytes());
-        assert!(kf.write_new(&path).is_err(), "never overwrites a key");
+        let refused = kf.write_new(&path).expect_err("never overwrites a key");
+        // As the command line reports it: the cause once, not repeated by the error chain.
+        let report = format!("{:#}", anyhow::Error::from(refused));
+        assert_eq!(report.matches("os error").count(), 1, "{report}");
         assert!(!format!("{kf:?}").contains(&B64.encode(kf.key.to_bytes())));
     }
 
