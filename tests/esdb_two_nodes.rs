@@ -52,10 +52,9 @@ fn two_nodes(test: &str) -> Option<Nodes> {
     let open = || {
         let dir = tempfile::tempdir().expect("tempdir");
         let mirror = dir.path().join("esdb-mirror.db");
-        // No log key: these checks commit placeholder checkpoint notes. The mirror's
-        // refusal of checkpoints that do not verify is covered by its unit tests
-        // (store::esdb_mirror::trust_tests).
-        match open_backend(&spec, &mirror, Duration::from_secs(30), None) {
+        // The mirrors keep only checkpoints of the log key they trust.
+        let log_key = common::store_log().verifier();
+        match open_backend(&spec, &mirror, Duration::from_secs(30), Some(&log_key)) {
             Ok(Backend::Shared(store)) => (dir, store),
             Ok(Backend::Sqlite) => panic!("{ESDB_ENV} must be an esdb:// URL"),
             Err(e) => panic!("{ESDB_ENV} is set but EventStoreDB is not usable: {e}"),
@@ -124,11 +123,15 @@ fn group(
     }
 }
 
-fn checkpoint(size: u64, note: &str) -> StoredCheckpoint {
-    StoredCheckpoint {
-        size,
-        note: note.to_owned(),
-    }
+/// The test log's checkpoint of the first `size` entries of `store` followed by `more`.
+fn checkpoint(store: &dyn EventStore, size: u64, more: &[&StoredEntry]) -> StoredCheckpoint {
+    let held = store.read_all(0, size as usize).expect("entries");
+    let leaves: Vec<_> = held
+        .iter()
+        .chain(more.iter().copied())
+        .map(|e| e.leaf_hash)
+        .collect();
+    common::store_checkpoint(&leaves)
 }
 
 /// What one node does in a race.
@@ -225,8 +228,8 @@ fn checkpoints_from_both_nodes_never_conflict_and_both_agree() {
     // Both publish a head for the same size at once: neither may fail.
     let (ra, rb) = race(
         &n,
-        Box::new(move |s| s.commit(group(s, vec![], Some(checkpoint(size, "head from a"))))),
-        Box::new(move |s| s.commit(group(s, vec![], Some(checkpoint(size, "head from b"))))),
+        Box::new(move |s| s.commit(group(s, vec![], Some(checkpoint(s, size, &[]))))),
+        Box::new(move |s| s.commit(group(s, vec![], Some(checkpoint(s, size, &[]))))),
     );
     assert!(ra.is_ok() && rb.is_ok(), "a: {ra:?}, b: {rb:?}");
     // The mirror keeps one checkpoint row per size, so only the stream itself shows
@@ -242,19 +245,18 @@ fn checkpoints_from_both_nodes_never_conflict_and_both_agree() {
     let [cp] = held.as_slice() else {
         panic!("one head, for size {size}: {held:?}");
     };
-    assert_eq!(cp.size, size);
-    assert!(cp.note.starts_with("head from "), "{held:?}");
+    assert_eq!(cp, &checkpoint(n.a.as_ref(), size, &[]));
     // A newer head from b; a's older one is then covered and published by nobody.
     let at = n.b.sync().expect("sync b");
     let e = entry_at("cp", 1, at);
-    let newer = checkpoint(at + 1, "newer head from b");
+    let newer = checkpoint(n.b.as_ref(), at, &[&e]);
     n.b.commit(group(n.b.as_ref(), vec![e], Some(newer.clone())))
         .expect("entry and head");
     n.a.sync().expect("sync a");
     n.a.commit(group(
         n.a.as_ref(),
         vec![],
-        Some(checkpoint(size, "old head from a")),
+        Some(checkpoint(n.a.as_ref(), size, &[])),
     ))
     .expect("a covered head is agreement, not an error");
     assert_converged(&n);

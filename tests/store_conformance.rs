@@ -50,10 +50,9 @@ fn eventstore(check: &str) -> Option<(tempfile::TempDir, Arc<dyn EventStore>)> {
     let spec = format!("{url}{sep}prefix={prefix}");
     let dir = tempfile::tempdir().expect("tempdir");
     let mirror = dir.path().join("esdb-mirror.db");
-    // No log key: these checks commit placeholder checkpoint notes. The mirror's
-    // refusal of checkpoints that do not verify is covered by its unit tests
-    // (store::esdb_mirror::trust_tests).
-    match open_backend(&spec, &mirror, Duration::from_secs(30), None) {
+    // The mirror keeps only checkpoints of the log key it trusts.
+    let log_key = common::store_log().verifier();
+    match open_backend(&spec, &mirror, Duration::from_secs(30), Some(&log_key)) {
         Ok(Backend::Shared(store)) => Some((dir, store)),
         Ok(Backend::Sqlite) => panic!("{ESDB_ENV} must be an esdb:// URL"),
         Err(e) => panic!("{ESDB_ENV} is set but EventStoreDB is not usable: {e}"),
@@ -281,16 +280,19 @@ fn same_merkle_root_on_the_same_events(store: Arc<dyn EventStore>) {
 fn checkpoints_are_kept_in_order(store: Arc<dyn EventStore>) {
     let s = store.as_ref();
     assert_eq!(s.latest_checkpoint().expect("none yet"), None);
-    for (i, note) in ["one", "two"].iter().enumerate() {
-        let mut g = group(s, vec![entry_at(&format!("c{i}"), 0, i as u64)]);
-        g.checkpoint = Some(StoredCheckpoint {
-            size: i as u64 + 1,
-            note: note.to_string(),
-        });
+    let mut leaves = Vec::new();
+    let mut signed: Vec<StoredCheckpoint> = Vec::new();
+    for i in 0..2u64 {
+        let e = entry_at(&format!("c{i}"), 0, i);
+        leaves.push(e.leaf_hash);
+        let mut g = group(s, vec![e]);
+        let cp = common::store_checkpoint(&leaves);
+        g.checkpoint = Some(cp.clone());
+        signed.push(cp);
         s.commit(g).expect("commit");
     }
     let latest = s.latest_checkpoint().expect("latest").expect("some");
-    assert_eq!((latest.size, latest.note.as_str()), (2, "two"));
+    assert_eq!(latest, signed[1]);
     let sizes: Vec<u64> = s
         .checkpoints()
         .expect("all")

@@ -73,7 +73,8 @@ impl StoreArgs {
             .esdb_mirror
             .clone()
             .unwrap_or_else(|| data.join(MIRROR_FILE));
-        // Absent only before `init`, which makes the store trust the key it creates.
+        // Absent before `init` (which makes the store trust the key it creates) and on a node
+        // whose keys were not copied yet; meanwhile the mirror keeps no checkpoint.
         let log_key = match data.join(datadir::LOG_KEY_FILE).exists() {
             true => Some(datadir::read_signer(data)?.verifier()),
             false => None,

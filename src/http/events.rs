@@ -142,7 +142,9 @@ pub(super) async fn append_batch(
     let caller = authenticated(caller)?;
     let expected = expected(&req)?;
     let body = read_body(&req, payload, limit).await?;
-    let batch: BatchBody = serde_json::from_slice(&body)
+    let mut read = serde_json::Deserializer::from_slice(&body);
+    let batch: BatchBody = crate::domain::bounded::object_only(&mut read)
+        .and_then(|b| read.end().map(|()| b))
         .map_err(|e| ApiError::new(Code::InvalidEnvelope, format!("batch body: {e}")))?;
     if batch.events.is_empty() || batch.events.len() > state.limits.max_batch_events {
         return Err(ApiError::new(

@@ -33,7 +33,8 @@ const MAX_GROUP_EVENTS: usize = 2048;
 /// that never writes (`serve --read-only`).
 const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// Retries of a batch after store conflicts before answering `wrong_expected_revision`.
+/// Retries of a batch after store conflicts before answering `wrong_expected_revision` to
+/// what is still pending (the admitted requests and the refusals that rested on them).
 const CONFLICT_RETRIES: usize = 3;
 
 /// A queued submission: events for one stream, answered through `reply`.
@@ -102,7 +103,8 @@ struct Refused {
 
 impl Refused {
     /// The answer once the group's fate is known: a refusal that rested on entries that
-    /// were never stored is 503, like the writes it followed.
+    /// were never stored is 503, like the writes it followed (a failure, not counted as a
+    /// rejection).
     fn answer(self, metrics: &Metrics, commit_failed: Option<&WriteError>) {
         let error = match commit_failed {
             Some(e) if self.on_group => unavailable(e),
@@ -164,7 +166,8 @@ impl Writer {
 
     /// Decides and commits one batch. A store `Conflict` (another node appended to one of
     /// the streams, or ahead of us in the log) is answered by catching up from the store and
-    /// re-running the rules for the requests that were admitted, a bounded number of times.
+    /// re-running the rules for the requests that were admitted, and for the refusals that
+    /// rested on them, a bounded number of times.
     fn process(&mut self, batch: Vec<Request>) {
         let mut pending: Vec<Pending> = batch
             .into_iter()
@@ -190,11 +193,13 @@ impl Writer {
             }
         }
         for p in pending {
+            self.metrics.rejected.inc();
             let _ = p.req.reply.send(Err(catch_up::gave_up()));
         }
     }
 
-    /// One try at a batch. Returns the admitted requests to retry after a `Conflict`.
+    /// One try at a batch. Returns the requests to retry after a `Conflict`: the admitted
+    /// ones and the refusals decided after them.
     fn attempt(&mut self, batch: Vec<Pending>) -> Option<Vec<Pending>> {
         let size_before = self.state.size;
         let recorded_at = self.recorded_at();
@@ -264,15 +269,20 @@ impl Writer {
             Err(WriteError::Store(StoreError::Conflict(why))) => {
                 tracing::info!(%why, "store conflict");
                 self.rewind();
-                // Refusals too: they were decided against a state the store had left behind.
-                let retry = decided.into_iter().map(|d| match d {
-                    Ok(a) => a.retry(),
-                    Err(r) => Pending {
-                        req: r.req,
-                        created_before: r.created_before,
-                    },
-                });
-                Some(retry.collect())
+                // A refusal decided on the committed state stands (as any refusal does while
+                // other nodes append); one that rested on the group is decided again with it.
+                let mut retry = Vec::new();
+                for d in decided {
+                    match d {
+                        Ok(a) => retry.push(a.retry()),
+                        Err(r) if r.on_group => retry.push(Pending {
+                            req: r.req,
+                            created_before: r.created_before,
+                        }),
+                        Err(r) => r.answer(&self.metrics, None),
+                    }
+                }
+                Some(retry)
             }
             Err(e) => {
                 let (admitted, refused) = split(decided);

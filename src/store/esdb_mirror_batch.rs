@@ -50,8 +50,7 @@ struct Builder<'a> {
 /// Builds the commit for `events` (in `$all` order) followed by the knowledge that nothing
 /// of ours lies unseen before `then`. Events at or before what the mirror has seen are
 /// repeats and are skipped. `None` when the batch holds nothing new. Checkpoints are
-/// mirrored only if they verify under `log_key` and match the tree (without a key, while
-/// `init` creates it, only if they cover no more than the log holds).
+/// mirrored only if they verify under `log_key` and match the tree (without a key, none).
 pub fn build(
     cfg: &EsdbConfig,
     log_key: Option<&NoteVerifier>,
@@ -202,7 +201,9 @@ impl Builder<'_> {
 impl Builder<'_> {
     /// The largest of the batch's checkpoints (the later one of equal sizes) that verifies
     /// under the log key and whose root is the tree's root at its size; larger ones that
-    /// fail are skipped with a warning. A tree that cannot be read fails the batch (it is
+    /// fail are skipped with a warning. Without a key (a node connected before `init` made
+    /// its key, or before `log.key` was copied to it) none is kept: the node signs its own
+    /// once it has the key. A tree that cannot be read fails the batch (it is
     /// fed again), rather than skipping a checkpoint that may be good.
     fn trusted_checkpoint(
         &mut self,
@@ -224,8 +225,7 @@ impl Builder<'_> {
         for cp in candidates.into_iter().rev() {
             let refused = match self.log_key {
                 Some(key) => refusal(key, &cp, size, &tree)?,
-                None => (cp.size > size)
-                    .then(|| format!("it covers {} entries; the log holds {size}", cp.size)),
+                None => Some("this node trusts no log key yet".to_owned()),
             };
             match refused {
                 None => return Ok(Some(cp)),

@@ -4,17 +4,12 @@
 
 use super::super::esdb_mapping::tests::entry;
 use super::super::esdb_mirror_meta::{self as meta, ClusterView, SEEN_KEY};
-use super::super::{CommitGroup, StoreNodes, StoredCheckpoint, StoredEntry};
-use super::tests::{cfg, feed, feed_batch, feed_checkpoint, fresh, open_in, pos};
+use super::super::{CommitGroup, StoreNodes, StoredEntry};
+use super::tests::{
+    cfg, feed, feed_batch, feed_checkpoint, fresh, open_in, pos, signed_checkpoint,
+};
 use super::*;
 use crate::log::merkle::{self, RootBuilder};
-
-fn checkpoint(size: u64) -> StoredCheckpoint {
-    StoredCheckpoint {
-        size,
-        note: format!("head {size}"),
-    }
-}
 
 /// Everything a reader or the feeder can observe of a mirror.
 fn observe(m: &Mirror) -> impl PartialEq + std::fmt::Debug {
@@ -44,9 +39,10 @@ fn everything_survives_a_reopen() {
         entry("c", 0, 3),
     );
     feed_batch(&m, &[(1, &a0), (2, &b0), (3, &a1)]).expect("batch");
-    feed_checkpoint(&m, 4, 0, &checkpoint(3));
+    feed_checkpoint(&m, 4, 0, &signed_checkpoint(&[&a0, &b0, &a1]));
     feed(&m, 5, &c0).expect("c0");
-    feed_checkpoint(&m, 6, 1, &checkpoint(4));
+    feed_checkpoint(&m, 6, 1, &signed_checkpoint(&[&a0, &b0, &a1, &c0]));
+    assert_eq!(m.store().checkpoints().expect("checkpoints").len(), 2);
     let before = observe(&m);
     drop(m);
     let m = open_in(dir.path());
@@ -81,11 +77,11 @@ fn moves_of_the_position_alone_are_written_at_most_once_a_second() {
 fn a_mirror_without_entries_reads_all_again_from_the_start() {
     let (dir, m) = fresh();
     m.advance(pos(9)).expect("written");
-    feed_checkpoint(&m, 10, 0, &checkpoint(0));
+    feed_checkpoint(&m, 10, 0, &signed_checkpoint(&[]));
     drop(m);
     let m = open_in(dir.path());
     assert_eq!(m.tip().seen(), None, "nothing proves it is of this cluster");
-    feed_checkpoint(&m, 10, 0, &checkpoint(0));
+    feed_checkpoint(&m, 10, 0, &signed_checkpoint(&[]));
     assert_eq!(
         m.tip().checkpoint_events(),
         1,

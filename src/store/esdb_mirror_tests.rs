@@ -8,6 +8,7 @@ use super::super::esdb_mapping::{checkpoint_data, EsdbConfig};
 use super::super::{StoreNodes, StoredCheckpoint, StoredEntry};
 use super::*;
 use crate::log::merkle::{self, MemoryNodes, NodeSource, RootBuilder};
+use crate::log::note::NoteSigner;
 
 pub(super) fn cfg() -> EsdbConfig {
     EsdbConfig::parse("esdb://h:2113?tls=false").expect("parses")
@@ -20,9 +21,34 @@ pub(super) fn pos(n: u64) -> AllPosition {
     }
 }
 
-/// The mirror file in `dir`, opened for the default prefix.
+/// The log key the test mirrors trust.
+pub(super) fn test_log() -> NoteSigner {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    NoteSigner::from_signing_key("caseledger.test/mirror", key).expect("key")
+}
+
+/// The test log's checkpoint of `entries`, the log's first entries in order.
+pub(super) fn signed_checkpoint(entries: &[&StoredEntry]) -> StoredCheckpoint {
+    let mut root = RootBuilder::new();
+    for e in entries {
+        root.push(e.leaf_hash);
+    }
+    let cp = crate::log::checkpoint::Checkpoint {
+        origin: test_log().name().to_owned(),
+        size: entries.len() as u64,
+        root: root.root(),
+    };
+    StoredCheckpoint {
+        size: cp.size,
+        note: cp.sign(&test_log()).expect("signs"),
+    }
+}
+
+/// The mirror file in `dir`, opened for the default prefix, trusting [`test_log`].
 pub(super) fn open_in(dir: &Path) -> Mirror {
-    Mirror::open(&dir.join(MIRROR_FILE), &cfg()).expect("open mirror")
+    let m = Mirror::open(&dir.join(MIRROR_FILE), &cfg()).expect("open mirror");
+    m.trust(&test_log().verifier()).expect("trusted");
+    m
 }
 
 pub(super) fn fresh() -> (tempfile::TempDir, Mirror) {
@@ -192,10 +218,7 @@ fn merkle_nodes_match_a_tree_built_from_the_leaves() {
 #[test]
 fn checkpoints_are_kept_apart_from_entries() {
     let (_dir, m) = fresh();
-    let cp = StoredCheckpoint {
-        size: 0,
-        note: "n".into(),
-    };
+    let cp = signed_checkpoint(&[]);
     feed_checkpoint(&m, 1, 0, &cp);
     assert_eq!(m.size().expect("size"), 0);
     assert_eq!(m.store().latest_checkpoint().expect("latest"), Some(cp));

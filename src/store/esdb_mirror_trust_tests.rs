@@ -5,7 +5,7 @@
 use super::super::esdb_mapping::checkpoint_data;
 use super::super::esdb_mapping::tests::entry;
 use super::super::{StoreNodes, StoredCheckpoint, StoredEntry};
-use super::tests::{cfg, feed_batch, open_in, pos};
+use super::tests::{cfg, feed_batch, open_in, pos, test_log};
 use super::*;
 use crate::log::checkpoint::Checkpoint;
 use crate::log::merkle::{self, MemoryNodes, RootBuilder};
@@ -13,14 +13,13 @@ use crate::log::note::NoteSigner;
 
 const ORIGIN: &str = "caseledger.test/mirror";
 
-/// A mirror that trusts `log`'s checkpoints (none: it trusts no key yet), holding `n`
-/// entries.
-fn mirror_of(log: Option<&NoteSigner>, n: u64) -> (tempfile::TempDir, Mirror, Vec<StoredEntry>) {
+/// A mirror holding `n` entries that trusts [`test_log`]'s checkpoints, or no key yet.
+fn mirror_of(trusting: bool, n: u64) -> (tempfile::TempDir, Mirror, Vec<StoredEntry>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let m = open_in(dir.path());
-    if let Some(log) = log {
-        m.trust(&log.verifier()).expect("trusted");
-    }
+    let m = match trusting {
+        true => open_in(dir.path()),
+        false => Mirror::open(&dir.path().join(MIRROR_FILE), &cfg()).expect("open mirror"),
+    };
     let entries: Vec<StoredEntry> = (0..n).map(|i| entry(&format!("a{i}"), 0, i)).collect();
     let batch: Vec<(u64, &StoredEntry)> = entries.iter().zip(1..).map(|(e, p)| (p, e)).collect();
     feed_batch(&m, &batch).expect("entries");
@@ -76,8 +75,8 @@ fn latest(m: &Mirror) -> Option<u64> {
 
 #[test]
 fn a_checkpoint_of_the_log_key_matching_the_tree_is_mirrored() {
-    let log = NoteSigner::generate(ORIGIN).expect("key");
-    let (_dir, m, entries) = mirror_of(Some(&log), 5);
+    let log = test_log();
+    let (_dir, m, entries) = mirror_of(true, 5);
     let cp = signed(&log, &entries, 3, 3);
     feed_checkpoints(&m, 10, 0, std::slice::from_ref(&cp));
     assert_eq!(m.store().latest_checkpoint().expect("latest"), Some(cp));
@@ -90,9 +89,9 @@ fn a_checkpoint_of_the_log_key_matching_the_tree_is_mirrored() {
 
 #[test]
 fn checkpoints_that_do_not_verify_or_match_the_tree_are_skipped() {
-    let log = NoteSigner::generate(ORIGIN).expect("key");
+    let log = test_log();
     let stranger = NoteSigner::generate(ORIGIN).expect("key");
-    let (_dir, m, entries) = mirror_of(Some(&log), 5);
+    let (_dir, m, entries) = mirror_of(true, 5);
     feed_checkpoints(&m, 10, 0, &[signed(&log, &entries, 2, 2)]);
     // The root of other leaves, properly signed by the log key.
     let mut other = entries.clone();
@@ -132,8 +131,8 @@ fn checkpoints_that_do_not_verify_or_match_the_tree_are_skipped() {
 fn a_checkpoint_in_the_same_batch_as_its_entries_is_checked_against_them() {
     // Catching up reads entries and the checkpoint after them in one batch: the root at
     // its size comes from the batch's new nodes over the mirror's.
-    let log = NoteSigner::generate(ORIGIN).expect("key");
-    let (_dir, m, entries) = mirror_of(Some(&log), 3);
+    let log = test_log();
+    let (_dir, m, entries) = mirror_of(true, 3);
     let more: Vec<StoredEntry> = (3..7).map(|i| entry(&format!("a{i}"), 0, i)).collect();
     let all: Vec<StoredEntry> = entries.iter().chain(&more).cloned().collect();
     let cp = signed(&log, &all, 6, 6);
@@ -170,8 +169,8 @@ fn a_checkpoint_in_the_same_batch_as_its_entries_is_checked_against_them() {
 
 #[test]
 fn an_unreadable_checkpoint_event_is_skipped_and_its_count_survives_a_reopen() {
-    let log = NoteSigner::generate(ORIGIN).expect("key");
-    let (dir, m, entries) = mirror_of(Some(&log), 3);
+    let log = test_log();
+    let (dir, m, entries) = mirror_of(true, 3);
     feed_checkpoints(&m, 10, 0, &[signed(&log, &entries, 3, 3)]);
     // Not a checkpoint at all, then a forged one, each alone in its batch.
     feed_checkpoint_data(&m, 11, 1, vec![b"{}".to_vec()]);
@@ -190,18 +189,19 @@ fn an_unreadable_checkpoint_event_is_skipped_and_its_count_survives_a_reopen() {
 }
 
 #[test]
-fn without_a_key_only_a_checkpoint_larger_than_the_log_is_skipped() {
-    // While `init` creates the key, on a cluster that holds no log yet.
-    let log = NoteSigner::generate(ORIGIN).expect("key");
-    let (_dir, m, entries) = mirror_of(None, 2);
-    let mut longer = entries.clone();
-    longer.push(entry("a2", 0, 2));
-    feed_checkpoints(&m, 10, 0, &[signed(&log, &longer, 3, 3)]);
+fn without_a_key_no_checkpoint_is_kept() {
+    // A node connected before `init` created its key, or before `log.key` was copied to it:
+    // it cannot tell the log's checkpoints from forged ones, so it keeps none (and signs its
+    // own once it has the key).
+    let log = test_log();
+    let (_dir, m, entries) = mirror_of(false, 2);
+    feed_checkpoints(&m, 10, 0, &[signed(&log, &entries, 2, 2)]);
     assert_eq!(latest(&m), None);
-    feed_checkpoints(&m, 11, 1, &[signed(&log, &entries, 2, 2)]);
-    assert_eq!(latest(&m), Some(2));
+    assert_eq!(m.tip().checkpoint_events(), 1, "counted all the same");
     // Once trusted, a key stays: another one is refused, the same one accepted again.
     m.trust(&log.verifier()).expect("trusted");
+    feed_checkpoints(&m, 11, 1, &[signed(&log, &entries, 2, 2)]);
+    assert_eq!(latest(&m), Some(2));
     m.trust(&log.verifier()).expect("the same key again");
     let other = NoteSigner::generate(ORIGIN).expect("key");
     assert!(m.trust(&other.verifier()).is_err());

@@ -154,6 +154,14 @@ fn cases(app: &TestApp, revoked: &(KeyFile, String), stranger: &KeyFile) -> Vec<
         400,
         "invalid_envelope",
     ));
+    out.push(Case {
+        name: "batch body spelled as an array",
+        path: "/v1/events/batch".into(),
+        token: tok.clone(),
+        body: json!([[array.clone()]]).to_string().into_bytes(),
+        status: 400,
+        code: "invalid_envelope",
+    });
     out.push(with(
         "invisible formatting character in a name",
         signed(

@@ -221,3 +221,27 @@ pub fn stored_agency_entry(
         bytes,
     }
 }
+
+/// The log key the stores of the live EventStoreDB suites trust (they mirror only its
+/// checkpoints).
+pub fn store_log() -> NoteSigner {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[11; 32]);
+    NoteSigner::from_signing_key("caseledger.test/store", key).expect("log key")
+}
+
+/// The checkpoint of the log whose leaf hashes are `leaves`, signed with [`store_log`], as
+/// a store keeps it.
+pub fn store_checkpoint(
+    leaves: &[caseledger::log::merkle::Hash],
+) -> caseledger::store::StoredCheckpoint {
+    let tree = MemoryNodes::from_leaves(leaves);
+    let cp = Checkpoint {
+        origin: store_log().name().to_owned(),
+        size: leaves.len() as u64,
+        root: root(&tree, leaves.len() as u64).expect("root"),
+    };
+    caseledger::store::StoredCheckpoint {
+        size: cp.size,
+        note: cp.sign(&store_log()).expect("signs"),
+    }
+}

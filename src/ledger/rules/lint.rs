@@ -11,8 +11,7 @@ use crate::domain::{EventData, EventPayload, Language};
 /// looks short and coded. The format characters (general category Cf), the line and
 /// paragraph separators, and the other default-ignorable code points (Hangul fillers,
 /// variation selectors, tags). The zero-width joiners U+200C and U+200D are in the list but
-/// allowed between two non-ASCII visible characters, where Persian and Indic spellings need
-/// them ([`joins`]).
+/// allowed where Indic and Persian spellings need them ([`joins`]).
 const INVISIBLE: &[(char, char)] = &[
     ('\u{00AD}', '\u{00AD}'),
     ('\u{034F}', '\u{034F}'),
@@ -45,13 +44,96 @@ fn invisible(c: char) -> bool {
     INVISIBLE.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
-/// A zero-width (non-)joiner between two visible non-ASCII characters: how Persian, Hindi and
-/// other scripts spell some words. Beside ASCII or at either end it can only hide or split
-/// text.
+/// Viramas (canonical combining class 9): after one, a zero-width joiner or non-joiner
+/// selects how Indic and other Brahmic scripts render a conjunct (RFC 5892, A.1 and A.2).
+const VIRAMAS: &[char] = &[
+    '\u{094D}',
+    '\u{09CD}',
+    '\u{0A4D}',
+    '\u{0ACD}',
+    '\u{0B4D}',
+    '\u{0BCD}',
+    '\u{0C4D}',
+    '\u{0CCD}',
+    '\u{0D3B}',
+    '\u{0D3C}',
+    '\u{0D4D}',
+    '\u{0DCA}',
+    '\u{0E3A}',
+    '\u{0EBA}',
+    '\u{0F84}',
+    '\u{1039}',
+    '\u{103A}',
+    '\u{1714}',
+    '\u{1715}',
+    '\u{1734}',
+    '\u{17D2}',
+    '\u{1A60}',
+    '\u{1B44}',
+    '\u{1BAA}',
+    '\u{1BAB}',
+    '\u{1BF2}',
+    '\u{1BF3}',
+    '\u{2D7F}',
+    '\u{A806}',
+    '\u{A82C}',
+    '\u{A8C4}',
+    '\u{A953}',
+    '\u{A9C0}',
+    '\u{AAF6}',
+    '\u{ABED}',
+    '\u{10A3F}',
+    '\u{11046}',
+    '\u{11070}',
+    '\u{1107F}',
+    '\u{110B9}',
+    '\u{11133}',
+    '\u{11134}',
+    '\u{111C0}',
+    '\u{11235}',
+    '\u{112EA}',
+    '\u{1134D}',
+    '\u{11442}',
+    '\u{114C2}',
+    '\u{115BF}',
+    '\u{1163F}',
+    '\u{116B6}',
+    '\u{1172B}',
+    '\u{11839}',
+    '\u{1193D}',
+    '\u{1193E}',
+    '\u{119E0}',
+    '\u{11A34}',
+    '\u{11A47}',
+    '\u{11A99}',
+    '\u{11C3F}',
+    '\u{11D44}',
+    '\u{11D45}',
+    '\u{11D97}',
+];
+
+/// Letters of the joining scripts (Arabic, Syriac, N'Ko, Mongolian and the Arabic
+/// presentation forms), between which a zero-width non-joiner keeps two letters from
+/// joining, as Persian spelling needs.
+fn joining(c: char) -> bool {
+    matches!(c,
+        '\u{0620}'..='\u{064A}' | '\u{066E}'..='\u{06D3}' | '\u{06D5}' | '\u{06EE}'..='\u{06FF}'
+        | '\u{0710}'..='\u{074F}' | '\u{0750}'..='\u{077F}' | '\u{07CA}'..='\u{07EA}'
+        | '\u{0860}'..='\u{086A}' | '\u{0870}'..='\u{088E}' | '\u{08A0}'..='\u{08C9}'
+        | '\u{1820}'..='\u{18AA}' | '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFC}')
+}
+
+/// A zero-width joiner after a virama, or a non-joiner after a virama or between two
+/// letters of a joining script: how Hindi, Persian and other scripts spell some words
+/// (RFC 5892's CONTEXTJ rules, with the joining scripts taken whole). Anywhere else it can
+/// only hide or split text, making one name look like another.
 fn joins(before: Option<char>, c: char, after: Option<char>) -> bool {
-    let letter =
-        |x: Option<char>| x.is_some_and(|x| !x.is_ascii() && !x.is_whitespace() && !invisible(x));
-    matches!(c, '\u{200C}' | '\u{200D}') && letter(before) && letter(after)
+    let after_virama = before.is_some_and(|b| VIRAMAS.contains(&b));
+    match c {
+        '\u{200D}' => after_virama,
+        '\u{200C}' => after_virama || (before.is_some_and(joining) && after.is_some_and(joining)),
+        _ => false,
+    }
 }
 
 fn schema(message: String) -> RuleViolation {
@@ -188,11 +270,13 @@ mod tests {
     }
 
     #[test]
-    fn zero_width_joiners_are_allowed_only_inside_non_ascii_words() {
-        // Persian "mi-khaham" with a non-joiner, Devanagari with a joiner after the virama.
+    fn zero_width_joiners_are_allowed_only_where_a_script_needs_them() {
+        // Persian "mikhaham" with a non-joiner between joining letters; Devanagari with a
+        // joiner and with a non-joiner after the virama.
         for word in [
             "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}",
             "\u{0915}\u{094D}\u{200D}\u{0937}",
+            "\u{0915}\u{094D}\u{200C}\u{0937}",
         ] {
             assert_eq!(
                 visible("f", word).map_err(|v| v.message),
@@ -200,12 +284,16 @@ mod tests {
                 "{word:?}"
             );
         }
+        // Latin, Cyrillic (a look-alike of the name without it), at either end, doubled,
+        // a joiner between Arabic letters, beside a space.
         for text in [
             "ab\u{200C}cd",
+            "\u{0418}\u{200C}\u{0432}\u{0430}\u{043D}",
             "\u{200D}\u{0645}",
             "\u{0645}\u{200C}",
-            "\u{0645} \u{200C}\u{0645}",
             "\u{0645}\u{200C}\u{200C}\u{0645}",
+            "\u{0645}\u{200D}\u{0645}",
+            "\u{0645} \u{200C}\u{0645}",
         ] {
             assert!(visible("f", text).is_err(), "{text:?}");
         }

@@ -235,22 +235,43 @@ fn a_read_side_out_of_step_gets_a_copy_of_the_folded_state() {
     assert_eq!(read.streams, s.writer.state.streams);
 }
 
-/// A store whose commits fail (a full disk, an I/O error); everything else is the real one.
-struct FailingCommits(Arc<dyn EventStore>);
+/// A store whose commits fail as scripted (a full disk, another node appending first);
+/// everything else, and the commits that do not fail, are the real store's.
+struct Scripted {
+    inner: Arc<dyn EventStore>,
+    commits: std::sync::atomic::AtomicUsize,
+    /// How commit number `n` (from 0) fails, if it does.
+    fails: fn(usize) -> Option<crate::store::StoreError>,
+}
 
-impl EventStore for FailingCommits {
-    fn commit(&self, _: crate::store::CommitGroup) -> Result<(), crate::store::StoreError> {
-        Err(crate::store::StoreError::Unavailable("disk full".into()))
+/// Every commit fails, as on a full disk.
+fn failing_commits(inner: Arc<dyn EventStore>) -> Scripted {
+    Scripted {
+        inner,
+        commits: Default::default(),
+        fails: |_| Some(crate::store::StoreError::Unavailable("disk full".into())),
+    }
+}
+
+impl EventStore for Scripted {
+    fn commit(&self, group: crate::store::CommitGroup) -> Result<(), crate::store::StoreError> {
+        let n = self
+            .commits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match (self.fails)(n) {
+            Some(e) => Err(e),
+            None => self.inner.commit(group),
+        }
     }
     fn size(&self) -> Result<u64, crate::store::StoreError> {
-        self.0.size()
+        self.inner.size()
     }
     fn read_all(
         &self,
         from: u64,
         limit: usize,
     ) -> Result<Vec<crate::store::StoredEntry>, crate::store::StoreError> {
-        self.0.read_all(from, limit)
+        self.inner.read_all(from, limit)
     }
     fn read_stream(
         &self,
@@ -258,42 +279,42 @@ impl EventStore for FailingCommits {
         from: u64,
         limit: usize,
     ) -> Result<Vec<crate::store::StoredEntry>, crate::store::StoreError> {
-        self.0.read_stream(stream, from, limit)
+        self.inner.read_stream(stream, from, limit)
     }
     fn find_event(
         &self,
         event_id: &uuid::Uuid,
     ) -> Result<Option<crate::store::StoredEntry>, crate::store::StoreError> {
-        self.0.find_event(event_id)
+        self.inner.find_event(event_id)
     }
     fn node(
         &self,
         level: u8,
         index: u64,
     ) -> Result<Option<crate::log::merkle::Hash>, crate::store::StoreError> {
-        self.0.node(level, index)
+        self.inner.node(level, index)
     }
     fn latest_checkpoint(
         &self,
     ) -> Result<Option<crate::store::StoredCheckpoint>, crate::store::StoreError> {
-        self.0.latest_checkpoint()
+        self.inner.latest_checkpoint()
     }
     fn checkpoints(&self) -> Result<Vec<crate::store::StoredCheckpoint>, crate::store::StoreError> {
-        self.0.checkpoints()
+        self.inner.checkpoints()
     }
     fn wait_for_growth(
         &self,
         size: u64,
         timeout: std::time::Duration,
     ) -> Result<u64, crate::store::StoreError> {
-        self.0.wait_for_growth(size, timeout)
+        self.inner.wait_for_growth(size, timeout)
     }
 }
 
 #[test]
 fn a_repeat_of_an_event_in_a_failed_group_is_not_acknowledged() {
     let mut s = setup();
-    s.writer.store = Arc::new(FailingCommits(s.store.clone()));
+    s.writer.store = Arc::new(failing_commits(s.store.clone()));
     let (tx, rx) = crossbeam_channel::unbounded();
     // The same event twice in one group (a client retrying after a timeout): the second is
     // a repeat of the first, which the failed commit never stored.
@@ -356,7 +377,7 @@ fn a_refusal_resting_on_a_group_that_failed_to_commit_is_unavailable_too() {
     assert!(matches!(new, Ok(Outcome::Created(_))), "{new:?}");
     assert_eq!(code(&late), Some(Code::WrongExpectedRevision));
     let mut s = setup();
-    s.writer.store = Arc::new(FailingCommits(s.store.clone()));
+    s.writer.store = Arc::new(failing_commits(s.store.clone()));
     let size = s.store.size().expect("size");
     let store = s.store.clone();
     let [early, new, late] = refusals_around_a_new_entry(s);
@@ -369,4 +390,27 @@ fn a_refusal_resting_on_a_group_that_failed_to_commit_is_unavailable_too() {
         );
     }
     assert_eq!(store.size().expect("size"), size, "nothing was stored");
+}
+
+#[test]
+fn after_a_store_conflict_refusals_resting_on_the_group_are_decided_again() {
+    use crate::ledger::Code;
+    let mut s = setup();
+    s.writer.store = Arc::new(Scripted {
+        inner: s.store.clone(),
+        commits: Default::default(),
+        fails: |n| (n == 0).then(|| crate::store::StoreError::Conflict("another node".into())),
+    });
+    let size = s.store.size().expect("size");
+    let metrics = s.writer.metrics.clone();
+    let [early, new, late] = refusals_around_a_new_entry(s);
+    // The refusal decided on the committed state is answered as it was; the write and the
+    // refusal that rested on it are decided again after the conflict, with the same result.
+    assert_eq!(code(&early), Some(Code::WrongExpectedRevision));
+    let Ok(Outcome::Created(receipts)) = new else {
+        panic!("written on the retry: {new:?}")
+    };
+    assert_eq!(receipts[0].index, size);
+    assert_eq!(code(&late), Some(Code::WrongExpectedRevision));
+    assert_eq!(metrics.rejected.get(), 2, "each refusal counted once");
 }
