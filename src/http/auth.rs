@@ -26,7 +26,7 @@ impl Caller {
     }
 
     /// Refuses unless the caller holds one of `roles` (`auditor` only as
-    /// [`is_auditor`](super::scope::is_auditor) allows).
+    /// `scope::is_auditor` allows).
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         let holds = |r: Role| match r {
             Role::Auditor => super::scope::is_auditor(self),

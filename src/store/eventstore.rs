@@ -191,7 +191,7 @@ fn event_data(e: &StoredEntry) -> Result<EventData, StoreError> {
 impl EventStore for EsdbStore {
     /// Appends the group stream by stream (each run of one stream is one atomic append with
     /// its expected revision), in group order, then waits until the mirror holds the
-    /// appended events (by event id, see [`Target::appended`]).
+    /// appended events (by event id, see `Target::appended`).
     ///
     /// An error after an append was acknowledged (waiting for the mirror timed out, or the
     /// mirror found corrupt data) leaves the events stored in EventStoreDB. The writer

@@ -3,9 +3,9 @@
 //! what a case bundle cannot prove.
 //!
 //! Pipeline per chunk of entries: decoding and inclusion proofs in parallel
-//! ([`entry::prepare`]), then the in-order checks and the rule replay on this thread
-//! ([`replay::Replay`]), which hands each entry's signature to the signature stage
-//! ([`signatures::Signatures`]): batches verified on a pool of their own, without waiting
+//! (`entry::prepare`), then the in-order checks and the rule replay on this thread
+//! (`replay::Replay`), which hands each entry's signature to the signature stage
+//! (`signatures::Signatures`): batches verified on a pool of their own, without waiting
 //! for one chunk's signatures before the next chunk.
 
 mod buffers;
