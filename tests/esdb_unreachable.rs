@@ -45,8 +45,14 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     out
 }
 
-/// `serve --data DATA --store STORE --store-timeout 1` plus `extra`.
+/// `serve --data DATA --store STORE --store-timeout 1` plus `extra`, on a data directory
+/// holding the node's keys (initialised here if it does not), so that it gets as far as
+/// connecting.
 fn serve_on(data: &str, store: &str, extra: &[&str]) -> Output {
+    if !std::path::Path::new(data).join("log.key").exists() {
+        let init = run(&["init", "--data", data], &[]);
+        assert!(init.status.success(), "{init:?}");
+    }
     let mut args = vec![
         "serve",
         "--data",
@@ -85,6 +91,9 @@ fn assert_clean_failure(out: &Output) {
 fn serve_against_an_unreachable_eventstoredb_exits_cleanly_naming_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().to_str().expect("utf-8");
+    // The node's keys, so that it gets as far as connecting.
+    let init = run(&["init", "--data", data], &[]);
+    assert!(init.status.success(), "{init:?}");
     let out = run(
         &[
             "serve",
@@ -117,6 +126,38 @@ fn the_store_can_be_chosen_through_the_environment() {
     assert!(
         !dir.path().join("log.key").exists(),
         "nothing is initialised when the store is unreachable"
+    );
+}
+
+#[test]
+fn serve_without_the_log_key_is_refused_before_connecting() {
+    // A mirror built without the key could never hold the log's checkpoints: the node is
+    // told what to copy, at once, instead of after a connection timeout.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let started = Instant::now();
+    let out = run(
+        &[
+            "serve",
+            "--data",
+            data,
+            "--store",
+            NOBODY,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    let stderr = refused(&out);
+    assert!(stderr.contains("holds no log.key"), "{stderr}");
+    assert!(stderr.contains("service.key.json"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "no connection attempt"
+    );
+    assert!(
+        !dir.path().join("esdb-mirror.db").exists(),
+        "no mirror was built"
     );
 }
 

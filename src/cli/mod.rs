@@ -12,6 +12,7 @@ mod keys;
 mod rebuild;
 mod report;
 mod serve;
+mod store_args;
 mod verify;
 
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! `caseledger init` and `caseledger serve`.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,9 +12,9 @@ use crate::datadir::{self, InitOptions};
 use crate::http::{AppState, Application, Limits, Writer, ANSWER_TIMEOUT};
 use crate::ledger::{Clock, SystemClock};
 use crate::reports::{ReportConfig, ReportService};
-use crate::store::esdb_mirror::MIRROR_FILE;
-use crate::store::redact::redact_url;
-use crate::store::{open_backend, Backend};
+use crate::store::Backend;
+
+use super::store_args::StoreArgs;
 
 /// Arguments of `init`.
 #[derive(Debug, clap::Args)]
@@ -35,58 +35,6 @@ pub struct InitArgs {
     pub json: bool,
     #[command(flatten)]
     pub store: StoreArgs,
-}
-
-/// `--store` and its connection timeout (shared by `init` and `serve`). `Debug` shows the
-/// store URL without its password.
-#[derive(clap::Args)]
-pub struct StoreArgs {
-    /// Storage backend: `sqlite` (the data directory's ledger.db) or
-    /// `esdb://host:2113?tls=false[&prefix=caseledger-]` (EventStoreDB / KurrentDB).
-    #[arg(long, env = "CASELEDGER_STORE", default_value = "sqlite")]
-    pub store: String,
-    /// Seconds to wait for EventStoreDB to answer at start-up before giving up.
-    #[arg(long, env = "CASELEDGER_STORE_TIMEOUT", default_value_t = 30)]
-    pub store_timeout: u64,
-    /// EventStoreDB only: the node's local mirror of the log (a SQLite file; delete it to
-    /// rebuild it from EventStoreDB). Default: esdb-mirror.db in the data directory. Each
-    /// node needs its own.
-    #[arg(long, env = "CASELEDGER_ESDB_MIRROR")]
-    pub esdb_mirror: Option<PathBuf>,
-}
-
-impl std::fmt::Debug for StoreArgs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreArgs")
-            .field("store", &redact_url(&self.store))
-            .field("store_timeout", &self.store_timeout)
-            .field("esdb_mirror", &self.esdb_mirror)
-            .finish()
-    }
-}
-
-impl StoreArgs {
-    /// Opens the backend, or fails with a message naming it and its address. A shared
-    /// store trusts the checkpoints of the log key in `data`, once `init` has written it.
-    fn open(&self, data: &Path) -> anyhow::Result<Backend> {
-        let mirror = self
-            .esdb_mirror
-            .clone()
-            .unwrap_or_else(|| data.join(MIRROR_FILE));
-        // Absent before `init` (which makes the store trust the key it creates) and on a node
-        // whose keys were not copied yet; meanwhile the mirror keeps no checkpoint.
-        let log_key = match data.join(datadir::LOG_KEY_FILE).exists() {
-            true => Some(datadir::read_signer(data)?.verifier()),
-            false => None,
-        };
-        open_backend(
-            &self.store,
-            &mirror,
-            Duration::from_secs(self.store_timeout),
-            log_key.as_ref(),
-        )
-        .with_context(|| format!("opening the store `{}`", redact_url(&self.store)))
-    }
 }
 
 /// Arguments of `serve`.
@@ -151,11 +99,15 @@ pub fn init(args: InitArgs) -> anyhow::Result<()> {
         admin: args.admin,
         agency: args.agency,
     };
-    let shared = match args.store.open(&args.data.data)? {
-        Backend::Sqlite => None,
-        Backend::Shared(store) => Some(store),
+    let clock = Arc::new(SystemClock);
+    let report = match args.store.is_shared() {
+        true => args.store.init_shared(&args.data.data, &opts, clock)?,
+        false => {
+            // Refuses a --store that names no backend.
+            args.store.open(&args.data.data)?;
+            datadir::init_on(&args.data.data, &opts, clock, None)?
+        }
     };
-    let report = datadir::init_on(&args.data.data, &opts, Arc::new(SystemClock), shared)?;
     print_init(&report, args.json)
 }
 
@@ -171,6 +123,14 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::bail!(
             "--forward-writes is for a reading node: give --read-only (CASELEDGER_READ_ONLY=true) too"
         );
+    }
+    // The first node of a shared log: the genesis entries go through a throwaway mirror, and
+    // the node then opens its own, trusting the key `init` created.
+    if args.init && args.store.is_shared() && !datadir::has_keys(dir) {
+        let report = args
+            .store
+            .init_shared(dir, &InitOptions::default(), clock.clone())?;
+        print_init(&report, false)?;
     }
     let backend = args.store.open(dir)?;
     // A forwarded write waits for this node to mirror it only when the two nodes share a log.
@@ -193,14 +153,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
             datadir::open(dir, clock.clone())?
         }
-        Backend::Shared(store) => {
-            if args.init && !datadir::has_keys(dir) && store.size()? == 0 {
-                let opts = InitOptions::default();
-                let report = datadir::init_on(dir, &opts, clock.clone(), Some(store.clone()))?;
-                print_init(&report, false)?;
-            }
-            datadir::open_shared(dir, store, clock.clone())?
-        }
+        Backend::Shared(store) => datadir::open_shared(dir, store, clock.clone())?,
     };
     let on_stop = ledger.clone();
     // The projection snapshot lives beside ledger.db; a shared EventStoreDB log has none.

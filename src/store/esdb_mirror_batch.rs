@@ -214,20 +214,22 @@ impl Builder<'_> {
         if candidates.is_empty() {
             return Ok(None);
         }
+        let Some(key) = self.log_key else {
+            tracing::warn!(
+                checkpoints = candidates.len(),
+                "checkpoints in the shared checkpoint stream are not mirrored: this node \
+                 trusts no log key yet"
+            );
+            return Ok(None);
+        };
         // Stable: of equal sizes the later event ends up last, so it is tried first.
         candidates.sort_by_key(|c| c.size);
         let size = self.tip.size() + self.entries.len() as u64;
         let mut new = MemoryNodes::new();
-        if self.log_key.is_some() {
-            new.extend(nodes.iter().copied());
-        }
+        new.extend(nodes.iter().copied());
         let tree = Over { new: &new, border };
         for cp in candidates.into_iter().rev() {
-            let refused = match self.log_key {
-                Some(key) => refusal(key, &cp, size, &tree)?,
-                None => Some("this node trusts no log key yet".to_owned()),
-            };
-            match refused {
+            match refusal(key, &cp, size, &tree)? {
                 None => return Ok(Some(cp)),
                 Some(why) => tracing::warn!(
                     size = cp.size,

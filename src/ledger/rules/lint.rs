@@ -3,6 +3,8 @@
 //! the offline verifier replays [`super::decide`], which does not run these), so they live
 //! here rather than in the value types.
 
+mod joiners;
+
 use super::{Code, RuleViolation};
 use crate::domain::{EventData, EventPayload, Language};
 
@@ -11,7 +13,7 @@ use crate::domain::{EventData, EventPayload, Language};
 /// looks short and coded. The format characters (general category Cf), the line and
 /// paragraph separators, and the other default-ignorable code points (Hangul fillers,
 /// variation selectors, tags). The zero-width joiners U+200C and U+200D are in the list but
-/// allowed where Indic and Persian spellings need them ([`joins`]).
+/// allowed where Indic and Persian spellings need them ([`joiners::needed`]).
 const INVISIBLE: &[(char, char)] = &[
     ('\u{00AD}', '\u{00AD}'),
     ('\u{034F}', '\u{034F}'),
@@ -44,98 +46,6 @@ fn invisible(c: char) -> bool {
     INVISIBLE.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
 
-/// Viramas (canonical combining class 9): after one, a zero-width joiner or non-joiner
-/// selects how Indic and other Brahmic scripts render a conjunct (RFC 5892, A.1 and A.2).
-const VIRAMAS: &[char] = &[
-    '\u{094D}',
-    '\u{09CD}',
-    '\u{0A4D}',
-    '\u{0ACD}',
-    '\u{0B4D}',
-    '\u{0BCD}',
-    '\u{0C4D}',
-    '\u{0CCD}',
-    '\u{0D3B}',
-    '\u{0D3C}',
-    '\u{0D4D}',
-    '\u{0DCA}',
-    '\u{0E3A}',
-    '\u{0EBA}',
-    '\u{0F84}',
-    '\u{1039}',
-    '\u{103A}',
-    '\u{1714}',
-    '\u{1715}',
-    '\u{1734}',
-    '\u{17D2}',
-    '\u{1A60}',
-    '\u{1B44}',
-    '\u{1BAA}',
-    '\u{1BAB}',
-    '\u{1BF2}',
-    '\u{1BF3}',
-    '\u{2D7F}',
-    '\u{A806}',
-    '\u{A82C}',
-    '\u{A8C4}',
-    '\u{A953}',
-    '\u{A9C0}',
-    '\u{AAF6}',
-    '\u{ABED}',
-    '\u{10A3F}',
-    '\u{11046}',
-    '\u{11070}',
-    '\u{1107F}',
-    '\u{110B9}',
-    '\u{11133}',
-    '\u{11134}',
-    '\u{111C0}',
-    '\u{11235}',
-    '\u{112EA}',
-    '\u{1134D}',
-    '\u{11442}',
-    '\u{114C2}',
-    '\u{115BF}',
-    '\u{1163F}',
-    '\u{116B6}',
-    '\u{1172B}',
-    '\u{11839}',
-    '\u{1193D}',
-    '\u{1193E}',
-    '\u{119E0}',
-    '\u{11A34}',
-    '\u{11A47}',
-    '\u{11A99}',
-    '\u{11C3F}',
-    '\u{11D44}',
-    '\u{11D45}',
-    '\u{11D97}',
-];
-
-/// Letters of the joining scripts (Arabic, Syriac, N'Ko, Mongolian and the Arabic
-/// presentation forms), between which a zero-width non-joiner keeps two letters from
-/// joining, as Persian spelling needs.
-fn joining(c: char) -> bool {
-    matches!(c,
-        '\u{0620}'..='\u{064A}' | '\u{066E}'..='\u{06D3}' | '\u{06D5}' | '\u{06EE}'..='\u{06FF}'
-        | '\u{0710}'..='\u{074F}' | '\u{0750}'..='\u{077F}' | '\u{07CA}'..='\u{07EA}'
-        | '\u{0860}'..='\u{086A}' | '\u{0870}'..='\u{088E}' | '\u{08A0}'..='\u{08C9}'
-        | '\u{1820}'..='\u{18AA}' | '\u{FB50}'..='\u{FDFF}' | '\u{FE70}'..='\u{FEFC}')
-}
-
-/// A zero-width joiner after a virama, or a non-joiner after a virama or between two
-/// letters of a joining script: how Hindi, Persian and other scripts spell some words
-/// (RFC 5892's CONTEXTJ rules, with the joining scripts taken whole). Anywhere else it can
-/// only hide or split text, making one name look like another.
-fn joins(before: Option<char>, c: char, after: Option<char>) -> bool {
-    let after_virama = before.is_some_and(|b| VIRAMAS.contains(&b));
-    match c {
-        '\u{200D}' => after_virama,
-        '\u{200C}' => after_virama || (before.is_some_and(joining) && after.is_some_and(joining)),
-        _ => false,
-    }
-}
-
 fn schema(message: String) -> RuleViolation {
     RuleViolation::new(Code::SchemaViolation, message)
 }
@@ -143,10 +53,10 @@ fn schema(message: String) -> RuleViolation {
 /// Bounded text holds no invisible formatting characters.
 fn visible(field: &str, text: &str) -> Result<(), RuleViolation> {
     let chars: Vec<char> = text.chars().collect();
-    let hidden = chars.iter().enumerate().find(|&(i, &c)| {
-        let before = i.checked_sub(1).map(|j| chars[j]);
-        invisible(c) && !joins(before, c, chars.get(i + 1).copied())
-    });
+    let hidden = chars
+        .iter()
+        .enumerate()
+        .find(|&(i, &c)| invisible(c) && !joiners::needed(&chars, i));
     match hidden {
         Some((_, &c)) => Err(schema(format!(
             "{field}: invisible formatting characters are not allowed (found U+{:04X})",
@@ -271,10 +181,12 @@ mod tests {
 
     #[test]
     fn zero_width_joiners_are_allowed_only_where_a_script_needs_them() {
-        // Persian "mikhaham" with a non-joiner between joining letters; Devanagari with a
-        // joiner and with a non-joiner after the virama.
         for word in [
+            // Persian "mikhaham": a non-joiner between two letters that would join.
             "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}",
+            // The same across a vowel mark.
+            "\u{0645}\u{064E}\u{200C}\u{062E}",
+            // Devanagari: a joiner and a non-joiner after the virama, inside a word.
             "\u{0915}\u{094D}\u{200D}\u{0937}",
             "\u{0915}\u{094D}\u{200C}\u{0937}",
         ] {
@@ -284,16 +196,24 @@ mod tests {
                 "{word:?}"
             );
         }
-        // Latin, Cyrillic (a look-alike of the name without it), at either end, doubled,
-        // a joiner between Arabic letters, beside a space.
         for text in [
+            // Latin, and Cyrillic (a look-alike of the name without it).
             "ab\u{200C}cd",
             "\u{0418}\u{200C}\u{0432}\u{0430}\u{043D}",
+            // At either end, doubled, beside a space.
             "\u{200D}\u{0645}",
             "\u{0645}\u{200C}",
             "\u{0645}\u{200C}\u{200C}\u{0645}",
-            "\u{0645}\u{200D}\u{0645}",
             "\u{0645} \u{200C}\u{0645}",
+            // A joiner between Arabic letters; a non-joiner after a right-joining dal (it
+            // changes nothing on screen), after hamza, or between presentation forms.
+            "\u{0645}\u{200D}\u{0645}",
+            "\u{062F}\u{200C}\u{0627}\u{0648}\u{062F}",
+            "\u{0621}\u{200C}\u{0645}",
+            "\u{FEE3}\u{200C}\u{FEE4}",
+            // After a virama but at the end, or before a space.
+            "\u{0915}\u{094D}\u{200C}",
+            "\u{0915}\u{094D}\u{200D} x",
         ] {
             assert!(visible("f", text).is_err(), "{text:?}");
         }
