@@ -117,33 +117,14 @@ pub fn has_keys(dir: &Path) -> bool {
     dir.join(LOG_KEY_FILE).exists() && dir.join(SERVICE_KEY_FILE).exists()
 }
 
-/// Creates a data directory and writes the genesis entries.
-pub fn init(
-    dir: &Path,
-    opts: &InitOptions,
-    clock: Arc<dyn Clock>,
-) -> Result<InitReport, DataDirError> {
-    init_on(dir, opts, clock, None)
+/// Checks, without creating anything, that `init` can run on `dir` with `opts` (nothing of
+/// a ledger there, options well formed); shared stores check this before connecting.
+pub fn check_init(dir: &Path, opts: &InitOptions) -> Result<(), DataDirError> {
+    prepare_init(dir, opts).map(drop)
 }
 
-/// Like [`init`], with the ledger in `shared` (EventStoreDB) instead of `ledger.db`; the
-/// data directory then holds only the keys. A shared store that already holds a ledger is
-/// refused: the other nodes need that ledger's keys, copied from the node that made it.
-pub fn init_on(
-    dir: &Path,
-    opts: &InitOptions,
-    clock: Arc<dyn Clock>,
-    shared: Option<Arc<dyn EventStore>>,
-) -> Result<InitReport, DataDirError> {
-    if let Some(store) = &shared {
-        if store.size()? > 0 || has_keys(dir) {
-            return Err(DataDirError::Invalid(format!(
-                "the store already holds a ledger or {} already holds keys; copy {LOG_KEY_FILE} \
-                 and {SERVICE_KEY_FILE} from the node that initialised it",
-                dir.display()
-            )));
-        }
-    }
+/// The local checks of `init`, then the first admin's id and a new log key.
+fn prepare_init(dir: &Path, opts: &InitOptions) -> Result<(PrincipalId, NoteSigner), DataDirError> {
     if is_initialised(dir) {
         return Err(DataDirError::Invalid(format!(
             "{} already holds a ledger; refusing to overwrite it",
@@ -187,6 +168,38 @@ pub fn init_on(
     });
     let signer = NoteSigner::from_signing_key(&origin, SigningKey::generate(&mut OsRng))
         .map_err(|e| DataDirError::Invalid(format!("--origin: {e}")))?;
+    Ok((admin, signer))
+}
+
+/// Creates a data directory and writes the genesis entries.
+pub fn init(
+    dir: &Path,
+    opts: &InitOptions,
+    clock: Arc<dyn Clock>,
+) -> Result<InitReport, DataDirError> {
+    init_on(dir, opts, clock, None)
+}
+
+/// Like [`init`], with the ledger in `shared` (EventStoreDB) instead of `ledger.db`; the
+/// data directory then holds only the keys. A shared store that already holds a ledger is
+/// refused: the other nodes need that ledger's keys, copied from the node that made it.
+pub fn init_on(
+    dir: &Path,
+    opts: &InitOptions,
+    clock: Arc<dyn Clock>,
+    shared: Option<Arc<dyn EventStore>>,
+) -> Result<InitReport, DataDirError> {
+    if let Some(store) = &shared {
+        if store.size()? > 0 || has_keys(dir) {
+            return Err(DataDirError::Invalid(format!(
+                "the store already holds a ledger or {} already holds keys; copy {LOG_KEY_FILE} \
+                 and {SERVICE_KEY_FILE} from the node that initialised it",
+                dir.display()
+            )));
+        }
+    }
+    let (admin, signer) = prepare_init(dir, opts)?;
+    let signer_name = signer.name().to_owned();
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     // The directory holds signing keys and the ledger: owner-only.
     #[cfg(unix)]
@@ -226,7 +239,7 @@ pub fn init_on(
     )?;
     Ok(InitReport {
         data_dir: dir.display().to_string(),
-        origin,
+        origin: signer_name,
         log_key: verifier,
         admin_principal: admin.to_string(),
         admin_key_file: admin_key_path.display().to_string(),

@@ -1,7 +1,6 @@
 //! `caseledger init` and `caseledger serve`.
 
 use std::net::TcpListener;
-
 use std::sync::Arc;
 use std::time::Duration;
 

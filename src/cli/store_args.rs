@@ -28,7 +28,7 @@ pub struct StoreArgs {
     pub store_timeout: u64,
     /// EventStoreDB only: the node's local mirror of the log (a SQLite file; delete it to
     /// rebuild it from EventStoreDB). Default: esdb-mirror.db in the data directory. Each
-    /// node needs its own.
+    /// node needs its own. (`init` uses a throwaway mirror of its own instead.)
     #[arg(long, env = "CASELEDGER_ESDB_MIRROR")]
     pub esdb_mirror: Option<PathBuf>,
 }
@@ -43,16 +43,33 @@ impl std::fmt::Debug for StoreArgs {
     }
 }
 
-/// A mirror file used only while `init` writes a shared log's genesis entries, removed
-/// when dropped (with SQLite's side files).
-struct Throwaway(PathBuf);
+/// The mirror file `init` writes a shared log's genesis entries through, inside the data
+/// directory (owner-only, like the node's own mirror).
+const INIT_MIRROR: &str = ".esdb-init-mirror.db";
+
+/// A mirror file used only while `init` runs, removed when dropped (with SQLite's side
+/// files), and the data directory too if `init` created it and left nothing in it.
+struct Throwaway {
+    file: PathBuf,
+    created_dir: Option<PathBuf>,
+}
+
+impl Throwaway {
+    fn remove_file(file: &Path) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut path = file.to_owned().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
 
 impl Drop for Throwaway {
     fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
+        Self::remove_file(&self.file);
+        if let Some(dir) = &self.created_dir {
+            // Fails, as it should, once `init` has written the keys there.
+            let _ = std::fs::remove_dir(dir);
         }
     }
 }
@@ -67,7 +84,10 @@ impl StoreArgs {
     /// store needs the log key of `data`: its mirror keeps only checkpoints signed with it,
     /// and a mirror built without it would hold none, for good.
     pub fn open(&self, data: &Path) -> anyhow::Result<Backend> {
-        let log_key = read_log_key(data)?;
+        let log_key = match self.is_shared() {
+            true => read_log_key(data)?,
+            false => None,
+        };
         if self.is_shared() && log_key.is_none() {
             anyhow::bail!(
                 "the log on EventStoreDB at `{}` is checked with its log key, but {} holds no \
@@ -98,29 +118,49 @@ impl StoreArgs {
     }
 
     /// `init` on a shared log: there is no log key to check the log with yet, so the store is
-    /// read into a throwaway mirror (the node's own is built later, by a node that checks
-    /// checkpoints); `init` refuses a store that already holds a ledger, and otherwise makes
-    /// the store trust the key it creates before it writes the genesis entries.
+    /// read into a throwaway mirror in the data directory (the node's own is built later, by
+    /// `serve`, which checks checkpoints). The data directory and the options are checked
+    /// first; `init` then refuses a store that already holds a ledger, and otherwise makes the
+    /// store trust the key it creates before it writes the genesis entries.
     pub fn init_shared(
         &self,
         data: &Path,
         opts: &InitOptions,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<InitReport> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let file = std::env::temp_dir().join(format!(
-            "caseledger-init-mirror-{}-{nanos}.db",
-            std::process::id()
-        ));
-        let _throwaway = Throwaway(file.clone());
-        let store = match self.connect(&file, None)? {
+        datadir::check_init(data, opts)?;
+        let created_dir = (!data.exists()).then(|| data.to_owned());
+        create_private_dir(data)?;
+        let file = data.join(INIT_MIRROR);
+        // Left by an `init` that was killed: nothing in it is trusted.
+        Throwaway::remove_file(&file);
+        let _throwaway = Throwaway { file, created_dir };
+        let store = match self.connect(&_throwaway.file, None)? {
             Backend::Shared(store) => store,
             Backend::Sqlite => anyhow::bail!("`{}` is not a shared store", self.store),
         };
-        Ok(datadir::init_on(data, opts, clock, Some(store))?)
+        let report = datadir::init_on(data, opts, clock, Some(store.clone()));
+        // The ledger `init` opened hands the store back once its writer thread has stopped;
+        // the file is removed after that, not under a running mirror.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&store) > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(store);
+        Ok(report?)
     }
+}
+
+/// Creates `dir` (and its parents) with owner-only access, as `init` leaves it.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("securing {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// The log's verifier key, when the data directory holds `log.key`.

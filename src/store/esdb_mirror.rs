@@ -16,10 +16,11 @@ use uuid::Uuid;
 use super::esdb_mapping::{AllPosition, EsdbConfig};
 use super::esdb_mirror_batch::{self as batch, Batch};
 use super::esdb_mirror_meta::{
-    self as meta, check_same_log, refuse, ClusterView, CHECKPOINT_EVENTS_KEY, PREFIX_KEY, SEEN_KEY,
+    self as meta, check_same_log, refuse, ClusterView, CHECKPOINT_EVENTS_KEY, LOG_KEY_KEY,
+    PREFIX_KEY, SEEN_KEY,
 };
 use super::sqlite::SqliteStore;
-use super::{EventStore, StoreError};
+use super::{EventStore, StoreError, StoreNodes};
 use crate::ledger::Frontier;
 use crate::log::note::NoteVerifier;
 
@@ -179,16 +180,56 @@ impl Mirror {
     /// whoever can append to the shared checkpoint stream cannot make this node serve, or
     /// stop publishing over, a checkpoint the log never signed. Set when the node opens the
     /// store with its `log.key`, or by `init` once it has created the key; a second, other
-    /// key is refused.
+    /// key is refused. The key is recorded in the file: a mirror built for another key is
+    /// refused, and one built before keys were recorded has its checkpoints checked first.
     pub fn trust(&self, key: &NoteVerifier) -> Result<(), StoreError> {
-        match self.log_key.get_or_init(|| key.clone()) {
-            k if k == key => Ok(()),
-            k => Err(StoreError::Unavailable(format!(
-                "the mirror already trusts log key {}, not {}",
-                k.to_text(),
-                key.to_text()
-            ))),
+        if let Some(k) = self.log_key.get() {
+            return match k == key {
+                true => Ok(()),
+                false => Err(StoreError::Unavailable(format!(
+                    "the mirror already trusts log key {}, not {}",
+                    k.to_text(),
+                    key.to_text()
+                ))),
+            };
         }
+        let text = key.to_text();
+        match self.db.meta(LOG_KEY_KEY)? {
+            Some(held) if held == text.as_bytes() => {}
+            Some(held) => {
+                return Err(refuse(
+                    &self.file,
+                    format!(
+                        "it was built for log key {}, but this node's is {text}",
+                        String::from_utf8_lossy(&held)
+                    ),
+                ))
+            }
+            None => {
+                self.check_held_checkpoints(key)?;
+                self.db.set_meta(LOG_KEY_KEY, text.as_bytes())?;
+            }
+        }
+        let _ = self.log_key.set(key.clone());
+        Ok(())
+    }
+
+    /// The checkpoints a mirror kept before it recorded a log key, checked as new ones are.
+    fn check_held_checkpoints(&self, key: &NoteVerifier) -> Result<(), StoreError> {
+        let size = self.db.size()?;
+        let tree = StoreNodes(&self.db as &dyn EventStore);
+        for cp in self.db.checkpoints()? {
+            if let Some(why) = batch::refusal(key, &cp, size, &tree)? {
+                return Err(refuse(
+                    &self.file,
+                    format!(
+                        "it holds a checkpoint of size {} that is not the log's: {why}",
+                        cp.size
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The mirror file.

@@ -201,10 +201,9 @@ impl Builder<'_> {
 impl Builder<'_> {
     /// The largest of the batch's checkpoints (the later one of equal sizes) that verifies
     /// under the log key and whose root is the tree's root at its size; larger ones that
-    /// fail are skipped with a warning. Without a key (a node connected before `init` made
-    /// its key, or before `log.key` was copied to it) none is kept: the node signs its own
-    /// once it has the key. A tree that cannot be read fails the batch (it is
-    /// fed again), rather than skipping a checkpoint that may be good.
+    /// fail are skipped with a warning. Without a key (only `init`'s throwaway mirror, before
+    /// `init` has created the key) none is kept. A tree that cannot be read fails the batch
+    /// (it is fed again), rather than skipping a checkpoint that may be good.
     fn trusted_checkpoint(
         &mut self,
         border: &Border<'_>,
@@ -243,7 +242,7 @@ impl Builder<'_> {
 
 /// Why a checkpoint filed under `cp.size` is not the log's, if it is not: a log of `size`
 /// entries whose tree is `tree`, signed with `key`.
-fn refusal(
+pub(super) fn refusal(
     key: &NoteVerifier,
     cp: &StoredCheckpoint,
     size: u64,

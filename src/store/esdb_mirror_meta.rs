@@ -17,6 +17,8 @@ pub const SEEN_KEY: &str = "esdb.seen";
 /// `meta` key: the next revision of `<prefix>$checkpoints` (8 bytes, BE). The checkpoint
 /// table keeps one head per size, so it cannot say how many checkpoint events there were.
 pub const CHECKPOINT_EVENTS_KEY: &str = "esdb.checkpoint_events";
+/// `meta` key: the log key (signed-note verifier text) whose checkpoints the mirror keeps.
+pub const LOG_KEY_KEY: &str = "esdb.log_key";
 
 /// The `meta` value of a position.
 pub fn encode_position(p: AllPosition) -> Vec<u8> {

@@ -206,3 +206,43 @@ fn without_a_key_no_checkpoint_is_kept() {
     let other = NoteSigner::generate(ORIGIN).expect("key");
     assert!(m.trust(&other.verifier()).is_err());
 }
+
+#[test]
+fn a_mirror_records_its_log_key_and_refuses_another() {
+    let (dir, m, _) = mirror_of(true, 2);
+    drop(m);
+    // The same key again: fine.
+    open_in(dir.path());
+    let other = NoteSigner::generate(ORIGIN).expect("key");
+    let m = Mirror::open(&dir.path().join(MIRROR_FILE), &cfg()).expect("open mirror");
+    let refused = m.trust(&other.verifier()).expect_err("another key");
+    let message = refused.to_string();
+    assert!(message.contains(MIRROR_FILE), "names the file: {message}");
+    assert!(message.contains("delete"), "says what to do: {message}");
+}
+
+#[test]
+fn checkpoints_kept_before_a_key_was_recorded_are_checked_first() {
+    // As a mirror built by an earlier version holds them: stored without any check.
+    let log = test_log();
+    for (forged, trusted) in [(false, true), (true, false)] {
+        let (_dir, m, entries) = mirror_of(false, 3);
+        let signer = match forged {
+            true => NoteSigner::generate(ORIGIN).expect("key"),
+            false => test_log(),
+        };
+        let held = signed(&signer, &entries, 3, 3);
+        m.store()
+            .commit(super::super::CommitGroup {
+                entries: vec![],
+                nodes: vec![],
+                checkpoint: Some(held),
+            })
+            .expect("stored as is");
+        assert_eq!(
+            m.trust(&log.verifier()).is_ok(),
+            trusted,
+            "forged: {forged}"
+        );
+    }
+}

@@ -186,9 +186,13 @@ mod tests {
             "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}",
             // The same across a vowel mark.
             "\u{0645}\u{064E}\u{200C}\u{062E}",
-            // Devanagari: a joiner and a non-joiner after the virama, inside a word.
+            // Devanagari: a joiner and a non-joiner after the virama, inside a word; a
+            // Malayalam chillu (virama and joiner ending a word).
             "\u{0915}\u{094D}\u{200D}\u{0937}",
             "\u{0915}\u{094D}\u{200C}\u{0937}",
+            "\u{0D38}\u{0D30}\u{0D4D}\u{200D} \u{0D28}\u{0D4D}\u{200D}",
+            // Before a right-joining letter, with a vowel mark after the non-joiner.
+            "\u{0645}\u{200C}\u{064E}\u{0627}",
         ] {
             assert_eq!(
                 visible("f", word).map_err(|v| v.message),
@@ -211,9 +215,9 @@ mod tests {
             "\u{062F}\u{200C}\u{0627}\u{0648}\u{062F}",
             "\u{0621}\u{200C}\u{0645}",
             "\u{FEE3}\u{200C}\u{FEE4}",
-            // After a virama but at the end, or before a space.
-            "\u{0915}\u{094D}\u{200C}",
-            "\u{0915}\u{094D}\u{200D} x",
+            // Beside a tatweel (join-causing, not a joining letter), or a low alef.
+            "\u{0640}\u{200C}\u{0645}",
+            "\u{0645}\u{200C}\u{08AD}",
         ] {
             assert!(visible("f", text).is_err(), "{text:?}");
         }

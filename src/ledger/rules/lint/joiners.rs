@@ -76,7 +76,7 @@ fn transparent(c: char) -> bool {
     matches!(c,
         '\u{0610}'..='\u{061A}' | '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{06D6}'..='\u{06DC}'
         | '\u{06DF}'..='\u{06E4}' | '\u{06E7}'..='\u{06E8}' | '\u{06EA}'..='\u{06ED}'
-        | '\u{08CA}'..='\u{08E1}' | '\u{08E3}'..='\u{08FF}')
+        | '\u{0898}'..='\u{089F}' | '\u{08CA}'..='\u{08E1}' | '\u{08E3}'..='\u{08FF}')
 }
 
 /// Arabic-script letters that join to the letter before them (dual- and right-joining).
@@ -84,7 +84,8 @@ fn joins_before(c: char) -> bool {
     matches!(c,
         '\u{0620}' | '\u{0622}'..='\u{063F}' | '\u{0641}'..='\u{064A}' | '\u{066E}'..='\u{066F}'
         | '\u{0671}'..='\u{0673}' | '\u{0675}'..='\u{06D3}' | '\u{06D5}' | '\u{06EE}'..='\u{06EF}'
-        | '\u{06FA}'..='\u{06FC}' | '\u{06FF}' | '\u{0750}'..='\u{077F}' | '\u{08A0}'..='\u{08C9}')
+        | '\u{06FA}'..='\u{06FC}' | '\u{06FF}' | '\u{0750}'..='\u{077F}' | '\u{0870}'..='\u{0882}'
+        | '\u{0886}' | '\u{0889}'..='\u{088E}' | '\u{08A0}'..='\u{08AC}' | '\u{08AE}'..='\u{08C8}')
 }
 
 /// Right-joining letters: they join to the letter before them, never to the one after
@@ -97,18 +98,14 @@ fn right_joining(c: char) -> bool {
         | '\u{06C0}' | '\u{06C3}'..='\u{06CB}' | '\u{06CD}' | '\u{06CF}' | '\u{06D2}'..='\u{06D3}'
         | '\u{06D5}' | '\u{06EE}'..='\u{06EF}' | '\u{0759}'..='\u{075B}' | '\u{076B}'..='\u{076C}'
         | '\u{0771}' | '\u{0773}'..='\u{0774}' | '\u{0778}'..='\u{0779}' | '\u{08AA}'..='\u{08AC}'
-        | '\u{08AE}' | '\u{08B1}'..='\u{08B2}' | '\u{08B9}')
-}
-
-/// A letter a conjunct can continue with: visible, not ASCII, not a space.
-fn letter(c: Option<&char>) -> bool {
-    c.is_some_and(|&c| !c.is_ascii() && !c.is_whitespace() && !super::invisible(c))
+        | '\u{08AE}' | '\u{08B1}'..='\u{08B2}' | '\u{08B9}' | '\u{0870}'..='\u{0882}' | '\u{088E}')
 }
 
 /// Whether the joiner or non-joiner at `chars[i]` is part of the spelling.
 pub(super) fn needed(chars: &[char], i: usize) -> bool {
     let before = i.checked_sub(1).map(|j| chars[j]);
-    let after_virama = before.is_some_and(|b| VIRAMAS.contains(&b)) && letter(chars.get(i + 1));
+    // At the end of a word too: Malayalam chillus and Bengali khanda-ta are spelled so.
+    let after_virama = before.is_some_and(|b| VIRAMAS.contains(&b));
     match chars[i] {
         '\u{200D}' => after_virama,
         '\u{200C}' => after_virama || between_joining_letters(chars, i),
@@ -116,12 +113,12 @@ pub(super) fn needed(chars: &[char], i: usize) -> bool {
     }
 }
 
-/// A non-joiner between a letter that would join the next one and a letter that would join
-/// the one before, vowel marks skipped (U+0640, the tatweel, joins on both sides).
+/// A non-joiner between a letter that would join the next one (dual-joining) and a letter
+/// that would join the one before (dual- or right-joining), vowel marks skipped: RFC 5892's
+/// `(L|D) T* ZWNJ T* (R|D)`, for the Arabic script (which has no left-joining letters).
 fn between_joining_letters(chars: &[char], i: usize) -> bool {
     let before = chars[..i].iter().rev().find(|&&c| !transparent(c));
     let after = chars[i + 1..].iter().find(|&&c| !transparent(c));
-    let tatweel = |c: char| c == '\u{0640}';
-    before.is_some_and(|&b| (joins_before(b) && !right_joining(b)) || tatweel(b))
-        && after.is_some_and(|&a| joins_before(a) || tatweel(a))
+    before.is_some_and(|&b| joins_before(b) && !right_joining(b))
+        && after.is_some_and(|&a| joins_before(a))
 }
