@@ -161,6 +161,13 @@ fn prepare_init(dir: &Path, opts: &InitOptions) -> Result<(PrincipalId, NoteSign
              another id for the first admin"
         )));
     }
+    let admin_key = dir.join(format!("{admin}.key.json"));
+    if admin_key.exists() {
+        return Err(DataDirError::Invalid(format!(
+            "{} already exists; init never overwrites a key file",
+            admin_key.display()
+        )));
+    }
     let origin = opts.origin.clone().unwrap_or_else(|| {
         let mut tag = [0u8; 4];
         OsRng.fill_bytes(&mut tag);

@@ -48,28 +48,41 @@ impl std::fmt::Debug for StoreArgs {
 const INIT_MIRROR: &str = ".esdb-init-mirror.db";
 
 /// A mirror file used only while `init` runs, removed when dropped (with SQLite's side
-/// files), and the data directory too if `init` created it and left nothing in it.
+/// files), and the directories `init` created for it too if they are left empty.
 struct Throwaway {
     file: PathBuf,
-    created_dir: Option<PathBuf>,
+    /// The data directory's writer lock file, when `init` created it.
+    lock: Option<PathBuf>,
+    /// The directories `init` created, innermost first.
+    created: Vec<PathBuf>,
 }
 
 impl Throwaway {
-    fn remove_file(file: &Path) {
+    /// Removes the mirror file and SQLite's side files.
+    fn remove_file(file: &Path) -> std::io::Result<()> {
         for suffix in ["", "-wal", "-shm", "-journal"] {
             let mut path = file.to_owned().into_os_string();
             path.push(suffix);
-            let _ = std::fs::remove_file(path);
+            match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
+        Ok(())
     }
 }
 
 impl Drop for Throwaway {
     fn drop(&mut self) {
-        Self::remove_file(&self.file);
-        if let Some(dir) = &self.created_dir {
-            // Fails, as it should, once `init` has written the keys there.
-            let _ = std::fs::remove_dir(dir);
+        let _ = Self::remove_file(&self.file);
+        if let Some(lock) = &self.lock {
+            let _ = std::fs::remove_file(lock);
+        }
+        // Fails, as it should, once `init` has written the keys there.
+        for dir in &self.created {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
         }
     }
 }
@@ -129,22 +142,44 @@ impl StoreArgs {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<InitReport> {
         datadir::check_init(data, opts)?;
-        let created_dir = (!data.exists()).then(|| data.to_owned());
-        create_private_dir(data)?;
-        let file = data.join(INIT_MIRROR);
+        let created: Vec<PathBuf> = data
+            .ancestors()
+            .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+            .map(Path::to_owned)
+            .collect();
+        let mut throwaway = Throwaway {
+            file: data.join(INIT_MIRROR),
+            lock: None,
+            created,
+        };
+        if throwaway.created.is_empty() {
+            // An existing directory is secured by `init` itself, once its checks have passed.
+            std::fs::create_dir_all(data)?;
+        } else {
+            create_private_dir(data)?;
+        }
+        let lock = data.join(datadir::LOCK_FILE);
+        throwaway.lock = (!lock.exists()).then_some(lock);
+        // One `init` at a time per directory: the mirror file's name is fixed.
+        let _lock = datadir::lock_writer(data)?;
         // Left by an `init` that was killed: nothing in it is trusted.
-        Throwaway::remove_file(&file);
-        let _throwaway = Throwaway { file, created_dir };
-        let store = match self.connect(&_throwaway.file, None)? {
+        Throwaway::remove_file(&throwaway.file)
+            .with_context(|| format!("removing {}", throwaway.file.display()))?;
+        let store = match self.connect(&throwaway.file, None)? {
             Backend::Shared(store) => store,
             Backend::Sqlite => anyhow::bail!("`{}` is not a shared store", self.store),
         };
         let report = datadir::init_on(data, opts, clock, Some(store.clone()));
         // The ledger `init` opened hands the store back once its writer thread has stopped;
         // the file is removed after that, not under a running mirror.
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
         while Arc::strong_count(&store) > 1 && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
+        }
+        if Arc::strong_count(&store) > 1 {
+            tracing::warn!(
+                "init's ledger is still running; its throwaway mirror is removed anyway"
+            );
         }
         drop(store);
         Ok(report?)

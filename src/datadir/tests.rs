@@ -115,3 +115,17 @@ fn an_io_error_is_reported_once() {
     let report = format!("{:#}", anyhow::Error::from(e));
     assert_eq!(report.matches("os error").count(), 1, "{report}");
 }
+
+#[test]
+fn an_admin_key_file_in_the_way_is_named_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("admin.key.json"), "{}").expect("write");
+    match init(dir.path(), &InitOptions::default(), Arc::new(SystemClock)) {
+        Err(DataDirError::Invalid(why)) => assert!(why.contains("admin.key.json"), "{why}"),
+        other => panic!("initialised: {:?}", other.map(|_| ())),
+    }
+    assert!(
+        !dir.path().join(LOG_KEY_FILE).exists(),
+        "no key was written"
+    );
+}

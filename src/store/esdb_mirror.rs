@@ -194,8 +194,11 @@ impl Mirror {
             };
         }
         let text = key.to_text();
+        // A mirror that holds nothing yet proves nothing about any key: it starts again.
+        let empty = self.db.size()? == 0 && self.db.latest_checkpoint()?.is_none();
         match self.db.meta(LOG_KEY_KEY)? {
             Some(held) if held == text.as_bytes() => {}
+            Some(_) if empty => self.db.set_meta(LOG_KEY_KEY, text.as_bytes())?,
             Some(held) => {
                 return Err(refuse(
                     &self.file,

@@ -219,6 +219,12 @@ fn a_mirror_records_its_log_key_and_refuses_another() {
     let message = refused.to_string();
     assert!(message.contains(MIRROR_FILE), "names the file: {message}");
     assert!(message.contains("delete"), "says what to do: {message}");
+    // A mirror that holds nothing proves nothing about a key: it takes the new one.
+    let (dir, m, _) = mirror_of(true, 0);
+    drop(m);
+    let m = Mirror::open(&dir.path().join(MIRROR_FILE), &cfg()).expect("open mirror");
+    m.trust(&other.verifier())
+        .expect("an empty mirror starts again");
 }
 
 #[test]

@@ -215,6 +215,9 @@ mod tests {
             "\u{062F}\u{200C}\u{0627}\u{0648}\u{062F}",
             "\u{0621}\u{200C}\u{0645}",
             "\u{FEE3}\u{200C}\u{FEE4}",
+            // A non-joiner ending a word after a virama (it changes nothing there).
+            "\u{0915}\u{094D}\u{200C}",
+            "\u{0915}\u{094D}\u{200C} x",
             // Beside a tatweel (join-causing, not a joining letter), or a low alef.
             "\u{0640}\u{200C}\u{0645}",
             "\u{0645}\u{200C}\u{08AD}",

@@ -104,11 +104,15 @@ fn right_joining(c: char) -> bool {
 /// Whether the joiner or non-joiner at `chars[i]` is part of the spelling.
 pub(super) fn needed(chars: &[char], i: usize) -> bool {
     let before = i.checked_sub(1).map(|j| chars[j]);
-    // At the end of a word too: Malayalam chillus and Bengali khanda-ta are spelled so.
     let after_virama = before.is_some_and(|b| VIRAMAS.contains(&b));
+    // A joiner may end a word (Malayalam chillus and Bengali khanda-ta are spelled so); a
+    // non-joiner changes nothing there, so it must come before a letter.
+    let letter_after = chars
+        .get(i + 1)
+        .is_some_and(|&c| c.is_alphabetic() && !super::invisible(c));
     match chars[i] {
         '\u{200D}' => after_virama,
-        '\u{200C}' => after_virama || between_joining_letters(chars, i),
+        '\u{200C}' => (after_virama && letter_after) || between_joining_letters(chars, i),
         _ => false,
     }
 }
