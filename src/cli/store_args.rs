@@ -47,14 +47,15 @@ impl std::fmt::Debug for StoreArgs {
 /// directory (owner-only, like the node's own mirror).
 const INIT_MIRROR: &str = ".esdb-init-mirror.db";
 
-/// A mirror file used only while `init` runs, removed when dropped (with SQLite's side
-/// files), and the directories `init` created for it too if they are left empty.
+/// A mirror file used only while `init` runs, under the data directory's writer lock;
+/// removed when dropped (with SQLite's side files) before the lock is released (fields drop
+/// after `drop`), and the directories `init` created too, if nothing else is left in them.
 struct Throwaway {
     file: PathBuf,
-    /// The data directory's writer lock file, when `init` created it.
-    lock: Option<PathBuf>,
     /// The directories `init` created, innermost first.
     created: Vec<PathBuf>,
+    /// The writer lock, held as long as the mirror file exists.
+    _held: std::fs::File,
 }
 
 impl Throwaway {
@@ -75,14 +76,28 @@ impl Throwaway {
 impl Drop for Throwaway {
     fn drop(&mut self) {
         let _ = Self::remove_file(&self.file);
-        if let Some(lock) = &self.lock {
-            let _ = std::fs::remove_file(lock);
-        }
-        // Fails, as it should, once `init` has written the keys there.
-        for dir in &self.created {
-            if std::fs::remove_dir(dir).is_err() {
-                break;
-            }
+        remove_created(&self.created);
+    }
+}
+
+/// Removes the directories `init` created (innermost first) while they hold nothing but the
+/// writer lock file: once `init` has written the keys, nothing is removed.
+fn remove_created(created: &[PathBuf]) {
+    let Some(data) = created.first() else {
+        return;
+    };
+    let only_lock = std::fs::read_dir(data).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .all(|e| e.file_name() == datadir::LOCK_FILE)
+    });
+    if !only_lock {
+        return;
+    }
+    let _ = std::fs::remove_file(data.join(datadir::LOCK_FILE));
+    for dir in created {
+        if std::fs::remove_dir(dir).is_err() {
+            break;
         }
     }
 }
@@ -147,24 +162,32 @@ impl StoreArgs {
             .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
             .map(Path::to_owned)
             .collect();
-        let mut throwaway = Throwaway {
-            file: data.join(INIT_MIRROR),
-            lock: None,
-            created,
-        };
-        if throwaway.created.is_empty() {
+        if created.is_empty() {
             // An existing directory is secured by `init` itself, once its checks have passed.
-            std::fs::create_dir_all(data)?;
+            std::fs::create_dir_all(data)
+                .with_context(|| format!("creating {}", data.display()))?;
         } else {
             create_private_dir(data)?;
         }
-        let lock = data.join(datadir::LOCK_FILE);
-        throwaway.lock = (!lock.exists()).then_some(lock);
         // One `init` at a time per directory: the mirror file's name is fixed.
-        let _lock = datadir::lock_writer(data)?;
+        let held = match datadir::lock_writer(data) {
+            Ok(held) => held,
+            Err(e) => {
+                remove_created(&created);
+                return Err(e.into());
+            }
+        };
+        let throwaway = Throwaway {
+            file: data.join(INIT_MIRROR),
+            created,
+            _held: held,
+        };
         // Left by an `init` that was killed: nothing in it is trusted.
         Throwaway::remove_file(&throwaway.file)
             .with_context(|| format!("removing {}", throwaway.file.display()))?;
+        // Owner-only from the start: it holds a copy of the log (SQLite's side files take
+        // the main file's mode).
+        private_file(&throwaway.file)?;
         let store = match self.connect(&throwaway.file, None)? {
             Backend::Shared(store) => store,
             Backend::Sqlite => anyhow::bail!("`{}` is not a shared store", self.store),
@@ -198,10 +221,49 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates an empty file only the owner can read and write.
+fn private_file(path: &Path) -> anyhow::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    Ok(())
+}
+
 /// The log's verifier key, when the data directory holds `log.key`.
 fn read_log_key(data: &Path) -> anyhow::Result<Option<NoteVerifier>> {
     match data.join(datadir::LOG_KEY_FILE).exists() {
         true => Ok(Some(datadir::read_signer(data)?.verifier())),
         false => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::SystemClock;
+
+    #[test]
+    fn an_init_that_cannot_take_the_lock_leaves_the_other_inits_mirror_alone() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let args = StoreArgs {
+            store: "esdb://127.0.0.1:1?tls=false".into(),
+            store_timeout: 1,
+            esdb_mirror: None,
+        };
+        // Another init holds the directory and is writing its throwaway mirror.
+        let _other = datadir::lock_writer(dir.path()).expect("lock");
+        let theirs = dir.path().join(INIT_MIRROR);
+        std::fs::write(&theirs, b"in use").expect("write");
+        let refused = args
+            .init_shared(dir.path(), &InitOptions::default(), Arc::new(SystemClock))
+            .expect_err("the directory is in use");
+        assert!(format!("{refused:#}").contains("in use"), "{refused:#}");
+        assert!(theirs.exists(), "the other init's mirror was removed");
     }
 }
