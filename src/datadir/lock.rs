@@ -30,8 +30,8 @@ pub fn lock_writer(dir: &Path) -> Result<std::fs::File, DataDirError> {
             }
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(DataDirError::Invalid(format!(
-                    "{} is in use by another caseledger process (serve, demo or bench); stop \
-                     it first",
+                    "{} is in use by another caseledger process (serve, demo, bench, rebuild \
+                     or init); stop it first",
                     dir.display()
                 )))
             }
