@@ -90,6 +90,56 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(health::metrics);
 }
 
+/// Every route's method and path pattern, as `routes` registers them: a request that matches
+/// a path but not its method is told which methods the path takes (405 and `Allow`).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/events"),
+    ("POST", "/v1/events/batch"),
+    ("GET", "/v1/streams/{stream}"),
+    ("GET", "/v1/log/entries"),
+    ("GET", "/v1/log/checkpoint"),
+    ("GET", "/v1/log/key"),
+    ("GET", "/v1/log/proof/inclusion"),
+    ("GET", "/v1/log/proof/consistency"),
+    ("GET", "/v1/export"),
+    ("POST", "/v1/principals/{id}/tokens"),
+    ("GET", "/v1/cases/{case_id}"),
+    ("GET", "/v1/cases/{case_id}/consent-trail"),
+    ("GET", "/v1/agencies"),
+    ("GET", "/v1/agencies/{id}"),
+    ("GET", "/v1/schemas"),
+    ("GET", "/v1/schemas/{type}"),
+    ("GET", "/v1/reports/agencies"),
+    ("GET", "/v1/reports/program"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+];
+
+/// What no route took: 405 with `Allow` when the path exists for other methods, else 404.
+async fn unmatched(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter(|(_, pattern)| actix_web::dev::ResourceDef::new(*pattern).is_match(req.path()))
+        .map(|(method, _)| *method)
+        .collect();
+    if allowed.is_empty() {
+        return ApiError::not_found("no such endpoint").error_response();
+    }
+    let allow = allowed.join(", ");
+    let mut resp = ApiError::new(
+        Code::MethodNotAllowed,
+        format!("{} takes {allow}, not {}", req.path(), req.method()),
+    )
+    .error_response();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
+        resp.headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    resp
+}
+
 /// A bound, not yet awaited server.
 pub struct Application {
     port: u16,
@@ -112,9 +162,7 @@ impl Application {
                         ApiError::new(Code::BadRequest, e.to_string()).into()
                     }))
                     .configure(routes)
-                    .default_service(web::to(|| async {
-                        Err::<actix_web::HttpResponse, _>(ApiError::not_found("no such endpoint"))
-                    }))
+                    .default_service(web::to(unmatched))
             })
             .workers(workers.max(1))
             .listen(listener)?

@@ -56,6 +56,7 @@ pub fn status_of(code: Code) -> StatusCode {
         }
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::BadGateway => StatusCode::BAD_GATEWAY,
+        Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -81,6 +82,7 @@ fn title_of(code: Code) -> &'static str {
         Code::BadRequest => "Bad request",
         Code::Unavailable => "Service unavailable",
         Code::BadGateway => "Writing node failed",
+        Code::MethodNotAllowed => "Method not allowed",
         Code::Internal => "Internal error",
     }
 }

@@ -30,6 +30,8 @@ pub enum Code {
     Unavailable,
     /// A reading node's forwarded write failed after it was sent: its outcome is unknown.
     BadGateway,
+    /// The path exists, but not for this HTTP method.
+    MethodNotAllowed,
     Internal,
 }
 
@@ -56,6 +58,7 @@ impl Code {
             Code::BadRequest => "bad_request",
             Code::Unavailable => "unavailable",
             Code::BadGateway => "bad_gateway",
+            Code::MethodNotAllowed => "method_not_allowed",
             Code::Internal => "internal",
         }
     }
