@@ -5,14 +5,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ed25519_dalek::SigningKey;
-use rand_core::{OsRng, RngCore};
 use serde::Serialize;
 use serde_json::json;
 
+mod checks;
 mod lock;
 mod snapshots;
 
+pub use checks::check_init;
+use checks::prepare_init;
 pub use lock::{lock_writer, LOCK_FILE};
 pub use snapshots::{save_snapshot, Snapshotter};
 
@@ -93,7 +94,8 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
     }
 }
 
-fn write_secret(path: &Path, text: &str) -> Result<(), DataDirError> {
+/// Writes a new file only the owner can read (never over an existing one), and syncs it.
+pub fn write_secret(path: &Path, text: &str) -> Result<(), DataDirError> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -107,6 +109,17 @@ fn write_secret(path: &Path, text: &str) -> Result<(), DataDirError> {
     f.sync_all().map_err(io(path))
 }
 
+/// Creates `dir` (and its parents) owner-only: it holds signing keys and the ledger.
+pub fn create_private_dir(dir: &Path) -> Result<(), DataDirError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+    }
+    Ok(())
+}
+
 /// Whether `dir` already holds a ledger.
 pub fn is_initialised(dir: &Path) -> bool {
     dir.join(DB_FILE).exists()
@@ -115,67 +128,6 @@ pub fn is_initialised(dir: &Path) -> bool {
 /// Whether `dir` holds the keys of a ledger kept in a shared store (EventStoreDB).
 pub fn has_keys(dir: &Path) -> bool {
     dir.join(LOG_KEY_FILE).exists() && dir.join(SERVICE_KEY_FILE).exists()
-}
-
-/// Checks, without creating anything, that `init` can run on `dir` with `opts` (nothing of
-/// a ledger there, options well formed); shared stores check this before connecting.
-pub fn check_init(dir: &Path, opts: &InitOptions) -> Result<(), DataDirError> {
-    prepare_init(dir, opts).map(drop)
-}
-
-/// The local checks of `init`, then the first admin's id and a new log key.
-fn prepare_init(dir: &Path, opts: &InitOptions) -> Result<(PrincipalId, NoteSigner), DataDirError> {
-    if is_initialised(dir) {
-        return Err(DataDirError::Invalid(format!(
-            "{} already holds a ledger; refusing to overwrite it",
-            dir.display()
-        )));
-    }
-    if has_keys(dir) {
-        return Err(DataDirError::Invalid(format!(
-            "{} holds a ledger's keys ({LOG_KEY_FILE}, {SERVICE_KEY_FILE}) but no {DB_FILE}: \
-             it is probably the data directory of an EventStoreDB-backed ledger (give its \
-             --store), or an `init` that stopped before its ledger was written; refusing to \
-             overwrite the keys",
-            dir.display()
-        )));
-    }
-    if let Some(left) = [LOG_KEY_FILE, SERVICE_KEY_FILE]
-        .iter()
-        .find(|f| dir.join(f).exists())
-    {
-        return Err(DataDirError::Invalid(format!(
-            "{} holds {left} from an `init` that did not finish; remove the directory (it \
-             holds no ledger) and run `init` again",
-            dir.display()
-        )));
-    }
-    // Everything given is checked before anything is created.
-    let admin = PrincipalId::parse(&opts.admin)
-        .map_err(|e| DataDirError::Invalid(format!("--admin: {e}")))?;
-    crate::domain::AgencyId::parse(&opts.agency)
-        .map_err(|e| DataDirError::Invalid(format!("--agency: {e}")))?;
-    if admin.as_str() == SERVICE_PRINCIPAL {
-        return Err(DataDirError::Invalid(format!(
-            "--admin: `{SERVICE_PRINCIPAL}` is the ledger's own service principal; choose \
-             another id for the first admin"
-        )));
-    }
-    let admin_key = dir.join(format!("{admin}.key.json"));
-    if admin_key.exists() {
-        return Err(DataDirError::Invalid(format!(
-            "{} already exists; init never overwrites a key file",
-            admin_key.display()
-        )));
-    }
-    let origin = opts.origin.clone().unwrap_or_else(|| {
-        let mut tag = [0u8; 4];
-        OsRng.fill_bytes(&mut tag);
-        format!("caseledger.local/{}", hex::encode(tag))
-    });
-    let signer = NoteSigner::from_signing_key(&origin, SigningKey::generate(&mut OsRng))
-        .map_err(|e| DataDirError::Invalid(format!("--origin: {e}")))?;
-    Ok((admin, signer))
 }
 
 /// Creates a data directory and writes the genesis entries.
@@ -207,13 +159,7 @@ pub fn init_on(
     }
     let (admin, signer) = prepare_init(dir, opts)?;
     let signer_name = signer.name().to_owned();
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    // The directory holds signing keys and the ledger: owner-only.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
-    }
+    create_private_dir(dir)?;
     if let Some(store) = &shared {
         store.trust_log_key(&signer.verifier())?;
     }

@@ -167,7 +167,7 @@ impl StoreArgs {
             std::fs::create_dir_all(data)
                 .with_context(|| format!("creating {}", data.display()))?;
         } else {
-            create_private_dir(data)?;
+            datadir::create_private_dir(data)?;
         }
         // One `init` at a time per directory: the mirror file's name is fixed.
         let held = match datadir::lock_writer(data) {
@@ -187,7 +187,7 @@ impl StoreArgs {
             .with_context(|| format!("removing {}", throwaway.file.display()))?;
         // Owner-only from the start: it holds a copy of the log (SQLite's side files take
         // the main file's mode).
-        private_file(&throwaway.file)?;
+        datadir::write_secret(&throwaway.file, "")?;
         let store = match self.connect(&throwaway.file, None)? {
             Backend::Shared(store) => store,
             Backend::Sqlite => anyhow::bail!("`{}` is not a shared store", self.store),
@@ -207,32 +207,6 @@ impl StoreArgs {
         drop(store);
         Ok(report?)
     }
-}
-
-/// Creates `dir` (and its parents) with owner-only access, as `init` leaves it.
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("securing {}", dir.display()))?;
-    }
-    Ok(())
-}
-
-/// Creates an empty file only the owner can read and write.
-fn private_file(path: &Path) -> anyhow::Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    Ok(())
 }
 
 /// The log's verifier key, when the data directory holds `log.key`.

@@ -1,0 +1,78 @@
+//! What `init` checks before it creates anything: nothing of a ledger in the directory, and
+//! well-formed options.
+
+use std::path::Path;
+
+use ed25519_dalek::SigningKey;
+use rand_core::{OsRng, RngCore};
+
+use super::{
+    has_keys, is_initialised, DataDirError, InitOptions, DB_FILE, LOG_KEY_FILE, SERVICE_KEY_FILE,
+    SERVICE_PRINCIPAL,
+};
+use crate::domain::PrincipalId;
+use crate::log::note::NoteSigner;
+
+/// Checks, without creating anything, that `init` can run on `dir` with `opts` (nothing of
+/// a ledger there, options well formed); shared stores check this before connecting.
+pub fn check_init(dir: &Path, opts: &InitOptions) -> Result<(), DataDirError> {
+    prepare_init(dir, opts).map(drop)
+}
+
+/// The local checks of `init`, then the first admin's id and a new log key.
+pub(super) fn prepare_init(
+    dir: &Path,
+    opts: &InitOptions,
+) -> Result<(PrincipalId, NoteSigner), DataDirError> {
+    if is_initialised(dir) {
+        return Err(DataDirError::Invalid(format!(
+            "{} already holds a ledger; refusing to overwrite it",
+            dir.display()
+        )));
+    }
+    if has_keys(dir) {
+        return Err(DataDirError::Invalid(format!(
+            "{} holds a ledger's keys ({LOG_KEY_FILE}, {SERVICE_KEY_FILE}) but no {DB_FILE}: \
+             it is probably the data directory of an EventStoreDB-backed ledger (give its \
+             --store), or an `init` that stopped before its ledger was written; refusing to \
+             overwrite the keys",
+            dir.display()
+        )));
+    }
+    if let Some(left) = [LOG_KEY_FILE, SERVICE_KEY_FILE]
+        .iter()
+        .find(|f| dir.join(f).exists())
+    {
+        return Err(DataDirError::Invalid(format!(
+            "{} holds {left} from an `init` that did not finish; remove the directory (it \
+             holds no ledger) and run `init` again",
+            dir.display()
+        )));
+    }
+    // Everything given is checked before anything is created.
+    let admin = PrincipalId::parse(&opts.admin)
+        .map_err(|e| DataDirError::Invalid(format!("--admin: {e}")))?;
+    crate::domain::AgencyId::parse(&opts.agency)
+        .map_err(|e| DataDirError::Invalid(format!("--agency: {e}")))?;
+    if admin.as_str() == SERVICE_PRINCIPAL {
+        return Err(DataDirError::Invalid(format!(
+            "--admin: `{SERVICE_PRINCIPAL}` is the ledger's own service principal; choose \
+             another id for the first admin"
+        )));
+    }
+    let admin_key = dir.join(format!("{admin}.key.json"));
+    if admin_key.exists() {
+        return Err(DataDirError::Invalid(format!(
+            "{} already exists; init never overwrites a key file",
+            admin_key.display()
+        )));
+    }
+    let origin = opts.origin.clone().unwrap_or_else(|| {
+        let mut tag = [0u8; 4];
+        OsRng.fill_bytes(&mut tag);
+        format!("caseledger.local/{}", hex::encode(tag))
+    });
+    let signer = NoteSigner::from_signing_key(&origin, SigningKey::generate(&mut OsRng))
+        .map_err(|e| DataDirError::Invalid(format!("--origin: {e}")))?;
+    Ok((admin, signer))
+}

@@ -1,0 +1,188 @@
+//! Commits that fail or conflict: what the submitters are told, repeats and refusals that
+//! rested on the failed group included.
+
+use std::sync::Arc;
+
+use super::{register, setup, Request, Setup};
+use crate::ledger::{ExpectedRevision, Outcome, WriteError};
+use crate::store::EventStore;
+
+/// A store whose commits fail as scripted (a full disk, another node appending first);
+/// everything else, and the commits that do not fail, are the real store's.
+struct Scripted {
+    inner: Arc<dyn EventStore>,
+    commits: std::sync::atomic::AtomicUsize,
+    /// How commit number `n` (from 0) fails, if it does.
+    fails: fn(usize) -> Option<crate::store::StoreError>,
+}
+
+/// Every commit fails, as on a full disk.
+fn failing_commits(inner: Arc<dyn EventStore>) -> Scripted {
+    Scripted {
+        inner,
+        commits: Default::default(),
+        fails: |_| Some(crate::store::StoreError::Unavailable("disk full".into())),
+    }
+}
+
+impl EventStore for Scripted {
+    fn commit(&self, group: crate::store::CommitGroup) -> Result<(), crate::store::StoreError> {
+        let n = self
+            .commits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match (self.fails)(n) {
+            Some(e) => Err(e),
+            None => self.inner.commit(group),
+        }
+    }
+    fn size(&self) -> Result<u64, crate::store::StoreError> {
+        self.inner.size()
+    }
+    fn read_all(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::store::StoredEntry>, crate::store::StoreError> {
+        self.inner.read_all(from, limit)
+    }
+    fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::store::StoredEntry>, crate::store::StoreError> {
+        self.inner.read_stream(stream, from, limit)
+    }
+    fn find_event(
+        &self,
+        event_id: &uuid::Uuid,
+    ) -> Result<Option<crate::store::StoredEntry>, crate::store::StoreError> {
+        self.inner.find_event(event_id)
+    }
+    fn node(
+        &self,
+        level: u8,
+        index: u64,
+    ) -> Result<Option<crate::log::merkle::Hash>, crate::store::StoreError> {
+        self.inner.node(level, index)
+    }
+    fn latest_checkpoint(
+        &self,
+    ) -> Result<Option<crate::store::StoredCheckpoint>, crate::store::StoreError> {
+        self.inner.latest_checkpoint()
+    }
+    fn checkpoints(&self) -> Result<Vec<crate::store::StoredCheckpoint>, crate::store::StoreError> {
+        self.inner.checkpoints()
+    }
+    fn wait_for_growth(
+        &self,
+        size: u64,
+        timeout: std::time::Duration,
+    ) -> Result<u64, crate::store::StoreError> {
+        self.inner.wait_for_growth(size, timeout)
+    }
+}
+
+#[test]
+fn a_repeat_of_an_event_in_a_failed_group_is_not_acknowledged() {
+    let mut s = setup();
+    s.writer.store = Arc::new(failing_commits(s.store.clone()));
+    let (tx, rx) = crossbeam_channel::unbounded();
+    // The same event twice in one group (a client retrying after a timeout): the second is
+    // a repeat of the first, which the failed commit never stored.
+    let (first, first_answer) = register(&s.admin, "twice", ExpectedRevision::Any);
+    let (reply, second_answer) = tokio::sync::oneshot::channel();
+    let second = Request {
+        stream: first.stream.clone(),
+        events: first.events.clone(),
+        expected: ExpectedRevision::Any,
+        reply,
+    };
+    tx.send(first).expect("queued");
+    tx.send(second).expect("queued");
+    drop(tx);
+    let size = s.store.size().expect("size");
+    s.writer.run(rx);
+    for mut answer in [first_answer, second_answer] {
+        let got = answer.try_recv().expect("answered");
+        assert!(
+            matches!(
+                got,
+                Err(WriteError::Store(crate::store::StoreError::Unavailable(_)))
+            ),
+            "{got:?}"
+        );
+    }
+    assert_eq!(s.store.size().expect("size"), size, "nothing was stored");
+}
+
+/// Queues, in order: a refusal decided on the committed state (a stream expected at a
+/// revision it never had), a new registration, and a refusal that rests on it (the same
+/// stream expected not to exist); runs the writer and returns the three answers.
+fn refusals_around_a_new_entry(s: Setup) -> [Result<Outcome, WriteError>; 3] {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let (early, a0) = register(&s.admin, "fresh", ExpectedRevision::Exact(7));
+    let (new, a1) = register(&s.admin, "fresh", ExpectedRevision::Any);
+    let (late, a2) = register(&s.admin, "fresh", ExpectedRevision::NoStream);
+    for r in [early, new, late] {
+        tx.send(r).expect("queued");
+    }
+    drop(tx);
+    s.writer.run(rx);
+    [a0, a1, a2].map(|mut a| a.try_recv().expect("answered"))
+}
+
+fn code(answer: &Result<Outcome, WriteError>) -> Option<crate::ledger::Code> {
+    match answer {
+        Err(WriteError::Rule(v)) => Some(v.code),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_refusal_resting_on_a_group_that_failed_to_commit_is_unavailable_too() {
+    use crate::ledger::Code;
+    use crate::store::StoreError;
+    let s = setup();
+    let [early, new, late] = refusals_around_a_new_entry(s);
+    assert_eq!(code(&early), Some(Code::WrongExpectedRevision));
+    assert!(matches!(new, Ok(Outcome::Created(_))), "{new:?}");
+    assert_eq!(code(&late), Some(Code::WrongExpectedRevision));
+    let mut s = setup();
+    s.writer.store = Arc::new(failing_commits(s.store.clone()));
+    let size = s.store.size().expect("size");
+    let store = s.store.clone();
+    let [early, new, late] = refusals_around_a_new_entry(s);
+    // Decided before the group held anything: it stands whatever became of the group.
+    assert_eq!(code(&early), Some(Code::WrongExpectedRevision));
+    for answer in [new, late] {
+        assert!(
+            matches!(answer, Err(WriteError::Store(StoreError::Unavailable(_)))),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(store.size().expect("size"), size, "nothing was stored");
+}
+
+#[test]
+fn after_a_store_conflict_refusals_resting_on_the_group_are_decided_again() {
+    use crate::ledger::Code;
+    let mut s = setup();
+    s.writer.store = Arc::new(Scripted {
+        inner: s.store.clone(),
+        commits: Default::default(),
+        fails: |n| (n == 0).then(|| crate::store::StoreError::Conflict("another node".into())),
+    });
+    let size = s.store.size().expect("size");
+    let metrics = s.writer.metrics.clone();
+    let [early, new, late] = refusals_around_a_new_entry(s);
+    // The refusal decided on the committed state is answered as it was; the write and the
+    // refusal that rested on it are decided again after the conflict, with the same result.
+    assert_eq!(code(&early), Some(Code::WrongExpectedRevision));
+    let Ok(Outcome::Created(receipts)) = new else {
+        panic!("written on the retry: {new:?}")
+    };
+    assert_eq!(receipts[0].index, size);
+    assert_eq!(code(&late), Some(Code::WrongExpectedRevision));
+    assert_eq!(metrics.rejected.get(), 2, "each refusal counted once");
+}
