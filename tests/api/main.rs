@@ -8,4 +8,6 @@ mod forward_fake;
 mod helpers;
 mod log;
 mod reports;
+mod routing;
+mod write_checks;
 mod writes;
