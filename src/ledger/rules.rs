@@ -36,6 +36,21 @@ pub enum Code {
 }
 
 impl Code {
+    /// Whether the code is about who writes (key, role, agency, the event's own content),
+    /// not about the stream's state: such a refusal is given before the expected revision
+    /// is compared, so that the comparison never tells a stranger anything about a stream.
+    pub fn is_about_the_writer(self) -> bool {
+        matches!(
+            self,
+            Code::Forbidden
+                | Code::UnknownKey
+                | Code::KeyRevoked
+                | Code::SchemaViolation
+                | Code::ClockSkew
+                | Code::StreamMismatch
+        )
+    }
+
     /// The wire spelling of the code.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -130,17 +145,10 @@ pub fn decide_write(
         EventData::PrincipalRegistered(d) => {
             separate_duties(&d.roles)?;
             auditor_alone(&d.roles)?;
-            one_service_principal(state, &d.roles)
+            service::one_service_principal(state, &d.roles)
         }
-        // A token hash names one holder: a second issue would take it over.
-        EventData::PrincipalTokenIssued(d)
-            if state
-                .registry
-                .tokens
-                .contains_key(d.token_sha256.as_bytes()) =>
-        {
-            Err(transition("this token hash is already issued".into()))
-        }
+        EventData::PrincipalTokenIssued(d) => service::token_issued(state, d),
+        EventData::PrincipalKeyAdded(_) => service::keys_stay_the_servers(state, &event.stream),
         _ => Ok(()),
     }
 }
@@ -340,23 +348,6 @@ pub const AUDITOR_BARRED: [Role; 4] = [
     Role::Supervisor,
 ];
 
-/// The ledger has one `service` principal (made by `init`), which alone writes
-/// `principal.token_issued`. Another could mint tokens outside the audited token endpoint.
-fn one_service_principal(state: &LedgerState, roles: &[Role]) -> Result<(), RuleViolation> {
-    let existing = state
-        .registry
-        .principals
-        .values()
-        .find(|p| p.active && p.has(Role::Service));
-    match existing {
-        Some(p) if roles.contains(&Role::Service) => Err(transition(format!(
-            "the ledger's service principal is {}; there is only one",
-            p.id
-        ))),
-        _ => Ok(()),
-    }
-}
-
 fn new_key(state: &LedgerState, public_key: &[u8; 32]) -> Result<(), RuleViolation> {
     let key = ed25519_dalek::VerifyingKey::from_bytes(public_key).map_err(|_| {
         RuleViolation::new(
@@ -395,5 +386,6 @@ fn agency_rules(state: &LedgerState, event: &EventPayload, id: &str) -> Result<(
 }
 
 mod lint;
+mod service;
 #[cfg(test)]
 mod tests;

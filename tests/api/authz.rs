@@ -3,9 +3,11 @@
 //! code, and proof that a denied read leaks nothing.
 
 use caseledger::client;
+use caseledger::domain::PrincipalId;
 use caseledger::envelope::KeyFile;
 use chrono::Utc;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::cases::demo;
 use crate::helpers::{spawn_app, TestApp};
@@ -189,6 +191,21 @@ fn a_hidden_case_is_indistinguishable_from_a_missing_one() {
     }
 }
 
+/// One `case.needs_assessed` signed by `key`, as the single and the batch endpoint take it.
+fn needs_assessed(key: &KeyFile, stream: &str) -> [(&'static str, serde_json::Value); 2] {
+    let env = client::signed_event(
+        key,
+        "case.needs_assessed",
+        stream,
+        json!({"needs": ["social"]}),
+        Utc::now(),
+    );
+    [
+        ("/v1/events", serde_json::to_value(&env).expect("json")),
+        ("/v1/events/batch", json!({"events": [env]})),
+    ]
+}
+
 #[test]
 fn only_the_coordinator_writes_case_events_and_only_admins_issue_tokens() {
     let app = spawn_app();
@@ -197,21 +214,10 @@ fn only_the_coordinator_writes_case_events_and_only_admins_issue_tokens() {
     let stream = format!("case-{}", d.case_id);
     let want: Row = [(201, ""), FB, FB, FB, FB, FB, FB, FB, UA];
     for (i, (status, code)) in want.iter().enumerate() {
-        let key = c.keys[i].as_ref().unwrap_or(&app.admin);
-        let env = client::signed_event(
-            key,
-            "case.needs_assessed",
-            &stream,
-            json!({"needs": ["social"]}),
-            Utc::now(),
-        );
         // The same event through the single and the batch endpoint: the batch path must
         // refuse exactly what the single path refuses. Only the first accepted write lands.
-        for path in ["/v1/events/batch", "/v1/events"] {
-            let body = match path {
-                "/v1/events" => serde_json::to_value(&env).expect("json"),
-                _ => json!({"events": [env.clone()]}),
-            };
+        let [single, batch] = needs_assessed(c.keys[i].as_ref().unwrap_or(&app.admin), &stream);
+        for (path, body) in [batch, single] {
             let before = app.log_size();
             let r = app.post_json(path, c.tokens[i].as_deref(), &body);
             let want = match (*status, path) {
@@ -243,5 +249,84 @@ fn only_the_coordinator_writes_case_events_and_only_admins_issue_tokens() {
             ROLES[i],
             r.text
         );
+    }
+}
+
+#[test]
+fn a_stranger_learns_no_revision_from_expected_revision() {
+    let app = spawn_app();
+    let d = demo(&app);
+    let c = cast(&app, &d);
+    let stream = format!("case-{}", d.case_id);
+    // The coordinator, whose stream it is, is told the revision; nobody else is.
+    let want: Row = [
+        (409, "wrong_expected_revision"),
+        FB,
+        FB,
+        FB,
+        FB,
+        FB,
+        FB,
+        FB,
+        UA,
+    ];
+    for (i, (status, code)) in want.iter().enumerate() {
+        for (path, body) in needs_assessed(c.keys[i].as_ref().unwrap_or(&app.admin), &stream) {
+            for expected in ["no_stream", "0"] {
+                let before = app.log_size();
+                let r = app.post_json(
+                    &format!("{path}?expected_revision={expected}"),
+                    c.tokens[i].as_deref(),
+                    &body,
+                );
+                let what = format!("{} {path} {expected}: {}", ROLES[i], r.text);
+                assert_eq!((r.status, r.code()), (*status, *code), "{what}");
+                assert_eq!(r.text.contains("is at revision"), *status == 409, "{what}");
+                assert_eq!(app.log_size(), before, "{what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_service_principal_stays_the_servers() {
+    let app = spawn_app();
+    let (_, _) = app.register_principal("cw-x", "operator", &["caseworker"]);
+    let service_key =
+        KeyFile::read(&app.dir.path().join(caseledger::datadir::SERVICE_KEY_FILE)).expect("key");
+    let service_token = app.issue_token("ledger-service");
+    let post = |key: &KeyFile, token: &str, kind: &str, stream: &str, data| {
+        let before = app.log_size();
+        let env = client::signed_event(key, kind, stream, data, Utc::now());
+        let r = app.post_event(token, &env);
+        assert_eq!(app.log_size(), before + u64::from(r.status == 201));
+        r
+    };
+    // An admin cannot add a key of their own to the service principal...
+    let mine = KeyFile::generate(PrincipalId::parse("ledger-service").expect("slug"));
+    let r = post(
+        &app.admin,
+        &app.admin_token,
+        "principal.key_added",
+        "principal-ledger-service",
+        json!({"public_key": mine.public_key_b64()}),
+    );
+    assert_eq!((r.status, r.code()), (403, "forbidden"), "{}", r.text);
+    // ...and a token issued by the service names an active admin as the one who asked.
+    let admin = app.admin.principal.to_string();
+    for (requested_by, status) in [("cw-x", 403), ("nobody", 403), (admin.as_str(), 201)] {
+        let hash = hex::encode(Sha256::digest(format!("chosen-{requested_by}")));
+        let r = post(
+            &service_key,
+            &service_token,
+            "principal.token_issued",
+            "principal-cw-x",
+            json!({"token_sha256": hash, "requested_by": requested_by}),
+        );
+        assert_eq!(r.status, status, "{requested_by}: {}", r.text);
+        if status == 403 {
+            assert_eq!(r.code(), "forbidden");
+            assert!(r.text.contains("not an active admin"), "{}", r.text);
+        }
     }
 }

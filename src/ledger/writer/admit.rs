@@ -1,5 +1,7 @@
 //! Deciding one request against the write-side state: idempotent repeats (rule 6), the
 //! expected revision, then the rules for each event, staging the entries of those admitted.
+//! A writer refused for who it is (role, agency, key) learns that, never the stream's
+//! revision.
 
 use chrono::{DateTime, Utc};
 
@@ -30,6 +32,21 @@ impl Writer {
             ExpectedRevision::Exact(n) => next.checked_sub(1) == Some(n),
         };
         if !fits {
+            // Who may write here is decided first: the stream's revision is the writer's to
+            // know, not anyone's who holds a token (it tells a case exists and how busy it is).
+            if let Some(first) = req.events.first() {
+                match decide_write(
+                    &self.state,
+                    &first.event,
+                    first.envelope.keyid(),
+                    recorded_at,
+                ) {
+                    Err(rule) if rule.code.is_about_the_writer() => {
+                        return Err(WriteError::Rule(rule))
+                    }
+                    _ => {}
+                }
+            }
             let actual = match next {
                 0 => "no_stream".to_owned(),
                 n => (n - 1).to_string(),
