@@ -294,3 +294,42 @@ fn the_cli_exits_zero_only_when_everything_holds() {
     assert_eq!(report["failure"]["check"], "rule");
     assert_eq!(report["failure"]["stream"], "agency-rogue");
 }
+
+#[test]
+fn an_entry_not_in_the_writers_spelling_fails_at_that_entry() {
+    /// The same fields, respelled: whitespace, member order, and stamps of the same instant
+    /// written otherwise.
+    fn respell(entry: &str, stamp: &str, how: usize) -> String {
+        match how {
+            0 => entry.replacen(r#"{"v":1,"#, r#"{"v": 1,"#, 1),
+            1 => entry
+                .replacen(r#"{"v":1,"stream":"#, r#"{"stream":"#, 1)
+                .replacen(r#","revision":"#, r#","v":1,"revision":"#, 1),
+            2 => entry.replacen(stamp, &stamp.replace('Z', "+00:00"), 1),
+            3 => entry.replacen(stamp, &stamp.replace('T', "t"), 1),
+            4 => entry.replacen(stamp, &stamp.replace(".000000Z", "Z"), 1),
+            _ => entry.replacen(stamp, &stamp.replace('Z', "000Z"), 1),
+        }
+    }
+    for how in 0..6 {
+        let mut w = world();
+        let last = w.log.entries.len() - 1;
+        let stamp = format_time(&w.log.time(last as u64));
+        let variant = respell(&w.log.entries[last], &stamp, how);
+        assert_ne!(variant, w.log.entries[last], "{how}");
+        w.log.entries[last] = variant.clone();
+        for strict in [false, true] {
+            let opts = Options {
+                strict,
+                require_full: true,
+            };
+            let r = verify_bundle(&w.log.bundle(), &w.log.signer.verifier(), opts);
+            assert_fails_at(&r, last as u64, Check::Entry);
+            let message = &r.failure.as_ref().expect("failure").message;
+            assert!(
+                message.contains("exact spelling") || message.contains("server stamp"),
+                "{variant}: {message}"
+            );
+        }
+    }
+}

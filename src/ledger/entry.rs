@@ -27,6 +27,20 @@ pub fn format_time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// Reads a server stamp as [`format_time`] writes it, and nothing else: a fixed-width
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so that one instant has one spelling in the log.
+fn read_stamp(text: &str) -> Option<DateTime<Utc>> {
+    const SHAPE: &[u8; 27] = b"0000-00-00T00:00:00.000000Z";
+    let fits = text.len() == SHAPE.len()
+        && text.bytes().zip(SHAPE).all(|(b, &s)| match s {
+            b'0' => b.is_ascii_digit(),
+            s => b == s,
+        });
+    fits.then(|| DateTime::parse_from_rfc3339(text).ok())
+        .flatten()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// Writes an entry's bytes. Called exactly once per event, by the writer.
 pub fn encode(stream: &str, revision: u64, recorded_at: &str, envelope: &WireEnvelope) -> Vec<u8> {
     serde_json::to_vec(&EntryJson {
@@ -52,7 +66,7 @@ pub struct DecodedEntry {
 /// Why stored bytes are not a valid entry.
 #[derive(Debug, thiserror::Error)]
 pub enum EntryError {
-    #[error("entry is not valid JSON in the v1 layout: {0}")]
+    #[error("entry is not in the v1 layout: {0}")]
     Layout(String),
     #[error("entry envelope: {0}")]
     Envelope(#[from] EnvelopeError),
@@ -64,13 +78,17 @@ pub enum EntryError {
 
 /// Parses entry bytes without re-serialising anything. Does not verify the signature.
 pub fn decode(bytes: &[u8]) -> Result<DecodedEntry, EntryError> {
-    let json = layout::read(bytes).map_err(|e| EntryError::Layout(e.to_string()))?;
+    let json = layout::read(bytes).map_err(EntryError::Layout)?;
     if json.v != ENTRY_VERSION {
         return Err(EntryError::Layout(format!("unknown version {}", json.v)));
     }
-    let recorded_at = DateTime::parse_from_rfc3339(&json.recorded_at)
-        .map_err(|e| EntryError::Layout(format!("recorded_at: {e}")))?
-        .with_timezone(&Utc);
+    let recorded_at = read_stamp(&json.recorded_at).ok_or_else(|| {
+        EntryError::Layout(format!(
+            "recorded_at `{}` is not a server stamp: RFC 3339 UTC with microseconds, \
+             as in 2026-11-28T10:15:00.123456Z",
+            json.recorded_at
+        ))
+    })?;
     let signatures: Vec<(&str, &str)> = json
         .signatures
         .iter()
@@ -91,4 +109,40 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedEntry, EntryError> {
         envelope,
         payload,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    #[test]
+    fn only_the_writers_stamps_are_read() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 28, 10, 15, 0).unwrap();
+        assert_eq!(read_stamp("2026-11-28T10:15:00.000000Z"), Some(t));
+        for other in [
+            "2026-11-28T10:15:00Z",
+            "2026-11-28T10:15:00.000Z",
+            "2026-11-28T10:15:00.000000000Z",
+            "2026-11-28T10:15:00.000000+00:00",
+            "2026-11-28t10:15:00.000000Z",
+            "2026-11-28T10:15:00.000000z",
+            "2026-11-28 10:15:00.000000Z",
+            "2026-13-28T10:15:00.000000Z",
+            "+026-11-28T10:15:00.000000Z",
+            "２026-11-28T10:15:00.00000Z",
+        ] {
+            assert_eq!(read_stamp(other), None, "{other}");
+        }
+    }
+
+    proptest! {
+        /// Every stamp the writer writes reads back to the same instant.
+        #[test]
+        fn every_written_stamp_reads_back(micros in 0i64..8_000_000_000_000_000) {
+            let t = DateTime::from_timestamp_micros(micros).expect("in range");
+            prop_assert_eq!(read_stamp(&format_time(&t)), Some(t));
+        }
+    }
 }

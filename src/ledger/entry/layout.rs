@@ -1,8 +1,9 @@
-//! The entry layout's fields, read two ways: by a direct scan of the exact bytes the writer
-//! produces (fixed member order, no whitespace, strings without escapes), and by `serde_json`
-//! for anything else. The scan is the fast path of every fold and verification; it accepts
-//! only inputs on which `serde_json` gives the same fields (a property test checks this), and
-//! declines everything else to the general parser, which also words the errors.
+//! The entry layout's fields, read by a direct scan of the exact bytes the writer produces
+//! (fixed member order, no whitespace, strings without escapes, one signature). The scan
+//! accepts only inputs on which `serde_json` gives the same fields (a property test checks
+//! this). Anything else is refused: an entry's bytes are what the log commits to, so one
+//! event has one spelling, and a respelled entry did not come from the writer. `serde_json`
+//! reads what the scan refuses only to word the error.
 
 use std::borrow::Cow;
 
@@ -23,11 +24,19 @@ pub(super) struct Layout<'a> {
     pub signatures: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-/// Reads the layout: the fast scan, or `serde_json` when the scan declines.
-pub(super) fn read(bytes: &[u8]) -> Result<Layout<'_>, serde_json::Error> {
+/// What the writer writes, for the error that refuses anything else.
+pub(super) const SPELLING: &str = "the writer's exact spelling (DESIGN §3: members v, stream, \
+    revision, recorded_at, envelope in this order, no whitespace, no escapes, one signature)";
+
+/// Reads the layout of bytes in the writer's exact spelling; anything else is an error that
+/// says what is wrong with it.
+pub(super) fn read(bytes: &[u8]) -> Result<Layout<'_>, String> {
     match scan(bytes) {
         Some(layout) => Ok(layout),
-        None => general(bytes),
+        None => Err(match general(bytes) {
+            Err(e) => e.to_string(),
+            Ok(_) => format!("valid JSON, but not in {SPELLING}"),
+        }),
     }
 }
 
@@ -64,7 +73,8 @@ struct SignatureJson<'a> {
     sig: Cow<'a, str>,
 }
 
-/// The general parser: any valid JSON spelling of the layout.
+/// The general parser: any valid JSON spelling of the layout (to word errors, and for the
+/// property test of the scan).
 pub(super) fn general(bytes: &[u8]) -> Result<Layout<'_>, serde_json::Error> {
     let e: EntryJson<'_> = serde_json::from_slice(bytes)?;
     Ok(Layout {
@@ -140,8 +150,16 @@ mod tests {
         ] {
             assert!(scan(other.as_bytes()).is_none(), "{other}");
         }
+        // Valid JSON of the same fields, respelled: refused, and said so.
         let spaced = e.replace(r#""v":1,"#, r#""v": 1,"#);
-        assert_eq!(read(spaced.as_bytes()).expect("general"), fast);
+        assert_eq!(general(spaced.as_bytes()).expect("general"), fast);
+        let refused = read(spaced.as_bytes()).expect_err("respelled");
+        assert!(
+            refused.contains("not in the writer's exact spelling"),
+            "{refused}"
+        );
+        let broken = read(b"{\"v\":1,").expect_err("not JSON");
+        assert!(!broken.contains("exact spelling"), "{broken}");
     }
 
     proptest! {
