@@ -97,6 +97,27 @@ fn another_agency_sees_only_what_was_addressed_to_it() {
     for other in ["st-mary-clinic", "hope-shelter", "q-medical", "r-medical"] {
         assert!(!r.text.contains(other), "{other} leaked: {}", r.text);
     }
+    // Its steps say what happened and when: not who coordinates (as a signer), nor where in
+    // the log or the case (revisions would count the events it is not shown).
+    assert!(
+        !r.text.contains(d.coordinator.as_str()),
+        "coordinator leaked: {}",
+        r.text
+    );
+    let step = &inquiries[0]["sent_step"];
+    assert_eq!(step["type"], "inquiry.sent");
+    assert!(step["recorded_at"].is_string());
+    for hidden in ["actor", "keyid", "index", "revision"] {
+        assert!(step.get(hidden).is_none(), "step {hidden} leaked: {step}");
+    }
+    // The owner agency's full view keeps them.
+    let full = app.get(
+        &format!("/v1/cases/{}", d.case_id),
+        Some(token(&d, "coordinator")),
+    );
+    let step = &full.json["inquiries"][0]["sent_step"];
+    assert_eq!(step["actor"], d.coordinator.as_str(), "{step}");
+    assert!(step["index"].is_u64() && step["revision"].is_u64(), "{step}");
     // The consent trail is for the owner agency and auditors only.
     let t = app.get(
         &format!("/v1/cases/{}/consent-trail", d.case_id),

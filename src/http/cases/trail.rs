@@ -84,7 +84,7 @@ pub(super) fn trail(case: &CaseState, now: DateTime<Utc>) -> Trail<'_> {
             step: StepView::of(step),
         });
     }
-    disclosures.sort_by_key(|d| d.step.index);
+    disclosures.sort_by_key(|d| d.step.index());
     Trail {
         case_id: case.id.to_string(),
         consents: case
@@ -109,7 +109,7 @@ fn withdrawals<'a>(case: &'a CaseState, disclosures: &[Disclosure<'a>]) -> Vec<W
                 step: StepView::of(&case.steps[w.step]),
                 earlier_disclosures: disclosures
                     .iter()
-                    .filter(|d| d.consent_id == id && d.step.index < w.index)
+                    .filter(|d| d.consent_id == id && d.step.index() < Some(w.index))
                     .map(|d| d.id)
                     .collect(),
             })

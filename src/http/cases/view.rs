@@ -13,27 +13,52 @@ use crate::ledger::cases::{
 };
 use crate::ledger::entry::format_time;
 
-/// Where and by whom a step was recorded.
+/// Where and by whom a step was recorded. The addressed view gives only what and when.
 #[derive(Serialize)]
 pub(super) struct StepView<'a> {
-    pub index: u64,
-    pub revision: u64,
-    pub recorded_at: String,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    place: Option<Place<'a>>,
+    recorded_at: String,
     #[serde(rename = "type")]
-    pub event_type: &'a str,
-    pub actor: &'a PrincipalId,
-    pub keyid: String,
+    event_type: &'a str,
+}
+
+/// Where in the log, and who signed: for the owner agency and auditors. Another agency
+/// would learn from it who coordinates the case and, from the revisions, how many of the
+/// case's events it is not shown.
+#[derive(Serialize)]
+struct Place<'a> {
+    index: u64,
+    revision: u64,
+    actor: &'a PrincipalId,
+    keyid: String,
 }
 
 impl<'a> StepView<'a> {
+    /// The whole step.
     pub fn of(s: &'a Step) -> Self {
         Self {
-            index: s.index,
-            revision: s.revision,
+            place: Some(Place {
+                index: s.index,
+                revision: s.revision,
+                actor: &s.actor,
+                keyid: s.keyid.to_string(),
+            }),
+            ..Self::addressed(s)
+        }
+    }
+
+    /// The step's position in the log (the addressed view has none).
+    pub fn index(&self) -> Option<u64> {
+        self.place.as_ref().map(|p| p.index)
+    }
+
+    /// What happened and when, for the addressed view.
+    fn addressed(s: &'a Step) -> Self {
+        Self {
+            place: None,
             recorded_at: format_time(&s.recorded_at),
             event_type: &s.event_type,
-            actor: &s.actor,
-            keyid: s.keyid.to_string(),
         }
     }
 }
@@ -127,22 +152,29 @@ pub(super) fn consent_view<'a>(
     }
 }
 
-fn inquiry_view<'a>(case: &'a CaseState, i: &'a InquiryRecord) -> InquiryView<'a> {
+/// How a view shows a step: [`StepView::of`] or [`StepView::addressed`].
+type Steps<'a> = fn(&'a Step) -> StepView<'a>;
+
+fn inquiry_view<'a>(case: &'a CaseState, i: &'a InquiryRecord, step: Steps<'a>) -> InquiryView<'a> {
     InquiryView {
         sent: &i.sent,
-        sent_step: StepView::of(&case.steps[i.sent_step]),
+        sent_step: step(&case.steps[i.sent_step]),
         answer: i.answer.as_ref().map(|a| AnswerView {
             data: &a.data,
-            step: StepView::of(&case.steps[a.step]),
+            step: step(&case.steps[a.step]),
         }),
     }
 }
 
-fn referral_view<'a>(case: &'a CaseState, r: &'a ReferralRecord) -> ReferralView<'a> {
+fn referral_view<'a>(
+    case: &'a CaseState,
+    r: &'a ReferralRecord,
+    step: Steps<'a>,
+) -> ReferralView<'a> {
     ReferralView {
         made: &r.made,
         state: r.state,
-        made_step: StepView::of(&case.steps[r.made_step]),
+        made_step: step(&case.steps[r.made_step]),
         history: r
             .transitions
             .iter()
@@ -150,7 +182,7 @@ fn referral_view<'a>(case: &'a CaseState, r: &'a ReferralRecord) -> ReferralView
                 state: t.state,
                 code: t.code.as_deref(),
                 recorded_for: t.recorded_for.as_ref(),
-                step: StepView::of(&case.steps[t.step]),
+                step: step(&case.steps[t.step]),
             })
             .collect(),
         services_started: &r.services_started,
@@ -190,20 +222,21 @@ pub(super) fn full(case: &CaseState, now: DateTime<Utc>) -> CaseView<'_> {
         inquiries: case
             .inquiries
             .iter()
-            .map(|(_, i)| inquiry_view(case, i))
+            .map(|(_, i)| inquiry_view(case, i, StepView::of))
             .collect(),
         referrals: case
             .referrals
             .iter()
-            .map(|(_, r)| referral_view(case, r))
+            .map(|(_, r)| referral_view(case, r, StepView::of))
             .collect(),
         flags,
     }
 }
 
 /// What another agency may see: the owner agency it deals with, and only the inquiries and
-/// referrals addressed to it. No status, coordinator, needs, minor flag, consents, or
-/// anything addressed to other agencies.
+/// referrals addressed to it, each step with its type and time only. No status, coordinator
+/// (not even as a step's signer), needs, minor flag, consents, log positions or revisions
+/// (which would count the events it is not shown), or anything addressed to other agencies.
 #[derive(Serialize)]
 pub(super) struct AddressedView<'a> {
     case_id: String,
@@ -224,13 +257,13 @@ pub(super) fn addressed<'a>(case: &'a CaseState, agency: &'a AgencyId) -> Addres
             .inquiries
             .iter()
             .filter(|(_, i)| i.sent.agency == *agency)
-            .map(|(_, i)| inquiry_view(case, i))
+            .map(|(_, i)| inquiry_view(case, i, StepView::addressed))
             .collect(),
         referrals: case
             .referrals
             .iter()
             .filter(|(_, r)| r.made.agency == *agency)
-            .map(|(_, r)| referral_view(case, r))
+            .map(|(_, r)| referral_view(case, r, StepView::addressed))
             .collect(),
     }
 }
