@@ -46,9 +46,27 @@ pub(crate) fn parse_utc(text: &str) -> Result<DateTime<Utc>, ParseIdError> {
     if !utc_suffix || text.as_bytes().get(10) != Some(&b'T') {
         return Err(ParseIdError(RULE));
     }
+    // Digits past nanoseconds are no time at all (chrono drops them), only room for free
+    // text in signed bytes: a fraction of 200 digits holds a name, spelled as numbers.
+    if fraction_digits(text) > MAX_FRACTION_DIGITS {
+        return Err(ParseIdError(
+            "invalid timestamp: at most 9 digits after the seconds (nanoseconds)",
+        ));
+    }
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|_| ParseIdError(RULE))
+}
+
+/// Most digits of a second's fraction: nanoseconds, the precision the ledger keeps.
+const MAX_FRACTION_DIGITS: usize = 9;
+
+/// Digits of the fraction of a second (after `HH:MM:SS.`), if any.
+fn fraction_digits(text: &str) -> usize {
+    match text.as_bytes().get(19) {
+        Some(b'.') => text[20..].bytes().take_while(u8::is_ascii_digit).count(),
+        _ => 0,
+    }
 }
 
 /// Formats as RFC 3339 with `Z` and only as many fraction digits as needed.
@@ -73,7 +91,7 @@ impl fmt::Display for Timestamp {
 string_serde!(Timestamp, "Timestamp", "an RFC 3339 UTC timestamp", {
     "type": "string",
     "format": "date-time",
-    "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|\\+00:00)$"
+    "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?(Z|\\+00:00)$"
 });
 
 /// Serde helpers for `DateTime<Utc>` fields (`occurred_at`, `valid_until`, …) with the

@@ -110,7 +110,7 @@ pub(super) async fn append(
     };
     let caller = authenticated(caller)?;
     let expected = expected(&req)?;
-    let body = read_body(&req, payload, limit).await?;
+    let body = read_body(&req, payload, limit, state.limits.body_wait).await?;
     let env = Envelope::parse(&body)?;
     let verified = verify(&state, &caller, env)?;
     let stream = verified.event.stream.to_string();
@@ -141,7 +141,7 @@ pub(super) async fn append_batch(
     };
     let caller = authenticated(caller)?;
     let expected = expected(&req)?;
-    let body = read_body(&req, payload, limit).await?;
+    let body = read_body(&req, payload, limit, state.limits.body_wait).await?;
     let mut read = serde_json::Deserializer::from_slice(&body);
     let batch: BatchBody = crate::domain::bounded::object_only(&mut read)
         .and_then(|b| read.end().map(|()| b))

@@ -39,6 +39,10 @@ pub struct Limits {
     /// A reading node beside the writing one: writes are forwarded to the writer when the
     /// state names one, and refused with 503 `unavailable` otherwise.
     pub read_only: bool,
+    /// How long a request body may take to arrive, from the end of its headers: a client
+    /// that sends its headers and then trickles (or stops sending) the body would otherwise
+    /// hold a connection and its buffer for as long as it likes.
+    pub body_wait: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -48,6 +52,8 @@ impl Default for Limits {
             max_batch_bytes: 4 * 1024 * 1024,
             max_batch_events: 1000,
             read_only: false,
+            // A full 4 MiB batch at about 1.1 Mbit/s.
+            body_wait: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -186,8 +192,25 @@ impl Application {
     }
 }
 
-/// Reads a request body, refusing with `payload_too_large` past `limit` bytes.
+/// Reads a request body, refusing with `payload_too_large` past `limit` bytes, and with
+/// `bad_request` when the whole body has not arrived within `wait`.
 pub(crate) async fn read_body(
+    req: &actix_web::HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    wait: std::time::Duration,
+) -> Result<web::Bytes, ApiError> {
+    tokio::time::timeout(wait, read_body_now(req, payload, limit))
+        .await
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "the request body did not arrive within {} s",
+                wait.as_secs_f64()
+            ))
+        })?
+}
+
+async fn read_body_now(
     req: &actix_web::HttpRequest,
     mut payload: web::Payload,
     limit: usize,

@@ -73,7 +73,7 @@ pub(super) async fn issue_token(
         }
         None => return Err(ApiError::not_found(format!("no principal {id}"))),
     }
-    let body = read_body(&req, payload, TOKEN_REQUEST_BYTES).await?;
+    let body = read_body(&req, payload, TOKEN_REQUEST_BYTES, state.limits.body_wait).await?;
     let request: TokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
         TokenRequest::default()
     } else {

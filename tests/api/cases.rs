@@ -117,7 +117,10 @@ fn another_agency_sees_only_what_was_addressed_to_it() {
     );
     let step = &full.json["inquiries"][0]["sent_step"];
     assert_eq!(step["actor"], d.coordinator.as_str(), "{step}");
-    assert!(step["index"].is_u64() && step["revision"].is_u64(), "{step}");
+    assert!(
+        step["index"].is_u64() && step["revision"].is_u64(),
+        "{step}"
+    );
     // The consent trail is for the owner agency and auditors only.
     let t = app.get(
         &format!("/v1/cases/{}/consent-trail", d.case_id),

@@ -1,5 +1,6 @@
 //! The checks the writer applies to new events only (invisible formatting characters,
 //! languages listed twice), through a batch: named by event and field, nothing written.
+//! A body that does not arrive in time, and a read-only node, which takes no write at all.
 
 use chrono::Utc;
 use serde_json::json;
@@ -46,4 +47,67 @@ fn a_write_time_check_in_a_batch_names_the_event_and_field_and_writes_nothing() 
         before,
         "the batch's first event was not written either"
     );
+}
+
+#[test]
+fn a_body_that_stops_arriving_is_refused_in_time_and_writes_nothing() {
+    let app = spawn_app_with(Limits {
+        body_wait: std::time::Duration::from_millis(300),
+        ..Limits::default()
+    });
+    let before = app.log_size();
+    for path in [
+        "/v1/events",
+        "/v1/events/batch",
+        "/v1/principals/admin/tokens",
+    ] {
+        // Headers with a valid token, then ten bytes of the hundred announced.
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"events\"",
+            app.admin_token
+        );
+        let started = std::time::Instant::now();
+        let answer = crate::forward::raw(&app.base, &request);
+        let took = started.elapsed();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+        assert!(answer.contains("application/problem+json"), "{answer}");
+        assert!(answer.contains("\"code\":\"bad_request\""), "{answer}");
+        assert!(answer.contains("did not arrive within 0.3 s"), "{answer}");
+        assert!(took < std::time::Duration::from_secs(5), "{path}: {took:?}");
+    }
+    assert_eq!(app.log_size(), before);
+}
+
+#[test]
+fn a_read_only_node_refuses_every_write_and_still_serves_reads() {
+    let app = spawn_app_with(Limits {
+        read_only: true,
+        ..Limits::default()
+    });
+    let before = app.log_size();
+    let env = client::signed_event(
+        &app.admin,
+        "agency.registered",
+        "agency-north",
+        agency_data("north"),
+        chrono::Utc::now(),
+    );
+    let body = serde_json::to_value(&env).expect("json");
+    for (path, body) in [
+        ("/v1/events", body.clone()),
+        ("/v1/events/batch", json!({"events": [body]})),
+        ("/v1/principals/admin/tokens", json!({})),
+    ] {
+        let r = app.post_json(path, Some(&app.admin_token), &body);
+        assert_eq!(
+            (r.status, r.code()),
+            (503, "unavailable"),
+            "{path}: {}",
+            r.text
+        );
+    }
+    assert_eq!(app.log_size(), before, "nothing was written");
+    assert_eq!(app.get("/v1/log/checkpoint", None).status, 200);
+    assert_eq!(app.get("/v1/agencies", Some(&app.admin_token)).status, 200);
 }

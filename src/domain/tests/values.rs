@@ -129,9 +129,23 @@ fn timestamps_must_be_utc() {
     for ok in [
         "2026-11-28T10:15:00Z",
         "2026-11-28T10:15:00.123456Z",
+        "2026-11-28T10:15:00.123456789Z",
+        "2026-11-28T10:15:00.123456789+00:00",
         "2026-11-28T10:15:00+00:00",
     ] {
         assert!(ok.parse::<Timestamp>().is_ok(), "{ok}");
+    }
+    // Past nanoseconds the digits are free text, not time.
+    for long in [
+        "2026-11-28T10:15:00.1234567890Z".to_owned(),
+        format!("2026-11-28T10:15:00.{}Z", "5".repeat(200)),
+        "2026-11-28T10:15:00.0000000001+00:00".to_owned(),
+    ] {
+        let err = long.parse::<Timestamp>().expect_err("too many digits");
+        assert!(
+            err.to_string().contains("at most 9 digits"),
+            "{long}: {err}"
+        );
     }
     for bad in [
         "2026-11-28T10:15:00",

@@ -6,7 +6,7 @@
 //! writing node and answers with its response, so clients can use any node:
 //!
 //! - Refused here, never sent on: a request without a well-formed bearer token, a body over
-//!   the endpoint's limit or slower than [`BODY_WAIT`]. Whether the token is valid is the
+//!   the endpoint's limit or slower than [`super::Limits::body_wait`]. Whether the token is valid is the
 //!   writer's to say, so a token it issued a moment ago works before this node mirrors it.
 //! - The path is rebuilt from the route (the principal id parsed), with the client's query.
 //! - Headers go on except the per-connection ones (RFC 9110 §7.6.1, and any the client's
@@ -45,9 +45,6 @@ const QUEUE_WAIT: Duration = Duration::from_secs(5);
 /// KiB of request bodies held at once for forwarding, from their first byte until the
 /// writer answered (each write reserves its endpoint's limit).
 const BODY_BUDGET_KIB: u32 = 256 * 1024;
-
-/// How long a forwarded write's body may take to arrive.
-const BODY_WAIT: Duration = Duration::from_secs(30);
 
 /// How long the writing node has to answer a forwarded write (its group commit takes
 /// milliseconds; this bounds a hung connection).
@@ -153,14 +150,7 @@ pub(super) async fn writable(
         "request bodies are already held for the writing node",
     )
     .await?;
-    let body = tokio::time::timeout(BODY_WAIT, read_body(req, payload, limit))
-        .await
-        .map_err(|_| {
-            ApiError::bad_request(format!(
-                "the request body did not arrive within {} s",
-                BODY_WAIT.as_secs()
-            ))
-        })??;
+    let body = read_body(req, payload, limit, state.limits.body_wait).await?;
     let outgoing = Outgoing::new(writer, req, &route, body)?;
     let exchange = slot(
         &writer.slots,

@@ -4,9 +4,10 @@
 //! here rather than in the value types.
 
 mod joiners;
+mod languages;
 
 use super::{Code, RuleViolation};
-use crate::domain::{EventData, EventPayload, Language};
+use crate::domain::{EventData, EventPayload};
 
 /// Characters that render as nothing or reorder text: a name spelled with them can look
 /// like another (U+202E reverses what follows), and they can hide text inside a field that
@@ -66,19 +67,6 @@ fn visible(field: &str, text: &str) -> Result<(), RuleViolation> {
     }
 }
 
-/// A list of language tags names each language once: BCP 47 tags are case-insensitive.
-fn distinct_languages(field: &str, tags: &[Language]) -> Result<(), RuleViolation> {
-    for (i, tag) in tags.iter().enumerate() {
-        if let Some(earlier) = tags[..i].iter().find(|t| t.matches(tag)) {
-            return Err(schema(format!(
-                "{field}: `{earlier}` and `{tag}` name the same language (tags are \
-                 case-insensitive); list it once"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The write-time-only schema checks of a new event.
 pub(super) fn new_event(event: &EventPayload) -> Result<(), RuleViolation> {
     match &event.data {
@@ -86,11 +74,22 @@ pub(super) fn new_event(event: &EventPayload) -> Result<(), RuleViolation> {
             visible("data.name", d.name.as_str())?;
             visible("data.region", d.region.as_str())?;
             visible("data.eligibility.notes", d.eligibility.notes.as_str())?;
-            distinct_languages("data.languages", &d.languages)
+            languages::list("data.languages", &d.languages)
         }
-        EventData::ConsentGranted(d) => visible("data.notice_version", d.notice_version.as_str()),
+        EventData::ConsentGranted(d) => {
+            visible("data.notice_version", d.notice_version.as_str())?;
+            languages::registered("data.language", &d.language)?;
+            match &d.interpreter.language {
+                Some(l) => languages::registered("data.interpreter.language", l),
+                None => Ok(()),
+            }
+        }
+        EventData::InquirySent(d) => match &d.language_needed {
+            Some(l) => languages::registered("data.language_needed", l),
+            None => Ok(()),
+        },
         EventData::InquiryAnswered(d) => {
-            distinct_languages("data.interpretation_languages", &d.interpretation_languages)
+            languages::list("data.interpretation_languages", &d.interpretation_languages)
         }
         _ => Ok(()),
     }
@@ -223,6 +222,36 @@ mod tests {
             "\u{0645}\u{200C}\u{08AD}",
         ] {
             assert!(visible("f", text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn every_language_field_takes_registered_tags_only() {
+        let fields: [(&str, &[&str], bool); 5] = [
+            ("agency.registered", &["languages"], true),
+            ("consent.granted", &["language"], false),
+            ("consent.granted", &["interpreter", "language"], false),
+            ("inquiry.sent", &["language_needed"], false),
+            ("inquiry.answered", &["interpretation_languages"], true),
+        ];
+        for (type_name, path, list) in fields {
+            let set = |tag: &str| {
+                let value = if list { json!([tag]) } else { json!(tag) };
+                move |p: &mut Value| {
+                    let mut at = &mut p["data"];
+                    for key in path {
+                        at = &mut at[*key];
+                    }
+                    *at = value.clone();
+                }
+            };
+            let name = format!("data.{}", path.join("."));
+            assert_eq!(lint(type_name, set("fr-CA")), Ok(()), "{name}");
+            let message = lint(type_name, set("maria")).expect_err("a name as a tag");
+            assert!(
+                message.starts_with(&format!("{name}: `maria`")),
+                "{message}"
+            );
         }
     }
 
