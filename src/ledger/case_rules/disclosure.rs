@@ -37,10 +37,14 @@ pub(super) fn grant(
 /// withdrawn, so the person's wish is on record.
 pub(super) fn withdraw(case: &CaseState, d: &ConsentWithdrawn) -> Result<(), RuleViolation> {
     match case.consent(&d.consent_id) {
-        None => Err(transition(format!(
-            "consent {} was never granted in this case",
-            d.consent_id
-        ))),
+        // Rule 8: a referenced consent that is unknown is `consent_required`.
+        None => Err(RuleViolation::new(
+            Code::ConsentRequired,
+            format!(
+                "consent {} is not in force: it was never granted in this case",
+                d.consent_id
+            ),
+        )),
         Some(c) if c.withdrawal.is_some() => Err(transition(format!(
             "consent {} is already withdrawn",
             d.consent_id
