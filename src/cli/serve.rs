@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// Largest single-event body, bytes.
     #[arg(long, env = "CASELEDGER_MAX_EVENT_BYTES", default_value_t = 64 * 1024)]
     pub max_event_bytes: usize,
+    /// Seconds a write's body may take to arrive after its headers (408 after that).
+    #[arg(long, env = "CASELEDGER_BODY_WAIT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_wait: u64,
     /// Largest batch body, bytes.
     #[arg(long, env = "CASELEDGER_MAX_BATCH_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_batch_bytes: usize,
@@ -182,6 +185,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_event_bytes: args.max_event_bytes,
             max_batch_bytes: args.max_batch_bytes,
             read_only: args.read_only,
+            body_wait: std::time::Duration::from_secs(args.body_wait),
             ..Limits::default()
         },
     };

@@ -46,19 +46,14 @@ pub(crate) fn parse_utc(text: &str) -> Result<DateTime<Utc>, ParseIdError> {
     if !utc_suffix || text.as_bytes().get(10) != Some(&b'T') {
         return Err(ParseIdError(RULE));
     }
-    // Digits past nanoseconds are no time at all (chrono drops them), only room for free
-    // text in signed bytes: a fraction of 200 digits holds a name, spelled as numbers.
-    if fraction_digits(text) > MAX_FRACTION_DIGITS {
-        return Err(ParseIdError(
-            "invalid timestamp: at most 9 digits after the seconds (nanoseconds)",
-        ));
-    }
     DateTime::parse_from_rfc3339(text)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|_| ParseIdError(RULE))
 }
 
-/// Most digits of a second's fraction: nanoseconds, the precision the ledger keeps.
+/// Most digits of a second's fraction in a new event: nanoseconds, the precision the ledger
+/// keeps. Digits past them are no time at all (chrono drops them), only room for free text
+/// in signed bytes: a fraction of 200 digits holds a name, spelled as numbers.
 const MAX_FRACTION_DIGITS: usize = 9;
 
 /// Digits of the fraction of a second (after `HH:MM:SS.`), if any.
@@ -67,6 +62,47 @@ fn fraction_digits(text: &str) -> usize {
         Some(b'.') => text[20..].bytes().take_while(u8::is_ascii_digit).count(),
         _ => 0,
     }
+}
+
+/// The timestamps of an event payload, as written.
+#[derive(serde::Deserialize)]
+struct Stamps<'a> {
+    #[serde(borrow)]
+    occurred_at: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    data: StampedData<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct StampedData<'a> {
+    #[serde(borrow, default)]
+    valid_until: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    expires_at: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Checks a new event's timestamps (`occurred_at`, `data.valid_until`, `data.expires_at`)
+/// for at most nine fraction digits; the field and the rule if one has more. A check of new
+/// writes only, on the payload's bytes: the parsed time has lost the extra digits, and stored
+/// entries written before this check must stay readable.
+pub fn new_stamps_fit(payload: &[u8]) -> Result<(), String> {
+    let Ok(s) = serde_json::from_slice::<Stamps<'_>>(payload) else {
+        // Not the payload the parser accepted: its own error stands.
+        return Ok(());
+    };
+    let fields = [
+        ("occurred_at", Some(&s.occurred_at)),
+        ("data.valid_until", s.data.valid_until.as_ref()),
+        ("data.expires_at", s.data.expires_at.as_ref()),
+    ];
+    for (field, text) in fields {
+        if text.is_some_and(|t| fraction_digits(t) > MAX_FRACTION_DIGITS) {
+            return Err(format!(
+                "{field}: at most {MAX_FRACTION_DIGITS} digits after the seconds (nanoseconds)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Formats as RFC 3339 with `Z` and only as many fraction digits as needed.

@@ -20,6 +20,15 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller as the ledger's scoping rules see it.
+    pub fn reader(&self) -> crate::ledger::scope::Reader<'_> {
+        crate::ledger::scope::Reader {
+            id: &self.id,
+            agency: &self.agency,
+            roles: &self.roles,
+        }
+    }
+
     /// Whether the caller holds `role`.
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)

@@ -69,6 +69,8 @@ pub(super) fn verify(
         };
         ApiError::new(code, e.message)
     })?;
+    crate::domain::time::new_stamps_fit(env.payload())
+        .map_err(|m| ApiError::new(Code::SchemaViolation, m))?;
     if event.actor != caller.id {
         return Err(ApiError::forbidden(format!(
             "the event's actor {} is not the authenticated principal {}",

@@ -193,7 +193,8 @@ impl Application {
 }
 
 /// Reads a request body, refusing with `payload_too_large` past `limit` bytes, and with
-/// `bad_request` when the whole body has not arrived within `wait`.
+/// `request_timeout` (408, which a client may retry) when the whole body has not arrived
+/// within `wait`.
 pub(crate) async fn read_body(
     req: &actix_web::HttpRequest,
     payload: web::Payload,
@@ -203,10 +204,13 @@ pub(crate) async fn read_body(
     tokio::time::timeout(wait, read_body_now(req, payload, limit))
         .await
         .map_err(|_| {
-            ApiError::bad_request(format!(
-                "the request body did not arrive within {} s",
-                wait.as_secs_f64()
-            ))
+            ApiError::new(
+                Code::RequestTimeout,
+                format!(
+                    "the request body did not arrive within {} s",
+                    wait.as_secs_f64()
+                ),
+            )
         })?
 }
 

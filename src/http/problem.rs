@@ -57,6 +57,7 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::BadGateway => StatusCode::BAD_GATEWAY,
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -83,6 +84,7 @@ fn title_of(code: Code) -> &'static str {
         Code::Unavailable => "Service unavailable",
         Code::BadGateway => "Writing node failed",
         Code::MethodNotAllowed => "Method not allowed",
+        Code::RequestTimeout => "Request timeout",
         Code::Internal => "Internal error",
     }
 }

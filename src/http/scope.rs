@@ -1,41 +1,22 @@
 //! Who may read what (DESIGN §4): role and agency scoping shared by every read endpoint.
 
 use super::auth::Caller;
-use crate::domain::{AgencyId, CaseId, Role, StreamId};
-use crate::ledger::rules::AUDITOR_BARRED;
+use crate::domain::{AgencyId, CaseId, StreamId};
+use crate::ledger::scope;
 use crate::ledger::LedgerState;
 
-/// Whether `caller` may read the raw entries of `stream`.
-/// Principal streams: admins, auditors and the principal itself. Agency streams: everyone
-/// authenticated (the directory is shared). Case streams: auditors, and caseworkers and
-/// supervisors of the owner agency; admins and evaluators never read case content.
+/// Whether `caller` may read the raw entries of `stream` ([`scope::can_read_stream`]).
 pub fn can_read_stream(state: &LedgerState, caller: &Caller, stream: &StreamId) -> bool {
-    match stream {
-        StreamId::Principal(id) => {
-            caller.has(Role::Admin) || is_auditor(caller) || *id == caller.id
-        }
-        StreamId::Agency(_) => true,
-        StreamId::Case(id) => {
-            is_auditor(caller)
-                || (is_case_staff(caller) && state.cases.owner(id) == Some(&caller.agency))
-        }
-    }
+    scope::can_read_stream(state, &caller.reader(), stream)
 }
 
-/// An auditor reads everything, so a principal that also holds a role that writes (admin,
-/// service, caseworker, supervisor) is not treated as one. The rules refuse to register such
-/// combinations; this is the second line of defence.
+/// Whether the caller counts as an auditor ([`scope::is_auditor`]).
 pub fn is_auditor(caller: &Caller) -> bool {
-    caller.has(Role::Auditor) && !AUDITOR_BARRED.iter().any(|r| caller.has(*r))
+    scope::is_auditor(&caller.roles)
 }
 
-/// Caseworkers and supervisors read their agency's cases; a principal that also holds a role
-/// barred from case content (admin, evaluator, service) never does, whatever else it holds.
-/// The rules refuse to register such combinations; this is the second line of defence.
 fn is_case_staff(caller: &Caller) -> bool {
-    let barred = [Role::Admin, Role::Evaluator, Role::Service];
-    (caller.has(Role::Caseworker) || caller.has(Role::Supervisor))
-        && !barred.iter().any(|r| caller.has(*r))
+    scope::is_case_staff(&caller.roles)
 }
 
 /// What a caller may see of one case through `GET /v1/cases/{id}`.
@@ -82,6 +63,8 @@ pub fn case_access(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Role;
+    use crate::ledger::rules::AUDITOR_BARRED;
 
     fn caller(roles: &[Role]) -> Caller {
         Caller {

@@ -8,6 +8,7 @@ pub mod entry;
 mod load;
 pub mod registry;
 pub mod rules;
+pub mod scope;
 pub mod snapshot;
 pub mod state;
 mod writer;

@@ -32,25 +32,12 @@ pub enum Code {
     BadGateway,
     /// The path exists, but not for this HTTP method.
     MethodNotAllowed,
+    /// The request body did not arrive in time.
+    RequestTimeout,
     Internal,
 }
 
 impl Code {
-    /// Whether the code is about who writes (key, role, agency, the event's own content),
-    /// not about the stream's state: such a refusal is given before the expected revision
-    /// is compared, so that the comparison never tells a stranger anything about a stream.
-    pub fn is_about_the_writer(self) -> bool {
-        matches!(
-            self,
-            Code::Forbidden
-                | Code::UnknownKey
-                | Code::KeyRevoked
-                | Code::SchemaViolation
-                | Code::ClockSkew
-                | Code::StreamMismatch
-        )
-    }
-
     /// The wire spelling of the code.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -74,6 +61,7 @@ impl Code {
             Code::Unavailable => "unavailable",
             Code::BadGateway => "bad_gateway",
             Code::MethodNotAllowed => "method_not_allowed",
+            Code::RequestTimeout => "request_timeout",
             Code::Internal => "internal",
         }
     }

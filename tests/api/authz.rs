@@ -253,23 +253,15 @@ fn only_the_coordinator_writes_case_events_and_only_admins_issue_tokens() {
 }
 
 #[test]
-fn a_stranger_learns_no_revision_from_expected_revision() {
+fn only_a_reader_of_the_stream_learns_its_revision_from_expected_revision() {
     let app = spawn_app();
     let d = demo(&app);
     let c = cast(&app, &d);
     let stream = format!("case-{}", d.case_id);
-    // The coordinator, whose stream it is, is told the revision; nobody else is.
-    let want: Row = [
-        (409, "wrong_expected_revision"),
-        FB,
-        FB,
-        FB,
-        FB,
-        FB,
-        FB,
-        FB,
-        UA,
-    ];
+    // Whoever may read the case stream is told its revision; anyone else gets the refusal
+    // the rules give the event, as without an expected revision.
+    const WR: (u16, &str) = (409, "wrong_expected_revision");
+    let want: Row = [WR, WR, FB, FB, WR, FB, FB, FB, UA];
     for (i, (status, code)) in want.iter().enumerate() {
         for (path, body) in needs_assessed(c.keys[i].as_ref().unwrap_or(&app.admin), &stream) {
             for expected in ["no_stream", "0"] {
@@ -285,6 +277,38 @@ fn a_stranger_learns_no_revision_from_expected_revision() {
                 assert_eq!(app.log_size(), before, "{what}");
             }
         }
+    }
+    // An agency the case only addressed, with responses of its own: an unknown referral is
+    // refused as it is without an expected revision; a response the rules would take gets a
+    // conflict that names no revision. Neither tells how many events the case holds.
+    let (legal_key, legal_token) = d.people["legal"].clone();
+    let respond = |referral: &str, expected: &str| {
+        let env = client::signed_event(
+            &legal_key,
+            "referral.closed",
+            &stream,
+            json!({"referral_id": referral, "outcome": "completed"}),
+            Utc::now(),
+        );
+        let before = app.log_size();
+        let r = app.post_json(
+            &format!("/v1/events?expected_revision={expected}"),
+            Some(&legal_token),
+            &serde_json::to_value(&env).expect("json"),
+        );
+        assert!(!r.text.contains("at revision"), "{}", r.text);
+        assert_eq!(app.log_size(), before, "{}", r.text);
+        (r.status, r.code().to_owned())
+    };
+    for expected in ["0", "no_stream"] {
+        assert_eq!(
+            respond("r-unknown", expected),
+            (422, "invalid_transition".to_owned())
+        );
+        assert_eq!(
+            respond("r-legal", expected),
+            (409, "wrong_expected_revision".to_owned())
+        );
     }
 }
 

@@ -57,6 +57,10 @@ pub(crate) fn reader_waiting(
 /// Sends `request` as it is over a fresh connection; the whole answer as text.
 pub(crate) fn raw(base: &str, request: &str) -> String {
     let mut stream = TcpStream::connect(base.trim_start_matches("http://")).expect("connect");
+    // A server that never answers fails the test instead of hanging it.
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
     stream.write_all(request.as_bytes()).expect("send");
     let mut answer = String::new();
     stream.read_to_string(&mut answer).expect("answer");

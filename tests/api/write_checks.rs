@@ -70,9 +70,9 @@ fn a_body_that_stops_arriving_is_refused_in_time_and_writes_nothing() {
         let started = std::time::Instant::now();
         let answer = crate::forward::raw(&app.base, &request);
         let took = started.elapsed();
-        assert!(answer.starts_with("HTTP/1.1 400"), "{path}: {answer}");
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
         assert!(answer.contains("application/problem+json"), "{answer}");
-        assert!(answer.contains("\"code\":\"bad_request\""), "{answer}");
+        assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
         assert!(answer.contains("did not arrive within 0.3 s"), "{answer}");
         assert!(took < std::time::Duration::from_secs(5), "{path}: {took:?}");
     }

@@ -1,12 +1,12 @@
 //! Deciding one request against the write-side state: idempotent repeats (rule 6), the
 //! expected revision, then the rules for each event, staging the entries of those admitted.
-//! A writer refused for who it is (role, agency, key) learns that, never the stream's
-//! revision.
+//! A writer who may not read the stream is never told its revision.
 
 use chrono::{DateTime, Utc};
 
 use super::super::entry;
 use super::super::rules::{decide_write, Code, RuleViolation};
+use super::super::scope::{can_read_stream, Reader};
 use super::super::state::Applied;
 use super::super::{ExpectedRevision, Outcome, Receipt, Verified, WriteError};
 use super::{Request, Writer};
@@ -32,32 +32,7 @@ impl Writer {
             ExpectedRevision::Exact(n) => next.checked_sub(1) == Some(n),
         };
         if !fits {
-            // Who may write here is decided first: the stream's revision is the writer's to
-            // know, not anyone's who holds a token (it tells a case exists and how busy it is).
-            if let Some(first) = req.events.first() {
-                match decide_write(
-                    &self.state,
-                    &first.event,
-                    first.envelope.keyid(),
-                    recorded_at,
-                ) {
-                    Err(rule) if rule.code.is_about_the_writer() => {
-                        return Err(WriteError::Rule(rule))
-                    }
-                    _ => {}
-                }
-            }
-            let actual = match next {
-                0 => "no_stream".to_owned(),
-                n => (n - 1).to_string(),
-            };
-            return Err(WriteError::Rule(RuleViolation::new(
-                Code::WrongExpectedRevision,
-                format!(
-                    "stream {} is at revision {actual}, expected {}",
-                    req.stream, req.expected
-                ),
-            )));
+            return Err(self.not_at_expected(req, next, recorded_at));
         }
         let undo = (req.events.len() > 1).then(|| self.state.save(&req.events[0].event.stream));
         let mut receipts = Vec::with_capacity(req.events.len());
@@ -105,6 +80,55 @@ impl Writer {
             applied.push((stored, v));
         }
         Ok(Outcome::Created(receipts))
+    }
+
+    /// The answer to a request whose expected revision does not fit. A writer who may read
+    /// the stream is told its revision (`wrong_expected_revision`, as EventStoreDB does).
+    /// Anyone else is not: the revision would tell them that a case exists and how many
+    /// events it holds. They get the refusal the rules give their first event, as without an
+    /// expected revision, or, if the rules would take it, a conflict that names no revision.
+    fn not_at_expected(&self, req: &Request, next: u64, recorded_at: DateTime<Utc>) -> WriteError {
+        let conflict = |message: String| {
+            WriteError::Rule(RuleViolation::new(Code::WrongExpectedRevision, message))
+        };
+        let Some(first) = req.events.first() else {
+            return conflict(format!("expected {}", req.expected));
+        };
+        let actor = self.state.registry.principals.get(&first.event.actor);
+        let reads = actor.is_some_and(|p| {
+            let reader = Reader {
+                id: &p.id,
+                agency: &p.agency,
+                roles: &p.roles,
+            };
+            can_read_stream(&self.state, &reader, &first.event.stream)
+        });
+        if reads {
+            let actual = match next {
+                0 => "no_stream".to_owned(),
+                n => (n - 1).to_string(),
+            };
+            return conflict(format!(
+                "stream {} is at revision {actual}, expected {}",
+                req.stream, req.expected
+            ));
+        }
+        match decide_write(
+            &self.state,
+            &first.event,
+            first.envelope.keyid(),
+            recorded_at,
+        ) {
+            Err(rule) if req.events.len() > 1 => WriteError::Rule(RuleViolation::new(
+                rule.code,
+                format!("events[0]: {}", rule.message),
+            )),
+            Err(rule) => WriteError::Rule(rule),
+            Ok(()) => conflict(format!(
+                "stream {} does not match the expected revision {}",
+                req.stream, req.expected
+            )),
+        }
     }
 
     /// Idempotency (rule 6): all events known with identical bytes -> the original receipts;

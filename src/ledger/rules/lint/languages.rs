@@ -30,10 +30,34 @@ pub(super) fn registered(field: &str, tag: &Language) -> Result<(), RuleViolatio
     if !(2..=3).contains(&parsed.primary_language().len()) {
         return refused("does not start with a 2 or 3 letter language subtag");
     }
-    match parsed.validate() {
-        Ok(()) => Ok(()),
-        Err(e) => refused(&format!("is not in the IANA registry ({e})")),
+    if let Err(e) = parsed.validate() {
+        return refused(&format!("is not in the IANA registry ({e})"));
     }
+    if private_use_range(&parsed) {
+        return refused("uses a private-use range of the registry, whose codes mean anything");
+    }
+    Ok(())
+}
+
+/// Whether a subtag falls in one of the registry's private-use ranges, which `validate`
+/// accepts as registered: languages `qaa`–`qtz`, scripts `Qaaa`–`Qabx`, regions `AA`,
+/// `QM`–`QZ`, `XA`–`XZ` and `ZZ`. Also the two-letter `q?` languages other than `qu`
+/// (Quechua), which the crate's range comparison lets through.
+fn private_use_range(tag: &LanguageTag) -> bool {
+    let lower = |s: &str| s.to_ascii_lowercase();
+    let language = lower(tag.primary_language());
+    let language = match language.len() {
+        2 => language.starts_with('q') && language != "qu",
+        _ => ("qaa"..="qtz").contains(&language.as_str()),
+    };
+    let script = tag
+        .script()
+        .is_some_and(|s| ("qaaa"..="qabx").contains(&lower(s).as_str()));
+    let region = tag.region().is_some_and(|r| {
+        let r = lower(r);
+        r == "aa" || r == "zz" || ("qm"..="qz").contains(&r.as_str()) || r.starts_with('x')
+    });
+    language || script || region
 }
 
 /// A list of language tags names each language once: BCP 47 tags are case-insensitive.
@@ -80,6 +104,9 @@ mod tests {
             "ca-valencia",
             "ES",
             "fr-ca",
+            "qu",
+            "es-QA",
+            "es-MX",
         ] {
             assert_eq!(check(ok), Ok(()), "{ok}");
         }
@@ -92,6 +119,13 @@ mod tests {
             ("zz", "IANA registry"),
             ("es-Mari", "IANA registry"),
             ("es-QQ1", "well-formed"),
+            ("qjd", "private-use"),
+            ("qb", "private-use"),
+            ("es-Qaab", "private-use"),
+            ("es-XZ", "private-use"),
+            ("es-zz", "private-use"),
+            ("es-QM", "private-use"),
+            ("es-AA", "private-use"),
         ] {
             let err = check(bad).expect_err(bad);
             assert!(err.starts_with("data.language: `"), "{err}");
