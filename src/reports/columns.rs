@@ -1,16 +1,47 @@
 //! The columns of the two reports, in order, with their meaning and the equations between
 //! them. Every count counts events recorded (server `recorded_at`) on the period's UTC days.
 
+use super::bounds;
 use super::buckets::{AgencyStats, ProgramStats, YesNo};
 use super::layout::{ColumnKind, RowBuilder, Slot, Value};
 use super::period::{AgencyPeriod, PeriodStats};
 use super::suppression::{CellId, Table};
 use crate::domain::{CaseOutcome, DeclineReason, Domain, ReferralOutcome, Tristate};
 
-/// The cells of an agency row that programme totals sum over.
-pub(crate) struct ColumnCells {
-    inquiries_received: CellId,
-    referrals_received: CellId,
+/// The cells of an agency row that relations beyond its breakdowns need: the programme
+/// totals sum its received counts, and `bounds.rs` relates its responses to them.
+pub(crate) struct AgencyCells {
+    pub(crate) inquiries_received: CellId,
+    pub(crate) inquiries_answered: CellId,
+    pub(crate) referrals: ReferralCells,
+}
+
+/// An agency's referral counts.
+pub(crate) struct ReferralCells {
+    pub(crate) received: CellId,
+    pub(crate) accepted: CellId,
+    pub(crate) declined: CellId,
+    pub(crate) withdrawn: CellId,
+    pub(crate) closed: CellId,
+    /// Services started, in all and by domain.
+    pub(crate) services_total: CellId,
+    pub(crate) services: Vec<CellId>,
+}
+
+/// The programme row's counts that `bounds.rs` relates.
+pub(crate) struct ProgramCells {
+    pub(crate) cases_opened: CellId,
+    pub(crate) cases_reopened: CellId,
+    pub(crate) cases_closed: CellId,
+    pub(crate) consents_granted: CellId,
+    pub(crate) consents_withdrawn: CellId,
+    pub(crate) inquiries_sent: CellId,
+    pub(crate) inquiry_domains: CellId,
+    /// Inquiries by domain.
+    pub(crate) inquiry_domain: Vec<CellId>,
+    pub(crate) referrals_made: CellId,
+    pub(crate) cases_with_referrals: CellId,
+    pub(crate) cases_first_service: CellId,
 }
 
 fn codes<T: Copy + std::fmt::Display>(all: &[T], counts: &[u64]) -> Vec<(String, u64)> {
@@ -38,13 +69,15 @@ pub(crate) fn agency_columns(k: u64) -> Vec<super::Column> {
             id: "x".parse().expect("a valid slug"),
             name: None,
             stats: AgencyStats::default(),
+            inquiries_from_start: false,
+            referrals_from_start: false,
         },
     );
     row.columns
 }
 
 /// Lays out one agency's row.
-pub(crate) fn agency_row(row: &mut RowBuilder<'_>, agency: &AgencyPeriod) -> ColumnCells {
+pub(crate) fn agency_row(row: &mut RowBuilder<'_>, agency: &AgencyPeriod) -> AgencyCells {
     let s = &agency.stats;
     row.push(
         "agency",
@@ -59,15 +92,18 @@ pub(crate) fn agency_row(row: &mut RowBuilder<'_>, agency: &AgencyPeriod) -> Col
         "Agency name from the directory",
         Slot::Fixed(name),
     );
-    let inquiries_received = inquiry_columns(row, s);
-    let referrals_received = referral_columns(row, s);
-    ColumnCells {
+    let (inquiries_received, inquiries_answered) = inquiry_columns(row, s);
+    let cells = AgencyCells {
         inquiries_received,
-        referrals_received,
-    }
+        inquiries_answered,
+        referrals: referral_columns(row, s),
+    };
+    bounds::agency(row.table, &cells, agency);
+    cells
 }
 
-fn inquiry_columns(row: &mut RowBuilder<'_>, s: &AgencyStats) -> CellId {
+/// The inquiry columns; returns the received and answered counts.
+fn inquiry_columns(row: &mut RowBuilder<'_>, s: &AgencyStats) -> (CellId, CellId) {
     let received = row.count(
         "inquiries_received",
         "Inquiries sent to the agency (inquiry.sent)",
@@ -99,7 +135,7 @@ fn inquiry_columns(row: &mut RowBuilder<'_>, s: &AgencyStats) -> CellId {
         s.response_seconds.clone(),
     );
     answer_columns(row, s, answered);
-    received
+    (received, answered)
 }
 
 /// What the answers said: breakdowns of `answered` and the languages offered.
@@ -148,7 +184,7 @@ fn answer_columns(row: &mut RowBuilder<'_>, s: &AgencyStats, answered: CellId) {
     );
 }
 
-fn referral_columns(row: &mut RowBuilder<'_>, s: &AgencyStats) -> CellId {
+fn referral_columns(row: &mut RowBuilder<'_>, s: &AgencyStats) -> ReferralCells {
     let received = row.count(
         "referrals_received",
         "Referrals made to the agency (referral.made)",
@@ -165,7 +201,7 @@ fn referral_columns(row: &mut RowBuilder<'_>, s: &AgencyStats) -> CellId {
         accepted,
         s.accept_seconds.clone(),
     );
-    row.breakdown(
+    let (declined, _) = row.breakdown(
         (
             "referrals_declined",
             "Referrals the agency declined (referral.declined)",
@@ -174,12 +210,12 @@ fn referral_columns(row: &mut RowBuilder<'_>, s: &AgencyStats) -> CellId {
         "Referrals declined with reason {}",
         &borrowed(&codes(DeclineReason::ALL, &s.declined)),
     );
-    row.count(
+    let withdrawn = row.count(
         "referrals_withdrawn",
         "Referrals to the agency withdrawn by the coordinator (referral.withdrawn)",
         s.referrals_withdrawn,
     );
-    row.breakdown(
+    let (services_total, services) = row.breakdown(
         (
             "services_started",
             "Services started: one per domain of each referral.services_started",
@@ -188,27 +224,36 @@ fn referral_columns(row: &mut RowBuilder<'_>, s: &AgencyStats) -> CellId {
         "Services started in domain {}",
         &borrowed(&codes(Domain::ALL, &s.services_started)),
     );
-    row.breakdown(
+    let (closed, _) = row.breakdown(
         ("referrals_closed", "Referrals closed (referral.closed)"),
         "closed",
         "Referrals closed with outcome {}",
         &borrowed(&codes(ReferralOutcome::ALL, &s.closed)),
     );
-    received
+    ReferralCells {
+        received,
+        accepted,
+        declined,
+        withdrawn,
+        closed,
+        services_total,
+        services,
+    }
 }
 
 /// Lays out the programme row; `agencies` are the agency rows' cells its totals sum.
-pub(crate) fn program_row(row: &mut RowBuilder<'_>, stats: &PeriodStats, agencies: &[ColumnCells]) {
+pub(crate) fn program_row(row: &mut RowBuilder<'_>, stats: &PeriodStats, agencies: &[AgencyCells]) {
     let p = &stats.program;
-    case_columns(row, p);
+    let (cases_opened, cases_reopened, cases_closed) = case_columns(row, p);
+    let (consents_granted, consents_withdrawn) = consent_columns(row, p);
     let inquiries: Vec<CellId> = agencies.iter().map(|a| a.inquiries_received).collect();
-    column_total(
+    let inquiries_sent = column_total(
         row,
         "inquiries_sent",
         "Inquiries sent, all agencies (the column total of inquiries_received)",
         inquiries,
     );
-    row.breakdown(
+    let (inquiry_domains, inquiry_domain) = row.breakdown(
         (
             "inquiry_domains",
             "Services asked about in inquiries: one per domain of each inquiry.sent",
@@ -217,7 +262,7 @@ pub(crate) fn program_row(row: &mut RowBuilder<'_>, stats: &PeriodStats, agencie
         "Inquiries asking about domain {}",
         &borrowed(&codes(Domain::ALL, &p.inquiry_domains)),
     );
-    let referrals: Vec<CellId> = agencies.iter().map(|a| a.referrals_received).collect();
+    let referrals: Vec<CellId> = agencies.iter().map(|a| a.referrals.received).collect();
     let made = column_total(
         row,
         "referrals_made",
@@ -250,6 +295,20 @@ pub(crate) fn program_row(row: &mut RowBuilder<'_>, stats: &PeriodStats, agencie
         served,
         p.first_service_seconds.clone(),
     );
+    let cells = ProgramCells {
+        cases_opened,
+        cases_reopened,
+        cases_closed,
+        consents_granted,
+        consents_withdrawn,
+        inquiries_sent,
+        inquiry_domains,
+        inquiry_domain,
+        referrals_made: made,
+        cases_with_referrals: cases,
+        cases_first_service: served,
+    };
+    bounds::program(row.table, &cells, stats);
 }
 
 /// A programme total that is the sum of one agency column.
@@ -265,28 +324,34 @@ fn column_total(
     total
 }
 
-/// Cases and consents.
-fn case_columns(row: &mut RowBuilder<'_>, p: &ProgramStats) {
-    row.count("cases_opened", "Cases opened (case.opened)", p.cases_opened);
-    row.count(
+/// Cases opened, reopened and closed.
+fn case_columns(row: &mut RowBuilder<'_>, p: &ProgramStats) -> (CellId, CellId, CellId) {
+    let opened = row.count("cases_opened", "Cases opened (case.opened)", p.cases_opened);
+    let reopened = row.count(
         "cases_reopened",
         "Cases reopened (case.reopened)",
         p.cases_reopened,
     );
-    row.breakdown(
+    let (closed, _) = row.breakdown(
         ("cases_closed", "Cases closed (case.closed)"),
         "cases_closed",
         "Cases closed with outcome {}",
         &borrowed(&codes(CaseOutcome::ALL, &p.cases_closed)),
     );
-    row.count(
+    (opened, reopened, closed)
+}
+
+/// Consents granted and withdrawn.
+fn consent_columns(row: &mut RowBuilder<'_>, p: &ProgramStats) -> (CellId, CellId) {
+    let granted = row.count(
         "consents_granted",
         "Consents granted (consent.granted)",
         p.consents_granted,
     );
-    row.count(
+    let withdrawn = row.count(
         "consents_withdrawn",
         "Consents withdrawn (consent.withdrawn)",
         p.consents_withdrawn,
     );
+    (granted, withdrawn)
 }

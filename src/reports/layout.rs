@@ -253,15 +253,17 @@ fn resolve(table: &Table, k: u64, slot: Slot) -> Value {
     }
 }
 
-/// Lays out both reports of a period, suppresses them jointly, and returns the one asked for.
-pub fn lay_out(
-    stats: &PeriodStats,
-    kind: ReportKind,
-    period: &Period,
-    config: &ReportConfig,
-    log_size: u64,
-) -> Report {
-    let k = config.k();
+/// Both reports of a period laid out over one suppressed table.
+pub(crate) struct Laid {
+    pub(crate) table: Table,
+    agency_columns: Vec<Column>,
+    agency_rows: Vec<Vec<Slot>>,
+    program_columns: Vec<Column>,
+    program_slots: Vec<Slot>,
+}
+
+/// Lays out both reports of a period and suppresses them jointly.
+pub(crate) fn lay_out_both(stats: &PeriodStats, k: u64) -> Laid {
     let mut table = Table::new();
     let mut agency_rows = Vec::new();
     let mut agency_columns = columns::agency_columns(k);
@@ -276,10 +278,30 @@ pub fn lay_out(
     columns::program_row(&mut row, stats, &received);
     let (program_columns, program_slots) = (row.columns, row.slots);
     table.suppress(k);
+    Laid {
+        table,
+        agency_columns,
+        agency_rows,
+        program_columns,
+        program_slots,
+    }
+}
+
+/// Lays out both reports of a period, suppresses them jointly, and returns the one asked for.
+pub fn lay_out(
+    stats: &PeriodStats,
+    kind: ReportKind,
+    period: &Period,
+    config: &ReportConfig,
+    log_size: u64,
+) -> Report {
+    let k = config.k();
+    let laid = lay_out_both(stats, k);
     let (columns, rows) = match kind {
-        ReportKind::Agencies => (agency_columns, agency_rows),
-        ReportKind::Program => (program_columns, vec![program_slots]),
+        ReportKind::Agencies => (laid.agency_columns, laid.agency_rows),
+        ReportKind::Program => (laid.program_columns, vec![laid.program_slots]),
     };
+    let table = laid.table;
     let rows = rows
         .into_iter()
         .map(|slots| slots.into_iter().map(|s| resolve(&table, k, s)).collect())

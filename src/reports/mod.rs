@@ -7,6 +7,7 @@
 //! whatever could reveal them; [`render`] writes JSON or CSV. [`follower::ReportService`] runs
 //! the fold on its own thread, tailing the store.
 
+mod bounds;
 pub mod buckets;
 mod columns;
 pub mod fold;

@@ -74,6 +74,11 @@ impl Period {
         self.to
     }
 
+    /// The days before the period.
+    fn before(&self) -> std::ops::RangeTo<Day> {
+        ..self.from.num_days_from_ce()
+    }
+
     fn days(&self) -> std::ops::RangeInclusive<Day> {
         self.from.num_days_from_ce()..=self.to.num_days_from_ce()
     }
@@ -93,6 +98,12 @@ pub struct AgencyPeriod {
     pub name: Option<String>,
     /// Its figures.
     pub stats: AgencyStats,
+    /// No inquiry was sent to the agency before the period, so every answer counted in it is
+    /// to an inquiry counted in it.
+    pub inquiries_from_start: bool,
+    /// No referral was made to the agency before the period, so every response counted in it
+    /// is to a referral counted in it.
+    pub referrals_from_start: bool,
 }
 
 /// Everything a report needs for one period.
@@ -104,6 +115,13 @@ pub struct PeriodStats {
     pub program: ProgramStats,
     /// Distinct cases with at least one referral made in the period.
     pub cases_with_referrals: u64,
+    /// No case was opened before the period: every case closed or reopened in it, or
+    /// referred, was opened in it.
+    pub cases_from_start: bool,
+    /// No consent was granted before the period: every one withdrawn in it was granted in it.
+    pub consents_from_start: bool,
+    /// No referral was made before the period, to any agency.
+    pub referrals_from_start: bool,
 }
 
 impl StatsProjection {
@@ -117,10 +135,13 @@ impl StatsProjection {
                 for bucket in track.days.range(period.days()).map(|(_, s)| s) {
                     stats.absorb(bucket);
                 }
+                let mut before = track.days.range(period.before()).map(|(_, s)| s);
                 AgencyPeriod {
                     id: track.id.clone(),
                     name: track.name.clone(),
                     stats,
+                    inquiries_from_start: before.clone().all(|s| s.inquiries_received == 0),
+                    referrals_from_start: before.all(|s| s.referrals_received == 0),
                 }
             })
             .collect();
@@ -134,10 +155,14 @@ impl StatsProjection {
             .iter()
             .filter(|c| c.referral_days.iter().any(|d| period.contains(*d)))
             .count() as u64;
+        let mut before = self.program.range(period.before()).map(|(_, s)| s);
         PeriodStats {
+            referrals_from_start: agencies.iter().all(|a| a.referrals_from_start),
             agencies,
             program,
             cases_with_referrals,
+            cases_from_start: before.clone().all(|s| s.cases_opened == 0),
+            consents_from_start: before.all(|s| s.consents_granted == 0),
         }
     }
 }

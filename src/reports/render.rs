@@ -17,15 +17,17 @@ fn suppression_legend(k: u64) -> serde_json::Value {
         "marker": SUPPRESSED,
         "reasons": [
             format!("small cell: the count is between 1 and {} (k - 1)", k - 1),
-            "complementary: hidden so that a small cell cannot be recovered by subtracting the \
-             shown cells of a breakdown, or of the agency column, from its shown total",
+            "complementary: hidden so that a small cell cannot be recovered, or narrowed to \
+             fewer than the values 1 to k - 1, from the shown cells through the breakdowns, the \
+             column totals and the inequalities between counts (such as answers at most \
+             inquiries)",
             "derived: a rate, median or percentile computed over a suppressed count",
         ],
         "note": "The marker does not say which reason applies, since that would narrow the \
-                 hidden value. A 0 is shown as 0 unless it is a part of a suppressed total (then it \
-                 could tell that every counted event falls in another part). null (an empty CSV \
-                 cell) means not \
-                 applicable: a rate over 0, or a median of no observations.",
+                 hidden value. A 0 is shown as 0 unless it is a part of a suppressed total, or \
+                 bounded by a suppressed count (answers by inquiries received, say): then it could \
+                 tell that every counted event falls in another part. null (an empty CSV cell) \
+                 means not applicable: a rate over 0, or a median of no observations.",
     })
 }
 

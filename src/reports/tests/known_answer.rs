@@ -6,7 +6,7 @@ use super::{case, day, plus, reports, row, Log};
 
 const S: &str = "suppressed";
 
-fn agency(name: &str) -> Value {
+pub(super) fn agency(name: &str) -> Value {
     json!({
         "name": name, "region": "North", "domains": ["medical"], "languages": ["es"],
         "interpretation": true, "cultural_adaptations": [], "trafficking_experience": true,
@@ -14,12 +14,12 @@ fn agency(name: &str) -> Value {
     })
 }
 
-fn inquiry(id: &str, agency: &str) -> Value {
+pub(super) fn inquiry(id: &str, agency: &str) -> Value {
     json!({"inquiry_id": id, "agency": agency, "consent_id": "c1", "asks": ["can_help"],
            "domains": ["medical"], "cultural_needs": []})
 }
 
-fn answer(id: &str, can_help: &str, experience: bool, support: bool) -> Value {
+pub(super) fn answer(id: &str, can_help: &str, experience: bool, support: bool) -> Value {
     json!({"inquiry_id": id, "can_help": can_help, "trafficking_experience": experience,
            "services_available": ["medical"], "cultural_adaptation": true,
            "interpretation_languages": ["es"], "eligible": "yes", "unmet_criteria": [],
@@ -120,9 +120,12 @@ fn agency_rows_match_the_hand_count() {
     assert_eq!(alpha["name"], "Alpha, \"North\" Clinic");
     // Shown 12 by itself, but beta's 3 is hidden in the column summing to inquiries_sent = 29,
     // so the next-smallest cell of that column (alpha's 12, not gamma's 14) is hidden too.
+    // That was all until the audit: alpha's 12 answers tell that it received at least 12, so
+    // beta received at most 29 − 14 − 12 = 3. Gamma's 14 is hidden too (the programme total
+    // would not do alone: 29 inquiries asked about medical, so at least 29 were sent).
     assert_eq!(alpha["inquiries_received"], S);
     assert_eq!(row(&agencies, "beta")["inquiries_received"], S);
-    assert_eq!(row(&agencies, "gamma")["inquiries_received"], 14);
+    assert_eq!(row(&agencies, "gamma")["inquiries_received"], S);
     assert_eq!(alpha["inquiries_answered"], 12);
     assert_eq!(alpha["can_help_yes"], 12);
     assert_eq!(alpha["can_help_no"], 0);
@@ -134,12 +137,13 @@ fn agency_rows_match_the_hand_count() {
     assert_eq!(alpha["referrals_received"], 20);
     assert_eq!(alpha["referrals_accepted"], S);
     assert_eq!(alpha["time_to_accept_median_seconds"], S);
-    // The declined total is shown; not_eligible (3) is small, so no_capacity (13), the only
-    // other non-zero reason, is hidden with it; the zero reasons stay 0.
-    assert_eq!(alpha["referrals_declined"], 16);
+    // Not shown as 16 any more (the audit, not the rules): accepted + declined ≤ received, so
+    // 16 declined of 20 received would tell that at most 4 were accepted, and 4 is the true
+    // count. With the total hidden, its zero reasons are hidden too.
+    assert_eq!(alpha["referrals_declined"], S);
     assert_eq!(alpha["declined_not_eligible"], S);
     assert_eq!(alpha["declined_no_capacity"], S);
-    assert_eq!(alpha["declined_other"], 0);
+    assert_eq!(alpha["declined_other"], S);
     // A hidden total hides its whole breakdown, zeros too: a 0 beside the one hidden domain
     // would tell that every service started was medical.
     assert_eq!(alpha["services_started"], S);
@@ -158,10 +162,19 @@ fn small_breakdowns_hide_their_rates_and_totals() {
     assert_eq!(beta["support_offered_yes"], S);
     // Hidden with the answer count: even an empty list would bound it.
     assert_eq!(beta["interpretation_languages"], S);
+    // Gamma's 14 inquiries are hidden (beside beta's 3, see above), and with them its 0
+    // answers (answered ≤ received: a 0 shown would tell that none was answered), so its rate
+    // and median are hidden rather than null.
     let gamma = row(&agencies, "gamma");
-    assert_eq!(gamma["inquiries_answered"], 0);
-    assert_eq!(gamma["can_help_rate"], Value::Null);
-    assert_eq!(gamma["response_time_median_seconds"], Value::Null);
+    assert_eq!(gamma["inquiries_answered"], S);
+    assert_eq!(gamma["can_help_rate"], S);
+    assert_eq!(gamma["response_time_median_seconds"], S);
+    // With no answers at all in the period, they are not applicable.
+    let (agencies, _) = reports(&log().projection(), 20, 25, 11);
+    let alpha = row(&agencies, "alpha");
+    assert_eq!(alpha["inquiries_answered"], 0);
+    assert_eq!(alpha["can_help_rate"], Value::Null);
+    assert_eq!(alpha["response_time_median_seconds"], Value::Null);
 }
 
 #[test]
@@ -179,6 +192,9 @@ fn program_totals_match_the_hand_count() {
     assert_eq!(p["referrals_per_case"], 1.0);
     assert_eq!(p["cases_closed"], S);
     assert_eq!(p["cases_closed_services_completed"], S);
+    // Reopened cases are at most the closed ones: a 0 beside the hidden 3 would tell that no
+    // closed case was reopened.
+    assert_eq!(p["cases_reopened"], S);
     assert_eq!(p["cases_first_service"], S);
     assert_eq!(p["time_to_first_service_median_seconds"], S);
 }
@@ -204,6 +220,10 @@ fn a_lower_threshold_shows_more() {
     let alpha = row(&agencies, "alpha");
     // With k = 5, 3 is still small but 12 and 13 are not: beta's 3 still needs a partner.
     assert_eq!(alpha["declined_no_capacity"], S);
-    assert_eq!(row(&agencies, "gamma")["inquiries_received"], 14);
+    // Declined 16 of 20 bounds accepted at 4, which is k − 1 here: it tells no more than
+    // "suppressed", so the total stays.
+    assert_eq!(alpha["referrals_declined"], 16);
+    // Still as for k = 11: alpha's 12 answers would bound beta's received at 3.
+    assert_eq!(row(&agencies, "gamma")["inquiries_received"], S);
     assert_eq!(alpha["referrals_accepted"], S);
 }

@@ -1,10 +1,14 @@
 //! Tests of the reports: the fold and suppression on hand-worked logs, the suppression table
 //! on its own, rendering, and a property test over random logs against a naive recount.
 
+mod attacks;
+mod audit;
 mod known_answer;
 mod props;
+mod ranges;
 mod render;
 mod table;
+mod table_props;
 
 pub(crate) use known_answer::log as known_answer_log;
 

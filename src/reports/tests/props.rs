@@ -1,15 +1,19 @@
 //! Property test over random logs: no shown count lies in 1..k−1, no suppressed cell can be
-//! recovered from a shown total and the shown cells of its row or column, and every shown
-//! number equals a naive recount over the log.
+//! recovered from a shown total and the shown cells of its row or column, every small cell's
+//! range over what is shown covers 1..k−1, and every shown number equals a naive recount over
+//! the log.
 
-mod generate;
+pub(super) mod generate;
 mod naive;
 
 use proptest::prelude::*;
 use serde_json::Value;
 
-use super::reports;
+use super::ranges::assert_protected;
+use super::{day, reports};
 use crate::domain::{CaseOutcome, DeclineReason, Domain, ReferralOutcome};
+use crate::reports::layout::lay_out_both;
+use crate::reports::Period;
 
 /// `(true value, shown)` of a cell.
 type Cell = (u64, bool);
@@ -160,5 +164,9 @@ proptest! {
         let (agencies, program) = reports(&log.projection(), from, to, k);
         let truth = naive::recount(&log, from, to, k);
         check_report(&agencies, &program, &truth, k);
+        // The table behind them, by the independent integer program of `ranges.rs`.
+        let period = Period::new(day(from).date_naive(), day(to).date_naive()).expect("period");
+        let laid = lay_out_both(&log.projection().period(&period), k);
+        assert_protected(&laid.table, k);
     }
 }

@@ -1,6 +1,14 @@
 //! The suppression table on its own.
 
-use crate::reports::suppression::Table;
+use crate::reports::suppression::{CellId, Table};
+
+/// Cells of `parts` and their total, declared as an equation.
+pub(super) fn breakdown(t: &mut Table, parts: &[u64]) -> (CellId, Vec<CellId>) {
+    let cells: Vec<CellId> = parts.iter().map(|v| t.cell(*v)).collect();
+    let total = t.cell(parts.iter().sum());
+    t.equation(total, cells.clone());
+    (total, cells)
+}
 
 #[test]
 fn counts_below_k_are_hidden_and_zero_and_k_are_shown() {
@@ -103,9 +111,7 @@ fn a_hidden_total_keeps_large_parts_shown_but_not_all_of_them() {
 fn a_hidden_total_hides_its_zeros_too() {
     // 3 = 3 + 0 + 0: shown zeros beside the hidden part would tell that all three fall in it.
     let mut t = Table::new();
-    let parts: Vec<_> = [0, 3, 0].iter().map(|v| t.cell(*v)).collect();
-    let total = t.cell(3);
-    t.equation(total, parts.clone());
+    let (total, parts) = breakdown(&mut t, &[0, 3, 0]);
     t.suppress(11);
     assert!(t.is_suppressed(total));
     assert!(parts.iter().all(|c| t.is_suppressed(*c)));

@@ -7,26 +7,30 @@ use super::super::{case, day, plus, Log};
 use crate::domain::{CaseOutcome, DeclineReason, Domain, ReferralOutcome, Tristate};
 
 /// SplitMix64: small, deterministic, good enough to draw test data from a proptest seed.
-struct Rng(u64);
+pub(in crate::reports::tests) struct Rng(pub(in crate::reports::tests) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(in crate::reports::tests) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(in crate::reports::tests) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
-    fn chance(&mut self, percent: u64) -> bool {
+    pub(in crate::reports::tests) fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
-    fn pick<T: Clone>(&mut self, items: &[T]) -> T {
+    pub(in crate::reports::tests) fn pick<T: Clone>(&mut self, items: &[T]) -> T {
         items[self.below(items.len() as u64) as usize].clone()
     }
-    fn subset<T: Clone + PartialEq>(&mut self, items: &[T], min: usize) -> Vec<T> {
+    pub(in crate::reports::tests) fn subset<T: Clone + PartialEq>(
+        &mut self,
+        items: &[T],
+        min: usize,
+    ) -> Vec<T> {
         let mut out: Vec<T> = items.iter().filter(|_| self.chance(30)).cloned().collect();
         while out.len() < min {
             let item = self.pick(items);

@@ -1,0 +1,101 @@
+//! The audit: for each group of hidden cells linked by relations, a linear program over what
+//! an attacker sees, asking whether each primary cell could be 1 and could be k−1.
+//!
+//! A relation whose cells are all shown is a constant and says nothing about hidden cells, so
+//! hidden cells only constrain each other through relations they share; the groups are the
+//! connected parts of that graph and are solved one by one. A group whose cells have not
+//! changed since it passed is not solved again (a new hidden cell next to it would have
+//! joined it).
+//! Each group's program is in `lp.rs`.
+
+use std::collections::{HashMap, HashSet};
+
+use super::lp::Lp;
+use super::{CellId, Relations, Table};
+
+/// The groups already proved safe, by their cells.
+#[derive(Default)]
+pub(super) struct Audit {
+    passed: HashSet<Vec<CellId>>,
+}
+
+impl Audit {
+    /// The hidden cells, grouped by the relations that link them, each group in cell order.
+    fn groups(table: &Table, relations: &Relations) -> Vec<Vec<CellId>> {
+        let mut parent: Vec<usize> = (0..table.values.len()).collect();
+        fn root(parent: &mut [usize], mut c: usize) -> usize {
+            while parent[c] != c {
+                parent[c] = parent[parent[c]];
+                c = parent[c];
+            }
+            c
+        }
+        for relation in &relations.all {
+            let mut hidden = relation.cells().filter(|c| table.suppressed[c.0]);
+            if let Some(first) = hidden.next() {
+                for other in hidden {
+                    let (a, b) = (root(&mut parent, first.0), root(&mut parent, other.0));
+                    parent[a.max(b)] = a.min(b);
+                }
+            }
+        }
+        let mut groups: HashMap<usize, Vec<CellId>> = HashMap::new();
+        let mut order = Vec::new();
+        for c in (0..table.values.len()).filter(|c| table.suppressed[*c]) {
+            let r = root(&mut parent, c);
+            let group = groups.entry(r).or_default();
+            if group.is_empty() {
+                order.push(r);
+            }
+            group.push(CellId(c));
+        }
+        order
+            .into_iter()
+            .filter_map(|r| groups.remove(&r))
+            .collect()
+    }
+
+    /// Every group with a primary cell the audit cannot prove safe: its first such cell, and
+    /// the group.
+    pub(super) fn unprotected(
+        &mut self,
+        table: &Table,
+        k: u64,
+        relations: &Relations,
+    ) -> Vec<(CellId, Vec<CellId>)> {
+        let mut found = Vec::new();
+        for group in Self::groups(table, relations) {
+            if self.passed.contains(&group) || !group.iter().any(|c| table.is_primary(*c, k)) {
+                continue;
+            }
+            let primary = (0..group.len()).filter(|i| table.is_primary(group[*i], k));
+            match Lp::new(relations, table, &group).first_unprotected(&group, k, primary) {
+                None => {
+                    self.passed.insert(group);
+                }
+                Some(cell) => found.push((cell, group)),
+            }
+        }
+        found
+    }
+}
+
+/// Whether the audit finds `cell` protected (its range covers 1..k−1).
+pub(super) fn protects(table: &Table, k: u64, relations: &Relations, cell: CellId) -> bool {
+    let mut group = vec![cell];
+    let mut seen = HashSet::from([cell]);
+    let mut next = 0;
+    while let Some(c) = group.get(next).copied() {
+        next += 1;
+        for linked in relations.of(c).flat_map(|r| r.cells()) {
+            if table.suppressed[linked.0] && seen.insert(linked) {
+                group.push(linked);
+            }
+        }
+    }
+    group.sort_unstable();
+    let at = group.iter().position(|c| *c == cell);
+    Lp::new(relations, table, &group)
+        .first_unprotected(&group, k, at)
+        .is_none()
+}

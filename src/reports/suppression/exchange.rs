@@ -1,0 +1,163 @@
+//! A cheap witness that a cell can reach an end of 1..k−1, found without a solver: the true
+//! values are a solution in whole numbers; move the cell to its end, and in each equation it
+//! is in, move other hidden cells of that equation the other way until the sum is restored,
+//! each within its room (its lower bound, and the slack of the inequalities it is in), and so
+//! on for the other equations those cells are in. If every relation the moved cells are in
+//! still holds, that is a solution with the cell at its end. Most cells of a large group (a
+//! column of many agencies' small counts under a shown total) have one, which spares a solve
+//! per cell; when none is found, the solver decides.
+
+use microlp::ComparisonOp;
+
+use super::lp::{End, Lp, Row};
+
+/// How far a sum may be from exact and still count as exact (the values are whole).
+const EXACT: f64 = 1e-9;
+/// Equations away from the cell's own that are restored in turn, at most.
+const DEPTH: usize = 3;
+/// Variables tried to move back, per equation.
+const PARTNERS: usize = 64;
+
+fn is_equation(row: &Row) -> bool {
+    matches!(row.1, ComparisonOp::Eq)
+}
+
+impl Lp {
+    /// For each row, its terms (by position) in the order they are tried for moving back:
+    /// variables in fewest rows first (they disturb least), then those with most room above
+    /// their lower bound.
+    pub(super) fn partner_order(
+        rows: &[Row],
+        rows_of: &[Vec<(usize, f64)>],
+        truth: &[f64],
+        lower: &[f64],
+    ) -> Vec<Vec<usize>> {
+        rows.iter()
+            .map(|(terms, _, _)| {
+                let mut order: Vec<usize> = (0..terms.len()).collect();
+                order.sort_by(|x, y| {
+                    let key = |j: usize| {
+                        let v = terms[j].0;
+                        (rows_of[v].len(), -(truth[v] - lower[v]))
+                    };
+                    key(*x)
+                        .partial_cmp(&key(*y))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                });
+                order
+            })
+            .collect()
+    }
+
+    /// Whether moving variable `t` to `end`, and others back, keeps every relation.
+    pub(super) fn exchange(&self, t: usize, end: End, k: u64) -> bool {
+        let value = match end {
+            End::Low => 1.0,
+            End::High => (k - 1) as f64,
+        };
+        let delta = value - self.truth[t];
+        let reached = match end {
+            End::Low => delta >= 0.0,
+            End::High => delta <= 0.0,
+        };
+        if reached {
+            return true;
+        }
+        let mut moves = vec![(t, delta)];
+        for (r, _) in &self.rows_of[t] {
+            if is_equation(&self.rows[*r]) && !self.take_back(*r, &mut moves, DEPTH) {
+                return false;
+            }
+        }
+        self.holds(&moves)
+    }
+
+    /// Adds to `moves` moves of other variables of equation `r` that restore its sum, in
+    /// partner order, each within its room; whether the sum is restored. A variable moved in
+    /// another equation too has that equation restored in turn, up to `depth` equations away
+    /// (a total moved with its part moves a part of each of its other breakdowns).
+    fn take_back(&self, r: usize, moves: &mut Vec<(usize, f64)>, depth: usize) -> bool {
+        let terms = &self.rows[r].0;
+        let coefficient = |v: usize| {
+            self.rows_of[v]
+                .iter()
+                .find(|(q, _)| *q == r)
+                .map(|(_, a)| *a)
+        };
+        let mut off: f64 = moves
+            .iter()
+            .filter_map(|(v, d)| coefficient(*v).map(|a| a * d))
+            .sum();
+        for j in self.partner_order[r].iter().take(PARTNERS) {
+            if off.abs() < EXACT {
+                break;
+            }
+            let (v, b) = terms[*j];
+            if moves.iter().any(|(m, _)| *m == v) {
+                continue;
+            }
+            let d = (-off / b).clamp(-self.room(v, false), self.room(v, true));
+            if d.abs() < EXACT {
+                continue;
+            }
+            let mark = moves.len();
+            moves.push((v, d));
+            let others = self.rows_of[v]
+                .iter()
+                .filter(|(q, _)| *q != r && is_equation(&self.rows[*q]));
+            let mut restored = true;
+            for (q, _) in others {
+                restored = depth > 0 && self.take_back(*q, moves, depth - 1);
+                if !restored {
+                    break;
+                }
+            }
+            if restored {
+                off += b * d;
+            } else {
+                moves.truncate(mark);
+            }
+        }
+        off.abs() < EXACT
+    }
+
+    /// How far variable `v` can move up (or down) alone, in whole steps: down to its lower
+    /// bound, and within the slack of each inequality the move tightens.
+    fn room(&self, v: usize, up: bool) -> f64 {
+        let mut room = if up {
+            f64::INFINITY
+        } else {
+            self.truth[v] - self.lower[v]
+        };
+        for (r, c) in &self.rows_of[v] {
+            if !is_equation(&self.rows[*r]) && (*c > 0.0) == up {
+                room = room.min((self.slack[*r] / c.abs()).floor());
+            }
+        }
+        room.max(0.0)
+    }
+
+    /// Whether the true values with `moves` added keep every row they touch, and every
+    /// variable at or above its lower bound.
+    fn holds(&self, moves: &[(usize, f64)]) -> bool {
+        if moves
+            .iter()
+            .any(|(i, d)| self.truth[*i] + d < self.lower[*i] - EXACT)
+        {
+            return false;
+        }
+        // Each touched row's change, from the moved variables alone.
+        let mut change: Vec<(usize, f64)> = moves
+            .iter()
+            .flat_map(|(i, d)| self.rows_of[*i].iter().map(move |(r, a)| (*r, a * d)))
+            .collect();
+        change.sort_unstable_by_key(|(r, _)| *r);
+        change.chunk_by(|x, y| x.0 == y.0).all(|row| {
+            let (r, by) = (row[0].0, row.iter().map(|(_, c)| c).sum::<f64>());
+            match self.rows[r].1 {
+                ComparisonOp::Eq => by.abs() < EXACT,
+                _ => by <= self.slack[r] + EXACT,
+            }
+        })
+    }
+}

@@ -1,0 +1,194 @@
+//! Small-cell suppression over a table of counts and the relations between them.
+//!
+//! A table declares every relation a reader could reason along: equations `total = part +
+//! part + …` (a breakdown in a row, or a column of agencies summing to a programme total) and
+//! inequalities `a + b + … ≤ c + …` that hold in the data model (an agency cannot answer more
+//! inquiries than it received, when the period covers their sending; see `bounds.rs`).
+//!
+//! Primary: every count from 1 to k−1 is suppressed. Then two steps, repeated until the audit
+//! passes (cells are only ever added, so it ends, and nothing suppressed is shown again):
+//!
+//! 1. Rules per relation (`rules.rs`), cheap and local. A hidden total hides the zeros of its
+//!    breakdown, and a hidden cell on the greater side of an inequality hides the zeros on its
+//!    lesser side: shown zeros beside one hidden part would tell that every counted event
+//!    falls in that part (a zero that another relation shows to be 0 anyway stays shown).
+//!    Under a shown total the hidden parts must be none, or two or more adding up to k or
+//!    more; else the smallest non-zero shown part (or the total) goes too.
+//! 2. An exact audit by linear programming (`audit.rs`, `lp.rs`, `exchange.rs`), as tau-argus
+//!    offers, since chains of relations defeat rules applied one relation at a time: `30 =
+//!    te_yes + te_no` with `te_no = 29 + support_no` pins `te_yes` to 1 though no single
+//!    equation does. For each group of hidden cells linked by relations, with the shown cells
+//!    as constants, it asks whether every primary cell could be 1 (or less) and could be k−1
+//!    (or more), in whole numbers: the attacker must learn nothing beyond "suppressed". If
+//!    not, one more shown cell near the cell is suppressed (`choice.rs`) and both steps run
+//!    again. Only primary cells are audited: a complement is 0 or at least k, and recovering
+//!    it tells nothing about a small count.
+//!
+//! What the audit assumes the attacker knows: the shown values, every relation, that counts
+//! are whole numbers, and which hidden cells could be zero. The marker does not tell primary
+//! from complementary cells, but zeros are only ever hidden by the rules of step 1, so a
+//! hidden cell that is not a part of a hidden total, nor on the lesser side of an inequality
+//! with a hidden greater side, is at least 1 (a primary cell, or a non-zero complement).
+//! That knowledge matters: `11 = a + b + c` with 1, 1 and 9 all hidden leaves `a ≤ 9` once
+//! `b, c ≥ 1`, where `≥ 0` would allow 11. So those cells get a lower bound of 1 and the
+//! others 0. For the audited cell itself it makes no difference (its range includes its true
+//! value, at least 1); it is for the cells around it. This is also why an inequality's
+//! zeros are hidden with its greater side: `received ≥ accepted + declined` with both small
+//! parts known to be at least 1 would tell `received ≥ 2`.
+//!
+//! Not modelled: an attacker who replays the choice of complements (e.g. "the cheapest shown
+//! cell was taken, so this one was not cheaper"), as tau-argus does not; whether a zero the
+//! rules hid can be proved 0 through a chain of relations; and several reports combined (see
+//! docs/reports.md).
+
+mod audit;
+mod choice;
+mod exchange;
+mod lp;
+mod relations;
+mod rules;
+
+use relations::Relations;
+
+/// A cell of the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellId(usize);
+
+/// An equation: `total` is the sum of `parts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Equation {
+    /// The total.
+    pub total: CellId,
+    /// Its parts.
+    pub parts: Vec<CellId>,
+}
+
+/// An inequality: the cells `lesser` add up to at most `factor` times the cells `greater`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inequality {
+    /// The smaller side.
+    pub lesser: Vec<CellId>,
+    /// What the greater side is multiplied by (1 but for counts per domain: at most 7 per
+    /// event).
+    pub factor: u64,
+    /// The greater side.
+    pub greater: Vec<CellId>,
+}
+
+/// Counts, their suppression flags, and the relations between them.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    values: Vec<u64>,
+    suppressed: Vec<bool>,
+    equations: Vec<Equation>,
+    inequalities: Vec<Inequality>,
+}
+
+impl Table {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a count.
+    pub fn cell(&mut self, value: u64) -> CellId {
+        self.values.push(value);
+        self.suppressed.push(false);
+        CellId(self.values.len() - 1)
+    }
+
+    /// Declares that `total` is the sum of `parts`.
+    pub fn equation(&mut self, total: CellId, parts: Vec<CellId>) {
+        debug_assert_eq!(
+            self.value(total),
+            self.sum(&parts),
+            "an equation's parts must sum to its total"
+        );
+        self.equations.push(Equation { total, parts });
+    }
+
+    /// Declares that the cells `lesser` add up to at most the cells `greater`: a relation
+    /// that always holds in the data model, not one that happens to hold. If the true values
+    /// break it anyway (a bug upstream), it is left out, so the audit stays feasible.
+    pub fn at_most(&mut self, lesser: Vec<CellId>, greater: Vec<CellId>) {
+        self.at_most_times(lesser, 1, greater);
+    }
+
+    /// Declares that the cells `lesser` add up to at most `factor` times the cells `greater`
+    /// (as [`Table::at_most`]).
+    pub fn at_most_times(&mut self, lesser: Vec<CellId>, factor: u64, greater: Vec<CellId>) {
+        let holds = self.sum(&lesser) <= factor * self.sum(&greater);
+        debug_assert!(holds, "an inequality must hold for the true values");
+        if holds {
+            self.inequalities.push(Inequality {
+                lesser,
+                factor,
+                greater,
+            });
+        }
+    }
+
+    fn sum(&self, cells: &[CellId]) -> u64 {
+        cells.iter().map(|c| self.value(*c)).sum()
+    }
+
+    /// The true value of a cell.
+    pub fn value(&self, id: CellId) -> u64 {
+        self.values[id.0]
+    }
+
+    /// Whether a cell is suppressed.
+    pub fn is_suppressed(&self, id: CellId) -> bool {
+        self.suppressed[id.0]
+    }
+
+    /// Every cell, in the order added.
+    pub fn cells(&self) -> impl Iterator<Item = CellId> {
+        (0..self.values.len()).map(CellId)
+    }
+
+    /// The declared equations.
+    pub fn equations(&self) -> &[Equation] {
+        &self.equations
+    }
+
+    /// The declared inequalities.
+    pub fn inequalities(&self) -> &[Inequality] {
+        &self.inequalities
+    }
+
+    /// Whether a cell is suppressed for its own small count (a primary cell).
+    fn is_primary(&self, id: CellId, k: u64) -> bool {
+        self.suppressed[id.0] && (1..k).contains(&self.values[id.0])
+    }
+
+    /// Applies primary and complementary suppression with threshold `k`.
+    pub fn suppress(&mut self, k: u64) {
+        for (value, hidden) in self.values.iter().zip(self.suppressed.iter_mut()) {
+            *hidden = (1..k).contains(value);
+        }
+        let relations = Relations::new(self);
+        let mut audit = audit::Audit::default();
+        loop {
+            self.apply_rules(k, &relations);
+            let unprotected = audit.unprotected(self, k, &relations);
+            let mut picks = Vec::new();
+            for (target, group) in &unprotected {
+                picks.extend(choice::complement(self, k, &relations, *target, group));
+            }
+            // Only relations that narrow a cell whatever is hidden leave nothing to pick (a
+            // cell counted twice in one total makes it even); the reports' tables have none.
+            debug_assert_eq!(
+                picks.len(),
+                unprotected.len(),
+                "an unprotected cell with no shown cell left to suppress"
+            );
+            if picks.is_empty() {
+                break;
+            }
+            for pick in picks {
+                self.suppressed[pick.0] = true;
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The audit on its own: the chains of relations a black-box privacy review used to recover
+//! small cells that the rules, applied one relation at a time, had left recoverable.
+
+use super::ranges::{assert_protected, range};
+use super::table::breakdown;
+use crate::reports::suppression::Table;
+
+#[test]
+fn a_chain_of_two_breakdowns_does_not_pin_a_small_cell() {
+    // answered 30 = te_yes 1 + te_no 29, te_no = support_yes 29 + support_no 0. The rules hide
+    // te_no with te_yes, and support_no (0) under the hidden te_no; every equation then has
+    // two hidden cells. But te_no = 29 + support_no ≥ 29, so te_yes = 30 − te_no ≤ 1.
+    let mut t = Table::new();
+    let answered = t.cell(30);
+    let (te_yes, te_no) = (t.cell(1), t.cell(29));
+    t.equation(answered, vec![te_yes, te_no]);
+    let (support_yes, support_no) = (t.cell(29), t.cell(0));
+    t.equation(te_no, vec![support_yes, support_no]);
+    t.suppress(11);
+    assert!(t.is_suppressed(te_yes) && t.is_suppressed(te_no) && t.is_suppressed(support_no));
+    // The 29 of support offered goes too (a part, not the total 30 of every breakdown).
+    assert!(t.is_suppressed(support_yes));
+    assert!(!t.is_suppressed(answered));
+    assert_eq!(range(&t, te_yes), (1, 29));
+    assert_protected(&t, 11);
+}
+
+#[test]
+fn an_inequality_beside_a_column_does_not_pin_small_cells() {
+    // inquiries_sent 32 = received a 0 + b 1 + c 1 + d 0 + e 30; e answered 30 of them. The
+    // rules hide e's 30 with b and c (three hidden cells adding up to 32). But answered ≤
+    // received: e ≥ 30, so b + c ≤ 2 with each at least 1, so b = c = 1.
+    let mut t = Table::new();
+    let received: Vec<_> = [0, 1, 1, 0, 30].iter().map(|v| t.cell(*v)).collect();
+    let sent = t.cell(32);
+    t.equation(sent, received.clone());
+    let answered: Vec<_> = [0, 1, 0, 0, 30].iter().map(|v| t.cell(*v)).collect();
+    for (a, r) in answered.iter().zip(&received) {
+        t.at_most(vec![*a], vec![*r]);
+    }
+    t.suppress(11);
+    let (b, c, e) = (received[1], received[2], received[4]);
+    assert!(t.is_suppressed(b) && t.is_suppressed(c) && t.is_suppressed(e));
+    // b's and c's answers (0 and 1) are hidden with the received counts they are at most.
+    assert!(t.is_suppressed(answered[1]) && t.is_suppressed(answered[2]));
+    // e's 30 answers go too, the smallest shown cell next to b's neighbours, so e ≥ 30 is no
+    // longer known.
+    assert!(t.is_suppressed(answered[4]));
+    assert!(range(&t, b).1 >= 10);
+    assert_protected(&t, 11);
+}
+
+#[test]
+fn an_inequality_alone_must_not_narrow_a_small_total() {
+    // received 2 ≥ accepted 1 + declined 1: were the two known to be at least 1 (not hidden
+    // zeros), received ≥ 2 would be known. The zeros of an inequality hide with its greater
+    // side, so a hidden lesser cell may be 0 as far as anyone can tell.
+    let mut t = Table::new();
+    let (received, accepted, declined) = (t.cell(2), t.cell(1), t.cell(1));
+    t.at_most(vec![accepted, declined], vec![received]);
+    let withdrawn = t.cell(0);
+    t.at_most(vec![withdrawn], vec![received]);
+    t.suppress(11);
+    assert!(t.is_suppressed(withdrawn));
+    assert_eq!(range(&t, received).0, 1);
+    assert_protected(&t, 11);
+}
+
+#[test]
+fn known_non_zero_neighbours_narrow_a_cell() {
+    // 11 = 1 + 1 + 9, all small: with each hidden part at least 1, a ≤ 11 − 2 = 9 < 10. The
+    // total hides too, and with it the parts may be zeros.
+    let mut t = Table::new();
+    let (total, _) = breakdown(&mut t, &[1, 1, 9]);
+    t.suppress(11);
+    assert!(t.is_suppressed(total));
+    assert_protected(&t, 11);
+}
