@@ -44,8 +44,9 @@ pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "json")]
     pub format: OutputFormat,
-    /// Small-cell suppression threshold (at least 5).
-    #[arg(long, env = "CASELEDGER_SUPPRESSION_K", default_value_t = reports::DEFAULT_K)]
+    /// Small-cell suppression threshold (5 to 1000).
+    #[arg(long, env = "CASELEDGER_SUPPRESSION_K", default_value_t = reports::DEFAULT_K,
+          value_parser = clap::value_parser!(u64).range(reports::MIN_K..=reports::MAX_K))]
     pub suppression_k: u64,
 }
 

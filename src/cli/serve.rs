@@ -61,9 +61,11 @@ pub struct ServeArgs {
     /// Largest batch body, bytes.
     #[arg(long, env = "CASELEDGER_MAX_BATCH_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_batch_bytes: usize,
-    /// Small-cell suppression threshold of the reports: counts 1..k-1 are hidden (k >= 5).
+    /// Small-cell suppression threshold of the reports: counts 1..k-1 are hidden (5 <= k <=
+    /// 1000).
     #[arg(long, env = "CASELEDGER_SUPPRESSION_K", default_value_t = crate::reports::DEFAULT_K,
-          value_parser = clap::value_parser!(u64).range(crate::reports::MIN_K..))]
+          value_parser = clap::value_parser!(u64)
+              .range(crate::reports::MIN_K..=crate::reports::MAX_K))]
     pub suppression_k: u64,
     /// Write a projection snapshot after this many new entries (checked every 10 s; 0 turns
     /// periodic snapshots off). One is also written at start-up and at shutdown.

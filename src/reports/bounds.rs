@@ -15,6 +15,9 @@
 //! referral made):
 //! - each `inquiry_domain_<d>` ≤ `inquiries_sent` ≤ `inquiry_domains` ≤ 7 × `inquiries_sent`
 //! - `cases_with_referrals` ≤ `referrals_made`
+//! - `cases_first_service` ≤ the sum of every agency's `services_started` (a case's first
+//!   service is a `referral.services_started` in the period, which names one domain or more;
+//!   the agency report has a row for every agency the log knows)
 //!
 //! From the start of an agency's inquiries (each is answered at most once):
 //! `inquiries_answered ≤ inquiries_received`.
@@ -35,6 +38,8 @@
 //! - `cases_reopened ≤ cases_closed ≤ cases_opened + cases_reopened`
 //! - `cases_with_referrals ≤ cases_opened`
 //! - `consents_withdrawn ≤ consents_granted`
+//! - `cases_with_referrals ≤ consents_granted` (a referral needs a consent granted in its case
+//!   before it: rule 4)
 //! - `cases_first_service ≤ cases_with_referrals`
 
 use super::columns::{AgencyCells, ProgramCells};
@@ -67,8 +72,13 @@ pub(crate) fn agency(table: &mut Table, cells: &AgencyCells, agency: &AgencyPeri
     table.at_most_times(vec![r.services_total], DOMAINS, vec![r.accepted]);
 }
 
-/// The inequalities of the programme row.
-pub(crate) fn program(table: &mut Table, cells: &ProgramCells, stats: &PeriodStats) {
+/// The inequalities of the programme row; `agencies` are every agency row's cells.
+pub(crate) fn program(
+    table: &mut Table,
+    cells: &ProgramCells,
+    stats: &PeriodStats,
+    agencies: &[AgencyCells],
+) {
     for domain in &cells.inquiry_domain {
         table.at_most(vec![*domain], vec![cells.inquiries_sent]);
     }
@@ -79,6 +89,13 @@ pub(crate) fn program(table: &mut Table, cells: &ProgramCells, stats: &PeriodSta
         vec![cells.inquiries_sent],
     );
     table.at_most(vec![cells.cases_with_referrals], vec![cells.referrals_made]);
+    table.at_most(
+        vec![cells.cases_first_service],
+        agencies
+            .iter()
+            .map(|a| a.referrals.services_total)
+            .collect(),
+    );
     if stats.cases_from_start {
         table.at_most(vec![cells.cases_reopened], vec![cells.cases_closed]);
         table.at_most(
@@ -89,6 +106,10 @@ pub(crate) fn program(table: &mut Table, cells: &ProgramCells, stats: &PeriodSta
     }
     if stats.consents_from_start {
         table.at_most(vec![cells.consents_withdrawn], vec![cells.consents_granted]);
+        table.at_most(
+            vec![cells.cases_with_referrals],
+            vec![cells.consents_granted],
+        );
     }
     if stats.referrals_from_start {
         table.at_most(

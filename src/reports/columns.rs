@@ -308,7 +308,7 @@ pub(crate) fn program_row(row: &mut RowBuilder<'_>, stats: &PeriodStats, agencie
         cases_with_referrals: cases,
         cases_first_service: served,
     };
-    bounds::program(row.table, &cells, stats);
+    bounds::program(row.table, &cells, stats, agencies);
 }
 
 /// A programme total that is the sum of one agency column.

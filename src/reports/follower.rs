@@ -131,10 +131,15 @@ impl ReportService {
         Ok(guard.position)
     }
 
-    /// A report read from the projection as it stands.
+    /// A report read from the projection as it stands. The period's figures are copied out
+    /// under the read lock; laying out and suppressing (the costly part) runs without it,
+    /// so the follower and other readers are not held up.
     pub fn report(&self, kind: ReportKind, period: &Period) -> Report {
-        let projection = self.shared.projection.read().expect("projection");
-        super::build(&projection, kind, period, &self.config)
+        let (stats, position) = {
+            let projection = self.shared.projection.read().expect("projection");
+            (projection.period(period), projection.position())
+        };
+        super::layout::lay_out(&stats, kind, period, &self.config, position)
     }
 }
 

@@ -29,6 +29,9 @@ pub use period::Period;
 pub const MIN_K: u64 = 5;
 /// The default suppression threshold.
 pub const DEFAULT_K: u64 = 11;
+/// The largest suppression threshold allowed: the audit's linear programs work in `i32`
+/// bounds, and a threshold past the programme's size would hide every figure anyway.
+pub const MAX_K: u64 = 1000;
 
 /// How reports are made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,13 +46,19 @@ pub enum ConfigError {
     /// The suppression threshold is below [`MIN_K`].
     #[error("the suppression threshold k must be at least {MIN_K}, got {0}")]
     KTooSmall(u64),
+    /// The suppression threshold is above [`MAX_K`].
+    #[error("the suppression threshold k must be at most {MAX_K}, got {0}")]
+    KTooLarge(u64),
 }
 
 impl ReportConfig {
-    /// A configuration with threshold `k` (at least [`MIN_K`]).
+    /// A configuration with threshold `k` (from [`MIN_K`] to [`MAX_K`]).
     pub fn new(k: u64) -> Result<Self, ConfigError> {
         if k < MIN_K {
             return Err(ConfigError::KTooSmall(k));
+        }
+        if k > MAX_K {
+            return Err(ConfigError::KTooLarge(k));
         }
         Ok(Self { k })
     }

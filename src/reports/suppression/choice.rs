@@ -17,6 +17,9 @@ use super::{audit, CellId, Relations, Table};
 
 /// How many of the best-ranked candidates are tried with the audit.
 const TRIES: usize = 4;
+/// How many candidates, by ring, then not a total, then the smallest, are ranked by what
+/// suppressing them costs.
+const SHORTLIST: usize = 16;
 
 /// The cell to suppress so that `target`, unprotected in `group`, may become protected.
 pub(super) fn complement(
@@ -50,6 +53,11 @@ pub(super) fn complement(
         found = candidates(&[&relations.touching(group)]);
     }
     let is_total = |c: CellId| relations.of(c).any(|r| r.equal && r.upper.contains(&c));
+    // Trying a candidate re-runs the rules over the table; in a column of thousands of
+    // agencies the rings hold thousands of cells, so only a shortlist by the cheap part of
+    // the ranking is tried.
+    found.sort_by_cached_key(|(ring, c)| (*ring, is_total(*c), table.values[c.0], c.0));
+    found.truncate(SHORTLIST);
     let mut ranked: Vec<_> = found
         .into_iter()
         .map(|(ring, c)| {

@@ -172,23 +172,69 @@ impl Table {
         loop {
             self.apply_rules(k, &relations);
             let unprotected = audit.unprotected(self, k, &relations);
-            let mut picks = Vec::new();
-            for (target, group) in &unprotected {
-                picks.extend(choice::complement(self, k, &relations, *target, group));
-            }
-            // Only relations that narrow a cell whatever is hidden leave nothing to pick (a
-            // cell counted twice in one total makes it even); the reports' tables have none.
-            debug_assert_eq!(
-                picks.len(),
-                unprotected.len(),
-                "an unprotected cell with no shown cell left to suppress"
-            );
-            if picks.is_empty() {
+            if unprotected.is_empty() {
                 break;
             }
+            let (mut picks, mut stuck) = (Vec::new(), Vec::new());
+            for (target, group) in &unprotected {
+                match choice::complement(self, k, &relations, *target, group) {
+                    Some(pick) => picks.push(pick),
+                    None => stuck.push(group.as_slice()),
+                }
+            }
+            let picked = !picks.is_empty();
             for pick in picks {
                 self.suppressed[pick.0] = true;
             }
+            // Only relations that narrow a cell whatever is hidden leave nothing to pick (a
+            // cell counted twice in one total makes it even); the reports' tables have none.
+            // Should one turn up, fail closed rather than publish the cell unprotected.
+            if !picked && !self.fail_closed(&relations, &stuck) {
+                break;
+            }
         }
+    }
+
+    /// The last resort when the audit finds cells unprotected and no shown cell to hide
+    /// beside them: hides every cell of the relations the `stuck` groups are in, zeros
+    /// included; if that hides nothing more, hides the whole table. Whether another round
+    /// is worth running (`false` once everything is hidden).
+    fn fail_closed(&mut self, relations: &Relations, stuck: &[&[CellId]]) -> bool {
+        tracing::warn!(
+            groups = stuck.len(),
+            "report suppression found no complement for an unprotected cell; hiding more"
+        );
+        let mut grew = false;
+        for group in stuck {
+            for r in relations.touching(group) {
+                for c in relations.all[r].cells() {
+                    grew |= !std::mem::replace(&mut self.suppressed[c.0], true);
+                }
+            }
+        }
+        if !grew {
+            self.suppressed.iter_mut().for_each(|s| *s = true);
+        }
+        grew
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_no_complement_to_pick_suppression_fails_closed() {
+        // The audit's stuck group is {a}: its relation's cells go, the zero too; the cell
+        // outside stays. A second time nothing more can go there, so everything goes.
+        let mut t = Table::new();
+        let (total, a, zero, outside) = (t.cell(12), t.cell(12), t.cell(0), t.cell(7));
+        t.equation(total, vec![a, zero]);
+        let relations = Relations::new(&t);
+        assert!(t.fail_closed(&relations, &[&[a]]));
+        assert!([total, a, zero].iter().all(|c| t.is_suppressed(*c)));
+        assert!(!t.is_suppressed(outside));
+        assert!(!t.fail_closed(&relations, &[&[a]]));
+        assert!(t.cells().all(|c| t.is_suppressed(c)));
     }
 }

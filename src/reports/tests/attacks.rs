@@ -1,6 +1,7 @@
 //! The two recoveries a black-box privacy review made from reports that the per-relation
 //! rules had passed, end to end: a log, the projection, the report as JSON (k = 11).
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::known_answer::{agency, answer, inquiry};
@@ -22,23 +23,30 @@ fn agencies(ids: &[&str]) -> Log {
     log
 }
 
+/// Case `c` opened at `at`, with consent `c1` for `purpose` to `recipients` a second later.
+fn opened_with_consent(
+    log: &mut Log,
+    c: &str,
+    at: DateTime<Utc>,
+    purpose: &str,
+    recipients: serde_json::Value,
+) {
+    let opened = json!({"owner_agency": "harbor", "coordinator": "maria", "needs": ["medical"],
+        "minor": false});
+    log.push(at, c, "case.opened", opened);
+    let consent = json!({
+        "consent_id": "c1", "purposes": [purpose], "recipients": recipients,
+        "data_categories": [], "valid_until": "2027-01-01T00:00:00Z", "method": "written",
+        "language": "es", "interpreter": {"used": false}, "notice_version": "v1"});
+    log.push(plus(at, 1), c, "consent.granted", consent);
+}
+
 /// Case `n` opened on 2026-03-02 with an inquiry to `to`, answered if `answered` is given
 /// as `(trafficking_experience, support_offered)`.
 fn inquiry_case(log: &mut Log, n: u32, to: &str, answered: Option<(bool, bool)>) {
     let c = case(n);
     let at = |s: i64| plus(day(2), 3600 + 10 * i64::from(n) + s);
-    let opened = json!({"owner_agency": "harbor", "coordinator": "maria", "needs": ["medical"],
-        "minor": false});
-    log.push(at(0), &c, "case.opened", opened);
-    log.push(
-        at(1),
-        &c,
-        "consent.granted",
-        json!({
-        "consent_id": "c1", "purposes": ["inquiry"], "recipients": "any", "data_categories": [],
-        "valid_until": "2027-01-01T00:00:00Z", "method": "written", "language": "es",
-        "interpreter": {"used": false}, "notice_version": "v1"}),
-    );
+    opened_with_consent(log, &c, at(0), "inquiry", json!("any"));
     log.push(at(2), &c, "inquiry.sent", inquiry("q1", to));
     if let Some((experience, support)) = answered {
         log.push(
@@ -93,4 +101,49 @@ fn answers_beside_a_column_do_not_pin_small_cells() {
         assert_eq!(program["program"]["inquiries_sent"], S);
         assert_eq!(row(&agencies, "e")["inquiries_answered"], 30);
     }
+}
+
+#[test]
+fn first_services_beside_the_agencies_services_do_not_pin_a_small_cell() {
+    // Referrals made and accepted on 03-02; services start on 03-05 in 40 cases, through a
+    // (20), b (15) and c (5). Every case's first service is a services_started event, so
+    // cases_first_service ≤ a + b + c: with 40, 20 and 15 shown, c ≥ 5. A review found the
+    // audit did not know this (the relation crosses the two reports).
+    let mut log = agencies(&["a", "b", "c"]);
+    for n in 0..40u32 {
+        let c = case(n);
+        let to = match n {
+            0..=19 => "a",
+            20..=34 => "b",
+            _ => "c",
+        };
+        let at = |s: i64| plus(day(2), 3600 + 10 * i64::from(n) + s);
+        opened_with_consent(&mut log, &c, at(0), "referral", json!([to]));
+        log.push(
+            at(2),
+            &c,
+            "referral.made",
+            json!({"referral_id": "r1", "agency": to,
+            "consent_id": "c1", "domains": ["medical"], "data_shared": []}),
+        );
+        log.push(at(3), &c, "referral.accepted", json!({"referral_id": "r1"}));
+        log.push(
+            plus(day(5), 60 + i64::from(n)),
+            &c,
+            "referral.services_started",
+            json!({"referral_id": "r1", "domains": ["medical"]}),
+        );
+    }
+    let (agencies, program) = reports(&log.sorted().projection(), 5, 5, 11);
+    assert_eq!(row(&agencies, "c")["services_started"], S);
+    let shown = |v: &serde_json::Value| v != S;
+    let first = &program["program"]["cases_first_service"];
+    let (a, b) = (
+        &row(&agencies, "a")["services_started"],
+        &row(&agencies, "b")["services_started"],
+    );
+    assert!(
+        !(shown(first) && shown(a) && shown(b)),
+        "c is pinned at 5 or more: first {first}, a {a}, b {b}"
+    );
 }

@@ -116,3 +116,13 @@ fn a_hidden_total_hides_its_zeros_too() {
     assert!(t.is_suppressed(total));
     assert!(parts.iter().all(|c| t.is_suppressed(*c)));
 }
+
+#[test]
+fn the_threshold_is_kept_between_5_and_1000() {
+    use crate::reports::{ConfigError, ReportConfig};
+    assert_eq!(ReportConfig::new(4), Err(ConfigError::KTooSmall(4)));
+    assert_eq!(ReportConfig::new(1001), Err(ConfigError::KTooLarge(1001)));
+    for k in [5, 11, 1000] {
+        assert_eq!(ReportConfig::new(k).map(|c| c.k()), Ok(k));
+    }
+}
