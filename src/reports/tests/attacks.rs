@@ -5,9 +5,20 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::known_answer::{agency, answer, inquiry};
+use super::ranges::assert_protected;
 use super::{case, day, plus, reports, row, Log};
+use crate::reports::layout::lay_out_both;
+use crate::reports::{Period, StatsProjection};
 
 const S: &str = "suppressed";
+
+/// Beyond the cells a test names: every small cell of the period's joint table (both
+/// reports) is hidden in a range covering 1..k−1, by the whole-table integer program.
+fn assert_whole_table_protected(projection: &StatsProjection, from: u32, to: u32) {
+    let period = Period::new(day(from).date_naive(), day(to).date_naive()).expect("period");
+    let laid = lay_out_both(&projection.period(&period), 11);
+    assert_protected(&laid.table, 11);
+}
 
 /// A log with the agencies `ids` registered on 2026-03-01.
 fn agencies(ids: &[&str]) -> Log {
@@ -68,7 +79,9 @@ fn a_chain_of_breakdowns_in_one_row_does_not_pin_a_small_cell() {
     for n in 0..30 {
         inquiry_case(&mut log, n, "solo", Some((n == 0, true)));
     }
-    let (agencies, _) = reports(&log.sorted().projection(), 1, 31, 11);
+    let projection = log.sorted().projection();
+    assert_whole_table_protected(&projection, 1, 31);
+    let (agencies, _) = reports(&projection, 1, 31, 11);
     let solo = row(&agencies, "solo");
     assert_eq!(solo["inquiries_answered"], 30);
     assert_eq!(solo["trafficking_experience_yes"], S);
@@ -93,6 +106,7 @@ fn answers_beside_a_column_do_not_pin_small_cells() {
     let projection = log.sorted().projection();
     // From 2026-03-02 on holds the whole log as well as from 03-01.
     for from in [1, 2] {
+        assert_whole_table_protected(&projection, from, 31);
         let (agencies, program) = reports(&projection, from, 31, 11);
         for id in ["b", "c", "e"] {
             assert_eq!(row(&agencies, id)["inquiries_received"], S, "{id}");
@@ -134,7 +148,9 @@ fn first_services_beside_the_agencies_services_do_not_pin_a_small_cell() {
             json!({"referral_id": "r1", "domains": ["medical"]}),
         );
     }
-    let (agencies, program) = reports(&log.sorted().projection(), 5, 5, 11);
+    let projection = log.sorted().projection();
+    assert_whole_table_protected(&projection, 5, 5);
+    let (agencies, program) = reports(&projection, 5, 5, 11);
     assert_eq!(row(&agencies, "c")["services_started"], S);
     let shown = |v: &serde_json::Value| v != S;
     let first = &program["program"]["cases_first_service"];
