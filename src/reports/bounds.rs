@@ -40,7 +40,8 @@
 //! - `consents_withdrawn ≤ consents_granted`
 //! - `cases_with_referrals ≤ consents_granted` (a referral needs a consent granted in its case
 //!   before it: rule 4)
-//! - `cases_first_service ≤ cases_with_referrals`
+//! - `cases_first_service ≤ cases_with_referrals`, and ≤ the sum of every agency's
+//!   `referrals_accepted` (services start on a referral accepted before, rule 5)
 
 use super::columns::{AgencyCells, ProgramCells};
 use super::period::{AgencyPeriod, PeriodStats};
@@ -115,6 +116,10 @@ pub(crate) fn program(
         table.at_most(
             vec![cells.cases_first_service],
             vec![cells.cases_with_referrals],
+        );
+        table.at_most(
+            vec![cells.cases_first_service],
+            agencies.iter().map(|a| a.referrals.accepted).collect(),
         );
     }
 }

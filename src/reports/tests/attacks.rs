@@ -117,6 +117,30 @@ fn answers_beside_a_column_do_not_pin_small_cells() {
     }
 }
 
+/// Case `n`, opened on 2026-03-02 with a referral to `to`, accepted with services started
+/// in `domains` on 2026-03-`started` (no domains: declined).
+fn referral_case(log: &mut Log, n: u32, to: &str, domains: &[&str], started: u32) {
+    let c = case(n);
+    let at = |s: i64| plus(day(2), 3600 + 10 * i64::from(n) + s);
+    opened_with_consent(log, &c, at(0), "referral", json!([to]));
+    log.push(
+        at(2),
+        &c,
+        "referral.made",
+        json!({"referral_id": "r1", "agency": to,
+        "consent_id": "c1", "domains": ["medical"], "data_shared": []}),
+    );
+    if domains.is_empty() {
+        let declined = json!({"referral_id": "r1", "reason": "no_capacity"});
+        log.push(at(3), &c, "referral.declined", declined);
+    } else {
+        log.push(at(3), &c, "referral.accepted", json!({"referral_id": "r1"}));
+        let started_at = plus(day(started), 60 + i64::from(n));
+        let services = json!({"referral_id": "r1", "domains": domains});
+        log.push(started_at, &c, "referral.services_started", services);
+    }
+}
+
 #[test]
 fn first_services_beside_the_agencies_services_do_not_pin_a_small_cell() {
     // Referrals made and accepted on 03-02; services start on 03-05 in 40 cases, through a
@@ -125,28 +149,12 @@ fn first_services_beside_the_agencies_services_do_not_pin_a_small_cell() {
     // audit did not know this (the relation crosses the two reports).
     let mut log = agencies(&["a", "b", "c"]);
     for n in 0..40u32 {
-        let c = case(n);
         let to = match n {
             0..=19 => "a",
             20..=34 => "b",
             _ => "c",
         };
-        let at = |s: i64| plus(day(2), 3600 + 10 * i64::from(n) + s);
-        opened_with_consent(&mut log, &c, at(0), "referral", json!([to]));
-        log.push(
-            at(2),
-            &c,
-            "referral.made",
-            json!({"referral_id": "r1", "agency": to,
-            "consent_id": "c1", "domains": ["medical"], "data_shared": []}),
-        );
-        log.push(at(3), &c, "referral.accepted", json!({"referral_id": "r1"}));
-        log.push(
-            plus(day(5), 60 + i64::from(n)),
-            &c,
-            "referral.services_started",
-            json!({"referral_id": "r1", "domains": ["medical"]}),
-        );
+        referral_case(&mut log, n, to, &["medical"], 5);
     }
     let projection = log.sorted().projection();
     assert_whole_table_protected(&projection, 5, 5);
@@ -161,5 +169,30 @@ fn first_services_beside_the_agencies_services_do_not_pin_a_small_cell() {
     assert!(
         !(shown(first) && shown(a) && shown(b)),
         "c is pinned at 5 or more: first {first}, a {a}, b {b}"
+    );
+}
+
+#[test]
+fn first_services_beside_the_agencies_acceptances_do_not_pin_a_small_cell() {
+    // From the start of referrals, every first service is on a referral accepted in the
+    // period: cases_first_service ≤ the acceptances of all agencies. a accepts 14 (each
+    // starting two services), b accepts 6 and declines 6: with 20 first services and a's 14
+    // shown, b's hidden acceptances are at least 6 (a second review found this undeclared).
+    let mut log = agencies(&["a", "b"]);
+    for n in 0..14 {
+        referral_case(&mut log, n, "a", &["medical", "legal"], 3);
+    }
+    for n in 14..26 {
+        referral_case(&mut log, n, "b", if n < 20 { &["medical"] } else { &[] }, 3);
+    }
+    let projection = log.sorted().projection();
+    assert_whole_table_protected(&projection, 1, 31);
+    let (agencies, program) = reports(&projection, 1, 31, 11);
+    assert_eq!(row(&agencies, "b")["referrals_accepted"], S);
+    let first = &program["program"]["cases_first_service"];
+    let a = &row(&agencies, "a")["referrals_accepted"];
+    assert!(
+        first == S || a == S,
+        "b's acceptances are pinned at 6 or more: first {first}, a {a}"
     );
 }
