@@ -2,8 +2,10 @@
 //! values are a solution in whole numbers; move the cell to its end, and in each equation it
 //! is in, move other hidden cells of that equation the other way until the sum is restored,
 //! each within its room (its lower bound, and the slack of the inequalities it is in), and so
-//! on for the other equations those cells are in. If every relation the moved cells are in
-//! still holds, that is a solution with the cell at its end. Most cells of a large group (a
+//! on for the other equations those cells are in. An inequality the moves overdraw (first
+//! services above the services left) is relieved by moving another hidden cell of its
+//! relieving side, with its equations restored in turn. If every relation the moved cells
+//! are in still holds, that is a solution with the cell at its end. Most cells of a large group (a
 //! column of many agencies' small counts under a shown total) have one, which spares a solve
 //! per cell; when none is found, the solver decides.
 
@@ -69,7 +71,72 @@ impl Lp {
                 return false;
             }
         }
+        // Inequalities the moves overdraw (a first-service count above the services left
+        // after one agency's count went down): another cell of the relieving side moves.
+        let mut touched: Vec<usize> = moves
+            .iter()
+            .flat_map(|(v, _)| self.rows_of[*v].iter().map(|(r, _)| *r))
+            .filter(|r| !is_equation(&self.rows[*r]))
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for r in touched {
+            if !self.relieve(r, &mut moves) {
+                return false;
+            }
+        }
         self.holds(&moves)
+    }
+
+    /// The change of row `r` that `moves` make.
+    fn change(&self, r: usize, moves: &[(usize, f64)]) -> f64 {
+        moves
+            .iter()
+            .filter_map(|(v, d)| {
+                self.rows_of[*v]
+                    .iter()
+                    .find(|(q, _)| *q == r)
+                    .map(|(_, a)| a * d)
+            })
+            .sum()
+    }
+
+    /// Adds to `moves` moves of other variables of inequality `r` that bring it back within
+    /// its slack, in partner order, each within its room and in whole steps, with their
+    /// equations restored; whether it is within its slack.
+    fn relieve(&self, r: usize, moves: &mut Vec<(usize, f64)>) -> bool {
+        let terms = &self.rows[r].0;
+        let mut over = self.change(r, moves) - self.slack[r];
+        for j in self.partner_order[r].iter().take(PARTNERS) {
+            if over <= EXACT {
+                break;
+            }
+            let (v, b) = terms[*j];
+            if moves.iter().any(|(m, _)| *m == v) {
+                continue;
+            }
+            let want = (over / b.abs()).ceil();
+            let d = if b < 0.0 {
+                want.min(self.room(v, true))
+            } else {
+                -want.min(self.room(v, false))
+            };
+            if d.abs() < EXACT {
+                continue;
+            }
+            let mark = moves.len();
+            moves.push((v, d));
+            let restored = self.rows_of[v]
+                .iter()
+                .filter(|(q, _)| is_equation(&self.rows[*q]))
+                .all(|(q, _)| self.take_back(*q, moves, DEPTH - 1));
+            if restored {
+                over += b * d;
+            } else {
+                moves.truncate(mark);
+            }
+        }
+        over <= EXACT
     }
 
     /// Adds to `moves` moves of other variables of equation `r` that restore its sum, in
@@ -159,5 +226,33 @@ impl Lp {
                 _ => by <= self.slack[r] + EXACT,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::suppression::{Relations, Table};
+
+    #[test]
+    fn an_overdrawn_inequality_is_relieved_by_another_cell_of_its_greater_side() {
+        // 20 first services ≤ 5 + 9 + 8 services, all three hidden: moving the 5 to 1
+        // overdraws the slack of 2, and moving the 9 up by 2 makes it good again.
+        let mut t = Table::new();
+        let first = t.cell(20);
+        let services = [t.cell(5), t.cell(9), t.cell(8)];
+        t.at_most(vec![first], services.to_vec());
+        for c in services {
+            t.suppressed[c.0] = true;
+        }
+        let relations = Relations::new(&t);
+        let lp = Lp::new(&relations, &t, &services);
+        assert!(lp.exchange(0, End::Low, 11));
+        assert!(lp.exchange(0, End::High, 11));
+        // With the other two shown, the inequality pins the 5 at 3 or more: no witness.
+        t.suppressed[services[1].0] = false;
+        t.suppressed[services[2].0] = false;
+        let lp = Lp::new(&relations, &t, &services[..1]);
+        assert!(!lp.exchange(0, End::Low, 11));
     }
 }
