@@ -263,7 +263,7 @@ impl Lp {
     }
 
     /// Whether an integer solution has variable `i` at `value` (branch and bound).
-    fn reaches_whole(&self, i: usize, value: f64) -> bool {
+    pub(super) fn reaches_whole(&self, i: usize, value: f64) -> bool {
         let (problem, _) = self.problem(
             OptimizationDirection::Minimize,
             |_| 0.0,
