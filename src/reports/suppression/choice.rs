@@ -2,8 +2,9 @@
 //!
 //! The candidates are the non-zero shown cells of the relations the cell is in, and of those
 //! its hidden neighbours (the hidden cells sharing a relation with it) are in; if there are
-//! none, those of its whole group. Each is tried on a copy: suppressing it, then the rules,
-//! hides some number of cells (hiding a total takes its zeros and a part of each breakdown;
+//! none, those of its whole group. The 16 first by ring, then not a total, then the
+//! smallest are each tried on a copy: suppressing it, then the rules, hides some number of
+//! cells (hiding a total takes its zeros and a part of each breakdown;
 //! hiding one cell of a column can take the column total). They are ranked by that number,
 //! then cells that are no equation's total (a total tells more), then the cell's own
 //! relations before its neighbours', then the smallest. Of the first few, the first that the
