@@ -55,8 +55,8 @@ impl Audit {
             .collect()
     }
 
-    /// Every group with a primary cell the audit cannot prove safe: its first such cell, and
-    /// the group.
+    /// Every group with a primary cell the audit cannot prove safe, or a hidden zero it cannot
+    /// prove may be 1 or more: its first such cell, and the group.
     pub(super) fn unprotected(
         &mut self,
         table: &Table,
@@ -65,11 +65,20 @@ impl Audit {
     ) -> Vec<(CellId, Vec<CellId>)> {
         let mut found = Vec::new();
         for group in Self::groups(table, relations) {
-            if self.passed.contains(&group) || !group.iter().any(|c| table.is_primary(*c, k)) {
+            let audited = |c: &CellId| table.is_primary(*c, k) || table.values[c.0] == 0;
+            if self.passed.contains(&group) || !group.iter().any(audited) {
                 continue;
             }
             let primary = (0..group.len()).filter(|i| table.is_primary(group[*i], k));
-            match Lp::new(relations, table, &group).first_unprotected(&group, k, primary) {
+            let lp = Lp::new(relations, table, &group);
+            // A hidden zero must be able to be 1 or more (the question of a primary cell's
+            // upper end, with k = 2): else a chain of relations shows it 0, and with it
+            // that every event counted falls in the other parts.
+            let zeros = (0..group.len()).filter(|i| table.values[group[*i].0] == 0);
+            match lp
+                .first_unprotected(&group, k, primary)
+                .or_else(|| lp.first_unprotected(&group, 2, zeros))
+            {
                 None => {
                     self.passed.insert(group);
                 }
@@ -95,6 +104,8 @@ pub(super) fn protects(table: &Table, k: u64, relations: &Relations, cell: CellI
     }
     group.sort_unstable();
     let at = group.iter().position(|c| *c == cell);
+    // A hidden zero needs only to be able to be 1 (see `unprotected`).
+    let k = if table.values[cell.0] == 0 { 2 } else { k };
     Lp::new(relations, table, &group)
         .first_unprotected(&group, k, at)
         .is_none()

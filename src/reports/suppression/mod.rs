@@ -21,8 +21,10 @@
 //!    as constants, it asks whether every primary cell could be 1 (or less) and could be k−1
 //!    (or more), in whole numbers: the attacker must learn nothing beyond "suppressed". If
 //!    not, one more shown cell near the cell is suppressed (`choice.rs`) and both steps run
-//!    again. Only primary cells are audited: a complement is 0 or at least k, and recovering
-//!    it tells nothing about a small count.
+//!    again. A hidden zero is audited too, for its upper end only: it must be able to be 1
+//!    or more, else the relations show it 0 and with it that every event its total counts
+//!    falls in the other parts (what hiding it was for). A complement (at least k) is not:
+//!    recovering it tells nothing about a small count.
 //!
 //! What the audit assumes the attacker knows: the shown values, every relation, that counts
 //! are whole numbers, and which hidden cells could be zero. The marker does not tell primary
@@ -37,9 +39,8 @@
 //! parts known to be at least 1 would tell `received ≥ 2`.
 //!
 //! Not modelled: an attacker who replays the choice of complements (e.g. "the cheapest shown
-//! cell was taken, so this one was not cheaper"), as tau-argus does not; whether a zero the
-//! rules hid can be proved 0 through a chain of relations; and several reports combined (see
-//! docs/reports.md).
+//! cell was taken, so this one was not cheaper"), as tau-argus does not; the exact value of
+//! a complement; and several reports combined (see docs/reports.md).
 
 mod audit;
 mod choice;
@@ -135,6 +136,12 @@ impl Table {
     /// The true value of a cell.
     pub fn value(&self, id: CellId) -> u64 {
         self.values[id.0]
+    }
+
+    /// Hides every cell (for tests: what the relations alone pin).
+    #[cfg(test)]
+    pub fn hide_all(&mut self) {
+        self.suppressed.iter_mut().for_each(|s| *s = true);
     }
 
     /// Whether a cell is suppressed.

@@ -76,3 +76,23 @@ fn known_non_zero_neighbours_narrow_a_cell() {
     assert!(t.is_suppressed(total));
     assert_protected(&t, 11);
 }
+
+#[test]
+fn a_hidden_zero_is_not_left_provably_zero() {
+    // T = a + z (z = 0, hidden under the hidden T), and two shown totals S = T + y and
+    // S2 = a + y: T = S − y = a, so z = 0 whatever is hidden, though T, a and y each keep
+    // their range (k = 5). That would tell that every event T counts falls in a.
+    let mut t = Table::new();
+    let (a, z, y) = (t.cell(3), t.cell(0), t.cell(4));
+    let total = t.cell(3);
+    t.equation(total, vec![a, z]);
+    let s = t.cell(7);
+    t.equation(s, vec![total, y]);
+    let s2 = t.cell(7);
+    t.equation(s2, vec![a, y]);
+    t.suppress(5);
+    assert!(t.is_suppressed(z));
+    assert!(t.is_suppressed(s) || t.is_suppressed(s2));
+    assert!(range(&t, z).1 >= 1, "z is shown to be 0");
+    assert_protected(&t, 5);
+}

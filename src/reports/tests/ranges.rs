@@ -66,8 +66,24 @@ pub(super) fn range(t: &Table, cell: CellId) -> (i64, i64) {
     )
 }
 
-/// No count from 1 to k−1 is shown, and every one is hidden in a range covering 1..k−1.
+/// No count from 1 to k−1 is shown, every one is hidden in a range covering 1..k−1, and no
+/// hidden zero is shown to be 0 by the relations.
 pub(super) fn assert_protected(t: &Table, k: u64) {
+    let mut all_hidden = t.clone();
+    all_hidden.hide_all();
+    for cell in t
+        .cells()
+        .filter(|c| t.is_suppressed(*c) && t.value(*c) == 0)
+    {
+        let (_, max) = range(t, cell);
+        // A zero the relations alone pin (a random table can have one; a report has none)
+        // cannot be hidden by anything.
+        let structural = || range(&all_hidden, cell).1 == 0;
+        assert!(
+            max >= 1 || structural(),
+            "{cell:?} is hidden but shown to be 0: {t:?}"
+        );
+    }
     for cell in t.cells().filter(|c| (1..k).contains(&t.value(*c))) {
         assert!(
             t.is_suppressed(cell),
