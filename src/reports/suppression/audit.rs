@@ -17,6 +17,9 @@ use super::{CellId, Relations, Table};
 #[derive(Default)]
 pub(super) struct Audit {
     passed: HashSet<Vec<CellId>>,
+    /// Hidden zeros that stay 0 whatever non-zero cell is hidden (see
+    /// [`Audit::first_zero_unprotected`]).
+    moot: HashSet<CellId>,
 }
 
 impl Audit {
@@ -74,10 +77,9 @@ impl Audit {
             // A hidden zero must be able to be 1 or more (the question of a primary cell's
             // upper end, with k = 2): else a chain of relations shows it 0, and with it
             // that every event counted falls in the other parts.
-            let zeros = (0..group.len()).filter(|i| table.values[group[*i].0] == 0);
             match lp
                 .first_unprotected(&group, k, primary)
-                .or_else(|| lp.first_unprotected(&group, 2, zeros))
+                .or_else(|| self.first_zero_unprotected(table, relations, &lp, &group))
             {
                 None => {
                     self.passed.insert(group);
@@ -86,6 +88,31 @@ impl Audit {
             }
         }
         found
+    }
+
+    /// The first hidden zero of `group` that cannot be 1 or more, leaving out (and
+    /// remembering) those that no suppression could help: pinned at 0 by shown zeros (a
+    /// total whose parts are all shown as 0, say), which say it already.
+    fn first_zero_unprotected(
+        &mut self,
+        table: &Table,
+        relations: &Relations,
+        lp: &Lp,
+        group: &[CellId],
+    ) -> Option<CellId> {
+        let mut zeros: Vec<usize> = (0..group.len())
+            .filter(|i| table.values[group[*i].0] == 0 && !self.moot.contains(&group[*i]))
+            .collect();
+        loop {
+            let cell = lp.first_unprotected(group, 2, zeros.iter().copied())?;
+            let mut alone = table.with_every_count_hidden();
+            alone.suppressed[cell.0] = true;
+            if protects(&alone, 2, relations, cell) {
+                return Some(cell);
+            }
+            self.moot.insert(cell);
+            zeros.retain(|i| group[*i] != cell);
+        }
     }
 }
 

@@ -138,10 +138,20 @@ impl Table {
         self.values[id.0]
     }
 
-    /// Hides every cell (for tests: what the relations alone pin).
+    /// The table with every non-zero count hidden and the zeros shown: what a hidden zero
+    /// would be pinned to however much else were suppressed (zeros are never complements).
+    pub(crate) fn with_every_count_hidden(&self) -> Table {
+        let mut t = self.clone();
+        for (hidden, value) in t.suppressed.iter_mut().zip(&t.values) {
+            *hidden = *value > 0;
+        }
+        t
+    }
+
+    /// Hides one cell (for tests).
     #[cfg(test)]
-    pub fn hide_all(&mut self) {
-        self.suppressed.iter_mut().for_each(|s| *s = true);
+    pub fn hide(&mut self, id: CellId) {
+        self.suppressed[id.0] = true;
     }
 
     /// Whether a cell is suppressed.
