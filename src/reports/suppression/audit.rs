@@ -17,9 +17,6 @@ use super::{CellId, Relations, Table};
 #[derive(Default)]
 pub(super) struct Audit {
     passed: HashSet<Vec<CellId>>,
-    /// Hidden zeros that stay 0 whatever non-zero cell is hidden (see
-    /// [`Audit::first_zero_unprotected`]).
-    moot: HashSet<CellId>,
 }
 
 impl Audit {
@@ -79,7 +76,7 @@ impl Audit {
             // that every event counted falls in the other parts.
             match lp
                 .first_unprotected(&group, k, primary)
-                .or_else(|| self.first_zero_unprotected(table, relations, &lp, &group))
+                .or_else(|| Self::first_zero_unprotected(table, relations, &lp, &group))
             {
                 None => {
                     self.passed.insert(group);
@@ -90,27 +87,27 @@ impl Audit {
         found
     }
 
-    /// The first hidden zero of `group` that cannot be 1 or more, leaving out (and
-    /// remembering) those that no suppression could help: pinned at 0 by shown zeros (a
-    /// total whose parts are all shown as 0, say), which say it already.
+    /// The first hidden zero of `group` that cannot be 1 or more, leaving out those that no
+    /// complement could help: pinned at 0 with every non-zero count hidden (a total whose
+    /// parts are shown as 0, say), where the shown zeros tell it already. Judged afresh each
+    /// round: hiding more zeros (by the rules, or failing closed) can make such a zero one
+    /// that complements help.
     fn first_zero_unprotected(
-        &mut self,
         table: &Table,
         relations: &Relations,
         lp: &Lp,
         group: &[CellId],
     ) -> Option<CellId> {
         let mut zeros: Vec<usize> = (0..group.len())
-            .filter(|i| table.values[group[*i].0] == 0 && !self.moot.contains(&group[*i]))
+            .filter(|i| table.values[group[*i].0] == 0)
             .collect();
+        let mut counts_hidden = None;
         loop {
             let cell = lp.first_unprotected(group, 2, zeros.iter().copied())?;
-            let mut alone = table.with_every_count_hidden();
-            alone.suppressed[cell.0] = true;
-            if protects(&alone, 2, relations, cell) {
+            let alone = counts_hidden.get_or_insert_with(|| table.with_every_count_hidden());
+            if protects(alone, 2, relations, cell) {
                 return Some(cell);
             }
-            self.moot.insert(cell);
             zeros.retain(|i| group[*i] != cell);
         }
     }

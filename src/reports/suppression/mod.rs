@@ -138,20 +138,15 @@ impl Table {
         self.values[id.0]
     }
 
-    /// The table with every non-zero count hidden and the zeros shown: what a hidden zero
-    /// would be pinned to however much else were suppressed (zeros are never complements).
+    /// The table with every non-zero count hidden too (the zeros hidden now stay hidden,
+    /// the others shown): what a hidden zero would be pinned to however many complements
+    /// were added (zeros are never complements).
     pub(crate) fn with_every_count_hidden(&self) -> Table {
         let mut t = self.clone();
         for (hidden, value) in t.suppressed.iter_mut().zip(&t.values) {
-            *hidden = *value > 0;
+            *hidden |= *value > 0;
         }
         t
-    }
-
-    /// Hides one cell (for tests).
-    #[cfg(test)]
-    pub fn hide(&mut self, id: CellId) {
-        self.suppressed[id.0] = true;
     }
 
     /// Whether a cell is suppressed.

@@ -120,3 +120,26 @@ fn a_hidden_zero_its_shown_parts_already_tell_takes_nothing_more() {
     assert!(parts.iter().all(|p| !t.is_suppressed(*p)));
     assert_protected(&t, 5);
 }
+
+#[test]
+fn a_hidden_zero_total_with_hidden_zero_parts_is_not_left_provably_zero() {
+    // S 14 = T + y + m, S2 14 = y + m, T ≤ y, T 0 = a + z (k = 5). The rules hide y (4), m
+    // as its complement, T under the hidden y, and a and z under the hidden T. S − S2 pins
+    // T at 0, and its hidden parts with it; hiding S or S2 frees them. (A review found the
+    // first exemption of zeros "no complement can help" wrongly showing the hidden parts.)
+    let mut t = Table::new();
+    let (a, z) = (t.cell(0), t.cell(0));
+    let total = t.cell(0);
+    t.equation(total, vec![a, z]);
+    let (y, m) = (t.cell(4), t.cell(10));
+    let s = t.cell(14);
+    t.equation(s, vec![total, y, m]);
+    let s2 = t.cell(14);
+    t.equation(s2, vec![y, m]);
+    t.at_most(vec![total], vec![y]);
+    t.suppress(5);
+    assert!([y, m, total, a, z].iter().all(|c| t.is_suppressed(*c)));
+    assert!(t.is_suppressed(s) || t.is_suppressed(s2));
+    assert!(range(&t, total).1 >= 1, "T is shown to be 0");
+    assert_protected(&t, 5);
+}
