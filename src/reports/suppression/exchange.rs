@@ -127,17 +127,9 @@ impl Lp {
             if d.abs() < EXACT {
                 continue;
             }
-            let mark = moves.len();
-            moves.push((v, d));
-            let restored = self.rows_of[v]
-                .iter()
-                .filter(|(q, _)| is_equation(&self.rows[*q]))
-                .all(|(q, _)| self.take_back(*q, moves, DEPTH - 1));
-            if restored {
+            if self.try_move(v, d, r, moves, DEPTH) {
                 // Moves restoring an equation may be in this row too.
                 over = self.change(r, moves) - self.slack[r];
-            } else {
-                moves.truncate(mark);
             }
         }
         over <= EXACT
@@ -149,16 +141,7 @@ impl Lp {
     /// (a total moved with its part moves a part of each of its other breakdowns).
     fn take_back(&self, r: usize, moves: &mut Vec<(usize, f64)>, depth: usize) -> bool {
         let terms = &self.rows[r].0;
-        let coefficient = |v: usize| {
-            self.rows_of[v]
-                .iter()
-                .find(|(q, _)| *q == r)
-                .map(|(_, a)| *a)
-        };
-        let mut off: f64 = moves
-            .iter()
-            .filter_map(|(v, d)| coefficient(*v).map(|a| a * d))
-            .sum();
+        let mut off = self.change(r, moves);
         for j in self.partner_order[r].iter().take(PARTNERS) {
             if off.abs() < EXACT {
                 break;
@@ -171,25 +154,34 @@ impl Lp {
             if d.abs() < EXACT {
                 continue;
             }
-            let mark = moves.len();
-            moves.push((v, d));
-            let others = self.rows_of[v]
-                .iter()
-                .filter(|(q, _)| *q != r && is_equation(&self.rows[*q]));
-            let mut restored = true;
-            for (q, _) in others {
-                restored = depth > 0 && self.take_back(*q, moves, depth - 1);
-                if !restored {
-                    break;
-                }
-            }
-            if restored {
+            if self.try_move(v, d, r, moves, depth) {
                 off += b * d;
-            } else {
-                moves.truncate(mark);
             }
         }
         off.abs() < EXACT
+    }
+
+    /// Adds the move of `v` by `d` (made for row `from`) and restores `v`'s other equations
+    /// in turn, up to `depth` equations away; if one cannot be restored, takes it all back.
+    /// Whether the move stands.
+    fn try_move(
+        &self,
+        v: usize,
+        d: f64,
+        from: usize,
+        moves: &mut Vec<(usize, f64)>,
+        depth: usize,
+    ) -> bool {
+        let mark = moves.len();
+        moves.push((v, d));
+        let restored = self.rows_of[v]
+            .iter()
+            .filter(|(q, _)| *q != from && is_equation(&self.rows[*q]))
+            .all(|(q, _)| depth > 0 && self.take_back(*q, moves, depth - 1));
+        if !restored {
+            moves.truncate(mark);
+        }
+        restored
     }
 
     /// How far variable `v` can move up (or down) alone, in whole steps: down to its lower
