@@ -221,7 +221,10 @@ fn after_catching_up_the_rules_rerun_and_a_stale_expectation_is_refused() {
 
 #[test]
 fn a_store_that_keeps_moving_is_answered_with_wrong_expected_revision() {
-    let f = fixture(&["x1", "x2", "x3", "x4", "x5"]);
+    // Exactly one sneak per try: after giving up, the writer may sign a checkpoint for the
+    // tail on its own (a commit of no entries), racing the size read below; with no sneak
+    // left for that commit, the count is the same whichever wins.
+    let f = fixture(&["x1", "x2", "x3", "x4"]);
     let before = f.store.size().expect("size");
     assert_eq!(
         code_of(register(&f, "north", ExpectedRevision::Any)),
