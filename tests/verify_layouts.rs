@@ -127,6 +127,25 @@ fn a_line_that_is_not_whole_json_values_is_refused_as_malformed() {
     assert_eq!(f.check, Check::Format, "{f}");
 }
 
+/// serde reads a struct from an array of its fields too; a bundle entry is an object.
+#[test]
+fn an_entry_spelled_as_an_array_is_refused_as_malformed() {
+    let w = world();
+    let b = w.log.bundle();
+    let mut lines: Vec<String> = b.entries.iter().map(entry).collect();
+    let e = &b.entries[2];
+    lines[2] = serde_json::to_string(&(e.index, &e.entry, &e.proof)).expect("array");
+    assert!(lines[2].starts_with("[2,"), "{}", lines[2]);
+    let text = format!(
+        "{{{},\"entries\":[\n{}\n]}}\n",
+        header(&b),
+        lines.join(",\n")
+    );
+    let f = read(&w, &text).failure.expect("refused");
+    assert_eq!(f.check, Check::Format, "{f}");
+    assert!(f.message.contains("entry number 2"), "{f}");
+}
+
 #[test]
 fn form_feed_is_not_json_whitespace() {
     let w = world();

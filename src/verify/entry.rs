@@ -10,6 +10,7 @@ use base64::Engine;
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use super::report::{Check, Failure};
+use crate::domain::bounded::object_only;
 use crate::jsonscan::Cursor;
 use crate::ledger::entry::{self, DecodedEntry};
 use crate::log::merkle::{leaf_hash, Hash};
@@ -128,12 +129,17 @@ fn scan(raw: &[u8]) -> Option<Parts<'_>> {
 
 /// The bundle entry in any JSON spelling.
 fn general(raw: &[u8], position: u64) -> Result<Parts<'_>, Failure> {
-    let e: RawEntry<'_> = serde_json::from_slice(raw).map_err(|err| {
-        Failure::bundle(
-            Check::Format,
-            format!("bundle entry number {position} (from 0) is not an entry: {err}"),
-        )
-    })?;
+    // As an object only: serde would also read the fields from an array, in order, a
+    // spelling DESIGN §4.1 does not have.
+    let mut json = serde_json::Deserializer::from_slice(raw);
+    let e: RawEntry<'_> = object_only(&mut json)
+        .and_then(|e| json.end().map(|()| e))
+        .map_err(|err| {
+            Failure::bundle(
+                Check::Format,
+                format!("bundle entry number {position} (from 0) is not an entry: {err}"),
+            )
+        })?;
     let proof: Option<Vec<Hash>> = e.proof.iter().map(|h| proof_hash(h.as_bytes())).collect();
     let proof = proof.map_or(Proof::Invalid, Proof::Decoded);
     Ok((e.index, e.entry.into_owned().into_bytes(), proof))
@@ -298,6 +304,24 @@ mod tests {
         assert!(declined.load(Ordering::Relaxed));
         let exact = prepare(two.as_bytes(), 0, None).err().expect("judged");
         assert!(exact.message.contains("not an entry"), "{}", exact.message);
+    }
+
+    #[test]
+    fn an_entry_spelled_as_an_array_of_its_fields_is_not_an_entry() {
+        let object = exported(0, "x", &[[1; 32]]);
+        let array = format!("[0,\"x\",[\"{}\"]]", B64.encode([1; 32]));
+        assert_eq!(general(object.as_bytes(), 0).expect("an entry").0, 0);
+        let refused = general(array.as_bytes(), 3).expect_err("refused");
+        assert_eq!(refused.check, Check::Format);
+        assert!(
+            refused
+                .message
+                .contains("bundle entry number 3 (from 0) is not an entry"),
+            "{}",
+            refused.message
+        );
+        // Nor anything after the object.
+        assert!(general(format!("{object} 1").as_bytes(), 0).is_err());
     }
 
     proptest! {
