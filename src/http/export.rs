@@ -17,6 +17,7 @@ use super::AppState;
 use crate::bundle::export::{self, ExportError, LogIdentity};
 use crate::domain::{CaseId, Role};
 use crate::ledger::Code;
+use crate::log::merkle::TreeError;
 
 /// How long an export waits for a checkpoint covering every entry committed before it.
 /// Under load the writer signs at most once a second, and an idle writer at once.
@@ -39,7 +40,14 @@ impl From<ExportError> for ApiError {
         match e {
             ExportError::NotFound(stream) => ApiError::not_found(format!("no case {stream}")),
             ExportError::Store(s) => s.into(),
-            other => ApiError::new(Code::Internal, other.to_string()),
+            ExportError::Tree(TreeError::Storage(m)) => {
+                ApiError::hidden(Code::Unavailable, super::log::STORE_UNREADABLE, &m)
+            }
+            other => ApiError::hidden(
+                Code::Internal,
+                "the export failed; see the server log",
+                &other,
+            ),
         }
     }
 }
@@ -139,7 +147,13 @@ where
     let mut rx = rx;
     let first = match rx.recv().await {
         Some(Ok(piece)) => piece,
-        Some(Err(e)) => return Err(ApiError::new(Code::Unavailable, e.to_string())),
+        // Its cause is logged where it happened.
+        Some(Err(_)) => {
+            return Err(ApiError::new(
+                Code::Unavailable,
+                "the export failed before its first bytes (see the server log); retry shortly",
+            ))
+        }
         None => {
             return Err(ApiError::new(
                 Code::Internal,

@@ -76,11 +76,15 @@ struct InclusionProof {
     hashes: Vec<String>,
 }
 
+/// What a client is told when the store fails under a proof (the cause is logged).
+pub(super) const STORE_UNREADABLE: &str = "the store could not be read; retry shortly";
+const TREE_INCOMPLETE: &str = "the stored tree lacks a node the proof needs; see the server log";
+
 fn proof_error(e: crate::log::merkle::TreeError) -> ApiError {
     use crate::log::merkle::TreeError;
     match e {
-        TreeError::Storage(m) => ApiError::new(Code::Unavailable, m),
-        TreeError::MissingNode { .. } => ApiError::new(Code::Internal, e.to_string()),
+        TreeError::Storage(m) => ApiError::hidden(Code::Unavailable, STORE_UNREADABLE, &m),
+        TreeError::MissingNode { .. } => ApiError::hidden(Code::Internal, TREE_INCOMPLETE, &e),
         other => ApiError::bad_request(other.to_string()),
     }
 }
@@ -153,4 +157,31 @@ pub(super) async fn consistency(
         to,
         hashes: hashes.iter().map(|h| B64.encode(h)).collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::merkle::TreeError;
+
+    /// A store's message can name the database file or the cluster's hosts: the consistency
+    /// proof is public, so it stays in the server log.
+    #[test]
+    fn a_store_failure_under_a_proof_is_answered_without_its_message() {
+        let cause = "store unavailable: sqlite: unable to open database file: /srv/ledger.db";
+        let e = proof_error(TreeError::Storage(cause.into()));
+        assert_eq!(
+            (e.code, e.detail.as_str()),
+            (Code::Unavailable, STORE_UNREADABLE)
+        );
+        let e = proof_error(TreeError::MissingNode { level: 3, index: 9 });
+        assert_eq!(
+            (e.code, e.detail.as_str()),
+            (Code::Internal, TREE_INCOMPLETE)
+        );
+        // A bad request still says what is wrong with it.
+        let e = proof_error(TreeError::OutOfRange { index: 9, size: 4 });
+        assert_eq!(e.code, Code::BadRequest);
+        assert!(e.detail.contains("out of range"), "{}", e.detail);
+    }
 }

@@ -36,6 +36,13 @@ impl ApiError {
     pub fn bad_request(what: impl Into<String>) -> Self {
         Self::new(Code::BadRequest, what)
     }
+
+    /// An error whose cause may name paths or hosts (a store's or the system's message):
+    /// the cause goes to the server log, the client gets `detail` alone.
+    pub fn hidden(code: Code, detail: &str, cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "{detail}");
+        Self::new(code, detail)
+    }
 }
 
 /// The HTTP status of each code.

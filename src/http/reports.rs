@@ -13,7 +13,7 @@ use super::AppState;
 use crate::domain::Role;
 use crate::ledger::Code;
 use crate::reports::render::{to_csv, to_json_string};
-use crate::reports::{Period, ReportKind};
+use crate::reports::{Period, ReportError, ReportKind};
 
 /// How long a request waits for the projection to fold entries committed before it arrived.
 const CATCH_UP: Duration = Duration::from_secs(5);
@@ -84,7 +84,7 @@ async fn respond(
     })
     .await
     .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?
-    .map_err(|e| ApiError::new(Code::Unavailable, e.to_string()))?;
+    .map_err(report_error)?;
     Ok(match format {
         Format::Json => HttpResponse::Ok()
             .content_type("application/json")
@@ -102,4 +102,35 @@ async fn respond(
                 .body(to_csv(&report))
         }
     })
+}
+
+/// A stopped projection's cause is a store's or a decoder's message: logged, not answered.
+fn report_error(e: ReportError) -> ApiError {
+    match e {
+        ReportError::Stopped(_) => ApiError::hidden(
+            Code::Unavailable,
+            "the reports projection stopped on an entry it could not read; see the server log",
+            &e,
+        ),
+        catching_up => ApiError::new(Code::Unavailable, catching_up.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_projection_is_answered_without_the_stores_message() {
+        let e = report_error(ReportError::Stopped(
+            "store unavailable: esdb://node1.internal:2113".into(),
+        ));
+        assert_eq!(e.code, Code::Unavailable);
+        assert!(!e.detail.contains("node1"), "{}", e.detail);
+        let e = report_error(ReportError::CatchingUp {
+            position: 3,
+            wanted: 5,
+        });
+        assert!(e.detail.contains("3 of 5"), "{}", e.detail);
+    }
 }

@@ -45,15 +45,14 @@ async fn what_is_written_arrives_whole_and_in_order() {
 
 #[actix_web::test]
 async fn a_failure_before_the_first_piece_is_a_problem_response() {
-    let e = streamed(STALLED, |_| Err("the store is unavailable".into()))
+    // The cause (a store's message may name paths or hosts) stays in the server log.
+    let cause = "sqlite: unable to open database file: /srv/ledger/caseledger.db";
+    let e = streamed(STALLED, move |_| Err(cause.into()))
         .await
         .expect_err("an error response");
     assert_eq!(e.code, Code::Unavailable);
-    assert!(
-        e.detail.contains("the store is unavailable"),
-        "{}",
-        e.detail
-    );
+    assert!(e.detail.contains("before its first bytes"), "{}", e.detail);
+    assert!(!e.detail.contains("/srv"), "{}", e.detail);
     // Less than one piece written before failing is still before the first piece.
     let e = streamed(STALLED, |out| {
         write_all(out, &pattern(PIECE / 2))?;
@@ -61,7 +60,8 @@ async fn a_failure_before_the_first_piece_is_a_problem_response() {
     })
     .await
     .expect_err("an error response");
-    assert!(e.detail.contains("entries are missing"), "{}", e.detail);
+    assert!(e.detail.contains("before its first bytes"), "{}", e.detail);
+    assert!(!e.detail.contains("entries are missing"), "{}", e.detail);
 }
 
 #[actix_web::test]
@@ -174,4 +174,17 @@ async fn a_client_that_leaves_stops_the_export() {
         .expect("the producer stopped well before the stall limit");
     let e = outcome.expect_err("the producer was stopped");
     assert!(e.contains("client gone"), "{e}");
+}
+
+#[test]
+fn store_and_tree_failures_are_answered_without_their_messages() {
+    let cause = "store unavailable: esdb://admin:secret@node1.internal:2113";
+    for e in [
+        ExportError::Tree(TreeError::Storage(cause.into())),
+        ExportError::Store(crate::store::StoreError::Unavailable(cause.into())),
+        ExportError::Io(std::io::Error::other(cause)),
+    ] {
+        let api = ApiError::from(e);
+        assert!(!api.detail.contains("node1"), "{}", api.detail);
+    }
 }
