@@ -120,6 +120,7 @@ fn group(
         entries,
         nodes,
         checkpoint,
+        request_ends: Vec::new(),
     }
 }
 

@@ -109,6 +109,7 @@ fn group(store: &dyn EventStore, entries: Vec<StoredEntry>) -> CommitGroup {
         entries,
         nodes,
         checkpoint: None,
+        request_ends: Vec::new(),
     }
 }
 

@@ -120,6 +120,7 @@ fn build_tree(store: &SqliteStore, leaves: u64) -> anyhow::Result<()> {
             entries,
             nodes,
             checkpoint: None,
+            request_ends: Vec::new(),
         })?;
         size += n;
     }

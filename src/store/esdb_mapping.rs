@@ -23,6 +23,9 @@ pub const CHECKPOINT_SUFFIX: &str = "$checkpoints";
 /// EventStoreDB event type of a checkpoint event.
 pub const CHECKPOINT_EVENT_TYPE: &str = "caseledger.checkpoint";
 
+/// EventStoreDB's default `MaxAppendSize`: 1 MiB per append, all its events together.
+pub const DEFAULT_MAX_APPEND: usize = 1 << 20;
+
 /// Marker written into every entry event's custom metadata.
 pub const ENTRY_FORMAT: &str = "caseledger-entry/v1";
 
@@ -35,10 +38,15 @@ pub struct EsdbConfig {
     pub connection: String,
     /// Stream-name prefix (`prefix=` parameter; default [`DEFAULT_PREFIX`]).
     pub prefix: String,
+    /// The server's `MaxAppendSize` (`max_append_bytes=` parameter; default
+    /// [`DEFAULT_MAX_APPEND`]): one append holds at most this many bytes, as
+    /// [`append_size`] counts them.
+    pub max_append: usize,
 }
 
 impl EsdbConfig {
-    /// Parses `esdb://host:2113[,host2:2113…]?tls=false[&prefix=name-]` (also `esdb+discover://`).
+    /// Parses `esdb://host:2113[,host2:2113…]?tls=false[&prefix=name-][&max_append_bytes=N]`
+    /// (also `esdb+discover://`).
     pub fn parse(url: &str) -> Result<Self, String> {
         if !is_esdb_url(url) {
             return Err(format!(
@@ -51,10 +59,19 @@ impl EsdbConfig {
             None => (url, ""),
         };
         let mut prefix = DEFAULT_PREFIX.to_owned();
+        let mut max_append = DEFAULT_MAX_APPEND;
         let mut kept = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             match pair.split_once('=') {
                 Some((k, v)) if k.eq_ignore_ascii_case("prefix") => prefix = v.to_owned(),
+                Some((k, v)) if k.eq_ignore_ascii_case("max_append_bytes") => {
+                    max_append = v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                        format!(
+                            "max_append_bytes `{v}` must be a positive number of bytes (the \
+                             server's MaxAppendSize; default {DEFAULT_MAX_APPEND})"
+                        )
+                    })?
+                }
                 _ => kept.push(pair),
             }
         }
@@ -68,7 +85,11 @@ impl EsdbConfig {
         } else {
             format!("{base}?{}", kept.join("&"))
         };
-        Ok(Self { connection, prefix })
+        Ok(Self {
+            connection,
+            prefix,
+            max_append,
+        })
     }
 
     /// The host list of the connection string, for messages ("EventStoreDB at …").
@@ -106,6 +127,7 @@ impl std::fmt::Debug for EsdbConfig {
         f.debug_struct("EsdbConfig")
             .field("connection", &redact_url(&self.connection))
             .field("prefix", &self.prefix)
+            .field("max_append", &self.max_append)
             .finish()
     }
 }
@@ -279,12 +301,56 @@ pub fn decode_checkpoint(data: &[u8]) -> Result<StoredCheckpoint, StoreError> {
     })
 }
 
-/// Splits a group's entries into runs of consecutive entries on one stream: each run is one
-/// append (atomic within its stream), in group order.
+/// Splits a group's entries into runs of consecutive entries on one stream, in group order.
 pub fn stream_runs(entries: &[StoredEntry]) -> Vec<&[StoredEntry]> {
     entries
         .chunk_by(|a, b| a.stream == b.stream && b.revision == a.revision + 1)
         .collect()
+}
+
+/// Room an event takes beyond its data and metadata, counted high: the server counts the
+/// event type twice (UTF-16), and ledger event types are far shorter than 64 characters.
+const EVENT_OVERHEAD: usize = 2 * 64 + 64;
+
+/// The bytes an entry's event takes against the server's `MaxAppendSize`, counted high.
+pub fn append_size(e: &StoredEntry) -> usize {
+    let metadata = serde_json::to_vec(&entry_metadata(e)).map_or(256, |m| m.len());
+    e.bytes.len() + metadata + EVENT_OVERHEAD
+}
+
+/// The appends of a group, in group order: each stream run (one append is atomic within its
+/// stream), cut where a run holds more than `limit` bytes ([`append_size`]) into pieces
+/// packed greedily from whole requests (`request_ends`, see
+/// [`CommitGroup`](super::CommitGroup)), so that no request is split. A request alone over
+/// the limit (the writer refuses those) is a piece of its own.
+pub fn appends<'a>(
+    entries: &'a [StoredEntry],
+    request_ends: &[usize],
+    limit: usize,
+) -> Vec<&'a [StoredEntry]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for run in stream_runs(entries) {
+        let end = start + run.len();
+        let cuts = request_ends
+            .iter()
+            .copied()
+            .filter(|&c| c > start && c < end)
+            .chain([end]);
+        let (mut piece, mut size, mut from) = (start, 0, start);
+        for cut in cuts {
+            let unit: usize = entries[from..cut].iter().map(append_size).sum();
+            if size > 0 && size + unit > limit {
+                out.push(&entries[piece..from]);
+                (piece, size) = (from, 0);
+            }
+            size += unit;
+            from = cut;
+        }
+        out.push(&entries[piece..end]);
+        start = end;
+    }
+    out
 }
 
 #[cfg(test)]

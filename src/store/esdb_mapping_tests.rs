@@ -46,6 +46,21 @@ fn url_keeps_crate_parameters_and_takes_our_prefix() {
         "esdb://db1:2113,db2:2113?tls=false&nodePreference=leader"
     );
     assert_eq!(c.address(), "db1:2113,db2:2113");
+    assert_eq!(c.max_append, DEFAULT_MAX_APPEND);
+}
+
+#[test]
+fn url_takes_the_servers_max_append_size() {
+    let c = EsdbConfig::parse("esdb://h:2113?max_append_bytes=4194304&tls=false").expect("ok");
+    assert_eq!(
+        (c.max_append, c.connection.as_str()),
+        (4 << 20, "esdb://h:2113?tls=false")
+    );
+    for bad in ["0", "-1", "1MiB", ""] {
+        let url = format!("esdb://h:2113?max_append_bytes={bad}");
+        let e = EsdbConfig::parse(&url).expect_err(bad);
+        assert!(e.contains("max_append_bytes"), "{e}");
+    }
 }
 
 #[test]
@@ -236,4 +251,48 @@ fn runs_split_a_group_by_stream_in_order() {
             ("agency-a".into(), 1)
         ]
     );
+}
+
+/// The lengths of the appends of `entries` with requests ending at `ends`.
+fn pieces(entries: &[StoredEntry], ends: &[usize], limit: usize) -> Vec<usize> {
+    let out = appends(entries, ends, limit);
+    // Every entry once, in group order.
+    let flat: Vec<u64> = out.iter().flat_map(|p| p.iter().map(|e| e.index)).collect();
+    assert_eq!(flat, entries.iter().map(|e| e.index).collect::<Vec<_>>());
+    out.iter().map(|p| p.len()).collect()
+}
+
+#[test]
+fn a_run_over_the_append_limit_is_cut_at_request_ends_only() {
+    let run: Vec<StoredEntry> = (0..5).map(|r| entry("a", r, r)).collect();
+    let size: Vec<usize> = run.iter().map(append_size).collect();
+    assert!(size.iter().all(|&s| s > run[0].bytes.len()), "counted high");
+    // Requests [0, 1], [2], [3, 4].
+    let ends = [2, 3, 5];
+    assert_eq!(pieces(&run, &ends, usize::MAX), [5]);
+    // Room for the first two requests, not the third.
+    let two = size[..3].iter().sum();
+    assert_eq!(pieces(&run, &ends, two), [3, 2]);
+    assert_eq!(pieces(&run, &ends, two - 1), [2, 3]);
+    assert_eq!(pieces(&run, &ends, size[0] + size[1]), [2, 1, 2]);
+    // A request alone over the limit (refused by the writer) is still never split.
+    assert_eq!(pieces(&run, &ends, 1), [2, 1, 2]);
+    // Without request ends nothing is cut.
+    assert_eq!(pieces(&run, &[], 1), [5]);
+}
+
+#[test]
+fn streams_are_appended_apart_and_cut_each_on_its_own() {
+    let g = vec![
+        entry("a", 0, 0),
+        entry("b", 0, 1),
+        entry("b", 1, 2),
+        entry("b", 2, 3),
+        entry("a", 1, 4),
+    ];
+    // Requests: [a0], [b0, b1], [b2], [a1].
+    let ends = [1, 3, 4, 5];
+    assert_eq!(pieces(&g, &ends, usize::MAX), [1, 3, 1]);
+    let b01 = append_size(&g[1]) + append_size(&g[2]);
+    assert_eq!(pieces(&g, &ends, b01), [1, 2, 1, 1]);
 }

@@ -191,6 +191,7 @@ impl Builder<'_> {
                 entries: self.entries,
                 nodes,
                 checkpoint,
+                request_ends: Vec::new(),
             },
             seen,
             checkpoint_events: self.checkpoint_events,

@@ -243,6 +243,7 @@ fn checkpoints_kept_before_a_key_was_recorded_are_checked_first() {
                 entries: vec![],
                 nodes: vec![],
                 checkpoint: Some(held),
+                request_ends: vec![],
             })
             .expect("stored as is");
         assert_eq!(

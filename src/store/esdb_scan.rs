@@ -194,8 +194,9 @@ async fn holds(shared: &Arc<Shared>, target: &Target) -> Result<bool, StoreError
         .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("mirror lookup task: {e}"))))
 }
 
-/// Runs one read, each try bounded by [`OP_TIMEOUT`], again (with backoff, until
-/// `deadline`) while it is refused in a way an election explains: a follower refusing a
+/// Runs one read (or an append, which is idempotent on a repeat), each try bounded by
+/// [`OP_TIMEOUT`], again (with backoff, until `deadline`) while it is refused in a way an
+/// election explains: a follower refusing a
 /// leader read (`NotLeaderException`; the crate reconnects to the leader it names), or a
 /// server error (`ServerError`: gRPC `Unavailable` such as "Server Is Not Ready" from a
 /// node in an election, or `Internal`/`Unknown`; the crate then selects a node anew).
@@ -216,7 +217,7 @@ where
             Err(_) => return Err(unavailable(cfg, what, "timed out")),
             Ok(Ok(out)) => return Ok(out),
             Ok(Err(e)) if retried(&e) => {
-                tracing::debug!(%what, error = %refusal(&e), "EventStoreDB read refused; retrying");
+                tracing::debug!(%what, error = %refusal(&e), "EventStoreDB refused; retrying");
                 match pause(deadline, backoff).await {
                     Some(next) => backoff = next,
                     None => return Err(unavailable(cfg, what, refusal(&e))),

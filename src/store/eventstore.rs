@@ -24,7 +24,7 @@ use eventstore::{AppendToStreamOptions, Client, EventData, ExpectedRevision};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
-use super::esdb_feed::{self, unavailable, Shared, OP_TIMEOUT};
+use super::esdb_feed::{self, Shared, OP_TIMEOUT};
 use super::esdb_mapping::{self as mapping, AllPosition, EsdbConfig, Expected};
 use super::esdb_scan::{self, ScanLimits};
 use super::esdb_target::Target;
@@ -112,6 +112,13 @@ impl EsdbStore {
     /// Appends events to one EventStoreDB stream with an expected revision: `Ok(Err(_))`
     /// is a wrong expected revision. The position the server reports is not used, neither
     /// to wait for the events nor as a known head (see [`Target::appended`]).
+    ///
+    /// An append refused the way an election explains (a follower's `NotLeaderException`,
+    /// or a `ServerError` from a node in an election) is tried again, as reads are
+    /// ([`esdb_scan::leader_read`]), for up to [`OP_TIMEOUT`]: the crate only reconnects to
+    /// the new leader after a request failed. A repeat is safe: with the same expected
+    /// revision and event ids, the server takes events it already holds as an idempotent
+    /// success and writes nothing twice.
     fn append(
         &self,
         stream: String,
@@ -121,14 +128,19 @@ impl EsdbStore {
         let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
         self.run(async move {
             let opts = AppendToStreamOptions::default().expected_revision(to_es(expected));
-            match tokio::time::timeout(OP_TIMEOUT, client.append_to_stream(stream, &opts, events))
-                .await
-            {
-                Err(_) => Err(unavailable(&cfg, "append", "timed out")),
-                Ok(Ok(_)) => Ok(Ok(())),
-                Ok(Err(e @ eventstore::Error::WrongExpectedVersion { .. })) => Ok(Err(e)),
-                Ok(Err(e)) => Err(unavailable(&cfg, "append", e)),
-            }
+            let deadline = Instant::now() + OP_TIMEOUT;
+            esdb_scan::leader_read(&cfg, "append", deadline, || {
+                let (client, stream, opts) = (client.clone(), stream.clone(), opts.clone());
+                let events = events.clone();
+                async move {
+                    match client.append_to_stream(stream, &opts, events).await {
+                        Ok(_) => Ok(Ok(())),
+                        Err(e @ eventstore::Error::WrongExpectedVersion { .. }) => Ok(Err(e)),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .await
         })
     }
 
@@ -190,8 +202,9 @@ fn event_data(e: &StoredEntry) -> Result<EventData, StoreError> {
 
 impl EventStore for EsdbStore {
     /// Appends the group stream by stream (each run of one stream is one atomic append with
-    /// its expected revision), in group order, then waits until the mirror holds the
-    /// appended events (by event id, see `Target::appended`).
+    /// its expected revision, cut at request ends where it would exceed the server's
+    /// `MaxAppendSize`, see [`mapping::appends`]), in group order, then waits until the
+    /// mirror holds the appended events (by event id, see `Target::appended`).
     ///
     /// An error after an append was acknowledged (waiting for the mirror timed out, or the
     /// mirror found corrupt data) leaves the events stored in EventStoreDB. The writer
@@ -215,7 +228,8 @@ impl EventStore for EsdbStore {
                 )));
             }
         }
-        for run in mapping::stream_runs(&group.entries) {
+        let limit = self.shared.cfg.max_append;
+        for run in mapping::appends(&group.entries, &group.request_ends, limit) {
             let events = run.iter().map(event_data).collect::<Result<Vec<_>, _>>()?;
             let stream = self.shared.cfg.stream_name(&run[0].stream);
             match self.append(stream, mapping::expected_for(run[0].revision), events)? {
@@ -258,6 +272,14 @@ impl EventStore for EsdbStore {
 
     fn is_shared(&self) -> bool {
         true
+    }
+
+    fn append_limit(&self) -> Option<usize> {
+        Some(self.shared.cfg.max_append)
+    }
+
+    fn append_size(&self, entry: &StoredEntry) -> usize {
+        mapping::append_size(entry)
     }
 
     fn trust_log_key(&self, key: &crate::log::note::NoteVerifier) -> Result<(), StoreError> {

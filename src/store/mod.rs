@@ -58,6 +58,10 @@ pub struct CommitGroup {
     pub entries: Vec<StoredEntry>,
     pub nodes: Vec<(u8, u64, Hash)>,
     pub checkpoint: Option<StoredCheckpoint>,
+    /// Where each request's entries end (positions in `entries`, ascending). A store whose
+    /// appends are bounded cuts a stream's run into several appends only there, so that
+    /// every request stays atomic. Empty: no cut anywhere.
+    pub request_ends: Vec<usize>,
 }
 
 /// Storage failures, mapped to HTTP by the API layer.
@@ -107,6 +111,17 @@ pub trait EventStore: Send + Sync + 'static {
     /// rules (a documented limit), and refusing would keep every node from starting.
     fn is_shared(&self) -> bool {
         false
+    }
+    /// The most bytes one atomic append may hold, for a store that bounds them
+    /// (EventStoreDB's `MaxAppendSize`), as [`EventStore::append_size`] counts them. The
+    /// writer refuses a request over it before anything is written: it could not be
+    /// written whole. `None`: no bound (SQLite).
+    fn append_limit(&self) -> Option<usize> {
+        None
+    }
+    /// The bytes an entry takes against [`EventStore::append_limit`].
+    fn append_size(&self, entry: &StoredEntry) -> usize {
+        entry.bytes.len()
     }
     /// Trusts only checkpoints signed with `key` from now on. A shared store mirrors the
     /// checkpoints other nodes publish and keeps only those (`init` calls this once it has

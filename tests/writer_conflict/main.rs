@@ -66,6 +66,7 @@ impl Interloper {
             }],
             nodes,
             checkpoint: None,
+            request_ends: vec![1],
         })
     }
 }

@@ -34,7 +34,9 @@ impl Writer {
         if !fits {
             return Err(self.not_at_expected(req, next, recorded_at));
         }
-        let undo = (req.events.len() > 1).then(|| self.state.save(&req.events[0].event.stream));
+        let limit = self.store.append_limit();
+        let undo = (req.events.len() > 1 || limit.is_some())
+            .then(|| self.state.save(&req.events[0].event.stream));
         let mut receipts = Vec::with_capacity(req.events.len());
         let mut staged = Vec::with_capacity(req.events.len());
         for (i, v) in req.events.iter().enumerate() {
@@ -75,10 +77,29 @@ impl Writer {
             v.recorded_at = Some(recorded_at);
             staged.push((stored, v));
         }
+        if let Some(limit) = limit {
+            let size: usize = staged.iter().map(|(s, _)| self.store.append_size(s)).sum();
+            if size > limit {
+                if let Some(undo) = undo {
+                    self.state
+                        .restore(undo, req.events.iter().map(|v| v.event.event_id));
+                }
+                return Err(WriteError::Rule(RuleViolation::new(
+                    Code::PayloadTooLarge,
+                    format!(
+                        "the request's entries take {size} bytes in one append, over the \
+                         store's limit of {limit} (EventStoreDB's MaxAppendSize, set with \
+                         max_append_bytes in --store); a batch is written whole or not at \
+                         all, so send fewer or smaller events per request"
+                    ),
+                )));
+            }
+        }
         for (stored, v) in staged {
             group.entries.push(stored.clone());
             applied.push((stored, v));
         }
+        group.request_ends.push(group.entries.len());
         Ok(Outcome::Created(receipts))
     }
 

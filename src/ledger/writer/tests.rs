@@ -183,6 +183,7 @@ fn behind_its_back(s: &Setup, mut entries: Vec<crate::store::StoredEntry>) {
         entries,
         nodes: Vec::new(),
         checkpoint: None,
+        request_ends: Vec::new(),
     };
     s.store.commit(group).expect("committed");
 }
@@ -235,4 +236,5 @@ fn a_read_side_out_of_step_gets_a_copy_of_the_folded_state() {
     assert_eq!(read.streams, s.writer.state.streams);
 }
 
+mod bounded_appends;
 mod failed_commits;

@@ -9,20 +9,37 @@ use crate::store::EventStore;
 
 /// A store whose commits fail as scripted (a full disk, another node appending first);
 /// everything else, and the commits that do not fail, are the real store's.
-struct Scripted {
+pub(super) struct Scripted {
     inner: Arc<dyn EventStore>,
     commits: std::sync::atomic::AtomicUsize,
     /// How commit number `n` (from 0) fails, if it does.
     fails: fn(usize) -> Option<crate::store::StoreError>,
+    /// The append limit it reports, as EventStoreDB reports its `MaxAppendSize`.
+    pub limit: Option<usize>,
+    /// The request ends of every commit handed over, failed or not.
+    pub request_ends: std::sync::Mutex<Vec<Vec<usize>>>,
+}
+
+impl Scripted {
+    pub fn new(
+        inner: Arc<dyn EventStore>,
+        fails: fn(usize) -> Option<crate::store::StoreError>,
+    ) -> Self {
+        Self {
+            inner,
+            commits: Default::default(),
+            fails,
+            limit: None,
+            request_ends: Default::default(),
+        }
+    }
 }
 
 /// Every commit fails, as on a full disk.
 fn failing_commits(inner: Arc<dyn EventStore>) -> Scripted {
-    Scripted {
-        inner,
-        commits: Default::default(),
-        fails: |_| Some(crate::store::StoreError::Unavailable("disk full".into())),
-    }
+    Scripted::new(inner, |_| {
+        Some(crate::store::StoreError::Unavailable("disk full".into()))
+    })
 }
 
 impl EventStore for Scripted {
@@ -30,6 +47,8 @@ impl EventStore for Scripted {
         let n = self
             .commits
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ends = group.request_ends.clone();
+        self.request_ends.lock().expect("ends").push(ends);
         match (self.fails)(n) {
             Some(e) => Err(e),
             None => self.inner.commit(group),
@@ -37,6 +56,9 @@ impl EventStore for Scripted {
     }
     fn size(&self) -> Result<u64, crate::store::StoreError> {
         self.inner.size()
+    }
+    fn append_limit(&self) -> Option<usize> {
+        self.limit
     }
     fn read_all(
         &self,
@@ -168,11 +190,9 @@ fn a_refusal_resting_on_a_group_that_failed_to_commit_is_unavailable_too() {
 fn after_a_store_conflict_refusals_resting_on_the_group_are_decided_again() {
     use crate::ledger::Code;
     let mut s = setup();
-    s.writer.store = Arc::new(Scripted {
-        inner: s.store.clone(),
-        commits: Default::default(),
-        fails: |n| (n == 0).then(|| crate::store::StoreError::Conflict("another node".into())),
-    });
+    s.writer.store = Arc::new(Scripted::new(s.store.clone(), |n| {
+        (n == 0).then(|| crate::store::StoreError::Conflict("another node".into()))
+    }));
     let size = s.store.size().expect("size");
     let metrics = s.writer.metrics.clone();
     let [early, new, late] = refusals_around_a_new_entry(s);
