@@ -130,6 +130,11 @@ fn split(decided: Vec<Result<Admitted, Refused>>) -> (Vec<Admitted>, Vec<Refused
     (admitted, refused)
 }
 
+/// Whether a refusal is of a request too large for the store (decided on the request alone).
+fn is_too_large(e: &WriteError) -> bool {
+    matches!(e, WriteError::Rule(v) if v.code == super::Code::PayloadTooLarge)
+}
+
 pub(super) fn unavailable(e: &WriteError) -> WriteError {
     WriteError::Store(StoreError::Unavailable(e.to_string()))
 }
@@ -218,9 +223,10 @@ impl Writer {
                     }),
                     Err(error) => Err(Refused {
                         req: p.req,
+                        // Too large for the store whatever the group holds.
+                        on_group: on_group && !is_too_large(&error),
                         error,
                         created_before: p.created_before,
-                        on_group,
                     }),
                 },
             );

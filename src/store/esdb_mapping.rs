@@ -312,10 +312,16 @@ pub fn stream_runs(entries: &[StoredEntry]) -> Vec<&[StoredEntry]> {
 /// event type twice (UTF-16), and ledger event types are far shorter than 64 characters.
 const EVENT_OVERHEAD: usize = 2 * 64 + 64;
 
-/// The bytes an entry's event takes against the server's `MaxAppendSize`, counted high.
-pub fn append_size(e: &StoredEntry) -> usize {
-    let metadata = serde_json::to_vec(&entry_metadata(e)).map_or(256, |m| m.len());
-    e.bytes.len() + metadata + EVENT_OVERHEAD
+/// The bytes an entry's event takes against the server's `MaxAppendSize`, counted high:
+/// its data (the entry's exact bytes), its metadata (of one length for every entry: the
+/// leaf hash is fixed-width hex) and [`EVENT_OVERHEAD`].
+pub fn append_size(entry_bytes: &[u8]) -> usize {
+    let metadata = EntryMetadata {
+        format: ENTRY_FORMAT.to_owned(),
+        leaf_hash: hex::encode([0u8; 32]),
+    };
+    let metadata = serde_json::to_vec(&metadata).map_or(256, |m| m.len());
+    entry_bytes.len() + metadata + EVENT_OVERHEAD
 }
 
 /// The appends of a group, in group order: each stream run (one append is atomic within its
@@ -339,7 +345,10 @@ pub fn appends<'a>(
             .chain([end]);
         let (mut piece, mut size, mut from) = (start, 0, start);
         for cut in cuts {
-            let unit: usize = entries[from..cut].iter().map(append_size).sum();
+            let unit: usize = entries[from..cut]
+                .iter()
+                .map(|e| append_size(&e.bytes))
+                .sum();
             if size > 0 && size + unit > limit {
                 out.push(&entries[piece..from]);
                 (piece, size) = (from, 0);

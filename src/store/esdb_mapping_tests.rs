@@ -265,8 +265,12 @@ fn pieces(entries: &[StoredEntry], ends: &[usize], limit: usize) -> Vec<usize> {
 #[test]
 fn a_run_over_the_append_limit_is_cut_at_request_ends_only() {
     let run: Vec<StoredEntry> = (0..5).map(|r| entry("a", r, r)).collect();
-    let size: Vec<usize> = run.iter().map(append_size).collect();
+    let size: Vec<usize> = run.iter().map(|e| append_size(&e.bytes)).collect();
     assert!(size.iter().all(|&s| s > run[0].bytes.len()), "counted high");
+    let metadata = serde_json::to_vec(&entry_metadata(&run[0]))
+        .expect("json")
+        .len();
+    assert_eq!(size[0], run[0].bytes.len() + metadata + EVENT_OVERHEAD);
     // Requests [0, 1], [2], [3, 4].
     let ends = [2, 3, 5];
     assert_eq!(pieces(&run, &ends, usize::MAX), [5]);
@@ -293,6 +297,6 @@ fn streams_are_appended_apart_and_cut_each_on_its_own() {
     // Requests: [a0], [b0, b1], [b2], [a1].
     let ends = [1, 3, 4, 5];
     assert_eq!(pieces(&g, &ends, usize::MAX), [1, 3, 1]);
-    let b01 = append_size(&g[1]) + append_size(&g[2]);
+    let b01 = append_size(&g[1].bytes) + append_size(&g[2].bytes);
     assert_eq!(pieces(&g, &ends, b01), [1, 2, 1, 1]);
 }

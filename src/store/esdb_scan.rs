@@ -195,7 +195,7 @@ async fn holds(shared: &Arc<Shared>, target: &Target) -> Result<bool, StoreError
 }
 
 /// Runs one read (or an append, which is idempotent on a repeat), each try bounded by
-/// [`OP_TIMEOUT`], again (with backoff, until `deadline`) while it is refused in a way an
+/// [`OP_TIMEOUT`] and each repeat also by `deadline`, again (with backoff, until `deadline`) while it is refused in a way an
 /// election explains: a follower refusing a
 /// leader read (`NotLeaderException`; the crate reconnects to the leader it names), or a
 /// server error (`ServerError`: gRPC `Unavailable` such as "Server Is Not Ready" from a
@@ -212,8 +212,9 @@ where
     Fut: Future<Output = eventstore::Result<T>>,
 {
     let mut backoff = BACKOFF_FIRST;
+    let mut bound = OP_TIMEOUT;
     loop {
-        match tokio::time::timeout(OP_TIMEOUT, read()).await {
+        match tokio::time::timeout(bound, read()).await {
             Err(_) => return Err(unavailable(cfg, what, "timed out")),
             Ok(Ok(out)) => return Ok(out),
             Ok(Err(e)) if retried(&e) => {
@@ -222,6 +223,7 @@ where
                     Some(next) => backoff = next,
                     None => return Err(unavailable(cfg, what, refusal(&e))),
                 }
+                bound = OP_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
             }
             Ok(Err(e)) => return Err(unavailable(cfg, what, e)),
         }

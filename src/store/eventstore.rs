@@ -278,8 +278,8 @@ impl EventStore for EsdbStore {
         Some(self.shared.cfg.max_append)
     }
 
-    fn append_size(&self, entry: &StoredEntry) -> usize {
-        mapping::append_size(entry)
+    fn append_size(&self, entry_bytes: &[u8]) -> usize {
+        mapping::append_size(entry_bytes)
     }
 
     fn trust_log_key(&self, key: &crate::log::note::NoteVerifier) -> Result<(), StoreError> {

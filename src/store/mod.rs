@@ -119,9 +119,10 @@ pub trait EventStore: Send + Sync + 'static {
     fn append_limit(&self) -> Option<usize> {
         None
     }
-    /// The bytes an entry takes against [`EventStore::append_limit`].
-    fn append_size(&self, entry: &StoredEntry) -> usize {
-        entry.bytes.len()
+    /// The bytes an entry (given by its exact bytes) takes against
+    /// [`EventStore::append_limit`].
+    fn append_size(&self, entry_bytes: &[u8]) -> usize {
+        entry_bytes.len()
     }
     /// Trusts only checkpoints signed with `key` from now on. A shared store mirrors the
     /// checkpoints other nodes publish and keeps only those (`init` calls this once it has

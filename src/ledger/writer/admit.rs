@@ -34,12 +34,16 @@ impl Writer {
         if !fits {
             return Err(self.not_at_expected(req, next, recorded_at));
         }
-        let limit = self.store.append_limit();
-        let undo = (req.events.len() > 1 || limit.is_some())
-            .then(|| self.state.save(&req.events[0].event.stream));
+        // Each entry's bytes depend on the request alone (its revision is `next + i`), so a
+        // request too large for the store is refused before the rules touch the state.
+        let encoded: Vec<Vec<u8>> = (req.events.iter().zip(next..))
+            .map(|(v, revision)| entry::encode(&req.stream, revision, stamp, &v.envelope.to_wire()))
+            .collect();
+        self.within_append_limit(&encoded)?;
+        let undo = (req.events.len() > 1).then(|| self.state.save(&req.events[0].event.stream));
         let mut receipts = Vec::with_capacity(req.events.len());
         let mut staged = Vec::with_capacity(req.events.len());
-        for (i, v) in req.events.iter().enumerate() {
+        for ((i, v), bytes) in req.events.iter().enumerate().zip(encoded) {
             if let Err(rule) = decide_write(&self.state, &v.event, v.envelope.keyid(), recorded_at)
             {
                 if let Some(undo) = undo {
@@ -55,7 +59,7 @@ impl Writer {
             }
             let index = self.state.size;
             let revision = self.state.next_revision(&req.stream);
-            let bytes = entry::encode(&req.stream, revision, stamp, &v.envelope.to_wire());
+            debug_assert_eq!(revision, next + i as u64, "encoded at this revision");
             let stored = StoredEntry {
                 index,
                 stream: req.stream.clone(),
@@ -77,30 +81,33 @@ impl Writer {
             v.recorded_at = Some(recorded_at);
             staged.push((stored, v));
         }
-        if let Some(limit) = limit {
-            let size: usize = staged.iter().map(|(s, _)| self.store.append_size(s)).sum();
-            if size > limit {
-                if let Some(undo) = undo {
-                    self.state
-                        .restore(undo, req.events.iter().map(|v| v.event.event_id));
-                }
-                return Err(WriteError::Rule(RuleViolation::new(
-                    Code::PayloadTooLarge,
-                    format!(
-                        "the request's entries take {size} bytes in one append, over the \
-                         store's limit of {limit} (EventStoreDB's MaxAppendSize, set with \
-                         max_append_bytes in --store); a batch is written whole or not at \
-                         all, so send fewer or smaller events per request"
-                    ),
-                )));
-            }
-        }
         for (stored, v) in staged {
             group.entries.push(stored.clone());
             applied.push((stored, v));
         }
         group.request_ends.push(group.entries.len());
         Ok(Outcome::Created(receipts))
+    }
+
+    /// Refuses entries that would not fit in one append of a store that bounds its appends
+    /// (EventStoreDB's `MaxAppendSize`): a batch is written whole or not at all.
+    fn within_append_limit(&self, encoded: &[Vec<u8>]) -> Result<(), WriteError> {
+        let Some(limit) = self.store.append_limit() else {
+            return Ok(());
+        };
+        let size: usize = encoded.iter().map(|b| self.store.append_size(b)).sum();
+        if size <= limit {
+            return Ok(());
+        }
+        Err(WriteError::Rule(RuleViolation::new(
+            Code::PayloadTooLarge,
+            format!(
+                "the request's entries take {size} bytes in one append, over the store's \
+                 limit of {limit} (EventStoreDB's MaxAppendSize, set with max_append_bytes in \
+                 --store); a batch is written whole or not at all, so send fewer or smaller \
+                 events per request"
+            ),
+        )))
     }
 
     /// The answer to a request whose expected revision does not fit. A writer who may read

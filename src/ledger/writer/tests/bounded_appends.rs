@@ -106,3 +106,28 @@ fn every_requests_end_is_handed_to_the_store() {
     assert_eq!(ends[0], vec![1, 3, 4], "{ends:?}");
     assert!(ends[1..].iter().all(Vec::is_empty), "{ends:?}");
 }
+
+#[test]
+fn a_request_too_large_is_told_so_even_when_its_group_fails() {
+    let mut s = setup();
+    let mut store = Scripted::new(s.store.clone(), |_| {
+        Some(crate::store::StoreError::Unavailable("disk full".into()))
+    });
+    store.limit = Some(1500);
+    s.writer.store = Arc::new(store);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let (small, mut small_answer) = register(&s.admin, "small", ExpectedRevision::Any);
+    let (large, mut large_answer) = registered_and_updated(&s.admin, "large");
+    tx.send(small).expect("queued");
+    tx.send(large).expect("queued");
+    drop(tx);
+    s.writer.run(rx);
+    let small = small_answer.try_recv().expect("answered");
+    assert!(matches!(small, Err(WriteError::Store(_))), "{small:?}");
+    // Decided on the request alone: a retry would be refused the same way.
+    let large = large_answer.try_recv().expect("answered");
+    assert!(
+        matches!(&large, Err(WriteError::Rule(v)) if v.code == Code::PayloadTooLarge),
+        "{large:?}"
+    );
+}
