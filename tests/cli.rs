@@ -243,3 +243,140 @@ fn a_report_read_by_a_reader_that_leaves_early_ends_quietly() {
         assert!(!err.contains("panicked"), "{format}: {err}");
     }
 }
+
+#[test]
+fn export_writes_the_bundle_whole_or_leaves_the_target_as_it_was() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf8");
+    let (ok, _, err) = run(&["init", "--json", "--data", data]);
+    assert!(ok, "{err}");
+    let target = dir.path().join("evidence.json");
+    let out = target.to_str().expect("utf8");
+    std::fs::write(&target, "an earlier bundle").expect("write");
+    for (case, why) in [
+        ("not-a-uuid", "--case must be a case UUID"),
+        ("0190a3c2-7b1e-7000-8000-000000000001", "no entries"),
+    ] {
+        let (ok, _, err) = run(&["export", "--data", data, "--out", out, "--case", case]);
+        assert!(!ok && err.contains(why), "{case}: {err}");
+        let kept = std::fs::read_to_string(&target).expect("read");
+        assert_eq!(kept, "an earlier bundle", "{case}");
+    }
+    // Never over a file of the data directory, which are the ledger's own.
+    let db = std::path::Path::new(data).join("ledger.db");
+    let key = std::path::Path::new(data).join("log.key");
+    let key_text = std::fs::read_to_string(&key).expect("log key");
+    for inside in [&db, &key] {
+        let inside = inside.to_str().expect("utf8");
+        let (ok, _, err) = run(&["export", "--data", data, "--out", inside]);
+        assert!(!ok && err.contains("inside the data directory"), "{err}");
+    }
+    let head = std::fs::read(&db).expect("db");
+    assert!(
+        head.starts_with(b"SQLite format 3\0"),
+        "the ledger is a database still"
+    );
+    assert_eq!(std::fs::read_to_string(&key).expect("log key"), key_text);
+    let leftovers: Vec<_> = std::fs::read_dir(data)
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".caseledger-export"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let (ok, _, err) = run(&["export", "--data", data, "--out", out]);
+    assert!(ok, "{err}");
+    let bundle: Value =
+        serde_json::from_str(&std::fs::read_to_string(&target).expect("read")).expect("json");
+    assert!(bundle["entries"].as_array().is_some_and(|e| !e.is_empty()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&target)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "a bundle holds the log: owner-only");
+    }
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".caseledger-export")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn benchmarks_refuse_arguments_they_cannot_run_with() {
+    for (args, why) in [
+        (
+            &["bench-reports", "--queries", "0"][..],
+            "--queries must be at least 1",
+        ),
+        (
+            &["bench", "--batch-size", "1001"][..],
+            "--batch-size must be 1 to 1000",
+        ),
+    ] {
+        let out = Command::new(BIN).args(args).output().expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn the_demo_writes_into_an_existing_ledger_only_when_told_to() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf8");
+    let (ok, _, err) = run(&["init", "--json", "--data", data]);
+    assert!(ok, "{err}");
+    let size = |d: &str| {
+        let (ok, out, err) = run(&["export", "--data", d, "--out", "-"]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Value>(&out).expect("bundle")["entries"]
+            .as_array()
+            .map(Vec::len)
+    };
+    let before = size(data);
+    let (ok, _, err) = run(&["demo", "--data", data]);
+    assert!(!ok && err.contains("--existing"), "{err}");
+    assert_eq!(size(data), before, "nothing was written");
+}
+
+#[test]
+fn submit_refuses_an_expected_revision_it_cannot_send() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("cw.key.json");
+    let (ok, _, err) = run(&[
+        "keygen",
+        "--principal",
+        "cw-ana",
+        "--out",
+        key.to_str().expect("utf8"),
+    ]);
+    assert!(ok, "{err}");
+    let event = dir.path().join("event.json");
+    let body = r#"{"type": "case.opened", "stream": "case-0190a3c2-7b1e-7000-8000-000000000001",
+        "data": {"owner_agency": "north-legal", "coordinator": "cw-ana", "needs": ["legal"],
+                 "minor": false}}"#;
+    std::fs::write(&event, body).expect("event");
+    let (ok, _, err) = run(&[
+        "submit",
+        "--key",
+        key.to_str().expect("utf8"),
+        "--event",
+        event.to_str().expect("utf8"),
+        "--token",
+        "t",
+        "--url",
+        "http://127.0.0.1:9",
+        "--expected-revision",
+        "1 2",
+    ]);
+    assert!(!ok, "refused");
+    assert!(err.contains("--expected-revision `1 2`"), "{err}");
+}

@@ -156,12 +156,18 @@ fn an_edited_entry_with_a_matching_leaf_hash_is_still_named() {
 #[test]
 fn an_untouched_data_dir_exports_a_full_log_that_verifies() {
     let (dir, log_key) = populated();
-    let bundle = dir.path().join("b.json");
+    // Outside the data directory (export refuses to write into it).
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let bundle = elsewhere.path().join("b.json");
     let out = caseledger(
         &["export", "--out", bundle.to_str().expect("p")],
         dir.path(),
     );
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = caseledger(
         &[
             "verify",

@@ -127,6 +127,11 @@ fn presign(admin: &KeyFile, args: &BenchArgs) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
 
 /// `caseledger bench`.
 pub fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let most = crate::http::Limits::default().max_batch_events;
+    anyhow::ensure!(
+        (1..=most).contains(&args.batch_size),
+        "--batch-size must be 1 to {most} (the server's limit of events per batch)"
+    );
     eprintln!("measuring the raw Ed25519 verify rate (1.5 s)...");
     let verify_rate = raw_verify_rate();
     let dir = tempfile_dir()?;

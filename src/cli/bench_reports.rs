@@ -206,6 +206,7 @@ fn time_reports(
 
 /// `caseledger bench-reports`.
 pub fn bench_reports(args: BenchReportsArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.queries >= 1, "--queries must be at least 1");
     let templates = Templates::new()?;
     let mut projection = StatsProjection::new();
     eprintln!(

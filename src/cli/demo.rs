@@ -42,6 +42,10 @@ pub struct DemoArgs {
     /// The admin principal id (with `--data`).
     #[arg(long, default_value = "admin")]
     pub admin: String,
+    /// Write the story into a data directory that already holds a ledger (its agencies,
+    /// people and case then stay in that log for good). Without it, only a new directory.
+    #[arg(long)]
+    pub existing: bool,
 }
 
 /// The agencies and coordinator of the story.
@@ -94,6 +98,13 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
     if !datadir::is_initialised(&dir) {
         datadir::init(&dir, &InitOptions::default(), clock.clone())?;
         println!("initialised {}", dir.display());
+    } else if !args.existing {
+        bail!(
+            "{} already holds a ledger: the demo would add its agencies, people and case to it \
+             for good (the log is append-only). Give --data a new directory, or --existing to \
+             write into this one anyway",
+            dir.display()
+        );
     }
     let admin = KeyFile::read(
         &args

@@ -2,7 +2,7 @@
 //! directory. Reads the SQLite store only; safe while `serve` runs on the same directory.
 
 use std::io::{BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -40,18 +40,15 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         origin: signer.name().to_owned(),
         log_key: signer.verifier().to_text(),
     };
-    let store = datadir::open_sqlite(dir)?;
-    let mut out: Box<dyn Write> = if args.out == "-" {
-        Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout().lock()))
-    } else {
-        let path = PathBuf::from(&args.out);
-        let f =
-            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        Box::new(BufWriter::with_capacity(1 << 20, f))
+    let case: Option<CaseId> = match &args.case {
+        Some(case) => Some(case.parse().context("--case must be a case UUID")?),
+        None => None,
     };
-    let summary = match &args.case {
+    let store = datadir::open_sqlite(dir)?;
+    let mut target = Target::open(&args.out, dir)?;
+    let mut out = BufWriter::with_capacity(1 << 20, target.writer());
+    let summary = match case {
         Some(case) => {
-            let case: CaseId = case.parse().context("--case must be a case UUID")?;
             let stream = format!("case-{case}");
             let last = store.read_stream(&stream, 0, usize::MAX >> 1)?;
             let end = last.last().map_or(0, |e| e.index);
@@ -68,11 +65,78 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
             s
         }
     };
+    out.flush().context("writing the bundle")?;
+    drop(out);
+    target.finish()?;
     eprintln!(
         "exported {} entries (checkpoint size {}) to {}",
         summary.entries, summary.checkpoint_size, args.out
     );
     Ok(())
+}
+
+/// Where a bundle goes: standard output, or a file written whole or not at all (never over
+/// a file of the data directory). The file is
+/// written under a temporary name beside it (owner-only: a bundle holds the log's entries),
+/// made durable and renamed over the target only once everything is written, so a failure
+/// leaves an existing file as it was.
+enum Target {
+    Stdout(std::io::Stdout),
+    File {
+        tmp: tempfile::NamedTempFile,
+        path: PathBuf,
+    },
+}
+
+impl Target {
+    fn open(out: &str, data_dir: &Path) -> anyhow::Result<Self> {
+        if out == "-" {
+            return Ok(Self::Stdout(std::io::stdout()));
+        }
+        let path = PathBuf::from(out);
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        // The data directory's files are the ledger's own (its database, keys, snapshot):
+        // a bundle may go there under a new name, never over an existing file.
+        let real = |p: &Path| p.canonicalize().with_context(|| format!("--out {out}"));
+        if path.exists() && real(&parent)?.starts_with(real(data_dir)?) {
+            anyhow::bail!(
+                "--out {out} would replace a file inside the data directory {}, whose files are \
+                 the ledger's own; write the bundle elsewhere or under a new name",
+                data_dir.display()
+            );
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(".caseledger-export-")
+            .tempfile_in(&parent)
+            .with_context(|| format!("creating a file in {}", parent.display()))?;
+        Ok(Self::File { tmp, path })
+    }
+
+    fn writer(&mut self) -> Box<dyn Write + '_> {
+        match self {
+            Self::Stdout(s) => Box::new(s.lock()),
+            Self::File { tmp, .. } => Box::new(tmp.as_file_mut()),
+        }
+    }
+
+    /// Makes the file durable and puts it in place (a failure before this removes it).
+    fn finish(self) -> anyhow::Result<()> {
+        let Self::File { tmp, path } = self else {
+            return Ok(());
+        };
+        tmp.as_file().sync_all().context("writing the bundle")?;
+        tmp.persist(&path)
+            .with_context(|| format!("moving the bundle to {}", path.display()))?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::File::open(parent)
+                .and_then(|d| d.sync_all())
+                .with_context(|| format!("syncing {}", parent.display()))?;
+        }
+        Ok(())
+    }
 }
 
 /// A progress bar on standard error, hidden unless it is a terminal or `forced`.

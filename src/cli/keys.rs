@@ -119,6 +119,9 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
     let env = build_envelope(&args.sign)?;
     let mut url = format!("{}/v1/events", args.url.trim_end_matches('/'));
     if let Some(e) = &args.expected_revision {
+        let e = crate::ledger::ExpectedRevision::parse(e).with_context(|| {
+            format!("--expected-revision `{e}` must be a revision number, no_stream or any")
+        })?;
         url.push_str(&format!("?expected_revision={e}"));
     }
     let resp = ureq::post(&url)

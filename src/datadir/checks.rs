@@ -61,6 +61,12 @@ pub(super) fn prepare_init(
         )));
     }
     let admin_key = dir.join(format!("{admin}.key.json"));
+    if admin_key == dir.join(SERVICE_KEY_FILE) {
+        return Err(DataDirError::Invalid(format!(
+            "--admin: the key file of `{admin}` would be {SERVICE_KEY_FILE}, the service \
+             principal's; choose another id for the first admin"
+        )));
+    }
     if admin_key.exists() {
         return Err(DataDirError::Invalid(format!(
             "{} already exists; init never overwrites a key file",

@@ -8,7 +8,7 @@ use super::{io, DataDirError};
 pub const LOCK_FILE: &str = "writer.lock";
 
 /// Locks the data directory for one writing process. A second one (another `serve`, or
-/// `demo`/`bench` with `--data`) would see every commit conflict with the first's appends and
+/// `demo` with `--data`) would see every commit conflict with the first's appends and
 /// keep a stale state (revoked tokens still valid): it is refused here instead. The lock goes
 /// with the returned file, so with the ledger that holds it.
 pub fn lock_writer(dir: &Path) -> Result<std::fs::File, DataDirError> {

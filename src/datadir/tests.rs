@@ -75,6 +75,14 @@ fn an_init_with_a_bad_option_creates_nothing() {
                 ..InitOptions::default()
             },
         ),
+        // Its key file would be the service principal's `service.key.json`.
+        (
+            "service.key.json",
+            InitOptions {
+                admin: "service".into(),
+                ..InitOptions::default()
+            },
+        ),
         (
             "--agency",
             InitOptions {
