@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use super::state::{self, LedgerState};
 use super::{entry, OpenError};
+use crate::log::checkpoint::Checkpoint;
 use crate::log::merkle::{self, Hash, RootBuilder};
 use crate::log::note::NoteSigner;
 use crate::store::{EventStore, StoreError, StoredEntry};
@@ -41,7 +42,12 @@ pub fn load_for_open(
     start: LedgerState,
 ) -> Result<(LedgerState, u64), OpenError> {
     let size = store.size()?;
-    let covered = store.latest_checkpoint()?.map_or(0, |c| c.size).min(size);
+    // The size the note states, not the row's column: a row claiming more than its note
+    // (which takes no key to write) would skip the check of the entries in between.
+    let covered = store
+        .latest_checkpoint()?
+        .map_or(0, |c| c.size.min(stated_size(&c.note)))
+        .min(size);
     // A snapshot past the checkpoint folded part of the tail unchecked: start below it.
     let start = match start.size <= covered {
         true => start,
@@ -51,6 +57,14 @@ pub fn load_for_open(
     let mut state = fold_until(store, start, covered, &|_, _| {})?;
     check_tail(store, &mut state, size)?;
     Ok((state, from))
+}
+
+/// The tree size a checkpoint note states, unverified ([`check_against_checkpoint`] verifies
+/// the note); 0 when it cannot be read, so that every entry is checked.
+fn stated_size(note: &str) -> u64 {
+    note.split_once("\n\n")
+        .and_then(|(body, _)| Checkpoint::parse(&format!("{body}\n")).ok())
+        .map_or(0, |c| c.size)
 }
 
 /// Folds `state` up to `size` entries (at most the store's).
@@ -311,11 +325,20 @@ pub(super) fn check_against_checkpoint(
     };
     let opened = match &cp {
         Some(cp) => Some(
-            crate::log::checkpoint::Checkpoint::open_signed(&cp.note, &signer.verifier())
+            Checkpoint::open_signed(&cp.note, &signer.verifier())
                 .map_err(|e| integrity(format!("latest checkpoint does not verify: {e}")))?,
         ),
         None => None,
     };
+    if let (Some(row), Some(opened)) = (&cp, &opened) {
+        if row.size != opened.size {
+            return Err(integrity(format!(
+                "the latest checkpoint is stored as covering {} entries, but its signed note \
+                 states {}",
+                row.size, opened.size
+            )));
+        }
+    }
     if let Some(opened) = &opened {
         if opened.size > state.size {
             return Err(integrity(format!(

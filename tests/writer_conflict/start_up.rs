@@ -109,6 +109,43 @@ fn an_entry_past_the_checkpoint_recorded_before_the_one_ahead_is_named_not_signe
     }
 }
 
+/// Files the genuine latest note again as covering the whole log, which takes no key.
+fn file_latest_note_as_covering(dir: &std::path::Path, size: u64) {
+    let store = datadir::open_sqlite(dir).expect("store");
+    let genuine = store.latest_checkpoint().expect("cp").expect("some");
+    assert!(genuine.size < size);
+    drop(store);
+    let db = rusqlite::Connection::open(dir.join(datadir::DB_FILE)).expect("db");
+    db.execute(
+        "INSERT INTO checkpoints (size, note) VALUES (?1, ?2)",
+        rusqlite::params![size as i64, genuine.note],
+    )
+    .expect("row");
+}
+
+#[test]
+fn a_checkpoint_row_claiming_more_than_its_note_does_not_skip_the_tail_check() {
+    let f = fixture(&[]);
+    f.store.sneak_in("late").expect("first");
+    f.store.sneak_in("late").expect("again, breaking rule 5");
+    let size = f.store.size().expect("size");
+    drop(f.ledger);
+    file_latest_note_as_covering(&f.dir, size);
+    refused_at_start_up(&f.dir, size - 1, "invalid_transition");
+}
+
+#[test]
+fn a_checkpoint_row_that_differs_from_its_note_is_refused() {
+    let f = fixture(&[]);
+    f.store
+        .sneak_in("late")
+        .expect("a valid entry past the checkpoint");
+    let size = f.store.size().expect("size");
+    drop(f.ledger);
+    file_latest_note_as_covering(&f.dir, size);
+    refused_at_start_up(&f.dir, size - 1, "its signed note states");
+}
+
 /// Opening `dir` fails with an integrity error naming entry `index`, for a reason that
 /// mentions `why`.
 fn refused_at_start_up(dir: &std::path::Path, index: u64, why: &str) {
