@@ -6,8 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventstore::{Client, ClientSettings};
+use eventstore::ClientSettings;
 
+use super::esdb_client::Clients;
 use super::esdb_feed::{self, unavailable, Shared};
 use super::esdb_mapping::EsdbConfig;
 use super::esdb_mirror::Mirror;
@@ -58,11 +59,11 @@ impl EsdbStore {
             .map_err(|e| {
                 StoreError::Unavailable(format!("starting the EventStoreDB runtime: {e}"))
             })?;
-        let client = Client::with_runtime_handle(rt.handle().clone(), settings)
+        let clients = Clients::new(rt.handle().clone(), settings)
             .map_err(|e| unavailable(&cfg, "creating the client", e))?;
         let store = Self {
             shared: Arc::new(Shared::new(cfg, mirror)),
-            client,
+            clients: Arc::new(clients),
             rt: Some(rt),
         };
         store.start(Instant::now() + timeout)?;
@@ -78,7 +79,7 @@ impl EsdbStore {
             StoreError::Unavailable("the EventStoreDB runtime has stopped".into())
         })?;
         rt.spawn(esdb_subscription::run(
-            self.client.clone(),
+            self.clients.clone(),
             self.shared.clone(),
         ));
         let grace = deadline
@@ -98,9 +99,9 @@ impl EsdbStore {
     /// [`Mirror::check_cluster`]).
     fn check_mirror(&self) -> Result<(), StoreError> {
         let first_stream = self.shared.mirror.first_stream()?;
-        let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
+        let (clients, cfg) = (self.clients.clone(), self.shared.cfg.clone());
         let view =
-            self.run(async move { esdb_feed::cluster_view(&client, &cfg, first_stream).await })?;
+            self.run(async move { esdb_feed::cluster_view(&clients, &cfg, first_stream).await })?;
         // Known before the subscription starts, so its first checkpoints are capped too.
         self.shared.note_head(view.head.unwrap_or_default());
         self.shared.mirror.check_cluster(&view)

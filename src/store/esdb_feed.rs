@@ -7,10 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use eventstore::{
-    Client, Position, ReadAllOptions, ReadStreamOptions, ResolvedEvent, StreamPosition,
-};
+use eventstore::{Position, ReadAllOptions, ReadStreamOptions, ResolvedEvent, StreamPosition};
 
+use super::esdb_client::Clients;
 use super::esdb_mapping::{AllPosition, EsdbConfig};
 use super::esdb_mirror::{Mirror, SeenEvent};
 use super::esdb_mirror_meta::ClusterView;
@@ -197,14 +196,17 @@ pub fn unavailable(cfg: &EsdbConfig, what: &str, e: impl std::fmt::Display) -> S
 /// The position of the newest event in `$all` (of any stream), if any. Read from the
 /// leader: a follower's head may be behind what the cluster acknowledged, and `sync` must
 /// cover everything acknowledged before it was called.
-pub async fn head(client: &Client, cfg: &EsdbConfig) -> Result<Option<AllPosition>, StoreError> {
+pub async fn head(clients: &Clients, cfg: &EsdbConfig) -> Result<Option<AllPosition>, StoreError> {
     let opts = ReadAllOptions::default()
         .position(StreamPosition::End)
         .max_count(1)
         .requires_leader(true);
-    let read = || async {
-        let mut stream = client.read_all(&opts).await?;
-        stream.next().await
+    let opts = &opts;
+    let read = || {
+        clients.call(|client| async move {
+            let mut stream = client.read_all(opts).await?;
+            stream.next().await
+        })
     };
     let deadline = Instant::now() + OP_TIMEOUT;
     let ev = leader_read(cfg, "reading the head of $all", deadline, read).await?;
@@ -229,11 +231,11 @@ pub async fn commit(
 /// revision 0 of `<prefix><first_stream>` (the mirror's first entry's stream). Both read
 /// from the leader: a lagging follower would make a good mirror look like another log's.
 pub async fn cluster_view(
-    client: &Client,
+    clients: &Clients,
     cfg: &EsdbConfig,
     first_stream: Option<String>,
 ) -> Result<ClusterView, StoreError> {
-    let head = head(client, cfg).await?;
+    let head = head(clients, cfg).await?;
     let Some(stream) = first_stream else {
         return Ok(ClusterView { first: None, head });
     };
@@ -243,11 +245,14 @@ pub async fn cluster_view(
         .requires_leader(true);
     let name = cfg.stream_name(&stream);
     // A missing or deleted stream is an answer here, not a failure.
+    let (name, opts) = (name.as_str(), &opts);
     let read = || async {
-        let events = match client.read_stream(name.as_str(), &opts).await {
-            Ok(mut events) => events.next().await,
-            Err(e) => Err(e),
-        };
+        let events = clients
+            .call(|client| async move {
+                let mut events = client.read_stream(name, opts).await?;
+                events.next().await
+            })
+            .await;
         match events {
             Err(eventstore::Error::ResourceNotFound | eventstore::Error::ResourceDeleted) => {
                 Ok(None)

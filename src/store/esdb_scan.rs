@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use eventstore::{Client, ReadAllOptions, ResolvedEvent, StreamPosition};
 
+use super::esdb_client::Clients;
 use super::esdb_feed::{commit, from_pos, to_pos, unavailable, Shared, OP_TIMEOUT};
 use super::esdb_mapping::{AllPosition, EsdbConfig};
 use super::esdb_target::Target;
@@ -61,6 +62,17 @@ impl AllReader for Client {
             }
             Ok(events)
         }
+    }
+}
+
+/// Pages read on the client in use, made anew when it lost the cluster.
+impl AllReader for Clients {
+    fn page(
+        &self,
+        from: Option<AllPosition>,
+        max: usize,
+    ) -> impl Future<Output = eventstore::Result<Vec<ResolvedEvent>>> + Send {
+        self.call(move |client| async move { client.page(from, max).await })
     }
 }
 
@@ -199,7 +211,8 @@ async fn holds(shared: &Arc<Shared>, target: &Target) -> Result<bool, StoreError
 /// election explains: a follower refusing a
 /// leader read (`NotLeaderException`; the crate reconnects to the leader it names), or a
 /// server error (`ServerError`: gRPC `Unavailable` such as "Server Is Not Ready" from a
-/// node in an election, or `Internal`/`Unknown`; the crate then selects a node anew).
+/// node in an election, or `Internal`/`Unknown`; the next try runs on a client made anew,
+/// see [`Clients`], which discovers the cluster again).
 /// Anything else fails at once.
 pub async fn leader_read<T, F, Fut>(
     cfg: &EsdbConfig,
@@ -230,7 +243,9 @@ where
     }
 }
 
-/// Whether a failed read is tried again (see [`leader_read`]).
+/// Whether a failed read is tried again (see [`leader_read`]). A lost connection is not: it
+/// fails at once (start-up retries for `--store-timeout`, a write is answered 503), and the
+/// next call runs on a client made anew ([`Clients`]).
 fn retried(e: &eventstore::Error) -> bool {
     matches!(
         e,

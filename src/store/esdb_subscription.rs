@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use eventstore::{
-    Client, ResolvedEvent, StreamPosition, SubscribeToAllOptions, Subscription, SubscriptionEvent,
+    ResolvedEvent, StreamPosition, SubscribeToAllOptions, Subscription, SubscriptionEvent,
     SubscriptionFilter,
 };
 use tokio::sync::mpsc;
 
+use super::esdb_client::Clients;
 use super::esdb_feed::{self, from_pos, to_pos, unavailable, Shared};
 use super::esdb_mapping::{checkpoint_position, AllPosition};
 use super::StoreError;
@@ -35,11 +36,12 @@ enum Next {
 
 /// Runs the subscription for the life of the runtime. Corrupt data stops it for good
 /// (the store then reports itself corrupt); any other failure resubscribes.
-pub async fn run(client: Client, shared: Arc<Shared>) {
+pub async fn run(clients: Arc<Clients>, shared: Arc<Shared>) {
     loop {
+        let (generation, client) = clients.get();
         let sub = client.subscribe_to_all(&options(&shared)).await;
         let (tx, rx) = mpsc::channel(BATCH);
-        let pump = tokio::spawn(pump(sub, tx));
+        let pump = tokio::spawn(pump(sub, tx, (clients.clone(), generation)));
         let next = feed(rx, &shared).await;
         pump.abort();
         if matches!(next, Next::Stop) {
@@ -61,10 +63,15 @@ fn options(shared: &Shared) -> SubscribeToAllOptions {
         .filter(filter)
 }
 
-/// Forwards every subscription message until the feeder goes away or the subscription fails.
-async fn pump(mut sub: Subscription, tx: mpsc::Sender<Message>) {
+/// Forwards every subscription message until the feeder goes away or the subscription
+/// fails; a failure that leaves the client unable to reach the cluster has it made anew
+/// for the next subscription.
+async fn pump(mut sub: Subscription, tx: mpsc::Sender<Message>, client: (Arc<Clients>, u64)) {
     loop {
         let msg = sub.next_subscription_event().await;
+        if let Err(e) = &msg {
+            client.0.after_error(client.1, e);
+        }
         let failed = msg.is_err();
         if tx.send(msg).await.is_err() || failed {
             return;

@@ -20,10 +20,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use eventstore::{AppendToStreamOptions, Client, EventData, ExpectedRevision};
+use eventstore::{AppendToStreamOptions, EventData, ExpectedRevision};
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use super::esdb_client::Clients;
 use super::esdb_feed::{self, Shared, OP_TIMEOUT};
 use super::esdb_mapping::{self as mapping, AllPosition, EsdbConfig, Expected};
 use super::esdb_scan::{self, ScanLimits};
@@ -43,7 +44,7 @@ const CHECKPOINT_ATTEMPTS: usize = 5;
 /// anywhere, including inside another runtime).
 pub struct EsdbStore {
     pub(super) shared: Arc<Shared>,
-    pub(super) client: Client,
+    pub(super) clients: Arc<Clients>,
     pub(super) rt: Option<tokio::runtime::Runtime>,
 }
 
@@ -87,8 +88,8 @@ impl EsdbStore {
     /// Makes the mirror hold everything `$all` holds now: waits up to `grace` for the
     /// subscription to pass the current head, then reads the rest itself.
     pub(super) fn catch_up(&self, grace: Duration) -> Result<u64, StoreError> {
-        let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
-        let head = self.run(async move { esdb_feed::head(&client, &cfg).await })?;
+        let (clients, cfg) = (self.clients.clone(), self.shared.cfg.clone());
+        let head = self.run(async move { esdb_feed::head(&clients, &cfg).await })?;
         self.shared.note_head(head.unwrap_or_default());
         let Some(head) = head else {
             self.shared.mirror.advance(AllPosition::default())?;
@@ -101,10 +102,10 @@ impl EsdbStore {
     /// at most `grace` and not while it is down, then by scanning `$all`.
     fn reach(&self, target: Target, grace: Duration) -> Result<u64, StoreError> {
         self.shared.reach(&target, grace, || {
-            let (client, shared) = (self.client.clone(), self.shared.clone());
+            let (clients, shared) = (self.clients.clone(), self.shared.clone());
             let target = target.clone();
             self.run(async move {
-                esdb_scan::scan(&client, &shared, &target, ScanLimits::default()).await
+                esdb_scan::scan(clients.as_ref(), &shared, &target, ScanLimits::default()).await
             })
         })
     }
@@ -125,20 +126,19 @@ impl EsdbStore {
         expected: Expected,
         events: Vec<EventData>,
     ) -> Result<Result<(), eventstore::Error>, StoreError> {
-        let (client, cfg) = (self.client.clone(), self.shared.cfg.clone());
+        let (clients, cfg) = (self.clients.clone(), self.shared.cfg.clone());
         self.run(async move {
             let opts = AppendToStreamOptions::default().expected_revision(to_es(expected));
             let deadline = Instant::now() + OP_TIMEOUT;
             esdb_scan::leader_read(&cfg, "append", deadline, || {
-                let (client, stream, opts) = (client.clone(), stream.clone(), opts.clone());
-                let events = events.clone();
-                async move {
+                let (stream, opts, events) = (stream.clone(), opts.clone(), events.clone());
+                clients.call(|client| async move {
                     match client.append_to_stream(stream, &opts, events).await {
                         Ok(_) => Ok(Ok(())),
                         Err(e @ eventstore::Error::WrongExpectedVersion { .. }) => Ok(Err(e)),
                         Err(e) => Err(e),
                     }
-                }
+                })
             })
             .await
         })

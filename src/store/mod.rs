@@ -3,6 +3,7 @@
 //! The embedded SQLite backend is the default; the EventStoreDB backend lives beside it.
 
 #[cfg(feature = "eventstore")]
+mod esdb_client;
 mod esdb_connect;
 #[cfg(feature = "eventstore")]
 mod esdb_feed;
