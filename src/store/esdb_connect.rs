@@ -98,10 +98,10 @@ impl EsdbStore {
     /// Refuses a mirror file whose log the cluster does not hold (see
     /// [`Mirror::check_cluster`]).
     fn check_mirror(&self) -> Result<(), StoreError> {
-        let first_stream = self.shared.mirror.first_stream()?;
+        let places = self.shared.mirror.end_places()?;
         let (clients, cfg) = (self.clients.clone(), self.shared.cfg.clone());
         let view =
-            self.run(async move { esdb_feed::cluster_view(&clients, &cfg, first_stream).await })?;
+            self.run(async move { esdb_feed::cluster_view(&clients, &cfg, places).await })?;
         // Known before the subscription starts, so its first checkpoints are capped too.
         self.shared.note_head(view.head.unwrap_or_default());
         self.shared.mirror.check_cluster(&view)

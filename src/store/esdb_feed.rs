@@ -227,25 +227,41 @@ pub async fn commit(
         .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("mirror commit task: {e}"))))
 }
 
-/// What the cluster holds to compare a mirror with: the head of `$all`, and the event at
-/// revision 0 of `<prefix><first_stream>` (the mirror's first entry's stream). Both read
-/// from the leader: a lagging follower would make a good mirror look like another log's.
+/// What the cluster holds to compare a mirror with: the head of `$all`, and the events at
+/// `places` (the stream and revision of the mirror's first and last entries). All read from
+/// the leader: a lagging follower would make a good mirror look like another log's.
 pub async fn cluster_view(
     clients: &Clients,
     cfg: &EsdbConfig,
-    first_stream: Option<String>,
+    places: [Option<(String, u64)>; 2],
 ) -> Result<ClusterView, StoreError> {
     let head = head(clients, cfg).await?;
-    let Some(stream) = first_stream else {
-        return Ok(ClusterView { first: None, head });
+    let [first, last] = places;
+    let first = match first {
+        Some((stream, revision)) => event_at(clients, cfg, &stream, revision).await?,
+        None => None,
     };
+    let last = match last {
+        Some((stream, revision)) => event_at(clients, cfg, &stream, revision).await?,
+        None => None,
+    };
+    Ok(ClusterView { first, last, head })
+}
+
+/// The id and leaf hash of the event at `revision` of `<prefix><stream>`, if it is there.
+async fn event_at(
+    clients: &Clients,
+    cfg: &EsdbConfig,
+    stream: &str,
+    revision: u64,
+) -> Result<Option<(uuid::Uuid, merkle::Hash)>, StoreError> {
     let opts = ReadStreamOptions::default()
-        .position(StreamPosition::Start)
+        .position(StreamPosition::Position(revision))
         .max_count(1)
         .requires_leader(true);
-    let name = cfg.stream_name(&stream);
-    // A missing or deleted stream is an answer here, not a failure.
+    let name = cfg.stream_name(stream);
     let (name, opts) = (name.as_str(), &opts);
+    // A missing or deleted stream is an answer here, not a failure.
     let read = || async {
         let events = clients
             .call(|client| async move {
@@ -261,13 +277,12 @@ pub async fn cluster_view(
         }
     };
     let deadline = Instant::now() + OP_TIMEOUT;
-    let ev = leader_read(cfg, "reading the first entry", deadline, read).await?;
-    // A stream truncated past revision 0 no longer holds the mirror's first entry.
-    let first = ev
+    let ev = leader_read(cfg, "reading a mirrored entry", deadline, read).await?;
+    // A stream truncated past `revision` no longer holds the entry: the read starts later.
+    Ok(ev
         .and_then(|ev| ev.event)
-        .filter(|e| e.revision == 0)
-        .map(|e| (e.id, merkle::leaf_hash(&e.data)));
-    Ok(ClusterView { first, head })
+        .filter(|e| e.revision == revision)
+        .map(|e| (e.id, merkle::leaf_hash(&e.data))))
 }
 
 #[cfg(test)]

@@ -282,17 +282,21 @@ impl Mirror {
         self.db.size()
     }
 
-    /// Refuses to go on if the cluster does not hold this mirror's log (see
-    /// [`meta::check_same_log`]).
+    /// Refuses to go on if the cluster does not hold this mirror's log (`check_same_log`).
     pub fn check_cluster(&self, cluster: &ClusterView) -> Result<(), StoreError> {
-        let first = self.db.read_all(0, 1)?;
-        check_same_log(&self.file, first.first(), self.tip().seen(), cluster)
+        let ends = self.ends()?;
+        let ours = ends.each_ref().map(Option::as_ref);
+        check_same_log(&self.file, ours, self.tip().seen(), cluster)
     }
 
-    /// The stream of the mirror's first entry, whose revision 0 [`Mirror::check_cluster`]
-    /// compares with the cluster's.
-    pub fn first_stream(&self) -> Result<Option<String>, StoreError> {
-        Ok(self.db.read_all(0, 1)?.into_iter().next().map(|e| e.stream))
+    /// Where the mirror's first and last entries are (stream, revision), for `check_cluster`.
+    pub fn end_places(&self) -> Result<[Option<(String, u64)>; 2], StoreError> {
+        Ok(self.ends()?.map(|e| e.map(|e| (e.stream, e.revision))))
+    }
+
+    fn ends(&self) -> Result<[Option<super::StoredEntry>; 2], StoreError> {
+        let at = |i: u64| Ok::<_, StoreError>(self.db.read_all(i, 1)?.into_iter().next());
+        Ok([at(0)?, at(self.db.size()?.saturating_sub(1))?])
     }
 
     /// Folds a batch of events (in `$all` order), then records that nothing of ours lies

@@ -184,7 +184,7 @@ impl Builder<'_> {
             db: self.db,
         };
         let nodes = merkle::append_nodes(&border, self.tip.size(), &leaves)
-            .map_err(|e| StoreError::Corrupt(format!("merkle tree: {e}")))?;
+            .map_err(|e| tree_error(e, "merkle tree"))?;
         let checkpoint = self.trusted_checkpoint(&border, &nodes)?;
         Ok(Batch {
             group: CommitGroup {
@@ -266,9 +266,18 @@ pub(super) fn refusal(
         )));
     }
     let root = merkle::root(tree, opened.size)
-        .map_err(|e| StoreError::Corrupt(format!("merkle tree at size {}: {e}", opened.size)))?;
+        .map_err(|e| tree_error(e, &format!("merkle tree at size {}", opened.size)))?;
     Ok((root != opened.root)
         .then(|| format!("its root is not the log's root at size {}", opened.size)))
+}
+
+/// A tree that could not be read: a failed read of the mirror file (which the next feed
+/// may pass) is `Unavailable`, so the batch is fed again; a missing node is `Corrupt`.
+fn tree_error(e: merkle::TreeError, what: &str) -> StoreError {
+    match e {
+        merkle::TreeError::Storage(m) => StoreError::Unavailable(format!("{what}: {m}")),
+        other => StoreError::Corrupt(format!("{what}: {other}")),
+    }
 }
 
 /// The batch's new nodes over the mirror's.
@@ -297,5 +306,21 @@ impl NodeSource for Border<'_> {
             .frontier()
             .node(level, index)
             .or_else(|_| StoreNodes(self.db as &dyn EventStore).node(level, index))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_read_of_the_tree_is_fed_again_and_a_missing_node_stops_the_feed() {
+        let read = tree_error(merkle::TreeError::Storage("disk I/O error".into()), "tree");
+        assert!(matches!(read, StoreError::Unavailable(m) if m == "tree: disk I/O error"));
+        let missing = merkle::TreeError::MissingNode { level: 1, index: 2 };
+        assert!(matches!(
+            tree_error(missing, "tree"),
+            StoreError::Corrupt(_)
+        ));
     }
 }

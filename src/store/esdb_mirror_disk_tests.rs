@@ -185,17 +185,18 @@ fn a_database_that_is_not_a_mirror_is_refused() {
 #[test]
 fn a_mirror_of_another_log_is_refused() {
     let (_dir, m) = fresh();
-    let a0 = entry("a", 0, 0);
+    let (a0, a1) = (entry("a", 0, 0), entry("a", 1, 1));
     feed(&m, 3, &a0).expect("a0");
+    feed(&m, 4, &a1).expect("a1");
     let same = ClusterView {
         first: Some((a0.event_id, a0.leaf_hash)),
-        head: Some(pos(3)),
+        last: Some((a1.event_id, a1.leaf_hash)),
+        head: Some(pos(4)),
     };
     m.check_cluster(&same).expect("the same log");
-    assert_eq!(
-        m.first_stream().expect("first"),
-        Some("agency-a".to_owned())
-    );
+    let places = m.end_places().expect("places");
+    let agency = |r| Some(("agency-a".to_owned(), r));
+    assert_eq!(places, [agency(0), agency(1)]);
     let other_event = ClusterView {
         first: Some((Uuid::new_v4(), a0.leaf_hash)),
         ..same.clone()
@@ -208,12 +209,32 @@ fn a_mirror_of_another_log_is_refused() {
         first: None,
         ..same.clone()
     };
+    // A cluster restored from a backup older than the mirror: its last entry is gone, or
+    // another event took its place, though $all has grown past what the mirror saw.
+    let last_gone = ClusterView {
+        last: None,
+        head: Some(pos(9)),
+        ..same.clone()
+    };
+    let last_replaced = ClusterView {
+        last: Some((Uuid::new_v4(), [5; 32])),
+        head: Some(pos(9)),
+        ..same.clone()
+    };
     let shorter = ClusterView {
-        head: Some(pos(2)),
+        head: Some(pos(3)),
         ..same.clone()
     };
     let empty = ClusterView::default();
-    for view in [other_event, other_bytes, no_stream, shorter, empty] {
+    for view in [
+        other_event,
+        other_bytes,
+        no_stream,
+        last_gone,
+        last_replaced,
+        shorter,
+        empty,
+    ] {
         let refused = m.check_cluster(&view);
         assert!(
             matches!(&refused, Err(StoreError::Corrupt(why)) if why.contains("delete")),
@@ -224,6 +245,7 @@ fn a_mirror_of_another_log_is_refused() {
     empty_mirror
         .check_cluster(&ClusterView::default())
         .expect("a new mirror fits any cluster");
+    assert_eq!(empty_mirror.end_places().expect("places"), [None, None]);
 }
 
 #[test]

@@ -58,6 +58,8 @@ pub struct ClusterView {
     /// The event at revision 0 of the mirror's first entry's stream: id and leaf hash of
     /// its data (`None` if that stream does not exist there).
     pub first: Option<(Uuid, Hash)>,
+    /// The event where the mirror's last entry is (its stream and revision), likewise.
+    pub last: Option<(Uuid, Hash)>,
     /// The position of the last event in `$all` (`None` if `$all` is empty).
     pub head: Option<AllPosition>,
 }
@@ -71,26 +73,33 @@ pub fn refuse(file: &Path, why: impl std::fmt::Display) -> StoreError {
     ))
 }
 
-/// Refuses a mirror whose first entry (`ours`) the cluster does not hold in the same place,
-/// or that has seen more of `$all` than the cluster holds: either means the mirror was built
-/// from another cluster (or the cluster lost data), and its positions mean nothing here.
+/// Refuses a mirror whose first or last entry (`ours`) the cluster does not hold in the
+/// same place, or that has seen more of `$all` than the cluster holds: each means the mirror
+/// was built from another cluster, or the cluster lost data (restored from a backup older
+/// than the mirror), and its positions mean nothing here.
 pub fn check_same_log(
     file: &Path,
-    ours: Option<&StoredEntry>,
+    ours: [Option<&StoredEntry>; 2],
     seen: Option<AllPosition>,
     cluster: &ClusterView,
 ) -> Result<(), StoreError> {
-    if let Some(e) = ours {
+    for ((e, held), which) in ours
+        .into_iter()
+        .zip([cluster.first, cluster.last])
+        .zip(["first", "last"])
+    {
+        let Some(e) = e else { continue };
         let place = format!("stream {} revision {}", e.stream, e.revision);
-        match cluster.first {
+        match held {
             None => return Err(refuse(file, format!("EventStoreDB holds no {place}"))),
             Some((id, leaf)) if id != e.event_id || leaf != e.leaf_hash => {
                 return Err(refuse(
                     file,
                     format!(
-                    "its first entry is event {} at {place}, EventStoreDB holds event {id} there",
-                    e.event_id
-                ),
+                        "its {which} entry is event {} at {place}, EventStoreDB holds event {id} \
+                         there",
+                        e.event_id
+                    ),
                 ))
             }
             Some(_) => {}
