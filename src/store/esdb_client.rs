@@ -8,15 +8,23 @@
 
 use std::future::Future;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use eventstore::{Client, ClientSettings};
+
+/// How long a client must have been in use before a server error has it made anew. A
+/// client given up after a server error leaves its connection task parked for good (the
+/// task holds a sender to itself), so renewals for server errors are spaced out: an
+/// election parks a task or two. A lost connection has ended the task: always renewed.
+const RENEW_AFTER_SERVER_ERROR: Duration = Duration::from_secs(5);
 
 /// The client in use and how it is made again.
 pub struct Clients {
     settings: ClientSettings,
     runtime: tokio::runtime::Handle,
-    /// The client in use and its generation (how many times it was made anew).
-    current: Mutex<(u64, Client)>,
+    /// The client in use, its generation (how many times it was made anew) and when it was
+    /// made.
+    current: Mutex<(u64, Client, Instant)>,
 }
 
 impl Clients {
@@ -29,7 +37,7 @@ impl Clients {
         Ok(Self {
             settings,
             runtime,
-            current: Mutex::new((0, client)),
+            current: Mutex::new((0, client, Instant::now())),
         })
     }
 
@@ -55,19 +63,21 @@ impl Clients {
     }
 
     /// After `e` from the client of `generation`: makes a new one if `e` says the client
-    /// will not reach the cluster again by itself, unless another caller already did.
+    /// will not reach the cluster again by itself, unless another caller already did (or,
+    /// for a server error, the client is younger than [`RENEW_AFTER_SERVER_ERROR`]).
     pub fn after_error(&self, generation: u64, e: &eventstore::Error) {
         if !needs_new_client(e) {
             return;
         }
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if current.0 != generation {
+        let young = current.2.elapsed() < RENEW_AFTER_SERVER_ERROR;
+        if current.0 != generation || (young && matches!(e, eventstore::Error::ServerError(_))) {
             return;
         }
         match Client::with_runtime_handle(self.runtime.clone(), self.settings.clone()) {
             Ok(client) => {
                 tracing::warn!(error = %e, "EventStoreDB client made anew to discover the cluster again");
-                *current = (generation + 1, client);
+                *current = (generation + 1, client, Instant::now());
             }
             Err(made) => tracing::error!(error = %made, "cannot make a new EventStoreDB client"),
         }
@@ -125,10 +135,13 @@ mod tests {
         // A second caller that failed on the old client does not replace the new one.
         clients.after_error(first, &eventstore::Error::ConnectionClosed);
         assert_eq!(clients.get().0, first + 1);
-        clients.after_error(
-            first + 1,
-            &eventstore::Error::ServerError("not ready".into()),
-        );
+        // A server error renews only a client in use for a while (each renewal after one
+        // leaves the old client's connection task parked).
+        let not_ready = eventstore::Error::ServerError("not ready".into());
+        clients.after_error(first + 1, &not_ready);
+        assert_eq!(clients.get().0, first + 1, "a young client is kept");
+        clients.current.lock().expect("current").2 -= RENEW_AFTER_SERVER_ERROR;
+        clients.after_error(first + 1, &not_ready);
         assert_eq!(clients.get().0, first + 2);
     }
 }

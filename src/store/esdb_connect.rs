@@ -74,7 +74,7 @@ impl EsdbStore {
     /// first catch-up, retrying what fails for want of a server until `deadline` (a cluster
     /// that is still electing a leader, or a container started before its database).
     fn start(&self, deadline: Instant) -> Result<(), StoreError> {
-        retrying(deadline, || self.check_mirror())?;
+        retrying(deadline, || self.check_mirror(deadline))?;
         let rt = self.rt.as_ref().ok_or_else(|| {
             StoreError::Unavailable("the EventStoreDB runtime has stopped".into())
         })?;
@@ -97,11 +97,13 @@ impl EsdbStore {
 
     /// Refuses a mirror file whose log the cluster does not hold (see
     /// [`Mirror::check_cluster`]).
-    fn check_mirror(&self) -> Result<(), StoreError> {
+    /// Refusals are read again until `deadline` (start-up's `--store-timeout`) at most.
+    fn check_mirror(&self, deadline: Instant) -> Result<(), StoreError> {
         let places = self.shared.mirror.end_places()?;
         let (clients, cfg) = (self.clients.clone(), self.shared.cfg.clone());
-        let view =
-            self.run(async move { esdb_feed::cluster_view(&clients, &cfg, places).await })?;
+        let deadline = deadline.min(Instant::now() + esdb_feed::OP_TIMEOUT);
+        let view = self
+            .run(async move { esdb_feed::cluster_view(&clients, &cfg, places, deadline).await })?;
         // Known before the subscription starts, so its first checkpoints are capped too.
         self.shared.note_head(view.head.unwrap_or_default());
         self.shared.mirror.check_cluster(&view)

@@ -196,7 +196,12 @@ pub fn unavailable(cfg: &EsdbConfig, what: &str, e: impl std::fmt::Display) -> S
 /// The position of the newest event in `$all` (of any stream), if any. Read from the
 /// leader: a follower's head may be behind what the cluster acknowledged, and `sync` must
 /// cover everything acknowledged before it was called.
-pub async fn head(clients: &Clients, cfg: &EsdbConfig) -> Result<Option<AllPosition>, StoreError> {
+/// Refusals are read again until `deadline` (see [`leader_read`]).
+pub async fn head(
+    clients: &Clients,
+    cfg: &EsdbConfig,
+    deadline: Instant,
+) -> Result<Option<AllPosition>, StoreError> {
     let opts = ReadAllOptions::default()
         .position(StreamPosition::End)
         .max_count(1)
@@ -208,7 +213,6 @@ pub async fn head(clients: &Clients, cfg: &EsdbConfig) -> Result<Option<AllPosit
             stream.next().await
         })
     };
-    let deadline = Instant::now() + OP_TIMEOUT;
     let ev = leader_read(cfg, "reading the head of $all", deadline, read).await?;
     Ok(ev.and_then(|e| e.event.map(|e| to_pos(e.position))))
 }
@@ -234,15 +238,16 @@ pub async fn cluster_view(
     clients: &Clients,
     cfg: &EsdbConfig,
     places: [Option<(String, u64)>; 2],
+    deadline: Instant,
 ) -> Result<ClusterView, StoreError> {
-    let head = head(clients, cfg).await?;
+    let head = head(clients, cfg, deadline).await?;
     let [first, last] = places;
     let first = match first {
-        Some((stream, revision)) => event_at(clients, cfg, &stream, revision).await?,
+        Some((stream, revision)) => event_at(clients, cfg, (&stream, revision), deadline).await?,
         None => None,
     };
     let last = match last {
-        Some((stream, revision)) => event_at(clients, cfg, &stream, revision).await?,
+        Some((stream, revision)) => event_at(clients, cfg, (&stream, revision), deadline).await?,
         None => None,
     };
     Ok(ClusterView { first, last, head })
@@ -252,8 +257,8 @@ pub async fn cluster_view(
 async fn event_at(
     clients: &Clients,
     cfg: &EsdbConfig,
-    stream: &str,
-    revision: u64,
+    (stream, revision): (&str, u64),
+    deadline: Instant,
 ) -> Result<Option<(uuid::Uuid, merkle::Hash)>, StoreError> {
     let opts = ReadStreamOptions::default()
         .position(StreamPosition::Position(revision))
@@ -276,7 +281,6 @@ async fn event_at(
             other => other,
         }
     };
-    let deadline = Instant::now() + OP_TIMEOUT;
     let ev = leader_read(cfg, "reading a mirrored entry", deadline, read).await?;
     // A stream truncated past `revision` no longer holds the entry: the read starts later.
     Ok(ev

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use eventstore::{Client, ReadAllOptions, ResolvedEvent, StreamPosition};
 
-use super::esdb_client::Clients;
+use super::esdb_client::{needs_new_client, Clients};
 use super::esdb_feed::{commit, from_pos, to_pos, unavailable, Shared, OP_TIMEOUT};
 use super::esdb_mapping::{AllPosition, EsdbConfig};
 use super::esdb_target::Target;
@@ -243,14 +243,10 @@ where
     }
 }
 
-/// Whether a failed read is tried again (see [`leader_read`]). A lost connection is not: it
-/// fails at once (start-up retries for `--store-timeout`, a write is answered 503), and the
-/// next call runs on a client made anew ([`Clients`]).
+/// Whether a failed read is tried again (see [`leader_read`]): also after the client lost
+/// its connection, as the next try runs on a client made anew ([`Clients`]).
 fn retried(e: &eventstore::Error) -> bool {
-    matches!(
-        e,
-        eventstore::Error::NotLeaderException(_) | eventstore::Error::ServerError(_)
-    )
+    matches!(e, eventstore::Error::NotLeaderException(_)) || needs_new_client(e)
 }
 
 /// A refused read as the error names it. The crate's own message for `NotLeaderException`

@@ -89,7 +89,8 @@ impl EsdbStore {
     /// subscription to pass the current head, then reads the rest itself.
     pub(super) fn catch_up(&self, grace: Duration) -> Result<u64, StoreError> {
         let (clients, cfg) = (self.clients.clone(), self.shared.cfg.clone());
-        let head = self.run(async move { esdb_feed::head(&clients, &cfg).await })?;
+        let deadline = Instant::now() + OP_TIMEOUT;
+        let head = self.run(async move { esdb_feed::head(&clients, &cfg, deadline).await })?;
         self.shared.note_head(head.unwrap_or_default());
         let Some(head) = head else {
             self.shared.mirror.advance(AllPosition::default())?;

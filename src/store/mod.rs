@@ -4,6 +4,7 @@
 
 #[cfg(feature = "eventstore")]
 mod esdb_client;
+#[cfg(feature = "eventstore")]
 mod esdb_connect;
 #[cfg(feature = "eventstore")]
 mod esdb_feed;
