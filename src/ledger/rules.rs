@@ -267,7 +267,10 @@ fn principal_rules(
             new_key(state, d.public_key.as_bytes())
         }
         EventData::PrincipalKeyRevoked(d) => {
-            let p = active_subject()?;
+            // Also of a deactivated principal: a compromise found after someone left is
+            // still put on the record.
+            let p =
+                subject.ok_or_else(|| transition(format!("principal {id} is not registered")))?;
             match reg.keys.get(&d.keyid) {
                 Some(k) if k.principal == p.id && k.revoked.is_none() => Ok(()),
                 Some(k) if k.principal == p.id => {

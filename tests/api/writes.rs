@@ -340,9 +340,83 @@ fn a_rotated_key_signs_and_the_revoked_one_no_longer_does() {
     let size = app.log_size();
     let r = app.post_event(&token, &open(&old));
     assert_eq!((r.status, r.code()), (403, "key_revoked"), "{}", r.text);
+    // Revocation takes effect at its recorded_at: an event dated before it is refused too.
+    let backdated = client::signed_event(
+        &old,
+        "case.opened",
+        &format!("case-{}", uuid::Uuid::new_v4()),
+        json!({"owner_agency": "rot", "coordinator": "cw-rot", "needs": ["legal"], "minor": false}),
+        Utc::now() - chrono::Duration::hours(1),
+    );
+    let r = app.post_event(&token, &backdated);
+    assert_eq!((r.status, r.code()), (403, "key_revoked"), "{}", r.text);
     assert_eq!(app.log_size(), size);
     let r = app.post_event(&token, &open(&new));
     assert_eq!(r.status, 201, "{}", r.text);
+}
+
+#[test]
+fn a_deactivated_principal_is_shut_out_and_its_keys_can_still_be_revoked() {
+    let app = spawn_app();
+    app.register_agency("gone");
+    let (key, token) = app.register_principal("cw-gone", "gone", &["caseworker"]);
+    app.write(
+        &app.admin,
+        &app.admin_token,
+        "principal.deactivated",
+        "principal-cw-gone",
+        json!({"reason": "left_agency"}),
+    );
+    let size = app.log_size();
+    let open = client::signed_event(
+        &key,
+        "case.opened",
+        &format!("case-{}", uuid::Uuid::new_v4()),
+        json!({"owner_agency": "gone", "coordinator": "cw-gone", "needs": ["legal"], "minor": false}),
+        Utc::now(),
+    );
+    let r = app.post_event(&token, &open);
+    assert_eq!((r.status, r.code()), (401, "unauthenticated"), "{}", r.text);
+    assert_eq!(app.log_size(), size);
+    // A compromise found after someone left is still put on the record, once.
+    let revoke = json!({"keyid": key.keyid().to_string(), "reason": "compromised"});
+    app.write(
+        &app.admin,
+        &app.admin_token,
+        "principal.key_revoked",
+        "principal-cw-gone",
+        revoke.clone(),
+    );
+    let again = client::signed_event(
+        &app.admin,
+        "principal.key_revoked",
+        "principal-cw-gone",
+        revoke,
+        Utc::now(),
+    );
+    let r = app.post_event(&app.admin_token, &again);
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "invalid_transition"),
+        "{}",
+        r.text
+    );
+    // Nor can a deactivated principal be given a new key.
+    let other = caseledger::envelope::KeyFile::generate(key.principal.clone());
+    let add = client::signed_event(
+        &app.admin,
+        "principal.key_added",
+        "principal-cw-gone",
+        json!({"public_key": other.public_key_b64()}),
+        Utc::now(),
+    );
+    let r = app.post_event(&app.admin_token, &add);
+    assert_eq!(
+        (r.status, r.code()),
+        (422, "invalid_transition"),
+        "{}",
+        r.text
+    );
 }
 
 #[test]
