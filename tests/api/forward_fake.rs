@@ -105,7 +105,7 @@ fn the_writer_gets_the_request_end_to_end_and_its_answer_comes_back_whole() {
 }
 
 #[test]
-fn what_the_reader_refuses_is_never_sent_and_a_failing_writer_is_named() {
+fn what_the_reader_refuses_is_never_sent_and_a_failing_writer_is_not_named() {
     let app = spawn_app();
     let (writer, seen) = fake_writer(Some(b"HTTP/1.1 201 Created\r\n\r\n".to_vec()));
     let reading = reader(&app, &writer, Duration::from_secs(30));
@@ -147,17 +147,44 @@ fn what_the_reader_refuses_is_never_sent_and_a_failing_writer_is_named() {
         assert_eq!(r.content_type, "application/problem+json");
         let detail = r.json["detail"].as_str().unwrap_or_default();
         assert!(
-            detail.contains(&writer) && detail.contains("may or may not"),
+            !detail.contains(&writer) && detail.contains("may or may not"),
             "{detail}"
         );
     }
 
-    // Nobody listening (the discard port): nothing was sent, so nothing was written.
+    // A token request the writer may or may not have done: a repeat issues another token.
+    let (writer, _) = fake_writer(None);
+    let reading = reader(&app, &writer, Duration::from_secs(1));
+    let r = post(&reading, "/v1/principals/admin/tokens", Some("t"), b"{}");
+    assert_eq!((r.status, r.code()), (502, "bad_gateway"), "{}", r.text);
+    let detail = r.json["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("another token"), "{detail}");
+
+    // Nobody listening (the discard port): nothing was sent, so nothing was written. The
+    // writing node's address stays in the log.
     let reading = reader(&app, "http://127.0.0.1:9", Duration::from_secs(1));
     let r = post(&reading, "/v1/events", Some("t"), b"{}");
     assert_eq!((r.status, r.code()), (503, "unavailable"), "{}", r.text);
     let detail = r.json["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("nothing was written"), "{detail}");
+    assert!(!detail.contains("127.0.0.1:9"), "{detail}");
+    // A write marked as forwarded already: without a token it is refused as such, with one
+    // it is refused without naming where this node forwards to.
+    let marked = |token: &str| {
+        raw(
+            &reading,
+            &format!(
+                "POST /v1/events HTTP/1.1\r\nHost: t\r\n{token}{}: 1\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n",
+                caseledger::http::FORWARDED_MARK
+            ),
+        )
+    };
+    let answer = marked("");
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    let answer = marked("Authorization: Bearer t\r\n");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(!answer.contains("127.0.0.1:9"), "{answer}");
 
     // No bearer token: refused by the reader, never sent on.
     let (writer, seen) = fake_writer(Some(b"HTTP/1.1 201 Created\r\n\r\n".to_vec()));
@@ -191,4 +218,40 @@ fn a_receipt_this_node_never_mirrors_is_answered_after_the_wait() {
         "{}",
         r.text
     );
+}
+
+/// Bodies announced with a token this node does not know, and never sent, hold only their
+/// own small budget: a known writer's request still goes through at once.
+#[test]
+fn unknown_tokens_cannot_hold_the_memory_known_writers_need() {
+    let app = spawn_app();
+    let (writer, _) = fake_writer(Some(
+        b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}".to_vec(),
+    ));
+    let reading = reader(&app, &writer, Duration::from_secs(5));
+    let announce = |token: &str| {
+        let mut stream =
+            TcpStream::connect(reading.trim_start_matches("http://")).expect("connect");
+        let head = format!(
+            "POST /v1/events/batch HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: 4194304\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).expect("head");
+        stream
+    };
+    // Four bodies of the largest size fill the unknown tokens' budget, and stay unsent.
+    let held: Vec<TcpStream> = (0..4).map(|i| announce(&format!("stranger{i}"))).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let r = post(&reading, "/v1/events", Some(&app.admin_token), b"{}");
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // Another unknown token waits for that budget, and is refused after the queue wait.
+    let r = post(&reading, "/v1/events", Some("stranger9"), b"{}");
+    assert_eq!((r.status, r.code()), (503, "unavailable"), "{}", r.text);
+    drop(held);
 }

@@ -45,6 +45,8 @@ const QUEUE_WAIT: Duration = Duration::from_secs(5);
 /// KiB of request bodies held at once for forwarding, from their first byte until the
 /// writer answered (each write reserves its endpoint's limit).
 const BODY_BUDGET_KIB: u32 = 256 * 1024;
+/// The share of it for tokens this node does not know (in KiB): four largest batches.
+const STRANGER_BUDGET_KIB: u32 = 16 * 1024;
 
 /// How long the writing node has to answer a forwarded write (its group commit takes
 /// milliseconds; this bounds a hung connection).
@@ -56,6 +58,8 @@ pub struct Writer {
     agent: ureq::Agent,
     slots: Arc<Semaphore>,
     bodies: Arc<Semaphore>,
+    /// Body memory for requests whose token this node does not know.
+    strangers: Arc<Semaphore>,
     mirror_wait: Duration,
 }
 
@@ -90,6 +94,7 @@ impl Writer {
             agent,
             slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             bodies: Arc::new(Semaphore::new(BODY_BUDGET_KIB as usize)),
+            strangers: Arc::new(Semaphore::new(STRANGER_BUDGET_KIB as usize)),
             mirror_wait,
         })
     }
@@ -127,25 +132,39 @@ pub(super) async fn writable(
             "this node serves reads only (--read-only); send writes to the writing node",
         ));
     };
-    if req.headers().contains_key(FORWARDED_MARK) {
-        return Err(ApiError::new(
-            Code::Unavailable,
-            format!(
-                "this write was forwarded to a node that serves reads only; \
-                 --forward-writes must name the writing node (this one forwards to {})",
-                writer.base
-            ),
-        ));
-    }
     // Whether the token is valid is the writer's to say (it may have issued it a moment
     // ago), but a request without one is not worth reading and sending on.
-    bearer_token(req)?;
+    let token = bearer_token(req)?;
+    if req.headers().contains_key(FORWARDED_MARK) {
+        tracing::error!(forwards_to = %writer.base, "a forwarded write reached a reading node");
+        return Err(ApiError::new(
+            Code::Unavailable,
+            "this write was forwarded to a node that serves reads only; --forward-writes must \
+             name the writing node",
+        ));
+    }
     let route = route()?;
+    // A token this node's copy of the log does not know (issued a moment ago, or none at
+    // all) draws on a small budget of its own: bodies announced and never sent cannot then
+    // hold the memory that known writers' requests wait for.
+    let known = {
+        let now = chrono::Utc::now();
+        let hash = crate::http::auth::token_hash(token);
+        state
+            .ledger
+            .state()
+            .registry
+            .authenticate(&hash, &now)
+            .is_some()
+    };
+    let (pool, total) = match known {
+        true => (&writer.bodies, BODY_BUDGET_KIB),
+        false => (&writer.strangers, STRANGER_BUDGET_KIB),
+    };
     // Memory first: the body may take up to `limit` bytes while it arrives and is sent on.
-    let kib =
-        u32::try_from(limit.div_ceil(1024)).map_or(BODY_BUDGET_KIB, |k| k.min(BODY_BUDGET_KIB));
+    let kib = u32::try_from(limit.div_ceil(1024)).map_or(total, |k| k.min(total));
     let budget = slot(
-        &writer.bodies,
+        pool,
         kib,
         "request bodies are already held for the writing node",
     )

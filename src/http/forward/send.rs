@@ -122,6 +122,7 @@ impl Outgoing {
     ) -> Result<Answer, ApiError> {
         let agent = agent.clone();
         let base = self.base.clone();
+        let events = self.url.contains("/v1/events");
         let exchanged = web::block(move || {
             let answer = self.exchange(&agent);
             drop(held);
@@ -129,22 +130,33 @@ impl Outgoing {
         })
         .await
         .map_err(|e| ApiError::new(Code::Internal, format!("forwarding thread: {e}")))?;
+        // The writing node's address and the transport's words go to the log only: they
+        // name the private network to anyone who can reach this node.
         exchanged.map_err(|failure| match failure {
-            Failure::NotSent(why) => ApiError::new(
-                Code::Unavailable,
-                format!(
-                    "this node forwards writes to {base}, which could not be reached \
-                     ({why}); nothing was written"
-                ),
-            ),
-            Failure::Unknown(why) => ApiError::new(
-                Code::BadGateway,
-                format!(
-                    "this node forwarded the write to {base}, which failed to answer ({why}); \
-                     it may or may not have written it: read the stream, or send the same \
-                     event again (a repeat of a written event is answered with its receipt)"
-                ),
-            ),
+            Failure::NotSent(why) => {
+                tracing::warn!(writer = %base, error = %why, "cannot reach the writing node");
+                ApiError::new(
+                    Code::Unavailable,
+                    "this node forwards writes to the writing node, which could not be reached; \
+                     nothing was written",
+                )
+            }
+            Failure::Unknown(why) => {
+                tracing::warn!(writer = %base, error = %why, "the writing node failed to answer");
+                let again = if events {
+                    "read the stream, or send the same event again (a repeat of a written \
+                     event is answered with its receipt)"
+                } else {
+                    "a repeat issues another token (revoke the first if it was issued)"
+                };
+                ApiError::new(
+                    Code::BadGateway,
+                    format!(
+                        "this node forwarded the request to the writing node, which failed to \
+                         answer; it may or may not have done it: {again}"
+                    ),
+                )
+            }
         })
     }
 
