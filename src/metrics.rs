@@ -19,6 +19,10 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Entries in the log.
     pub log_size: IntGauge,
+    /// 1 while the last group commit failed (the store refuses writes), 0 after a success.
+    pub commit_failing: IntGauge,
+    /// When a group commit last failed, in Unix seconds (0: never).
+    pub commit_failed_at: IntGauge,
 }
 
 impl Default for Metrics {
@@ -66,10 +70,20 @@ impl Metrics {
             "Group commit latency including fsync",
             prometheus::exponential_buckets(0.0001, 2.0, 16).expect("buckets"),
         );
-        let log_size = IntGauge::new("caseledger_log_size", "Entries in the log").expect("metric");
-        registry
-            .register(Box::new(log_size.clone()))
-            .expect("register");
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("metric");
+            registry.register(Box::new(g.clone())).expect("register");
+            g
+        };
+        let log_size = gauge("caseledger_log_size", "Entries in the log");
+        let commit_failing = gauge(
+            "caseledger_commit_failing",
+            "1 while the last group commit failed, 0 after a success",
+        );
+        let commit_failed_at = gauge(
+            "caseledger_last_commit_failure_timestamp_seconds",
+            "When a group commit last failed (Unix seconds; 0: never)",
+        );
         Self {
             registry,
             appended,
@@ -78,6 +92,8 @@ impl Metrics {
             group_size,
             commit_seconds,
             log_size,
+            commit_failing,
+            commit_failed_at,
         }
     }
 
@@ -87,6 +103,21 @@ impl Metrics {
         self.commits.inc();
         self.group_size.observe(events as f64);
         self.commit_seconds.observe(took.as_secs_f64());
+        self.commit_failing.set(0);
+    }
+
+    /// Records a failed group commit.
+    pub fn commit_failed(&self) {
+        self.commit_failing.set(1);
+        self.commit_failed_at.set(chrono::Utc::now().timestamp());
+    }
+
+    /// Whether a group commit failed within `window` and none succeeded since: the store is
+    /// refusing writes. Bounded, so that a node taken out of rotation for it gets writes
+    /// again later, and one that succeeds is ready again.
+    pub fn commits_failing(&self, window: Duration) -> bool {
+        let since = chrono::Utc::now().timestamp() - self.commit_failed_at.get();
+        self.commit_failing.get() != 0 && u64::try_from(since).is_ok_and(|s| s < window.as_secs())
     }
 
     /// Registers a metric owned elsewhere (e.g. the reports projection's gauges).
@@ -101,5 +132,22 @@ impl Metrics {
         TextEncoder::new()
             .encode_to_string(&self.registry.gather())
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_commit_counts_for_a_while_and_until_one_succeeds() {
+        let m = Metrics::new();
+        let window = Duration::from_secs(30);
+        assert!(!m.commits_failing(window));
+        m.commit_failed();
+        assert!(m.commits_failing(window));
+        assert!(!m.commits_failing(Duration::ZERO), "only within the window");
+        m.observe_commit(1, Duration::from_millis(1));
+        assert!(!m.commits_failing(window));
     }
 }

@@ -11,9 +11,24 @@ pub(super) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// The store answers and the ledger is loaded.
+/// How long after a failed group commit (with none succeeding since) the node is not ready.
+const COMMIT_FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The store answers, the ledger is loaded, and no group commit failed in the last
+/// [`COMMIT_FAILURE_WINDOW`] without one succeeding since (on SQLite the size is held in
+/// memory, so a full disk shows only there).
 #[get("/readyz")]
 pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state
+        .ledger
+        .metrics()
+        .commits_failing(COMMIT_FAILURE_WINDOW)
+    {
+        return HttpResponse::ServiceUnavailable().json(json!({
+            "status": "not_ready",
+            "reason": "a write to the store failed moments ago and none has succeeded since"
+        }));
+    }
     let store = state.ledger.store().clone();
     match web::block(move || store.size()).await {
         Ok(Ok(size)) => HttpResponse::Ok().json(json!({"status": "ready", "log_size": size})),

@@ -307,6 +307,7 @@ impl Writer {
     /// what it repeats was committed before this group (an earlier event of it was not).
     fn failed(&mut self, admitted: Vec<Admitted>, e: &WriteError, size_before: u64) {
         tracing::error!(error = %e, "group commit failed; back to the committed state");
+        self.metrics.commit_failed();
         for a in admitted {
             let failed = match &a.outcome {
                 Outcome::Repeated(receipts) if receipts.iter().all(|r| r.index < size_before) => {

@@ -25,6 +25,22 @@ fn health_and_metrics_are_public() {
 }
 
 #[test]
+fn a_failed_commit_makes_the_node_unready_until_one_succeeds() {
+    let app = spawn_app();
+    // As the writer records a group commit the store refused (a full disk).
+    app.ledger.metrics().commit_failed();
+    let ready = app.get("/readyz", None);
+    assert_eq!(
+        (ready.status, &ready.json["status"]),
+        (503, &"not_ready".into())
+    );
+    let m = app.get("/metrics", None);
+    assert!(m.text.contains("caseledger_commit_failing 1"), "{}", m.text);
+    app.register_agency("after-the-failure");
+    assert_eq!(app.get("/readyz", None).status, 200);
+}
+
+#[test]
 fn a_known_path_with_another_method_is_405_with_allow() {
     let app = spawn_app();
     for (method, path, allow) in [

@@ -124,7 +124,12 @@ fn a_repeat_of_an_event_in_a_failed_group_is_not_acknowledged() {
     tx.send(second).expect("queued");
     drop(tx);
     let size = s.store.size().expect("size");
+    let metrics = s.writer.metrics.clone();
     s.writer.run(rx);
+    assert!(
+        metrics.commits_failing(std::time::Duration::from_secs(30)),
+        "not ready"
+    );
     for mut answer in [first_answer, second_answer] {
         let got = answer.try_recv().expect("answered");
         assert!(
