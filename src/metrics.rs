@@ -1,6 +1,6 @@
 //! Prometheus metrics: appends, rejections, group-commit sizes and latency, HTTP requests.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge, Registry, TextEncoder};
 
@@ -23,6 +23,8 @@ pub struct Metrics {
     pub commit_failing: IntGauge,
     /// When a group commit last failed, in Unix seconds (0: never).
     pub commit_failed_at: IntGauge,
+    /// When a group commit last failed, on the monotonic clock (for readiness).
+    failed_at: std::sync::Mutex<Option<Instant>>,
 }
 
 impl Default for Metrics {
@@ -94,6 +96,7 @@ impl Metrics {
             log_size,
             commit_failing,
             commit_failed_at,
+            failed_at: Default::default(),
         }
     }
 
@@ -110,14 +113,15 @@ impl Metrics {
     pub fn commit_failed(&self) {
         self.commit_failing.set(1);
         self.commit_failed_at.set(chrono::Utc::now().timestamp());
+        *self.failed_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
     }
 
     /// Whether a group commit failed within `window` and none succeeded since: the store is
     /// refusing writes. Bounded, so that a node taken out of rotation for it gets writes
     /// again later, and one that succeeds is ready again.
     pub fn commits_failing(&self, window: Duration) -> bool {
-        let since = chrono::Utc::now().timestamp() - self.commit_failed_at.get();
-        self.commit_failing.get() != 0 && u64::try_from(since).is_ok_and(|s| s < window.as_secs())
+        let failed_at = *self.failed_at.lock().unwrap_or_else(|e| e.into_inner());
+        self.commit_failing.get() != 0 && failed_at.is_some_and(|t| t.elapsed() < window)
     }
 
     /// Registers a metric owned elsewhere (e.g. the reports projection's gauges).

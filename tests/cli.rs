@@ -284,6 +284,31 @@ fn export_writes_the_bundle_whole_or_leaves_the_target_as_it_was() {
         .filter(|n| n.starts_with(".caseledger-export"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A target that is not a regular file (here a named pipe, as with `>(…)` or
+    // /dev/stdout) is written as it is, never replaced by a file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let pipe = dir.path().join("pipe");
+        let made = Command::new("mkfifo").arg(&pipe).status().expect("mkfifo");
+        assert!(made.success());
+        let reading = {
+            let pipe = pipe.clone();
+            std::thread::spawn(move || std::fs::read_to_string(pipe).expect("read the pipe"))
+        };
+        let (ok, _, err) = run(&[
+            "export",
+            "--data",
+            data,
+            "--out",
+            pipe.to_str().expect("utf8"),
+        ]);
+        assert!(ok, "{err}");
+        let through: Value = serde_json::from_str(&reading.join().expect("reader")).expect("json");
+        assert!(through["entries"].as_array().is_some_and(|e| !e.is_empty()));
+        let kind = std::fs::metadata(&pipe).expect("pipe").file_type();
+        assert!(kind.is_fifo(), "the pipe is still a pipe");
+    }
     let (ok, _, err) = run(&["export", "--data", data, "--out", out]);
     assert!(ok, "{err}");
     let bundle: Value =

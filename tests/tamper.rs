@@ -156,7 +156,7 @@ fn an_edited_entry_with_a_matching_leaf_hash_is_still_named() {
 #[test]
 fn an_untouched_data_dir_exports_a_full_log_that_verifies() {
     let (dir, log_key) = populated();
-    // Outside the data directory (export refuses to write into it).
+    // Outside the data directory (export never replaces a file there).
     let elsewhere = tempfile::tempdir().expect("tempdir");
     let bundle = elsewhere.path().join("b.json");
     let out = caseledger(

@@ -81,19 +81,33 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
 /// made durable and renamed over the target only once everything is written, so a failure
 /// leaves an existing file as it was.
 enum Target {
-    Stdout(std::io::Stdout),
+    /// Standard output, or a target that is not a regular file (`/dev/null`, a pipe):
+    /// written as it is.
+    Stream(Box<dyn Write>),
     File {
         tmp: tempfile::NamedTempFile,
         path: PathBuf,
+        parent: PathBuf,
     },
 }
 
 impl Target {
     fn open(out: &str, data_dir: &Path) -> anyhow::Result<Self> {
         if out == "-" {
-            return Ok(Self::Stdout(std::io::stdout()));
+            return Ok(Self::Stream(Box::new(std::io::stdout())));
         }
         let path = PathBuf::from(out);
+        let existing = std::fs::metadata(&path).ok();
+        if existing
+            .as_ref()
+            .is_some_and(|m| !m.is_file() && !m.is_dir())
+        {
+            let stream = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("opening {out}"))?;
+            return Ok(Self::Stream(Box::new(stream)));
+        }
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
@@ -101,7 +115,7 @@ impl Target {
         // The data directory's files are the ledger's own (its database, keys, snapshot):
         // a bundle may go there under a new name, never over an existing file.
         let real = |p: &Path| p.canonicalize().with_context(|| format!("--out {out}"));
-        if path.exists() && real(&parent)?.starts_with(real(data_dir)?) {
+        if existing.is_some() && real(&parent)?.starts_with(real(data_dir)?) {
             anyhow::bail!(
                 "--out {out} would replace a file inside the data directory {}, whose files are \
                  the ledger's own; write the bundle elsewhere or under a new name",
@@ -112,29 +126,27 @@ impl Target {
             .prefix(".caseledger-export-")
             .tempfile_in(&parent)
             .with_context(|| format!("creating a file in {}", parent.display()))?;
-        Ok(Self::File { tmp, path })
+        Ok(Self::File { tmp, path, parent })
     }
 
     fn writer(&mut self) -> Box<dyn Write + '_> {
         match self {
-            Self::Stdout(s) => Box::new(s.lock()),
+            Self::Stream(s) => Box::new(s),
             Self::File { tmp, .. } => Box::new(tmp.as_file_mut()),
         }
     }
 
     /// Makes the file durable and puts it in place (a failure before this removes it).
     fn finish(self) -> anyhow::Result<()> {
-        let Self::File { tmp, path } = self else {
+        let Self::File { tmp, path, parent } = self else {
             return Ok(());
         };
         tmp.as_file().sync_all().context("writing the bundle")?;
         tmp.persist(&path)
             .with_context(|| format!("moving the bundle to {}", path.display()))?;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::File::open(parent)
-                .and_then(|d| d.sync_all())
-                .with_context(|| format!("syncing {}", parent.display()))?;
-        }
+        std::fs::File::open(&parent)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing {}", parent.display()))?;
         Ok(())
     }
 }

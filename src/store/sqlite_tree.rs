@@ -81,13 +81,21 @@ pub(super) fn read_node(c: &Connection, level: u8, index: u64) -> Result<Option<
 /// Moves a store written by an earlier version, with its nodes in a `tree_nodes` table,
 /// to this layout, in one transaction. Returns whether anything was migrated.
 pub(super) fn migrate(conn: &mut Connection) -> Result<bool, StoreError> {
-    // Checked inside a write transaction: of two processes opening an old store at once,
-    // the second waits for the first and then finds the column there.
+    let has_column = |c: &Connection| -> Result<bool, StoreError> {
+        Ok(
+            c.prepare("SELECT 1 FROM pragma_table_info('entries') WHERE name = 'tree'")?
+                .exists([])?,
+        )
+    };
+    // A migrated store (every open but the first after an upgrade) takes no write lock: a
+    // reader beside a running server must not make its commits busy.
+    if has_column(conn)? {
+        return Ok(false);
+    }
+    // Checked again inside a write transaction: of two processes opening an old store at
+    // once, the second waits for the first and then finds the column there.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let has_column: bool = tx
-        .prepare("SELECT 1 FROM pragma_table_info('entries') WHERE name = 'tree'")?
-        .exists([])?;
-    if has_column {
+    if has_column(&tx)? {
         return Ok(false);
     }
     tx.execute_batch("ALTER TABLE entries ADD COLUMN tree BLOB NOT NULL DEFAULT x''")?;

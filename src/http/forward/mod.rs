@@ -45,7 +45,7 @@ const QUEUE_WAIT: Duration = Duration::from_secs(5);
 /// KiB of request bodies held at once for forwarding, from their first byte until the
 /// writer answered (each write reserves its endpoint's limit).
 const BODY_BUDGET_KIB: u32 = 256 * 1024;
-/// The share of it for tokens this node does not know (in KiB): four largest batches.
+/// Body memory, apart, for tokens this node does not know (in KiB): four largest batches.
 const STRANGER_BUDGET_KIB: u32 = 16 * 1024;
 
 /// How long the writing node has to answer a forwarded write (its group commit takes

@@ -122,7 +122,8 @@ impl Outgoing {
     ) -> Result<Answer, ApiError> {
         let agent = agent.clone();
         let base = self.base.clone();
-        let events = self.url.contains("/v1/events");
+        let path = self.url.split('?').next().unwrap_or_default();
+        let events = path.ends_with("/v1/events") || path.ends_with("/v1/events/batch");
         let exchanged = web::block(move || {
             let answer = self.exchange(&agent);
             drop(held);

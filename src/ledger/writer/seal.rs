@@ -282,6 +282,8 @@ impl Writer {
             Ok(()) => {
                 self.signed_size = size;
                 self.pacer.signed(Instant::now());
+                // The store takes writes again.
+                self.metrics.commit_failing.set(0);
             }
             Err(e) => {
                 tracing::error!(error = %e, size, "cannot sign a checkpoint; the next write retries")
