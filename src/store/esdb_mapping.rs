@@ -314,7 +314,7 @@ const EVENT_OVERHEAD: usize = 2 * 64 + 64;
 
 /// The bytes an entry's event takes against the server's `MaxAppendSize`, counted high:
 /// its data (the entry's exact bytes), its metadata (of one length for every entry: the
-/// leaf hash is fixed-width hex) and [`EVENT_OVERHEAD`].
+/// leaf hash is fixed-width hex) and a fixed allowance for the event type.
 pub fn append_size(entry_bytes: &[u8]) -> usize {
     let metadata = EntryMetadata {
         format: ENTRY_FORMAT.to_owned(),
