@@ -316,11 +316,14 @@ const EVENT_OVERHEAD: usize = 2 * 64 + 64;
 /// its data (the entry's exact bytes), its metadata (of one length for every entry: the
 /// leaf hash is fixed-width hex) and a fixed allowance for the event type.
 pub fn append_size(entry_bytes: &[u8]) -> usize {
-    let metadata = EntryMetadata {
-        format: ENTRY_FORMAT.to_owned(),
-        leaf_hash: hex::encode([0u8; 32]),
-    };
-    let metadata = serde_json::to_vec(&metadata).map_or(256, |m| m.len());
+    static METADATA: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let metadata = *METADATA.get_or_init(|| {
+        let any = EntryMetadata {
+            format: ENTRY_FORMAT.to_owned(),
+            leaf_hash: hex::encode([0u8; 32]),
+        };
+        serde_json::to_vec(&any).map_or(256, |m| m.len())
+    });
     entry_bytes.len() + metadata + EVENT_OVERHEAD
 }
 
