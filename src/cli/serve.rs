@@ -67,6 +67,16 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64)
               .range(crate::reports::MIN_K..=crate::reports::MAX_K))]
     pub suppression_k: u64,
+    /// Which periods reports may cover: `any` range of days (DESIGN's contract), or only
+    /// one whole calendar `month`, `quarter` or `year` that has ended, which stops
+    /// evaluators from subtracting overlapping reports or polling today's figures.
+    #[arg(
+        long,
+        env = "CASELEDGER_REPORT_PERIODS",
+        value_enum,
+        default_value = "any"
+    )]
+    pub report_periods: crate::reports::PeriodPolicy,
     /// Write a projection snapshot after this many new entries (checked every 10 s; 0 turns
     /// periodic snapshots off). One is also written at start-up and at shutdown.
     #[arg(long, env = "CASELEDGER_SNAPSHOT_EVERY", default_value_t = 100_000)]
@@ -169,7 +179,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener =
         TcpListener::bind(&args.listen).with_context(|| format!("binding {}", args.listen))?;
     let bound = listener.local_addr()?;
-    let config = ReportConfig::new(args.suppression_k)?;
+    let config = ReportConfig::new(args.suppression_k)?.with_periods(args.report_periods);
     let reports = ReportService::start(ledger.store().clone(), config, Some(ledger.metrics()));
     let writer = args
         .forward_writes

@@ -71,7 +71,16 @@ async fn respond(
     kind: ReportKind,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Evaluator, Role::Auditor])?;
+    let today = state.clock.now().date_naive();
     let period = Period::parse(query.from.as_deref(), query.to.as_deref())
+        .and_then(|p| {
+            state
+                .reports
+                .config()
+                .periods()
+                .admits(&p, today)
+                .map(|()| p)
+        })
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let format = parse_format(query.format.as_deref())?;
     // Read-your-writes: everything committed before this request is in the report.

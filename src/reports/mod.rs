@@ -23,7 +23,7 @@ mod tests;
 pub use fold::StatsProjection;
 pub use follower::{ReportError, ReportService};
 pub use layout::{Column, ColumnKind, Report, ReportKind, Value};
-pub use period::Period;
+pub use period::{Period, PeriodPolicy};
 
 /// The smallest suppression threshold allowed: below 5 the reports would identify people.
 pub const MIN_K: u64 = 5;
@@ -38,6 +38,8 @@ pub const MAX_K: u64 = 1000;
 pub struct ReportConfig {
     /// Counts from 1 to `k - 1` are suppressed.
     k: u64,
+    /// Which periods the server answers reports for.
+    periods: PeriodPolicy,
 }
 
 /// A report configuration that breaks the contract.
@@ -60,7 +62,20 @@ impl ReportConfig {
         if k > MAX_K {
             return Err(ConfigError::KTooLarge(k));
         }
-        Ok(Self { k })
+        Ok(Self {
+            k,
+            periods: PeriodPolicy::Any,
+        })
+    }
+
+    /// The same configuration, answering reports for `periods` only.
+    pub fn with_periods(self, periods: PeriodPolicy) -> Self {
+        Self { periods, ..self }
+    }
+
+    /// Which periods the server answers reports for.
+    pub fn periods(&self) -> PeriodPolicy {
+        self.periods
     }
 
     /// The suppression threshold.
@@ -71,7 +86,10 @@ impl ReportConfig {
 
 impl Default for ReportConfig {
     fn default() -> Self {
-        Self { k: DEFAULT_K }
+        Self {
+            k: DEFAULT_K,
+            periods: PeriodPolicy::Any,
+        }
     }
 }
 

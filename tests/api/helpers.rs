@@ -64,6 +64,11 @@ pub fn spawn_app() -> TestApp {
 }
 
 pub fn spawn_app_with(limits: Limits) -> TestApp {
+    spawn_app_configured(limits, ReportConfig::default())
+}
+
+/// A server with `limits` whose reports follow `reports`.
+pub fn spawn_app_configured(limits: Limits, reports: ReportConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = datadir::init(
         dir.path(),
@@ -81,11 +86,7 @@ pub fn spawn_app_with(limits: Limits) -> TestApp {
         service_key,
         clock: Arc::new(SystemClock),
         limits,
-        reports: ReportService::start(
-            ledger.store().clone(),
-            ReportConfig::default(),
-            Some(ledger.metrics()),
-        ),
+        reports: ReportService::start(ledger.store().clone(), reports, Some(ledger.metrics())),
         writer: None,
     };
     TestApp {

@@ -3,10 +3,13 @@
 
 use caseledger::client;
 use caseledger::envelope::KeyFile;
-use chrono::{Duration, Utc};
+use chrono::{Datelike, Duration, Utc};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
+use caseledger::http::Limits;
+use caseledger::reports::{PeriodPolicy, ReportConfig};
+
+use crate::helpers::{spawn_app, spawn_app_configured, TestApp};
 
 const S: &str = "suppressed";
 
@@ -291,6 +294,69 @@ fn bad_periods_and_formats_are_refused() {
             "{query}: {}",
             r.text
         );
+    }
+}
+
+#[test]
+fn a_server_publishing_whole_months_refuses_any_other_period() {
+    let app = spawn_app_configured(
+        Limits::default(),
+        ReportConfig::default().with_periods(PeriodPolicy::Month),
+    );
+    let (_, evaluator) = app.register_principal("eva", "oversight", &["evaluator"]);
+    let today = Utc::now().date_naive();
+    let this_month = today.with_day(1).expect("first day");
+    let last_month_end = this_month.pred_opt().expect("a day before");
+    let last_month = last_month_end.with_day(1).expect("first day");
+    let this_month_end = this_month
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .expect("last day");
+    let whole_last_month = format!("from={last_month}&to={last_month_end}");
+    for path in ["agencies", "program"] {
+        for refused in [
+            // The month has not ended: its figures would still change as events arrive.
+            format!("from={this_month}&to={this_month_end}"),
+            format!("from={last_month}&to={today}"),
+            // Overlapping ranges of days, which could be subtracted from each other.
+            format!(
+                "from={last_month}&to={}",
+                last_month_end.pred_opt().expect("a day")
+            ),
+            format!(
+                "from={}&to={last_month_end}",
+                last_month.succ_opt().expect("a day")
+            ),
+            // Two months, which a month's report could be subtracted from.
+            format!(
+                "from={}&to={last_month_end}",
+                last_month
+                    .checked_sub_months(chrono::Months::new(1))
+                    .expect("a month before")
+            ),
+        ] {
+            let r = app.get(&format!("/v1/reports/{path}?{refused}"), Some(&evaluator));
+            assert_eq!(
+                (r.status, r.code()),
+                (400, "bad_request"),
+                "{refused}: {}",
+                r.text
+            );
+            assert!(r.content_type.starts_with("application/problem+json"));
+            // The refusal names a period the server would answer.
+            assert!(
+                r.json["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(&whole_last_month)),
+                "{}",
+                r.text
+            );
+        }
+        let r = app.get(
+            &format!("/v1/reports/{path}?{whole_last_month}"),
+            Some(&evaluator),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
     }
 }
 
