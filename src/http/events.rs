@@ -58,10 +58,20 @@ pub(super) fn verify(
                 format!("no registered key {}", env.keyid()),
             )
         })?;
-        record.key
+        (record.key, record.revoked.is_some())
     };
-    // DESIGN §2.1: the signature is checked before anything else is read from the payload.
+    let (key, revoked) = key;
+    // DESIGN §2.1: the signature is checked against a registered, active key before anything
+    // else is read from the payload, so a revoked key's holder learns nothing of how the
+    // payload would be judged. (The writer checks revocation again at the entry's
+    // `recorded_at`, for a revocation committed meanwhile.)
     env.verify(&key)?;
+    if revoked {
+        return Err(ApiError::new(
+            Code::KeyRevoked,
+            format!("key {} was revoked", env.keyid()),
+        ));
+    }
     let event = EventPayload::parse(env.payload()).map_err(|e| {
         let code = match e.kind {
             SchemaErrorKind::StreamMismatch => Code::StreamMismatch,
@@ -185,12 +195,24 @@ pub(super) async fn append_batch(
             format!("events[{i}] is not for stream {stream}; a batch is for one stream"),
         ));
     }
-    let mut ids = std::collections::HashSet::new();
-    if let Some(i) = events.iter().position(|v| !ids.insert(v.event.event_id)) {
-        return Err(ApiError::new(
-            Code::SchemaViolation,
-            format!("events[{i}] repeats an event_id of the same batch"),
-        ));
+    // An event_id twice in one batch: with other bytes, the conflict of rule 6 (409); with
+    // the same bytes, a batch that says one thing twice (nothing to be idempotent about yet).
+    let mut ids = std::collections::HashMap::new();
+    for (i, v) in events.iter().enumerate() {
+        if let Some(first) = ids.insert(v.event.event_id, i) {
+            let same = events[first].envelope.to_wire() == v.envelope.to_wire();
+            return Err(if same {
+                ApiError::new(
+                    Code::SchemaViolation,
+                    format!("events[{i}] repeats events[{first}] of the same batch"),
+                )
+            } else {
+                ApiError::new(
+                    Code::DuplicateEventConflict,
+                    format!("events[{i}] has the event_id of events[{first}] with other bytes"),
+                )
+            });
+        }
     }
     let outcome = state
         .ledger

@@ -15,13 +15,16 @@ use super::forward::{authenticated, writable, Write};
 use super::problem::ApiError;
 use super::{read_body, AppState};
 use crate::client;
-use crate::domain::{PrincipalId, Role};
+use crate::domain::{PrincipalId, Role, Timestamp};
 use crate::ledger::{Code, ExpectedRevision, Outcome};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
-    expires_at: Option<DateTime<Utc>>,
+    /// The events' timestamp rules (RFC 3339, UTC, a four-digit year): chrono's own parser
+    /// would also take `+10000-01-01T00:00:00Z` or a local offset, which the signed
+    /// `principal.token_issued` could not carry.
+    expires_at: Option<Timestamp>,
 }
 
 #[derive(Serialize)]
@@ -81,7 +84,8 @@ pub(super) async fn issue_token(
             .map_err(|e| ApiError::new(Code::SchemaViolation, format!("body: {e}")))?
     };
     let now = state.clock.now();
-    if request.expires_at.is_some_and(|e| e <= now) {
+    let expires_at = request.expires_at.map(DateTime::<Utc>::from);
+    if expires_at.is_some_and(|e| e <= now) {
         return Err(ApiError::new(
             Code::SchemaViolation,
             "expires_at is in the past",
@@ -90,7 +94,7 @@ pub(super) async fn issue_token(
     let token = new_token();
     let sha = hex::encode(token_hash(&token));
     let mut data = json!({"token_sha256": sha, "requested_by": caller.id.as_str()});
-    if let Some(e) = request.expires_at {
+    if let Some(e) = expires_at {
         data["expires_at"] = json!(crate::ledger::entry::format_time(&e));
     }
     let stream = format!("principal-{id}");
@@ -112,9 +116,7 @@ pub(super) async fn issue_token(
         principal: id.to_string(),
         token,
         token_sha256: sha,
-        expires_at: request
-            .expires_at
-            .map(|e| crate::ledger::entry::format_time(&e)),
+        expires_at: expires_at.map(|e| crate::ledger::entry::format_time(&e)),
         index: r[0].index,
     }))
 }

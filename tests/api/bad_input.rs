@@ -370,3 +370,38 @@ fn non_admins_cannot_write_principal_or_agency_events() {
     assert_eq!(app.log_size(), before);
     let _ = envelope::PAYLOAD_TYPE;
 }
+
+#[test]
+fn token_expiry_follows_the_event_timestamp_rules() {
+    let app = spawn_app_with(Limits::default());
+    let path = "/v1/principals/admin/tokens";
+    let before = app.log_size();
+    for expires_at in [
+        "+10000-01-01T00:00:00Z",
+        "2099-01-01 00:00:00Z",
+        "2099-01-01T00:00:00+02:00",
+        "2099-01-01t00:00:00z",
+        "2000-01-01T00:00:00Z",
+    ] {
+        let r = app.post_json(
+            path,
+            Some(&app.admin_token),
+            &json!({ "expires_at": expires_at }),
+        );
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "schema_violation"),
+            "{expires_at}: {}",
+            r.text
+        );
+        assert!(r.content_type.starts_with("application/problem+json"));
+    }
+    assert_eq!(app.log_size(), before);
+    let r = app.post_json(
+        path,
+        Some(&app.admin_token),
+        &json!({"expires_at": "2099-01-01T00:00:00+00:00"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json["expires_at"], "2099-01-01T00:00:00.000000Z");
+}

@@ -2,7 +2,7 @@
 
 use caseledger::client;
 use chrono::Utc;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{agency_data, spawn_app};
 
@@ -217,6 +217,47 @@ fn a_batch_is_atomic() {
 }
 
 #[test]
+fn an_event_id_twice_in_one_batch_is_refused() {
+    let app = spawn_app();
+    let reg = client::signed_event(
+        &app.admin,
+        "agency.registered",
+        "agency-b",
+        agency_data("b"),
+        Utc::now(),
+    );
+    let upd = client::signed_event(
+        &app.admin,
+        "agency.updated",
+        "agency-b",
+        agency_data("b"),
+        Utc::now(),
+    );
+    // The same event_id with other bytes (another name): the conflict of rule 6.
+    let mut payload: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &upd.payload)
+            .expect("base64"),
+    )
+    .expect("json");
+    payload["data"]["name"] = json!("Other name");
+    let other = client::sign_value(&app.admin, &payload);
+    let size = app.log_size();
+    for (events, expected) in [
+        (json!([reg, upd, other]), (409, "duplicate_event_conflict")),
+        (json!([reg, upd, upd]), (400, "schema_violation")),
+    ] {
+        let r = app.post_json(
+            "/v1/events/batch",
+            Some(&app.admin_token),
+            &json!({ "events": events }),
+        );
+        assert_eq!((r.status, r.code()), expected, "{}", r.text);
+        assert!(r.content_type.starts_with("application/problem+json"));
+    }
+    assert_eq!(app.log_size(), size);
+}
+
+#[test]
 fn tokens_authenticate_until_revoked_and_keys_can_be_rotated() {
     let app = spawn_app();
     let (_key, token) = app.register_principal("aud-2", "operator", &["auditor"]);
@@ -350,6 +391,26 @@ fn a_rotated_key_signs_and_the_revoked_one_no_longer_does() {
     );
     let r = app.post_event(&token, &backdated);
     assert_eq!((r.status, r.code()), (403, "key_revoked"), "{}", r.text);
+    // Refused as revoked before the payload is judged (DESIGN §2.1): an unknown field, a
+    // time far ahead or another actor tell the key's holder nothing.
+    for (data, occurred_at) in [
+        (
+            json!({"owner_agency": "rot", "coordinator": "cw-rot", "needs": ["legal"],
+                   "minor": false, "name": "x"}),
+            Utc::now(),
+        ),
+        (
+            json!({"owner_agency": "rot", "coordinator": "cw-rot", "needs": ["legal"], "minor": false}),
+            Utc::now() + chrono::Duration::hours(2),
+        ),
+    ] {
+        let stream = format!("case-{}", uuid::Uuid::new_v4());
+        let bad = client::signed_event(&old, "case.opened", &stream, data, occurred_at);
+        let r = app.post_event(&token, &bad);
+        assert_eq!((r.status, r.code()), (403, "key_revoked"), "{}", r.text);
+        let r = app.post_event(&app.admin_token, &bad);
+        assert_eq!((r.status, r.code()), (403, "key_revoked"), "{}", r.text);
+    }
     assert_eq!(app.log_size(), size);
     let r = app.post_event(&token, &open(&new));
     assert_eq!(r.status, 201, "{}", r.text);
