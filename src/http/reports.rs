@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use actix_web::http::header;
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::auth::Caller;
@@ -48,9 +48,9 @@ fn parse_format(text: Option<&str>) -> Result<Format, ApiError> {
 pub(super) async fn agencies(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<ReportQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    respond(state, &caller, &query, ReportKind::Agencies).await
+    respond(state, &caller, &req, ReportKind::Agencies).await
 }
 
 /// Programme totals for a period.
@@ -59,18 +59,22 @@ pub(super) async fn agencies(
 pub(super) async fn program(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<ReportQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    respond(state, &caller, &query, ReportKind::Program).await
+    respond(state, &caller, &req, ReportKind::Program).await
 }
 
 async fn respond(
     state: web::Data<AppState>,
     caller: &Caller,
-    query: &ReportQuery,
+    req: &HttpRequest,
     kind: ReportKind,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Evaluator, Role::Auditor])?;
+    // Read after the role check: a caller who may not read reports learns nothing from
+    // how their query string would have been judged.
+    let query = web::Query::<ReportQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let today = state.clock.now().date_naive();
     let period = Period::parse(query.from.as_deref(), query.to.as_deref())
         .and_then(|p| {

@@ -2,14 +2,17 @@
 //! suppression table so that its audit knows what a careful reader knows: a reader who sees
 //! 30 answers beside a hidden count of inquiries received knows it is at least 30.
 //!
-//! Counts are of events recorded in the period, so most of these hold only when the period
-//! holds the start of what it counts: answers ≤ inquiries holds for a period from an agency's
-//! first inquiry on, but an answer in February to an inquiry of January makes February's
-//! answers exceed its inquiries. So each is declared when nothing of its kind was recorded
-//! before the period (`period.rs`): entries are recorded in order (`recorded_at` never goes
-//! back), so every response counted is then to something counted. An inequality that could
-//! fail would leave the audit without a solution; one left out that holds would leave the
-//! audit knowing less than the reader. The lifecycles are DESIGN §2.4's rules.
+//! Counts are of events recorded in the period, and a response counted in it may be to
+//! something counted before it: an answer in February to an inquiry of January makes
+//! February's answers exceed its inquiries. So each lifecycle inequality carries what was
+//! still open when the period began (`period.rs`, [`Table::at_most_carried`]):
+//! `answered ≤ received + inquiries unanswered at the start`. A reader of earlier reports may
+//! know that constant exactly (a month whose every inquiry was answered leaves 0), and the
+//! audit assumes they do; for a period from the start of the log it is 0. Entries are
+//! recorded in order (`recorded_at` never goes back), so a response is never counted before
+//! what it responds to. An inequality that could fail would leave the audit without a
+//! solution; one left out that holds would leave the audit knowing less than the reader. The
+//! lifecycles are DESIGN §2.4's rules.
 //!
 //! Any period (every inquiry asks about one to seven distinct domains; a case referred has a
 //! referral made):
@@ -17,31 +20,33 @@
 //! - `cases_with_referrals` ≤ `referrals_made`
 //! - `cases_first_service` ≤ the sum of every agency's `services_started` (a case's first
 //!   service is a `referral.services_started` in the period, which names one domain or more;
-//!   the agency report has a row for every agency the log knows)
+//!   the agency report has a row for every agency registered by the period's end)
 //!
-//! From the start of an agency's inquiries (each is answered at most once):
-//! `inquiries_answered ≤ inquiries_received`.
+//! Per agency, with I, P, A, S the inquiries unanswered, referrals pending, accepted (services
+//! not started) and started (not closed) at the start (each inquiry is answered at most once;
+//! a referral made is accepted, declined or withdrawn; once accepted, its services start
+//! once, in distinct domains, or it is closed or withdrawn; once started, it can only be
+//! closed):
+//! - `inquiries_answered ≤ inquiries_received + I`
+//! - `accepted + declined ≤ received + P`
+//! - `declined + withdrawn + closed ≤ received + P + A + S`
+//! - `closed ≤ accepted + A + S`, each `services_started_<d> ≤ accepted + A`, and
+//!   `services_started ≤ 7 × (accepted + A)` (the last puts `services_started` where a zero
+//!   may be hidden, see `suppression`: without it, a hidden non-zero total of services would
+//!   tell that a referral was accepted)
+//! - each `services_started_<d> + declined + withdrawn ≤ received + P + A`
 //!
-//! From the start of an agency's referrals (a referral made is accepted, declined or
-//! withdrawn; once accepted, its services start once, in distinct domains, or it is closed or
-//! withdrawn; once started, it can only be closed):
-//! - `accepted + declined ≤ received`
-//! - `declined + withdrawn + closed ≤ received`
-//! - `closed ≤ accepted`, each `services_started_<d> ≤ accepted`, and `services_started ≤
-//!   7 × accepted` (the last puts `services_started` where a zero may be hidden, see
-//!   `suppression`: without it, a hidden non-zero total of services would tell that a
-//!   referral was accepted)
-//! - each `services_started_<d> + declined + withdrawn ≤ received`
-//!
-//! Programme, from the start of cases (opened once, then closed and reopened in turn),
-//! consents (withdrawn at most once) and referrals:
-//! - `cases_reopened ≤ cases_closed ≤ cases_opened + cases_reopened`
-//! - `cases_with_referrals ≤ cases_opened`
-//! - `consents_withdrawn ≤ consents_granted`
-//! - `cases_with_referrals ≤ consents_granted` (a referral needs a consent granted in its case
-//!   before it: rule 4)
-//! - `cases_first_service ≤ cases_with_referrals`, and ≤ the sum of every agency's
-//!   `referrals_accepted` (services start on a referral accepted before, rule 5)
+//! Programme (cases are opened once, then closed and reopened in turn; consents withdrawn at
+//! most once; a referral needs an open case and a consent granted before it, not withdrawn:
+//! rule 4; a first service needs a referral accepted before it: rule 5), with the cases open
+//! (O) and closed (C) at the start, the consents granted and not withdrawn (G), the cases
+//! referred before and not yet served (R) and every agency's A summed:
+//! - `cases_reopened ≤ cases_closed + C`, `cases_closed ≤ cases_opened + cases_reopened + O`
+//! - `cases_with_referrals ≤ cases_opened + cases_reopened + O`
+//! - `consents_withdrawn ≤ consents_granted + G`
+//! - `cases_with_referrals ≤ consents_granted + G`
+//! - `cases_first_service ≤ cases_with_referrals + R`, and ≤ the sum of every agency's
+//!   `referrals_accepted` + ΣA
 
 use super::columns::{AgencyCells, ProgramCells};
 use super::period::{AgencyPeriod, PeriodStats};
@@ -53,24 +58,33 @@ const DOMAINS: u64 = Domain::ALL.len() as u64;
 
 /// The inequalities of one agency's row.
 pub(crate) fn agency(table: &mut Table, cells: &AgencyCells, agency: &AgencyPeriod) {
-    if agency.inquiries_from_start {
-        table.at_most(
-            vec![cells.inquiries_answered],
-            vec![cells.inquiries_received],
+    let c = &agency.carried;
+    table.at_most_carried(
+        vec![cells.inquiries_answered],
+        1,
+        vec![cells.inquiries_received],
+        c.inquiries,
+    );
+    let r = &cells.referrals;
+    let (pending, accepted, started) = (c.pending, c.accepted, c.started);
+    table.at_most_carried(vec![r.accepted, r.declined], 1, vec![r.received], pending);
+    table.at_most_carried(
+        vec![r.declined, r.withdrawn, r.closed],
+        1,
+        vec![r.received],
+        pending + accepted + started,
+    );
+    table.at_most_carried(vec![r.closed], 1, vec![r.accepted], accepted + started);
+    for domain in &r.services {
+        table.at_most_carried(vec![*domain], 1, vec![r.accepted], accepted);
+        table.at_most_carried(
+            vec![*domain, r.declined, r.withdrawn],
+            1,
+            vec![r.received],
+            pending + accepted,
         );
     }
-    if !agency.referrals_from_start {
-        return;
-    }
-    let r = &cells.referrals;
-    table.at_most(vec![r.accepted, r.declined], vec![r.received]);
-    table.at_most(vec![r.declined, r.withdrawn, r.closed], vec![r.received]);
-    table.at_most(vec![r.closed], vec![r.accepted]);
-    for domain in &r.services {
-        table.at_most(vec![*domain], vec![r.accepted]);
-        table.at_most(vec![*domain, r.declined, r.withdrawn], vec![r.received]);
-    }
-    table.at_most_times(vec![r.services_total], DOMAINS, vec![r.accepted]);
+    table.at_most_carried(vec![r.services_total], DOMAINS, vec![r.accepted], accepted);
 }
 
 /// The inequalities of the programme row; `agencies` are every agency row's cells.
@@ -97,29 +111,38 @@ pub(crate) fn program(
             .map(|a| a.referrals.services_total)
             .collect(),
     );
-    if stats.cases_from_start {
-        table.at_most(vec![cells.cases_reopened], vec![cells.cases_closed]);
-        table.at_most(
-            vec![cells.cases_closed],
-            vec![cells.cases_opened, cells.cases_reopened],
-        );
-        table.at_most(vec![cells.cases_with_referrals], vec![cells.cases_opened]);
-    }
-    if stats.consents_from_start {
-        table.at_most(vec![cells.consents_withdrawn], vec![cells.consents_granted]);
-        table.at_most(
-            vec![cells.cases_with_referrals],
-            vec![cells.consents_granted],
-        );
-    }
-    if stats.referrals_from_start {
-        table.at_most(
-            vec![cells.cases_first_service],
-            vec![cells.cases_with_referrals],
-        );
-        table.at_most(
-            vec![cells.cases_first_service],
-            agencies.iter().map(|a| a.referrals.accepted).collect(),
-        );
-    }
+    let c = &stats.carried;
+    table.at_most_carried(
+        vec![cells.cases_reopened],
+        1,
+        vec![cells.cases_closed],
+        c.cases_closed,
+    );
+    let opened = vec![cells.cases_opened, cells.cases_reopened];
+    table.at_most_carried(vec![cells.cases_closed], 1, opened.clone(), c.cases_open);
+    table.at_most_carried(vec![cells.cases_with_referrals], 1, opened, c.cases_open);
+    table.at_most_carried(
+        vec![cells.consents_withdrawn],
+        1,
+        vec![cells.consents_granted],
+        c.consents_active,
+    );
+    table.at_most_carried(
+        vec![cells.cases_with_referrals],
+        1,
+        vec![cells.consents_granted],
+        c.consents_active,
+    );
+    table.at_most_carried(
+        vec![cells.cases_first_service],
+        1,
+        vec![cells.cases_with_referrals],
+        c.referred_unserved,
+    );
+    table.at_most_carried(
+        vec![cells.cases_first_service],
+        1,
+        agencies.iter().map(|a| a.referrals.accepted).collect(),
+        c.accepted_unstarted,
+    );
 }

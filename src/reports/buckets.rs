@@ -55,6 +55,10 @@ pub struct AgencyStats {
     pub services_started: [u64; 7],
     /// `referral.closed` by outcome, in `ReferralOutcome::ALL` order.
     pub closed: [u64; 5],
+    /// How the day's events changed the number of the agency's referrals pending, accepted
+    /// (services not started) and started (`fold::Stage` order). Summed over the days before
+    /// a period: what was open when it began. Never reported.
+    pub open_change: [i64; 3],
 }
 
 /// Programme-wide statistics for one day (or a period).
@@ -76,9 +80,9 @@ pub struct ProgramStats {
     pub first_service_seconds: Vec<u32>,
 }
 
-fn add<const N: usize>(into: &mut [u64; N], from: &[u64; N]) {
+fn add<T: Copy + std::ops::AddAssign, const N: usize>(into: &mut [T; N], from: &[T; N]) {
     for (a, b) in into.iter_mut().zip(from) {
-        *a += b;
+        *a += *b;
     }
 }
 
@@ -107,6 +111,7 @@ impl AgencyStats {
         self.referrals_withdrawn += other.referrals_withdrawn;
         add(&mut self.services_started, &other.services_started);
         add(&mut self.closed, &other.closed);
+        add(&mut self.open_change, &other.open_change);
     }
 }
 

@@ -69,8 +69,7 @@ pub(crate) fn agency_columns(k: u64) -> Vec<super::Column> {
             id: "x".parse().expect("a valid slug"),
             name: None,
             stats: AgencyStats::default(),
-            inquiries_from_start: false,
-            referrals_from_start: false,
+            carried: Default::default(),
         },
     );
     row.columns

@@ -27,6 +27,9 @@ pub(crate) struct AgencyTrack {
     pub(crate) id: AgencyId,
     /// The directory name, once `agency.registered` has been folded.
     pub(crate) name: Option<String>,
+    /// The day the log first named the agency (its registration: rules refuse inquiries
+    /// and referrals to an unregistered agency).
+    pub(crate) first_day: Day,
     pub(crate) days: BTreeMap<Day, AgencyStats>,
 }
 
@@ -37,13 +40,25 @@ struct Sent {
     at: i64,
 }
 
+/// Where a referral stands (DESIGN §2.4 rule 5): made (pending), accepted, services started,
+/// or ended (declined, withdrawn or closed). The first three are counted per day in
+/// [`AgencyStats::open_change`], so a period knows what was open when it began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stage {
+    Pending = 0,
+    Accepted = 1,
+    Started = 2,
+    Ended = 3,
+}
+
 /// What later events of a case need to be attributed and timed.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CaseTrack {
     opened_at: Option<i64>,
-    served: bool,
+    /// The day of the case's first `referral.services_started`.
+    pub(crate) served_on: Option<Day>,
     inquiries: HashMap<InquiryId, Sent>,
-    referrals: HashMap<ReferralId, Sent>,
+    referrals: HashMap<ReferralId, (Sent, Stage)>,
     /// Days on which referrals were made in this case, for "cases with referrals".
     pub(crate) referral_days: Vec<Day>,
 }
@@ -89,7 +104,7 @@ impl StatsProjection {
                 StreamId::Agency(id),
                 EventData::AgencyRegistered(d) | EventData::AgencyUpdated(d),
             ) => {
-                let a = self.agency(id);
+                let a = self.agency(id, day);
                 self.agencies[a as usize].name = Some(d.name.as_str().to_owned());
             }
             (StreamId::Case(case), data) => {
@@ -100,7 +115,7 @@ impl StatsProjection {
         }
     }
 
-    fn agency(&mut self, id: &AgencyId) -> u32 {
+    fn agency(&mut self, id: &AgencyId, day: Day) -> u32 {
         if let Some(a) = self.agency_index.get(id) {
             return *a;
         }
@@ -108,6 +123,7 @@ impl StatsProjection {
         self.agencies.push(AgencyTrack {
             id: id.clone(),
             name: None,
+            first_day: day,
             days: BTreeMap::new(),
         });
         self.agency_index.insert(id.clone(), a);
@@ -144,7 +160,7 @@ impl StatsProjection {
             EventData::ConsentGranted(_) => self.program_day(day).consents_granted += 1,
             EventData::ConsentWithdrawn(_) => self.program_day(day).consents_withdrawn += 1,
             EventData::InquirySent(d) => {
-                let agency = self.agency(&d.agency);
+                let agency = self.agency(&d.agency, day);
                 self.cases[c]
                     .inquiries
                     .insert(d.inquiry_id.clone(), Sent { agency, at });
@@ -178,12 +194,14 @@ impl StatsProjection {
 
     fn apply_referral(&mut self, c: usize, data: &EventData, at: i64, day: Day) {
         if let EventData::ReferralMade(d) = data {
-            let agency = self.agency(&d.agency);
+            let agency = self.agency(&d.agency, day);
             let case = &mut self.cases[c];
             case.referrals
-                .insert(d.referral_id.clone(), Sent { agency, at });
+                .insert(d.referral_id.clone(), (Sent { agency, at }, Stage::Pending));
             case.referral_days.push(day);
-            self.agency_day(agency, day).referrals_received += 1;
+            let s = self.agency_day(agency, day);
+            s.referrals_received += 1;
+            s.open_change[Stage::Pending as usize] += 1;
             return;
         }
         let referral_id = match data {
@@ -194,13 +212,25 @@ impl StatsProjection {
             EventData::ReferralClosed(d) => &d.referral_id,
             _ => return,
         };
-        let Some(sent) = self.cases[c].referrals.get(referral_id).copied() else {
+        let Some((sent, stage)) = self.cases[c].referrals.get_mut(referral_id) else {
             return;
         };
+        let (sent, was) = (*sent, *stage);
+        let now = match data {
+            EventData::ReferralAccepted(_) => Stage::Accepted,
+            EventData::ReferralServicesStarted(_) => Stage::Started,
+            _ => Stage::Ended,
+        };
+        *stage = now;
         if let EventData::ReferralServicesStarted(_) = data {
             self.first_service(c, at, day);
         }
         let s = self.agency_day(sent.agency, day);
+        for (stage, change) in [(was, -1), (now, 1)] {
+            if stage != Stage::Ended {
+                s.open_change[stage as usize] += change;
+            }
+        }
         match data {
             EventData::ReferralAccepted(_) => {
                 s.referrals_accepted += 1;
@@ -225,10 +255,10 @@ impl StatsProjection {
     /// Times the case's first service, once per case.
     fn first_service(&mut self, c: usize, at: i64, day: Day) {
         let case = &mut self.cases[c];
-        if case.served {
+        if case.served_on.is_some() {
             return;
         }
-        case.served = true;
+        case.served_on = Some(day);
         if let Some(opened) = case.opened_at {
             let seconds = seconds_between(opened, at);
             self.program_day(day).first_service_seconds.push(seconds);

@@ -4,7 +4,7 @@
 use chrono::{Datelike, NaiveDate};
 
 use super::buckets::{AgencyStats, ProgramStats};
-use super::fold::{Day, StatsProjection};
+use super::fold::{Day, Stage, StatsProjection};
 use crate::domain::AgencyId;
 
 /// An inclusive range of UTC calendar days, by `recorded_at`.
@@ -177,6 +177,11 @@ impl Period {
     pub fn contains(&self, day: Day) -> bool {
         self.days().contains(&day)
     }
+
+    /// Whether the period reaches `day`: `day` is its last day or before.
+    fn reaches(&self, day: Day) -> bool {
+        day <= self.to.num_days_from_ce()
+    }
 }
 
 /// One agency's figures over a period.
@@ -188,12 +193,84 @@ pub struct AgencyPeriod {
     pub name: Option<String>,
     /// Its figures.
     pub stats: AgencyStats,
-    /// No inquiry was sent to the agency before the period, so every answer counted in it is
-    /// to an inquiry counted in it.
-    pub inquiries_from_start: bool,
-    /// No referral was made to the agency before the period, so every response counted in it
-    /// is to a referral counted in it.
-    pub referrals_from_start: bool,
+    /// What was still open when the period began.
+    pub carried: AgencyCarried,
+}
+
+/// An agency's inquiries and referrals still open when a period began: the responses
+/// counted in the period are to these or to those counted in it. All 0 for a period that
+/// starts before the agency's first inquiry and referral.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgencyCarried {
+    /// Inquiries sent to the agency and not answered.
+    pub inquiries: u64,
+    /// Referrals made to it, neither accepted nor ended.
+    pub pending: u64,
+    /// Referrals it accepted whose services had not started, not ended.
+    pub accepted: u64,
+    /// Referrals whose services had started, not closed.
+    pub started: u64,
+}
+
+impl AgencyCarried {
+    /// What the days before a period (`before`) left open.
+    fn after<'a>(before: impl Iterator<Item = &'a AgencyStats>) -> Self {
+        let (mut sent, mut answered, mut open) = (0u64, 0u64, [0i64; 3]);
+        for day in before {
+            sent += day.inquiries_received;
+            answered += day.inquiries_answered;
+            for (o, change) in open.iter_mut().zip(day.open_change) {
+                *o += change;
+            }
+        }
+        let open = |stage: Stage| u64::try_from(open[stage as usize]).unwrap_or(0);
+        Self {
+            inquiries: sent.saturating_sub(answered),
+            pending: open(Stage::Pending),
+            accepted: open(Stage::Accepted),
+            started: open(Stage::Started),
+        }
+    }
+}
+
+/// The programme's cases and consents open when a period began (all 0 for a period that
+/// starts before the first case).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProgramCarried {
+    /// Cases open (opened or reopened, not closed since).
+    pub cases_open: u64,
+    /// Cases closed and not reopened.
+    pub cases_closed: u64,
+    /// Consents granted and not withdrawn (some may have expired: a reader cannot tell).
+    pub consents_active: u64,
+    /// Cases with a referral made before the period and no service started before it.
+    pub referred_unserved: u64,
+    /// Referrals accepted, services not started, not ended, over every agency.
+    pub accepted_unstarted: u64,
+}
+
+impl ProgramCarried {
+    /// What the days before a period (`before`) left open; `referred_unserved` and
+    /// `accepted_unstarted` are the caller's to fill.
+    fn after<'a>(before: impl Iterator<Item = &'a ProgramStats>) -> Self {
+        let (mut opened, mut reopened, mut closed) = (0u64, 0u64, 0u64);
+        let (mut granted, mut withdrawn) = (0u64, 0u64);
+        for day in before {
+            opened += day.cases_opened;
+            reopened += day.cases_reopened;
+            closed += day.cases_closed.iter().sum::<u64>();
+            granted += day.consents_granted;
+            withdrawn += day.consents_withdrawn;
+        }
+        // A case is closed from open, and reopened from closed (rule 1).
+        Self {
+            cases_open: (opened + reopened).saturating_sub(closed),
+            cases_closed: closed.saturating_sub(reopened),
+            consents_active: granted.saturating_sub(withdrawn),
+            referred_unserved: 0,
+            accepted_unstarted: 0,
+        }
+    }
 }
 
 /// Everything a report needs for one period.
@@ -205,33 +282,31 @@ pub struct PeriodStats {
     pub program: ProgramStats,
     /// Distinct cases with at least one referral made in the period.
     pub cases_with_referrals: u64,
-    /// No case was opened before the period: every case closed or reopened in it, or
-    /// referred, was opened in it.
-    pub cases_from_start: bool,
-    /// No consent was granted before the period: every one withdrawn in it was granted in it.
-    pub consents_from_start: bool,
-    /// No referral was made before the period, to any agency.
-    pub referrals_from_start: bool,
+    /// What was open when the period began.
+    pub carried: ProgramCarried,
 }
 
 impl StatsProjection {
-    /// Sums the buckets of `period`.
+    /// Sums the buckets of `period`. Agencies the log first named after the period are left
+    /// out: their rows would be zeros a reader knows (from the directory's `registered_at`),
+    /// and a report of an ended period would change as agencies register.
     pub fn period(&self, period: &Period) -> PeriodStats {
         let mut agencies: Vec<AgencyPeriod> = self
             .agencies
             .iter()
+            .filter(|track| period.reaches(track.first_day))
             .map(|track| {
                 let mut stats = AgencyStats::default();
                 for bucket in track.days.range(period.days()).map(|(_, s)| s) {
                     stats.absorb(bucket);
                 }
-                let mut before = track.days.range(period.before()).map(|(_, s)| s);
                 AgencyPeriod {
                     id: track.id.clone(),
                     name: track.name.clone(),
                     stats,
-                    inquiries_from_start: before.clone().all(|s| s.inquiries_received == 0),
-                    referrals_from_start: before.all(|s| s.referrals_received == 0),
+                    carried: AgencyCarried::after(
+                        track.days.range(period.before()).map(|(_, s)| s),
+                    ),
                 }
             })
             .collect();
@@ -240,19 +315,28 @@ impl StatsProjection {
         for bucket in self.program.range(period.days()).map(|(_, s)| s) {
             program.absorb(bucket);
         }
-        let cases_with_referrals = self
-            .cases
-            .iter()
-            .filter(|c| c.referral_days.iter().any(|d| period.contains(*d)))
-            .count() as u64;
-        let mut before = self.program.range(period.before()).map(|(_, s)| s);
+        let mut carried =
+            ProgramCarried::after(self.program.range(period.before()).map(|(_, s)| s));
+        carried.accepted_unstarted = agencies.iter().map(|a| a.carried.accepted).sum();
+        let mut cases_with_referrals = 0;
+        for case in &self.cases {
+            if case.referral_days.iter().any(|d| period.contains(*d)) {
+                cases_with_referrals += 1;
+            }
+            let referred_before = case
+                .referral_days
+                .iter()
+                .any(|d| period.before().contains(d));
+            let served_before = case.served_on.is_some_and(|d| period.before().contains(&d));
+            if referred_before && !served_before {
+                carried.referred_unserved += 1;
+            }
+        }
         PeriodStats {
-            referrals_from_start: agencies.iter().all(|a| a.referrals_from_start),
             agencies,
             program,
             cases_with_referrals,
-            cases_from_start: before.clone().all(|s| s.cases_opened == 0),
-            consents_from_start: before.all(|s| s.consents_granted == 0),
+            carried,
         }
     }
 }

@@ -266,6 +266,9 @@ fn only_evaluators_and_auditors_may_read_reports() {
             let r = app.get(&url, Some(refused));
             assert_eq!((r.status, r.code()), (403, "forbidden"), "{}", r.text);
             assert!(r.content_type.starts_with("application/problem+json"));
+            // Refused before the query is read, whatever it holds.
+            let r = app.get(&format!("/v1/reports/{path}?form=csv"), Some(refused));
+            assert_eq!((r.status, r.code()), (403, "forbidden"), "{}", r.text);
         }
         assert_eq!(app.get(&url, None).status, 401);
         assert_eq!(app.get(&url, Some(&auditor)).status, 200);

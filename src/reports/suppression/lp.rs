@@ -75,9 +75,10 @@ impl Lp {
             .map(|r| {
                 let relation = &relations.all[r];
                 let mut terms = Vec::new();
-                // Σ lower − factor · Σ upper (=|≤) 0, shown cells moved to the right.
-                let mut rhs = 0.0;
+                // Σ lower − factor · Σ upper (=|≤) factor · carried, shown cells moved to
+                // the right.
                 let factor = relation.factor as f64;
+                let mut rhs = factor * relation.carried as f64;
                 for (cells, sign) in [(&relation.lower, 1.0), (&relation.upper, -factor)] {
                     for c in cells {
                         match index.get(c) {

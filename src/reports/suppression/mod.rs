@@ -64,7 +64,8 @@ pub struct Equation {
     pub parts: Vec<CellId>,
 }
 
-/// An inequality: the cells `lesser` add up to at most `factor` times the cells `greater`.
+/// An inequality: the cells `lesser` add up to at most `factor` times the cells `greater`
+/// plus `carried`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inequality {
     /// The smaller side.
@@ -74,6 +75,10 @@ pub struct Inequality {
     pub factor: u64,
     /// The greater side.
     pub greater: Vec<CellId>,
+    /// A known constant on the greater side, multiplied with it: what was still open when
+    /// the period began (inquiries not yet answered, referrals not yet accepted...), which
+    /// a reader of earlier reports may know exactly.
+    pub carried: u64,
 }
 
 /// Counts, their suppression flags, and the relations between them.
@@ -118,13 +123,26 @@ impl Table {
     /// Declares that the cells `lesser` add up to at most `factor` times the cells `greater`
     /// (as [`Table::at_most`]).
     pub fn at_most_times(&mut self, lesser: Vec<CellId>, factor: u64, greater: Vec<CellId>) {
-        let holds = self.sum(&lesser) <= factor * self.sum(&greater);
+        self.at_most_carried(lesser, factor, greater, 0);
+    }
+
+    /// Declares that the cells `lesser` add up to at most `factor` times the cells `greater`
+    /// plus the constant `carried` (as [`Table::at_most`]).
+    pub fn at_most_carried(
+        &mut self,
+        lesser: Vec<CellId>,
+        factor: u64,
+        greater: Vec<CellId>,
+        carried: u64,
+    ) {
+        let holds = self.sum(&lesser) <= factor * (self.sum(&greater) + carried);
         debug_assert!(holds, "an inequality must hold for the true values");
         if holds {
             self.inequalities.push(Inequality {
                 lesser,
                 factor,
                 greater,
+                carried,
             });
         }
     }
@@ -174,8 +192,14 @@ impl Table {
         self.suppressed[id.0] && (1..k).contains(&self.values[id.0])
     }
 
-    /// Applies primary and complementary suppression with threshold `k`.
+    /// Applies primary and complementary suppression with threshold `k`. A table whose hidden
+    /// cells come to form a group larger than the audit takes (`audit::MAX_GROUP`) is hidden
+    /// whole.
     pub fn suppress(&mut self, k: u64) {
+        self.suppress_within(k, audit::MAX_GROUP);
+    }
+
+    fn suppress_within(&mut self, k: u64, max_group: usize) {
         for (value, hidden) in self.values.iter().zip(self.suppressed.iter_mut()) {
             *hidden = (1..k).contains(value);
         }
@@ -183,6 +207,16 @@ impl Table {
         let mut audit = audit::Audit::default();
         loop {
             self.apply_rules(k, &relations);
+            if let Some(cells) = audit::oversized(self, &relations, max_group) {
+                tracing::warn!(
+                    cells,
+                    limit = max_group,
+                    "a report's hidden cells form a group too large to audit; every cell is \
+                     hidden (ask for a longer period)"
+                );
+                self.suppressed.iter_mut().for_each(|s| *s = true);
+                break;
+            }
             let unprotected = audit.unprotected(self, k, &relations);
             if unprotected.is_empty() {
                 break;
@@ -247,6 +281,32 @@ mod tests {
         assert!([total, a, zero].iter().all(|c| t.is_suppressed(*c)));
         assert!(!t.is_suppressed(outside));
         assert!(!t.fail_closed(&relations, &[&[a]]));
+        assert!(t.cells().all(|c| t.is_suppressed(c)));
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// `n` small cells under a shown total, and a cell outside any relation.
+    fn column(n: usize) -> (Table, CellId, CellId) {
+        let mut t = Table::new();
+        let parts: Vec<CellId> = (0..n).map(|_| t.cell(5)).collect();
+        let total = t.cell(5 * n as u64);
+        t.equation(total, parts);
+        let outside = t.cell(50);
+        (t, total, outside)
+    }
+
+    #[test]
+    fn a_group_too_large_to_audit_hides_the_whole_table() {
+        let (mut t, total, outside) = column(20);
+        t.suppress_within(11, 20);
+        assert!(!t.is_suppressed(total), "{t:?}");
+        assert!(!t.is_suppressed(outside), "{t:?}");
+        let (mut t, _, _) = column(21);
+        t.suppress_within(11, 20);
         assert!(t.cells().all(|c| t.is_suppressed(c)));
     }
 }

@@ -3,13 +3,14 @@
 
 use super::{CellId, Table};
 
-/// `Σ lower = Σ upper` (an equation: its parts, its total) or `Σ lower ≤ factor · Σ upper`
-/// (an inequality: its lesser side, its greater side).
+/// `Σ lower = Σ upper` (an equation: its parts, its total) or `Σ lower ≤ factor · (Σ upper +
+/// carried)` (an inequality: its lesser side, its greater side, a known constant).
 #[derive(Debug, Clone)]
 pub(super) struct Relation {
     pub(super) lower: Vec<CellId>,
     pub(super) upper: Vec<CellId>,
     pub(super) factor: u64,
+    pub(super) carried: u64,
     pub(super) equal: bool,
 }
 
@@ -31,12 +32,14 @@ impl Relations {
             lower: e.parts.clone(),
             upper: vec![e.total],
             factor: 1,
+            carried: 0,
             equal: true,
         });
         let inequalities = table.inequalities.iter().map(|i| Relation {
             lower: i.lesser.clone(),
             upper: i.greater.clone(),
             factor: i.factor,
+            carried: i.carried,
             equal: false,
         });
         let all: Vec<Relation> = equations.chain(inequalities).collect();
@@ -90,7 +93,7 @@ impl Relations {
         self.of(cell).any(|r| {
             r.lower.contains(&cell)
                 && r.upper.iter().all(|c| !table.suppressed[c.0])
-                && r.factor * shown(&r.upper) <= shown(&r.lower)
+                && r.factor * (shown(&r.upper) + r.carried) <= shown(&r.lower)
         })
     }
 }

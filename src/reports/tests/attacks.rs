@@ -55,8 +55,13 @@ fn opened_with_consent(
 /// Case `n` opened on 2026-03-02 with an inquiry to `to`, answered if `answered` is given
 /// as `(trafficking_experience, support_offered)`.
 fn inquiry_case(log: &mut Log, n: u32, to: &str, answered: Option<(bool, bool)>) {
+    inquiry_case_on(log, 2, n, to, answered);
+}
+
+/// As [`inquiry_case`], on 2026-03-`on`.
+fn inquiry_case_on(log: &mut Log, on: u32, n: u32, to: &str, answered: Option<(bool, bool)>) {
     let c = case(n);
-    let at = |s: i64| plus(day(2), 3600 + 10 * i64::from(n) + s);
+    let at = |s: i64| plus(day(on), 3600 + 10 * i64::from(n) + s);
     opened_with_consent(log, &c, at(0), "inquiry", json!("any"));
     log.push(at(2), &c, "inquiry.sent", inquiry("q1", to));
     if let Some((experience, support)) = answered {
@@ -114,6 +119,57 @@ fn answers_beside_a_column_do_not_pin_small_cells() {
         // Either the total or e's answers must go; the audit takes the total (fewer cells).
         assert_eq!(program["program"]["inquiries_sent"], S);
         assert_eq!(row(&agencies, "e")["inquiries_answered"], 30);
+    }
+}
+
+#[test]
+fn answers_beside_a_column_do_not_pin_small_cells_after_an_earlier_period() {
+    // The same recovery across two periods that do not overlap (a review found it after the
+    // one above was fixed for periods from the start of the log only). 03-02: 30 inquiries
+    // to e, all answered; the report of 03-01..03-09 shows received 30, answered 30, so a
+    // reader knows e had no inquiry left open on 03-10. 03-12: b and c one each, e 30, all of
+    // e's answered. In the report of 03-10..03-31, e's 30 answers are then to its own 30
+    // inquiries of the period: shown beside a shown total of 32, they pin b = c = 1.
+    let mut log = agencies(&["a", "b", "c", "d", "e"]);
+    for n in 0..30 {
+        inquiry_case_on(&mut log, 2, n, "e", Some((true, false)));
+    }
+    inquiry_case_on(&mut log, 12, 30, "b", None);
+    inquiry_case_on(&mut log, 12, 31, "c", None);
+    for n in 32..62 {
+        inquiry_case_on(&mut log, 12, n, "e", Some((true, false)));
+    }
+    let projection = log.sorted().projection();
+    let (first, _) = reports(&projection, 1, 9, 11);
+    let e = row(&first, "e");
+    let open_at_start = e["inquiries_received"].as_u64().expect("shown")
+        - e["inquiries_answered"].as_u64().expect("shown");
+    assert_eq!(open_at_start, 0);
+    assert_whole_table_protected(&projection, 10, 31);
+    let (agencies, program) = reports(&projection, 10, 31, 11);
+    for id in ["b", "c"] {
+        assert_eq!(row(&agencies, id)["inquiries_received"], S, "{id}");
+    }
+    // The reader's bound on b: the total, less every other row's least possible count (a
+    // hidden count is at least 1; e's is at least its answers less what was open).
+    let sent = program["program"]["inquiries_sent"].as_u64();
+    let e = row(&agencies, "e");
+    let e_least = match (&e["inquiries_received"], e["inquiries_answered"].as_u64()) {
+        (v, _) if v.is_u64() => v.as_u64(),
+        (_, Some(answered)) => Some(answered.saturating_sub(open_at_start).max(1)),
+        _ => None,
+    };
+    if let (Some(sent), Some(e_least)) = (sent, e_least) {
+        let others: u64 = ["a", "c", "d"]
+            .iter()
+            .map(|id| {
+                row(&agencies, id)["inquiries_received"]
+                    .as_u64()
+                    .unwrap_or(1)
+            })
+            .sum();
+        let b_most = sent.saturating_sub(e_least + others);
+        assert!(b_most >= 10, "b is at most {b_most}: {agencies}\n{program}");
     }
 }
 
@@ -195,4 +251,83 @@ fn first_services_beside_the_agencies_acceptances_do_not_pin_a_small_cell() {
         first == S || a == S,
         "b's acceptances are pinned at 6 or more: first {first}, a {a}"
     );
+}
+
+#[test]
+fn what_was_open_when_a_period_began_is_carried_into_it() {
+    // Referrals made on 03-02 (accepted or declined a few seconds later), services started
+    // on 03-05 (a: 3) or 03-30 (a: 2 more), or declined (b: 4); an inquiry to b on 03-02
+    // never answered, one to a answered at once.
+    let mut log = agencies(&["a", "b"]);
+    for n in 0..3 {
+        referral_case(&mut log, n, "a", &["medical"], 5);
+    }
+    for n in 3..5 {
+        referral_case(&mut log, n, "a", &["medical"], 30);
+    }
+    for n in 5..9 {
+        referral_case(&mut log, n, "b", &[], 0);
+    }
+    inquiry_case_on(&mut log, 2, 9, "b", None);
+    inquiry_case_on(&mut log, 2, 10, "a", Some((true, false)));
+    let projection = log.sorted().projection();
+    let carried = |from: u32, agency: &str| {
+        let period = Period::new(day(from).date_naive(), day(31).date_naive()).expect("period");
+        let stats = projection.period(&period);
+        let a = stats
+            .agencies
+            .iter()
+            .find(|a| a.id.as_str() == agency)
+            .expect("a row");
+        (a.carried, stats.carried)
+    };
+    let (a, program) = carried(1, "a");
+    assert_eq!(a, Default::default(), "nothing is open before the log");
+    assert_eq!(program, Default::default());
+    let (a, program) = carried(3, "a");
+    assert_eq!(
+        (a.inquiries, a.pending, a.accepted, a.started),
+        (0, 0, 5, 0)
+    );
+    // 11 cases opened, none closed; 11 consents; 9 cases referred, none served.
+    assert_eq!(
+        (
+            program.cases_open,
+            program.consents_active,
+            program.referred_unserved,
+            program.accepted_unstarted
+        ),
+        (11, 11, 9, 5)
+    );
+    let (b, _) = carried(3, "b");
+    assert_eq!(
+        (b.inquiries, b.pending, b.accepted, b.started),
+        (1, 0, 0, 0)
+    );
+    let (a, program) = carried(6, "a");
+    assert_eq!((a.pending, a.accepted, a.started), (0, 2, 3));
+    assert_eq!(
+        (program.referred_unserved, program.accepted_unstarted),
+        (6, 2)
+    );
+}
+
+#[test]
+fn agencies_registered_after_a_period_have_no_row_in_its_report() {
+    // Their row would be zeros a reader knows from the directory's registered_at, which the
+    // audit would count as room to hide in, and the report of an ended period would change.
+    let mut log = agencies(&["a"]);
+    log.push(day(20), "agency-late", "agency.registered", agency("late"));
+    let projection = log.sorted().projection();
+    let ids = |to: u32| -> Vec<String> {
+        let (agencies, _) = reports(&projection, 1, to, 11);
+        agencies["agencies"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| r["agency"].as_str().expect("an id").to_owned())
+            .collect()
+    };
+    assert_eq!(ids(19), ["a"]);
+    assert_eq!(ids(20), ["a", "late"]);
 }

@@ -55,7 +55,8 @@ fn optimum(t: &Table, target: CellId, direction: OptimizationDirection, cap: i32
     for i in t.inequalities() {
         let mut terms: Vec<(Variable, f64)> = i.lesser.iter().map(|c| (var(c), 1.0)).collect();
         terms.extend(i.greater.iter().map(|c| (var(c), -(i.factor as f64))));
-        p.add_constraint(terms.as_slice(), ComparisonOp::Le, 0.0);
+        let rhs = (i.factor * i.carried) as f64;
+        p.add_constraint(terms.as_slice(), ComparisonOp::Le, rhs);
     }
     match p.solve() {
         Ok(SolveOutcome::Solution(s)) => s.objective().round() as i64,
