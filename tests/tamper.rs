@@ -226,3 +226,41 @@ fn a_damaged_stored_tree_node_stops_the_start_up() {
         Ok(_) => panic!("the ledger opened over a damaged tree node"),
     }
 }
+
+#[test]
+fn rebuild_refuses_a_log_the_server_would_refuse() {
+    // Bytes and leaf hash edited together: only the signed checkpoint's root tells.
+    let (dir, _) = populated();
+    tamper(dir.path(), true);
+    let out = caseledger(&["rebuild"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("entry {TAMPERED}")), "{stderr}");
+}
+
+#[test]
+fn rebuild_reports_a_snapshot_that_does_not_match_the_log() {
+    let (dir, _) = populated();
+    // Reopening saves a snapshot of the whole log.
+    drop(datadir::open(dir.path(), Arc::new(SystemClock)).expect("reopen"));
+    std::thread::sleep(std::time::Duration::from_millis(200)); // let the writer thread stop
+    let path = dir.path().join(caseledger::ledger::snapshot::SNAPSHOT_FILE);
+    let mut snap: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("a snapshot")).expect("json");
+    // As if the log had been rewritten below the snapshot's end.
+    snap["leaf_hash"] = json!("00".repeat(32));
+    std::fs::write(&path, serde_json::to_vec(&snap).expect("json")).expect("write");
+    let out = caseledger(&["rebuild"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("does not match this log"), "{stderr}");
+    // The rebuilt snapshot replaced it: the next rebuild compares against it and agrees.
+    let out = caseledger(&["rebuild"], dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("equals the discarded snapshot"), "{stdout}");
+}

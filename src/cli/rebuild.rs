@@ -6,7 +6,8 @@ use std::io::Write;
 use std::time::Instant;
 
 use crate::datadir;
-use crate::ledger::{self, snapshot, LedgerState};
+use crate::ledger::snapshot::SnapshotError;
+use crate::ledger::{self, snapshot, Ledger};
 
 /// Arguments of `rebuild`.
 #[derive(Debug, clap::Args)]
@@ -24,8 +25,22 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
     // A running server writes the snapshot too, and would keep its own state: stop it first.
     let _lock = datadir::lock_writer(dir)?;
     let store = datadir::open_sqlite(dir)?;
+    let signer = datadir::read_signer(dir)?;
     let path = dir.join(snapshot::SNAPSHOT_FILE);
-    let previous = snapshot::load(&path, store.as_ref()).ok().flatten();
+    // A snapshot that does not match this log (it covers more entries than the log holds,
+    // or another entry at its end) says the log was rolled back or rewritten since: worth
+    // an exit code, not only a line. One that cannot be read is only noted.
+    let (previous, mismatch) = match snapshot::load(&path, store.as_ref()) {
+        Ok(previous) => (previous, None),
+        Err(SnapshotError::Mismatch(why)) => {
+            eprintln!("the snapshot does not match this log ({why}); it is discarded");
+            (None, Some(why))
+        }
+        Err(e) => {
+            eprintln!("the snapshot could not be read ({e}); it is discarded");
+            (None, None)
+        }
+    };
     if path.exists() {
         std::fs::remove_file(&path)?;
     }
@@ -34,7 +49,8 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
         eprint!("\rfolded {done}/{total} entries");
         let _ = std::io::stderr().flush();
     };
-    let state = ledger::load_state_from(store.as_ref(), LedgerState::default(), &progress)?;
+    // The checks a server makes at start-up: a log it would refuse is not rebuilt from.
+    let state = Ledger::check_log(store.as_ref(), &signer, &progress)?;
     eprintln!();
     let took = started.elapsed();
     snapshot::save(&path, &state, store.as_ref())?;
@@ -59,6 +75,9 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
         if !same {
             anyhow::bail!("the discarded snapshot disagreed with the log");
         }
+    }
+    if let Some(why) = mismatch {
+        anyhow::bail!("the discarded snapshot did not match this log: {why}");
     }
     Ok(())
 }

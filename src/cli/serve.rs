@@ -159,6 +159,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
              log and never show in this node's reads (share an EventStoreDB log instead)"
         );
     }
+    let sqlite = matches!(backend, Backend::Sqlite);
     let (ledger, service_key) = match backend {
         Backend::Sqlite => {
             if args.init && !datadir::is_initialised(dir) {
@@ -171,7 +172,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let on_stop = ledger.clone();
     // The projection snapshot lives beside ledger.db; a shared EventStoreDB log has none.
-    let snapshots = datadir::is_initialised(dir) && args.snapshot_every > 0;
+    let snapshots = sqlite && args.snapshot_every > 0;
     let snapshotter = snapshots.then(|| {
         let every = std::time::Duration::from_secs(10);
         datadir::Snapshotter::start(dir, ledger.clone(), args.snapshot_every, every)

@@ -44,6 +44,15 @@ pub fn load_for_open(
     store: &dyn EventStore,
     start: LedgerState,
 ) -> Result<(LedgerState, u64), OpenError> {
+    load_for_open_showing(store, start, &|_, _| {})
+}
+
+/// [`load_for_open`], calling `progress(done, total)` as the fold up to the checkpoint goes.
+pub fn load_for_open_showing(
+    store: &dyn EventStore,
+    start: LedgerState,
+    progress: &dyn Fn(u64, u64),
+) -> Result<(LedgerState, u64), OpenError> {
     let size = store.size()?;
     // The size the note states, not the row's column: a row claiming more than its note
     // (which takes no key to write) would skip the check of the entries in between.
@@ -57,7 +66,7 @@ pub fn load_for_open(
         false => LedgerState::default(),
     };
     let from = start.size;
-    let mut state = fold_until(store, start, covered, &|_, _| {})?;
+    let mut state = fold_until(store, start, covered, progress)?;
     check_tail(store, &mut state, size)?;
     Ok((state, from))
 }

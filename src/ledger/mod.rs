@@ -154,6 +154,19 @@ impl Ledger {
         self
     }
 
+    /// Folds the whole log with the checks `open` makes (each entry against its leaf hash,
+    /// the latest checkpoint's signature and root, the signatures and rules of the entries
+    /// past it), without starting a writer or signing anything: for `caseledger rebuild`.
+    pub fn check_log(
+        store: &dyn EventStore,
+        signer: &NoteSigner,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<LedgerState, OpenError> {
+        let (state, from) = load::load_for_open_showing(store, LedgerState::default(), progress)?;
+        load::check_against_checkpoint(store, signer, &state, from)?;
+        Ok(state)
+    }
+
     /// Folds the log, checks its integrity against the latest checkpoint, and starts the writer.
     pub fn open(
         store: Arc<dyn EventStore>,
