@@ -14,6 +14,7 @@ pub mod fold;
 pub mod follower;
 pub mod layout;
 pub mod period;
+pub mod policy;
 pub mod render;
 pub mod suppression;
 
@@ -23,7 +24,8 @@ mod tests;
 pub use fold::StatsProjection;
 pub use follower::{ReportError, ReportService};
 pub use layout::{Column, ColumnKind, Report, ReportKind, Value};
-pub use period::{Period, PeriodPolicy};
+pub use period::Period;
+pub use policy::PeriodPolicy;
 
 /// The smallest suppression threshold allowed: below 5 the reports would identify people.
 pub const MIN_K: u64 = 5;

@@ -308,7 +308,9 @@ fn a_server_publishing_whole_months_refuses_any_other_period() {
     );
     let (_, evaluator) = app.register_principal("eva", "oversight", &["evaluator"]);
     let today = Utc::now().date_naive();
-    let this_month = today.with_day(1).expect("first day");
+    // A month is answered from the second day after it ends.
+    let unsettled = today.pred_opt().expect("a day before");
+    let this_month = unsettled.with_day(1).expect("first day");
     let last_month_end = this_month.pred_opt().expect("a day before");
     let last_month = last_month_end.with_day(1).expect("first day");
     let this_month_end = this_month

@@ -33,6 +33,51 @@ const NODE_LIMIT: u64 = 2_000;
 /// How many times the question is asked of all the cells at once, at most.
 const ROUNDS: usize = 8;
 
+/// Solver work one report's suppression may spend, in units of the square of a solve's
+/// variables (measured: a solve's time grows about so, 6 to 9 ns per unit on a 2-core
+/// machine of 2026, from 3,600 to 26,000 variables), summed over the solves; a bounded
+/// branch-and-bound search counts as ten solves. About 10 s of a core. Past it,
+/// `Table::suppress` hides the whole table, so no request holds a core for minutes. A count,
+/// not a time: a request always gets the same answer whatever the machine's load.
+pub(super) const BUDGET: u64 = 1_500_000_000;
+
+/// Branch-and-bound searches count as this many solves.
+const SEARCH_WEIGHT: u64 = 10;
+
+thread_local! {
+    /// Solver work spent by the suppression running on this thread.
+    static SPENT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// A smaller budget, for tests.
+    static LIMIT: std::cell::Cell<u64> = const { std::cell::Cell::new(BUDGET) };
+}
+
+/// Runs `f` with the budget set to `budget` on this thread.
+#[cfg(test)]
+pub(crate) fn with_budget<R>(budget: u64, f: impl FnOnce() -> R) -> R {
+    LIMIT.with(|l| l.set(budget));
+    let result = f();
+    LIMIT.with(|l| l.set(BUDGET));
+    result
+}
+
+/// Starts counting the solver work of one suppression.
+pub(super) fn start_counting() {
+    SPENT.with(|s| s.set(0));
+}
+
+/// Whether this thread's suppression has spent its [`BUDGET`].
+pub(super) fn exhausted() -> bool {
+    SPENT.with(|s| s.get()) > LIMIT.with(|l| l.get())
+}
+
+/// Counts a solve over `vars` variables, `times` over.
+fn spend(vars: usize, times: u64) {
+    let units = (vars as u64)
+        .saturating_mul(vars as u64)
+        .saturating_mul(times);
+    SPENT.with(|s| s.set(s.get().saturating_add(units)));
+}
+
 /// `Σ coefficient · variable (=|≤) right-hand side`, variables by position in the group.
 pub(super) type Row = (Vec<(usize, f64)>, ComparisonOp, f64);
 
@@ -149,6 +194,7 @@ impl Lp {
     }
 
     fn solve(&self) -> Option<(Solution, Vec<Variable>)> {
+        spend(self.lower.len(), 1);
         let (problem, vars) = self.problem(OptimizationDirection::Minimize, |_| 0.0, false, None);
         let solution = problem.solve().ok()?.into_solution().ok()?;
         Some((solution, vars))
@@ -176,6 +222,11 @@ impl Lp {
             return Some(group[first]);
         };
         for (i, end) in left {
+            // Past the budget a cell counts as unprotected: the caller then hides the table.
+            if exhausted() {
+                return Some(group[i]);
+            }
+            spend(self.lower.len(), 2);
             let value = match end {
                 End::Low => 1.0,
                 End::High => (k - 1) as f64,
@@ -200,9 +251,10 @@ impl Lp {
     fn witness_all(&self, cells: &mut Vec<usize>, end: End, k: u64) {
         let high = (k - 1) as f64;
         for _ in 0..ROUNDS {
-            if cells.is_empty() {
+            if cells.is_empty() || exhausted() {
                 return;
             }
+            spend(self.lower.len(), 1);
             let mut pushed = vec![false; self.lower.len()];
             for i in cells.iter() {
                 pushed[*i] = true;
@@ -265,6 +317,7 @@ impl Lp {
 
     /// Whether an integer solution has variable `i` at `value` (branch and bound).
     pub(super) fn reaches_whole(&self, i: usize, value: f64) -> bool {
+        spend(self.lower.len(), SEARCH_WEIGHT);
         let (problem, _) = self.problem(
             OptimizationDirection::Minimize,
             |_| 0.0,

@@ -51,6 +51,9 @@ mod rules;
 
 use relations::Relations;
 
+#[cfg(test)]
+pub(crate) use lp::with_budget;
+
 /// A cell of the table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CellId(usize);
@@ -88,6 +91,9 @@ pub struct Table {
     suppressed: Vec<bool>,
     equations: Vec<Equation>,
     inequalities: Vec<Inequality>,
+    /// An inequality declared was broken by the true values: a bug upstream (a carried
+    /// constant too small, say), which would leave the audit knowing less than a reader.
+    broken: bool,
 }
 
 impl Table {
@@ -115,7 +121,8 @@ impl Table {
 
     /// Declares that the cells `lesser` add up to at most the cells `greater`: a relation
     /// that always holds in the data model, not one that happens to hold. If the true values
-    /// break it anyway (a bug upstream), it is left out, so the audit stays feasible.
+    /// break it anyway (a bug upstream), it is left out and [`Table::suppress`] hides the whole
+    /// table: the audit would know less than a reader.
     pub fn at_most(&mut self, lesser: Vec<CellId>, greater: Vec<CellId>) {
         self.at_most_times(lesser, 1, greater);
     }
@@ -137,6 +144,7 @@ impl Table {
     ) {
         let holds = self.sum(&lesser) <= factor * (self.sum(&greater) + carried);
         debug_assert!(holds, "an inequality must hold for the true values");
+        self.broken |= !holds;
         if holds {
             self.inequalities.push(Inequality {
                 lesser,
@@ -200,19 +208,36 @@ impl Table {
     }
 
     fn suppress_within(&mut self, k: u64, max_group: usize) {
+        if self.broken {
+            tracing::error!(
+                "a report's counts break a relation declared between them (a bug); every \
+                 cell is hidden"
+            );
+            self.suppressed = vec![true; self.values.len()];
+            return;
+        }
         for (value, hidden) in self.values.iter().zip(self.suppressed.iter_mut()) {
             *hidden = (1..k).contains(value);
         }
         let relations = Relations::new(self);
         let mut audit = audit::Audit::default();
+        lp::start_counting();
         loop {
             self.apply_rules(k, &relations);
+            if lp::exhausted() {
+                tracing::warn!(
+                    budget = lp::BUDGET,
+                    "a report's suppression spent its solver budget; every cell is hidden"
+                );
+                self.suppressed.iter_mut().for_each(|s| *s = true);
+                break;
+            }
             if let Some(cells) = audit::oversized(self, &relations, max_group) {
                 tracing::warn!(
                     cells,
                     limit = max_group,
                     "a report's hidden cells form a group too large to audit; every cell is \
-                     hidden (ask for a longer period)"
+                     hidden (a longer period, with larger counts, may be audited)"
                 );
                 self.suppressed.iter_mut().for_each(|s| *s = true);
                 break;
@@ -307,6 +332,16 @@ mod size_tests {
         assert!(!t.is_suppressed(outside), "{t:?}");
         let (mut t, _, _) = column(21);
         t.suppress_within(11, 20);
+        assert!(t.cells().all(|c| t.is_suppressed(c)));
+    }
+
+    #[test]
+    fn a_relation_the_counts_break_hides_the_whole_table() {
+        let (mut t, total, _) = column(20);
+        // What `at_most_carried` records, in a release build, for a relation that fails.
+        t.broken = true;
+        t.suppress(11);
+        assert!(t.is_suppressed(total));
         assert!(t.cells().all(|c| t.is_suppressed(c)));
     }
 }

@@ -331,3 +331,29 @@ fn agencies_registered_after_a_period_have_no_row_in_its_report() {
     assert_eq!(ids(19), ["a"]);
     assert_eq!(ids(20), ["a", "late"]);
 }
+
+#[test]
+fn a_suppression_past_its_solver_budget_hides_the_whole_report() {
+    // The table of the chain-of-breakdowns test needs the solver; with no budget for it,
+    // nothing is published rather than anything unaudited.
+    let mut log = agencies(&["solo"]);
+    for n in 0..30 {
+        inquiry_case(&mut log, n, "solo", Some((n == 0, true)));
+    }
+    let projection = log.sorted().projection();
+    let (agencies, program) = reports(&projection, 1, 31, 11);
+    assert_eq!(row(&agencies, "solo")["inquiries_answered"], 30);
+    assert_eq!(program["program"]["cases_opened"], 30);
+    let (agencies, program) =
+        crate::reports::suppression::with_budget(0, || reports(&projection, 1, 31, 11));
+    let solo = row(&agencies, "solo");
+    for field in [
+        "inquiries_received",
+        "inquiries_answered",
+        "can_help_yes",
+        "referrals_received",
+    ] {
+        assert_eq!(solo[field], S, "{field}: {agencies}");
+    }
+    assert_eq!(program["program"]["cases_opened"], S);
+}
