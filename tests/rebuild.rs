@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 struct World {
     _dir: tempfile::TempDir,
     ledger: Ledger,
+    admin: KeyFile,
     keys: Vec<KeyFile>,
     path: std::path::PathBuf,
 }
@@ -73,12 +74,14 @@ fn world() -> World {
     World {
         _dir: dir,
         ledger,
+        admin,
         keys,
         path,
     }
 }
 
-/// One random event: (actor, case, type selector, ids and agencies as small numbers).
+/// One random event: (actor, case, type selector, ids and agencies as small numbers). A type
+/// selector of 240 or more is an admin's event about a principal instead (one in 16).
 type Op = (usize, usize, u8, u8, u8, bool);
 
 fn event(op: &Op) -> (&'static str, Value) {
@@ -92,7 +95,7 @@ fn event(op: &Op) -> (&'static str, Value) {
         json!(["health"])
     };
     let until = caseledger::ledger::entry::format_time(&(Utc::now() + Duration::days(1)));
-    match kind % 12 {
+    match kind % 17 {
         0 => (
             "case.opened",
             json!({"owner_agency": "owner", "coordinator": "p0", "needs": ["legal"], "minor": flag}),
@@ -140,8 +143,70 @@ fn event(op: &Op) -> (&'static str, Value) {
             json!({"referral_id": format!("r{}", a % 2), "outcome": "completed"}),
         ),
         10 => ("case.closed", json!({"outcome": "other"})),
-        _ => ("case.reopened", json!({"reason": "other"})),
+        11 => ("case.reopened", json!({"reason": "other"})),
+        12 => (
+            "case.coordinator_assigned",
+            json!({"coordinator": if flag { "p1" } else { "p0" }}),
+        ),
+        13 => (
+            "case.needs_assessed",
+            json!({"needs": if flag { json!(["legal", "medical"]) } else { json!(["social"]) }}),
+        ),
+        14 => (
+            "referral.withdrawn",
+            json!({"referral_id": format!("r{}", a % 2), "reason": "needs_changed"}),
+        ),
+        // The coordinator recording an agency's answer or response.
+        15 => (
+            "inquiry.answered",
+            json!({"inquiry_id": format!("q{}", a % 2), "can_help": "unsure", "trafficking_experience": !flag,
+            "services_available": ["legal"], "cultural_adaptation": true, "interpretation_languages": ["es"],
+            "eligible": "unsure", "unmet_criteria": [], "support_offered": flag, "recorded_for": agency}),
+        ),
+        _ => (
+            if flag {
+                "referral.accepted"
+            } else {
+                "referral.declined"
+            },
+            if flag {
+                json!({"referral_id": format!("r{}", a % 2), "recorded_for": agency})
+            } else {
+                json!({"referral_id": format!("r{}", a % 2), "reason": "other", "recorded_for": agency})
+            },
+        ),
     }
+}
+
+/// An admin's event about principal p2 or p3 (`b` picks): a new key, the revocation of its
+/// first key (it then signs no more), or its deactivation; `None` for case events.
+fn principal_event(w: &World, op: &Op) -> Option<(String, &'static str, Value)> {
+    let (_, _, kind, _, b, flag) = *op;
+    if kind < 240 {
+        return None;
+    }
+    let target = 2 + usize::from(b % 2);
+    let stream = format!("principal-p{target}");
+    Some(match (kind % 3, flag) {
+        (0, _) => {
+            let key = KeyFile::generate(PrincipalId::parse(&format!("p{target}")).expect("id"));
+            (
+                stream,
+                "principal.key_added",
+                json!({"public_key": key.public_key_b64()}),
+            )
+        }
+        (1, _) => (
+            stream,
+            "principal.key_revoked",
+            json!({"keyid": w.keys[target].keyid().to_string(), "reason": if flag { "compromised" } else { "rotated" }}),
+        ),
+        _ => (
+            stream,
+            "principal.deactivated",
+            json!({"reason": "left_agency"}),
+        ),
+    })
 }
 
 const CASES: [&str; 2] = [
@@ -160,14 +225,21 @@ fn assert_rebuilds(w: &World) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
     #[test]
     fn random_sequences_rebuild_to_the_live_state(ops in prop::collection::vec((0usize..4, 0usize..2, any::<u8>(), any::<u8>(), any::<u8>(), any::<bool>()), 1..40)) {
         let w = world();
         let mut half = None;
         for (n, op) in ops.iter().enumerate() {
-            let (kind, data) = event(op);
-            submit(&w.ledger, &w.keys[op.0], kind, CASES[op.1], data);
+            match principal_event(&w, op) {
+                Some((stream, kind, data)) => {
+                    submit(&w.ledger, &w.admin, kind, &stream, data);
+                }
+                None => {
+                    let (kind, data) = event(op);
+                    submit(&w.ledger, &w.keys[op.0], kind, CASES[op.1], data);
+                }
+            }
             if n == ops.len() / 2 {
                 half = Some(w.ledger.state().clone());
             }
