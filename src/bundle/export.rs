@@ -209,10 +209,14 @@ pub fn write_case(
     id: &LogIdentity,
     case_stream: &str,
     identity_streams: &[String],
+    visible: u64,
     out: &mut dyn Write,
 ) -> Result<ExportSummary, ExportError> {
     let cp = latest_checkpoint(store)?;
-    let case = read_stream_below(store, case_stream, cp.size)?;
+    // Only the case entries the identity list was taken for: a stream created by an entry
+    // after `visible` is not in it, so a case entry after it might name a signer or agency
+    // the bundle would leave out.
+    let case = read_stream_below(store, case_stream, cp.size.min(visible))?;
     let last = case
         .last()
         .map(|e| e.index)

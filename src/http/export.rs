@@ -39,6 +39,10 @@ impl From<ExportError> for ApiError {
     fn from(e: ExportError) -> Self {
         match e {
             ExportError::NotFound(stream) => ApiError::not_found(format!("no case {stream}")),
+            ExportError::NoCheckpoint => ApiError::new(
+                Code::Unavailable,
+                "the log has no signed checkpoint yet; retry in a moment",
+            ),
             ExportError::Store(s) => s.into(),
             ExportError::Tree(TreeError::Storage(m)) => {
                 ApiError::hidden(Code::Unavailable, super::log::STORE_UNREADABLE, &m)
@@ -91,11 +95,17 @@ async fn export_case(
     case: CaseId,
 ) -> Result<HttpResponse, ApiError> {
     let stream = format!("case-{case}");
-    let identity = export::identity_streams(state.ledger.state().streams.keys());
+    // The identity streams and the size they cover, read together: the store can already
+    // hold a checkpoint over entries the read state has not published yet.
+    let (identity, visible) = {
+        let read = state.ledger.state();
+        (export::identity_streams(read.streams.keys()), read.size)
+    };
     let store = state.ledger.store().clone();
     let body = web::block(move || {
         let mut body = Vec::new();
-        export::write_case(store.as_ref(), &id, &stream, &identity, &mut body).map(|_| body)
+        export::write_case(store.as_ref(), &id, &stream, &identity, visible, &mut body)
+            .map(|_| body)
     })
     .await??;
     Ok(HttpResponse::Ok()

@@ -193,7 +193,8 @@ fn verify_match(calculated: &Hash, expected: &Hash) -> Result<(), ProofError> {
 /// border part (one hash per set bit of the index above that level).
 fn decomp_incl_proof(index: u64, size: u64) -> (usize, usize) {
     let inner = (64 - (index ^ (size - 1)).leading_zeros()) as usize;
-    let border = (index >> inner).count_ones() as usize;
+    // `inner` is 64 for an index past 2^63 (a shift by 64 would overflow): no border then.
+    let border = index.checked_shr(inner as u32).unwrap_or(0).count_ones() as usize;
     (inner, border)
 }
 

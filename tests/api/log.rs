@@ -221,6 +221,55 @@ fn a_case_export_verifies_offline_and_holds_only_that_case() {
 }
 
 #[test]
+fn a_case_bundle_leaves_out_case_entries_past_the_identity_list_it_was_made_with() {
+    // The API reads the identity streams from the published state while the store may
+    // already hold a checkpoint over entries not yet published: a case entry naming an
+    // agency registered in that gap must not go into a bundle that lacks the agency.
+    let app = spawn_app();
+    app.register_agency("harbor-house");
+    let (maria, maria_token) = app.register_principal("maria", "harbor-house", &["caseworker"]);
+    let case = "0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60";
+    let stream = format!("case-{case}");
+    let opened = json!({"owner_agency": "harbor-house", "coordinator": "maria", "needs": ["legal"], "minor": false});
+    app.write(&maria, &maria_token, "case.opened", &stream, opened);
+    let (identity, visible) = {
+        let read = app.ledger.state();
+        let names = caseledger::bundle::export::identity_streams(read.streams.keys());
+        (names, read.size)
+    };
+    // After the identity list was taken: a new agency, and the case's consent naming it.
+    app.register_agency("late-clinic");
+    let consent = json!({"consent_id": "c1", "purposes": ["inquiry"], "recipients": ["late-clinic"],
+        "data_categories": ["contact"], "valid_until": "2030-01-01T00:00:00Z", "method": "written",
+        "language": "es", "interpreter": {"used": false}, "notice_version": "v1"});
+    app.write(&maria, &maria_token, "consent.granted", &stream, consent);
+    let inquiry = json!({"inquiry_id": "q1", "agency": "late-clinic", "consent_id": "c1",
+        "asks": ["can_help"], "domains": ["legal"], "cultural_needs": []});
+    app.write(&maria, &maria_token, "inquiry.sent", &stream, inquiry);
+    let id = caseledger::bundle::export::LogIdentity {
+        origin: app.origin.clone(),
+        log_key: app.log_key.clone(),
+    };
+    let store = app.ledger.store().clone();
+    let mut body = Vec::new();
+    let summary = caseledger::bundle::export::write_case(
+        store.as_ref(),
+        &id,
+        &stream,
+        &identity,
+        visible,
+        &mut body,
+    )
+    .expect("bundle");
+    let bundle: Bundle = serde_json::from_slice(&body).expect("bundle");
+    let key = NoteVerifier::parse(&app.log_key).expect("key");
+    let report = verify_bundle(&bundle, &key, Options::default());
+    assert!(report.ok, "{:?}", report.failure);
+    assert!(!String::from_utf8_lossy(&body).contains("late-clinic"));
+    assert!(summary.entries > 0);
+}
+
+#[test]
 fn the_export_is_for_auditors_and_names_bad_or_unknown_cases() {
     let app = spawn_app();
     let token = auditor(&app);

@@ -152,3 +152,23 @@ proptest! {
         check_consistency(size1, size2, &proof, root1, root2);
     }
 }
+
+#[test]
+fn trees_past_two_to_the_63_take_proofs_of_64_hashes() {
+    // Leaf 1 of a tree of 2^63 + 1 leaves: its path meets the right border only at the
+    // root, so the proof has 64 inner hashes and no border one (a shift by 64 used to
+    // overflow here).
+    let size = (1u64 << 63) + 1;
+    assert_eq!(decomp_incl_proof(1, size), (64, 0));
+    let proof = vec![some_hash(); 64];
+    let leaf = some_hash();
+    let root = chain_inner(leaf, &proof, 1);
+    assert_eq!(verify_inclusion(&leaf, 1, size, &proof, &root), Ok(()));
+    assert!(matches!(
+        verify_inclusion(&leaf, 1, size, &proof[..63], &root),
+        Err(ProofError::WrongProofSize {
+            expected: 64,
+            got: 63
+        })
+    ));
+}
