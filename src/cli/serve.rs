@@ -216,7 +216,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         app.run_until_stopped().await
     })?;
     drop(snapshotter);
-    if datadir::is_initialised(dir) {
+    if sqlite {
         datadir::save_snapshot(dir, &on_stop);
     }
     Ok(())
