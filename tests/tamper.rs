@@ -225,6 +225,11 @@ fn a_damaged_stored_tree_node_stops_the_start_up() {
         Err(e) => assert!(e.to_string().contains("Merkle nodes"), "{e}"),
         Ok(_) => panic!("the ledger opened over a damaged tree node"),
     }
+    // Nor is the log rebuilt from.
+    let out = caseledger(&["rebuild"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("Merkle nodes"), "{stderr}");
 }
 
 #[test]
@@ -254,6 +259,8 @@ fn rebuild_reports_a_snapshot_that_does_not_match_the_log() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("does not match this log"), "{stderr}");
+    // Kept aside as evidence of the rollback or rewrite.
+    assert!(path.with_extension("json.mismatch").exists());
     // The rebuilt snapshot replaced it: the next rebuild compares against it and agrees.
     let out = caseledger(&["rebuild"], dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -263,4 +270,21 @@ fn rebuild_reports_a_snapshot_that_does_not_match_the_log() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("equals the discarded snapshot"), "{stdout}");
+}
+
+#[test]
+fn rebuild_discards_a_snapshot_of_another_format_quietly() {
+    let (dir, _) = populated();
+    drop(datadir::open(dir.path(), Arc::new(SystemClock)).expect("reopen"));
+    std::thread::sleep(std::time::Duration::from_millis(200)); // let the writer thread stop
+    let path = dir.path().join(caseledger::ledger::snapshot::SNAPSHOT_FILE);
+    let mut snap: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("a snapshot")).expect("json");
+    // As a later version's snapshot: not evidence of anything wrong with the log.
+    snap["format"] = json!("caseledger-projections/v999");
+    std::fs::write(&path, serde_json::to_vec(&snap).expect("json")).expect("write");
+    let out = caseledger(&["rebuild"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("could not be used"), "{stderr}");
 }

@@ -202,8 +202,9 @@ pub fn write_full(
 }
 
 /// Writes a case bundle: every entry of `case_stream` under the latest checkpoint, plus the
-/// entries of `identity_streams` (the `principal-*` and `agency-*` streams) whose index is
-/// below the case's last entry, in index order.
+/// entries of the identity streams (`principal-*` and `agency-*`) whose index is below the
+/// case's last entry, in index order. `identity_streams` are those of the entries below
+/// `visible`; any created at or after it are found by reading the log from there.
 pub fn write_case(
     store: &dyn EventStore,
     id: &LogIdentity,
@@ -213,16 +214,23 @@ pub fn write_case(
     out: &mut dyn Write,
 ) -> Result<ExportSummary, ExportError> {
     let cp = latest_checkpoint(store)?;
-    // Only the case entries the identity list was taken for: a stream created by an entry
-    // after `visible` is not in it, so a case entry after it might name a signer or agency
-    // the bundle would leave out.
-    let case = read_stream_below(store, case_stream, cp.size.min(visible))?;
+    let case = read_stream_below(store, case_stream, cp.size)?;
     let last = case
         .last()
         .map(|e| e.index)
         .ok_or_else(|| ExportError::NotFound(case_stream.to_owned()))?;
+    // `identity_streams` lists the streams of the entries below `visible`; the store may
+    // already hold later ones (a writer commits before it publishes, and a node of a shared
+    // log mirrors before it folds), where a case entry could name a newly registered signer
+    // or agency: those are found in the log itself.
+    let mut streams = identity_streams.to_vec();
+    if last > visible {
+        streams.extend(scan_identity_streams_from(store, visible, last)?);
+        streams.sort();
+        streams.dedup();
+    }
     let mut entries = case;
-    for s in identity_streams {
+    for s in &streams {
         entries.extend(read_stream_below(store, s, last)?);
     }
     entries.sort_by_key(|e| e.index);
@@ -272,8 +280,17 @@ pub fn identity_streams<'a>(names: impl Iterator<Item = &'a String>) -> Vec<Stri
 /// The identity streams with entries below `end`, found by scanning the log (for the CLI,
 /// which has the store but no folded state).
 pub fn scan_identity_streams(store: &dyn EventStore, end: u64) -> Result<Vec<String>, ExportError> {
+    scan_identity_streams_from(store, 0, end)
+}
+
+/// The identity streams with entries from `start` to below `end`.
+fn scan_identity_streams_from(
+    store: &dyn EventStore,
+    start: u64,
+    end: u64,
+) -> Result<Vec<String>, ExportError> {
     let mut names = std::collections::BTreeSet::new();
-    let mut next = 0;
+    let mut next = start;
     while next < end {
         let chunk = store.read_all(next, 8192)?;
         if chunk.is_empty() {

@@ -53,7 +53,7 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
             let last = store.read_stream(&stream, 0, usize::MAX >> 1)?;
             let end = last.last().map_or(0, |e| e.index);
             let identity = export::scan_identity_streams(store.as_ref(), end)?;
-            export::write_case(store.as_ref(), &id, &stream, &identity, end + 1, &mut out)?
+            export::write_case(store.as_ref(), &id, &stream, &identity, end, &mut out)?
         }
         None => {
             let bar = progress_bar(args.progress);

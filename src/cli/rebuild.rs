@@ -33,11 +33,17 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
     let (previous, mismatch) = match snapshot::load(&path, store.as_ref()) {
         Ok(previous) => (previous, None),
         Err(SnapshotError::Mismatch(why)) => {
-            eprintln!("the snapshot does not match this log ({why}); it is discarded");
+            // Kept as evidence: the next start-up would overwrite it.
+            let aside = path.with_extension("json.mismatch");
+            std::fs::rename(&path, &aside)?;
+            eprintln!(
+                "the snapshot does not match this log ({why}); moved to {}",
+                aside.display()
+            );
             (None, Some(why))
         }
         Err(e) => {
-            eprintln!("the snapshot could not be read ({e}); it is discarded");
+            eprintln!("the snapshot could not be used ({e}); it is discarded");
             (None, None)
         }
     };

@@ -163,7 +163,11 @@ impl Ledger {
         progress: &dyn Fn(u64, u64),
     ) -> Result<LedgerState, OpenError> {
         let (state, from) = load::load_for_open_showing(store, LedgerState::default(), progress)?;
-        load::check_against_checkpoint(store, signer, &state, from)?;
+        let root = load::check_against_checkpoint(store, signer, &state, from)?;
+        // The stored Merkle nodes the next checkpoint would be computed from, as `open`
+        // checks them (reads only).
+        let frontier = writer::Frontier::load(store, state.size);
+        writer::stored_tree_matches(store, &frontier, state.size, &root)?;
         Ok(state)
     }
 

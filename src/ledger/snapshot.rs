@@ -35,9 +35,12 @@ pub enum SnapshotError {
     Format(#[from] serde_json::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The snapshot does not describe this log (other format, longer, or another leaf).
+    /// The snapshot does not describe this log (longer, or another leaf at its end).
     #[error("snapshot does not match the log: {0}")]
     Mismatch(String),
+    /// The snapshot is of another format (another version), or inconsistent in itself.
+    #[error("snapshot not usable: {0}")]
+    Unusable(String),
 }
 
 fn leaf_hash_at(store: &dyn EventStore, size: u64) -> Result<String, SnapshotError> {
@@ -85,10 +88,16 @@ pub fn load(path: &Path, store: &dyn EventStore) -> Result<Option<LedgerState>, 
         Err(e) => return Err(e.into()),
     };
     let snap: Snapshot = serde_json::from_reader(BufReader::new(file))?;
-    if snap.format != FORMAT || snap.size != snap.state.size {
-        return Err(SnapshotError::Mismatch(format!(
+    if snap.format != FORMAT {
+        return Err(SnapshotError::Unusable(format!(
             "unknown format {}",
             snap.format
+        )));
+    }
+    if snap.size != snap.state.size {
+        return Err(SnapshotError::Unusable(format!(
+            "it says it covers {} entries but holds the state after {}",
+            snap.size, snap.state.size
         )));
     }
     let size = store.size()?;

@@ -23,7 +23,7 @@ mod seal;
 #[cfg(test)]
 mod tests;
 
-pub use seal::{cover_log, seal, CheckpointPacer, Frontier};
+pub use seal::{cover_log, seal, stored_tree_matches, CheckpointPacer, Frontier};
 
 /// Upper bound on events in one group commit.
 const MAX_GROUP_EVENTS: usize = 2048;

@@ -361,6 +361,15 @@ fn a_rotated_key_signs_and_the_revoked_one_no_longer_does() {
         "principal-cw-rot",
         json!({"public_key": new.public_key_b64()}),
     );
+    let before_revocation = client::signed_event(
+        &old,
+        "case.opened",
+        &format!("case-{}", uuid::Uuid::new_v4()),
+        json!({"owner_agency": "rot", "coordinator": "cw-rot", "needs": ["legal"], "minor": false}),
+        Utc::now(),
+    );
+    let first = app.post_event(&token, &before_revocation);
+    assert_eq!(first.status, 201, "{}", first.text);
     app.write(
         &app.admin,
         &app.admin_token,
@@ -380,6 +389,23 @@ fn a_rotated_key_signs_and_the_revoked_one_no_longer_does() {
     };
     let size = app.log_size();
     let r = app.post_event(&token, &open(&old));
+    assert_eq!((r.status, r.code()), (403, "key_revoked"), "{}", r.text);
+    // An event written before the revocation and sent again (its 201 lost) gets the
+    // original result, as any repeat (rule 6).
+    let r = app.post_event(&token, &before_revocation);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["index"], first.json["index"]);
+    // Other bytes under that recorded event_id are a new write: refused as revoked.
+    let mut payload: Value = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &before_revocation.payload,
+        )
+        .expect("base64"),
+    )
+    .expect("json");
+    payload["data"]["minor"] = json!(true);
+    let r = app.post_event(&token, &client::sign_value(&old, &payload));
     assert_eq!((r.status, r.code()), (403, "key_revoked"), "{}", r.text);
     // Revocation takes effect at its recorded_at: an event dated before it is refused too.
     let backdated = client::signed_event(

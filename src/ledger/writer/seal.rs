@@ -215,7 +215,7 @@ pub fn cover_log(
 
 /// The stored tree (O(log n) node reads) has `expected` as the root of its first `size`
 /// leaves: the root recomputed from the entries' bytes.
-fn stored_tree_matches(
+pub fn stored_tree_matches(
     store: &dyn EventStore,
     frontier: &Frontier,
     size: u64,
