@@ -243,18 +243,24 @@ fn rebuild_refuses_a_log_the_server_would_refuse() {
     assert!(stderr.contains(&format!("entry {TAMPERED}")), "{stderr}");
 }
 
-#[test]
-fn rebuild_reports_a_snapshot_that_does_not_match_the_log() {
+/// A populated data directory whose projection snapshot (of the whole log, saved by a
+/// reopening) has `member` set to `value`; the snapshot's path.
+fn with_edited_snapshot(member: &str, value: Value) -> (tempfile::TempDir, std::path::PathBuf) {
     let (dir, _) = populated();
-    // Reopening saves a snapshot of the whole log.
     drop(datadir::open(dir.path(), Arc::new(SystemClock)).expect("reopen"));
     std::thread::sleep(std::time::Duration::from_millis(200)); // let the writer thread stop
     let path = dir.path().join(caseledger::ledger::snapshot::SNAPSHOT_FILE);
     let mut snap: Value =
         serde_json::from_slice(&std::fs::read(&path).expect("a snapshot")).expect("json");
-    // As if the log had been rewritten below the snapshot's end.
-    snap["leaf_hash"] = json!("00".repeat(32));
+    snap[member] = value;
     std::fs::write(&path, serde_json::to_vec(&snap).expect("json")).expect("write");
+    (dir, path)
+}
+
+#[test]
+fn rebuild_reports_a_snapshot_that_does_not_match_the_log() {
+    // As if the log had been rewritten below the snapshot's end.
+    let (dir, path) = with_edited_snapshot("leaf_hash", json!("00".repeat(32)));
     let out = caseledger(&["rebuild"], dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
@@ -274,15 +280,8 @@ fn rebuild_reports_a_snapshot_that_does_not_match_the_log() {
 
 #[test]
 fn rebuild_discards_a_snapshot_of_another_format_quietly() {
-    let (dir, _) = populated();
-    drop(datadir::open(dir.path(), Arc::new(SystemClock)).expect("reopen"));
-    std::thread::sleep(std::time::Duration::from_millis(200)); // let the writer thread stop
-    let path = dir.path().join(caseledger::ledger::snapshot::SNAPSHOT_FILE);
-    let mut snap: Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("a snapshot")).expect("json");
     // As a later version's snapshot: not evidence of anything wrong with the log.
-    snap["format"] = json!("caseledger-projections/v999");
-    std::fs::write(&path, serde_json::to_vec(&snap).expect("json")).expect("write");
+    let (dir, _) = with_edited_snapshot("format", json!("caseledger-projections/v999"));
     let out = caseledger(&["rebuild"], dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
