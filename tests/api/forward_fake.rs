@@ -222,6 +222,18 @@ fn a_receipt_this_node_never_mirrors_is_answered_after_the_wait() {
 
 /// Bodies announced with a token this node does not know, and never sent, hold only their
 /// own small budget: a known writer's request still goes through at once.
+/// Opens a connection to `reading` that announces the largest batch body with `token` and
+/// never sends it.
+fn announce(reading: &str, token: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(reading.trim_start_matches("http://")).expect("connect");
+    let head = format!(
+        "POST /v1/events/batch HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 4194304\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).expect("head");
+    stream
+}
+
 #[test]
 fn unknown_tokens_cannot_hold_the_memory_known_writers_need() {
     let app = spawn_app();
@@ -229,18 +241,10 @@ fn unknown_tokens_cannot_hold_the_memory_known_writers_need() {
         b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}".to_vec(),
     ));
     let reading = reader(&app, &writer, Duration::from_secs(5));
-    let announce = |token: &str| {
-        let mut stream =
-            TcpStream::connect(reading.trim_start_matches("http://")).expect("connect");
-        let head = format!(
-            "POST /v1/events/batch HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n\
-             Content-Type: application/json\r\nContent-Length: 4194304\r\n\r\n"
-        );
-        stream.write_all(head.as_bytes()).expect("head");
-        stream
-    };
     // Four bodies of the largest size fill the unknown tokens' budget, and stay unsent.
-    let held: Vec<TcpStream> = (0..4).map(|i| announce(&format!("stranger{i}"))).collect();
+    let held: Vec<TcpStream> = (0..4)
+        .map(|i| announce(&reading, &format!("stranger{i}")))
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
     let started = std::time::Instant::now();
     let r = post(&reading, "/v1/events", Some(&app.admin_token), b"{}");
@@ -252,6 +256,35 @@ fn unknown_tokens_cannot_hold_the_memory_known_writers_need() {
     );
     // Another unknown token waits for that budget, and is refused after the queue wait.
     let r = post(&reading, "/v1/events", Some("stranger9"), b"{}");
+    assert_eq!((r.status, r.code()), (503, "unavailable"), "{}", r.text);
+    drop(held);
+}
+
+#[test]
+fn one_known_token_cannot_hold_every_writers_body_memory() {
+    let app = spawn_app();
+    let (_, other) = app.register_principal("aud-f", "operator", &["auditor"]);
+    let (writer, _) = fake_writer(Some(
+        b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}".to_vec(),
+    ));
+    let reading = reader(&app, &writer, Duration::from_secs(5));
+    // Sixteen bodies of the largest size, announced and never sent, fill one token's share
+    // (a quarter of the pool).
+    let held: Vec<TcpStream> = (0..16)
+        .map(|_| announce(&reading, &app.admin_token))
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // Another principal's write goes through at once.
+    let started = std::time::Instant::now();
+    let r = post(&reading, "/v1/events", Some(&other), b"{}");
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // The same token waits for its share, and is refused after the queue wait.
+    let r = post(&reading, "/v1/events", Some(&app.admin_token), b"{}");
     assert_eq!((r.status, r.code()), (503, "unavailable"), "{}", r.text);
     drop(held);
 }

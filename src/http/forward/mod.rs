@@ -47,6 +47,10 @@ const QUEUE_WAIT: Duration = Duration::from_secs(5);
 const BODY_BUDGET_KIB: u32 = 256 * 1024;
 /// Body memory, apart, for tokens this node does not know (in KiB): four largest batches.
 const STRANGER_BUDGET_KIB: u32 = 16 * 1024;
+/// Body memory one known token may hold at once (in KiB): a quarter of [`BODY_BUDGET_KIB`],
+/// so one principal (or a leaked token) announcing bodies it never sends cannot hold
+/// everyone's.
+const PER_TOKEN_KIB: u32 = BODY_BUDGET_KIB / 4;
 
 /// How long the writing node has to answer a forwarded write (its group commit takes
 /// milliseconds; this bounds a hung connection).
@@ -60,6 +64,8 @@ pub struct Writer {
     bodies: Arc<Semaphore>,
     /// Body memory for requests whose token this node does not know.
     strangers: Arc<Semaphore>,
+    /// Each known token's share of `bodies`, by token hash (as many as tokens used).
+    per_token: std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<Semaphore>>>,
     mirror_wait: Duration,
 }
 
@@ -95,6 +101,7 @@ impl Writer {
             slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             bodies: Arc::new(Semaphore::new(BODY_BUDGET_KIB as usize)),
             strangers: Arc::new(Semaphore::new(STRANGER_BUDGET_KIB as usize)),
+            per_token: Default::default(),
             mirror_wait,
         })
     }
@@ -102,6 +109,15 @@ impl Writer {
     /// The writing node's base URL.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The share of body memory of the token whose hash is `hash`.
+    fn token_share(&self, hash: [u8; 32]) -> Arc<Semaphore> {
+        let mut shares = self.per_token.lock().unwrap_or_else(|e| e.into_inner());
+        shares
+            .entry(hash)
+            .or_insert_with(|| Arc::new(Semaphore::new(PER_TOKEN_KIB as usize)))
+            .clone()
     }
 }
 
@@ -147,9 +163,9 @@ pub(super) async fn writable(
     // A token this node's copy of the log does not know (issued a moment ago, or none at
     // all) draws on a small budget of its own: bodies announced and never sent cannot then
     // hold the memory that known writers' requests wait for.
+    let hash = crate::http::auth::token_hash(token);
     let known = {
         let now = chrono::Utc::now();
-        let hash = crate::http::auth::token_hash(token);
         state
             .ledger
             .state()
@@ -158,11 +174,23 @@ pub(super) async fn writable(
             .is_some()
     };
     let (pool, total) = match known {
-        true => (&writer.bodies, BODY_BUDGET_KIB),
+        true => (&writer.bodies, PER_TOKEN_KIB),
         false => (&writer.strangers, STRANGER_BUDGET_KIB),
     };
     // Memory first: the body may take up to `limit` bytes while it arrives and is sent on.
     let kib = u32::try_from(limit.div_ceil(1024)).map_or(total, |k| k.min(total));
+    // A known token's own share first, so one token cannot hold the whole pool.
+    let share = match known {
+        true => Some(
+            slot(
+                &writer.token_share(hash),
+                kib,
+                "request bodies are already held for this token",
+            )
+            .await?,
+        ),
+        false => None,
+    };
     let budget = slot(
         pool,
         kib,
@@ -177,8 +205,10 @@ pub(super) async fn writable(
         "writes are already on their way to the writing node",
     )
     .await?;
-    // Both go with the exchange: a client that hangs up does not free them early.
-    let answer = outgoing.send(&writer.agent, (budget, exchange)).await?;
+    // All go with the exchange: a client that hangs up does not free them early.
+    let answer = outgoing
+        .send(&writer.agent, (budget, exchange, share))
+        .await?;
     if answer.status().is_success() {
         if let Some(size) = send::size_after(&answer.body) {
             mirrored(state, size, writer.mirror_wait).await;

@@ -6,7 +6,6 @@ use std::io::Read;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
-use tokio::sync::OwnedSemaphorePermit;
 
 use super::{Writer, FORWARDED_MARK};
 use crate::http::problem::ApiError;
@@ -118,7 +117,7 @@ impl Outgoing {
     pub async fn send(
         self,
         agent: &ureq::Agent,
-        held: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+        held: impl Send + 'static,
     ) -> Result<Answer, ApiError> {
         let agent = agent.clone();
         let base = self.base.clone();
