@@ -3,6 +3,8 @@
 //! equals the one the discarded snapshot held.
 
 use std::io::Write;
+
+use anyhow::Context;
 use std::time::Instant;
 
 use crate::datadir;
@@ -33,9 +35,13 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
     let (previous, mismatch) = match snapshot::load(&path, store.as_ref()) {
         Ok(previous) => (previous, None),
         Err(SnapshotError::Mismatch(why)) => {
-            // Kept as evidence: the next start-up would overwrite it.
-            let aside = path.with_extension("json.mismatch");
-            std::fs::rename(&path, &aside)?;
+            // Kept as evidence (the next start-up would overwrite it), beside any kept before.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let aside = path.with_extension(format!("json.mismatch-{now}"));
+            std::fs::rename(&path, &aside)
+                .with_context(|| format!("moving the snapshot to {}", aside.display()))?;
             eprintln!(
                 "the snapshot does not match this log ({why}); moved to {}",
                 aside.display()

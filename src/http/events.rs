@@ -66,7 +66,7 @@ pub(super) fn verify(
     // payload would be judged. (The writer checks revocation again at the entry's
     // `recorded_at`, for a revocation committed meanwhile.)
     env.verify(&key)?;
-    if revoked && !already_recorded(state, &env) {
+    if revoked && !already_recorded(state, &env)? {
         return Err(ApiError::new(
             Code::KeyRevoked,
             format!("key {} was revoked", env.keyid()),
@@ -98,26 +98,23 @@ pub(super) fn verify(
 /// key was revoked (its 201 lost) gets the original result, as any repeat (DESIGN §2.4 rule
 /// 6). Only the `event_id` is read from the payload; the stored entry must hold the same
 /// envelope byte for byte, so other bytes under a recorded id are still `key_revoked`.
-fn already_recorded(state: &AppState, env: &Envelope) -> bool {
+/// A store that cannot be read is 503, so the client retries rather than believing a
+/// recorded event refused. (One indexed read, only for a revoked key's envelopes.)
+fn already_recorded(state: &AppState, env: &Envelope) -> Result<bool, ApiError> {
     #[derive(serde::Deserialize)]
     struct Id {
         event_id: uuid::Uuid,
     }
     let Ok(id) = serde_json::from_slice::<Id>(env.payload()) else {
-        return false;
+        return Ok(false);
     };
     let Some(index) = state.ledger.state().event_ids.get(&id.event_id).copied() else {
-        return false;
+        return Ok(false);
     };
-    let stored = state
-        .ledger
-        .store()
-        .read_all(index, 1)
-        .ok()
-        .and_then(|mut e| e.pop());
-    stored
+    let stored = state.ledger.store().read_all(index, 1)?.pop();
+    Ok(stored
         .and_then(|e| crate::ledger::entry::decode(&e.bytes).ok())
-        .is_some_and(|d| d.envelope.to_wire() == env.to_wire())
+        .is_some_and(|d| d.envelope.to_wire() == env.to_wire()))
 }
 
 fn respond(outcome: Outcome, single: bool, stream: String) -> HttpResponse {

@@ -220,8 +220,6 @@ fn a_receipt_this_node_never_mirrors_is_answered_after_the_wait() {
     );
 }
 
-/// Bodies announced with a token this node does not know, and never sent, hold only their
-/// own small budget: a known writer's request still goes through at once.
 /// Opens a connection to `reading` that announces the largest batch body with `token` and
 /// never sends it.
 fn announce(reading: &str, token: &str) -> TcpStream {
@@ -234,6 +232,8 @@ fn announce(reading: &str, token: &str) -> TcpStream {
     stream
 }
 
+/// Bodies announced with a token this node does not know, and never sent, hold only their
+/// own small budget: a known writer's request still goes through at once.
 #[test]
 fn unknown_tokens_cannot_hold_the_memory_known_writers_need() {
     let app = spawn_app();

@@ -38,8 +38,8 @@ pub const FORWARDED_MARK: &str = "caseledger-forwarded";
 /// Forwarded writes in flight at once; more wait for a slot, up to [`QUEUE_WAIT`].
 const MAX_IN_FLIGHT: usize = 64;
 
-/// How long a write waits for a forwarding slot (or body memory) before it is refused
-/// with 503.
+/// How long a write waits for each of its token's share of body memory, the pool's, and a
+/// forwarding slot, before it is refused with 503.
 const QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// KiB of request bodies held at once for forwarding, from their first byte until the
@@ -114,6 +114,13 @@ impl Writer {
     /// The share of body memory of the token whose hash is `hash`.
     fn token_share(&self, hash: [u8; 32]) -> Arc<Semaphore> {
         let mut shares = self.per_token.lock().unwrap_or_else(|e| e.into_inner());
+        // Tokens expire and are revoked: past a thousand, the shares nobody holds go (a
+        // permit holds its semaphore, so a share in use stays).
+        if shares.len() >= 1024 && !shares.contains_key(&hash) {
+            shares.retain(|_, s| {
+                Arc::strong_count(s) > 1 || s.available_permits() < PER_TOKEN_KIB as usize
+            });
+        }
         shares
             .entry(hash)
             .or_insert_with(|| Arc::new(Semaphore::new(PER_TOKEN_KIB as usize)))
@@ -174,17 +181,18 @@ pub(super) async fn writable(
             .is_some()
     };
     let (pool, total) = match known {
-        true => (&writer.bodies, PER_TOKEN_KIB),
+        true => (&writer.bodies, BODY_BUDGET_KIB),
         false => (&writer.strangers, STRANGER_BUDGET_KIB),
     };
     // Memory first: the body may take up to `limit` bytes while it arrives and is sent on.
-    let kib = u32::try_from(limit.div_ceil(1024)).map_or(total, |k| k.min(total));
+    let want = u32::try_from(limit.div_ceil(1024)).unwrap_or(u32::MAX);
+    let kib = want.min(total);
     // A known token's own share first, so one token cannot hold the whole pool.
     let share = match known {
         true => Some(
             slot(
                 &writer.token_share(hash),
-                kib,
+                want.min(PER_TOKEN_KIB),
                 "request bodies are already held for this token",
             )
             .await?,
