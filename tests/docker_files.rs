@@ -167,7 +167,10 @@ fn dockerfile_builds_the_readme_binary_and_runs_serve() {
         .expect("USER");
     assert!(!user.contains("root"), "non-root: {user}");
     assert!(file.contains("VOLUME [\"/data\"]"));
-    assert!(file.contains("ENTRYPOINT [\"caseledger\"]") && file.contains("CMD [\"serve\"]"));
+    assert!(
+        file.contains("ENTRYPOINT [\"caseledger\"]")
+            && file.contains("CMD [\"serve\", \"--init\"]")
+    );
 }
 
 #[test]
