@@ -83,6 +83,10 @@ impl Audit {
     ) -> Vec<(CellId, Vec<CellId>)> {
         let mut found = Vec::new();
         for group in Self::groups(table, relations) {
+            // Past the solver budget the caller hides the whole table: no more work.
+            if super::lp::exhausted() {
+                break;
+            }
             let audited = |c: &CellId| table.is_primary(*c, k) || table.values[c.0] == 0;
             if self.passed.contains(&group) || !group.iter().any(audited) {
                 continue;
@@ -122,6 +126,11 @@ impl Audit {
         let mut counts_hidden = None;
         loop {
             let cell = lp.first_unprotected(group, 2, zeros.iter().copied())?;
+            // A `false` from `protects` past the budget is no answer: do not read it as "no
+            // complement could help" and drop the zero.
+            if super::lp::exhausted() {
+                return Some(cell);
+            }
             let alone = counts_hidden.get_or_insert_with(|| table.with_every_count_hidden());
             if protects(alone, 2, relations, cell) {
                 return Some(cell);

@@ -218,6 +218,10 @@ impl Lp {
         }
         left.sort_unstable_by_key(|(i, end)| (*i, *end == End::High));
         let (first, _) = *left.first()?;
+        // Past the budget, no more solving: the caller hides the table.
+        if exhausted() {
+            return Some(group[first]);
+        }
         let Some((mut solution, vars)) = self.solve() else {
             return Some(group[first]);
         };

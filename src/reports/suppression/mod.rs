@@ -225,11 +225,7 @@ impl Table {
         loop {
             self.apply_rules(k, &relations);
             if lp::exhausted() {
-                tracing::warn!(
-                    budget = lp::BUDGET,
-                    "a report's suppression spent its solver budget; every cell is hidden"
-                );
-                self.suppressed.iter_mut().for_each(|s| *s = true);
+                self.hide_all_past_budget();
                 break;
             }
             if let Some(cells) = audit::oversized(self, &relations, max_group) {
@@ -243,6 +239,12 @@ impl Table {
                 break;
             }
             let unprotected = audit.unprotected(self, k, &relations);
+            // Past the budget an audit's "protected" may rest on answers cut short: only a
+            // table hidden whole is sure.
+            if lp::exhausted() {
+                self.hide_all_past_budget();
+                break;
+            }
             if unprotected.is_empty() {
                 break;
             }
@@ -264,6 +266,15 @@ impl Table {
                 break;
             }
         }
+    }
+
+    /// Hides every cell: the suppression spent its solver budget.
+    fn hide_all_past_budget(&mut self) {
+        tracing::warn!(
+            budget = lp::BUDGET,
+            "a report's suppression spent its solver budget; every cell is hidden"
+        );
+        self.suppressed.iter_mut().for_each(|s| *s = true);
     }
 
     /// The last resort when the audit finds cells unprotected and no shown cell to hide
