@@ -1,10 +1,11 @@
 //! Accepted writes: receipts, reading back, idempotency, optimistic concurrency, batches.
 
 use caseledger::client;
+use caseledger::envelope::WireEnvelope;
 use chrono::Utc;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::helpers::{agency_data, spawn_app};
+use crate::helpers::{agency_data, spawn_app, TestApp};
 
 #[test]
 fn an_accepted_event_is_readable_from_its_stream_and_the_log() {
@@ -159,31 +160,18 @@ fn of_concurrent_appends_with_one_expected_revision_exactly_one_wins() {
     assert_eq!(app.log_size(), size + 1);
 }
 
+/// The admin's signed event of `kind` (`agency.registered` or `.updated`) on `agency-b`.
+fn agency_b(app: &TestApp, kind: &str) -> WireEnvelope {
+    client::signed_event(&app.admin, kind, "agency-b", agency_data("b"), Utc::now())
+}
+
 #[test]
 fn a_batch_is_atomic() {
     let app = spawn_app();
-    let reg = client::signed_event(
-        &app.admin,
-        "agency.registered",
-        "agency-b",
-        agency_data("b"),
-        Utc::now(),
-    );
-    let upd = client::signed_event(
-        &app.admin,
-        "agency.updated",
-        "agency-b",
-        agency_data("b"),
-        Utc::now(),
-    );
+    let reg = agency_b(&app, "agency.registered");
+    let upd = agency_b(&app, "agency.updated");
     // The second event is illegal (registering twice), so neither is written.
-    let dup = client::signed_event(
-        &app.admin,
-        "agency.registered",
-        "agency-b",
-        agency_data("b"),
-        Utc::now(),
-    );
+    let dup = agency_b(&app, "agency.registered");
     let size = app.log_size();
     let r = app.post_json(
         "/v1/events/batch",
@@ -219,28 +207,19 @@ fn a_batch_is_atomic() {
 #[test]
 fn an_event_id_twice_in_one_batch_is_refused() {
     let app = spawn_app();
-    let reg = client::signed_event(
-        &app.admin,
-        "agency.registered",
-        "agency-b",
-        agency_data("b"),
-        Utc::now(),
-    );
-    let upd = client::signed_event(
-        &app.admin,
+    let reg = agency_b(&app, "agency.registered");
+    let payload = client::payload(
         "agency.updated",
         "agency-b",
+        "admin",
         agency_data("b"),
         Utc::now(),
     );
+    let upd = client::sign_value(&app.admin, &payload);
     // The same event_id with other bytes (another name): the conflict of rule 6.
-    let mut payload: Value = serde_json::from_slice(
-        &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &upd.payload)
-            .expect("base64"),
-    )
-    .expect("json");
-    payload["data"]["name"] = json!("Other name");
-    let other = client::sign_value(&app.admin, &payload);
+    let mut changed = payload;
+    changed["data"]["name"] = json!("Other name");
+    let other = client::sign_value(&app.admin, &changed);
     let size = app.log_size();
     for (events, expected) in [
         (json!([reg, upd, other]), (409, "duplicate_event_conflict")),
@@ -361,13 +340,14 @@ fn a_rotated_key_signs_and_the_revoked_one_no_longer_does() {
         "principal-cw-rot",
         json!({"public_key": new.public_key_b64()}),
     );
-    let before_revocation = client::signed_event(
-        &old,
+    let recorded = client::payload(
         "case.opened",
         &format!("case-{}", uuid::Uuid::new_v4()),
+        "cw-rot",
         json!({"owner_agency": "rot", "coordinator": "cw-rot", "needs": ["legal"], "minor": false}),
         Utc::now(),
     );
+    let before_revocation = client::sign_value(&old, &recorded);
     let first = app.post_event(&token, &before_revocation);
     assert_eq!(first.status, 201, "{}", first.text);
     app.write(
@@ -396,16 +376,9 @@ fn a_rotated_key_signs_and_the_revoked_one_no_longer_does() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json["index"], first.json["index"]);
     // Other bytes under that recorded event_id are a new write: refused as revoked.
-    let mut payload: Value = serde_json::from_slice(
-        &base64::Engine::decode(
-            &base64::engine::general_purpose::STANDARD,
-            &before_revocation.payload,
-        )
-        .expect("base64"),
-    )
-    .expect("json");
-    payload["data"]["minor"] = json!(true);
-    let r = app.post_event(&token, &client::sign_value(&old, &payload));
+    let mut changed = recorded;
+    changed["data"]["minor"] = json!(true);
+    let r = app.post_event(&token, &client::sign_value(&old, &changed));
     assert_eq!((r.status, r.code()), (403, "key_revoked"), "{}", r.text);
     // Revocation takes effect at its recorded_at: an event dated before it is refused too.
     let backdated = client::signed_event(
