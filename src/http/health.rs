@@ -17,6 +17,11 @@ const COMMIT_FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_sec
 /// The store answers, the ledger is loaded, and no group commit failed in the last
 /// [`COMMIT_FAILURE_WINDOW`] without one succeeding since (on SQLite the size is held in
 /// memory, so a full disk shows only there).
+///
+/// A reports projection that stopped for good is named in the answer (`"reports":
+/// "stopped"`) but leaves the node ready: what stops it (an entry it cannot read) is in the
+/// shared log, so every node would leave the load balancer together and caseworkers could
+/// no longer write. The `caseledger_reports_projection_stopped` gauge is for alerting.
 #[get("/readyz")]
 pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state
@@ -31,7 +36,15 @@ pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
     let store = state.ledger.store().clone();
     match web::block(move || store.size()).await {
-        Ok(Ok(size)) => HttpResponse::Ok().json(json!({"status": "ready", "log_size": size})),
+        Ok(Ok(size)) => {
+            let reports = if state.reports.stopped() {
+                "stopped"
+            } else {
+                "following"
+            };
+            HttpResponse::Ok()
+                .json(json!({"status": "ready", "log_size": size, "reports": reports}))
+        }
         Ok(Err(e)) => {
             // The store's error can name paths or hosts: it goes to the log, not to anyone
             // who asks.

@@ -14,7 +14,7 @@ use super::layout::{Report, ReportKind};
 use super::{Period, ReportConfig, StatsProjection};
 use crate::ledger::entry;
 use crate::metrics::Metrics;
-use crate::store::{EventStore, Subscription};
+use crate::store::{EventStore, StoreError, Subscription};
 
 /// How long the follower waits for new entries before checking whether it should stop.
 const IDLE: Duration = Duration::from_millis(500);
@@ -56,6 +56,7 @@ pub struct ReportService {
 struct Gauges {
     position: IntGauge,
     lag: IntGauge,
+    stopped: IntGauge,
 }
 
 impl Gauges {
@@ -75,6 +76,10 @@ impl Gauges {
             lag: gauge(
                 "caseledger_reports_projection_lag",
                 "Log entries committed but not yet folded into the reports projection",
+            ),
+            stopped: gauge(
+                "caseledger_reports_projection_stopped",
+                "1 once the reports projection stopped on an entry it could not read",
             ),
         }
     }
@@ -111,6 +116,16 @@ impl ReportService {
         self.shared.progress.lock().expect("progress").position
     }
 
+    /// Whether the projection stopped for good (reports answer 503 until a restart).
+    pub fn stopped(&self) -> bool {
+        self.shared
+            .progress
+            .lock()
+            .expect("progress")
+            .failure
+            .is_some()
+    }
+
     /// Waits until at least `size` entries are folded, at most `timeout`.
     pub fn wait_for(&self, size: u64, timeout: Duration) -> Result<u64, ReportError> {
         let guard = self.shared.progress.lock().expect("progress");
@@ -143,9 +158,19 @@ impl ReportService {
     }
 }
 
+/// The first wait after the store fails to answer; it doubles up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+/// The longest wait between two tries of a store that does not answer.
+const MAX_RETRY: Duration = Duration::from_secs(10);
+
 /// The follower loop: fold each new entry, publish the position, stop when unwanted.
+/// A store that does not answer (a busy SQLite file, an EventStoreDB node restarting) is
+/// tried again with a growing pause, from the same position: reports wait meanwhile. Only
+/// what cannot heal stops the projection: an entry it cannot read, or a store that says
+/// its data does not hold together.
 fn follow(store: Arc<dyn EventStore>, shared: Weak<Shared>, gauges: Gauges) {
     let mut subscription = Subscription::new(store.as_ref(), 0);
+    let mut retry = FIRST_RETRY;
     loop {
         let next = subscription.next_timeout(IDLE);
         let Some(shared) = shared.upgrade() else {
@@ -154,6 +179,7 @@ fn follow(store: Arc<dyn EventStore>, shared: Weak<Shared>, gauges: Gauges) {
         let failure = match next {
             Ok(Some(stored)) => match entry::decode(&stored.bytes) {
                 Ok(decoded) => {
+                    retry = FIRST_RETRY;
                     let mut projection = shared.projection.write().expect("projection");
                     projection.apply(stored.index, decoded.recorded_at, &decoded.payload);
                     publish(
@@ -169,13 +195,23 @@ fn follow(store: Arc<dyn EventStore>, shared: Weak<Shared>, gauges: Gauges) {
                 Err(e) => format!("entry {}: {e}", stored.index),
             },
             Ok(None) => {
+                retry = FIRST_RETRY;
                 let position = shared.progress.lock().expect("progress").position;
                 publish(&shared, &gauges, store.as_ref(), position, true, None);
+                continue;
+            }
+            Err(e @ (StoreError::Unavailable(_) | StoreError::Conflict(_))) => {
+                tracing::warn!(error = %e, retry_in = ?retry, "reports projection: the store did not answer; trying again");
+                // Not holding the service while waiting: dropping it stops the loop.
+                drop(shared);
+                std::thread::sleep(retry);
+                retry = (retry * 2).min(MAX_RETRY);
                 continue;
             }
             Err(e) => e.to_string(),
         };
         tracing::error!(%failure, "reports projection stopped");
+        gauges.stopped.set(1);
         let position = shared.progress.lock().expect("progress").position;
         publish(
             &shared,
@@ -226,5 +262,76 @@ pub fn fold_store(store: &dyn EventStore) -> Result<StatsProjection, ReportError
                 .map_err(|e| ReportError::Stopped(format!("entry {}: {e}", stored.index)))?;
             projection.apply(stored.index, decoded.recorded_at, &decoded.payload);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::datadir::{self, InitOptions};
+    use crate::ledger::SystemClock;
+    use crate::store::scripted::Scripted;
+
+    /// A fresh data directory's store (genesis entries only), behind `read_fails`.
+    fn store(read_fails: crate::store::scripted::Script) -> (tempfile::TempDir, Arc<Scripted>) {
+        let dir = tempfile::tempdir().expect("tmp");
+        datadir::init(dir.path(), &InitOptions::default(), Arc::new(SystemClock)).expect("init");
+        let inner = datadir::open_sqlite(dir.path()).expect("open");
+        let mut scripted = Scripted::new(inner, |_| None);
+        scripted.read_fails = read_fails;
+        (dir, Arc::new(scripted))
+    }
+
+    fn stopped_gauge(metrics: &Metrics) -> Option<String> {
+        metrics
+            .render()
+            .lines()
+            .find(|l| l.starts_with("caseledger_reports_projection_stopped "))
+            .map(str::to_owned)
+    }
+
+    #[test]
+    fn a_store_that_does_not_answer_for_a_while_is_tried_again() {
+        let (_dir, store) =
+            store(|n| (n < 3).then(|| StoreError::Unavailable("database is locked".into())));
+        let size = store.size().expect("size");
+        assert!(size > 0);
+        let metrics = Metrics::new();
+        let service = ReportService::start(store.clone(), ReportConfig::default(), Some(&metrics));
+        assert_eq!(service.wait_for(size, Duration::from_secs(20)), Ok(size));
+        assert!(!service.stopped());
+        assert!(
+            store.reads() > 3,
+            "three failed reads, then the ones that folded"
+        );
+        assert_eq!(
+            stopped_gauge(&metrics).as_deref(),
+            Some("caseledger_reports_projection_stopped 0")
+        );
+    }
+
+    #[test]
+    fn a_store_whose_data_does_not_hold_together_stops_the_projection() {
+        let (_dir, store) = store(|_| Some(StoreError::Corrupt("leaf 3 differs".into())));
+        let metrics = Metrics::new();
+        let service = ReportService::start(store.clone(), ReportConfig::default(), Some(&metrics));
+        assert_eq!(
+            service.wait_for(1, Duration::from_secs(20)),
+            Err(ReportError::Stopped(
+                "store integrity: leaf 3 differs".into()
+            ))
+        );
+        assert!(service.stopped());
+        assert_eq!(
+            stopped_gauge(&metrics).as_deref(),
+            Some("caseledger_reports_projection_stopped 1")
+        );
+        // It does not try again.
+        let reads = store.reads();
+        std::thread::sleep(FIRST_RETRY * 3);
+        assert_eq!(store.reads(), reads);
     }
 }

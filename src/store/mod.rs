@@ -21,6 +21,8 @@ mod esdb_target;
 #[cfg(feature = "eventstore")]
 pub mod eventstore;
 pub mod redact;
+#[cfg(test)]
+pub mod scripted;
 pub mod sqlite;
 mod sqlite_tree;
 

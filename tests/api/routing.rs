@@ -10,6 +10,7 @@ fn health_and_metrics_are_public() {
     let ready = app.get("/readyz", None);
     assert_eq!(ready.status, 200);
     assert_eq!(ready.json["log_size"], app.log_size());
+    assert_eq!(ready.json["reports"], "following");
     let m = app.get("/metrics", None);
     assert!(m.text.contains("caseledger_appended_events_total"));
     // The whole log, the genesis entries `init` wrote included, not only this process's.

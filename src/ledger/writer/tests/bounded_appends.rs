@@ -7,9 +7,9 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::json;
 
-use super::failed_commits::Scripted;
 use super::{register, setup, Request};
 use crate::ledger::{Code, ExpectedRevision, Outcome, WriteError};
+use crate::store::scripted::Scripted;
 
 /// One request registering agency `name` and updating it, as a batch.
 fn registered_and_updated(

@@ -5,104 +5,14 @@ use std::sync::Arc;
 
 use super::{register, setup, Request, Setup};
 use crate::ledger::{ExpectedRevision, Outcome, WriteError};
+use crate::store::scripted::Scripted;
 use crate::store::EventStore;
-
-/// A store whose commits fail as scripted (a full disk, another node appending first);
-/// everything else, and the commits that do not fail, are the real store's.
-pub(super) struct Scripted {
-    inner: Arc<dyn EventStore>,
-    commits: std::sync::atomic::AtomicUsize,
-    /// How commit number `n` (from 0) fails, if it does.
-    fails: fn(usize) -> Option<crate::store::StoreError>,
-    /// The append limit it reports, as EventStoreDB reports its `MaxAppendSize`.
-    pub limit: Option<usize>,
-    /// The request ends of every commit handed over, failed or not.
-    pub request_ends: std::sync::Mutex<Vec<Vec<usize>>>,
-}
-
-impl Scripted {
-    pub fn new(
-        inner: Arc<dyn EventStore>,
-        fails: fn(usize) -> Option<crate::store::StoreError>,
-    ) -> Self {
-        Self {
-            inner,
-            commits: Default::default(),
-            fails,
-            limit: None,
-            request_ends: Default::default(),
-        }
-    }
-}
 
 /// Every commit fails, as on a full disk.
 fn failing_commits(inner: Arc<dyn EventStore>) -> Scripted {
     Scripted::new(inner, |_| {
         Some(crate::store::StoreError::Unavailable("disk full".into()))
     })
-}
-
-impl EventStore for Scripted {
-    fn commit(&self, group: crate::store::CommitGroup) -> Result<(), crate::store::StoreError> {
-        let n = self
-            .commits
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let ends = group.request_ends.clone();
-        self.request_ends.lock().expect("ends").push(ends);
-        match (self.fails)(n) {
-            Some(e) => Err(e),
-            None => self.inner.commit(group),
-        }
-    }
-    fn size(&self) -> Result<u64, crate::store::StoreError> {
-        self.inner.size()
-    }
-    fn append_limit(&self) -> Option<usize> {
-        self.limit
-    }
-    fn read_all(
-        &self,
-        from: u64,
-        limit: usize,
-    ) -> Result<Vec<crate::store::StoredEntry>, crate::store::StoreError> {
-        self.inner.read_all(from, limit)
-    }
-    fn read_stream(
-        &self,
-        stream: &str,
-        from: u64,
-        limit: usize,
-    ) -> Result<Vec<crate::store::StoredEntry>, crate::store::StoreError> {
-        self.inner.read_stream(stream, from, limit)
-    }
-    fn find_event(
-        &self,
-        event_id: &uuid::Uuid,
-    ) -> Result<Option<crate::store::StoredEntry>, crate::store::StoreError> {
-        self.inner.find_event(event_id)
-    }
-    fn node(
-        &self,
-        level: u8,
-        index: u64,
-    ) -> Result<Option<crate::log::merkle::Hash>, crate::store::StoreError> {
-        self.inner.node(level, index)
-    }
-    fn latest_checkpoint(
-        &self,
-    ) -> Result<Option<crate::store::StoredCheckpoint>, crate::store::StoreError> {
-        self.inner.latest_checkpoint()
-    }
-    fn checkpoints(&self) -> Result<Vec<crate::store::StoredCheckpoint>, crate::store::StoreError> {
-        self.inner.checkpoints()
-    }
-    fn wait_for_growth(
-        &self,
-        size: u64,
-        timeout: std::time::Duration,
-    ) -> Result<u64, crate::store::StoreError> {
-        self.inner.wait_for_growth(size, timeout)
-    }
 }
 
 #[test]

@@ -1,0 +1,96 @@
+//! Test support: a store that fails as scripted (a full disk, another node appending first,
+//! a backend that stops answering for a while); everything else, and the calls that do not
+//! fail, are the real store's.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::{CommitGroup, EventStore, StoreError, StoredCheckpoint, StoredEntry};
+use crate::log::merkle::Hash;
+
+/// How call number `n` (from 0) fails, if it does.
+pub type Script = fn(usize) -> Option<StoreError>;
+
+/// A store whose commits and log reads fail as scripted.
+pub struct Scripted {
+    inner: Arc<dyn EventStore>,
+    commits: AtomicUsize,
+    fails: Script,
+    reads: AtomicUsize,
+    /// How `read_all` call number `n` fails, if it does.
+    pub read_fails: Script,
+    /// The append limit it reports, as EventStoreDB reports its `MaxAppendSize`.
+    pub limit: Option<usize>,
+    /// The request ends of every commit handed over, failed or not.
+    pub request_ends: Mutex<Vec<Vec<usize>>>,
+}
+
+impl Scripted {
+    /// Commits fail as `fails` says; reads do not fail.
+    pub fn new(inner: Arc<dyn EventStore>, fails: Script) -> Self {
+        Self {
+            inner,
+            commits: AtomicUsize::new(0),
+            fails,
+            reads: AtomicUsize::new(0),
+            read_fails: |_| None,
+            limit: None,
+            request_ends: Mutex::default(),
+        }
+    }
+
+    /// `read_all` calls so far.
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+}
+
+impl EventStore for Scripted {
+    fn commit(&self, group: CommitGroup) -> Result<(), StoreError> {
+        let n = self.commits.fetch_add(1, Ordering::Relaxed);
+        let ends = group.request_ends.clone();
+        self.request_ends.lock().expect("ends").push(ends);
+        match (self.fails)(n) {
+            Some(e) => Err(e),
+            None => self.inner.commit(group),
+        }
+    }
+    fn size(&self) -> Result<u64, StoreError> {
+        self.inner.size()
+    }
+    fn append_limit(&self) -> Option<usize> {
+        self.limit
+    }
+    fn read_all(&self, from: u64, limit: usize) -> Result<Vec<StoredEntry>, StoreError> {
+        match (self.read_fails)(self.reads.fetch_add(1, Ordering::Relaxed)) {
+            Some(e) => Err(e),
+            None => self.inner.read_all(from, limit),
+        }
+    }
+    fn read_stream(
+        &self,
+        stream: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        self.inner.read_stream(stream, from, limit)
+    }
+    fn find_event(&self, event_id: &Uuid) -> Result<Option<StoredEntry>, StoreError> {
+        self.inner.find_event(event_id)
+    }
+    fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
+        self.inner.node(level, index)
+    }
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.inner.latest_checkpoint()
+    }
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        self.inner.checkpoints()
+    }
+    fn wait_for_growth(&self, size: u64, timeout: Duration) -> Result<u64, StoreError> {
+        self.inner.wait_for_growth(size, timeout)
+    }
+}
