@@ -232,6 +232,36 @@ fn a_damaged_stored_tree_node_stops_the_start_up() {
     assert!(stderr.contains("Merkle nodes"), "{stderr}");
 }
 
+/// A damaged node inside the tree (off its right edge): start-up, which reads only the
+/// right edge, opens; `rebuild` checks every node and names the entry whose leaf completes it.
+#[test]
+fn rebuild_names_a_damaged_node_inside_the_tree() {
+    let (dir, _) = populated();
+    let db = rusqlite::Connection::open(dir.path().join(datadir::DB_FILE)).expect("sqlite");
+    // Node 1/2 (leaves 4 and 5) lives in row 5 at offset 32; the right edge of 15 leaves
+    // is 3/0, 2/2, 1/6 and 0/14.
+    let mut tree: Vec<u8> = db
+        .query_row("SELECT tree FROM entries WHERE idx = 5", [], |r| r.get(0))
+        .expect("row 5");
+    assert_eq!(tree.len(), 64, "levels 0 and 1");
+    tree[40] ^= 1;
+    db.execute(
+        "UPDATE entries SET tree = ?1 WHERE idx = 5",
+        rusqlite::params![tree],
+    )
+    .expect("update");
+    drop(db);
+    drop(datadir::open(dir.path(), Arc::new(SystemClock)).expect("start-up opens"));
+    std::thread::sleep(std::time::Duration::from_millis(200)); // let the writer thread stop
+    let out = caseledger(&["rebuild"], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("entry 5: the stored Merkle node 1/2 (completed by this entry) differs"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn rebuild_refuses_a_log_the_server_would_refuse() {
     // Bytes and leaf hash edited together: only the signed checkpoint's root tells.

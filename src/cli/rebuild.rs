@@ -1,6 +1,7 @@
 //! `caseledger rebuild`: discards the projection snapshot and folds the whole log again from
-//! entry 0 (with progress), then writes a fresh snapshot and says whether the rebuilt state
-//! equals the one the discarded snapshot held.
+//! entry 0 (with progress), with the start-up checks and a check of every stored Merkle
+//! node, then writes a fresh snapshot and says whether the rebuilt state equals the one the
+//! discarded snapshot held.
 
 use std::io::Write;
 
@@ -64,6 +65,12 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
     };
     // The checks a server makes at start-up: a log it would refuse is not rebuilt from.
     let state = Ledger::check_log(store.as_ref(), &signer, &progress)?;
+    eprintln!();
+    // Start-up reads only the Merkle nodes on the tree's right edge; here every one.
+    ledger::check_every_node(store.as_ref(), state.size, &|done, total| {
+        eprint!("\rchecked the Merkle nodes of {done}/{total} entries");
+        let _ = std::io::stderr().flush();
+    })?;
     eprintln!();
     let took = started.elapsed();
     snapshot::save(&path, &state, store.as_ref())?;

@@ -8,9 +8,11 @@ use std::sync::RwLock;
 use rayon::prelude::*;
 
 mod checkpoint;
+mod nodes;
 
 pub(super) use checkpoint::check_against_checkpoint;
 use checkpoint::stated_size;
+pub use nodes::check_every_node;
 
 use super::state::{self, LedgerState};
 use super::{entry, OpenError};

@@ -23,7 +23,7 @@ use serde::Serialize;
 
 pub use clock::{Clock, SystemClock};
 pub(crate) use load::fold_both;
-pub use load::{load_state, load_state_from, load_state_until};
+pub use load::{check_every_node, load_state, load_state_from, load_state_until};
 pub use rules::{Code, RuleViolation};
 pub use state::LedgerState;
 pub use writer::{seal, CheckpointPacer, Frontier};

@@ -258,16 +258,36 @@ impl RootBuilder {
 
     /// Appends the next leaf hash.
     pub fn push(&mut self, leaf: Hash) {
+        let pushed: Result<(), std::convert::Infallible> =
+            self.push_completing(leaf, |_, _, _| Ok(()));
+        let Ok(()) = pushed;
+    }
+
+    /// Appends the next leaf hash, calling `completed(level, index, hash)` for every node
+    /// of the tree it completes above the leaf, lowest first (RFC 6962 numbering: node
+    /// `index` of `level` covers leaves `index·2^level ..< (index+1)·2^level`). Stops at
+    /// the first error, leaving the builder as it was.
+    pub fn push_completing<E>(
+        &mut self,
+        leaf: Hash,
+        mut completed: impl FnMut(u8, u64, &Hash) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut hash = leaf;
         let mut merged = self.size;
+        let mut level = 0u8;
         // Each trailing one bit of the old size is a subtree the new leaf completes.
         while merged & 1 == 1 {
-            let left = self.stack.pop().expect("one stacked subtree per set bit");
+            let left = self.stack[self.stack.len() - 1 - usize::from(level)];
             hash = node_hash(&left, &hash);
             merged >>= 1;
+            level += 1;
+            completed(level, merged, &hash)?;
         }
+        let keep = self.stack.len() - usize::from(level);
+        self.stack.truncate(keep);
         self.stack.push(hash);
         self.size += 1;
+        Ok(())
     }
 
     /// Number of leaves pushed so far.

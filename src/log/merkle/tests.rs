@@ -29,6 +29,39 @@ fn vector_roots_from_appended_nodes_and_root_builder() {
 }
 
 #[test]
+fn push_completing_names_every_complete_node_once_with_its_hash() {
+    let leaves = synthetic_leaves(300);
+    let mut builder = RootBuilder::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, leaf) in leaves.iter().enumerate() {
+        builder
+            .push_completing(*leaf, |level, index, hash| {
+                let width = 1usize << level;
+                let under = &leaves[index as usize * width..(index as usize + 1) * width];
+                assert_eq!(*hash, naive_root(under), "node {level}/{index}");
+                assert_eq!((index as usize + 1) * width, i + 1, "completed by leaf {i}");
+                assert!(seen.insert((level, index)), "node {level}/{index} twice");
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        assert_eq!(builder.root(), naive_root(&leaves[..=i]));
+    }
+    // Every complete node above the leaves of a 300-leaf tree: 150 + 75 + 37 + 18 + 9 + 4
+    // + 2 + 1.
+    assert_eq!(seen.len(), 296);
+    // An error stops the push and leaves the builder as it was (301 leaves: the next one
+    // completes a node).
+    builder.push(leaves[0]);
+    let before = builder.clone();
+    let stopped = builder.push_completing(leaves[0], |_, _, _| Err("stop"));
+    assert_eq!(stopped, Err("stop"));
+    assert_eq!(
+        (builder.size(), builder.root()),
+        (before.size(), before.root())
+    );
+}
+
+#[test]
 fn root_matches_naive_mth_for_every_size_up_to_300() {
     let leaves = synthetic_leaves(300);
     let nodes = MemoryNodes::from_leaves(&leaves);
