@@ -171,6 +171,69 @@ fn only_a_bounded_number_of_entries_may_come_before_the_header() {
     assert!(f.message.contains("before the header"), "{f}");
 }
 
+/// A hostile bundle whose lines look like entries but hold hundreds of thousands of small
+/// values each: refused at the first value that is not an entry, judged in pieces of a
+/// chunk's entries (all of them at once took gigabytes).
+#[test]
+fn a_line_of_many_small_values_is_refused_at_the_first_that_is_not_an_entry() {
+    let w = world();
+    let b = w.log.bundle();
+    let line = format!(r#"{{"index":0}}{},{{"p":["x"]}}"#, ",1".repeat(500_000));
+    let lines = vec![line; 8].join(",\n");
+    let text = format!("{{{},\"entries\":[\n{lines}\n]}}\n", header(&b));
+    let r = read(&w, &text);
+    let f = r.failure.expect("refused");
+    assert_eq!(f.check, Check::Format, "{f}");
+    assert!(
+        f.message
+            .contains("bundle entry number 0 (from 0) is not an entry"),
+        "{f}"
+    );
+    assert_eq!(r.entries, 0);
+}
+
+/// A value longer than any a server writes is refused once the reader has buffered that
+/// much, not read to its end (which could be never).
+#[test]
+fn a_value_longer_than_any_entry_is_refused_without_reading_it_whole() {
+    use std::io::Read;
+    let w = world();
+    let b = w.log.bundle();
+    let limit = caseledger::bundle::read::MAX_VALUE;
+    let start = format!("{{{},\"entries\":[\n{{\"index\":0,\"entry\":\"", header(&b));
+    let endless = start.as_bytes().chain(std::io::repeat(b'a'));
+    let mut reader = CountingReader {
+        inner: endless,
+        read: 0,
+    };
+    let r = verify_reader(&mut reader, &w.log.signer.verifier(), Options::default());
+    let f = r.failure.expect("refused");
+    assert_eq!(f.check, Check::Format, "{f}");
+    assert!(
+        f.message
+            .contains(&format!("a value of more than {} MiB", limit >> 20)),
+        "{f}"
+    );
+    assert!(
+        reader.read <= limit as u64 + (4 << 20),
+        "read {} bytes",
+        reader.read
+    );
+}
+
+struct CountingReader<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 /// Reads at most 7 bytes at a time, and is interrupted before every third read.
 struct Trickle<'a> {
     text: &'a [u8],

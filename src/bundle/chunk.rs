@@ -21,15 +21,6 @@ pub struct RawChunk {
 }
 
 impl RawChunk {
-    /// An empty chunk with room for `bytes` bytes and `entries` entries.
-    pub(super) fn with_capacity(bytes: usize, entries: usize) -> Self {
-        Self {
-            bytes: Vec::with_capacity(bytes),
-            spans: Vec::with_capacity(entries),
-            tentative: false,
-        }
-    }
-
     /// Serialises in-memory entries (tests, small bundles).
     pub fn from_entries(entries: &[BundleEntry]) -> Self {
         let mut c = Self::default();
@@ -71,6 +62,11 @@ impl RawChunk {
         self.spans.len()
     }
 
+    /// Bytes of entries held.
+    pub fn bytes_held(&self) -> usize {
+        self.spans.iter().map(|&(s, e)| e - s).sum()
+    }
+
     /// Whether the chunk holds no entry.
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
@@ -86,16 +82,29 @@ impl RawChunk {
         self.spans.iter().map(|&(s, e)| &self.bytes[s..e])
     }
 
-    /// The same entries split exactly: each candidate becomes the values it holds.
-    pub fn resolve(&self) -> Result<RawChunk, ReadError> {
-        let held = self.spans.iter().map(|&(s, e)| e - s).sum();
-        let mut out = Self::with_capacity(held, self.spans.len());
+    /// The same entries split exactly, each candidate into the values it holds, handed to
+    /// `piece` in order in chunks of at most `at_most` entries until it returns `false`:
+    /// a hostile chunk of lines holding millions of small values is never prepared whole.
+    /// (A candidate is at most a line of a megabyte, so its values' spans stay small.)
+    pub fn resolve(
+        &self,
+        at_most: usize,
+        piece: &mut dyn FnMut(RawChunk) -> bool,
+    ) -> Result<(), ReadError> {
+        let at_most = at_most.max(1);
+        let mut out = Self::default();
         for &(s, e) in &self.spans {
             for (a, b) in split_values(&self.bytes[s..e])? {
                 out.push(&self.bytes[s + a..s + b], false);
+                if out.len() == at_most && !piece(std::mem::take(&mut out)) {
+                    return Ok(());
+                }
             }
         }
-        Ok(out)
+        if !out.is_empty() {
+            piece(out);
+        }
+        Ok(())
     }
 }
 
@@ -137,17 +146,37 @@ mod tests {
             true,
         );
         assert!(c.is_tentative());
-        let r = c.resolve().expect("valid JSON");
-        assert!(!r.is_tentative());
-        let got: Vec<&[u8]> = r.entries().collect();
-        assert_eq!(
-            got,
-            vec![
-                &br#"{"index":0,"entry":"a,}","proof":[]}"#[..],
-                br#"{"index":1,"entry":"b","proof":[]}"#,
-                br#"{"index":2,"entry":"c\"}","proof":["x"]}"#,
-            ]
-        );
+        let all = [
+            &br#"{"index":0,"entry":"a,}","proof":[]}"#[..],
+            br#"{"index":1,"entry":"b","proof":[]}"#,
+            br#"{"index":2,"entry":"c\"}","proof":["x"]}"#,
+        ];
+        // In pieces of at most two, and stopping when asked to.
+        for (stop_after, want) in [(9, &[&all[..2], &all[2..]][..]), (1, &[&all[..2]][..])] {
+            let mut pieces: Vec<RawChunk> = Vec::new();
+            c.resolve(2, &mut |piece| {
+                pieces.push(piece);
+                pieces.len() < stop_after
+            })
+            .expect("valid JSON");
+            assert!(pieces.iter().all(|p| !p.is_tentative()));
+            let got: Vec<Vec<&[u8]>> = pieces.iter().map(|p| p.entries().collect()).collect();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn many_small_values_come_in_bounded_pieces_until_asked_to_stop() {
+        let mut c = RawChunk::default();
+        let values = format!("{{}}{}", ",1".repeat(100_000));
+        c.push(values.as_bytes(), true);
+        let mut sizes = Vec::new();
+        c.resolve(4096, &mut |piece| {
+            sizes.push(piece.len());
+            sizes.len() < 3
+        })
+        .expect("values");
+        assert_eq!(sizes, vec![4096; 3]);
     }
 
     /// The chunks the reader hands over for `text` (header members omitted).
@@ -250,7 +279,7 @@ mod tests {
             let mut c = RawChunk::default();
             c.push(bad, true);
             assert!(
-                c.resolve().is_err(),
+                c.resolve(4096, &mut |_| true).is_err(),
                 "{:?} accepted",
                 String::from_utf8_lossy(bad)
             );

@@ -14,6 +14,7 @@ mod entries;
 use super::members::Header;
 use super::BundleHeader;
 use entries::entries;
+pub(super) use entries::split_values;
 
 pub use super::chunk::RawChunk;
 use super::chunk::{ends_like_an_entry, is_json_space, trim_json_space};
@@ -68,6 +69,12 @@ const LINE_SEARCH: usize = 1 << 20;
 
 const FILL: usize = 1 << 20;
 
+/// The longest value the reader holds (a header member, an entry, a line of entries): four
+/// times the largest entry a server writes (an event of at most 16 MiB, see `serve
+/// --max-event-bytes`), so that a hostile bundle cannot make the verifier buffer without
+/// end.
+pub const MAX_VALUE: usize = 64 << 20;
+
 impl<R: Read> Scanner<R> {
     fn new(reader: R) -> Self {
         Self {
@@ -85,6 +92,15 @@ impl<R: Read> Scanner<R> {
 
     /// Reads more bytes; false at the end of input.
     fn fill(&mut self) -> Result<bool, ReadError> {
+        // Reading on from `pos`, the start of the value being scanned (or of the space
+        // before it, which `peek` forgets as it goes).
+        if self.end - self.pos > MAX_VALUE {
+            return Err(invalid(format!(
+                "a value of more than {} MiB at byte {}: no bundle member or entry is that long",
+                MAX_VALUE >> 20,
+                self.offset + self.pos as u64
+            )));
+        }
         let fill = self.fill;
         if self.buf.len() < self.end + fill {
             self.buf.resize(self.end + fill, 0);
@@ -371,25 +387,5 @@ pub fn stream_reusing(
     match s.peek()? {
         None => Ok(()),
         other => Err(s.unexpected(other, "the end of the document")),
-    }
-}
-
-/// The spans of the comma-separated JSON values in `raw` (see [`RawChunk::resolve`]).
-pub(super) fn split_values(raw: &[u8]) -> Result<Vec<(usize, usize)>, ReadError> {
-    let mut s = Scanner::new(raw);
-    // Read in one go: a chunk re-split holds thousands of spans, each too short for a
-    // megabyte buffer to be zeroed for it.
-    s.fill = raw.len().max(1);
-    let mut spans = Vec::new();
-    loop {
-        s.peek()?;
-        let end = s.value_end()?;
-        spans.push((s.pos, end));
-        s.pos = end;
-        match s.peek()? {
-            None => return Ok(spans),
-            Some(b',') => s.pos += 1,
-            other => return Err(s.unexpected(other, "`,` between entries")),
-        }
     }
 }

@@ -52,8 +52,10 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CASELEDGER_WORKERS")]
     pub workers: Option<usize>,
-    /// Largest single-event body, bytes.
-    #[arg(long, env = "CASELEDGER_MAX_EVENT_BYTES", default_value_t = 64 * 1024)]
+    /// Largest single-event body, bytes (at most 16 MiB, so that every entry fits the
+    /// offline verifier's bound on one value).
+    #[arg(long, env = "CASELEDGER_MAX_EVENT_BYTES", default_value_t = 64 * 1024,
+          value_parser = event_bytes)]
     pub max_event_bytes: usize,
     /// Seconds a write's body may take to arrive after its headers (408 after that).
     #[arg(long, env = "CASELEDGER_BODY_WAIT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -220,4 +222,15 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         datadir::save_snapshot(dir, &on_stop);
     }
     Ok(())
+}
+
+/// `--max-event-bytes`: 1 KiB to 16 MiB. An entry holds its event's bytes and a little
+/// more; `caseledger verify` refuses a bundle value over `bundle::read::MAX_VALUE` (64 MiB).
+fn event_bytes(text: &str) -> Result<usize, String> {
+    const MOST: usize = 16 << 20;
+    let n: usize = text.parse().map_err(|e| format!("{e}"))?;
+    if !(1024..=MOST).contains(&n) {
+        return Err(format!("must be from 1024 to {MOST} bytes"));
+    }
+    Ok(n)
 }

@@ -38,8 +38,11 @@ use signatures::Signatures;
 
 /// Entries handed from the reader to the verifier at a time.
 pub const CHUNK: usize = proofs::CHUNK;
-/// Chunks of entries held while the header has not come yet (64 MB or so).
+/// Chunks of entries held while the header has not come yet (64 MB or so of the
+/// exporter's entries)...
 const MAX_WAITING: usize = 8;
+/// ...and at most this many bytes of entries, whatever they are.
+const MAX_WAITING_BYTES: usize = 64 << 20;
 /// Replays of at least this many entries are freed on a thread of their own.
 const FREE_APART: u64 = 100_000;
 
@@ -107,13 +110,16 @@ impl<'k> Verifier<'k> {
             },
             // Entries before the header: kept until the checkpoint is known, within reason.
             Item::Entries(c) if self.checkpoint.is_none() => {
-                if self.waiting.len() >= MAX_WAITING {
+                let waiting: usize = self.waiting.iter().map(RawChunk::bytes_held).sum();
+                if self.waiting.len() >= MAX_WAITING || waiting >= MAX_WAITING_BYTES {
                     self.failure = Some(Failure::bundle(
                         Check::Format,
                         format!(
-                            "more than {} entries come before the header (format, origin, \
-                             log_key, checkpoint); write the header first",
-                            MAX_WAITING * CHUNK
+                            "more than {} entries or {} MiB of entries come before the \
+                             header (format, origin, log_key, checkpoint); write the header \
+                             first",
+                            MAX_WAITING * CHUNK,
+                            MAX_WAITING_BYTES >> 20
                         ),
                     ));
                 } else {
@@ -308,11 +314,23 @@ fn replay_chunk(
     buffers.prepared = reuse(prepared);
     match outcome {
         Some(outcome) => outcome,
-        // A line the exact scan could not read: split the chunk exactly, then judge.
-        None => match chunk.resolve() {
-            Ok(exact) => replay_chunk(replay, &exact, position, cp, buffers, signatures),
-            Err(e) => (0, Some(Failure::bundle(Check::Format, e.to_string()))),
-        },
+        // A line the exact scan could not read: split the chunk exactly, then judge, in
+        // pieces of at most a chunk's entries, stopping at the first failure.
+        None => {
+            let (mut held, mut failure) = (0, None);
+            let split = chunk.resolve(CHUNK, &mut |piece| {
+                let (n, f) = replay_chunk(replay, &piece, position + held, cp, buffers, signatures);
+                held += n;
+                failure = f;
+                failure.is_none()
+            });
+            match split {
+                Err(e) if failure.is_none() => {
+                    (held, Some(Failure::bundle(Check::Format, e.to_string())))
+                }
+                _ => (held, failure),
+            }
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The `entries` array: each entry's span in the reader's buffer, handed over in chunks
-//! together with the buffer.
+//! together with the buffer; and the exact re-split of a line that held several values.
 
 use std::io::Read;
 
@@ -7,7 +7,13 @@ use crossbeam_channel::Receiver;
 
 use super::{Item, RawChunk, ReadError, Scanner, FILL};
 
-/// Reads the `entries` array at `pos`, sending its entries to `sink` in chunks of `chunk`.
+/// The most bytes of entries in one chunk, whatever their number: a chunk of the
+/// exporter's entries holds about 8 MB, one of hostile ones (long line candidates, long
+/// entries) no more than this and one value.
+const CHUNK_BYTES: usize = 32 << 20;
+
+/// Reads the `entries` array at `pos`, sending its entries to `sink` in chunks of `chunk`
+/// (fewer when they hold [`CHUNK_BYTES`]).
 pub(super) fn entries<R: Read>(
     s: &mut Scanner<R>,
     (chunk, spare): (usize, Option<&Receiver<RawChunk>>),
@@ -44,7 +50,7 @@ pub(super) fn entries<R: Read>(
             held += end - s.pos;
             tentative |= candidate;
             s.pos = end;
-            if spans.len() == chunk {
+            if spans.len() == chunk || held >= CHUNK_BYTES {
                 if !send(s, &mut spans, tentative) {
                     return Err(ReadError::Stopped);
                 }
@@ -64,4 +70,24 @@ pub(super) fn entries<R: Read>(
         return Err(ReadError::Stopped);
     }
     Ok(())
+}
+
+/// The spans of the comma-separated JSON values in `raw` (see [`RawChunk::resolve`]).
+pub(in crate::bundle) fn split_values(raw: &[u8]) -> Result<Vec<(usize, usize)>, ReadError> {
+    let mut s = Scanner::new(raw);
+    // Read in one go: a chunk re-split holds thousands of spans, each too short for a
+    // megabyte buffer to be zeroed for it.
+    s.fill = raw.len().max(1);
+    let mut spans = Vec::new();
+    loop {
+        s.peek()?;
+        let end = s.value_end()?;
+        spans.push((s.pos, end));
+        s.pos = end;
+        match s.peek()? {
+            None => return Ok(spans),
+            Some(b',') => s.pos += 1,
+            other => return Err(s.unexpected(other, "`,` between entries")),
+        }
+    }
 }
