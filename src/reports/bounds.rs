@@ -139,6 +139,21 @@ pub(crate) fn program(
         vec![cells.cases_with_referrals],
         c.referred_unserved,
     );
+    // A service starts only on an open case (rule 1): each case first served in the
+    // period was open when it began, or opened or reopened in it; and one opened in it was
+    // referred in it.
+    table.at_most_carried(
+        vec![cells.cases_first_service],
+        1,
+        vec![cells.cases_opened, cells.cases_reopened],
+        c.cases_open,
+    );
+    table.at_most_carried(
+        vec![cells.cases_first_service],
+        1,
+        vec![cells.cases_with_referrals, cells.cases_reopened],
+        c.cases_open,
+    );
     table.at_most_carried(
         vec![cells.cases_first_service],
         1,
