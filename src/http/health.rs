@@ -4,6 +4,7 @@ use actix_web::{get, web, HttpResponse};
 use serde_json::json;
 
 use super::AppState;
+use crate::reports::Following;
 
 /// The process is up.
 #[get("/healthz")]
@@ -18,8 +19,9 @@ const COMMIT_FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_sec
 /// [`COMMIT_FAILURE_WINDOW`] without one succeeding since (on SQLite the size is held in
 /// memory, so a full disk shows only there).
 ///
-/// A reports projection that stopped for good is named in the answer (`"reports":
-/// "stopped"`) but leaves the node ready: what stops it (an entry it cannot read) is in the
+/// How the reports projection follows the log is named in the answer (`"reports":
+/// "following"`, `"retrying"` while the store does not answer its reads, `"stopped"` for
+/// good), but leaves the node ready: what stops it (an entry it cannot read) is in the
 /// shared log, so every node would leave the load balancer together and caseworkers could
 /// no longer write. The `caseledger_reports_projection_stopped` gauge is for alerting.
 #[get("/readyz")]
@@ -37,10 +39,10 @@ pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.ledger.store().clone();
     match web::block(move || store.size()).await {
         Ok(Ok(size)) => {
-            let reports = if state.reports.stopped() {
-                "stopped"
-            } else {
-                "following"
+            let reports = match state.reports.following() {
+                Following::Following => "following",
+                Following::Retrying => "retrying",
+                Following::Stopped => "stopped",
             };
             HttpResponse::Ok()
                 .json(json!({"status": "ready", "log_size": size, "reports": reports}))

@@ -47,6 +47,9 @@
 //! - `cases_with_referrals ≤ consents_granted + G`
 //! - `cases_first_service ≤ cases_with_referrals + R`, and ≤ the sum of every agency's
 //!   `referrals_accepted` + ΣA
+//! - `cases_first_service ≤ cases_opened + cases_reopened + O` and
+//!   `≤ cases_with_referrals + cases_reopened + O` (a service starts only on an open case,
+//!   rule 1; a case opened in the period was referred in it)
 
 use super::columns::{AgencyCells, ProgramCells};
 use super::period::{AgencyPeriod, PeriodStats};

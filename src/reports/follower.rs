@@ -39,6 +39,19 @@ pub enum ReportError {
 struct Progress {
     position: u64,
     failure: Option<String>,
+    /// The last read of the store failed and is being tried again.
+    retrying: bool,
+}
+
+/// How the projection follows the log (`/readyz` says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Following {
+    /// It folds what is committed.
+    Following,
+    /// The store did not answer its last read; it is trying again.
+    Retrying,
+    /// It stopped for good (an entry it cannot read, or a damaged store).
+    Stopped,
 }
 
 struct Shared {
@@ -57,6 +70,7 @@ struct Gauges {
     position: IntGauge,
     lag: IntGauge,
     stopped: IntGauge,
+    retrying: IntGauge,
 }
 
 impl Gauges {
@@ -80,6 +94,10 @@ impl Gauges {
             stopped: gauge(
                 "caseledger_reports_projection_stopped",
                 "1 once the reports projection stopped on an entry it could not read",
+            ),
+            retrying: gauge(
+                "caseledger_reports_projection_retrying",
+                "1 while the store does not answer the reports projection's reads",
             ),
         }
     }
@@ -116,14 +134,15 @@ impl ReportService {
         self.shared.progress.lock().expect("progress").position
     }
 
-    /// Whether the projection stopped for good (reports answer 503 until a restart).
-    pub fn stopped(&self) -> bool {
-        self.shared
-            .progress
-            .lock()
-            .expect("progress")
-            .failure
-            .is_some()
+    /// Whether the projection follows the log, is trying the store again, or stopped for
+    /// good (reports answer 503 until a restart).
+    pub fn following(&self) -> Following {
+        let progress = self.shared.progress.lock().expect("progress");
+        match (&progress.failure, progress.retrying) {
+            (Some(_), _) => Following::Stopped,
+            (None, true) => Following::Retrying,
+            (None, false) => Following::Following,
+        }
     }
 
     /// Waits until at least `size` entries are folded, at most `timeout`.
@@ -202,6 +221,12 @@ fn follow(store: Arc<dyn EventStore>, shared: Weak<Shared>, gauges: Gauges) {
             }
             Err(e @ (StoreError::Unavailable(_) | StoreError::Conflict(_))) => {
                 tracing::warn!(error = %e, retry_in = ?retry, "reports projection: the store did not answer; trying again");
+                shared.progress.lock().expect("progress").retrying = true;
+                gauges.retrying.set(1);
+                let position = shared.progress.lock().expect("progress").position;
+                if let Ok(size) = store.size() {
+                    gauges.lag.set(size.saturating_sub(position) as i64);
+                }
                 // Not holding the service while waiting: dropping it stops the loop.
                 drop(shared);
                 std::thread::sleep(retry);
@@ -236,6 +261,8 @@ fn publish(
     let mut progress = shared.progress.lock().expect("progress");
     progress.position = position;
     progress.failure = failure;
+    progress.retrying = false;
+    gauges.retrying.set(0);
     shared.moved.notify_all();
     drop(progress);
     gauges.position.set(position as i64);
@@ -302,7 +329,7 @@ mod tests {
         let metrics = Metrics::new();
         let service = ReportService::start(store.clone(), ReportConfig::default(), Some(&metrics));
         assert_eq!(service.wait_for(size, Duration::from_secs(20)), Ok(size));
-        assert!(!service.stopped());
+        assert_eq!(service.following(), Following::Following);
         assert!(
             store.reads() > 3,
             "three failed reads, then the ones that folded"
@@ -310,6 +337,64 @@ mod tests {
         assert_eq!(
             stopped_gauge(&metrics).as_deref(),
             Some("caseledger_reports_projection_stopped 0")
+        );
+    }
+
+    #[test]
+    fn a_store_that_keeps_failing_is_shown_as_retrying() {
+        let (_dir, store) = store(|_| Some(StoreError::Unavailable("disk I/O error".into())));
+        let size = store.size().expect("size");
+        let metrics = Metrics::new();
+        let service = ReportService::start(store.clone(), ReportConfig::default(), Some(&metrics));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while service.following() != Following::Retrying && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(service.following(), Following::Retrying);
+        let gauge = |name: &str| {
+            metrics
+                .render()
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")).map(str::to_owned))
+        };
+        assert_eq!(
+            gauge("caseledger_reports_projection_retrying").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            gauge("caseledger_reports_projection_stopped").as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            gauge("caseledger_reports_projection_lag"),
+            Some(size.to_string())
+        );
+    }
+
+    #[test]
+    fn a_damaged_row_stops_the_projection() {
+        let dir = tempfile::tempdir().expect("tmp");
+        datadir::init(dir.path(), &InitOptions::default(), Arc::new(SystemClock)).expect("init");
+        let db = rusqlite::Connection::open(dir.path().join(datadir::DB_FILE)).expect("db");
+        db.execute(
+            "UPDATE entries SET bytes = 'text, not a blob' WHERE idx = 1",
+            [],
+        )
+        .expect("damage");
+        drop(db);
+        let store = datadir::open_sqlite(dir.path()).expect("open");
+        let metrics = Metrics::new();
+        let service = ReportService::start(store, ReportConfig::default(), Some(&metrics));
+        match service.wait_for(1, Duration::from_secs(20)) {
+            Err(ReportError::Stopped(why)) => {
+                assert!(why.starts_with("store integrity: sqlite"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(service.following(), Following::Stopped);
+        assert_eq!(
+            stopped_gauge(&metrics).as_deref(),
+            Some("caseledger_reports_projection_stopped 1")
         );
     }
 
@@ -324,7 +409,7 @@ mod tests {
                 "store integrity: leaf 3 differs".into()
             ))
         );
-        assert!(service.stopped());
+        assert_eq!(service.following(), Following::Stopped);
         assert_eq!(
             stopped_gauge(&metrics).as_deref(),
             Some("caseledger_reports_projection_stopped 1")

@@ -22,7 +22,7 @@ pub mod suppression;
 mod tests;
 
 pub use fold::StatsProjection;
-pub use follower::{ReportError, ReportService};
+pub use follower::{Following, ReportError, ReportService};
 pub use layout::{Column, ColumnKind, Report, ReportKind, Value};
 pub use period::Period;
 pub use policy::PeriodPolicy;

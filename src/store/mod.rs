@@ -84,8 +84,25 @@ pub enum StoreError {
 }
 
 impl From<rusqlite::Error> for StoreError {
+    /// What trying again cannot heal (a damaged file, a row whose columns have the wrong
+    /// type) is `Corrupt`; the rest (a busy or locked file, an I/O error, a full disk) is
+    /// `Unavailable`.
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Unavailable(format!("sqlite: {e}"))
+        use rusqlite::ffi::ErrorCode;
+        use rusqlite::Error as E;
+        let damaged = match &e {
+            E::SqliteFailure(f, _) => {
+                matches!(f.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+            }
+            E::FromSqlConversionFailure(..)
+            | E::InvalidColumnType(..)
+            | E::IntegralValueOutOfRange(..) => true,
+            _ => false,
+        };
+        match damaged {
+            true => StoreError::Corrupt(format!("sqlite: {e}")),
+            false => StoreError::Unavailable(format!("sqlite: {e}")),
+        }
     }
 }
 
