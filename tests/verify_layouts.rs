@@ -172,8 +172,9 @@ fn only_a_bounded_number_of_entries_may_come_before_the_header() {
 }
 
 /// A hostile bundle whose lines look like entries but hold hundreds of thousands of small
-/// values each: refused at the first value that is not an entry, judged in pieces of a
-/// chunk's entries (all of them at once took gigabytes).
+/// values each: refused at the first value that is not an entry. (Before, the whole chunk
+/// was split and prepared at once, gigabytes for this one; that a split is judged in
+/// bounded pieces is tested in `bundle::chunk`: this test checks only the answer.)
 #[test]
 fn a_line_of_many_small_values_is_refused_at_the_first_that_is_not_an_entry() {
     let w = world();

@@ -269,6 +269,21 @@ mod tests {
     }
 
     #[test]
+    fn after_a_cut_for_size_chunks_end_at_multiples_of_the_chunk_again() {
+        // 50 entries of 700 KiB (the 47th passes 32 MiB), then 300 small ones.
+        let big = "x".repeat(700 << 10);
+        let lines: Vec<String> = (0..350)
+            .map(|i| {
+                let entry = if i < 50 { big.as_str() } else { "e" };
+                format!(r#"{{"index":{i},"entry":"{entry}","proof":["h"]}}"#)
+            })
+            .collect();
+        let text = format!("{{\"entries\":[\n{}\n]}}", lines.join(",\n"));
+        let lens: Vec<usize> = chunks_of(&text, 100).iter().map(RawChunk::len).collect();
+        assert_eq!(lens, vec![47, 53, 100, 100, 50]);
+    }
+
+    #[test]
     fn a_candidate_that_is_not_json_values_is_refused() {
         for bad in [
             &br#"{"index":0,"entry":"a"} {"index":1}"#[..],

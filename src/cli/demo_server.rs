@@ -25,6 +25,7 @@ pub fn spawn(
         limits: Limits::default(),
         reports,
         writer: None,
+        bodies: Default::default(),
     };
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()

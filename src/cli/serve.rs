@@ -192,6 +192,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     let state = AppState {
         writer,
+        bodies: Default::default(),
         reports,
         ledger,
         service_key,

@@ -6,6 +6,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
+use super::budget::{Held, HELD_PER_BODY_BYTE};
 use super::forward::{authenticated, writable, Write};
 use super::problem::ApiError;
 use super::{read_body, AppState};
@@ -129,6 +130,32 @@ fn respond(outcome: Outcome, single: bool, stream: String) -> HttpResponse {
     }
 }
 
+/// Holds the body memory a write takes until it is answered: about
+/// [`HELD_PER_BODY_BYTE`] times its announced length (its endpoint's `limit` when it
+/// announces none), from the caller's share and the node's pool. A principal sending many
+/// large bodies at once then waits for its own, and others' writes go on.
+async fn hold_body(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: &Caller,
+    limit: usize,
+) -> Result<Held, ApiError> {
+    let announced = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(limit, |n| n.min(limit));
+    state
+        .bodies
+        .hold(
+            Some(caller.id.clone()),
+            announced.saturating_mul(HELD_PER_BODY_BYTE),
+            "request bodies",
+        )
+        .await
+}
+
 /// Appends one signed event.
 #[post("/v1/events")]
 #[tracing::instrument(skip_all, fields(caller))]
@@ -145,6 +172,7 @@ pub(super) async fn append(
     };
     let caller = authenticated(caller)?;
     let expected = expected(&req)?;
+    let _held = hold_body(&state, &req, &caller, limit).await?;
     let body = read_body(&req, payload, limit, state.limits.body_wait).await?;
     let env = Envelope::parse(&body)?;
     let verified = verify(&state, &caller, env)?;
@@ -176,6 +204,7 @@ pub(super) async fn append_batch(
     };
     let caller = authenticated(caller)?;
     let expected = expected(&req)?;
+    let _held = hold_body(&state, &req, &caller, limit).await?;
     let body = read_body(&req, payload, limit, state.limits.body_wait).await?;
     let mut read = serde_json::Deserializer::from_slice(&body);
     let batch: BatchBody = crate::domain::bounded::object_only(&mut read)

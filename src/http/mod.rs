@@ -1,6 +1,7 @@
 //! The HTTP API (DESIGN §4) on actix-web: one file per resource, errors as problem+json.
 
 pub mod auth;
+pub mod budget;
 mod cases;
 mod directory;
 mod events;
@@ -69,6 +70,9 @@ pub struct AppState {
     pub reports: Arc<crate::reports::ReportService>,
     /// Where a read-only node forwards writes (none: it refuses them).
     pub writer: Option<Writer>,
+    /// Memory for the bodies of the writes this node decides, shared by principal
+    /// (`Default::default()`: see [`budget::WRITER_BODIES_KIB`]).
+    pub bodies: budget::BodyBudget<crate::domain::PrincipalId>,
 }
 
 /// Registers every route.

@@ -41,8 +41,9 @@ pub const CHUNK: usize = proofs::CHUNK;
 /// Chunks of entries held while the header has not come yet (64 MB or so of the
 /// exporter's entries)...
 const MAX_WAITING: usize = 8;
-/// ...and at most this many bytes of entries, whatever they are.
-const MAX_WAITING_BYTES: usize = 64 << 20;
+/// ...and at most this many bytes of entries, whatever they are (the one that would pass
+/// it included).
+const MAX_WAITING_BYTES: usize = 96 << 20;
 /// Replays of at least this many entries are freed on a thread of their own.
 const FREE_APART: u64 = 100_000;
 
@@ -111,7 +112,8 @@ impl<'k> Verifier<'k> {
             // Entries before the header: kept until the checkpoint is known, within reason.
             Item::Entries(c) if self.checkpoint.is_none() => {
                 let waiting: usize = self.waiting.iter().map(RawChunk::bytes_held).sum();
-                if self.waiting.len() >= MAX_WAITING || waiting >= MAX_WAITING_BYTES {
+                if self.waiting.len() >= MAX_WAITING || waiting + c.bytes_held() > MAX_WAITING_BYTES
+                {
                     self.failure = Some(Failure::bundle(
                         Check::Format,
                         format!(

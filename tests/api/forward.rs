@@ -51,6 +51,7 @@ pub(crate) fn reader_waiting(
             ..Limits::default()
         },
         writer: Some(writer),
+        bodies: Default::default(),
     })
 }
 

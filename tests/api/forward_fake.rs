@@ -220,9 +220,9 @@ fn a_receipt_this_node_never_mirrors_is_answered_after_the_wait() {
     );
 }
 
-/// Opens a connection to `reading` that announces the largest batch body with `token` and
-/// never sends it.
-fn announce(reading: &str, token: &str) -> TcpStream {
+/// Opens a connection to `reading` (any node) that announces the largest batch body with
+/// `token` and never sends it.
+pub(crate) fn announce(reading: &str, token: &str) -> TcpStream {
     let mut stream = TcpStream::connect(reading.trim_start_matches("http://")).expect("connect");
     let head = format!(
         "POST /v1/events/batch HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {token}\r\n\

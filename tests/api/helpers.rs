@@ -88,6 +88,7 @@ pub fn spawn_app_configured(limits: Limits, reports: ReportConfig) -> TestApp {
         limits,
         reports: ReportService::start(ledger.store().clone(), reports, Some(ledger.metrics())),
         writer: None,
+        bodies: Default::default(),
     };
     TestApp {
         base: serve(state),

@@ -111,3 +111,51 @@ fn a_read_only_node_refuses_every_write_and_still_serves_reads() {
     assert_eq!(app.get("/v1/log/checkpoint", None).status, 200);
     assert_eq!(app.get("/v1/agencies", Some(&app.admin_token)).status, 200);
 }
+
+/// On the writing node, one principal sending (or announcing and never sending) many
+/// large bodies at once holds only its share of the body memory: another principal's write
+/// goes through at once, and its own next write waits and is refused with 503.
+#[test]
+fn one_principal_cannot_hold_the_writing_nodes_body_memory() {
+    let app = spawn_app_with(Limits::default());
+    let (_, other) = app.register_principal("aud-w", "operator", &["auditor"]);
+    let before = app.log_size();
+    // Each announced 4 MiB batch holds three times that; five fill a quarter of the pool.
+    let held: Vec<std::net::TcpStream> = (0..5)
+        .map(|_| crate::forward_fake::announce(&app.base, &app.admin_token))
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let r = crate::forward::post(&app.base, "/v1/events", Some(&other), b"{}");
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "invalid_envelope"),
+        "{}",
+        r.text
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // Its own next large body does not fit the rest of its share: refused after the wait.
+    let request = format!(
+        "POST /v1/events/batch HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 4194304\r\n\r\n",
+        app.admin_token
+    );
+    let answer = crate::forward::raw(&app.base, &request);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\"code\":\"unavailable\""), "{answer}");
+    assert!(answer.contains("already held for this caller"), "{answer}");
+    // A small one still fits.
+    let r = crate::forward::post(&app.base, "/v1/events", Some(&app.admin_token), b"{}");
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "invalid_envelope"),
+        "{}",
+        r.text
+    );
+    drop(held);
+    assert_eq!(app.log_size(), before);
+}

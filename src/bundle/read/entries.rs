@@ -12,8 +12,10 @@ use super::{Item, RawChunk, ReadError, Scanner, FILL};
 /// entries) no more than this and one value.
 const CHUNK_BYTES: usize = 32 << 20;
 
-/// Reads the `entries` array at `pos`, sending its entries to `sink` in chunks of `chunk`
-/// (fewer when they hold [`CHUNK_BYTES`]).
+/// Reads the `entries` array at `pos`, sending its entries to `sink` in chunks that end at
+/// multiples of `chunk` entries (so that a full log's chunks line up with its tree), or
+/// earlier when they hold [`CHUNK_BYTES`]; the chunk after such a cut ends at the next
+/// multiple.
 pub(super) fn entries<R: Read>(
     s: &mut Scanner<R>,
     (chunk, spare): (usize, Option<&Receiver<RawChunk>>),
@@ -22,7 +24,7 @@ pub(super) fn entries<R: Read>(
     s.expect(b'[')?;
     // Spans into the scanner's buffer, which goes with them when a chunk is full.
     let mut spans = Vec::with_capacity(chunk);
-    let (mut tentative, mut held) = (false, 0);
+    let (mut tentative, mut held, mut sent) = (false, 0, 0usize);
     let mut send = |s: &mut Scanner<R>, spans: &mut Vec<(usize, usize)>, tentative: bool| {
         let (next, next_spans) = spare.and_then(|r| r.try_recv().ok()).map_or_else(
             || (Vec::new(), Vec::with_capacity(chunk)),
@@ -50,7 +52,8 @@ pub(super) fn entries<R: Read>(
             held += end - s.pos;
             tentative |= candidate;
             s.pos = end;
-            if spans.len() == chunk || held >= CHUNK_BYTES {
+            if (sent + spans.len()).is_multiple_of(chunk) || held >= CHUNK_BYTES {
+                sent += spans.len();
                 if !send(s, &mut spans, tentative) {
                     return Err(ReadError::Stopped);
                 }

@@ -23,9 +23,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use super::auth::{bearer_token, Caller};
+use super::budget::{slot, BodyBudget};
 use super::problem::ApiError;
 use super::{read_body, AppState};
 use crate::ledger::Code;
@@ -35,12 +36,9 @@ use send::Outgoing;
 /// The header a reading node puts on the requests it forwards.
 pub const FORWARDED_MARK: &str = "caseledger-forwarded";
 
-/// Forwarded writes in flight at once; more wait for a slot, up to [`QUEUE_WAIT`].
+/// Forwarded writes in flight at once; more wait for a slot, up to
+/// [`QUEUE_WAIT`](super::budget::QUEUE_WAIT).
 const MAX_IN_FLIGHT: usize = 64;
-
-/// How long a write waits for each of its token's share of body memory, the pool's, and a
-/// forwarding slot, before it is refused with 503.
-const QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// KiB of request bodies held at once for forwarding, from their first byte until the
 /// writer answered (each write reserves its endpoint's limit).
@@ -61,11 +59,10 @@ pub struct Writer {
     base: String,
     agent: ureq::Agent,
     slots: Arc<Semaphore>,
-    bodies: Arc<Semaphore>,
+    /// Body memory for requests whose token this node knows, shared by token hash.
+    bodies: BodyBudget<[u8; 32]>,
     /// Body memory for requests whose token this node does not know.
-    strangers: Arc<Semaphore>,
-    /// Each known token's share of `bodies`, by token hash (as many as tokens used).
-    per_token: std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<Semaphore>>>,
+    strangers: BodyBudget<[u8; 32]>,
     mirror_wait: Duration,
 }
 
@@ -99,9 +96,8 @@ impl Writer {
             base: base.to_owned(),
             agent,
             slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
-            bodies: Arc::new(Semaphore::new(BODY_BUDGET_KIB as usize)),
-            strangers: Arc::new(Semaphore::new(STRANGER_BUDGET_KIB as usize)),
-            per_token: Default::default(),
+            bodies: BodyBudget::new(BODY_BUDGET_KIB, PER_TOKEN_KIB),
+            strangers: BodyBudget::new(STRANGER_BUDGET_KIB, STRANGER_BUDGET_KIB),
             mirror_wait,
         })
     }
@@ -109,22 +105,6 @@ impl Writer {
     /// The writing node's base URL.
     pub fn base(&self) -> &str {
         &self.base
-    }
-
-    /// The share of body memory of the token whose hash is `hash`.
-    fn token_share(&self, hash: [u8; 32]) -> Arc<Semaphore> {
-        let mut shares = self.per_token.lock().unwrap_or_else(|e| e.into_inner());
-        // Tokens expire and are revoked: past a thousand, the shares nobody holds go (a
-        // permit holds its semaphore, so a share in use stays).
-        if shares.len() >= 1024 && !shares.contains_key(&hash) {
-            shares.retain(|_, s| {
-                Arc::strong_count(s) > 1 || s.available_permits() < PER_TOKEN_KIB as usize
-            });
-        }
-        shares
-            .entry(hash)
-            .or_insert_with(|| Arc::new(Semaphore::new(PER_TOKEN_KIB as usize)))
-            .clone()
     }
 }
 
@@ -180,30 +160,16 @@ pub(super) async fn writable(
             .authenticate(&hash, &now)
             .is_some()
     };
-    let (pool, total) = match known {
-        true => (&writer.bodies, BODY_BUDGET_KIB),
-        false => (&writer.strangers, STRANGER_BUDGET_KIB),
-    };
-    // Memory first: the body may take up to `limit` bytes while it arrives and is sent on.
-    let want = u32::try_from(limit.div_ceil(1024)).unwrap_or(u32::MAX);
-    let kib = want.min(total);
-    // A known token's own share first, so one token cannot hold the whole pool.
-    let share = match known {
-        true => Some(
-            slot(
-                &writer.token_share(hash),
-                want.min(PER_TOKEN_KIB),
-                "request bodies are already held for this token",
-            )
-            .await?,
-        ),
-        false => None,
-    };
-    let budget = slot(
-        pool,
-        kib,
-        "request bodies are already held for the writing node",
-    )
+    // Memory first: the body may take up to `limit` bytes while it arrives and is sent on;
+    // a known token's own share first, so one token cannot hold the whole pool.
+    let budget = match known {
+        true => writer
+            .bodies
+            .hold(Some(hash), limit, "request bodies for the writing node"),
+        false => writer
+            .strangers
+            .hold(None, limit, "request bodies for the writing node"),
+    }
     .await?;
     let body = read_body(req, payload, limit, state.limits.body_wait).await?;
     let outgoing = Outgoing::new(writer, req, &route, body)?;
@@ -214,33 +180,13 @@ pub(super) async fn writable(
     )
     .await?;
     // All go with the exchange: a client that hangs up does not free them early.
-    let answer = outgoing
-        .send(&writer.agent, (budget, exchange, share))
-        .await?;
+    let answer = outgoing.send(&writer.agent, (budget, exchange)).await?;
     if answer.status().is_success() {
         if let Some(size) = send::size_after(&answer.body) {
             mirrored(state, size, writer.mirror_wait).await;
         }
     }
     Ok(Write::Forwarded(answer.into_response()))
-}
-
-/// `permits` of `pool`, waiting up to [`QUEUE_WAIT`]; 503 (nothing was sent) after that.
-async fn slot(
-    pool: &Arc<Semaphore>,
-    permits: u32,
-    what: &str,
-) -> Result<OwnedSemaphorePermit, ApiError> {
-    tokio::time::timeout(QUEUE_WAIT, pool.clone().acquire_many_owned(permits))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::Unavailable,
-                format!("too many {what}; nothing was sent, retry later"),
-            )
-        })
 }
 
 /// The caller of a write this node handles itself: a reading node leaves authentication to
