@@ -10,9 +10,10 @@ use super::budget::{Held, HELD_PER_BODY_BYTE};
 use super::forward::{authenticated, writable, Write};
 use super::problem::ApiError;
 use super::{read_body, AppState};
-use crate::domain::{EventPayload, SchemaErrorKind};
+use crate::domain::{EventData, EventPayload, KeyId, SchemaErrorKind};
 use crate::envelope::{Envelope, WireEnvelope};
 use crate::ledger::{Code, ExpectedRevision, Outcome, Receipt, Verified};
+use ed25519_dalek::VerifyingKey;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,23 +46,30 @@ fn expected(req: &HttpRequest) -> Result<ExpectedRevision, ApiError> {
     }
 }
 
-/// Signature-checks, then schema-checks one envelope for `caller`.
+/// Signature-checks, then schema-checks one envelope for `caller`. `earlier` are the
+/// events before it in its batch: a key one of them adds may sign it (see [`batch_key`]).
 pub(super) fn verify(
     state: &AppState,
     caller: &Caller,
     env: Envelope,
+    earlier: &[Verified],
 ) -> Result<Verified, ApiError> {
-    let key = {
+    let registered = {
         let ledger = state.ledger.state();
-        let record = ledger.registry.keys.get(env.keyid()).ok_or_else(|| {
+        ledger
+            .registry
+            .keys
+            .get(env.keyid())
+            .map(|record| (record.key, record.revoked.is_some()))
+    };
+    let (key, revoked) = registered
+        .or_else(|| batch_key(earlier, env.keyid()).map(|key| (key, false)))
+        .ok_or_else(|| {
             ApiError::new(
                 Code::UnknownKey,
                 format!("no registered key {}", env.keyid()),
             )
         })?;
-        (record.key, record.revoked.is_some())
-    };
-    let (key, revoked) = key;
     // DESIGN §2.1: the signature is checked against a registered, active key before anything
     // else is read from the payload, so a revoked key's holder learns nothing of how the
     // payload would be judged. (The writer checks revocation again at the entry's
@@ -92,6 +100,20 @@ pub(super) fn verify(
         envelope: env,
         event,
         recorded_at: None,
+    })
+}
+
+/// The key `keyid` names if an earlier event of the same batch adds it
+/// (`principal.key_added`). A batch is decided in log order (DESIGN §2.4), so an admin may
+/// rotate its key in one atomic batch: add K2 signed by K1, then revoke K1 signed by K2.
+/// The signature is checked against that key here; whether the key is the signer's and
+/// active at the event is the writer's to decide, in order, as for any key.
+fn batch_key(earlier: &[Verified], keyid: &KeyId) -> Option<VerifyingKey> {
+    earlier.iter().find_map(|v| match &v.event.data {
+        EventData::PrincipalKeyAdded(d) if d.public_key.key_id() == *keyid => {
+            VerifyingKey::from_bytes(d.public_key.as_bytes()).ok()
+        }
+        _ => None,
     })
 }
 
@@ -175,7 +197,7 @@ pub(super) async fn append(
     let _held = hold_body(&state, &req, &caller, limit).await?;
     let body = read_body(&req, payload, limit, state.limits.body_wait).await?;
     let env = Envelope::parse(&body)?;
-    let verified = verify(&state, &caller, env)?;
+    let verified = verify(&state, &caller, env, &[])?;
     let stream = verified.event.stream.to_string();
     let outcome = state
         .ledger
@@ -235,7 +257,8 @@ pub(super) async fn append_batch(
             )));
         }
         let env = Envelope::from_wire(wire).map_err(|e| at(e.into()))?;
-        events.push(verify(&state, &caller, env).map_err(at)?);
+        let verified = verify(&state, &caller, env, &events).map_err(at)?;
+        events.push(verified);
     }
     let stream = events[0].event.stream.to_string();
     if let Some(i) = events

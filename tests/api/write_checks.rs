@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::bad_input::agency_payload;
 use crate::helpers::{agency_data, spawn_app_with};
 use caseledger::client;
+use caseledger::envelope::WireEnvelope;
 use caseledger::http::Limits;
 
 #[test]
@@ -158,4 +159,60 @@ fn one_principal_cannot_hold_the_writing_nodes_body_memory() {
     );
     drop(held);
     assert_eq!(app.log_size(), before);
+}
+
+/// A batch is decided in log order (DESIGN §2.4): an admin rotates its key atomically, the
+/// new key added (signed by the old) and the old one revoked (signed by the new) in one
+/// batch, though the new key is not registered when the batch arrives.
+#[test]
+fn a_key_added_earlier_in_a_batch_signs_the_events_after_it() {
+    let app = spawn_app_with(Limits::default());
+    let old = &app.admin;
+    let new = caseledger::envelope::KeyFile::generate(old.principal.clone());
+    let stream = format!("principal-{}", old.principal);
+    let now = Utc::now();
+    let added = client::signed_event(
+        old,
+        "principal.key_added",
+        &stream,
+        json!({"public_key": new.public_key_b64()}),
+        now,
+    );
+    let revoked = client::signed_event(
+        &new,
+        "principal.key_revoked",
+        &stream,
+        json!({"keyid": old.keyid().to_string(), "reason": "rotated"}),
+        now,
+    );
+    // Not in that order: the key is unknown when the revocation is checked.
+    let body = |events: Vec<&WireEnvelope>| json!({ "events": events });
+    let before = app.log_size();
+    let r = app.post_json(
+        "/v1/events/batch",
+        Some(&app.admin_token),
+        &body(vec![&revoked, &added]),
+    );
+    assert_eq!((r.status, r.code()), (403, "unknown_key"), "{}", r.text);
+    assert_eq!(app.log_size(), before);
+    let r = app.post_json(
+        "/v1/events/batch",
+        Some(&app.admin_token),
+        &body(vec![&added, &revoked]),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let agency = |key: &caseledger::envelope::KeyFile, id: &str| {
+        let env = client::signed_event(
+            key,
+            "agency.registered",
+            &format!("agency-{id}"),
+            agency_data(id),
+            Utc::now(),
+        );
+        app.post_event(&app.admin_token, &env)
+    };
+    let r = agency(old, "after-rotation-old");
+    assert_eq!((r.status, r.code()), (403, "key_revoked"), "{}", r.text);
+    let r = agency(&new, "after-rotation-new");
+    assert_eq!(r.status, 201, "{}", r.text);
 }
