@@ -55,13 +55,15 @@ pub struct ServeArgs {
     /// Largest single-event body, bytes (at most 16 MiB, so that every entry fits the
     /// offline verifier's bound on one value).
     #[arg(long, env = "CASELEDGER_MAX_EVENT_BYTES", default_value_t = 64 * 1024,
-          value_parser = event_bytes)]
+          value_parser = body_bytes)]
     pub max_event_bytes: usize,
     /// Seconds a write's body may take to arrive after its headers (408 after that).
     #[arg(long, env = "CASELEDGER_BODY_WAIT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub body_wait: u64,
-    /// Largest batch body, bytes.
-    #[arg(long, env = "CASELEDGER_MAX_BATCH_BYTES", default_value_t = 4 * 1024 * 1024)]
+    /// Largest batch body, bytes (1 KiB to 16 MiB: a write holds about three times its
+    /// body, and one principal at most 64 MiB of body memory).
+    #[arg(long, env = "CASELEDGER_MAX_BATCH_BYTES", default_value_t = 4 * 1024 * 1024,
+          value_parser = body_bytes)]
     pub max_batch_bytes: usize,
     /// Small-cell suppression threshold of the reports: counts 1..k-1 are hidden (5 <= k <=
     /// 1000).
@@ -225,9 +227,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--max-event-bytes`: 1 KiB to 16 MiB. An entry holds its event's bytes and a little
-/// more; `caseledger verify` refuses a bundle value over `bundle::read::MAX_VALUE` (64 MiB).
-fn event_bytes(text: &str) -> Result<usize, String> {
+/// `--max-event-bytes` and `--max-batch-bytes`: 1 KiB to 16 MiB. An entry holds its
+/// event's bytes and a little more, and `caseledger verify` refuses a bundle value over
+/// `bundle::read::MAX_VALUE` (64 MiB); a write holds about three times its body of a
+/// principal's 64 MiB share of body memory.
+fn body_bytes(text: &str) -> Result<usize, String> {
     const MOST: usize = 16 << 20;
     let n: usize = text.parse().map_err(|e| format!("{e}"))?;
     if !(1024..=MOST).contains(&n) {

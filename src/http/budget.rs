@@ -71,7 +71,12 @@ impl<K: Hash + Eq> BodyBudget<K> {
     /// the pool only), waiting up to [`QUEUE_WAIT`] for each; 503 `unavailable` naming
     /// `what` after that.
     pub async fn hold(&self, key: Option<K>, bytes: usize, what: &str) -> Result<Held, ApiError> {
-        let want = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        let mut want = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        if key.is_some() {
+            // No more of the pool than a share: one request past a share's size (a large
+            // configured limit) must not take the pool whole.
+            want = want.min(self.share_kib);
+        }
         let share = match key {
             Some(key) => Some(
                 slot(

@@ -166,8 +166,15 @@ async fn hold_body(
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .map_or(limit, |n| n.min(limit));
+        .and_then(|v| v.parse::<usize>().ok());
+    // Too large is 413 at once, not after waiting for memory it could never use.
+    if announced.is_some_and(|n| n > limit) {
+        return Err(ApiError::new(
+            Code::PayloadTooLarge,
+            format!("the request body exceeds {limit} bytes"),
+        ));
+    }
+    let announced = announced.unwrap_or(limit);
     state
         .bodies
         .hold(
@@ -176,6 +183,32 @@ async fn hold_body(
             "request bodies",
         )
         .await
+}
+
+/// Hands the events to the writer and waits for its answer. The body memory `held` is
+/// released when the writer answers, not when the client goes: a client that hangs up
+/// after sending does not take the events out of the writer's queue.
+async fn submit(
+    state: &AppState,
+    stream: String,
+    events: Vec<Verified>,
+    expected: ExpectedRevision,
+    held: Held,
+) -> Result<Outcome, ApiError> {
+    let ledger = state.ledger.clone();
+    let answer = tokio::spawn(async move {
+        let outcome = ledger.submit(stream, events, expected).await;
+        drop(held);
+        outcome
+    });
+    match answer.await {
+        Ok(outcome) => Ok(outcome?),
+        Err(e) => Err(ApiError::hidden(
+            Code::Internal,
+            "the write's task failed; see the server log",
+            &e,
+        )),
+    }
 }
 
 /// Appends one signed event.
@@ -194,15 +227,12 @@ pub(super) async fn append(
     };
     let caller = authenticated(caller)?;
     let expected = expected(&req)?;
-    let _held = hold_body(&state, &req, &caller, limit).await?;
+    let held = hold_body(&state, &req, &caller, limit).await?;
     let body = read_body(&req, payload, limit, state.limits.body_wait).await?;
     let env = Envelope::parse(&body)?;
     let verified = verify(&state, &caller, env, &[])?;
     let stream = verified.event.stream.to_string();
-    let outcome = state
-        .ledger
-        .submit(stream.clone(), vec![verified], expected)
-        .await?;
+    let outcome = submit(&state, stream.clone(), vec![verified], expected, held).await?;
     Ok(respond(outcome, true, stream))
 }
 
@@ -226,7 +256,7 @@ pub(super) async fn append_batch(
     };
     let caller = authenticated(caller)?;
     let expected = expected(&req)?;
-    let _held = hold_body(&state, &req, &caller, limit).await?;
+    let held = hold_body(&state, &req, &caller, limit).await?;
     let body = read_body(&req, payload, limit, state.limits.body_wait).await?;
     let mut read = serde_json::Deserializer::from_slice(&body);
     let batch: BatchBody = crate::domain::bounded::object_only(&mut read)
@@ -289,9 +319,6 @@ pub(super) async fn append_batch(
             });
         }
     }
-    let outcome = state
-        .ledger
-        .submit(stream.clone(), events, expected)
-        .await?;
+    let outcome = submit(&state, stream.clone(), events, expected, held).await?;
     Ok(respond(outcome, false, stream))
 }

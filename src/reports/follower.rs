@@ -221,12 +221,13 @@ fn follow(store: Arc<dyn EventStore>, shared: Weak<Shared>, gauges: Gauges) {
             }
             Err(e @ (StoreError::Unavailable(_) | StoreError::Conflict(_))) => {
                 tracing::warn!(error = %e, retry_in = ?retry, "reports projection: the store did not answer; trying again");
-                shared.progress.lock().expect("progress").retrying = true;
+                // The gauges first: whoever sees the state retrying sees them set.
                 gauges.retrying.set(1);
                 let position = shared.progress.lock().expect("progress").position;
                 if let Ok(size) = store.size() {
                     gauges.lag.set(size.saturating_sub(position) as i64);
                 }
+                shared.progress.lock().expect("progress").retrying = true;
                 // Not holding the service while waiting: dropping it stops the loop.
                 drop(shared);
                 std::thread::sleep(retry);

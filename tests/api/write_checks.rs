@@ -125,7 +125,8 @@ fn one_principal_cannot_hold_the_writing_nodes_body_memory() {
     let held: Vec<std::net::TcpStream> = (0..5)
         .map(|_| crate::forward_fake::announce(&app.base, &app.admin_token))
         .collect();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Time for the five to be read and hold their memory (a second on a loaded machine).
+    std::thread::sleep(std::time::Duration::from_secs(1));
     let started = std::time::Instant::now();
     let r = crate::forward::post(&app.base, "/v1/events", Some(&other), b"{}");
     assert_eq!(
@@ -157,6 +158,9 @@ fn one_principal_cannot_hold_the_writing_nodes_body_memory() {
         "{}",
         r.text
     );
+    // One announced over the limit is 413 at once, not after waiting for memory.
+    let answer = crate::forward::raw(&app.base, &request.replace("4194304", "4194305"));
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     drop(held);
     assert_eq!(app.log_size(), before);
 }
