@@ -3,6 +3,8 @@
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -29,8 +31,67 @@ pub struct ExportArgs {
     pub progress: bool,
 }
 
-/// `caseledger export`.
+/// `caseledger export`. Interrupted (Ctrl-C) while writing a file, it stops and removes the
+/// partial bundle; a second Ctrl-C quits at once.
 pub fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let stop = Arc::new(AtomicBool::new(false));
+    if args.out != "-" {
+        stop_on_interrupt(stop.clone());
+    }
+    export_until(args, &stop)
+}
+
+/// Sets `stop` on the first Ctrl-C; exits (130) on the second.
+fn stop_on_interrupt(stop: Arc<AtomicBool>) {
+    let spawned = std::thread::Builder::new()
+        .name("export-interrupt".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    stop.store(true, Ordering::SeqCst);
+                    eprintln!(
+                        "\ninterrupted: removing the partial bundle (Ctrl-C again to quit now)"
+                    );
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        std::process::exit(130);
+                    }
+                }
+            });
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "Ctrl-C will leave a partial bundle behind");
+    }
+}
+
+/// A writer that fails once `stop` is set, so the export unwinds and its temporary file is
+/// removed.
+struct Stoppable<'a, W> {
+    inner: W,
+    stop: &'a AtomicBool,
+}
+
+impl<W: Write> Write for Stoppable<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            // Not `Interrupted`, which `write_all` would retry.
+            return Err(std::io::Error::other(
+                "interrupted; the partial bundle was removed",
+            ));
+        }
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn export_until(args: ExportArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     let dir = &args.data.data;
     if !datadir::is_initialised(dir) {
         anyhow::bail!("{} holds no ledger", dir.display());
@@ -46,7 +107,13 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     };
     let store = datadir::open_sqlite(dir)?;
     let mut target = Target::open(&args.out, dir)?;
-    let mut out = BufWriter::with_capacity(1 << 20, target.writer());
+    let mut out = BufWriter::with_capacity(
+        1 << 20,
+        Stoppable {
+            inner: target.writer(),
+            stop,
+        },
+    );
     let summary = match case {
         Some(case) => {
             let stream = format!("case-{case}");
@@ -67,6 +134,9 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     };
     out.flush().context("writing the bundle")?;
     drop(out);
+    if stop.load(Ordering::SeqCst) {
+        anyhow::bail!("interrupted; the partial bundle was removed");
+    }
     target.finish()?;
     eprintln!(
         "exported {} entries (checkpoint size {}) to {}",
@@ -165,4 +235,37 @@ pub(super) fn progress_bar(forced: bool) -> ProgressBar {
         .progress_chars("=> "),
     );
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interrupted_export_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let clock = Arc::new(crate::ledger::SystemClock);
+        datadir::init(dir.path(), &datadir::InitOptions::default(), clock).expect("init");
+        let out_dir = tempfile::tempdir().expect("out");
+        let out = out_dir.path().join("bundle.json");
+        let args = |out: &Path| ExportArgs {
+            data: DataArg {
+                data: dir.path().to_owned(),
+            },
+            out: out.to_str().expect("path").to_owned(),
+            case: None,
+            progress: false,
+        };
+        let stop = AtomicBool::new(true);
+        let err = export_until(args(&out), &stop).expect_err("interrupted");
+        assert!(format!("{err:#}").contains("interrupted"), "{err:#}");
+        let left: Vec<_> = std::fs::read_dir(out_dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+        // Not interrupted, the same export writes the bundle.
+        export_until(args(&out), &AtomicBool::new(false)).expect("export");
+        assert!(out.is_file());
+    }
 }
