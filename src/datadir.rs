@@ -258,9 +258,16 @@ pub fn read_service_key(dir: &Path) -> Result<KeyFile, DataDirError> {
     KeyFile::read(&dir.join(SERVICE_KEY_FILE)).map_err(|e| DataDirError::Invalid(e.to_string()))
 }
 
-/// Opens the SQLite store of a data directory.
+/// Opens the SQLite store of a data directory (moving an earlier version's layout: only
+/// with the writer lock held, or at `init`).
 pub fn open_sqlite(dir: &Path) -> Result<Arc<dyn EventStore>, DataDirError> {
     Ok(Arc::new(SqliteStore::open(&dir.join(DB_FILE))?))
+}
+
+/// Opens the SQLite store of a data directory beside a server that may be writing it
+/// (`export`, `report`): nothing is created or migrated.
+pub fn open_sqlite_beside(dir: &Path) -> Result<Arc<dyn EventStore>, DataDirError> {
+    Ok(Arc::new(SqliteStore::open_existing(&dir.join(DB_FILE))?))
 }
 
 fn open_store_ledger(

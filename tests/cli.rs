@@ -405,3 +405,32 @@ fn submit_refuses_an_expected_revision_it_cannot_send() {
     assert!(!ok, "refused");
     assert!(err.contains("--expected-revision `1 2`"), "{err}");
 }
+
+#[test]
+fn the_demo_in_a_new_directory_prints_the_admin_token_to_explore_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("story");
+    let data = data.to_str().expect("utf8");
+    let (ok, out, err) = run(&["demo", "--data", data]);
+    assert!(ok, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("to explore it: caseledger serve --data "))
+        .unwrap_or_else(|| panic!("no hint: {out}"));
+    let token = line
+        .split("shown once: ")
+        .nth(1)
+        .and_then(|t| t.strip_suffix(')'))
+        .expect("a token");
+    assert!(token.starts_with("clt_"), "{line}");
+    // The token authenticates the admin in that ledger.
+    let clock = std::sync::Arc::new(caseledger::ledger::SystemClock);
+    let (ledger, _) = caseledger::datadir::open(std::path::Path::new(data), clock).expect("open");
+    let hash = caseledger::http::auth::token_hash(token);
+    let who = ledger
+        .state()
+        .registry
+        .authenticate(&hash, &chrono::Utc::now())
+        .map(|p| p.id.to_string());
+    assert_eq!(who.as_deref(), Some("admin"));
+}

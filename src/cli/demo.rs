@@ -95,9 +95,11 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
     }
     let dir = args.data.clone().unwrap_or_else(datadir::default_dir);
     let clock = Arc::new(SystemClock);
+    let mut initialised = None;
     if !datadir::is_initialised(&dir) {
-        datadir::init(&dir, &InitOptions::default(), clock.clone())?;
+        let report = datadir::init(&dir, &InitOptions::default(), clock.clone())?;
         println!("initialised {}", dir.display());
+        initialised = Some(report.admin_token);
     } else if !args.existing {
         bail!(
             "{} already holds a ledger: the demo would add its agencies, people and case to it \
@@ -116,6 +118,13 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let token = mint_admin_token(&ledger, &service_key, &admin)?;
     let base = super::demo_server::spawn(ledger, service_key, clock)?;
     run_story(&base, &admin, &token, true)?;
+    if let Some(admin_token) = initialised {
+        // As `init` prints it: the only way into the new ledger's API afterwards.
+        println!(
+            "to explore it: caseledger serve --data {} (admin token, shown once: {admin_token})",
+            dir.display()
+        );
+    }
     Ok(())
 }
 

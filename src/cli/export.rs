@@ -105,7 +105,7 @@ fn export_until(args: ExportArgs, stop: &AtomicBool) -> anyhow::Result<()> {
         Some(case) => Some(case.parse().context("--case must be a case UUID")?),
         None => None,
     };
-    let store = datadir::open_sqlite(dir)?;
+    let store = datadir::open_sqlite_beside(dir)?;
     let mut target = Target::open(&args.out, dir)?;
     let mut out = BufWriter::with_capacity(
         1 << 20,

@@ -61,7 +61,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<()> {
             datadir::DB_FILE
         );
     }
-    let store = datadir::open_sqlite(&args.data.data)
+    let store = datadir::open_sqlite_beside(&args.data.data)
         .with_context(|| format!("opening {}", args.data.data.display()))?;
     let projection = fold_store(store.as_ref())?;
     let kind = match args.which {

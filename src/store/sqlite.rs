@@ -77,7 +77,9 @@ const READER_MMAP_BYTES: i64 = 1 << 32;
 const ENTRY_COLS: &str = "idx, stream, revision, event_id, recorded_at, leaf_hash, bytes";
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file.
+    /// Opens (creating if needed) the database file, moving a store of an earlier version
+    /// to this version's layout. Only for the process that holds the data directory's
+    /// writer lock (or creates it).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut writer = open_conn(
             path,
@@ -87,6 +89,25 @@ impl SqliteStore {
         if sqlite_tree::migrate(&mut writer)? {
             tracing::info!(path = %path.display(), "moved the Merkle nodes into the entry rows");
         }
+        Self::from_writer(path, writer)
+    }
+
+    /// Opens an existing database file beside the process that may be writing it (`export`,
+    /// `report`): nothing is created or migrated; a store of an earlier version's layout is
+    /// refused, naming what moves it.
+    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+        let writer = open_conn(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        if !sqlite_tree::is_current(&writer)? {
+            return Err(StoreError::Unavailable(format!(
+                "{} is in an earlier version's layout; start `caseledger serve` on it once (or \
+                 run `caseledger rebuild`) to move it to this version's",
+                path.display()
+            )));
+        }
+        Self::from_writer(path, writer)
+    }
+
+    fn from_writer(path: &Path, writer: Connection) -> Result<Self, StoreError> {
         let size: i64 =
             writer.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
                 r.get(0)

@@ -78,15 +78,18 @@ pub(super) fn read_node(c: &Connection, level: u8, index: u64) -> Result<Option<
     Ok(h.and_then(|v| v.try_into().ok()))
 }
 
+/// Whether the store has this version's layout (each entry's nodes in its row).
+pub(super) fn is_current(c: &Connection) -> Result<bool, StoreError> {
+    Ok(
+        c.prepare("SELECT 1 FROM pragma_table_info('entries') WHERE name = 'tree'")?
+            .exists([])?,
+    )
+}
+
 /// Moves a store written by an earlier version, with its nodes in a `tree_nodes` table,
 /// to this layout, in one transaction. Returns whether anything was migrated.
 pub(super) fn migrate(conn: &mut Connection) -> Result<bool, StoreError> {
-    let has_column = |c: &Connection| -> Result<bool, StoreError> {
-        Ok(
-            c.prepare("SELECT 1 FROM pragma_table_info('entries') WHERE name = 'tree'")?
-                .exists([])?,
-        )
-    };
+    let has_column = is_current;
     // A migrated store (every open but the first after an upgrade) takes no write lock: a
     // reader beside a running server must not make its commits busy.
     if has_column(conn)? {
@@ -210,6 +213,14 @@ mod tests {
         let leaves = leaves(37);
         let tree = MemoryNodes::from_leaves(&leaves);
         old_layout(&path, &leaves);
+        // Beside a server (export, report) the old layout is refused and left as it is:
+        // only the process holding the writer lock migrates.
+        let refused = SqliteStore::open_existing(&path).err().expect("refused");
+        assert!(
+            refused.to_string().contains("earlier version's layout"),
+            "{refused}"
+        );
+        assert!(!is_current(&Connection::open(&path).expect("open")).expect("layout"));
         let store = SqliteStore::open(&path).expect("migrates");
         let nodes = StoreNodes(&store);
         for level in 0..6u8 {
@@ -228,6 +239,7 @@ mod tests {
         );
         drop(store);
         SqliteStore::open(&path).expect("a migrated store opens again as it is");
+        SqliteStore::open_existing(&path).expect("and beside a server");
     }
 
     #[test]
