@@ -149,7 +149,13 @@ async fn apply(shared: &Arc<Shared>, batch: Vec<Message>) -> Next {
     let committed = esdb_feed::commit(shared.clone(), events, then).await;
     match (committed, failure) {
         (Err(e @ StoreError::Corrupt(_)), _) => {
-            tracing::error!(error = %e, "EventStoreDB data does not hold together");
+            tracing::error!(
+                error = %e,
+                mirror = %shared.mirror.file().display(),
+                "EventStoreDB data, or this node's mirror of it, does not hold together; if \
+                 the mirror file is damaged, stop the node, delete it and start again to \
+                 rebuild it from EventStoreDB"
+            );
             shared.set_down(Some(e));
             Next::Stop
         }
