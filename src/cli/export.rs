@@ -31,18 +31,19 @@ pub struct ExportArgs {
     pub progress: bool,
 }
 
-/// `caseledger export`. Interrupted (Ctrl-C) while writing a file, it stops and removes the
-/// partial bundle; a second Ctrl-C quits at once.
+/// `caseledger export`. Run from a terminal and writing a file, the first Ctrl-C stops it
+/// and removes the partial bundle; a second one removes it and quits at once.
 pub fn export(args: ExportArgs) -> anyhow::Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
-    if args.out != "-" {
-        stop_on_interrupt(stop.clone());
-    }
-    export_until(args, &stop)
+    export_until(args, None)
 }
 
-/// Sets `stop` on the first Ctrl-C; exits (130) on the second.
-fn stop_on_interrupt(stop: Arc<AtomicBool>) {
+/// Sets `stop` on the first Ctrl-C; on the second, removes `partial` and exits (130).
+/// Only for an export started from a terminal: a background job whose SIGINT is ignored
+/// keeps it ignored (the handler would replace that).
+fn stop_on_interrupt(stop: Arc<AtomicBool>, partial: PathBuf) {
+    if !std::io::stdin().is_terminal() {
+        return;
+    }
     let spawned = std::thread::Builder::new()
         .name("export-interrupt".into())
         .spawn(move || {
@@ -55,10 +56,10 @@ fn stop_on_interrupt(stop: Arc<AtomicBool>) {
             rt.block_on(async {
                 if tokio::signal::ctrl_c().await.is_ok() {
                     stop.store(true, Ordering::SeqCst);
-                    eprintln!(
-                        "\ninterrupted: removing the partial bundle (Ctrl-C again to quit now)"
-                    );
+                    eprintln!("\ninterrupted: stopping (Ctrl-C again to quit now)");
                     if tokio::signal::ctrl_c().await.is_ok() {
+                        // Gone already if the export finished or unwound meanwhile.
+                        let _ = std::fs::remove_file(&partial);
                         std::process::exit(130);
                     }
                 }
@@ -80,9 +81,7 @@ impl<W: Write> Write for Stoppable<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.stop.load(Ordering::Relaxed) {
             // Not `Interrupted`, which `write_all` would retry.
-            return Err(std::io::Error::other(
-                "interrupted; the partial bundle was removed",
-            ));
+            return Err(std::io::Error::other("interrupted"));
         }
         self.inner.write(buf)
     }
@@ -91,7 +90,9 @@ impl<W: Write> Write for Stoppable<'_, W> {
     }
 }
 
-fn export_until(args: ExportArgs, stop: &AtomicBool) -> anyhow::Result<()> {
+/// The export; `stop` (tests) stands for a Ctrl-C handler's flag, which is installed
+/// otherwise.
+fn export_until(args: ExportArgs, stop: Option<Arc<AtomicBool>>) -> anyhow::Result<()> {
     let dir = &args.data.data;
     if !datadir::is_initialised(dir) {
         anyhow::bail!("{} holds no ledger", dir.display());
@@ -107,6 +108,38 @@ fn export_until(args: ExportArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     };
     let store = datadir::open_sqlite_beside(dir)?;
     let mut target = Target::open(&args.out, dir)?;
+    let stop = stop.unwrap_or_else(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        if let Target::File { tmp, .. } = &target {
+            stop_on_interrupt(stop.clone(), tmp.path().to_owned());
+        }
+        stop
+    });
+    let written = write_bundle(&*store, &id, case, &args, &mut target, &stop);
+    let summary = match written {
+        Err(_) if stop.load(Ordering::SeqCst) => {
+            drop(target); // removes the temporary file
+            anyhow::bail!("interrupted; the partial bundle was removed");
+        }
+        written => written?,
+    };
+    target.finish()?;
+    eprintln!(
+        "exported {} entries (checkpoint size {}) to {}",
+        summary.entries, summary.checkpoint_size, args.out
+    );
+    Ok(())
+}
+
+/// Writes the bundle to `target`, failing once `stop` is set.
+fn write_bundle(
+    store: &dyn crate::store::EventStore,
+    id: &LogIdentity,
+    case: Option<CaseId>,
+    args: &ExportArgs,
+    target: &mut Target,
+    stop: &AtomicBool,
+) -> anyhow::Result<export::ExportSummary> {
     let mut out = BufWriter::with_capacity(
         1 << 20,
         Stoppable {
@@ -119,12 +152,12 @@ fn export_until(args: ExportArgs, stop: &AtomicBool) -> anyhow::Result<()> {
             let stream = format!("case-{case}");
             let last = store.read_stream(&stream, 0, usize::MAX >> 1)?;
             let end = last.last().map_or(0, |e| e.index);
-            let identity = export::scan_identity_streams(store.as_ref(), end)?;
-            export::write_case(store.as_ref(), &id, &stream, &identity, end, &mut out)?
+            let identity = export::scan_identity_streams(store, end)?;
+            export::write_case(store, id, &stream, &identity, end, &mut out)?
         }
         None => {
             let bar = progress_bar(args.progress);
-            let s = export::write_full(store.as_ref(), &id, &mut out, &mut |done, total| {
+            let s = export::write_full(store, id, &mut out, &mut |done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
             })?;
@@ -134,15 +167,9 @@ fn export_until(args: ExportArgs, stop: &AtomicBool) -> anyhow::Result<()> {
     };
     out.flush().context("writing the bundle")?;
     drop(out);
-    if stop.load(Ordering::SeqCst) {
-        anyhow::bail!("interrupted; the partial bundle was removed");
-    }
-    target.finish()?;
-    eprintln!(
-        "exported {} entries (checkpoint size {}) to {}",
-        summary.entries, summary.checkpoint_size, args.out
-    );
-    Ok(())
+    // A Ctrl-C after the last write: the bundle is whole, but the user asked to stop.
+    anyhow::ensure!(!stop.load(Ordering::SeqCst), "interrupted");
+    Ok(summary)
 }
 
 /// Where a bundle goes: standard output, or a file written whole or not at all (never over
@@ -256,8 +283,8 @@ mod tests {
             case: None,
             progress: false,
         };
-        let stop = AtomicBool::new(true);
-        let err = export_until(args(&out), &stop).expect_err("interrupted");
+        let stop = Arc::new(AtomicBool::new(true));
+        let err = export_until(args(&out), Some(stop)).expect_err("interrupted");
         assert!(format!("{err:#}").contains("interrupted"), "{err:#}");
         let left: Vec<_> = std::fs::read_dir(out_dir.path())
             .expect("dir")
@@ -265,7 +292,21 @@ mod tests {
             .collect();
         assert!(left.is_empty(), "{left:?}");
         // Not interrupted, the same export writes the bundle.
-        export_until(args(&out), &AtomicBool::new(false)).expect("export");
+        export_until(args(&out), Some(Arc::new(AtomicBool::new(false)))).expect("export");
         assert!(out.is_file());
+    }
+
+    #[test]
+    fn a_stopped_writer_refuses_every_write() {
+        let stop = AtomicBool::new(false);
+        let mut w = Stoppable {
+            inner: Vec::new(),
+            stop: &stop,
+        };
+        w.write_all(b"first").expect("written");
+        stop.store(true, Ordering::SeqCst);
+        let err = w.write_all(b"second").expect_err("stopped");
+        assert_eq!(err.to_string(), "interrupted");
+        assert_eq!(w.inner, b"first");
     }
 }
