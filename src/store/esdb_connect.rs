@@ -47,6 +47,7 @@ impl EsdbStore {
             check_ca_file(Path::new(file))?;
         }
         create_parent(mirror)?;
+        owner_only(mirror)?;
         let mirror = Mirror::open(mirror, &cfg)?;
         if let Some(key) = &log_key {
             mirror.trust(key)?;
@@ -155,6 +156,41 @@ fn retrying<T>(
     }
 }
 
+/// Makes the mirror file owner-only, creating it empty if needed: it holds a copy of the
+/// whole log, and SQLite would create it (and its side files, which take its mode) readable
+/// by everyone under the usual umask. An existing file and side files are narrowed too.
+fn owner_only(file: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let failed = |what: &Path, e: std::io::Error| {
+            StoreError::Unavailable(format!(
+                "making the EventStoreDB mirror {} owner-only: {e}",
+                what.display()
+            ))
+        };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(file)
+            .map_err(|e| failed(file, e))?;
+        for side in ["", "-wal", "-shm"] {
+            let mut path = file.as_os_str().to_owned();
+            path.push(side);
+            let path = std::path::PathBuf::from(path);
+            match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(&path, e)),
+                _ => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
 /// Creates the mirror file's directory (owner-only, like the data directory) if needed.
 fn create_parent(file: &Path) -> Result<(), StoreError> {
     let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) else {
@@ -175,6 +211,27 @@ fn create_parent(file: &Path) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_mirror_file_and_its_side_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        let fresh = dir.path().join("fresh.db");
+        owner_only(&fresh).expect("created");
+        assert_eq!(mode(&fresh), 0o600);
+        // One an earlier version created under a 022 umask, with its write-ahead log.
+        let old = dir.path().join("old.db");
+        let wal = dir.path().join("old.db-wal");
+        for f in [&old, &wal] {
+            std::fs::write(f, b"x").expect("write");
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        }
+        owner_only(&old).expect("narrowed");
+        assert_eq!((mode(&old), mode(&wal)), (0o600, 0o600));
+        assert_eq!(std::fs::read(&old).expect("read"), b"x", "content kept");
+    }
 
     const CERT: &str =
         "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";

@@ -310,6 +310,40 @@ fn only_a_reader_of_the_stream_learns_its_revision_from_expected_revision() {
             (409, "wrong_expected_revision".to_owned())
         );
     }
+    // A batch the rules refuse at its second event (r-legal closed twice) gets the same
+    // answer whatever revision it expects: a review told a right guess (422 events[1]) from
+    // a wrong one (409) and so counted the case's events.
+    let (coordinator_key, coordinator_token) = d.people["coordinator"].clone();
+    let _ = coordinator_key;
+    let page = app.get(&format!("/v1/streams/{stream}"), Some(&coordinator_token));
+    let entries = page.json["entries"].as_array().expect("entries").len();
+    let close = || {
+        let env = client::signed_event(
+            &legal_key,
+            "referral.closed",
+            &stream,
+            json!({"referral_id": "r-legal", "outcome": "completed"}),
+            Utc::now(),
+        );
+        serde_json::to_value(&env).expect("json")
+    };
+    let batch = json!({"events": [close(), close()]});
+    let answers: Vec<(u16, String, String)> = [entries - 1, entries, entries - 2, 0]
+        .iter()
+        .map(|expected| {
+            let before = app.log_size();
+            let r = app.post_json(
+                &format!("/v1/events/batch?expected_revision={expected}"),
+                Some(&legal_token),
+                &batch,
+            );
+            assert_eq!(app.log_size(), before, "{}", r.text);
+            (r.status, r.code().to_owned(), r.json["detail"].to_string())
+        })
+        .collect();
+    assert_eq!(answers[0].0, 422, "{answers:?}");
+    assert!(answers[0].2.contains("events[1]"), "{answers:?}");
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
 }
 
 #[test]

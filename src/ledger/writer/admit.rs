@@ -57,8 +57,7 @@ impl Writer {
                 };
                 return Err(WriteError::Rule(detail));
             }
-            let index = self.state.size;
-            let revision = self.state.next_revision(&req.stream);
+            let (index, revision) = self.apply_next(&req.stream, v, recorded_at);
             debug_assert_eq!(revision, next + i as u64, "encoded at this revision");
             let stored = StoredEntry {
                 index,
@@ -69,13 +68,6 @@ impl Writer {
                 leaf_hash: merkle::leaf_hash(&bytes),
                 bytes,
             };
-            self.state.apply(&Applied {
-                index,
-                revision,
-                recorded_at,
-                keyid: v.envelope.keyid(),
-                event: &v.event,
-            });
             receipts.push(Receipt::of(&stored));
             let mut v = v.clone();
             v.recorded_at = Some(recorded_at);
@@ -113,9 +105,16 @@ impl Writer {
     /// The answer to a request whose expected revision does not fit. A writer who may read
     /// the stream is told its revision (`wrong_expected_revision`, as EventStoreDB does).
     /// Anyone else is not: the revision would tell them that a case exists and how many
-    /// events it holds. They get the refusal the rules give their first event, as without an
-    /// expected revision, or, if the rules would take it, a conflict that names no revision.
-    fn not_at_expected(&self, req: &Request, next: u64, recorded_at: DateTime<Utc>) -> WriteError {
+    /// events it holds. They get the refusal the rules give the request's events, decided in
+    /// order as if the revision fitted (a batch refused at its second event would otherwise
+    /// tell a right guess from a wrong one), or, if the rules would take them all, a
+    /// conflict that names no revision.
+    fn not_at_expected(
+        &mut self,
+        req: &Request,
+        next: u64,
+        recorded_at: DateTime<Utc>,
+    ) -> WriteError {
         let conflict = |message: String| {
             WriteError::Rule(RuleViolation::new(Code::WrongExpectedRevision, message))
         };
@@ -141,22 +140,59 @@ impl Writer {
                 req.stream, req.expected
             ));
         }
-        match decide_write(
-            &self.state,
-            &first.event,
-            first.envelope.keyid(),
-            recorded_at,
-        ) {
-            Err(rule) if req.events.len() > 1 => WriteError::Rule(RuleViolation::new(
-                rule.code,
-                format!("events[0]: {}", rule.message),
-            )),
-            Err(rule) => WriteError::Rule(rule),
+        match self.decide_in_order(req, recorded_at) {
+            Err(refused) => refused,
             Ok(()) => conflict(format!(
                 "stream {} does not match the expected revision {}",
                 req.stream, req.expected
             )),
         }
+    }
+
+    /// Applies `v` to the write-side state as the log's next entry and the stream's next
+    /// revision; that index and revision.
+    fn apply_next(&mut self, stream: &str, v: &Verified, recorded_at: DateTime<Utc>) -> (u64, u64) {
+        let index = self.state.size;
+        let revision = self.state.next_revision(stream);
+        self.state.apply(&Applied {
+            index,
+            revision,
+            recorded_at,
+            keyid: v.envelope.keyid(),
+            event: &v.event,
+        });
+        (index, revision)
+    }
+
+    /// Decides the request's events in order, each against the state the ones before it
+    /// leave, and rolls the state back either way; the first refusal (`events[i]: …` in a
+    /// batch), if any.
+    fn decide_in_order(
+        &mut self,
+        req: &Request,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<(), WriteError> {
+        let Some(first) = req.events.first() else {
+            return Ok(());
+        };
+        let undo = self.state.save(&first.event.stream);
+        let mut refused = None;
+        for (i, v) in req.events.iter().enumerate() {
+            if let Err(rule) = decide_write(&self.state, &v.event, v.envelope.keyid(), recorded_at)
+            {
+                refused = Some(match req.events.len() {
+                    1 => rule,
+                    _ => RuleViolation::new(rule.code, format!("events[{i}]: {}", rule.message)),
+                });
+                break;
+            }
+            self.apply_next(&req.stream, v, recorded_at);
+        }
+        // Every event id the loop may have added (restore forgets only those not there
+        // before: a repeat was answered before any deciding).
+        self.state
+            .restore(undo, req.events.iter().map(|v| v.event.event_id));
+        refused.map_or(Ok(()), |rule| Err(WriteError::Rule(rule)))
     }
 
     /// Idempotency (rule 6): all events known with identical bytes -> the original receipts;
