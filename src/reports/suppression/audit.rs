@@ -132,7 +132,10 @@ impl Audit {
                 return Some(cell);
             }
             let alone = counts_hidden.get_or_insert_with(|| table.with_every_count_hidden());
-            if protects(alone, 2, relations, cell) {
+            // Nor is a `false` that rests on a solve without an answer (a branch and bound
+            // cut short, a solver error): only a proof that it is pinned drops the zero.
+            super::lp::take_undecided();
+            if protects(alone, 2, relations, cell) || super::lp::take_undecided() {
                 return Some(cell);
             }
             zeros.retain(|i| group[*i] != cell);
@@ -160,4 +163,31 @@ pub(super) fn protects(table: &Table, k: u64, relations: &Relations, cell: CellI
     Lp::new(relations, table, &group)
         .first_unprotected(&group, k, at)
         .is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_proof_counts_as_pinned_a_solve_without_an_answer_is_marked() {
+        // 13 shown = a (3, hidden) + b (10 shown): a is pinned at 3, and the solver proves
+        // it (the program with a fixed at 1 is infeasible).
+        let mut t = Table::new();
+        let (total, a, b) = (t.cell(13), t.cell(3), t.cell(10));
+        t.equation(total, vec![a, b]);
+        t.suppressed[a.0] = true;
+        let relations = Relations::new(&t);
+        super::super::lp::take_undecided();
+        assert!(!protects(&t, 11, &relations, a));
+        assert!(!super::super::lp::take_undecided(), "a proof, not a guess");
+        // The same question whose solves end without an answer: still not protected, but
+        // marked, so the audit does not read it as "no complement could help".
+        let answered = super::super::lp::with_undecided_solves(|| protects(&t, 11, &relations, a));
+        assert!(!answered);
+        assert!(super::super::lp::take_undecided());
+        // With b hidden too, a can be 1 or 10: protected, by a witness, no solve needed.
+        t.suppressed[b.0] = true;
+        assert!(protects(&t, 11, &relations, a));
+    }
 }

@@ -51,6 +51,33 @@ thread_local! {
     static LIMIT: std::cell::Cell<u64> = const { std::cell::Cell::new(BUDGET) };
 }
 
+thread_local! {
+    /// A solve since the last [`take_undecided`] ended without an answer (interrupted, or an
+    /// error other than a proof of infeasibility): its "unprotected" is a guess.
+    static UNDECIDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Tests: every solve of the group's program ends without an answer.
+    #[cfg(test)]
+    static FORCE_UNDECIDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a solve ended without an answer since the last call; clears the mark.
+pub(super) fn take_undecided() -> bool {
+    UNDECIDED.with(|u| u.replace(false))
+}
+
+fn undecided() {
+    UNDECIDED.with(|u| u.set(true));
+}
+
+/// Runs `f` with every solve of a group's program ending without an answer (tests).
+#[cfg(test)]
+pub(crate) fn with_undecided_solves<R>(f: impl FnOnce() -> R) -> R {
+    FORCE_UNDECIDED.with(|u| u.set(true));
+    let result = f();
+    FORCE_UNDECIDED.with(|u| u.set(false));
+    result
+}
+
 /// Runs `f` with the budget set to `budget` on this thread.
 #[cfg(test)]
 pub(crate) fn with_budget<R>(budget: u64, f: impl FnOnce() -> R) -> R {
@@ -196,8 +223,19 @@ impl Lp {
     fn solve(&self) -> Option<(Solution, Vec<Variable>)> {
         spend(self.lower.len(), 1);
         let (problem, vars) = self.problem(OptimizationDirection::Minimize, |_| 0.0, false, None);
-        let solution = problem.solve().ok()?.into_solution().ok()?;
-        Some((solution, vars))
+        #[cfg(test)]
+        if FORCE_UNDECIDED.with(|u| u.get()) {
+            undecided();
+            return None;
+        }
+        // The true values are a solution: no answer here is never a proof of anything.
+        match problem.solve() {
+            Ok(SolveOutcome::Solution(solution)) => Some((solution, vars)),
+            _ => {
+                undecided();
+                None
+            }
+        }
     }
 
     /// The first of the cells `audited` (positions in the group, in order) that cannot reach
@@ -315,7 +353,11 @@ impl Lp {
                 let reached = whole(&next) || self.reaches_whole(i, value);
                 (reached, Some(next))
             }
-            _ => (false, None),
+            Err(microlp::Error::Infeasible) => (false, None),
+            _ => {
+                undecided();
+                (false, None)
+            }
         }
     }
 
@@ -330,7 +372,14 @@ impl Lp {
         );
         let mut options = SolveOptions::default();
         options.node_limit = Some(NODE_LIMIT);
-        matches!(problem.solve_with(options), Ok(SolveOutcome::Solution(_)))
+        match problem.solve_with(options) {
+            Ok(SolveOutcome::Solution(_)) => true,
+            Err(microlp::Error::Infeasible) => false,
+            _ => {
+                undecided();
+                false
+            }
+        }
     }
 }
 

@@ -259,9 +259,9 @@ impl Table {
             for pick in picks {
                 self.suppressed[pick.0] = true;
             }
-            // Only relations that narrow a cell whatever is hidden leave nothing to pick (a
-            // cell counted twice in one total makes it even); the reports' tables have none.
-            // Should one turn up, fail closed rather than publish the cell unprotected.
+            // Relations that narrow a cell whatever else is hidden leave nothing to pick (a
+            // carried constant beside a shown zero: answers of an agency that received none
+            // in the period): fail closed rather than publish the cell unprotected.
             if !picked && !self.fail_closed(&relations, &stuck) {
                 break;
             }
