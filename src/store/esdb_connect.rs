@@ -181,6 +181,11 @@ fn owner_only(file: &Path) -> Result<(), StoreError> {
             path.push(side);
             let path = std::path::PathBuf::from(path);
             match std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+                // Another user's file this one may write (a shared group): SQLite can still
+                // open it; only its owner can narrow it.
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    tracing::warn!(file = %path.display(), "the EventStoreDB mirror belongs to another user; it could not be made owner-only");
+                }
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(failed(&path, e)),
                 _ => {}
             }

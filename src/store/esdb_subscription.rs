@@ -153,8 +153,8 @@ async fn apply(shared: &Arc<Shared>, batch: Vec<Message>) -> Next {
                 error = %e,
                 mirror = %shared.mirror.file().display(),
                 "EventStoreDB data, or this node's mirror of it, does not hold together; if \
-                 the mirror file is damaged, stop the node, delete it and start again to \
-                 rebuild it from EventStoreDB"
+                 the mirror file is damaged, stop the node, delete it with its -wal and -shm \
+                 files and start again to rebuild it from EventStoreDB"
             );
             shared.set_down(Some(e));
             Next::Stop

@@ -26,6 +26,14 @@ impl Writer {
             return Ok(Outcome::Repeated(repeat));
         }
         let next = self.state.next_revision(&req.stream);
+        // Each entry's bytes depend on the request alone (its revision is `next + i`), so a
+        // request too large for the store is refused before the rules touch the state, and
+        // before the expected revision is compared: whether the guess was right must not
+        // change which refusal a writer who may not read the stream gets.
+        let encoded: Vec<Vec<u8>> = (req.events.iter().zip(next..))
+            .map(|(v, revision)| entry::encode(&req.stream, revision, stamp, &v.envelope.to_wire()))
+            .collect();
+        self.within_append_limit(&encoded)?;
         let fits = match req.expected {
             ExpectedRevision::Any => true,
             ExpectedRevision::NoStream => next == 0,
@@ -34,12 +42,6 @@ impl Writer {
         if !fits {
             return Err(self.not_at_expected(req, next, recorded_at));
         }
-        // Each entry's bytes depend on the request alone (its revision is `next + i`), so a
-        // request too large for the store is refused before the rules touch the state.
-        let encoded: Vec<Vec<u8>> = (req.events.iter().zip(next..))
-            .map(|(v, revision)| entry::encode(&req.stream, revision, stamp, &v.envelope.to_wire()))
-            .collect();
-        self.within_append_limit(&encoded)?;
         let undo = (req.events.len() > 1).then(|| self.state.save(&req.events[0].event.stream));
         let mut receipts = Vec::with_capacity(req.events.len());
         let mut staged = Vec::with_capacity(req.events.len());

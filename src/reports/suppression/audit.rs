@@ -35,6 +35,10 @@ pub(super) fn oversized(table: &Table, relations: &Relations, max: usize) -> Opt
 #[derive(Default)]
 pub(super) struct Audit {
     passed: HashSet<Vec<CellId>>,
+    /// Groups that passed by leaving a pinned zero out, with the number of hidden zeros in
+    /// the table then: judged again only once more zeros are hidden (which can make such a
+    /// zero one a complement helps; cells are only ever added to the hidden ones).
+    exempt_passed: HashMap<Vec<CellId>, usize>,
 }
 
 impl Audit {
@@ -82,13 +86,17 @@ impl Audit {
         relations: &Relations,
     ) -> Vec<(CellId, Vec<CellId>)> {
         let mut found = Vec::new();
+        let hidden_zeros = (0..table.values.len())
+            .filter(|i| table.suppressed[*i] && table.values[*i] == 0)
+            .count();
         for group in Self::groups(table, relations) {
             // Past the solver budget the caller hides the whole table: no more work.
             if super::lp::exhausted() {
                 break;
             }
             let audited = |c: &CellId| table.is_primary(*c, k) || table.values[c.0] == 0;
-            if self.passed.contains(&group) || !group.iter().any(audited) {
+            let unchanged = self.exempt_passed.get(&group) == Some(&hidden_zeros);
+            if unchanged || self.passed.contains(&group) || !group.iter().any(audited) {
                 continue;
             }
             let primary = (0..group.len()).filter(|i| table.is_primary(group[*i], k));
@@ -96,10 +104,13 @@ impl Audit {
             // A hidden zero must be able to be 1 or more (the question of a primary cell's
             // upper end, with k = 2): else a chain of relations shows it 0, and with it
             // that every event counted falls in the other parts.
-            match lp
-                .first_unprotected(&group, k, primary)
-                .or_else(|| Self::first_zero_unprotected(table, relations, &lp, &group))
-            {
+            let mut exempted = false;
+            match lp.first_unprotected(&group, k, primary).or_else(|| {
+                Self::first_zero_unprotected(table, relations, &lp, &group, &mut exempted)
+            }) {
+                None if exempted => {
+                    self.exempt_passed.insert(group, hidden_zeros);
+                }
                 None => {
                     self.passed.insert(group);
                 }
@@ -119,6 +130,7 @@ impl Audit {
         relations: &Relations,
         lp: &Lp,
         group: &[CellId],
+        exempted: &mut bool,
     ) -> Option<CellId> {
         let mut zeros: Vec<usize> = (0..group.len())
             .filter(|i| table.values[group[*i].0] == 0)
@@ -138,6 +150,7 @@ impl Audit {
             if protects(alone, 2, relations, cell) || super::lp::take_undecided() {
                 return Some(cell);
             }
+            *exempted = true;
             zeros.retain(|i| group[*i] != cell);
         }
     }

@@ -131,3 +131,29 @@ fn a_request_too_large_is_told_so_even_when_its_group_fails() {
         "{large:?}"
     );
 }
+
+#[test]
+fn too_large_is_answered_before_the_expected_revision_is_compared() {
+    // A writer who may not read a stream must get the same refusal whether its expected
+    // revision is right or wrong: the size, which does not depend on the guess, comes first.
+    let mut s = setup();
+    let mut bounded = Scripted::new(s.store.clone(), |_| None);
+    bounded.limit = Some(1500);
+    s.writer.store = Arc::new(bounded);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut answers = Vec::new();
+    for expected in [ExpectedRevision::NoStream, ExpectedRevision::Exact(7)] {
+        let (mut batch, answer) = registered_and_updated(&s.admin, "large");
+        batch.expected = expected;
+        tx.send(batch).expect("queued");
+        answers.push(answer);
+    }
+    drop(tx);
+    s.writer.run(rx);
+    for mut answer in answers {
+        match answer.try_recv().expect("answered") {
+            Err(WriteError::Rule(v)) => assert_eq!(v.code, Code::PayloadTooLarge, "{v:?}"),
+            other => panic!("expected payload_too_large, got {other:?}"),
+        }
+    }
+}
