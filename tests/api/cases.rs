@@ -65,6 +65,25 @@ fn the_owner_agency_sees_the_whole_case_with_states_and_flags() {
         c["flags"][0]["flag"],
         "referral_made_under_withdrawn_consent"
     );
+    assert!(c["outcome"].is_null());
+    // Closed, the case shows its outcome; reopened, it has none (a review found the old
+    // outcome beside status open).
+    let (key, token) = d.people["coordinator"].clone();
+    let stream = format!("case-{}", d.case_id);
+    let outcome = |kind: &str, data: serde_json::Value| {
+        let env = caseledger::client::signed_event(&key, kind, &stream, data, chrono::Utc::now());
+        assert_eq!(app.post_event(&token, &env).status, 201);
+        let r = app.get(&format!("/v1/cases/{}", d.case_id), Some(&token));
+        (r.json["status"].clone(), r.json["outcome"].clone())
+    };
+    assert_eq!(
+        outcome("case.closed", json!({"outcome": "services_completed"})),
+        (json!("closed"), json!("services_completed"))
+    );
+    assert_eq!(
+        outcome("case.reopened", json!({"reason": "client_returned"})),
+        (json!("open"), json!(null))
+    );
 }
 
 #[test]
@@ -84,6 +103,12 @@ fn another_agency_sees_only_what_was_addressed_to_it() {
     let referrals = r.json["referrals"].as_array().expect("referrals");
     assert_eq!(referrals.len(), 1);
     assert_eq!(referrals[0]["referral_id"], "r-legal");
+    // No flags: not even the one on the referral (made under a consent since withdrawn).
+    assert!(
+        referrals[0].get("made_under_withdrawn_consent").is_none(),
+        "{}",
+        referrals[0]
+    );
     for hidden in [
         "consents",
         "coordinator",
@@ -155,7 +180,10 @@ fn the_consent_trail_pairs_each_disclosure_with_its_consent_and_signers() {
     assert_eq!(referral["consent_withdrawn_later"], true);
     let w = &r.json["withdrawals"][0];
     assert_eq!(w["consent_id"], "c-referral");
-    assert_eq!(w["earlier_disclosures"], json!(["r-legal", "r-medical"]));
+    assert_eq!(
+        w["earlier_disclosures"],
+        json!([{"kind": "referral", "id": "r-legal"}, {"kind": "referral", "id": "r-medical"}])
+    );
     let steps = r.json["steps"].as_array().expect("steps");
     assert_eq!(steps.len(), 15, "every accepted step of the case");
     // Leaf indexes point at the log entries of this case.

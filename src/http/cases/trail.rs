@@ -44,8 +44,15 @@ struct WithdrawalView<'a> {
     method: ConsentMethod,
     step: StepView<'a>,
     /// Disclosures made earlier under this consent; they stand, but their agencies
-    /// should be told.
-    earlier_disclosures: Vec<&'a str>,
+    /// should be told. Each with its kind: inquiry and referral ids are apart.
+    earlier_disclosures: Vec<DisclosureRef<'a>>,
+}
+
+/// A disclosure named by its kind and id.
+#[derive(Serialize)]
+struct DisclosureRef<'a> {
+    kind: &'static str,
+    id: &'a str,
 }
 
 pub(super) fn trail(case: &CaseState, now: DateTime<Utc>) -> Trail<'_> {
@@ -110,7 +117,10 @@ fn withdrawals<'a>(case: &'a CaseState, disclosures: &[Disclosure<'a>]) -> Vec<W
                 earlier_disclosures: disclosures
                     .iter()
                     .filter(|d| d.consent_id == id && d.step.index() < Some(w.index))
-                    .map(|d| d.id)
+                    .map(|d| DisclosureRef {
+                        kind: d.kind,
+                        id: d.id,
+                    })
                     .collect(),
             })
         })

@@ -69,6 +69,7 @@ pub(super) struct CaseView<'a> {
     case_id: String,
     view: &'static str,
     status: CaseStatus,
+    /// The outcome of the closing, while the case is closed (a reopened case has none).
     outcome: Option<CaseOutcome>,
     owner_agency: &'a AgencyId,
     coordinator: &'a PrincipalId,
@@ -116,7 +117,9 @@ pub(super) struct ReferralView<'a> {
     /// Every lifecycle step after `made`, in order, with its reason or outcome code.
     history: Vec<TransitionView<'a>>,
     services_started: &'a [Domain],
-    made_under_withdrawn_consent: bool,
+    /// Full view only: the addressed view shows no consents and no flags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    made_under_withdrawn_consent: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -186,7 +189,7 @@ fn referral_view<'a>(
             })
             .collect(),
         services_started: &r.services_started,
-        made_under_withdrawn_consent: r.made_under_withdrawn_consent,
+        made_under_withdrawn_consent: Some(r.made_under_withdrawn_consent),
     }
 }
 
@@ -207,7 +210,7 @@ pub(super) fn full(case: &CaseState, now: DateTime<Utc>) -> CaseView<'_> {
         case_id: case.id.to_string(),
         view: "full",
         status: case.status,
-        outcome: case.outcome,
+        outcome: case.outcome.filter(|_| case.status == CaseStatus::Closed),
         owner_agency: &case.owner_agency,
         coordinator: &case.coordinator,
         needs: &case.needs,
@@ -263,7 +266,10 @@ pub(super) fn addressed<'a>(case: &'a CaseState, agency: &'a AgencyId) -> Addres
             .referrals
             .iter()
             .filter(|(_, r)| r.made.agency == *agency)
-            .map(|(_, r)| referral_view(case, r, StepView::addressed))
+            .map(|(_, r)| ReferralView {
+                made_under_withdrawn_consent: None,
+                ..referral_view(case, r, StepView::addressed)
+            })
             .collect(),
     }
 }
