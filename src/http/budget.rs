@@ -115,14 +115,22 @@ pub async fn slot(
     permits: u32,
     what: &str,
 ) -> Result<OwnedSemaphorePermit, ApiError> {
-    tokio::time::timeout(QUEUE_WAIT, pool.clone().acquire_many_owned(permits))
+    acquire(pool, permits, QUEUE_WAIT, || {
+        format!("too many {what}; nothing was written, retry later")
+    })
+    .await
+}
+
+/// `permits` of `pool`, waiting up to `wait`; 503 `unavailable` with `refusal` after that.
+pub async fn acquire(
+    pool: &Arc<Semaphore>,
+    permits: u32,
+    wait: Duration,
+    refusal: impl FnOnce() -> String,
+) -> Result<OwnedSemaphorePermit, ApiError> {
+    tokio::time::timeout(wait, pool.clone().acquire_many_owned(permits))
         .await
         .ok()
         .and_then(Result::ok)
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::Unavailable,
-                format!("too many {what}; nothing was written, retry later"),
-            )
-        })
+        .ok_or_else(|| ApiError::new(Code::Unavailable, refusal()))
 }

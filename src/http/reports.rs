@@ -18,6 +18,10 @@ use crate::reports::{Period, ReportError, ReportKind};
 /// How long a request waits for the projection to fold entries committed before it arrived.
 const CATCH_UP: Duration = Duration::from_secs(5);
 
+/// How long a report request waits for a core (see `ReportService::computing`): several
+/// of the costliest reports (about ten seconds of solving each, at the budget's end).
+const QUEUE_WAIT: Duration = Duration::from_secs(30);
+
 /// The query string of both report endpoints. A misspelt parameter (`?form=csv`) is a 400,
 /// not a silently different report.
 #[derive(Debug, Deserialize)]
@@ -90,7 +94,13 @@ async fn respond(
     // Read-your-writes: everything committed before this request is in the report.
     let committed = state.ledger.state().size;
     let reports = state.reports.clone();
+    // A core each at most: more wait (up to QUEUE_WAIT), then 503.
+    let permit = super::budget::acquire(&reports.computing(), 1, QUEUE_WAIT, || {
+        "too many reports are being computed at once; retry shortly".into()
+    })
+    .await?;
     let report = web::block(move || {
+        let _permit = permit;
         reports
             .wait_for(committed, CATCH_UP)
             .map(|_| reports.report(kind, &period))
