@@ -12,8 +12,9 @@ use super::problem::ApiError;
 use super::AppState;
 use crate::domain::Role;
 use crate::ledger::Code;
+use crate::reports::layout::Report;
 use crate::reports::render::{to_csv, to_json_string};
-use crate::reports::{Period, ReportError, ReportKind};
+use crate::reports::{Period, ReportError, ReportKind, ReportService};
 
 /// How long a request waits for the projection to fold entries committed before it arrived.
 const CATCH_UP: Duration = Duration::from_secs(5);
@@ -93,21 +94,7 @@ async fn respond(
     let format = parse_format(query.format.as_deref())?;
     // Read-your-writes: everything committed before this request is in the report.
     let committed = state.ledger.state().size;
-    let reports = state.reports.clone();
-    // A core each at most: more wait (up to QUEUE_WAIT), then 503.
-    let permit = super::budget::acquire(&reports.computing(), 1, QUEUE_WAIT, || {
-        "too many reports are being computed at once; retry shortly".into()
-    })
-    .await?;
-    let report = web::block(move || {
-        let _permit = permit;
-        reports
-            .wait_for(committed, CATCH_UP)
-            .map(|_| reports.report(kind, &period))
-    })
-    .await
-    .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?
-    .map_err(report_error)?;
+    let report = laid_out(state.reports.clone(), committed, kind, period, QUEUE_WAIT).await?;
     Ok(match format {
         Format::Json => HttpResponse::Ok()
             .content_type("application/json")
@@ -127,6 +114,35 @@ async fn respond(
     })
 }
 
+/// The report once the projection holds the first `committed` entries, laid out while
+/// holding one of the node's report permits (waiting up to `queue_wait` for one, then 503).
+/// The catch-up is waited for first, without a permit: it takes no core.
+async fn laid_out(
+    reports: std::sync::Arc<ReportService>,
+    committed: u64,
+    kind: ReportKind,
+    period: Period,
+    queue_wait: Duration,
+) -> Result<Report, ApiError> {
+    let internal =
+        |e: actix_web::error::BlockingError| ApiError::new(Code::Internal, e.to_string());
+    let ready = reports.clone();
+    web::block(move || ready.wait_for(committed, CATCH_UP))
+        .await
+        .map_err(internal)?
+        .map_err(report_error)?;
+    let permit = super::budget::acquire(&reports.computing(), 1, queue_wait, || {
+        "too many reports are being computed at once; retry shortly".into()
+    })
+    .await?;
+    web::block(move || {
+        let _permit = permit;
+        reports.report(kind, &period)
+    })
+    .await
+    .map_err(internal)
+}
+
 /// A stopped projection's cause is a store's or a decoder's message: logged, not answered.
 fn report_error(e: ReportError) -> ApiError {
     match e {
@@ -142,6 +158,43 @@ fn report_error(e: ReportError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_waits_for_a_permit_and_is_refused_when_none_comes() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let clock = std::sync::Arc::new(crate::ledger::SystemClock);
+        let init = crate::datadir::InitOptions::default();
+        crate::datadir::init(dir.path(), &init, clock).expect("init");
+        let store = crate::datadir::open_sqlite(dir.path()).expect("open");
+        let size = store.size().expect("size");
+        let reports = ReportService::start(store, Default::default(), None);
+        let period = Period::parse(Some("2026-01-01"), Some("2026-01-31")).expect("period");
+        let permits = reports.computing();
+        let held = permits
+            .clone()
+            .try_acquire_many_owned(u32::try_from(permits.available_permits()).expect("few"))
+            .expect("every permit");
+        let wait = Duration::from_millis(50);
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let refused = rt
+            .block_on(laid_out(
+                reports.clone(),
+                size,
+                ReportKind::Program,
+                period,
+                wait,
+            ))
+            .expect_err("no permit came");
+        assert_eq!(refused.code, Code::Unavailable);
+        assert!(
+            refused.detail.contains("too many reports"),
+            "{}",
+            refused.detail
+        );
+        drop(held);
+        let report = rt.block_on(laid_out(reports, size, ReportKind::Program, period, wait));
+        assert!(report.is_ok());
+    }
 
     #[test]
     fn a_stopped_projection_is_answered_without_the_stores_message() {

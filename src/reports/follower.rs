@@ -64,8 +64,9 @@ struct Shared {
 pub struct ReportService {
     shared: Arc<Shared>,
     config: ReportConfig,
-    /// Reports laid out at once: one per core, so that evaluators asking many costly
-    /// reports at a time (a second of solving each) leave cores to the writes.
+    /// Reports laid out at once: one fewer than the cores (at least one), so that
+    /// evaluators asking many costly reports at a time (a second of solving each) leave a
+    /// core to the writes.
     computing: Arc<tokio::sync::Semaphore>,
 }
 
@@ -128,7 +129,7 @@ impl ReportService {
         Arc::new(Self {
             shared,
             config,
-            computing: Arc::new(tokio::sync::Semaphore::new(cores)),
+            computing: Arc::new(tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))),
         })
     }
 
@@ -137,7 +138,7 @@ impl ReportService {
         &self.config
     }
 
-    /// Permits to lay out a report: one per core.
+    /// Permits to lay out a report: one fewer than the cores, at least one.
     pub fn computing(&self) -> Arc<tokio::sync::Semaphore> {
         self.computing.clone()
     }

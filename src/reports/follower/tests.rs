@@ -78,23 +78,6 @@ fn a_store_that_keeps_failing_is_shown_as_retrying() {
 }
 
 #[test]
-fn reports_are_laid_out_one_per_core_at_most() {
-    let (_dir, store) = store(|_| None);
-    let service = ReportService::start(store, ReportConfig::default(), None);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let permits = service.computing();
-    let held: Vec<_> = (0..cores)
-        .map(|_| permits.clone().try_acquire_owned().expect("a core free"))
-        .collect();
-    assert!(
-        permits.clone().try_acquire_owned().is_err(),
-        "one more waits"
-    );
-    drop(held);
-    assert_eq!(permits.available_permits(), cores);
-}
-
-#[test]
 fn a_damaged_row_stops_the_projection() {
     let dir = tempfile::tempdir().expect("tmp");
     datadir::init(dir.path(), &InitOptions::default(), Arc::new(SystemClock)).expect("init");
