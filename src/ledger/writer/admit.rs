@@ -33,7 +33,7 @@ impl Writer {
         let encoded: Vec<Vec<u8>> = (req.events.iter().zip(next..))
             .map(|(v, revision)| entry::encode(&req.stream, revision, stamp, &v.envelope.to_wire()))
             .collect();
-        self.within_append_limit(&encoded)?;
+        self.within_append_limit(req, stamp)?;
         let fits = match req.expected {
             ExpectedRevision::Any => true,
             ExpectedRevision::NoStream => next == 0,
@@ -84,12 +84,22 @@ impl Writer {
     }
 
     /// Refuses entries that would not fit in one append of a store that bounds its appends
-    /// (EventStoreDB's `MaxAppendSize`): a batch is written whole or not at all.
-    fn within_append_limit(&self, encoded: &[Vec<u8>]) -> Result<(), WriteError> {
+    /// (EventStoreDB's `MaxAppendSize`): a batch is written whole or not at all. Each entry
+    /// is measured as if its revision took the most digits one can (20), not at its real
+    /// revision: the answer then depends on the request alone, so it tells a writer who may
+    /// not read the stream nothing of its length, and no earlier write tips it over.
+    fn within_append_limit(&self, req: &Request, stamp: &str) -> Result<(), WriteError> {
         let Some(limit) = self.store.append_limit() else {
             return Ok(());
         };
-        let size: usize = encoded.iter().map(|b| self.store.append_size(b)).sum();
+        let size: usize = req
+            .events
+            .iter()
+            .map(|v| {
+                let widest = entry::encode(&req.stream, u64::MAX, stamp, &v.envelope.to_wire());
+                self.store.append_size(&widest)
+            })
+            .sum();
         if size <= limit {
             return Ok(());
         }
