@@ -28,9 +28,21 @@ fn setup() -> Setup {
     datadir::init(dir.path(), &InitOptions::default(), clock.clone()).expect("init");
     let admin = KeyFile::read(&dir.path().join("admin.key.json")).expect("admin key");
     let store = datadir::open_sqlite(dir.path()).expect("store");
+    let writer = writer_over(dir.path(), store.clone());
+    Setup {
+        _dir: dir,
+        store,
+        admin,
+        writer,
+    }
+}
+
+/// A writer over the log `store` holds (of the data directory `dir`), as `open` builds it.
+fn writer_over(dir: &std::path::Path, store: Arc<dyn EventStore>) -> Writer {
+    let clock = Arc::new(SystemClock);
     let state = load_state(store.as_ref()).expect("fold");
-    let signer = datadir::read_signer(dir.path()).expect("signer");
-    let writer = Writer {
+    let signer = datadir::read_signer(dir).expect("signer");
+    Writer {
         store: store.clone(),
         read: Arc::new(RwLock::new(state.clone())),
         frontier: Frontier::load(store.as_ref(), state.size),
@@ -44,12 +56,6 @@ fn setup() -> Setup {
         under_load: false,
         follow_failing: None,
         _lock: Default::default(),
-    };
-    Setup {
-        _dir: dir,
-        store,
-        admin,
-        writer,
     }
 }
 

@@ -16,16 +16,26 @@ fn registered_and_updated(
     admin: &crate::envelope::KeyFile,
     name: &str,
 ) -> (Request, super::Answer) {
+    agency_events(admin, name, &["agency.registered", "agency.updated"])
+}
+
+/// One request of the agency events `kinds` on agency `name`'s stream, as a batch.
+fn agency_events(
+    admin: &crate::envelope::KeyFile,
+    name: &str,
+    kinds: &[&str],
+) -> (Request, super::Answer) {
     let stream = format!("agency-{name}");
     let data = json!({"name": name, "region": "r", "domains": ["legal"], "languages": [],
         "interpretation": false, "cultural_adaptations": [], "trafficking_experience": true,
         "eligibility": {"criteria": [], "notes": ""}});
-    let events = ["agency.registered", "agency.updated"]
+    let events = kinds
+        .iter()
         .map(|kind| {
             let wire = crate::client::signed_event(admin, kind, &stream, data.clone(), Utc::now());
             crate::client::self_verified(admin, &wire).expect("verified")
         })
-        .to_vec();
+        .collect();
     let (reply, answer) = tokio::sync::oneshot::channel();
     let request = Request {
         stream,
@@ -156,4 +166,40 @@ fn too_large_is_answered_before_the_expected_revision_is_compared() {
             other => panic!("expected payload_too_large, got {other:?}"),
         }
     }
+}
+
+#[test]
+fn the_size_refused_does_not_depend_on_the_streams_revision() {
+    // agency-x at revision 10 (11 entries) and agency-y not there: two updates to each, of
+    // the same bytes but for the name, are measured alike (a revision's digits would tell
+    // a writer who may not read a stream how long it is).
+    let s = setup();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut kinds = vec!["agency.registered"];
+    kinds.extend(["agency.updated"; 10]);
+    let (first, mut created) = agency_events(&s.admin, "x", &kinds);
+    tx.send(first).expect("queued");
+    drop(tx);
+    s.writer.run(rx);
+    assert!(matches!(created.try_recv(), Ok(Ok(Outcome::Created(_)))));
+    let mut bounded = Scripted::new(s.store.clone(), |_| None);
+    bounded.limit = Some(1500);
+    let writer = super::writer_over(s._dir.path(), Arc::new(bounded));
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut answers = Vec::new();
+    for name in ["x", "y"] {
+        let (request, answer) = agency_events(&s.admin, name, &["agency.updated"; 2]);
+        tx.send(request).expect("queued");
+        answers.push(answer);
+    }
+    drop(tx);
+    writer.run(rx);
+    let sizes: Vec<String> = answers
+        .iter_mut()
+        .map(|a| match a.try_recv().expect("answered") {
+            Err(WriteError::Rule(v)) if v.code == Code::PayloadTooLarge => v.message,
+            other => panic!("expected payload_too_large, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(sizes[0], sizes[1]);
 }
