@@ -116,7 +116,7 @@ async fn respond(
 
 /// The report once the projection holds the first `committed` entries, laid out while
 /// holding one of the node's report permits (waiting up to `queue_wait` for one, then 503).
-/// The catch-up is waited for first, without a permit: it takes no core.
+/// The catch-up is waited for first, without a permit: it takes no core (nor a thread).
 async fn laid_out(
     reports: std::sync::Arc<ReportService>,
     committed: u64,
@@ -126,11 +126,18 @@ async fn laid_out(
 ) -> Result<Report, ApiError> {
     let internal =
         |e: actix_web::error::BlockingError| ApiError::new(Code::Internal, e.to_string());
-    let ready = reports.clone();
-    web::block(move || ready.wait_for(committed, CATCH_UP))
-        .await
-        .map_err(internal)?
-        .map_err(report_error)?;
+    // Waited for here, asleep between looks, not on a blocking thread: many requests
+    // waiting at once must not take the pool the other handlers' reads use.
+    let deadline = tokio::time::Instant::now() + CATCH_UP;
+    loop {
+        match reports.wait_for(committed, Duration::ZERO) {
+            Ok(_) => break,
+            Err(ReportError::CatchingUp { .. }) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(report_error(e)),
+        }
+    }
     let permit = super::budget::acquire(&reports.computing(), 1, queue_wait, || {
         "too many reports are being computed at once; retry shortly".into()
     })

@@ -26,10 +26,11 @@ impl Writer {
             return Ok(Outcome::Repeated(repeat));
         }
         let next = self.state.next_revision(&req.stream);
-        // Each entry's bytes depend on the request alone (its revision is `next + i`), so a
-        // request too large for the store is refused before the rules touch the state, and
-        // before the expected revision is compared: whether the guess was right must not
-        // change which refusal a writer who may not read the stream gets.
+        // A request too large for the store (measured from the request alone, see
+        // `within_append_limit`) is refused before the rules touch the state, and before the
+        // expected revision is compared: whether the guess was right must not change which
+        // refusal a writer who may not read the stream gets. The entries themselves hold
+        // their real revisions, `next + i`.
         let encoded: Vec<Vec<u8>> = (req.events.iter().zip(next..))
             .map(|(v, revision)| entry::encode(&req.stream, revision, stamp, &v.envelope.to_wire()))
             .collect();
