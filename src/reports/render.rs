@@ -26,8 +26,10 @@ fn suppression_legend(k: u64) -> serde_json::Value {
         "note": "The marker does not say which reason applies, since that would narrow the \
                  hidden value. A 0 is shown as 0 unless it is a part of a suppressed total, or \
                  bounded by a suppressed count (answers by inquiries received, say): then it could \
-                 tell that every counted event falls in another part. null (an empty CSV cell) \
-                 means not applicable: a rate over 0, or a median of no observations.",
+                 tell that every counted event falls in another part. Where nothing else \
+                 protects a small count, the cells related to it, or the whole report, are \
+                 hidden, zeros included: a hidden cell may then be 0 anywhere. null (an empty \
+                 CSV cell) means not applicable: a rate over 0, or a median of no observations.",
     })
 }
 
