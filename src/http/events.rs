@@ -162,19 +162,8 @@ async fn hold_body(
     caller: &Caller,
     limit: usize,
 ) -> Result<Held, ApiError> {
-    let announced = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
     // Too large is 413 at once, not after waiting for memory it could never use.
-    if announced.is_some_and(|n| n > limit) {
-        return Err(ApiError::new(
-            Code::PayloadTooLarge,
-            format!("the request body exceeds {limit} bytes"),
-        ));
-    }
-    let announced = announced.unwrap_or(limit);
+    let announced = super::announced_length(req, limit)?.unwrap_or(limit);
     state
         .bodies
         .hold(

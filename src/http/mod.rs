@@ -218,32 +218,41 @@ pub(crate) async fn read_body(
         })?
 }
 
+/// The body length the request announces (`Content-Length`), if any; 413
+/// `payload_too_large` when it is over `limit`.
+pub(crate) fn announced_length(
+    req: &actix_web::HttpRequest,
+    limit: usize,
+) -> Result<Option<usize>, ApiError> {
+    let announced = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match announced {
+        Some(len) if len > limit => Err(too_large(limit)),
+        announced => Ok(announced),
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        Code::PayloadTooLarge,
+        format!("the request body exceeds {limit} bytes"),
+    )
+}
+
 async fn read_body_now(
     req: &actix_web::HttpRequest,
     mut payload: web::Payload,
     limit: usize,
 ) -> Result<web::Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            Code::PayloadTooLarge,
-            format!("the request body exceeds {limit} bytes"),
-        )
-    };
-    if let Some(len) = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-    {
-        if len > limit {
-            return Err(too_large());
-        }
-    }
+    announced_length(req, limit)?;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading body: {e}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(too_large());
+            return Err(too_large(limit));
         }
         body.extend_from_slice(&chunk);
     }
