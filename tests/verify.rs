@@ -333,3 +333,80 @@ fn an_entry_not_in_the_writers_spelling_fails_at_that_entry() {
         }
     }
 }
+
+/// A signature whose `R` is the identity, made by the key's holder (`s = k·a`): the batch
+/// equation holds, `verify_strict` (and so the server) refuses it for its small-order `R`.
+/// Given as its canonical encoding or as a non-canonical one (y = p + 1).
+fn identity_r_signature(
+    key: &ed25519_dalek::SigningKey,
+    message: &[u8],
+    canonical: bool,
+) -> [u8; 64] {
+    use curve25519_dalek::scalar::{clamp_integer, Scalar};
+    use sha2::{Digest, Sha512};
+    let mut r = [0u8; 32];
+    if canonical {
+        r[0] = 1;
+    } else {
+        r = [0xff; 32];
+        r[0] = 0xee;
+        r[31] = 0x7f;
+    }
+    let h = Sha512::digest(key.to_bytes());
+    let a = Scalar::from_bytes_mod_order(clamp_integer(h[..32].try_into().expect("32 bytes")));
+    let k = Scalar::from_hash(
+        Sha512::new()
+            .chain_update(r)
+            .chain_update(key.verifying_key().as_bytes())
+            .chain_update(message),
+    );
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&r);
+    sig[32..].copy_from_slice((k * a).as_bytes());
+    sig
+}
+
+#[test]
+fn a_signature_only_batch_verification_accepts_fails_as_a_signature() {
+    use base64::Engine;
+    for canonical in [true, false] {
+        let mut w = world();
+        let stream = "agency-small-order-r";
+        let payload = client::payload(
+            "agency.registered",
+            stream,
+            "admin",
+            agency("s"),
+            w.log.time(6),
+        );
+        let bytes = serde_json::to_vec(&payload).expect("json");
+        let message = envelope::pae(envelope::PAYLOAD_TYPE, &bytes);
+        let sig = ed25519_dalek::Signature::from_bytes(&identity_r_signature(
+            &w.admin.key,
+            &message,
+            canonical,
+        ));
+        // The gap this closes: the batch equation holds, the strict check refuses.
+        let vk = w.admin.key.verifying_key();
+        assert!(ed25519_dalek::verify_batch(&[message.as_slice()], &[sig], &[vk]).is_ok());
+        assert!(vk.verify_strict(&message, &sig).is_err());
+        let mut wire = envelope::sign(&bytes, &w.admin.key);
+        wire.signatures[0].sig = base64::engine::general_purpose::STANDARD.encode(sig.to_bytes());
+        let entry = encode(stream, 0, &format_time(&w.log.time(6)), &wire);
+        w.log.entries.push(String::from_utf8(entry).expect("utf-8"));
+        w.log.append(
+            &w.admin,
+            "agency.registered",
+            "agency-after",
+            agency("after"),
+        );
+        for strict in [false, true] {
+            let opts = Options {
+                strict,
+                require_full: false,
+            };
+            let r = verify_bundle(&w.log.bundle(), &w.log.signer.verifier(), opts);
+            assert_fails_at(&r, 6, Check::Signature);
+        }
+    }
+}

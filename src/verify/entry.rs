@@ -242,10 +242,12 @@ impl SigJob {
 /// Checks one batch; the first failure in it and its position, if any.
 ///
 /// The batch goes through `ed25519_dalek::verify_batch`; if that fails, it is re-checked one
-/// signature at a time with `verify_strict` to name the culprit. With `strict`, every
-/// signature is checked with `verify_strict` (see docs/verify.md for the difference).
+/// signature at a time with `verify_strict` to name the culprit. So is a batch holding an
+/// `R` that `verify_strict` refuses on its encoding alone (see [`super::strict_r`]), which
+/// the batch equation would let through. With `strict`, every signature is checked with
+/// `verify_strict` (see docs/verify.md for the difference).
 pub(super) fn check_batch(batch: &[SigJob], strict: bool) -> Option<(usize, Failure)> {
-    if !strict {
+    if !strict && !batch.iter().any(|j| super::strict_r::refused(&j.signature)) {
         let msgs: Vec<&[u8]> = batch.iter().map(|j| j.message.as_slice()).collect();
         let sigs: Vec<Signature> = batch.iter().map(|j| j.signature).collect();
         let keys: Vec<VerifyingKey> = batch.iter().map(|j| j.key).collect();

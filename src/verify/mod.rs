@@ -16,6 +16,7 @@ pub mod report;
 mod sample;
 mod signatures;
 mod stream;
+mod strict_r;
 
 use std::sync::atomic::AtomicBool;
 
