@@ -1,9 +1,11 @@
 //! Liveness, readiness and Prometheus metrics (public).
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web, HttpResponse, ResponseError};
 use serde_json::json;
 
+use super::problem::ApiError;
 use super::AppState;
+use crate::ledger::Code;
 use crate::reports::Following;
 
 /// The process is up.
@@ -31,10 +33,7 @@ pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         .metrics()
         .commits_failing(COMMIT_FAILURE_WINDOW)
     {
-        return HttpResponse::ServiceUnavailable().json(json!({
-            "status": "not_ready",
-            "reason": "a write to the store failed moments ago and none has succeeded since"
-        }));
+        return not_ready("a write to the store failed moments ago and none has succeeded since");
     }
     let store = state.ledger.store().clone();
     match web::block(move || store.size()).await {
@@ -51,12 +50,15 @@ pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             // The store's error can name paths or hosts: it goes to the log, not to anyone
             // who asks.
             tracing::warn!(error = %e, "readiness check: the store did not answer");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({"status": "not_ready", "reason": "the store did not answer"}))
+            not_ready("the store did not answer")
         }
-        Err(_) => HttpResponse::ServiceUnavailable()
-            .json(json!({"status": "not_ready", "reason": "worker pool"})),
+        Err(_) => not_ready("no worker thread to ask the store"),
     }
+}
+
+/// Not ready: 503 as problem+json with code `unavailable`, like every other error.
+fn not_ready(reason: &str) -> HttpResponse {
+    ApiError::new(Code::Unavailable, format!("not ready: {reason}")).error_response()
 }
 
 /// Prometheus text exposition.

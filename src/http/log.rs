@@ -59,7 +59,7 @@ pub(super) async fn checkpoint(state: web::Data<AppState>) -> Result<HttpRespons
 pub(super) async fn key(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body(format!("{}\n", state.ledger.verifier_key()))
+        .body(state.ledger.verifier_key().to_string())
 }
 
 #[derive(Deserialize)]

@@ -31,10 +31,10 @@ fn a_failed_commit_makes_the_node_unready_until_one_succeeds() {
     // As the writer records a group commit the store refused (a full disk).
     app.ledger.metrics().commit_failed();
     let ready = app.get("/readyz", None);
-    assert_eq!(
-        (ready.status, &ready.json["status"]),
-        (503, &"not_ready".into())
-    );
+    assert_eq!((ready.status, ready.code()), (503, "unavailable"));
+    assert!(ready.json["detail"]
+        .as_str()
+        .is_some_and(|d| d.starts_with("not ready: a write to the store failed")));
     let m = app.get("/metrics", None);
     assert!(m.text.contains("caseledger_commit_failing 1"), "{}", m.text);
     app.register_agency("after-the-failure");
