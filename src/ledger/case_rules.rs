@@ -99,7 +99,7 @@ fn dispatch(
         }
         EventData::ConsentGranted(d) => {
             coordinator(case, actor, what)?;
-            disclosure::grant(case, d, at)
+            disclosure::grant(case, d)
         }
         EventData::ConsentWithdrawn(d) => {
             coordinator(case, actor, what)?;

@@ -94,6 +94,24 @@ pub fn decide(
     keyid: &KeyId,
     recorded_at: DateTime<Utc>,
 ) -> Result<(), RuleViolation> {
+    // The rules in DESIGN's order: who may write (rule 1, partly in the stream's rules),
+    // the stream's own rules (2 to 5), then the clock (rule 7). A writer who may not write
+    // is told so whatever its clock says.
+    if state.size == 0 {
+        genesis(event, keyid)?;
+    } else {
+        check_signer(state, event, keyid, recorded_at)?;
+        match &event.stream {
+            StreamId::Principal(id) => principal_rules(state, event, id),
+            StreamId::Agency(id) => agency_rules(state, event, id.as_str()),
+            StreamId::Case(_) => super::case_rules::decide(state, event, recorded_at),
+        }?;
+    }
+    clock(event, recorded_at)
+}
+
+/// Rule 7: `occurred_at` at most [`MAX_CLOCK_SKEW`] ahead of the server clock.
+fn clock(event: &EventPayload, recorded_at: DateTime<Utc>) -> Result<(), RuleViolation> {
     if event.occurred_at > recorded_at + MAX_CLOCK_SKEW {
         return Err(RuleViolation::new(
             Code::ClockSkew,
@@ -103,15 +121,7 @@ pub fn decide(
             ),
         ));
     }
-    if state.size == 0 {
-        return genesis(event, keyid);
-    }
-    check_signer(state, event, keyid, recorded_at)?;
-    match &event.stream {
-        StreamId::Principal(id) => principal_rules(state, event, id),
-        StreamId::Agency(id) => agency_rules(state, event, id.as_str()),
-        StreamId::Case(_) => super::case_rules::decide(state, event, recorded_at),
-    }
+    Ok(())
 }
 
 /// [`decide`], plus the rules the writer has enforced since after logs may already hold

@@ -9,5 +9,6 @@ mod helpers;
 mod log;
 mod reports;
 mod routing;
+mod rule_codes;
 mod write_checks;
 mod writes;

@@ -12,22 +12,14 @@ use crate::ledger::cases::{CaseState, ConsentRecord, ConsentState};
 use crate::ledger::rules::{Code, RuleViolation};
 use crate::ledger::state::LedgerState;
 
-/// `consent.granted`: a new consent id, valid for some time after it is recorded.
-pub(super) fn grant(
-    case: &CaseState,
-    d: &ConsentGranted,
-    at: DateTime<Utc>,
-) -> Result<(), RuleViolation> {
+/// `consent.granted`: a new consent id. A `valid_until` already past is a consent recorded
+/// after it lapsed (a written one entered late): it is kept on record and allows nothing
+/// (rules 3 and 4 find it expired, `consent_required`).
+pub(super) fn grant(case: &CaseState, d: &ConsentGranted) -> Result<(), RuleViolation> {
     if case.consent(&d.consent_id).is_some() {
         return Err(schema(format!(
             "consent_id {} is already used in this case",
             d.consent_id
-        )));
-    }
-    if d.valid_until <= at {
-        return Err(schema(format!(
-            "valid_until {} is not after the time the consent is recorded",
-            d.valid_until
         )));
     }
     Ok(())

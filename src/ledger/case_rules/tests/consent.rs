@@ -147,15 +147,20 @@ fn referral_ids_are_unique_and_a_cited_inquiry_went_to_the_same_agency() {
 }
 
 #[test]
-fn consent_ids_are_unique_and_a_consent_must_not_be_born_expired() {
+fn consent_ids_are_unique_and_a_lapsed_consent_is_recorded_but_allows_nothing() {
     given(vec![opened(), inquiry_consent()])
         .when(inquiry_consent())
         .then_rejected(Code::SchemaViolation);
-    let mut stale = inquiry_consent();
-    stale.data["valid_until"] = json!("2020-01-01T00:00:00Z");
-    given(vec![opened()])
-        .when(stale)
-        .then_rejected(Code::SchemaViolation);
+    let mut lapsed = inquiry_consent();
+    lapsed.data["valid_until"] = json!("2020-01-01T00:00:00Z");
+    given(vec![opened()]).when(lapsed.clone()).then_accepted();
+    given(vec![opened(), lapsed.clone()])
+        .when(inquiry("q1", "legal", "c-inq"))
+        .then_rejected(Code::ConsentRequired);
+    // It can still be withdrawn, so the person's wish is on record.
+    given(vec![opened(), lapsed])
+        .when(withdrawn("c-inq"))
+        .then_accepted();
 }
 
 #[test]
