@@ -50,9 +50,11 @@ pub enum NoteError {
     Unverified,
 }
 
-/// Whether `name` is a valid key name: non-empty, no `+`, no (Unicode) whitespace.
+/// Whether `name` is a valid key name: non-empty, no `+`, no (Unicode) whitespace, and no
+/// ASCII control character (a note holding one is refused by [`open`], so a log named so
+/// could never have its checkpoints verified).
 pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty() && !name.contains('+') && !name.chars().any(char::is_whitespace)
+    !name.is_empty() && !name.contains('+') && !name.chars().any(|c| c.is_whitespace() || c < ' ')
 }
 
 /// Key hash: the first 4 bytes of `SHA-256(name || "\n" || 0x01 || public key)`.

@@ -97,7 +97,16 @@ fn signer_debug_hides_the_secret() {
 
 #[test]
 fn key_names_follow_signed_note_rules() {
-    for bad in ["", "a+b", "a b", "a\tb", "a\u{2003}b", "a\nb"] {
+    for bad in [
+        "",
+        "a+b",
+        "a b",
+        "a\tb",
+        "a\u{2003}b",
+        "a\nb",
+        "a\u{1}b",
+        "a\u{1b}[0mb",
+    ] {
         assert!(!is_valid_name(bad), "{bad:?}");
         assert!(matches!(
             NoteSigner::generate(bad),
