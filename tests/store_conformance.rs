@@ -305,3 +305,34 @@ fn checkpoints_are_kept_in_order(store: Arc<dyn EventStore>) {
         .collect();
     assert_eq!(sizes, vec![1, 2]);
 }
+
+/// Not a store check: what an export says it left out. Entries past the latest checkpoint
+/// stay out of a bundle (it proves only what a signed checkpoint covers), and the summary
+/// counts them so that `caseledger export` can warn.
+#[test]
+fn an_export_counts_the_entries_past_the_latest_checkpoint() {
+    use caseledger::bundle::export::{write_case, write_full, LogIdentity};
+    let (_dir, store) = sqlite();
+    let s = store.as_ref();
+    let covered = vec![
+        entry_at("a", 0, 0),
+        entry_at("b", 0, 1),
+        entry_at("c", 0, 2),
+    ];
+    let leaves: Vec<_> = covered.iter().map(|e| e.leaf_hash).collect();
+    let mut first = group(s, covered);
+    first.checkpoint = Some(common::store_checkpoint(&leaves));
+    s.commit(first).expect("commit");
+    s.commit(group(s, vec![entry_at("a", 1, 3), entry_at("d", 0, 4)]))
+        .expect("commit past the checkpoint");
+    let id = LogIdentity {
+        origin: common::store_log().name().to_owned(),
+        log_key: common::store_log().verifier().to_text(),
+    };
+    let full = write_full(s, &id, &mut Vec::new(), &mut |_, _| {}).expect("full");
+    assert_eq!((full.entries, full.after_checkpoint), (3, 2));
+    let case = write_case(s, &id, "agency-a", &[], 3, &mut Vec::new()).expect("stream");
+    assert_eq!((case.entries, case.after_checkpoint), (1, 1));
+    let b = write_case(s, &id, "agency-b", &[], 3, &mut Vec::new()).expect("stream");
+    assert_eq!((b.entries, b.after_checkpoint), (1, 0));
+}

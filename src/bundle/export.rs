@@ -47,6 +47,9 @@ pub struct LogIdentity {
 pub struct ExportSummary {
     pub entries: u64,
     pub checkpoint_size: u64,
+    /// Entries the bundle would hold (of the log, or of the case) that the store already
+    /// has past the checkpoint: a bundle holds only what a signed checkpoint covers.
+    pub after_checkpoint: u64,
 }
 
 /// Tree nodes for proofs: the current block's low levels computed from its stored leaf
@@ -198,6 +201,7 @@ pub fn write_full(
     Ok(ExportSummary {
         entries: cp.size,
         checkpoint_size: cp.size,
+        after_checkpoint: store.size()?.saturating_sub(cp.size),
     })
 }
 
@@ -215,6 +219,10 @@ pub fn write_case(
 ) -> Result<ExportSummary, ExportError> {
     let cp = latest_checkpoint(store)?;
     let case = read_stream_below(store, case_stream, cp.size)?;
+    // A case stream is short: its entries past the checkpoint are counted in one read.
+    let after_checkpoint = store
+        .read_stream(case_stream, case.len() as u64, usize::MAX >> 1)?
+        .len() as u64;
     let last = case
         .last()
         .map(|e| e.index)
@@ -245,6 +253,7 @@ pub fn write_case(
     Ok(ExportSummary {
         entries: entries.len() as u64,
         checkpoint_size: cp.size,
+        after_checkpoint,
     })
 }
 

@@ -128,6 +128,23 @@ fn export_until(args: ExportArgs, stop: Option<Arc<AtomicBool>>) -> anyhow::Resu
         "exported {} entries (checkpoint size {}) to {}",
         summary.entries, summary.checkpoint_size, args.out
     );
+    let n = summary.after_checkpoint;
+    if n > 0 {
+        let what = match (n, case.is_some()) {
+            (1, true) => "entry of the case is",
+            (1, false) => "entry is",
+            (_, true) => "entries of the case are",
+            (_, false) => "entries are",
+        };
+        eprintln!(
+            "warning: {n} {what} past the latest checkpoint (size {}), so not in the bundle: a \
+             bundle holds only what a signed checkpoint covers. A running server signs one \
+             within about a second of a write, and at start-up after a crash: export again \
+             to include {}.",
+            summary.checkpoint_size,
+            if n == 1 { "it" } else { "them" },
+        );
+    }
     Ok(())
 }
 
