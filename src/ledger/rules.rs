@@ -88,26 +88,36 @@ impl RuleViolation {
 pub const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 
 /// Decides whether `event`, signed with `keyid`, may be appended at `recorded_at`.
+///
+/// The rules in DESIGN's order: who may write (rule 1, partly in the stream's rules), the
+/// stream's own rules (2 to 5), then the clock (rule 7), so a writer who may not write is
+/// told so whatever its clock says.
 pub fn decide(
     state: &LedgerState,
     event: &EventPayload,
     keyid: &KeyId,
     recorded_at: DateTime<Utc>,
 ) -> Result<(), RuleViolation> {
-    // The rules in DESIGN's order: who may write (rule 1, partly in the stream's rules),
-    // the stream's own rules (2 to 5), then the clock (rule 7). A writer who may not write
-    // is told so whatever its clock says.
-    if state.size == 0 {
-        genesis(event, keyid)?;
-    } else {
-        check_signer(state, event, keyid, recorded_at)?;
-        match &event.stream {
-            StreamId::Principal(id) => principal_rules(state, event, id),
-            StreamId::Agency(id) => agency_rules(state, event, id.as_str()),
-            StreamId::Case(_) => super::case_rules::decide(state, event, recorded_at),
-        }?;
-    }
+    stream_rules(state, event, keyid, recorded_at)?;
     clock(event, recorded_at)
+}
+
+/// Rules 1 to 5.
+fn stream_rules(
+    state: &LedgerState,
+    event: &EventPayload,
+    keyid: &KeyId,
+    recorded_at: DateTime<Utc>,
+) -> Result<(), RuleViolation> {
+    if state.size == 0 {
+        return genesis(event, keyid);
+    }
+    check_signer(state, event, keyid, recorded_at)?;
+    match &event.stream {
+        StreamId::Principal(id) => principal_rules(state, event, id),
+        StreamId::Agency(id) => agency_rules(state, event, id.as_str()),
+        StreamId::Case(_) => super::case_rules::decide(state, event, recorded_at),
+    }
 }
 
 /// Rule 7: `occurred_at` at most [`MAX_CLOCK_SKEW`] ahead of the server clock.
@@ -138,17 +148,19 @@ pub fn decide_write(
     recorded_at: DateTime<Utc>,
 ) -> Result<(), RuleViolation> {
     lint::new_event(event)?;
-    decide(state, event, keyid, recorded_at)?;
+    stream_rules(state, event, keyid, recorded_at)?;
     match &event.data {
         EventData::PrincipalRegistered(d) => {
-            separate_duties(&d.roles)?;
-            auditor_alone(&d.roles)?;
+            duties::separate_duties(&d.roles)?;
+            duties::auditor_alone(&d.roles)?;
             service::one_service_principal(state, &d.roles)
         }
         EventData::PrincipalTokenIssued(d) => service::token_issued(state, d),
         EventData::PrincipalKeyAdded(_) => service::keys_stay_the_servers(state, &event.stream),
         _ => Ok(()),
-    }
+    }?;
+    // The clock last here too (see `decide`).
+    clock(event, recorded_at)
 }
 
 /// Entry 0 is the first admin registering itself with the key that signs it.
@@ -269,7 +281,7 @@ fn principal_rules(
             if subject.is_some() {
                 return Err(transition(format!("principal {id} is already registered")));
             }
-            separate_duties(&d.roles)?;
+            duties::separate_duties(&d.roles)?;
             new_key(state, d.public_key.as_bytes())
         }
         EventData::PrincipalKeyAdded(d) => {
@@ -303,41 +315,6 @@ fn principal_rules(
                 other.type_name()
             ),
         )),
-    }
-}
-
-/// Admins, evaluators and the service principal never read case content (DESIGN §4), so
-/// none of them may also hold a case role that would let them.
-fn separate_duties(roles: &[Role]) -> Result<(), RuleViolation> {
-    let holds = |set: &[Role]| roles.iter().copied().find(|r| set.contains(r));
-    if let (Some(_), Some(r)) = (
-        holds(&[Role::Caseworker, Role::Supervisor]),
-        holds(&[Role::Admin, Role::Evaluator, Role::Service]),
-    ) {
-        return Err(RuleViolation::new(
-            Code::SchemaViolation,
-            format!(
-                "the {} role cannot be combined with caseworker or supervisor",
-                r.as_str()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// An auditor reads everything and writes nothing, so it may hold no role that writes;
-/// evaluator, which only reads aggregates, is the one role it may add.
-fn auditor_alone(roles: &[Role]) -> Result<(), RuleViolation> {
-    let barred = roles.iter().find(|r| AUDITOR_BARRED.contains(r));
-    match (roles.contains(&Role::Auditor), barred) {
-        (true, Some(r)) => Err(RuleViolation::new(
-            Code::SchemaViolation,
-            format!(
-                "the auditor role cannot be combined with {}: an auditor writes nothing",
-                r.as_str()
-            ),
-        )),
-        _ => Ok(()),
     }
 }
 
@@ -386,6 +363,7 @@ fn agency_rules(state: &LedgerState, event: &EventPayload, id: &str) -> Result<(
     }
 }
 
+mod duties;
 mod lint;
 mod service;
 #[cfg(test)]

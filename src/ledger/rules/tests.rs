@@ -15,11 +15,21 @@ fn genesis_of(
     roles: serde_json::Value,
     public_key: [u8; 32],
 ) -> Result<(), RuleViolation> {
+    genesis_at(rules, roles, public_key, "2026-12-01T00:00:00Z")
+}
+
+/// A genesis registration that happened at `occurred_at`, decided at 2026-12-01T00:00Z.
+fn genesis_at(
+    rules: Decide,
+    roles: serde_json::Value,
+    public_key: [u8; 32],
+    occurred_at: &str,
+) -> Result<(), RuleViolation> {
     let payload = json!({
         "event_id": "01938a4e-0000-7000-8000-000000000000",
         "type": "principal.registered",
         "stream": "principal-root",
-        "occurred_at": "2026-12-01T00:00:00Z",
+        "occurred_at": occurred_at,
         "actor": "root",
         "data": {"agency": "operator", "roles": roles, "public_key": B64.encode(public_key)},
     });
@@ -65,5 +75,29 @@ fn the_genesis_admin_keeps_duties_separate() {
         assert_eq!(v.code, Code::SchemaViolation, "{}", v.message);
         // A log whose genesis was written before this rule still replays.
         assert_eq!(genesis_of(decide, roles, valid_key()), Ok(()));
+    }
+}
+
+#[test]
+fn the_clock_is_checked_after_every_other_rule_the_writer_applies() {
+    let ahead = "2026-12-01T01:00:00Z";
+    // An auditor that also administers breaks a write-time rule: that is what the writer
+    // says, not that the clock is ahead.
+    let v = genesis_at(
+        decide_write,
+        json!(["auditor", "admin"]),
+        valid_key(),
+        ahead,
+    )
+    .expect_err("refused");
+    assert_eq!(v.code, Code::SchemaViolation, "{}", v.message);
+    // The replay does not apply that rule: the clock is all it finds.
+    let v =
+        genesis_at(decide, json!(["auditor", "admin"]), valid_key(), ahead).expect_err("refused");
+    assert_eq!(v.code, Code::ClockSkew, "{}", v.message);
+    // A lawful event ahead of the clock is clock_skew for both.
+    for rules in [decide as Decide, decide_write] {
+        let v = genesis_at(rules, json!(["admin"]), valid_key(), ahead).expect_err("ahead");
+        assert_eq!(v.code, Code::ClockSkew);
     }
 }
