@@ -51,10 +51,12 @@ pub enum NoteError {
 }
 
 /// Whether `name` is a valid key name: non-empty, no `+`, no (Unicode) whitespace, and no
-/// ASCII control character (a note holding one is refused by [`open`], so a log named so
-/// could never have its checkpoints verified).
+/// control character (the name is a log's origin, and a checkpoint whose origin holds one
+/// is refused by [`super::Checkpoint::parse`]: a log named so could never be verified).
 pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty() && !name.contains('+') && !name.chars().any(|c| c.is_whitespace() || c < ' ')
+    !name.is_empty()
+        && !name.contains('+')
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// Key hash: the first 4 bytes of `SHA-256(name || "\n" || 0x01 || public key)`.

@@ -106,6 +106,8 @@ fn key_names_follow_signed_note_rules() {
         "a\nb",
         "a\u{1}b",
         "a\u{1b}[0mb",
+        "a\u{7f}b",
+        "a\u{9b}b",
     ] {
         assert!(!is_valid_name(bad), "{bad:?}");
         assert!(matches!(
@@ -114,6 +116,25 @@ fn key_names_follow_signed_note_rules() {
         ));
     }
     assert!(is_valid_name("example.org/caseledger"));
+}
+
+#[test]
+fn every_valid_key_name_can_be_a_checkpoint_origin() {
+    // Names `init` takes become the origin line of every checkpoint: both checks must agree.
+    let candidates = (0u32..0x250)
+        .chain([0x2028, 0x200b, 0x202e, 0xfeff])
+        .filter_map(char::from_u32);
+    let root = format!("{}=", "A".repeat(43));
+    for c in candidates {
+        let name = format!("log{c}x");
+        let parsed = crate::log::Checkpoint::parse(&format!("{name}\n1\n{root}\n"));
+        if is_valid_name(&name) {
+            assert!(
+                parsed.is_ok(),
+                "{c:?} is valid as a name, refused as an origin"
+            );
+        }
+    }
 }
 
 #[test]
