@@ -311,7 +311,7 @@ fn checkpoints_are_kept_in_order(store: Arc<dyn EventStore>) {
 /// counts them so that `caseledger export` can warn.
 #[test]
 fn an_export_counts_the_entries_past_the_latest_checkpoint() {
-    use caseledger::bundle::export::{write_case, write_full, LogIdentity};
+    use caseledger::bundle::export::{write_case, write_full, ExportError, LogIdentity};
     let (_dir, store) = sqlite();
     let s = store.as_ref();
     let covered = vec![
@@ -335,4 +335,19 @@ fn an_export_counts_the_entries_past_the_latest_checkpoint() {
     assert_eq!((case.entries, case.after_checkpoint), (1, 1));
     let b = write_case(s, &id, "agency-b", &[], 3, &mut Vec::new()).expect("stream");
     assert_eq!((b.entries, b.after_checkpoint), (1, 0));
+    // A stream all past the checkpoint is not "not found": the error says why it is left out.
+    let d = write_case(s, &id, "agency-d", &[], 3, &mut Vec::new()).expect_err("uncovered");
+    assert!(
+        matches!(
+            d,
+            ExportError::Uncovered {
+                entries: 1,
+                checkpoint_size: 3,
+                ..
+            }
+        ),
+        "{d}"
+    );
+    let none = write_case(s, &id, "agency-z", &[], 3, &mut Vec::new()).expect_err("none");
+    assert!(matches!(none, ExportError::NotFound(_)), "{none}");
 }

@@ -23,6 +23,17 @@ pub enum ExportError {
     /// 404: the case stream has no entries (under the checkpoint).
     #[error("no entries for {0}")]
     NotFound(String),
+    /// The case stream has entries, every one past the latest checkpoint.
+    #[error(
+        "{stream} has {entries} entries, all past the latest checkpoint (size {checkpoint_size}): \
+         a bundle holds only what a signed checkpoint covers; a running server signs one within \
+         about a second of a write, and at start-up after a crash"
+    )]
+    Uncovered {
+        stream: String,
+        entries: u64,
+        checkpoint_size: u64,
+    },
     /// The log has no signed checkpoint yet (an uninitialised data directory).
     #[error("the log has no checkpoint yet")]
     NoCheckpoint,
@@ -223,10 +234,17 @@ pub fn write_case(
     let after_checkpoint = store
         .read_stream(case_stream, case.len() as u64, usize::MAX >> 1)?
         .len() as u64;
-    let last = case
-        .last()
-        .map(|e| e.index)
-        .ok_or_else(|| ExportError::NotFound(case_stream.to_owned()))?;
+    let last = case.last().map(|e| e.index).ok_or_else(|| {
+        if after_checkpoint > 0 {
+            ExportError::Uncovered {
+                stream: case_stream.to_owned(),
+                entries: after_checkpoint,
+                checkpoint_size: cp.size,
+            }
+        } else {
+            ExportError::NotFound(case_stream.to_owned())
+        }
+    })?;
     // `identity_streams` lists the streams of the entries below `visible`; the store may
     // already hold later ones (a writer commits before it publishes, and a node of a shared
     // log mirrors before it folds), where a case entry could name a newly registered signer

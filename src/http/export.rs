@@ -39,6 +39,7 @@ impl From<ExportError> for ApiError {
     fn from(e: ExportError) -> Self {
         match e {
             ExportError::NotFound(stream) => ApiError::not_found(format!("no case {stream}")),
+            e @ ExportError::Uncovered { .. } => ApiError::new(Code::Unavailable, e.to_string()),
             ExportError::NoCheckpoint => ApiError::new(
                 Code::Unavailable,
                 "the log has no signed checkpoint yet; retry in a moment",
