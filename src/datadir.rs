@@ -14,7 +14,7 @@ mod snapshots;
 
 pub use checks::check_init;
 use checks::prepare_init;
-pub use lock::{lock_writer, LOCK_FILE};
+pub use lock::{lock_writer, WriterLock, LOCK_FILE};
 pub use snapshots::{save_snapshot, Snapshotter};
 
 use crate::client;
@@ -160,6 +160,16 @@ pub fn init_on(
     let (admin, signer) = prepare_init(dir, opts)?;
     let signer_name = signer.name().to_owned();
     create_private_dir(dir)?;
+    // One process at a time: a `serve` started meanwhile waits or is refused rather than
+    // finding half a genesis. (With a shared store the caller holds the lock already.)
+    let _lock = match shared {
+        None => Some(lock_writer(dir)?),
+        Some(_) => None,
+    };
+    if shared.is_none() {
+        // Checked again under the lock: another `init` may have finished meanwhile.
+        prepare_init(dir, opts)?;
+    }
     if let Some(store) = &shared {
         store.trust_log_key(&signer.verifier())?;
     }
@@ -295,6 +305,9 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
         )));
     }
     let lock = lock_writer(dir)?;
+    if let Some(warning) = checks::open_to_others(dir) {
+        tracing::warn!("{warning}");
+    }
     let signer = read_signer(dir)?;
     let service = read_service_key(dir)?;
     let store = open_sqlite(dir)?;
@@ -317,6 +330,7 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
     };
     let from = start.size;
     let ledger = Ledger::open_from(store, signer, clock, Arc::new(Metrics::new()), start)?;
+    checks::service_key_registered(dir, &ledger, &service)?;
     if ledger.state().size != from {
         save_snapshot(dir, &ledger);
     }
@@ -337,9 +351,25 @@ pub fn open_shared(
             dir.display()
         )));
     }
+    if let Some(warning) = checks::open_to_others(dir) {
+        tracing::warn!("{warning}");
+    }
     let signer = read_signer(dir)?;
     let service = read_service_key(dir)?;
     let ledger = Ledger::open(store, signer, clock, Arc::new(Metrics::new()))?;
+    let size = ledger.state().size;
+    if size < GENESIS_ENTRIES {
+        // The genesis entries are separate appends: an `init --store` stopped between them
+        // leaves a log no admin can use (its token was never recorded).
+        return Err(DataDirError::Invalid(format!(
+            "the store holds {size} of the {GENESIS_ENTRIES} genesis entries: the `init` that \
+             wrote them did not finish, and no admin token was handed out. Initialise a new \
+             ledger under another stream prefix (docs/eventstoredb.md); the keys in {} belong \
+             to the unfinished one",
+            dir.display()
+        )));
+    }
+    checks::service_key_registered(dir, &ledger, &service)?;
     Ok((ledger, service))
 }
 

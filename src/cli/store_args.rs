@@ -55,7 +55,7 @@ struct Throwaway {
     /// The directories `init` created, innermost first.
     created: Vec<PathBuf>,
     /// The writer lock, held as long as the mirror file exists.
-    _held: std::fs::File,
+    _held: datadir::WriterLock,
 }
 
 impl Throwaway {

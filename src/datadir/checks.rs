@@ -1,5 +1,5 @@
-//! What `init` checks before it creates anything: nothing of a ledger in the directory, and
-//! well-formed options.
+//! What `init` checks before it creates anything (nothing of a ledger in the directory,
+//! well-formed options), and what opening checks of the keys it finds.
 
 use std::path::Path;
 
@@ -11,6 +11,8 @@ use super::{
     SERVICE_PRINCIPAL,
 };
 use crate::domain::PrincipalId;
+use crate::envelope::KeyFile;
+use crate::ledger::Ledger;
 use crate::log::note::NoteSigner;
 
 /// Checks, without creating anything, that `init` can run on `dir` with `opts` (nothing of
@@ -36,6 +38,19 @@ pub(super) fn prepare_init(
              it is probably the data directory of an EventStoreDB-backed ledger (give its \
              --store), or an `init` that stopped before its ledger was written; refusing to \
              overwrite the keys",
+            dir.display()
+        )));
+    }
+    // SQLite's side files of a removed ledger.db: opening a new database beside them could
+    // replay the old write-ahead log into it.
+    if let Some(left) = ["-wal", "-shm", "-journal"]
+        .iter()
+        .map(|side| format!("{DB_FILE}{side}"))
+        .find(|f| dir.join(f).exists())
+    {
+        return Err(DataDirError::Invalid(format!(
+            "{} holds {left}, left from a ledger whose {DB_FILE} was removed; remove it (or \
+             the whole directory) and run `init` again",
             dir.display()
         )));
     }
@@ -81,4 +96,53 @@ pub(super) fn prepare_init(
     let signer = NoteSigner::from_signing_key(&origin, SigningKey::generate(&mut OsRng))
         .map_err(|e| DataDirError::Invalid(format!("--origin: {e}")))?;
     Ok((admin, signer))
+}
+
+/// The service key in `dir` is the one the log registered for the service principal, and
+/// still active: another ledger's key would start cleanly, then fail every token issuance.
+pub(super) fn service_key_registered(
+    dir: &Path,
+    ledger: &Ledger,
+    service: &KeyFile,
+) -> Result<(), DataDirError> {
+    let state = ledger.state();
+    let registered = state
+        .registry
+        .keys
+        .get(&service.keyid())
+        .is_some_and(|k| k.principal.as_str() == SERVICE_PRINCIPAL && k.revoked.is_none());
+    if registered {
+        return Ok(());
+    }
+    Err(DataDirError::Invalid(format!(
+        "{}: {SERVICE_KEY_FILE} (keyid {}) is not the active key of `{SERVICE_PRINCIPAL}` in \
+         this log; it belongs to another ledger: copy {SERVICE_KEY_FILE} and {LOG_KEY_FILE} \
+         from the node that initialised this one",
+        dir.display(),
+        service.keyid()
+    )))
+}
+
+/// A warning when other users may read or enter `dir` (a directory made by a version before
+/// init narrowed it, or widened since): it holds the ledger, its keys and the projections,
+/// and the files in it take the umask's mode.
+pub(super) fn open_to_others(dir: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "{} has mode {mode:o}: other users may read the ledger and its keys; \
+                 `chmod 700 {}` (init creates it so)",
+                dir.display(),
+                dir.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
 }

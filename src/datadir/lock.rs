@@ -7,11 +7,24 @@ use super::{io, DataDirError};
 /// The file a process writing to the data directory holds locked.
 pub const LOCK_FILE: &str = "writer.lock";
 
+/// The writer lock, held while this lives: the directory itself and its `writer.lock` file.
+#[derive(Debug)]
+pub struct WriterLock {
+    _dir: std::fs::File,
+    _file: std::fs::File,
+}
+
 /// Locks the data directory for one writing process. A second one (another `serve`, or
 /// `demo` with `--data`) would see every commit conflict with the first's appends and
 /// keep a stale state (revoked tokens still valid): it is refused here instead. The lock goes
-/// with the returned file, so with the ledger that holds it.
-pub fn lock_writer(dir: &Path) -> Result<std::fs::File, DataDirError> {
+/// with the returned value, so with the ledger that holds it.
+///
+/// The directory itself is locked (it cannot be removed while it holds the ledger, unlike
+/// a lock file someone could delete as "stale" under a running server), and so is
+/// `writer.lock`, the file versions before this one locked.
+pub fn lock_writer(dir: &Path) -> Result<WriterLock, DataDirError> {
+    let dir_handle = std::fs::File::open(dir).map_err(io(dir))?;
+    let dir_held = wait_for_lock(dir_handle, dir, dir)?;
     let path = dir.join(LOCK_FILE);
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -19,8 +32,19 @@ pub fn lock_writer(dir: &Path) -> Result<std::fs::File, DataDirError> {
         .write(true)
         .open(&path)
         .map_err(io(&path))?;
-    // A holder that is finishing (a process exiting, or a dropped ledger whose writer thread
-    // is committing what was queued) gets a moment.
+    Ok(WriterLock {
+        _file: wait_for_lock(file, &path, dir)?,
+        _dir: dir_held,
+    })
+}
+
+/// Locks `file` (at `path`), giving a holder that is finishing (a process exiting, or a
+/// dropped ledger whose writer thread is committing what was queued) a moment.
+fn wait_for_lock(
+    file: std::fs::File,
+    path: &Path,
+    dir: &Path,
+) -> Result<std::fs::File, DataDirError> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match file.try_lock() {
@@ -35,7 +59,7 @@ pub fn lock_writer(dir: &Path) -> Result<std::fs::File, DataDirError> {
                     dir.display()
                 )))
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(path)(e)),
         }
     }
 }

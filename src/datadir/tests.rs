@@ -19,7 +19,29 @@ fn one_process_at_a_time_writes_to_a_data_directory() {
     drop(again);
     // The writer thread holds the lock too, until it has finished what was queued; opening
     // waits for it.
-    open(dir.path(), clock).expect("open after the first closed");
+    let (held, _) = open(dir.path(), clock.clone()).expect("open after the first closed");
+    // Deleting the lock file as "stale" under a running server does not let a second in.
+    std::fs::remove_file(dir.path().join(LOCK_FILE)).expect("remove the lock file");
+    match open(dir.path(), clock) {
+        Err(DataDirError::Invalid(why)) => assert!(why.contains("in use"), "{why}"),
+        other => panic!("opened twice: {:?}", other.map(|_| ())),
+    }
+    drop(held);
+}
+
+#[test]
+fn init_refuses_the_side_files_of_a_removed_database() {
+    let clock = Arc::new(SystemClock);
+    for side in ["-wal", "-shm"] {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join(format!("{DB_FILE}{side}")), "old").expect("write");
+        match init(dir.path(), &InitOptions::default(), clock.clone()) {
+            Err(DataDirError::Invalid(why)) => assert!(why.contains(side), "{why}"),
+            other => panic!("initialised: {:?}", other.map(|_| ())),
+        }
+        // Nothing was created.
+        assert!(!dir.path().join(LOG_KEY_FILE).exists());
+    }
 }
 
 #[test]
@@ -135,5 +157,110 @@ fn an_admin_key_file_in_the_way_is_named_before_anything_is_written() {
     assert!(
         !dir.path().join(LOG_KEY_FILE).exists(),
         "no key was written"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_snapshot_is_written_owner_only_and_never_through_a_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let clock = Arc::new(SystemClock);
+    let dir = tempfile::tempdir().expect("tmp");
+    init(dir.path(), &InitOptions::default(), clock.clone()).expect("init");
+    let (ledger, _) = open(dir.path(), clock).expect("open");
+    let path = dir.path().join(snapshot::SNAPSHOT_FILE);
+    // A file someone else could read, then a link to a file outside: neither is written
+    // through, and what is left is the snapshot, owner-only.
+    let outside = tempfile::NamedTempFile::new().expect("outside");
+    std::fs::write(outside.path(), "keep me").expect("write");
+    // Also a link where an earlier version put its temporary file.
+    let old_tmp = path.with_extension("tmp");
+    for planted in ["readable", "link", "old temporary name"] {
+        let _ = std::fs::remove_file(&path);
+        match planted {
+            "readable" => {
+                std::fs::write(&path, "old").expect("write");
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+                    .expect("chmod");
+            }
+            "link" => std::os::unix::fs::symlink(outside.path(), &path).expect("symlink"),
+            _ => std::os::unix::fs::symlink(outside.path(), &old_tmp).expect("symlink"),
+        }
+        snapshots::save_snapshot(dir.path(), &ledger);
+        let meta = std::fs::symlink_metadata(&path).expect("snapshot");
+        assert!(meta.is_file(), "{planted}");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{planted}");
+        assert!(snapshot::load(&path, ledger.store().as_ref())
+            .expect("load")
+            .is_some());
+    }
+    assert_eq!(
+        std::fs::read_to_string(outside.path()).expect("read"),
+        "keep me"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".projections"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_service_key_of_another_ledger_is_refused_at_open() {
+    let clock = Arc::new(SystemClock);
+    let (a, b) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
+    init(a.path(), &InitOptions::default(), clock.clone()).expect("init a");
+    init(b.path(), &InitOptions::default(), clock.clone()).expect("init b");
+    std::fs::remove_file(a.path().join(SERVICE_KEY_FILE)).expect("remove");
+    std::fs::copy(
+        b.path().join(SERVICE_KEY_FILE),
+        a.path().join(SERVICE_KEY_FILE),
+    )
+    .expect("copy");
+    match open(a.path(), clock) {
+        Err(DataDirError::Invalid(why)) => {
+            assert!(
+                why.contains("not the active key of `ledger-service`"),
+                "{why}"
+            )
+        }
+        other => panic!("opened: {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn a_shared_log_with_half_a_genesis_is_refused_at_open() {
+    // A shared store (here SQLite standing in for EventStoreDB) whose `init` stopped after
+    // entry 0: the keys are in the directory, the log has no admin token.
+    let clock = Arc::new(SystemClock);
+    let dir = tempfile::tempdir().expect("tmp");
+    init(dir.path(), &InitOptions::default(), clock.clone()).expect("init");
+    let db = rusqlite::Connection::open(dir.path().join(DB_FILE)).expect("sqlite");
+    db.execute_batch("DELETE FROM entries WHERE idx >= 1; DELETE FROM checkpoints;")
+        .expect("delete");
+    drop(db);
+    let store = open_sqlite(dir.path()).expect("store");
+    match open_shared(dir.path(), store, clock) {
+        Err(DataDirError::Invalid(why)) => assert!(why.contains("1 of the 3 genesis"), "{why}"),
+        other => panic!("opened: {:?}", other.map(|_| ())),
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_data_directory_open_to_other_users_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    init(dir.path(), &InitOptions::default(), Arc::new(SystemClock)).expect("init");
+    assert_eq!(checks::open_to_others(dir.path()), None);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let warning = checks::open_to_others(dir.path()).expect("named");
+    assert!(
+        warning.contains("mode 755") && warning.contains("chmod 700"),
+        "{warning}"
     );
 }

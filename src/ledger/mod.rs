@@ -143,14 +143,18 @@ pub struct Ledger {
     metrics: Arc<Metrics>,
     /// A lock on the data directory, released when the last clone of the ledger and its
     /// writer thread are gone.
-    lock: Arc<std::sync::OnceLock<std::fs::File>>,
+    lock: Arc<std::sync::OnceLock<HeldLock>>,
 }
+
+/// Whatever keeps the data directory locked (see `datadir::lock_writer`), held by the
+/// ledger and its writer thread.
+pub type HeldLock = Box<dyn std::any::Any + Send + Sync>;
 
 impl Ledger {
     /// The ledger, holding `lock` for as long as it lives.
-    pub fn holding(self, lock: std::fs::File) -> Self {
+    pub fn holding(self, lock: impl std::any::Any + Send + Sync) -> Self {
         // Set once, by the one caller that opened the directory.
-        let _ = self.lock.set(lock);
+        let _ = self.lock.set(Box::new(lock));
         self
     }
 

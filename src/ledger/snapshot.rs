@@ -54,7 +54,9 @@ fn leaf_hash_at(store: &dyn EventStore, size: u64) -> Result<String, SnapshotErr
     Ok(hex::encode(entry.leaf_hash))
 }
 
-/// Writes `state` atomically (temporary file, fsync, rename).
+/// Writes `state` atomically: a new owner-only temporary file beside `path` (a fresh random
+/// name, created exclusively, so neither a link planted there nor a leftover file's mode is
+/// followed), fsynced, renamed over `path`, and the directory fsynced.
 pub fn save(path: &Path, state: &LedgerState, store: &dyn EventStore) -> Result<(), SnapshotError> {
     let snap = Snapshot {
         format: FORMAT.into(),
@@ -62,21 +64,22 @@ pub fn save(path: &Path, state: &LedgerState, store: &dyn EventStore) -> Result<
         leaf_hash: leaf_hash_at(store, state.size)?,
         state: state.clone(),
     };
-    let tmp = path.with_extension("tmp");
-    // The snapshot holds the case projection and token hashes: owner-only, like the keys.
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let file = opts.open(&tmp)?;
-    let mut out = BufWriter::new(file);
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // The snapshot holds the case projection and token hashes: owner-only (tempfile
+    // creates its files 0600), like the keys.
+    let tmp = tempfile::Builder::new()
+        .prefix(".projections.snapshot-")
+        .tempfile_in(dir)?;
+    let mut out = BufWriter::new(tmp.as_file());
     serde_json::to_writer(&mut out, &snap)?;
     out.flush()?;
-    out.get_ref().sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    drop(out);
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    std::fs::File::open(dir)?.sync_all()?;
     Ok(())
 }
 

@@ -65,7 +65,7 @@ pub(super) struct Writer {
     pub follow_failing: Option<std::time::Instant>,
     /// The data directory's writer lock, if the ledger holds one: shared with the ledger's
     /// handles, so it is released only when they and this writer are gone.
-    pub _lock: Arc<std::sync::OnceLock<std::fs::File>>,
+    pub _lock: Arc<std::sync::OnceLock<super::HeldLock>>,
 }
 
 /// What one admitted request contributed to the group.
