@@ -156,6 +156,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Backend::Sqlite => Duration::ZERO,
         Backend::Shared(_) => MIRROR_WAIT,
     };
+    // Checked before anything quotes it: a URL with a password in it is refused unquoted.
+    let writer = args
+        .forward_writes
+        .as_deref()
+        .map(|base| Writer::new(base, ANSWER_TIMEOUT, mirror_wait))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     if let (Some(url), Backend::Sqlite) = (&args.forward_writes, &backend) {
         tracing::warn!(
             writer = %url,
@@ -186,12 +193,6 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     let config = ReportConfig::new(args.suppression_k)?.with_periods(args.report_periods);
     let reports = ReportService::start(ledger.store().clone(), config, Some(ledger.metrics()));
-    let writer = args
-        .forward_writes
-        .as_deref()
-        .map(|base| Writer::new(base, ANSWER_TIMEOUT, mirror_wait))
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
     let state = AppState {
         writer,
         bodies: Default::default(),

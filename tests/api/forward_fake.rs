@@ -283,8 +283,39 @@ fn one_known_token_cannot_hold_every_writers_body_memory() {
         "{:?}",
         started.elapsed()
     );
+    // A body announced over the limit is refused at once, full share or not: waiting for
+    // memory it could never use would only end in a 503 that invites a retry.
+    let started = std::time::Instant::now();
+    let over = raw(
+        &reading,
+        &format!(
+            "POST /v1/events/batch HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\
+             Content-Length: 4194305\r\nConnection: close\r\n\r\n",
+            app.admin_token
+        ),
+    );
+    assert_eq!(status_of(&over), 413, "{over}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     // The same token waits for its share, and is refused after the queue wait.
     let r = post(&reading, "/v1/events", Some(&app.admin_token), b"{}");
     assert_eq!((r.status, r.code()), (503, "unavailable"), "{}", r.text);
+    // Once the announced bodies are gone, their memory comes back to the token.
     drop(held);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = post(&reading, "/v1/events", Some(&app.admin_token), b"{}");
+        if r.status == 201 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "memory not returned: {}",
+            r.text
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

@@ -78,10 +78,18 @@ impl Writer {
         mirror_wait: Duration,
     ) -> Result<Self, String> {
         let base = base.trim_end_matches('/');
+        if base.contains('@') {
+            // Not quoted: what comes before the `@` may be a password.
+            return Err(
+                "--forward-writes takes the writing node's base URL (http://host:port) \
+                        without credentials: writes carry their own bearer token"
+                    .into(),
+            );
+        }
         let rest = base.strip_prefix("http://").ok_or_else(|| {
             format!("--forward-writes must be an http:// URL of the writing node, got {base:?}")
         })?;
-        if rest.is_empty() || rest.contains(['/', '?', '#', '@']) {
+        if rest.is_empty() || rest.contains(['/', '?', '#']) {
             return Err(format!(
                 "--forward-writes takes the writing node's base URL (http://host:port), got {base:?}"
             ));
@@ -160,15 +168,20 @@ pub(super) async fn writable(
             .authenticate(&hash, &now)
             .is_some()
     };
-    // Memory first: the body may take up to `limit` bytes while it arrives and is sent on;
-    // a known token's own share first, so one token cannot hold the whole pool.
+    // A body announced over the limit is refused at once (413), before it waits for memory
+    // it could never use.
+    let announced = crate::http::announced_length(req, limit)?;
+    // Memory first: the body may take its announced length (up to `limit` bytes unannounced)
+    // while it arrives and is sent on; a known token's own share first, so one token cannot
+    // hold the whole pool.
+    let needed = announced.unwrap_or(limit);
     let budget = match known {
         true => writer
             .bodies
-            .hold(Some(hash), limit, "request bodies for the writing node"),
+            .hold(Some(hash), needed, "request bodies for the writing node"),
         false => writer
             .strangers
-            .hold(None, limit, "request bodies for the writing node"),
+            .hold(None, needed, "request bodies for the writing node"),
     }
     .await?;
     let body = read_body(req, payload, limit, state.limits.body_wait).await?;
@@ -245,5 +258,13 @@ mod tests {
         ] {
             assert!(writer(bad).is_err(), "{bad}");
         }
+        // A password is never quoted back (the message goes to the terminal and the log).
+        let Err(why) = writer("http://svc:s3cret@writer:8080") else {
+            panic!("accepted")
+        };
+        assert!(
+            !why.contains("s3cret") && why.contains("without credentials"),
+            "{why}"
+        );
     }
 }
