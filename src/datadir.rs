@@ -323,6 +323,19 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
     let path = dir.join(snapshot::SNAPSHOT_FILE);
     let start = match snapshot::load(&path, store.as_ref()) {
         Ok(s) => s.unwrap_or_default(),
+        Err(snapshot::SnapshotError::Mismatch(why)) => {
+            // Evidence the log was rolled back or rewritten: kept, not overwritten.
+            match snapshot::set_aside(&path) {
+                Ok(aside) => tracing::error!(
+                    %why, aside = %aside.display(),
+                    "the projection snapshot does not match this log (rolled back or rewritten \
+                     since?); kept aside, folding the whole log"
+                ),
+                Err(e) => tracing::error!(%why, error = %e, "the projection snapshot does \
+                     not match this log, and cannot be moved aside"),
+            }
+            LedgerState::default()
+        }
         Err(e) => {
             tracing::warn!(error = %e, "ignoring the projection snapshot; folding the whole log");
             LedgerState::default()

@@ -424,6 +424,13 @@ fn the_demo_in_a_new_directory_prints_the_admin_token_to_explore_it() {
         .expect("a token");
     assert!(token.starts_with("clt_"), "{line}");
     // The token authenticates the admin in that ledger.
+    let (who, _) = token_holder(data, token);
+    assert_eq!(who.as_deref(), Some("admin"));
+}
+
+/// Whom `token` authenticates in the ledger of the data directory `data`, and that ledger
+/// (holding the directory's lock).
+fn token_holder(data: &str, token: &str) -> (Option<String>, caseledger::ledger::Ledger) {
     let clock = std::sync::Arc::new(caseledger::ledger::SystemClock);
     let (ledger, _) = caseledger::datadir::open(std::path::Path::new(data), clock).expect("open");
     let hash = caseledger::http::auth::token_hash(token);
@@ -432,5 +439,34 @@ fn the_demo_in_a_new_directory_prints_the_admin_token_to_explore_it() {
         .registry
         .authenticate(&hash, &chrono::Utc::now())
         .map(|p| p.id.to_string());
+    (who, ledger)
+}
+
+/// A lost admin token: `token` records a new one from the data directory, signed by the
+/// service key and named as the admin's request; the log then knows it.
+#[test]
+fn token_issues_a_new_admin_token_from_the_data_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf8");
+    let (ok, _, err) = run(&["init", "--data", data]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&["token", "--data", data, "--principal", "admin", "--json"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    let token = v["token"].as_str().expect("token");
+    assert!(token.starts_with("clt_"), "{out}");
+    assert_eq!(v["index"], 3, "{out}");
+    // The token authenticates the admin in the ledger the directory holds.
+    let (who, ledger) = token_holder(data, token);
     assert_eq!(who.as_deref(), Some("admin"));
+    // Refused while the directory is in use, for an unknown principal, and when the
+    // requester is not an admin (the rules decide it, as for the endpoint).
+    let (ok, _, err) = run(&["token", "--data", data, "--principal", "admin"]);
+    assert!(!ok && err.contains("in use"), "{err}");
+    drop(ledger);
+    let (ok, _, err) = run(&["token", "--data", data, "--principal", "nobody"]);
+    assert!(!ok && err.contains("no principal nobody"), "{err}");
+    let (ok, _, err) = run(&["token", "--data", data, "--principal", "ledger-service"]);
+    assert!(!ok && err.contains("not an active admin"), "{err}");
 }

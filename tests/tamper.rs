@@ -296,16 +296,7 @@ fn rebuild_reports_a_snapshot_that_does_not_match_the_log() {
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("does not match this log"), "{stderr}");
     // Kept aside as evidence of the rollback or rewrite.
-    let kept = std::fs::read_dir(dir.path())
-        .expect("list")
-        .filter_map(Result::ok)
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with("projections.snapshot.json.mismatch-")
-        })
-        .count();
-    assert_eq!(kept, 1);
+    assert_eq!(kept_aside(dir.path()).len(), 1);
     // The rebuilt snapshot replaced it: the next rebuild compares against it and agrees.
     let out = caseledger(&["rebuild"], dir.path());
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -325,4 +316,30 @@ fn rebuild_discards_a_snapshot_of_another_format_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("could not be used"), "{stderr}");
+}
+
+#[test]
+fn start_up_keeps_a_snapshot_that_does_not_match_the_log_aside() {
+    // As if the log had been rolled back below the snapshot's end: opening folds the log
+    // again, and the snapshot, the evidence, is moved aside rather than overwritten.
+    let (dir, path) = with_edited_snapshot("leaf_hash", json!("00".repeat(32)));
+    let edited = std::fs::read(&path).expect("snapshot");
+    drop(datadir::open(dir.path(), Arc::new(SystemClock)).expect("opens"));
+    let kept = kept_aside(dir.path());
+    assert_eq!(kept.len(), 1);
+    assert_eq!(std::fs::read(&kept[0]).expect("kept"), edited);
+}
+
+/// The snapshots kept aside in `dir` as not matching the log.
+fn kept_aside(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .expect("list")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("projections.snapshot.json.mismatch-")
+        })
+        .map(|e| e.path())
+        .collect()
 }

@@ -14,14 +14,13 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use chrono::{Duration, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::client;
 use crate::datadir::{self, InitOptions};
 use crate::domain::CaseId;
 use crate::envelope::KeyFile;
 use crate::ledger::entry::format_time;
-use crate::ledger::{ExpectedRevision, SystemClock};
+use crate::ledger::SystemClock;
 
 /// Arguments of `demo`.
 #[derive(Debug, clap::Args)]
@@ -115,7 +114,15 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| dir.join(format!("{}.key.json", args.admin))),
     )?;
     let (ledger, service_key) = datadir::open(&dir, clock.clone())?;
-    let token = mint_admin_token(&ledger, &service_key, &admin)?;
+    // A fresh admin token, as the token endpoint would record it, for an hour.
+    let expires = Utc::now() + Duration::hours(1);
+    let (token, _) = super::token::issue(
+        &ledger,
+        &service_key,
+        &admin.principal,
+        &admin.principal,
+        Some(expires),
+    )?;
     let base = super::demo_server::spawn(ledger, service_key, clock)?;
     run_story(&base, &admin, &token, true)?;
     if let Some(admin_token) = initialised {
@@ -126,26 +133,6 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// Records a fresh admin token, signed by the server's service key (as the token endpoint
-/// would), so the demo can run against an existing data directory.
-fn mint_admin_token(
-    ledger: &crate::ledger::Ledger,
-    service: &KeyFile,
-    admin: &KeyFile,
-) -> anyhow::Result<String> {
-    let token = crate::http::new_token();
-    let stream = format!("principal-{}", admin.principal);
-    let data = json!({
-        "token_sha256": hex::encode(crate::http::auth::token_hash(&token)),
-        "requested_by": admin.principal.as_str(),
-        "expires_at": format_time(&(Utc::now() + Duration::hours(1))),
-    });
-    let wire = client::signed_event(service, "principal.token_issued", &stream, data, Utc::now());
-    let v = client::self_verified(service, &wire).map_err(anyhow::Error::msg)?;
-    ledger.submit_blocking(stream, vec![v], ExpectedRevision::Any)?;
-    Ok(token)
 }
 
 /// Runs the story against `base`; fails if any step's answer differs from the expected one.

@@ -13,6 +13,7 @@ mod rebuild;
 mod report;
 mod serve;
 mod store_args;
+mod token;
 mod verify;
 
 use std::path::PathBuf;
@@ -59,6 +60,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Discard the projection snapshot and fold the whole log again.
     Rebuild(rebuild::RebuildArgs),
+    /// Issue a bearer token from the data directory (server stopped): a lost admin token.
+    Token(token::TokenArgs),
 }
 
 /// Runs the parsed command line.
@@ -78,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchCases(a) => bench_cases::bench_cases(a),
         Command::Demo(a) => demo::demo(a),
         Command::Rebuild(a) => rebuild::rebuild(a),
+        Command::Token(a) => token::token(a),
     }
 }
 

@@ -36,14 +36,9 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
     let (previous, mismatch) = match snapshot::load(&path, store.as_ref()) {
         Ok(previous) => (previous, None),
         Err(SnapshotError::Mismatch(why)) => {
-            // Kept as evidence (the next start-up would overwrite it), beside any kept before
-            // (named by the time in nanoseconds).
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos());
-            let aside = path.with_extension(format!("json.mismatch-{now}"));
-            std::fs::rename(&path, &aside)
-                .with_context(|| format!("moving the snapshot to {}", aside.display()))?;
+            // Kept as evidence, beside any kept before.
+            let aside = snapshot::set_aside(&path)
+                .with_context(|| format!("moving {} aside", path.display()))?;
             eprintln!(
                 "the snapshot does not match this log ({why}); moved to {}",
                 aside.display()

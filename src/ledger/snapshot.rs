@@ -83,6 +83,18 @@ pub fn save(path: &Path, state: &LedgerState, store: &dyn EventStore) -> Result<
     Ok(())
 }
 
+/// Moves a snapshot that does not match the log (evidence that the log was rolled back or
+/// rewritten since it was written) aside, beside any kept before (named by the time in
+/// nanoseconds), so that the next save does not overwrite it; where it went.
+pub fn set_aside(path: &Path) -> std::io::Result<std::path::PathBuf> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let aside = path.with_extension(format!("json.mismatch-{now}"));
+    std::fs::rename(path, &aside)?;
+    Ok(aside)
+}
+
 /// Reads a snapshot and checks it against the log. `Ok(None)` when there is none.
 pub fn load(path: &Path, store: &dyn EventStore) -> Result<Option<LedgerState>, SnapshotError> {
     let file = match std::fs::File::open(path) {
