@@ -343,3 +343,33 @@ fn kept_aside(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .map(|e| e.path())
         .collect()
 }
+
+#[test]
+fn rebuild_keeps_a_matching_snapshot_whose_state_disagrees() {
+    // The snapshot's end matches the log, but its state was edited (a stream's revision).
+    let (dir, path) = with_edited_snapshot("format", json!("caseledger-projections/v1"));
+    let mut snap: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    let streams = snap["state"]["streams"].as_object_mut().expect("streams");
+    let first = streams.keys().next().expect("a stream").clone();
+    streams[&first] = json!(streams[&first].as_u64().expect("revision") + 5);
+    let edited = serde_json::to_vec(&snap).expect("json");
+    std::fs::write(&path, &edited).expect("write");
+    let out = caseledger(&["rebuild"], dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("DIFFERS FROM the discarded snapshot"),
+        "{stdout}"
+    );
+    let kept = kept_aside(dir.path());
+    assert_eq!(kept.len(), 1);
+    assert_eq!(std::fs::read(&kept[0]).expect("kept"), edited);
+    // The rebuilt one is in place, and agrees with the log.
+    let out = caseledger(&["rebuild"], dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

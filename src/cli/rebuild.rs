@@ -50,9 +50,6 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
             (None, None)
         }
     };
-    if path.exists() {
-        std::fs::remove_file(&path)?;
-    }
     let started = Instant::now();
     let progress = |done: u64, total: u64| {
         eprint!("\rfolded {done}/{total} entries");
@@ -68,6 +65,18 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
     })?;
     eprintln!();
     let took = started.elapsed();
+    let same = match previous {
+        Some(prev) if prev.size == state.size => Some(prev == state),
+        Some(prev) => Some(ledger::load_state_from(store.as_ref(), prev, &|_, _| {})? == state),
+        None => None,
+    };
+    if same == Some(false) {
+        // A snapshot that matched the log but folds to another state: kept for whoever
+        // looks into it (a tampered snapshot, or a fold that changed).
+        let aside = snapshot::set_aside(&path)
+            .with_context(|| format!("moving {} aside", path.display()))?;
+        eprintln!("the disagreeing snapshot is kept as {}", aside.display());
+    }
     snapshot::save(&path, &state, store.as_ref())?;
     println!(
         "rebuilt projections from {} entries in {:.2} s: {} cases, {} principals, {} agencies",
@@ -77,12 +86,7 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
         state.registry.principals.len(),
         state.registry.agencies.len()
     );
-    if let Some(prev) = previous {
-        let same = if prev.size == state.size {
-            prev == state
-        } else {
-            ledger::load_state_from(store.as_ref(), prev, &|_, _| {})? == state
-        };
+    if let Some(same) = same {
         println!(
             "rebuilt state {} the discarded snapshot (caught up to the log)",
             if same { "equals" } else { "DIFFERS FROM" }
