@@ -320,19 +320,24 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
             dir.display()
         )));
     }
+    snapshot::remove_leftovers(dir);
     let path = dir.join(snapshot::SNAPSHOT_FILE);
+    // Evidence that the log was rolled back or rewritten is kept, never overwritten.
+    let mut evidence_in_place = false;
     let start = match snapshot::load(&path, store.as_ref()) {
         Ok(s) => s.unwrap_or_default(),
         Err(snapshot::SnapshotError::Mismatch(why)) => {
-            // Evidence the log was rolled back or rewritten: kept, not overwritten.
             match snapshot::set_aside(&path) {
                 Ok(aside) => tracing::error!(
                     %why, aside = %aside.display(),
                     "the projection snapshot does not match this log (rolled back or rewritten \
                      since?); kept aside, folding the whole log"
                 ),
-                Err(e) => tracing::error!(%why, error = %e, "the projection snapshot does \
-                     not match this log, and cannot be moved aside"),
+                Err(e) => {
+                    evidence_in_place = true;
+                    tracing::error!(%why, error = %e, "the projection snapshot does not match \
+                         this log and cannot be moved aside: left as it is, none written")
+                }
             }
             LedgerState::default()
         }
@@ -344,7 +349,7 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
     let from = start.size;
     let ledger = Ledger::open_from(store, signer, clock, Arc::new(Metrics::new()), start)?;
     checks::service_key_registered(dir, &ledger, &service)?;
-    if ledger.state().size != from {
+    if ledger.state().size != from && !evidence_in_place {
         save_snapshot(dir, &ledger);
     }
     Ok((ledger.holding(lock), service))
@@ -370,18 +375,7 @@ pub fn open_shared(
     let signer = read_signer(dir)?;
     let service = read_service_key(dir)?;
     let ledger = Ledger::open(store, signer, clock, Arc::new(Metrics::new()))?;
-    let size = ledger.state().size;
-    if size < GENESIS_ENTRIES {
-        // The genesis entries are separate appends: an `init --store` stopped between them
-        // leaves a log no admin can use (its token was never recorded).
-        return Err(DataDirError::Invalid(format!(
-            "the store holds {size} of the {GENESIS_ENTRIES} genesis entries: the `init` that \
-             wrote them did not finish, and no admin token was handed out. Initialise a new \
-             ledger under another stream prefix (docs/eventstoredb.md); the keys in {} belong \
-             to the unfinished one",
-            dir.display()
-        )));
-    }
+    checks::shared_genesis_complete(dir, ledger.state().size)?;
     checks::service_key_registered(dir, &ledger, &service)?;
     Ok((ledger, service))
 }

@@ -467,6 +467,31 @@ fn token_issues_a_new_admin_token_from_the_data_directory() {
     drop(ledger);
     let (ok, _, err) = run(&["token", "--data", data, "--principal", "nobody"]);
     assert!(!ok && err.contains("no principal nobody"), "{err}");
-    let (ok, _, err) = run(&["token", "--data", data, "--principal", "ledger-service"]);
+    let service_key = format!("{data}/service.key.json");
+    let (ok, _, err) = run(&[
+        "token",
+        "--data",
+        data,
+        "--principal",
+        "ledger-service",
+        "--admin-key",
+        &service_key,
+    ]);
     assert!(!ok && err.contains("not an active admin"), "{err}");
+    // The requester proves it asks with a key of theirs the log holds: a key file of the
+    // same name made elsewhere is refused.
+    let other = dir.path().join("other-admin.key.json");
+    let other = other.to_str().expect("utf8");
+    let (ok, _, err) = run(&["keygen", "--principal", "admin", "--out", other]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&[
+        "token",
+        "--data",
+        data,
+        "--principal",
+        "admin",
+        "--admin-key",
+        other,
+    ]);
+    assert!(!ok && err.contains("holds no active key of admin"), "{err}");
 }

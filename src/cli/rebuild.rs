@@ -27,6 +27,7 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
     }
     // A running server writes the snapshot too, and would keep its own state: stop it first.
     let _lock = datadir::lock_writer(dir)?;
+    snapshot::remove_leftovers(dir);
     let store = datadir::open_sqlite(dir)?;
     let signer = datadir::read_signer(dir)?;
     let path = dir.join(snapshot::SNAPSHOT_FILE);

@@ -142,6 +142,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "--forward-writes is for a reading node: give --read-only (CASELEDGER_READ_ONLY=true) too"
         );
     }
+    // Checked before anything else runs or quotes it (a URL with a password in it is refused
+    // unquoted); the writer it names is built once the store is known.
+    if let Some(base) = &args.forward_writes {
+        Writer::new(base, ANSWER_TIMEOUT, Duration::ZERO).map_err(anyhow::Error::msg)?;
+    }
     // The first node of a shared log: the genesis entries go through a throwaway mirror, and
     // the node then opens its own, trusting the key `init` created.
     if args.init && args.store.is_shared() && !datadir::has_keys(dir) {
@@ -156,7 +161,6 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Backend::Sqlite => Duration::ZERO,
         Backend::Shared(_) => MIRROR_WAIT,
     };
-    // Checked before anything quotes it: a URL with a password in it is refused unquoted.
     let writer = args
         .forward_writes
         .as_deref()

@@ -30,6 +30,11 @@ pub struct TokenArgs {
     /// which must then be an admin).
     #[arg(long)]
     pub requested_by: Option<String>,
+    /// That admin's key file, as the proof that they ask (default: `<requested-by>.key.json`
+    /// in the data directory, where `init` leaves the first admin's). Nothing is signed
+    /// with it; its key must be one of theirs the log holds active.
+    #[arg(long)]
+    pub admin_key: Option<std::path::PathBuf>,
     /// Print `{"principal", "token", "token_sha256", "index"}` instead of the token alone.
     #[arg(long)]
     pub json: bool,
@@ -55,6 +60,30 @@ pub fn token(args: TokenArgs) -> anyhow::Result<()> {
         Some(false) => anyhow::bail!("principal {principal} is deactivated"),
         None => anyhow::bail!("no principal {principal} in this log"),
     }
+    // The endpoint records the authenticated caller as the requester; here, whoever holds
+    // a key of the requester's.
+    let key_path = args
+        .admin_key
+        .clone()
+        .unwrap_or_else(|| args.data.data.join(format!("{requested_by}.key.json")));
+    let admin_key = KeyFile::read(&key_path).with_context(|| {
+        format!(
+            "reading {} (the key file of {requested_by}, who asks for the token; give \
+             --admin-key)",
+            key_path.display()
+        )
+    })?;
+    let holds = ledger
+        .state()
+        .registry
+        .keys
+        .get(&admin_key.keyid())
+        .is_some_and(|k| k.principal == requested_by && k.active_at(&Utc::now()));
+    anyhow::ensure!(
+        holds,
+        "{} holds no active key of {requested_by} in this log",
+        key_path.display()
+    );
     let (token, index) = issue(&ledger, &service, &principal, &requested_by, None)?;
     if args.json {
         let sha = hex::encode(crate::http::auth::token_hash(&token));

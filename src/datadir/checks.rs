@@ -7,8 +7,8 @@ use ed25519_dalek::SigningKey;
 use rand_core::{OsRng, RngCore};
 
 use super::{
-    has_keys, is_initialised, DataDirError, InitOptions, DB_FILE, LOG_KEY_FILE, SERVICE_KEY_FILE,
-    SERVICE_PRINCIPAL,
+    has_keys, is_initialised, DataDirError, InitOptions, DB_FILE, GENESIS_ENTRIES, LOG_KEY_FILE,
+    SERVICE_KEY_FILE, SERVICE_PRINCIPAL,
 };
 use crate::domain::PrincipalId;
 use crate::envelope::KeyFile;
@@ -98,31 +98,44 @@ pub(super) fn prepare_init(
     Ok((admin, signer))
 }
 
-/// The service key in `dir` is the one the log registered for the service principal, and
-/// still active: another ledger's key would start cleanly, then fail every token issuance.
+/// The service key in `dir` is a key the log registered for the principal its file names:
+/// another ledger's key (or a file naming another principal) would start cleanly, then fail
+/// every token issuance, so it is refused. A key revoked since, or a service principal
+/// deactivated since, is only warned about: admins may do either, and the node must still
+/// start (token issuance then fails until a new service principal's key is in place).
 pub(super) fn service_key_registered(
     dir: &Path,
     ledger: &Ledger,
     service: &KeyFile,
 ) -> Result<(), DataDirError> {
     let state = ledger.state();
-    let registered = state
-        .registry
-        .keys
-        .get(&service.keyid())
-        .is_some_and(|k| k.principal.as_str() == SERVICE_PRINCIPAL && k.revoked.is_none());
-    if registered {
-        return Ok(());
+    let keyid = service.keyid();
+    match state.registry.keys.get(&keyid) {
+        Some(k) if k.principal == service.principal => {
+            let active = state
+                .registry
+                .principals
+                .get(&k.principal)
+                .is_some_and(|p| p.active);
+            if k.revoked.is_some() || !active {
+                tracing::warn!(
+                    principal = %k.principal,
+                    "{SERVICE_KEY_FILE}: the key is revoked or its principal deactivated; \
+                     token issuance will fail until a new service principal's key file is \
+                     in place"
+                );
+            }
+            Ok(())
+        }
+        _ => Err(DataDirError::Invalid(format!(
+            "{}: {SERVICE_KEY_FILE} (keyid {keyid}, principal {}) is not a key this log \
+             registered for that principal: it belongs to another ledger. Copy \
+             {SERVICE_KEY_FILE} and {LOG_KEY_FILE} from the node that initialised this one",
+            dir.display(),
+            service.principal
+        ))),
     }
-    Err(DataDirError::Invalid(format!(
-        "{}: {SERVICE_KEY_FILE} (keyid {}) is not the active key of `{SERVICE_PRINCIPAL}` in \
-         this log; it belongs to another ledger: copy {SERVICE_KEY_FILE} and {LOG_KEY_FILE} \
-         from the node that initialised this one",
-        dir.display(),
-        service.keyid()
-    )))
 }
-
 /// A warning when other users may read or enter `dir` (a directory made by a version before
 /// init narrowed it, or widened since): it holds the ledger, its keys and the projections,
 /// and the files in it take the umask's mode.
@@ -145,4 +158,28 @@ pub(super) fn open_to_others(dir: &Path) -> Option<String> {
         let _ = dir;
         None
     }
+}
+
+/// A shared store's log holds the whole genesis (on SQLite, `open` checks it before
+/// anything else).
+pub(super) fn shared_genesis_complete(dir: &Path, size: u64) -> Result<(), DataDirError> {
+    if size == 0 {
+        return Err(DataDirError::Invalid(format!(
+            "the store holds no ledger: check --store (its host and stream prefix), or run \
+             `caseledger init --store …` once; the keys in {} are of a ledger the store \
+             should hold",
+            dir.display()
+        )));
+    }
+    if size < GENESIS_ENTRIES {
+        // The genesis entries are separate appends: an `init --store` stopped between them
+        // leaves a log no admin can use (its token was never recorded).
+        return Err(DataDirError::Invalid(format!(
+            "the store holds {size} of the {GENESIS_ENTRIES} genesis entries. If an `init \
+             --store` is running, start this node once it has finished; if it stopped, no \
+             admin token was handed out: initialise a new ledger under another stream prefix \
+             (docs/eventstoredb.md), with new keys"
+        )));
+    }
+    Ok(())
 }

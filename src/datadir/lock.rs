@@ -7,10 +7,11 @@ use super::{io, DataDirError};
 /// The file a process writing to the data directory holds locked.
 pub const LOCK_FILE: &str = "writer.lock";
 
-/// The writer lock, held while this lives: the directory itself and its `writer.lock` file.
+/// The writer lock, held while this lives: the directory itself (where the platform can
+/// lock one) and its `writer.lock` file.
 #[derive(Debug)]
 pub struct WriterLock {
-    _dir: std::fs::File,
+    _dir: Option<std::fs::File>,
     _file: std::fs::File,
 }
 
@@ -21,10 +22,22 @@ pub struct WriterLock {
 ///
 /// The directory itself is locked (it cannot be removed while it holds the ledger, unlike
 /// a lock file someone could delete as "stale" under a running server), and so is
-/// `writer.lock`, the file versions before this one locked.
+/// `writer.lock`, the file versions before this one locked. Where a directory cannot be
+/// locked (Windows; it is a local lock only on network filesystems), `writer.lock` alone is.
 pub fn lock_writer(dir: &Path) -> Result<WriterLock, DataDirError> {
-    let dir_handle = std::fs::File::open(dir).map_err(io(dir))?;
-    let dir_held = wait_for_lock(dir_handle, dir, dir)?;
+    let dir_held = match std::fs::File::open(dir) {
+        Ok(handle) => match wait_for_lock(handle, dir)? {
+            Ok(held) => Some(held),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot lock the data directory itself; writer.lock only");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot open the data directory to lock it; writer.lock only");
+            None
+        }
+    };
     let path = dir.join(LOCK_FILE);
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -33,33 +46,33 @@ pub fn lock_writer(dir: &Path) -> Result<WriterLock, DataDirError> {
         .open(&path)
         .map_err(io(&path))?;
     Ok(WriterLock {
-        _file: wait_for_lock(file, &path, dir)?,
+        _file: wait_for_lock(file, dir)?.map_err(io(&path))?,
         _dir: dir_held,
     })
 }
 
-/// Locks `file` (at `path`), giving a holder that is finishing (a process exiting, or a
-/// dropped ledger whose writer thread is committing what was queued) a moment.
+/// Locks `file`, giving a holder that is finishing (a process exiting, or a dropped ledger
+/// whose writer thread is committing what was queued) a moment. Held by another process:
+/// the outer error; a file that cannot be locked at all: the inner one.
 fn wait_for_lock(
     file: std::fs::File,
-    path: &Path,
     dir: &Path,
-) -> Result<std::fs::File, DataDirError> {
+) -> Result<std::io::Result<std::fs::File>, DataDirError> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {
         match file.try_lock() {
-            Ok(()) => return Ok(file),
+            Ok(()) => return Ok(Ok(file)),
             Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(DataDirError::Invalid(format!(
-                    "{} is in use by another caseledger process (serve, demo, bench, rebuild \
-                     or init); stop it first",
+                    "{} is in use by another caseledger process (serve, demo, bench, rebuild, \
+                     init or token); stop it first",
                     dir.display()
                 )))
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(path)(e)),
+            Err(std::fs::TryLockError::Error(e)) => return Ok(Err(e)),
         }
     }
 }

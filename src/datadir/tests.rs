@@ -223,10 +223,7 @@ fn a_service_key_of_another_ledger_is_refused_at_open() {
     .expect("copy");
     match open(a.path(), clock) {
         Err(DataDirError::Invalid(why)) => {
-            assert!(
-                why.contains("not the active key of `ledger-service`"),
-                "{why}"
-            )
+            assert!(why.contains("is not a key this log registered"), "{why}")
         }
         other => panic!("opened: {:?}", other.map(|_| ())),
     }
@@ -263,4 +260,40 @@ fn a_data_directory_open_to_other_users_is_named() {
         warning.contains("mode 755") && warning.contains("chmod 700"),
         "{warning}"
     );
+}
+
+#[test]
+fn a_revoked_service_key_still_opens() {
+    // Admins may revoke the service key; the node must still start (only token issuance
+    // fails until a new service principal's key is in place).
+    let clock = Arc::new(SystemClock);
+    let dir = tempfile::tempdir().expect("tmp");
+    init(dir.path(), &InitOptions::default(), clock.clone()).expect("init");
+    let (ledger, service) = open(dir.path(), clock.clone()).expect("open");
+    let admin = KeyFile::read(&dir.path().join("admin.key.json")).expect("admin key");
+    let stream = format!("principal-{SERVICE_PRINCIPAL}");
+    let data = serde_json::json!({"keyid": service.keyid().to_string(), "reason": "rotated"});
+    let wire =
+        crate::client::signed_event(&admin, "principal.key_revoked", &stream, data, clock.now());
+    let v = crate::client::self_verified(&admin, &wire).expect("verified");
+    ledger
+        .submit_blocking(stream, vec![v], crate::ledger::ExpectedRevision::Any)
+        .expect("revoked");
+    drop(ledger);
+    open(dir.path(), clock).expect("opens with a revoked service key");
+}
+
+#[test]
+fn an_unfinished_snapshot_is_removed_at_open() {
+    let clock = Arc::new(SystemClock);
+    let dir = tempfile::tempdir().expect("tmp");
+    init(dir.path(), &InitOptions::default(), clock.clone()).expect("init");
+    // What a save killed before its rename leaves: the projections, under a temporary name.
+    let left = dir.path().join(".projections.snapshot-AbC123");
+    std::fs::write(&left, "{}").expect("write");
+    let other = dir.path().join("notes.txt");
+    std::fs::write(&other, "the operator's").expect("write");
+    drop(open(dir.path(), clock).expect("open"));
+    assert!(!left.exists());
+    assert!(other.exists());
 }

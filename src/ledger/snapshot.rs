@@ -71,7 +71,7 @@ pub fn save(path: &Path, state: &LedgerState, store: &dyn EventStore) -> Result<
     // The snapshot holds the case projection and token hashes: owner-only (tempfile
     // creates its files 0600), like the keys.
     let tmp = tempfile::Builder::new()
-        .prefix(".projections.snapshot-")
+        .prefix(TEMP_PREFIX)
         .tempfile_in(dir)?;
     let mut out = BufWriter::new(tmp.as_file());
     serde_json::to_writer(&mut out, &snap)?;
@@ -79,8 +79,29 @@ pub fn save(path: &Path, state: &LedgerState, store: &dyn EventStore) -> Result<
     drop(out);
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
+    // The rename made durable; where a directory cannot be opened (Windows) the snapshot is
+    // in place all the same, and losing it costs only a longer start-up.
+    #[cfg(unix)]
     std::fs::File::open(dir)?.sync_all()?;
     Ok(())
+}
+
+/// The prefix of a snapshot being written (see [`save`]).
+const TEMP_PREFIX: &str = ".projections.snapshot-";
+
+/// Removes what a save interrupted (a kill, a power loss) left behind in `dir`: each such
+/// file holds the projections and token hashes. Call with the writer lock held.
+pub fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        if e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            if let Err(err) = std::fs::remove_file(e.path()) {
+                tracing::warn!(error = %err, file = %e.path().display(), "cannot remove an unfinished snapshot");
+            }
+        }
+    }
 }
 
 /// Moves a snapshot that does not match the log (evidence that the log was rolled back or
