@@ -322,23 +322,23 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
     }
     snapshot::remove_leftovers(dir);
     let path = dir.join(snapshot::SNAPSHOT_FILE);
-    // Evidence that the log was rolled back or rewritten is kept, never overwritten.
-    let mut evidence_in_place = false;
     let start = match snapshot::load(&path, store.as_ref()) {
         Ok(s) => s.unwrap_or_default(),
         Err(snapshot::SnapshotError::Mismatch(why)) => {
-            match snapshot::set_aside(&path) {
-                Ok(aside) => tracing::error!(
-                    %why, aside = %aside.display(),
-                    "the projection snapshot does not match this log (rolled back or rewritten \
-                     since?); kept aside, folding the whole log"
-                ),
-                Err(e) => {
-                    evidence_in_place = true;
-                    tracing::error!(%why, error = %e, "the projection snapshot does not match \
-                         this log and cannot be moved aside: left as it is, none written")
-                }
-            }
+            // Evidence that the log was rolled back or rewritten: kept, never overwritten.
+            let aside = snapshot::set_aside(&path).map_err(|e| {
+                DataDirError::Invalid(format!(
+                    "the projection snapshot does not match this log ({why}) and cannot be \
+                     moved aside ({e}): move {} away yourself, and keep it (it is evidence \
+                     that the log was rolled back or rewritten), then start again",
+                    path.display()
+                ))
+            })?;
+            tracing::error!(
+                %why, aside = %aside.display(),
+                "the projection snapshot does not match this log (rolled back or rewritten \
+                 since?); kept aside, folding the whole log"
+            );
             LedgerState::default()
         }
         Err(e) => {
@@ -349,7 +349,7 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
     let from = start.size;
     let ledger = Ledger::open_from(store, signer, clock, Arc::new(Metrics::new()), start)?;
     checks::service_key_registered(dir, &ledger, &service)?;
-    if ledger.state().size != from && !evidence_in_place {
+    if ledger.state().size != from {
         save_snapshot(dir, &ledger);
     }
     Ok((ledger.holding(lock), service))

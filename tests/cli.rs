@@ -494,4 +494,28 @@ fn token_issues_a_new_admin_token_from_the_data_directory() {
         other,
     ]);
     assert!(!ok && err.contains("holds no active key of admin"), "{err}");
+    // Nor does the admin's own key file once that key is revoked.
+    let admin = caseledger::envelope::KeyFile::read(&dir.path().join("data/admin.key.json"))
+        .expect("admin key");
+    let (_, ledger) = token_holder(data, token);
+    let revoked = serde_json::json!({"keyid": admin.keyid().to_string(), "reason": "lost"});
+    let wire = caseledger::client::signed_event(
+        &admin,
+        "principal.key_revoked",
+        "principal-admin",
+        revoked,
+        chrono::Utc::now(),
+    );
+    let v = caseledger::client::self_verified(&admin, &wire).expect("verified");
+    ledger
+        .submit_blocking(
+            "principal-admin".into(),
+            vec![v],
+            caseledger::ledger::ExpectedRevision::Any,
+        )
+        .expect("revoke the admin's key");
+    drop(ledger);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let (ok, _, err) = run(&["token", "--data", data, "--principal", "admin"]);
+    assert!(!ok && err.contains("holds no active key of admin"), "{err}");
 }

@@ -366,10 +366,57 @@ fn rebuild_keeps_a_matching_snapshot_whose_state_disagrees() {
     assert_eq!(kept.len(), 1);
     assert_eq!(std::fs::read(&kept[0]).expect("kept"), edited);
     // The rebuilt one is in place, and agrees with the log.
-    let out = caseledger(&["rebuild"], dir.path());
+    assert_rebuilds_cleanly(dir.path());
+}
+
+/// A second `rebuild` finds the snapshot the first wrote, in agreement with the log.
+fn assert_rebuilds_cleanly(dir: &Path) {
+    let out = caseledger(&["rebuild"], dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(stdout.contains("equals the discarded snapshot"), "{stdout}");
+}
+
+#[test]
+fn rebuild_replaces_a_snapshot_that_cannot_be_caught_up_with_the_log() {
+    // A snapshot behind the log, whose state has a stream's revision wrong: folding the
+    // newer entries onto it fails. It still disagrees, is kept aside and replaced.
+    let (dir, _) = populated();
+    drop(datadir::open(dir.path(), Arc::new(SystemClock)).expect("reopen: snapshot at the end"));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let path = dir.path().join(caseledger::ledger::snapshot::SNAPSHOT_FILE);
+    let mut snap: Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    snap["state"]["streams"]["agency-a0"] = json!(7);
+    std::fs::write(&path, serde_json::to_vec(&snap).expect("json")).expect("write");
+    // One more entry on that stream, past the snapshot (written without opening the
+    // directory, which would fold onto the edited snapshot).
+    let clock = Arc::new(SystemClock);
+    let admin = KeyFile::read(&dir.path().join("admin.key.json")).expect("key");
+    let store = datadir::open_sqlite(dir.path()).expect("store");
+    let signer = datadir::read_signer(dir.path()).expect("signer");
+    let ledger =
+        caseledger::ledger::Ledger::open(store, signer, clock, Default::default()).expect("ledger");
+    let data = json!({
+        "name": "Agency 0", "region": "South", "domains": ["social"], "languages": [],
+        "interpretation": false, "cultural_adaptations": [], "trafficking_experience": false,
+        "eligibility": {"criteria": [], "notes": ""}
+    });
+    let wire = client::signed_event(&admin, "agency.updated", "agency-a0", data, Utc::now());
+    let v = client::self_verified(&admin, &wire).expect("verified");
+    ledger
+        .submit_blocking("agency-a0".into(), vec![v], ExpectedRevision::Any)
+        .expect("append");
+    drop(ledger);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let out = caseledger(&["rebuild"], dir.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("DIFFERS FROM"), "{stdout}");
+    assert_eq!(kept_aside(dir.path()).len(), 1);
+    assert_rebuilds_cleanly(dir.path());
 }

@@ -68,7 +68,17 @@ pub fn rebuild(args: RebuildArgs) -> anyhow::Result<()> {
     let took = started.elapsed();
     let same = match previous {
         Some(prev) if prev.size == state.size => Some(prev == state),
-        Some(prev) => Some(ledger::load_state_from(store.as_ref(), prev, &|_, _| {})? == state),
+        // Catching the snapshot up may fail on its own state (a revision it got wrong): that
+        // is a disagreement too, and must not stop the rebuild from replacing it.
+        Some(prev) => Some(
+            match ledger::load_state_from(store.as_ref(), prev, &|_, _| {}) {
+                Ok(caught_up) => caught_up == state,
+                Err(e) => {
+                    eprintln!("the snapshot cannot be caught up with the log: {e}");
+                    false
+                }
+            },
+        ),
         None => None,
     };
     if same == Some(false) {

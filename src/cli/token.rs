@@ -78,7 +78,9 @@ pub fn token(args: TokenArgs) -> anyhow::Result<()> {
         .registry
         .keys
         .get(&admin_key.keyid())
-        .is_some_and(|k| k.principal == requested_by && k.active_at(&Utc::now()));
+        // Not revoked at all: the entry is recorded after every revocation in the log,
+        // whatever this machine's clock says.
+        .is_some_and(|k| k.principal == requested_by && k.revoked.is_none());
     anyhow::ensure!(
         holds,
         "{} holds no active key of {requested_by} in this log",

@@ -110,8 +110,17 @@ pub(super) fn service_key_registered(
 ) -> Result<(), DataDirError> {
     let state = ledger.state();
     let keyid = service.keyid();
+    // Roles never change after registration: a principal registered without `service`
+    // (an admin's key file copied over the service's, say) can never issue a token.
+    let serves = |p: &crate::domain::PrincipalId| {
+        state
+            .registry
+            .principals
+            .get(p)
+            .is_some_and(|r| r.has(crate::domain::Role::Service))
+    };
     match state.registry.keys.get(&keyid) {
-        Some(k) if k.principal == service.principal => {
+        Some(k) if k.principal == service.principal && serves(&k.principal) => {
             let active = state
                 .registry
                 .principals
@@ -129,8 +138,9 @@ pub(super) fn service_key_registered(
         }
         _ => Err(DataDirError::Invalid(format!(
             "{}: {SERVICE_KEY_FILE} (keyid {keyid}, principal {}) is not a key this log \
-             registered for that principal: it belongs to another ledger. Copy \
-             {SERVICE_KEY_FILE} and {LOG_KEY_FILE} from the node that initialised this one",
+             registered for a principal with the service role: another ledger's key, or \
+             another principal's. Copy {SERVICE_KEY_FILE} and {LOG_KEY_FILE} from the node \
+             that initialised this one",
             dir.display(),
             service.principal
         ))),
@@ -165,9 +175,9 @@ pub(super) fn open_to_others(dir: &Path) -> Option<String> {
 pub(super) fn shared_genesis_complete(dir: &Path, size: u64) -> Result<(), DataDirError> {
     if size == 0 {
         return Err(DataDirError::Invalid(format!(
-            "the store holds no ledger: check --store (its host and stream prefix), or run \
-             `caseledger init --store …` once; the keys in {} are of a ledger the store \
-             should hold",
+            "the store holds no ledger: check --store (its host and stream prefix). The keys \
+             in {} are of a ledger it should hold; to start a new ledger instead, run \
+             `caseledger init --store …` with a new, empty data directory",
             dir.display()
         )));
     }

@@ -28,15 +28,18 @@ pub fn lock_writer(dir: &Path) -> Result<WriterLock, DataDirError> {
     let dir_held = match std::fs::File::open(dir) {
         Ok(handle) => match wait_for_lock(handle, dir)? {
             Ok(held) => Some(held),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot lock the data directory itself; writer.lock only");
+            Err(e) if cannot_lock_directories(&e) => {
+                tracing::warn!(error = %e, "this filesystem cannot lock the data directory itself; writer.lock only");
                 None
             }
+            Err(e) => return Err(io(dir)(e)),
         },
-        Err(e) => {
+        // Windows opens no directory as a file.
+        Err(e) if cfg!(not(unix)) => {
             tracing::warn!(error = %e, "cannot open the data directory to lock it; writer.lock only");
             None
         }
+        Err(e) => return Err(io(dir)(e)),
     };
     let path = dir.join(LOCK_FILE);
     let file = std::fs::OpenOptions::new()
@@ -49,6 +52,23 @@ pub fn lock_writer(dir: &Path) -> Result<WriterLock, DataDirError> {
         _file: wait_for_lock(file, dir)?.map_err(io(&path))?,
         _dir: dir_held,
     })
+}
+
+/// Whether failing to lock the directory means the platform or filesystem cannot lock a
+/// directory at all (rather than something to report).
+fn cannot_lock_directories(e: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::ENOLCK | libc::EOPNOTSUPP | libc::EINVAL | libc::EBADF)
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        true
+    }
 }
 
 /// Locks `file`, giving a holder that is finishing (a process exiting, or a dropped ledger

@@ -221,10 +221,21 @@ fn a_service_key_of_another_ledger_is_refused_at_open() {
         a.path().join(SERVICE_KEY_FILE),
     )
     .expect("copy");
-    match open(a.path(), clock) {
+    match open(a.path(), clock.clone()) {
         Err(DataDirError::Invalid(why)) => {
             assert!(why.contains("is not a key this log registered"), "{why}")
         }
+        other => panic!("opened: {:?}", other.map(|_| ())),
+    }
+    // This log's own admin key in its place: registered, but no service principal's.
+    std::fs::remove_file(b.path().join(SERVICE_KEY_FILE)).expect("remove");
+    std::fs::copy(
+        b.path().join("admin.key.json"),
+        b.path().join(SERVICE_KEY_FILE),
+    )
+    .expect("copy");
+    match open(b.path(), clock) {
+        Err(DataDirError::Invalid(why)) => assert!(why.contains("service role"), "{why}"),
         other => panic!("opened: {:?}", other.map(|_| ())),
     }
 }
