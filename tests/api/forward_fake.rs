@@ -105,6 +105,37 @@ fn the_writer_gets_the_request_end_to_end_and_its_answer_comes_back_whole() {
 }
 
 #[test]
+fn a_chunked_write_reaches_the_writer_with_its_length_and_without_hop_by_hop_headers() {
+    let app = spawn_app();
+    let (writer, seen) = fake_writer(Some(
+        b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}".to_vec(),
+    ));
+    let reading = reader(&app, &writer, Duration::from_secs(30));
+    let chunked = "POST /v1/events HTTP/1.1\r\nHost: reader\r\nAuthorization: Bearer t\r\n\
+        Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nTE: trailers\r\n\
+        Expect: 100-continue\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: Basic eDp5\r\n\
+        Connection: close\r\n\r\n1\r\n{\r\n1\r\n}\r\n0\r\n\r\n";
+    let answer = raw(&reading, chunked);
+    assert!(answer.contains(" 201 "), "{answer}");
+    let seen = seen.lock().expect("seen");
+    let request = seen[0].to_ascii_lowercase();
+    // One framing, the reader's own: the body's length, no chunks.
+    assert!(request.contains("content-length: 2\r\n"), "{request}");
+    assert!(request.ends_with("\r\n\r\n{}"), "{request}");
+    for gone in [
+        "transfer-encoding",
+        "\r\nte:",
+        "expect",
+        "keep-alive",
+        "proxy-authorization",
+        "host: reader",
+        "connection: close",
+    ] {
+        assert!(!request.contains(gone), "{gone:?} forwarded: {request}");
+    }
+}
+
+#[test]
 fn what_the_reader_refuses_is_never_sent_and_a_failing_writer_is_not_named() {
     let app = spawn_app();
     let (writer, seen) = fake_writer(Some(b"HTTP/1.1 201 Created\r\n\r\n".to_vec()));
