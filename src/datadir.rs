@@ -96,17 +96,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
 
 /// Writes a new file only the owner can read (never over an existing one), and syncs it.
 pub fn write_secret(path: &Path, text: &str) -> Result<(), DataDirError> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).map_err(io(path))?;
-    f.write_all(text.as_bytes()).map_err(io(path))?;
-    f.sync_all().map_err(io(path))
+    crate::envelope::write_new_private(path, text.as_bytes()).map_err(io(path))
 }
 
 /// Creates `dir` (and its parents) owner-only: it holds signing keys and the ledger.

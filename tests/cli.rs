@@ -161,8 +161,102 @@ fn keygen_sign_and_submit_round_trip_against_a_running_server() {
     ]);
     assert!(!ok);
     assert!(err.contains("schema"), "{err}");
+    // One signed envelope, sent as it is twice: recorded, then an idempotent repeat.
+    let agency = dir.path().join("agency.json");
+    std::fs::write(
+        &agency,
+        // With a byte order mark, as some editors write.
+        "\u{feff}{\"type\":\"agency.registered\",\"stream\":\"agency-env\",\"data\":{\"name\":\"E\",\
+         \"region\":\"N\",\"domains\":[\"legal\"],\"languages\":[],\"interpretation\":false,\
+         \"cultural_adaptations\":[],\"trafficking_experience\":true,\
+         \"eligibility\":{\"criteria\":[],\"notes\":\"\"}}}",
+    )
+    .expect("write");
+    let agency = agency.to_str().expect("p");
+    let (ok, signed, err) = run(&["sign", "--key", admin_key, "--event", agency]);
+    assert!(ok, "{err}");
+    let envelope = dir.path().join("agency.env.json");
+    std::fs::write(&envelope, signed).expect("write");
+    let envelope = envelope.to_str().expect("p");
+    let send = || {
+        run(&[
+            "submit",
+            "--url",
+            &url,
+            "--token",
+            token,
+            "--envelope",
+            envelope,
+        ])
+    };
+    let (first, again) = (send(), send());
+    assert!(first.0 && again.0, "{} {}", first.2, again.2);
+    let (a, b): (Value, Value) = (
+        serde_json::from_str(&first.1).expect("receipt"),
+        serde_json::from_str(&again.1).expect("receipt"),
+    );
+    assert_eq!(a["index"], b["index"], "one entry: {a} {b}");
+    // A token with a character no token has is refused before anything is sent, unquoted.
+    let (ok, _, err) = run(&[
+        "submit",
+        "--url",
+        &url,
+        "--token",
+        "clt_sec ret",
+        "--envelope",
+        envelope,
+    ]);
+    assert!(
+        !ok && err.contains("holds a character") && !err.contains("sec"),
+        "{err}"
+    );
     server.kill().expect("kill");
     let _ = server.wait();
+}
+
+/// A server that redirects the POST (a proxy sending plain HTTP to HTTPS, say): nothing was
+/// recorded, and submit says so with a non-zero exit rather than printing the answer.
+#[test]
+fn submit_fails_when_the_write_is_redirected() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let mut stream = stream.expect("accept");
+            let mut buf = [0u8; 65536];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 308 Permanent Redirect\r\nLocation: https://elsewhere/v1/events\r\n\
+                  Content-Length: 0\r\n\r\n",
+            );
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = cw_key(dir.path());
+    let event = dir.path().join("e.json");
+    std::fs::write(
+        &event,
+        r#"{"type":"case.needs_assessed","stream":"case-0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60","data":{"needs":["legal"]}}"#,
+    )
+    .expect("write");
+    let (ok, _, err) = run(&[
+        "submit",
+        "--url",
+        &url,
+        "--token",
+        "clt_x",
+        "--key",
+        key.to_str().expect("p"),
+        "--event",
+        event.to_str().expect("p"),
+    ]);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains("308") && err.contains("nothing was recorded"),
+        "{err}"
+    );
+    assert!(err.contains("event_id"), "{err}");
 }
 
 /// `bench-log --bundle`: the verification figure of an existing bundle, its raw reference
@@ -372,10 +466,9 @@ fn the_demo_writes_into_an_existing_ledger_only_when_told_to() {
     assert_eq!(size(data), before, "nothing was written");
 }
 
-#[test]
-fn submit_refuses_an_expected_revision_it_cannot_send() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let key = dir.path().join("cw.key.json");
+/// A new key file for `cw-ana` in `dir`, made with `keygen`.
+fn cw_key(dir: &std::path::Path) -> std::path::PathBuf {
+    let key = dir.join("cw.key.json");
     let (ok, _, err) = run(&[
         "keygen",
         "--principal",
@@ -384,6 +477,13 @@ fn submit_refuses_an_expected_revision_it_cannot_send() {
         key.to_str().expect("utf8"),
     ]);
     assert!(ok, "{err}");
+    key
+}
+
+#[test]
+fn submit_refuses_an_expected_revision_it_cannot_send() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = cw_key(dir.path());
     let event = dir.path().join("event.json");
     let body = r#"{"type": "case.opened", "stream": "case-0190a3c2-7b1e-7000-8000-000000000001",
         "data": {"owner_agency": "north-legal", "coordinator": "cw-ana", "needs": ["legal"],

@@ -283,3 +283,28 @@ fn the_eventstoredb_image_is_pinned_and_the_build_context_trimmed() {
         );
     }
 }
+
+#[test]
+fn init_is_done_only_when_it_finished_and_the_api_stays_on_loopback() {
+    let doc = parse_yaml(&read("docker/compose.yml"));
+    // A half-finished init leaves keys behind: the guard is a marker written after init
+    // succeeded, never the keys' presence (the nodes would loop on a half-made log).
+    let command = &doc.get(&["services", "caseledger-init", "command"]).value;
+    assert!(
+        command.contains("test -f /data/.init-done ||")
+            && command.contains("caseledger init")
+            && command.contains("&& touch /data/.init-done"),
+        "{command}"
+    );
+    assert!(!command.contains("log.key"), "{command}");
+    for node in ["caseledger1", "caseledger2"] {
+        let ports = doc.get(&["services", node, "ports"]);
+        for port in ports.children.values() {
+            assert!(
+                port.value.trim_matches('"').starts_with("127.0.0.1:"),
+                "{node} publishes {} beyond loopback",
+                port.value
+            );
+        }
+    }
+}

@@ -36,11 +36,24 @@ pub struct SignArgs {
     pub event: String,
 }
 
+/// How long `submit` waits for the server's answer.
+const SUBMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Arguments of `submit`.
 #[derive(Debug, clap::Args)]
 pub struct SubmitArgs {
-    #[command(flatten)]
-    pub sign: SignArgs,
+    /// Key file to sign with.
+    #[arg(long, required_unless_present = "envelope")]
+    pub key: Option<PathBuf>,
+    /// Event JSON file (`-` for standard input). Missing `event_id`, `occurred_at` and
+    /// `actor` are filled in (a UUIDv7, now, the key's principal).
+    #[arg(long, default_value = "-")]
+    pub event: String,
+    /// Send this envelope (the output of `sign`) as it is instead of signing an event:
+    /// resending the same signed event after a failure is safe (an idempotent repeat),
+    /// signing it again makes another event.
+    #[arg(long, conflicts_with_all = ["key", "event"])]
+    pub envelope: Option<PathBuf>,
     /// Server base URL.
     #[arg(long, env = "CASELEDGER_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
@@ -57,26 +70,30 @@ pub fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
     let principal = PrincipalId::parse(&args.principal).context("--principal")?;
     let key = KeyFile::generate(principal);
     key.write_new(&args.out)?;
-    println!(
-        "{}",
-        serde_json::json!({
-            "principal": key.principal.as_str(),
-            "keyid": key.keyid().to_string(),
-            "public_key": key.public_key_b64(),
-            "key_file": args.out.display().to_string(),
-        })
-    );
-    Ok(())
+    let shown = serde_json::json!({
+        "principal": key.principal.as_str(),
+        "keyid": key.keyid().to_string(),
+        "public_key": key.public_key_b64(),
+        "key_file": args.out.display().to_string(),
+    });
+    super::print_out(&format!("{shown}\n"))
+}
+
+/// `text` without a leading UTF-8 byte order mark (some editors write one).
+pub(crate) fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 fn read_event(source: &str) -> anyhow::Result<Value> {
     let mut text = String::new();
     if source == "-" {
-        std::io::stdin().read_to_string(&mut text)?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the event from standard input")?;
     } else {
         text = std::fs::read_to_string(source).with_context(|| format!("reading {source}"))?;
     }
-    let v: Value = serde_json::from_str(&text).context("event JSON")?;
+    let v: Value = serde_json::from_str(without_bom(&text)).context("event JSON")?;
     if !v.is_object() {
         bail!("the event must be a JSON object");
     }
@@ -110,33 +127,88 @@ fn build_envelope(args: &SignArgs) -> anyhow::Result<crate::envelope::WireEnvelo
 /// `caseledger sign`.
 pub fn sign(args: SignArgs) -> anyhow::Result<()> {
     let env = build_envelope(&args)?;
-    println!("{}", serde_json::to_string(&env)?);
-    Ok(())
+    super::print_out(&format!("{}\n", serde_json::to_string(&env)?))
 }
 
 /// `caseledger submit`.
 pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
-    let env = build_envelope(&args.sign)?;
-    let mut url = format!("{}/v1/events", args.url.trim_end_matches('/'));
+    let env = match &args.envelope {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            serde_json::from_str::<crate::envelope::WireEnvelope>(without_bom(&text))
+                .with_context(|| format!("{}: not a signed envelope", path.display()))?
+        }
+        None => build_envelope(&SignArgs {
+            key: args.key.clone().context("--key or --envelope")?,
+            event: args.event.clone(),
+        })?,
+    };
+    // Checked here, and never quoted: a token read with a stray carriage return or space
+    // would otherwise be refused by the HTTP library in a message that repeats the header.
+    let token = args.token.trim();
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        bail!("the token (CASELEDGER_TOKEN or --token) holds a character no token has");
+    }
+    let base = args.url.trim_end_matches('/');
+    let shown = crate::store::redact::redact_url(base).into_owned();
+    let mut url = format!("{base}/v1/events");
     if let Some(e) = &args.expected_revision {
         let e = crate::ledger::ExpectedRevision::parse(e).with_context(|| {
             format!("--expected-revision `{e}` must be a revision number, no_stream or any")
         })?;
         url.push_str(&format!("?expected_revision={e}"));
     }
-    let resp = ureq::post(&url)
-        .set("Authorization", &format!("Bearer {}", args.token))
+    // No redirects: a POST redirected elsewhere is not written, whatever the answer there.
+    let agent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(SUBMIT_TIMEOUT)
+        .build();
+    let resp = agent
+        .post(&url)
+        .set("Authorization", &format!("Bearer {token}"))
         .send_json(&env);
+    let event_id = event_id_of(&env, args.envelope.is_some());
     match resp {
+        Ok(r) if matches!(r.status(), 200 | 201) => {
+            super::print_out(&format!("{}\n", r.into_string()?))
+        }
         Ok(r) => {
-            println!("{}", r.into_string()?);
-            Ok(())
+            let code = r.status();
+            let to = r.header("location").unwrap_or("nowhere").to_owned();
+            bail!(
+                "the server answered {code} (to {to}), not a receipt: nothing was recorded. \
+                 Give --url the address of the caseledger server itself{event_id}"
+            )
         }
         Err(ureq::Error::Status(code, r)) => {
             let body = r.into_string().unwrap_or_default();
-            bail!("server refused the event ({code}): {body}")
+            bail!("server refused the event ({code}): {body}{event_id}")
         }
-        Err(e) => bail!("cannot reach {url}: {e}"),
+        // The kind only: the library's own message may repeat the URL, password included.
+        Err(ureq::Error::Transport(t)) => {
+            bail!("cannot reach {shown}: {}{event_id}", t.kind())
+        }
+    }
+}
+
+/// A note naming the event, for a failure after which it may or may not be recorded: an
+/// envelope sent as it is can be sent again; an event signed here would be signed anew.
+fn event_id_of(env: &crate::envelope::WireEnvelope, as_is: bool) -> String {
+    use base64::Engine;
+    let id = base64::engine::general_purpose::STANDARD
+        .decode(&env.payload)
+        .ok()
+        .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
+        .and_then(|v| v["event_id"].as_str().map(str::to_owned));
+    match (id, as_is) {
+        (Some(id), true) => format!(" (event_id {id}: sending the same envelope again is safe)"),
+        (Some(id), false) => format!(
+            " (event_id {id}; this event was signed just now and is not kept: to be able to \
+             resend exactly one event, `caseledger sign` it to a file and `submit --envelope` \
+             that file)"
+        ),
+        (None, _) => String::new(),
     }
 }
 

@@ -111,26 +111,60 @@ impl KeyFile {
             path: path.display().to_string(),
             error,
         })?;
-        Self::from_json(&text, &path.display().to_string())
+        // A byte order mark, as some editors write, is not part of the JSON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        Self::from_json(text, &path.display().to_string())
     }
 
     /// Writes the key file with mode 0600, refusing to overwrite an existing file.
     pub fn write_new(&self, path: &Path) -> Result<(), KeyFileError> {
-        use std::io::Write;
-        let io = |error| KeyFileError::Io {
+        write_new_private(path, self.to_json().as_bytes()).map_err(|error| KeyFileError::Io {
             path: path.display().to_string(),
             error,
-        };
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
+        })
+    }
+}
+
+/// Writes a new owner-only (0600) file at `path` whole or not at all, never over an
+/// existing file or through a link: written and fsynced under a temporary name beside it,
+/// then linked to `path` (which fails if anything is there), the directory fsynced. A
+/// crash or a full disk leaves no half-written key to block the next attempt. Where the
+/// filesystem has no hard links, the file is created in place (removed if the write fails).
+pub fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    // tempfile creates its files 0600.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".caseledger-key-")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    match std::fs::hard_link(tmp.path(), path) {
+        Ok(()) => {
+            #[cfg(unix)]
+            std::fs::File::open(dir)?.sync_all()?;
+            Ok(())
         }
-        let mut f = opts.open(path).map_err(io)?;
-        f.write_all(self.to_json().as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+        Err(_) => {
+            drop(tmp);
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let mut f = opts.open(path)?;
+            let written = f.write_all(bytes).and_then(|()| f.sync_all());
+            if written.is_err() {
+                let _ = std::fs::remove_file(path);
+            }
+            written
+        }
     }
 }
 
@@ -157,6 +191,33 @@ mod tests {
         let report = format!("{:#}", anyhow::Error::from(refused));
         assert_eq!(report.matches("os error").count(), 1, "{report}");
         assert!(!format!("{kf:?}").contains(&B64.encode(kf.key.to_bytes())));
+    }
+
+    #[test]
+    fn a_key_file_is_never_written_through_a_link_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kf = KeyFile::generate(PrincipalId::parse("cw-1").expect("slug"));
+        let outside = dir.path().join("outside");
+        let link = dir.path().join("k.json");
+        #[cfg(unix)]
+        {
+            // A dangling link where the key should go: refused, nothing created at its target.
+            std::os::unix::fs::symlink(&outside, &link).expect("symlink");
+            kf.write_new(&link).expect_err("a link is in the way");
+            assert!(!outside.exists());
+            std::fs::remove_file(&link).expect("remove");
+        }
+        kf.write_new(&link).expect("write");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["k.json".to_owned()]);
+        // Read back also with a byte order mark in front, as some editors save it.
+        let with_bom = format!("\u{feff}{}", std::fs::read_to_string(&link).expect("read"));
+        std::fs::write(&link, with_bom).expect("write");
+        assert_eq!(KeyFile::read(&link).expect("read").keyid(), kf.keyid());
     }
 
     #[test]

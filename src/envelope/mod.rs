@@ -3,7 +3,7 @@
 
 mod keyfile;
 
-pub use keyfile::{KeyFile, KeyFileError};
+pub use keyfile::{write_new_private, KeyFile, KeyFileError};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
