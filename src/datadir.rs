@@ -160,6 +160,7 @@ pub fn init_on(
         // Checked again under the lock: another `init` may have finished meanwhile.
         prepare_init(dir, opts)?;
     }
+    crate::envelope::remove_key_leftovers(dir);
     if let Some(store) = &shared {
         store.trust_log_key(&signer.verifier())?;
     }

@@ -214,10 +214,8 @@ fn keygen_sign_and_submit_round_trip_against_a_running_server() {
     let _ = server.wait();
 }
 
-/// A server that redirects the POST (a proxy sending plain HTTP to HTTPS, say): nothing was
-/// recorded, and submit says so with a non-zero exit rather than printing the answer.
-#[test]
-fn submit_fails_when_the_write_is_redirected() {
+/// A fake server answering every request with `answer`; its base URL.
+fn answering(answer: &'static [u8]) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     std::thread::spawn(move || {
@@ -226,12 +224,14 @@ fn submit_fails_when_the_write_is_redirected() {
             let mut stream = stream.expect("accept");
             let mut buf = [0u8; 65536];
             let _ = stream.read(&mut buf);
-            let _ = stream.write_all(
-                b"HTTP/1.1 308 Permanent Redirect\r\nLocation: https://elsewhere/v1/events\r\n\
-                  Content-Length: 0\r\n\r\n",
-            );
+            let _ = stream.write_all(answer);
         }
     });
+    url
+}
+
+/// `submit` of a fresh event to `url`: (succeeded, stderr).
+fn submit_to(url: &str) -> (bool, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let key = cw_key(dir.path());
     let event = dir.path().join("e.json");
@@ -240,23 +240,42 @@ fn submit_fails_when_the_write_is_redirected() {
         r#"{"type":"case.needs_assessed","stream":"case-0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60","data":{"needs":["legal"]}}"#,
     )
     .expect("write");
+    let (key, event) = (key.to_str().expect("p"), event.to_str().expect("p"));
     let (ok, _, err) = run(&[
-        "submit",
-        "--url",
-        &url,
-        "--token",
-        "clt_x",
-        "--key",
-        key.to_str().expect("p"),
-        "--event",
-        event.to_str().expect("p"),
+        "submit", "--url", url, "--token", "clt_x", "--key", key, "--event", event,
     ]);
+    (ok, err)
+}
+
+/// A server that redirects the POST (a proxy sending plain HTTP to HTTPS, say): nothing was
+/// recorded, and submit says so with a non-zero exit rather than printing the answer.
+#[test]
+fn submit_fails_when_the_write_is_redirected() {
+    let url = answering(
+        b"HTTP/1.1 308 Permanent Redirect\r\nLocation: https://elsewhere/v1/events\r\n\
+          Content-Length: 0\r\n\r\n",
+    );
+    let (ok, err) = submit_to(&url);
     assert!(!ok, "{err}");
     assert!(
-        err.contains("308") && err.contains("nothing was recorded"),
+        err.contains("308") && err.contains("nothing was recorded (event "),
         "{err}"
     );
-    assert!(err.contains("event_id"), "{err}");
+}
+
+/// A gateway error leaves it unknown whether the event was recorded: submit gives the
+/// signed envelope, so that exactly that event can be sent again.
+#[test]
+fn submit_gives_the_envelope_when_the_outcome_is_unknown() {
+    let url = answering(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+    let (ok, err) = submit_to(&url);
+    assert!(!ok, "{err}");
+    assert!(err.contains("may or may not be recorded"), "{err}");
+    let envelope: Value = serde_json::from_str(err.lines().last().expect("a line")).expect("json");
+    assert_eq!(
+        envelope["payloadType"],
+        "application/vnd.caseledger.event.v1+json"
+    );
 }
 
 /// `bench-log --bundle`: the verification figure of an existing bundle, its raw reference

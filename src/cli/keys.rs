@@ -168,48 +168,87 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         .post(&url)
         .set("Authorization", &format!("Bearer {token}"))
         .send_json(&env);
-    let event_id = event_id_of(&env, args.envelope.is_some());
+    let as_is = args.envelope.is_some();
+    let id = event_id_of(&env);
     match resp {
         Ok(r) if matches!(r.status(), 200 | 201) => {
-            super::print_out(&format!("{}\n", r.into_string()?))
+            let code = r.status();
+            let receipt = r.into_string().with_context(|| {
+                format!("the event {id} was recorded ({code}), but its receipt could not be read")
+            })?;
+            super::print_out(&format!("{receipt}\n"))
         }
         Ok(r) => {
             let code = r.status();
             let to = r.header("location").unwrap_or("nowhere").to_owned();
             bail!(
-                "the server answered {code} (to {to}), not a receipt: nothing was recorded. \
-                 Give --url the address of the caseledger server itself{event_id}"
+                "the server answered {code} (to {to}), not a receipt: nothing was recorded \
+                 (event {id}). Give --url the address of the caseledger server itself"
+            )
+        }
+        // A gateway or an overloaded node: the write may have reached the writer.
+        Err(ureq::Error::Status(code @ 502..=504, r)) => {
+            let body = r.into_string().unwrap_or_default();
+            bail!(
+                "the server answered {code}: {body}\nThe event {id} may or may not be \
+                 recorded.{}",
+                resend(&env, as_is)
             )
         }
         Err(ureq::Error::Status(code, r)) => {
             let body = r.into_string().unwrap_or_default();
-            bail!("server refused the event ({code}): {body}{event_id}")
+            bail!("server refused the event {id} ({code}): {body}")
         }
-        // The kind only: the library's own message may repeat the URL, password included.
+        // The kind and its cause only: the library's own message may repeat the URL,
+        // password included.
         Err(ureq::Error::Transport(t)) => {
-            bail!("cannot reach {shown}: {}{event_id}", t.kind())
+            use ureq::ErrorKind::{ConnectionFailed, Dns, InvalidUrl, UnknownScheme};
+            let cause = std::error::Error::source(&t)
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            if matches!(
+                t.kind(),
+                Dns | ConnectionFailed | InvalidUrl | UnknownScheme
+            ) {
+                bail!(
+                    "cannot reach {shown}: {}{cause}; nothing was sent",
+                    t.kind()
+                )
+            }
+            bail!(
+                "no answer from {shown}: {}{cause}. The event {id} may or may not be \
+                 recorded.{}",
+                t.kind(),
+                resend(&env, as_is)
+            )
         }
     }
 }
 
-/// A note naming the event, for a failure after which it may or may not be recorded: an
-/// envelope sent as it is can be sent again; an event signed here would be signed anew.
-fn event_id_of(env: &crate::envelope::WireEnvelope, as_is: bool) -> String {
+/// The event id an envelope carries, for messages (`?` if it cannot be read).
+fn event_id_of(env: &crate::envelope::WireEnvelope) -> String {
     use base64::Engine;
-    let id = base64::engine::general_purpose::STANDARD
+    base64::engine::general_purpose::STANDARD
         .decode(&env.payload)
         .ok()
         .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
-        .and_then(|v| v["event_id"].as_str().map(str::to_owned));
-    match (id, as_is) {
-        (Some(id), true) => format!(" (event_id {id}: sending the same envelope again is safe)"),
-        (Some(id), false) => format!(
-            " (event_id {id}; this event was signed just now and is not kept: to be able to \
-             resend exactly one event, `caseledger sign` it to a file and `submit --envelope` \
-             that file)"
-        ),
-        (None, _) => String::new(),
+        .and_then(|v| v["event_id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// How to send exactly the same event again after an answer that leaves it unknown whether
+/// it was recorded: an envelope sent as it is can be sent again (an idempotent repeat); an
+/// event signed here is given in full, since signing it again would make another event.
+fn resend(env: &crate::envelope::WireEnvelope, as_is: bool) -> String {
+    if as_is {
+        return " Sending the same envelope again is safe.".into();
     }
+    let json = serde_json::to_string(env).unwrap_or_default();
+    format!(
+        " To send exactly this event again (safe: an idempotent repeat), save this signed \
+         envelope to a file and `caseledger submit --envelope` it; submitting the event file \
+         again would sign another event:\n{json}"
+    )
 }
 
 #[cfg(test)]

@@ -308,3 +308,14 @@ fn an_unfinished_snapshot_is_removed_at_open() {
     assert!(!left.exists());
     assert!(other.exists());
 }
+
+#[test]
+fn init_removes_a_key_copy_an_interrupted_write_left() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // What a kill between writing a key and linking it into place leaves: a private key
+    // under a temporary name.
+    let left = dir.path().join(".caseledger-key-AbC123");
+    std::fs::write(&left, "a secret").expect("write");
+    init(dir.path(), &InitOptions::default(), Arc::new(SystemClock)).expect("init");
+    assert!(!left.exists());
+}

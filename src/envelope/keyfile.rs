@@ -125,6 +125,23 @@ impl KeyFile {
     }
 }
 
+/// The prefix of a key file being written (see [`write_new_private`]).
+const KEY_TEMP_PREFIX: &str = ".caseledger-key-";
+
+/// Removes from `dir` what a [`write_new_private`] killed before it finished left behind
+/// (a copy of a private key under a temporary name). Call where no other process writes
+/// keys in `dir` (under the data directory's writer lock).
+pub fn remove_key_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.filter_map(Result::ok) {
+        if e.file_name().to_string_lossy().starts_with(KEY_TEMP_PREFIX) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Writes a new owner-only (0600) file at `path` whole or not at all, never over an
 /// existing file or through a link: written and fsynced under a temporary name beside it,
 /// then linked to `path` (which fails if anything is there), the directory fsynced. A
@@ -138,12 +155,17 @@ pub fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     };
     // tempfile creates its files 0600.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".caseledger-key-")
+        .prefix(KEY_TEMP_PREFIX)
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    match std::fs::hard_link(tmp.path(), path) {
+    let tmp = tmp.into_temp_path();
+    match std::fs::hard_link(&tmp, path) {
         Ok(()) => {
+            // The temporary name goes before the directory is made durable: no second
+            // name of the key survives a crash after this (`remove_key_leftovers` sweeps
+            // one left by a crash before).
+            tmp.close()?;
             #[cfg(unix)]
             std::fs::File::open(dir)?.sync_all()?;
             Ok(())

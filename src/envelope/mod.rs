@@ -3,7 +3,7 @@
 
 mod keyfile;
 
-pub use keyfile::{write_new_private, KeyFile, KeyFileError};
+pub use keyfile::{remove_key_leftovers, write_new_private, KeyFile, KeyFileError};
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
