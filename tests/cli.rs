@@ -230,8 +230,8 @@ fn answering(answer: &'static [u8]) -> String {
     url
 }
 
-/// `submit` of a fresh event to `url`: (succeeded, stderr).
-fn submit_to(url: &str) -> (bool, String) {
+/// `submit` of a fresh event to `url`, with `extra` arguments: (succeeded, stderr).
+fn submit_to(url: &str, extra: &[&str]) -> (bool, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let key = cw_key(dir.path());
     let event = dir.path().join("e.json");
@@ -241,9 +241,11 @@ fn submit_to(url: &str) -> (bool, String) {
     )
     .expect("write");
     let (key, event) = (key.to_str().expect("p"), event.to_str().expect("p"));
-    let (ok, _, err) = run(&[
+    let mut args = vec![
         "submit", "--url", url, "--token", "clt_x", "--key", key, "--event", event,
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let (ok, _, err) = run(&args);
     (ok, err)
 }
 
@@ -255,7 +257,7 @@ fn submit_fails_when_the_write_is_redirected() {
         b"HTTP/1.1 308 Permanent Redirect\r\nLocation: https://elsewhere/v1/events\r\n\
           Content-Length: 0\r\n\r\n",
     );
-    let (ok, err) = submit_to(&url);
+    let (ok, err) = submit_to(&url, &[]);
     assert!(!ok, "{err}");
     assert!(
         err.contains("308") && err.contains("nothing was recorded (event "),
@@ -267,10 +269,16 @@ fn submit_fails_when_the_write_is_redirected() {
 /// signed envelope, so that exactly that event can be sent again.
 #[test]
 fn submit_gives_the_envelope_when_the_outcome_is_unknown() {
-    let url = answering(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
-    let (ok, err) = submit_to(&url);
+    // Any server error: a gateway's, or one after the write reached the writer.
+    let url = answering(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
+    let (ok, err) = submit_to(&url, &["--expected-revision", "3"]);
     assert!(!ok, "{err}");
     assert!(err.contains("may or may not be recorded"), "{err}");
+    // The resend keeps the concurrency check asked for.
+    assert!(
+        err.contains("--envelope FILE --expected-revision 3"),
+        "{err}"
+    );
     let envelope: Value = serde_json::from_str(err.lines().last().expect("a line")).expect("json");
     assert_eq!(
         envelope["payloadType"],

@@ -186,13 +186,14 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
                  (event {id}). Give --url the address of the caseledger server itself"
             )
         }
-        // A gateway or an overloaded node: the write may have reached the writer.
-        Err(ureq::Error::Status(code @ 502..=504, r)) => {
+        // A server error, a gateway's or an overloaded node's: the write may have reached
+        // the writer (resending is an idempotent repeat, so caution costs nothing).
+        Err(ureq::Error::Status(code @ 500..=599, r)) => {
             let body = r.into_string().unwrap_or_default();
             bail!(
                 "the server answered {code}: {body}\nThe event {id} may or may not be \
                  recorded.{}",
-                resend(&env, as_is)
+                resend(&env, as_is, args.expected_revision.as_deref())
             )
         }
         Err(ureq::Error::Status(code, r)) => {
@@ -219,7 +220,7 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
                 "no answer from {shown}: {}{cause}. The event {id} may or may not be \
                  recorded.{}",
                 t.kind(),
-                resend(&env, as_is)
+                resend(&env, as_is, args.expected_revision.as_deref())
             )
         }
     }
@@ -239,15 +240,18 @@ fn event_id_of(env: &crate::envelope::WireEnvelope) -> String {
 /// How to send exactly the same event again after an answer that leaves it unknown whether
 /// it was recorded: an envelope sent as it is can be sent again (an idempotent repeat); an
 /// event signed here is given in full, since signing it again would make another event.
-fn resend(env: &crate::envelope::WireEnvelope, as_is: bool) -> String {
+/// The same `--expected-revision` goes with a resend: a repeat is answered before the
+/// revision is compared, and a first arrival must still meet it.
+fn resend(env: &crate::envelope::WireEnvelope, as_is: bool, expected: Option<&str>) -> String {
+    let flag = expected.map_or(String::new(), |e| format!(" --expected-revision {e}"));
     if as_is {
-        return " Sending the same envelope again is safe.".into();
+        return format!(" Sending the same envelope again (with{flag} the same flags) is safe.");
     }
     let json = serde_json::to_string(env).unwrap_or_default();
     format!(
         " To send exactly this event again (safe: an idempotent repeat), save this signed \
-         envelope to a file and `caseledger submit --envelope` it; submitting the event file \
-         again would sign another event:\n{json}"
+         envelope to a file and `caseledger submit --envelope FILE{flag}`; submitting the \
+         event file again would sign another event:\n{json}"
     )
 }
 

@@ -165,7 +165,9 @@ pub fn write_new_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             // The temporary name goes before the directory is made durable: no second
             // name of the key survives a crash after this (`remove_key_leftovers` sweeps
             // one left by a crash before).
-            tmp.close()?;
+            // The key is in place: a temporary name that cannot be removed is swept later
+            // (init does), not a reason to report the key unwritten.
+            let _ = tmp.close();
             #[cfg(unix)]
             std::fs::File::open(dir)?.sync_all()?;
             Ok(())
