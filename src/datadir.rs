@@ -338,12 +338,15 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
         }
     };
     let from = start.size;
-    let ledger = Ledger::open_from(store, signer, clock, Arc::new(Metrics::new()), start)?;
+    // Holding the lock from here: if the checks below refuse, the writer thread already
+    // running keeps it until it has stopped.
+    let ledger =
+        Ledger::open_from(store, signer, clock, Arc::new(Metrics::new()), start)?.holding(lock);
     checks::service_key_registered(dir, &ledger, &service)?;
     if ledger.state().size != from {
         save_snapshot(dir, &ledger);
     }
-    Ok((ledger.holding(lock), service))
+    Ok((ledger, service))
 }
 
 /// Opens a ledger kept in a shared store (EventStoreDB), with the log key and the service

@@ -173,10 +173,21 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
     match resp {
         Ok(r) if matches!(r.status(), 200 | 201) => {
             let code = r.status();
-            let receipt = r.into_string().with_context(|| {
-                format!("the event {id} was recorded ({code}), but its receipt could not be read")
+            let body = r.into_string().with_context(|| {
+                format!(
+                    "the server answered {code} for the event {id}, but its body could not be read"
+                )
             })?;
-            super::print_out(&format!("{receipt}\n"))
+            // A caseledger receipt, not whatever answered 200 (a captive portal, another
+            // web server behind the URL).
+            if !is_receipt(&body, &env) {
+                bail!(
+                    "the answer ({code}) is not a caseledger receipt: the event {id} may or \
+                     may not be recorded; check --url.{}",
+                    resend(&env, as_is, args.expected_revision.as_deref())
+                );
+            }
+            super::print_out(&format!("{body}\n"))
         }
         Ok(r) => {
             let code = r.status();
@@ -224,6 +235,25 @@ pub fn submit(args: SubmitArgs) -> anyhow::Result<()> {
             )
         }
     }
+}
+
+/// Whether `body` is the receipt of `env`'s event: the members of DESIGN §4's receipt, for
+/// the stream the envelope's payload names.
+fn is_receipt(body: &str, env: &crate::envelope::WireEnvelope) -> bool {
+    use base64::Engine;
+    let Ok(receipt) = serde_json::from_str::<Value>(body) else {
+        return false;
+    };
+    let stream = base64::engine::general_purpose::STANDARD
+        .decode(&env.payload)
+        .ok()
+        .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
+        .and_then(|v| v["stream"].as_str().map(str::to_owned));
+    receipt["revision"].is_u64()
+        && receipt["index"].is_u64()
+        && receipt["leaf_hash"].is_string()
+        && receipt["recorded_at"].is_string()
+        && stream.is_some_and(|s| receipt["stream"] == s.as_str())
 }
 
 /// The event id an envelope carries, for messages (`?` if it cannot be read).

