@@ -202,9 +202,14 @@ fn a_commit_waits_for_its_own_events_not_for_a_position() {
     };
     let (out, took, scans) = reach_target(&s, &target, LONG_GRACE, || Ok(()));
     feed.join().expect("feed");
-    assert_eq!(out.expect("reached"), 1, "the mirror holds the entry");
+    // The wait ended with the entry delivered, not at the position's move before it (no
+    // bound on `took`: the feeder's clock starts before this thread's).
+    assert_eq!(
+        out.expect("reached"),
+        1,
+        "the mirror holds the entry: {took:?}"
+    );
     assert_eq!(scans, 0, "the subscription delivered it");
-    assert!(took >= Duration::from_millis(70), "ended early: {took:?}");
     assert!(s
         .mirror
         .store()

@@ -276,7 +276,9 @@ fn unknown_tokens_cannot_hold_the_memory_known_writers_need() {
     let held: Vec<TcpStream> = (0..4)
         .map(|i| announce(&reading, &format!("stranger{i}")))
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // Time for the node to accept each announced body and reserve its memory (no counter
+    // of it is exposed to poll; generous for a loaded CI machine).
+    std::thread::sleep(Duration::from_secs(2));
     let started = std::time::Instant::now();
     let r = post(&reading, "/v1/events", Some(&app.admin_token), b"{}");
     assert_eq!(r.status, 201, "{}", r.text);
@@ -304,7 +306,9 @@ fn one_known_token_cannot_hold_every_writers_body_memory() {
     let held: Vec<TcpStream> = (0..16)
         .map(|_| announce(&reading, &app.admin_token))
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // Time for the node to accept each announced body and reserve its memory (no counter
+    // of it is exposed to poll; generous for a loaded CI machine).
+    std::thread::sleep(Duration::from_secs(2));
     // Another principal's write goes through at once.
     let started = std::time::Instant::now();
     let r = post(&reading, "/v1/events", Some(&other), b"{}");

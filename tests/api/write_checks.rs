@@ -125,8 +125,9 @@ fn one_principal_cannot_hold_the_writing_nodes_body_memory() {
     let held: Vec<std::net::TcpStream> = (0..5)
         .map(|_| crate::forward_fake::announce(&app.base, &app.admin_token))
         .collect();
-    // Time for the five to be read and hold their memory (a second on a loaded machine).
-    std::thread::sleep(std::time::Duration::from_secs(1));
+    // Time for the node to accept each announced body and reserve its memory (no counter
+    // of it is exposed to poll; generous for a loaded CI machine).
+    std::thread::sleep(std::time::Duration::from_secs(3));
     let started = std::time::Instant::now();
     let r = crate::forward::post(&app.base, "/v1/events", Some(&other), b"{}");
     assert_eq!(

@@ -8,15 +8,39 @@ use std::time::{Duration, Instant};
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_caseledger");
 
-/// Starts `caseledger serve --listen 127.0.0.1:0` on `data`; returns the child and its base
+/// A started server, killed (SIGKILL) and reaped when dropped, so a test that fails leaves
+/// no server running on a temporary directory deleted under it. Derefs to its [`Child`].
+pub struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `caseledger serve --listen 127.0.0.1:0` on `data`; returns the server and its base
 /// URL, read from the "listening on" line it prints once bound.
 #[allow(dead_code)] // not every test binary starts a plain server
-pub fn start_server(data: &Path) -> (Child, String) {
+pub fn start_server(data: &Path) -> (Server, String) {
     start_server_with(data, &[])
 }
 
 /// [`start_server`] with more `serve` arguments.
-pub fn start_server_with(data: &Path, args: &[&str]) -> (Child, String) {
+pub fn start_server_with(data: &Path, args: &[&str]) -> (Server, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
@@ -37,7 +61,7 @@ pub fn start_server_with(data: &Path, args: &[&str]) -> (Child, String) {
     };
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, format!("http://{addr}"))
+    (Server(child), format!("http://{addr}"))
 }
 
 /// Runs `caseledger init --json --data <data>`; its JSON report.
