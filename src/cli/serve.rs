@@ -142,11 +142,19 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "--forward-writes is for a reading node: give --read-only (CASELEDGER_READ_ONLY=true) too"
         );
     }
-    // Checked before anything else runs or quotes it (a URL with a password in it is refused
-    // unquoted); the writer it names is built once the store is known.
-    if let Some(base) = &args.forward_writes {
-        Writer::new(base, ANSWER_TIMEOUT, Duration::ZERO).map_err(anyhow::Error::msg)?;
-    }
+    // Built (and so checked) before anything else runs or quotes its URL: one with a
+    // password in it is refused unquoted. A forwarded write waits for this node to mirror
+    // it only when the two nodes share a log.
+    let mirror_wait = match args.store.is_shared() {
+        true => MIRROR_WAIT,
+        false => Duration::ZERO,
+    };
+    let writer = args
+        .forward_writes
+        .as_deref()
+        .map(|base| Writer::new(base, ANSWER_TIMEOUT, mirror_wait))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     // The first node of a shared log: the genesis entries go through a throwaway mirror, and
     // the node then opens its own, trusting the key `init` created.
     if args.init && args.store.is_shared() && !datadir::has_keys(dir) {
@@ -156,17 +164,6 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print_init(&report, false)?;
     }
     let backend = args.store.open(dir)?;
-    // A forwarded write waits for this node to mirror it only when the two nodes share a log.
-    let mirror_wait = match backend {
-        Backend::Sqlite => Duration::ZERO,
-        Backend::Shared(_) => MIRROR_WAIT,
-    };
-    let writer = args
-        .forward_writes
-        .as_deref()
-        .map(|base| Writer::new(base, ANSWER_TIMEOUT, mirror_wait))
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
     if let (Some(url), Backend::Sqlite) = (&args.forward_writes, &backend) {
         tracing::warn!(
             writer = %url,
