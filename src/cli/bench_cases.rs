@@ -48,14 +48,24 @@ pub(super) fn registry(keys: &[KeyFile]) -> Vec<Raw> {
             "cultural_adaptations": [], "trafficking_experience": a != "shelter", "eligibility": {"criteria": [], "notes": ""}});
         out.push((0, format!("agency-{a}"), "agency.registered", data));
     }
-    out.push(reg(1, "owner", "caseworker"));
-    out.push(reg(2, "legal", "caseworker"));
-    out.push(reg(3, "clinic", "caseworker"));
+    // Caseworkers in threes, one in each agency a case involves (see `case_events`).
+    for (i, agency) in (1..keys.len()).zip(["owner", "legal", "clinic"].into_iter().cycle()) {
+        out.push(reg(i, agency, "caseworker"));
+    }
     out
 }
 
-/// A 20-event case like the demo's.
-pub(super) fn case_events(stream: &str, until: &str) -> Vec<Raw> {
+/// A 20-event case like the demo's, written by the caseworkers of `registry`'s `trio`
+/// (keys 3·trio + 1 to 3·trio + 3), the first of whom, `coordinator`, opens it.
+pub(super) fn case_events(stream: &str, until: &str, trio: usize, coordinator: &str) -> Vec<Raw> {
+    let mut events = one_case(stream, until, coordinator);
+    for e in &mut events {
+        e.0 += 3 * trio;
+    }
+    events
+}
+
+fn one_case(stream: &str, until: &str, coordinator: &str) -> Vec<Raw> {
     let s = || stream.to_owned();
     let ans = |q: &str, for_: Option<&str>| {
         let mut d = json!({"inquiry_id": q, "can_help": "yes", "trafficking_experience": true, "services_available": ["legal"],
@@ -71,7 +81,7 @@ pub(super) fn case_events(stream: &str, until: &str) -> Vec<Raw> {
             1,
             s(),
             "case.opened",
-            json!({"owner_agency": "owner", "coordinator": "cw-owner", "needs": ["legal", "medical"], "minor": false}),
+            json!({"owner_agency": "owner", "coordinator": coordinator, "needs": ["legal", "medical"], "minor": false}),
         ),
         (
             1,
@@ -158,7 +168,7 @@ fn generate(n: usize, keys: &[KeyFile]) -> Vec<Raw> {
     let mut out = registry(keys);
     while out.len() < n {
         let stream = format!("case-{}", CaseId::random());
-        out.extend(case_events(&stream, &until));
+        out.extend(case_events(&stream, &until, 0, "cw-owner"));
     }
     out.truncate(n);
     out

@@ -51,7 +51,7 @@ pub fn measure() -> anyhow::Result<f64> {
     let mut batches = Vec::with_capacity(CASES);
     for _ in 0..CASES {
         let stream = format!("case-{}", CaseId::random());
-        let events = case_events(&stream, &until)
+        let events = case_events(&stream, &until, 0, "cw-owner")
             .into_iter()
             .map(|r| verified(&keys, r))
             .collect::<anyhow::Result<Vec<_>>>()?;

@@ -1,6 +1,6 @@
 //! Per-entry work that needs no other entry, run in parallel: parsing the bundle entry,
-//! decoding the entry bytes and hashing the leaf. Also the signature jobs and how one
-//! batch of them is checked ([`super::signatures`] runs the batches).
+//! decoding the entry bytes and hashing the leaf. Also the signature jobs
+//! ([`super::signatures`] runs them in batches).
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -225,7 +225,7 @@ pub(super) struct SigJob {
 }
 
 impl SigJob {
-    fn strict(&self) -> Result<(), Failure> {
+    pub(super) fn strict(&self) -> Result<(), Failure> {
         self.key
             .verify_strict(&self.message, &self.signature)
             .map_err(|_| {
@@ -237,28 +237,6 @@ impl SigJob {
                 .in_stream(&self.stream, self.revision)
             })
     }
-}
-
-/// Checks one batch; the first failure in it and its position, if any.
-///
-/// The batch goes through `ed25519_dalek::verify_batch`; if that fails, it is re-checked one
-/// signature at a time with `verify_strict` to name the culprit. So is a batch holding an
-/// `R` that `verify_strict` refuses on its encoding alone (see [`super::strict_r`]), which
-/// the batch equation would let through. With `strict`, every signature is checked with
-/// `verify_strict` (see docs/verify.md for the difference).
-pub(super) fn check_batch(batch: &[SigJob], strict: bool) -> Option<(usize, Failure)> {
-    if !strict && !batch.iter().any(|j| super::strict_r::refused(&j.signature)) {
-        let msgs: Vec<&[u8]> = batch.iter().map(|j| j.message.as_slice()).collect();
-        let sigs: Vec<Signature> = batch.iter().map(|j| j.signature).collect();
-        let keys: Vec<VerifyingKey> = batch.iter().map(|j| j.key).collect();
-        if ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok() {
-            return None;
-        }
-    }
-    batch
-        .iter()
-        .enumerate()
-        .find_map(|(i, j)| j.strict().err().map(|f| (i, f)))
 }
 
 #[cfg(test)]

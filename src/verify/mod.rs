@@ -8,6 +8,7 @@
 //! (`signatures::Signatures`): batches verified on a pool of their own, without waiting
 //! for one chunk's signatures before the next chunk.
 
+mod batch;
 mod buffers;
 mod entry;
 mod proofs;
@@ -24,9 +25,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use rayon::prelude::*;
 
+pub use batch::holds as batch_holds;
 pub use report::{Check, Failure, Kind, Report};
 pub use sample::{signature_sample, SignatureSample};
-pub use signatures::BATCH;
+pub use signatures::{grouped_as_verified, BATCH};
 pub use stream::{verify_reader, verify_reader_pausing, wait_for_freeing};
 
 use crate::bundle::read::{Item, RawChunk, ReadError};

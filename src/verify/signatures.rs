@@ -1,5 +1,6 @@
-//! The signature stage: jobs from the in-order replay are cut into batches of [`BATCH`] and
-//! verified on a pool of their own, while this thread goes on preparing and replaying the
+//! The signature stage: jobs from the in-order replay are gathered in windows of
+//! [`WINDOW`] batches, grouped by key (so that [`super::batch`] can coalesce each key's
+//! terms), cut into batches of [`BATCH`] and verified on a pool of their own, while this thread goes on preparing and replaying the
 //! next entries. Nothing waits for a chunk's signatures before the next chunk is read; the
 //! number of batches in flight is bounded, so memory is too.
 //!
@@ -13,7 +14,8 @@ use std::sync::OnceLock;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::entry::{check_batch, SigJob};
+use super::batch::{self, Queued};
+use super::entry::SigJob;
 use super::report::Failure;
 use super::sample::SignatureSample;
 
@@ -23,10 +25,16 @@ use super::sample::SignatureSample;
 /// 125k/s in batches of 128, 137k/s of 256, 143k/s of 512 and 150k/s of 1024. A failing
 /// batch is re-checked one signature at a time (about 50 ms for 1024) to name the culprit.
 pub const BATCH: usize = 1024;
-/// Batches queued or running at a time, at least: enough that the pool never waits for the
-/// replay, few enough that their jobs (about 1.5 KB each, the message included) stay near
-/// 12 MB. Twice the pool's threads on a larger machine.
-const IN_FLIGHT: usize = 8;
+/// Batches whose jobs are grouped by key together. A batch of 1024 consecutive entries of a
+/// log written by 300 caseworkers holds ~150 keys (each case's three caseworkers); grouped
+/// over eight batches, ~40, and the raw coalesced rate is within 3% of one key's.
+/// Memory: eight batches of jobs waiting (~12 MB).
+const WINDOW: usize = 8;
+/// Batches queued or running at a time, at least: two windows, so that the pool does not
+/// run dry while the replay fills the next window (with one, verification took ~2%
+/// longer here); their jobs (about 1.5 KB each, the message included) stay near 24 MB. Twice
+/// the pool's threads on a larger machine.
+const IN_FLIGHT: usize = 2 * WINDOW;
 /// The smallest piece a last, partial batch is split into so that all cores share it (a
 /// case bundle holds fewer than [`BATCH`] signatures).
 const SMALLEST_PIECE: usize = 128;
@@ -55,7 +63,7 @@ struct Checked {
 pub(super) struct Signatures {
     strict: bool,
     /// Jobs not yet in a batch.
-    pending: Vec<SigJob>,
+    pending: Vec<Queued>,
     /// Jobs pushed so far.
     pushed: u64,
     in_flight: usize,
@@ -75,7 +83,7 @@ impl Signatures {
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
         Self {
             strict,
-            pending: Vec::with_capacity(BATCH),
+            pending: Vec::with_capacity(WINDOW * BATCH),
             pushed: 0,
             in_flight: 0,
             done_tx,
@@ -95,21 +103,39 @@ impl Signatures {
                 sample.push((job.message.clone(), job.signature, job.key));
             }
         }
-        self.pending.push(job);
-        if self.pending.len() >= BATCH {
-            let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
+        self.pending.push(Queued {
+            seq: self.pushed,
+            job,
+        });
+        self.pushed += 1;
+        if self.pending.len() >= WINDOW * BATCH {
+            self.send_window();
+        }
+    }
+
+    /// Groups the pending jobs by key and sends them in batches.
+    fn send_window(&mut self) {
+        let mut window = std::mem::replace(&mut self.pending, Vec::with_capacity(WINDOW * BATCH));
+        group_by_key(&mut window);
+        // Each job moved once (a job is ~330 bytes; `split_off` would copy the rest of the
+        // window for every batch).
+        let mut jobs = window.into_iter();
+        loop {
+            let batch: Vec<Queued> = jobs.by_ref().take(BATCH).collect();
+            if batch.is_empty() {
+                return;
+            }
             self.send(batch);
             self.wait_until(IN_FLIGHT.max(2 * pool().current_num_threads()));
         }
     }
 
-    fn send(&mut self, batch: Vec<SigJob>) {
-        let (strict, done, first) = (self.strict, self.done_tx.clone(), self.pushed);
-        self.pushed += batch.len() as u64;
+    fn send(&mut self, batch: Vec<Queued>) {
+        let (strict, done) = (self.strict, self.done_tx.clone());
         self.in_flight += 1;
         pool().spawn(move || {
             let checked =
-                std::panic::catch_unwind(AssertUnwindSafe(|| check_batch(&batch, strict)));
+                std::panic::catch_unwind(AssertUnwindSafe(|| batch::check(&batch, strict)));
             let (failure, panic) = match checked {
                 Ok(failure) => (failure, None),
                 Err(panic) => (None, Some(panic)),
@@ -117,7 +143,7 @@ impl Signatures {
             // The receiver outlives every batch it waits for; one nobody waits for is moot.
             let _ = done.send(Checked {
                 signatures: batch.len() as u64,
-                failure: failure.map(|(at, f)| (first + at as u64, f)),
+                failure,
                 panic,
             });
         });
@@ -151,9 +177,11 @@ impl Signatures {
         }
     }
 
-    /// Waits for every batch sent so far (a paused benchmark must leave no work running);
-    /// whether a signature failed.
+    /// Sends what is pending and waits for every batch (a paused benchmark must leave no
+    /// work running, and have verified every signature handed over); whether a signature
+    /// failed.
     pub fn drain(&mut self) -> bool {
+        self.send_window();
         self.wait_until(0);
         self.failure.is_some()
     }
@@ -163,10 +191,11 @@ impl Signatures {
     /// entries before it, if any; then every signature before it has verified.
     pub fn finish(&mut self) -> Option<(u64, Failure)> {
         let mut rest = std::mem::take(&mut self.pending);
+        group_by_key(&mut rest);
         let piece = rest
             .len()
             .div_ceil(pool().current_num_threads())
-            .max(SMALLEST_PIECE);
+            .clamp(SMALLEST_PIECE, BATCH);
         while rest.len() > piece {
             let tail = rest.split_off(piece);
             self.send(std::mem::replace(&mut rest, tail));
@@ -190,6 +219,23 @@ impl Signatures {
     }
 }
 
+/// Signatures grouped by key in windows, as the stage groups its jobs before cutting
+/// batches: for a raw reference measured over the verifier's own batches.
+pub fn grouped_as_verified(sample: &[SignatureSample]) -> Vec<SignatureSample> {
+    let mut grouped = sample.to_vec();
+    for window in grouped.chunks_mut(WINDOW * BATCH) {
+        window.sort_by(|a, b| a.2.as_bytes().cmp(b.2.as_bytes()));
+    }
+    grouped
+}
+
+/// Orders jobs by key, each key's in the order they were pushed. Sorts the keys with their
+/// places, then moves each job once (a merge sort of the jobs themselves moved each ~12
+/// times, 2.5% of the verifier's time).
+fn group_by_key(jobs: &mut [Queued]) {
+    jobs.sort_by_cached_key(|q| *q.job.key.as_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use ed25519_dalek::{Signer, SigningKey};
@@ -199,9 +245,17 @@ mod tests {
 
     /// `n` jobs signed by one key, in log order, with the signatures at `forged` broken.
     fn jobs(n: usize, forged: &[usize]) -> Vec<SigJob> {
-        let key = SigningKey::from_bytes(&[7; 32]);
+        jobs_by(n, 1, forged)
+    }
+
+    /// `n` jobs signed by `keys` keys in turn, in log order, the ones at `forged` broken.
+    fn jobs_by(n: usize, keys: usize, forged: &[usize]) -> Vec<SigJob> {
+        let keys: Vec<SigningKey> = (0..keys)
+            .map(|k| SigningKey::from_bytes(&[k as u8 + 7; 32]))
+            .collect();
         (0..n)
             .map(|i| {
+                let key = &keys[i % keys.len()];
                 let message = format!("entry {i}").into_bytes();
                 let signed = if forged.contains(&i) {
                     b"other"
@@ -275,5 +329,51 @@ mod tests {
             failure.map(|(before, f)| (before, f.index)),
             Some((600, Some(600)))
         );
+    }
+
+    #[test]
+    fn jobs_grouped_by_key_still_report_the_first_failure_in_log_order() {
+        // Five keys in turn: grouping a window by key sends each key's jobs (about 820)
+        // together, so the forgeries at 3 (key 3) and 4001 (key 1) are in different
+        // batches, whichever comes back first, and the one at n - 2 in the partial window.
+        let n = WINDOW * BATCH + 700;
+        for strict in [false, true] {
+            let (s, failure) = run(jobs_by(n, 5, &[4001, 3, 4003, n - 2]), strict);
+            let (before, f) = failure.expect("forged signatures found");
+            assert_eq!((before, f.index, f.revision), (3, Some(3), Some(3)));
+            assert_eq!(s.pushed, n as u64);
+        }
+        // Within one batch: two keys, whichever sorts first, one of these puts the lower
+        // forgery after the other in the batch.
+        for forged in [[2, 39], [3, 38]] {
+            let (_, failure) = run(jobs_by(40, 2, &forged), false);
+            let lower = forged[0].min(forged[1]) as u64;
+            assert_eq!(
+                failure.map(|(b, f)| (b, f.index)),
+                Some((lower, Some(lower)))
+            );
+        }
+        // Every signature of a valid window and a partial one verifies.
+        let (s, failure) = run(jobs_by(n, 5, &[]), false);
+        assert!(failure.is_none());
+        assert_eq!(s.verified(), n as u64);
+    }
+
+    #[test]
+    fn a_window_is_grouped_by_key_in_the_order_pushed() {
+        let mut window: Vec<Queued> = jobs_by(40, 3, &[])
+            .into_iter()
+            .enumerate()
+            .map(|(i, job)| Queued { seq: i as u64, job })
+            .collect();
+        group_by_key(&mut window);
+        for pair in window.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            let order = a.job.key.as_bytes().cmp(b.job.key.as_bytes());
+            assert!(order.is_lt() || (order.is_eq() && a.seq < b.seq));
+        }
+        let keys: std::collections::HashSet<_> =
+            window.iter().map(|q| *q.job.key.as_bytes()).collect();
+        assert_eq!(keys.len(), 3);
     }
 }

@@ -31,6 +31,10 @@ use crate::verify::{signature_sample, verify_reader_pausing, Options, SignatureS
 
 /// Submitting threads: the writer groups their requests into shared commits.
 const SUBMITTERS: usize = 32;
+/// Caseworkers sign in threes, one per agency of a case: 300 caseworkers, each case's by
+/// one three of them, as in a network of agencies (the verifier coalesces each key's terms
+/// in a batch, so the number of keys matters).
+const TRIOS: usize = 100;
 /// Signatures in the raw-rate reference.
 const RAW_SAMPLE: usize = 1 << 16;
 
@@ -69,7 +73,7 @@ fn submit(
 }
 
 /// Fills a data directory with a realistic log of about `entries` events (the registry,
-/// then 20-event cases from many caseworkers at once, as `bench-cases` generates them),
+/// then 20-event cases from 300 caseworkers at once, as `bench-cases` generates them),
 /// written through the ledger's own writer with its rules; returns the raw-rate sample.
 fn fill(dir: &std::path::Path, entries: usize) -> anyhow::Result<Vec<SignatureSample>> {
     let clock = Arc::new(SystemClock);
@@ -77,8 +81,12 @@ fn fill(dir: &std::path::Path, entries: usize) -> anyhow::Result<Vec<SignatureSa
     let admin = KeyFile::read(std::path::Path::new(&report.admin_key_file))?;
     let (ledger, _) = datadir::open(dir, clock)?;
     let mut keys = vec![admin];
-    for p in ["cw-owner", "cw-legal", "cw-clinic"] {
-        keys.push(KeyFile::generate(PrincipalId::parse(p)?));
+    for trio in 0..TRIOS {
+        for agency in ["owner", "legal", "clinic"] {
+            keys.push(KeyFile::generate(PrincipalId::parse(&format!(
+                "cw-{agency}-{trio}"
+            ))?));
+        }
     }
     // The first admin is registered at init already.
     for event in bench_cases::registry(&keys).iter().skip(1) {
@@ -98,8 +106,10 @@ fn fill(dir: &std::path::Path, entries: usize) -> anyhow::Result<Vec<SignatureSa
                             return Ok(());
                         }
                         let stream = format!("case-{}", CaseId::random());
-                        let got =
-                            submit(&ledger, &keys, &bench_cases::case_events(&stream, &until))?;
+                        let trio = n % TRIOS;
+                        let coordinator = keys[3 * trio + 1].principal.to_string();
+                        let events = bench_cases::case_events(&stream, &until, trio, &coordinator);
+                        let got = submit(&ledger, &keys, &events)?;
                         let mut sample = sample.lock().expect("sample");
                         let room = RAW_SAMPLE.saturating_sub(sample.len());
                         sample.extend(got.into_iter().take(room));
@@ -177,9 +187,17 @@ const WINDOW: StdDuration = StdDuration::from_secs(1);
 /// `WINDOW`): enough that waiting for a pass's last batch costs little.
 const PASS_BATCHES: usize = 4;
 
-/// The raw reference, measured in windows: raw batch verification on all cores, in the
+/// A batch equation: `ed25519_dalek::verify_batch`, or the verifier's own.
+type Equation = fn(&[&[u8]], &[Signature], &[VerifyingKey]) -> bool;
+
+fn dalek(msgs: &[&[u8]], sigs: &[Signature], keys: &[VerifyingKey]) -> bool {
+    ed25519_dalek::verify_batch(msgs, sigs, keys).is_ok()
+}
+
+/// A raw reference, measured in windows: raw batch verification on all cores, in the
 /// verifier's batch size, over the sample in turn.
 struct RawWindows<'a> {
+    equation: Equation,
     sample: &'a [SignatureSample],
     at: usize,
     sigs: u64,
@@ -188,8 +206,9 @@ struct RawWindows<'a> {
 }
 
 impl<'a> RawWindows<'a> {
-    fn new(sample: &'a [SignatureSample]) -> Self {
+    fn new(equation: Equation, sample: &'a [SignatureSample]) -> Self {
         Self {
+            equation,
             sample,
             at: 0,
             sigs: 0,
@@ -204,11 +223,12 @@ impl<'a> RawWindows<'a> {
         while started.elapsed() < WINDOW {
             let pass = BATCH * PASS_BATCHES * rayon::current_num_threads();
             let end = (self.at + pass).min(self.sample.len());
+            let equation = self.equation;
             self.sample[self.at..end].par_chunks(BATCH).for_each(|c| {
                 let msgs: Vec<&[u8]> = c.iter().map(|s| s.0.as_slice()).collect();
                 let sigs: Vec<Signature> = c.iter().map(|s| s.1).collect();
                 let keys: Vec<VerifyingKey> = c.iter().map(|s| s.2).collect();
-                ed25519_dalek::verify_batch(&msgs, &sigs, &keys).expect("valid signatures");
+                assert!(equation(&msgs, &sigs, &keys), "valid signatures");
             });
             sigs += (end - self.at) as u64;
             self.at = if end == self.sample.len() { 0 } else { end };
@@ -232,6 +252,9 @@ struct Measured {
     raw_sigs: u64,
     raw_s: f64,
     raw_windows: Vec<f64>,
+    /// The verifier's own batch equation, raw, over the sample grouped as it groups.
+    same_sigs: u64,
+    same_s: f64,
 }
 
 impl Measured {
@@ -239,6 +262,7 @@ impl Measured {
         let verify_s: f64 = self.slices.iter().map(|s| s.1).sum();
         let rate = self.entries as f64 / verify_s;
         let raw = self.raw_sigs as f64 / self.raw_s;
+        let same = self.same_sigs as f64 / self.same_s;
         // Each slice against the mean of the windows on either side of it, for the spread.
         // A last slice of no entries (the count a multiple of the slice) holds only the
         // final checks: its time counts above, it has no rate of its own.
@@ -261,6 +285,7 @@ impl Measured {
             "slice_ratio_min": slices.first(), "slice_ratio_median": slices.get(slices.len() / 2),
             "slice_ratio_max": slices.last(),
             "cores": rayon::current_num_threads(), "ratio": rate / raw, "target_ratio": 0.8,
+            "same_equation_per_s": same, "ratio_same_equation": rate / same,
         })
     }
 }
@@ -271,15 +296,18 @@ fn measure(
     sample: &[SignatureSample],
 ) -> anyhow::Result<Measured> {
     let bytes = std::fs::metadata(path)?.len();
-    let mut raw = RawWindows::new(sample);
+    let mut raw = RawWindows::new(dalek, sample);
+    let grouped = crate::verify::grouped_as_verified(sample);
+    let mut same = RawWindows::new(crate::verify::batch_holds, &grouped);
     let mut slices = Vec::new();
     eprintln!(
-        "verifying the bundle ({} MB), with a {} s window of raw batch verification before \
-         every {SLICE} entries and after the last...",
+        "verifying the bundle ({} MB), with {} s windows of raw batch verification (dalek's, \
+         then the verifier's own equation) before every {SLICE} entries and after the last...",
         bytes >> 20,
         WINDOW.as_secs()
     );
     raw.window();
+    same.window();
     let (mut started, mut done) = (Instant::now(), 0);
     let report = verify_reader_pausing(
         std::fs::File::open(path)?,
@@ -290,6 +318,7 @@ fn measure(
             slices.push((position - done, started.elapsed().as_secs_f64()));
             done = position;
             raw.window();
+            same.window();
             started = Instant::now();
         },
     );
@@ -303,6 +332,7 @@ fn measure(
     // freeing would overlap the last raw window.
     crate::verify::wait_for_freeing();
     raw.window();
+    same.window();
     Ok(Measured {
         entries: report.entries,
         bytes,
@@ -310,5 +340,7 @@ fn measure(
         raw_sigs: raw.sigs,
         raw_s: raw.time.as_secs_f64(),
         raw_windows: raw.rates,
+        same_sigs: same.sigs,
+        same_s: same.time.as_secs_f64(),
     })
 }
