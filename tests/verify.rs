@@ -144,12 +144,13 @@ fn a_signature_by_another_key_fails_as_a_signature_at_that_entry() {
         .worker
         .key
         .sign(&envelope::pae(envelope::PAYLOAD_TYPE, &bytes));
-    assert_signature_refused_at_6(w, stream, wire, &forged.to_bytes());
+    assert_signature_refused_next(w, stream, wire, &forged.to_bytes());
 }
 
-/// Puts `wire` with signature `sig` at index 6 on `stream`, a lawful entry after it, and
-/// checks both verification modes refuse the signature at index 6.
-fn assert_signature_refused_at_6(
+/// Puts `wire` with signature `sig` as the next entry (index 6 in a fresh world) on
+/// `stream`, a lawful entry after it, and checks both verification modes refuse the
+/// signature at that index.
+fn assert_signature_refused_next(
     mut w: common::World,
     stream: &str,
     mut wire: envelope::WireEnvelope,
@@ -157,7 +158,8 @@ fn assert_signature_refused_at_6(
 ) {
     use base64::Engine;
     wire.signatures[0].sig = base64::engine::general_purpose::STANDARD.encode(sig);
-    let entry = encode(stream, 0, &format_time(&w.log.time(6)), &wire);
+    let at = w.log.entries.len() as u64;
+    let entry = encode(stream, 0, &format_time(&w.log.time(at)), &wire);
     w.log.entries.push(String::from_utf8(entry).expect("utf-8"));
     w.log.append(
         &w.admin,
@@ -171,7 +173,7 @@ fn assert_signature_refused_at_6(
             require_full: false,
         };
         let r = verify_bundle(&w.log.bundle(), &w.log.signer.verifier(), opts);
-        assert_fails_at(&r, 6, Check::Signature);
+        assert_fails_at(&r, at, Check::Signature);
     }
 }
 
@@ -401,6 +403,73 @@ fn a_signature_only_batch_verification_accepts_fails_as_a_signature() {
         assert!(ed25519_dalek::verify_batch(&[message.as_slice()], &[sig], &[vk]).is_ok());
         assert!(vk.verify_strict(&message, &sig).is_err());
         let wire = envelope::sign(&bytes, &w.admin.key);
-        assert_signature_refused_at_6(w, stream, wire, &sig.to_bytes());
+        assert_signature_refused_next(w, stream, wire, &sig.to_bytes());
     }
+}
+
+/// A key with a small-order component: the holder's scalar `a` and the key `a·B + T`, T of
+/// order 8. Not weak (not small-order), so the rules let it be registered.
+fn key_with_torsion() -> (curve25519_dalek::Scalar, [u8; 32]) {
+    use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT as B, EIGHT_TORSION};
+    use curve25519_dalek::scalar::{clamp_integer, Scalar};
+    let a = Scalar::from_bytes_mod_order(clamp_integer([0x5a; 32]));
+    (a, (a * B + EIGHT_TORSION[1]).compress().to_bytes())
+}
+
+#[test]
+fn a_signature_under_a_key_with_a_small_order_component_is_checked_strictly() {
+    use base64::engine::general_purpose::STANDARD as B64;
+    use base64::Engine;
+    use curve25519_dalek::constants::ED25519_BASEPOINT_POINT as B;
+    use curve25519_dalek::Scalar;
+    use sha2::{Digest, Sha512};
+    let mut w = world();
+    let (a, public) = key_with_torsion();
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&public).expect("a point");
+    assert!(!vk.is_weak());
+    w.log.append(
+        &w.admin,
+        "principal.registered",
+        "principal-admin-t",
+        json!({"agency": "operator", "roles": ["admin"], "public_key": B64.encode(public)}),
+    );
+    let at = w.log.entries.len() as u64;
+    let stream = "agency-by-t";
+    // The holder signs as Ed25519 does (R = r·B, s = r + k·a); `verify_strict` refuses the
+    // signature unless k·T happens to vanish (one time in eight): take one it refuses.
+    let (bytes, sig) = (0u8..)
+        .find_map(|n| {
+            let payload = client::payload(
+                "agency.registered",
+                stream,
+                "admin-t",
+                agency("t"),
+                w.log.time(at),
+            );
+            let bytes = serde_json::to_vec(&payload).expect("json");
+            let message = envelope::pae(envelope::PAYLOAD_TYPE, &bytes);
+            let r = Scalar::from_hash(Sha512::new().chain_update([n]).chain_update(&message));
+            let big_r = (r * B).compress();
+            let k = Scalar::from_hash(
+                Sha512::new()
+                    .chain_update(big_r.as_bytes())
+                    .chain_update(public)
+                    .chain_update(&message),
+            );
+            let mut sig = [0u8; 64];
+            sig[..32].copy_from_slice(big_r.as_bytes());
+            sig[32..].copy_from_slice((r + k * a).as_bytes());
+            let strict = vk.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&sig));
+            strict.is_err().then_some((bytes, sig))
+        })
+        .expect("a signature verify_strict refuses");
+    let wire = envelope::WireEnvelope {
+        payload_type: envelope::PAYLOAD_TYPE.to_owned(),
+        payload: B64.encode(&bytes),
+        signatures: vec![envelope::WireSignature {
+            keyid: caseledger::domain::KeyId::of(&public).to_string(),
+            sig: String::new(),
+        }],
+    };
+    assert_signature_refused_next(w, stream, wire, &sig);
 }

@@ -220,6 +220,8 @@ pub(super) struct SigJob {
     pub stream: String,
     pub revision: u64,
     pub key: VerifyingKey,
+    /// Whether `key` has no small-order component (see [`super::batch`]).
+    pub key_torsion_free: bool,
     pub message: Vec<u8>,
     pub signature: Signature,
 }

@@ -9,7 +9,7 @@
 //! the entry's real index, so entry 0 is judged as genesis and nothing else is. Entries of
 //! other cases are omitted; case rules never read another case.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -33,6 +33,9 @@ pub(super) struct Replay {
     pub cases: BTreeSet<String>,
     /// Entries that passed every in-order check.
     pub entries: u64,
+    /// Whether each signing key met so far has no small-order component (a scalar
+    /// multiplication per key, not per signature; see [`super::batch`]).
+    torsion_free: HashMap<[u8; 32], bool>,
 }
 
 impl Replay {
@@ -115,11 +118,16 @@ impl Replay {
             .map(|k| k.key)
             .ok_or_else(|| fail(Check::Signature, format!("no key {keyid} is registered")))?;
         let signature = *d.envelope.signature();
+        let key_torsion_free = *self
+            .torsion_free
+            .entry(*key.as_bytes())
+            .or_insert_with(|| key.to_edwards().is_torsion_free());
         Ok(SigJob {
             index,
             revision: d.revision,
             stream: std::mem::take(&mut p.decoded.stream),
             key,
+            key_torsion_free,
             message: p.decoded.envelope.take_signed_message(),
             signature,
         })

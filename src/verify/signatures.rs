@@ -19,9 +19,10 @@ use super::entry::SigJob;
 use super::report::Failure;
 use super::sample::SignatureSample;
 
-/// Signatures per `verify_batch` call. From about 95 signatures on, the multiscalar
+/// Signatures per batch. From about 95 signatures on, the multiscalar
 /// multiplication inside switches from Straus's method to Pippenger's, which costs less per
-/// point as the batch grows: on 2 cores the raw rate was about 100k/s in batches of 64,
+/// point as the batch grows: on 2 cores the raw rate of ed25519-dalek's `verify_batch` was
+/// about 100k/s in batches of 64,
 /// 125k/s in batches of 128, 137k/s of 256, 143k/s of 512 and 150k/s of 1024. A failing
 /// batch is re-checked one signature at a time (about 50 ms for 1024) to name the culprit.
 pub const BATCH: usize = 1024;
@@ -117,11 +118,15 @@ impl Signatures {
     fn send_window(&mut self) {
         let mut window = std::mem::replace(&mut self.pending, Vec::with_capacity(WINDOW * BATCH));
         group_by_key(&mut window);
-        // Each job moved once (a job is ~330 bytes; `split_off` would copy the rest of the
-        // window for every batch).
-        let mut jobs = window.into_iter();
+        self.send_in_batches(window, BATCH);
+    }
+
+    /// Sends `jobs` in batches of `size`, waiting while too many are in flight. Each job is
+    /// moved once (a job is ~330 bytes; `split_off` would copy the rest for every batch).
+    fn send_in_batches(&mut self, jobs: Vec<Queued>, size: usize) {
+        let mut jobs = jobs.into_iter();
         loop {
-            let batch: Vec<Queued> = jobs.by_ref().take(BATCH).collect();
+            let batch: Vec<Queued> = jobs.by_ref().take(size).collect();
             if batch.is_empty() {
                 return;
             }
@@ -156,7 +161,7 @@ impl Signatures {
         }
         match c.failure {
             Some((at, f)) => {
-                if self.failure.as_ref().is_none_or(|(_, g)| f.index < g.index) {
+                if self.failure.as_ref().is_none_or(|(seq, _)| at < *seq) {
                     self.failure = Some((at, f));
                 }
             }
@@ -196,13 +201,7 @@ impl Signatures {
             .len()
             .div_ceil(pool().current_num_threads())
             .clamp(SMALLEST_PIECE, BATCH);
-        while rest.len() > piece {
-            let tail = rest.split_off(piece);
-            self.send(std::mem::replace(&mut rest, tail));
-        }
-        if !rest.is_empty() {
-            self.send(rest);
-        }
+        self.send_in_batches(rest, piece);
         self.wait_until(0);
         self.failure.take()
     }
@@ -267,6 +266,7 @@ mod tests {
                     stream: "agency-a".into(),
                     revision: i as u64,
                     key: key.verifying_key(),
+                    key_torsion_free: true,
                     signature: key.sign(signed),
                     message,
                 }
@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn jobs_grouped_by_key_still_report_the_first_failure_in_log_order() {
-        // Five keys in turn: grouping a window by key sends each key's jobs (about 820)
+        // Five keys in turn: grouping a window by key sends each key's jobs (about 1640)
         // together, so the forgeries at 3 (key 3) and 4001 (key 1) are in different
         // batches, whichever comes back first, and the one at n - 2 in the partial window.
         let n = WINDOW * BATCH + 700;

@@ -1,13 +1,13 @@
 //! What `verify_strict` refuses in a signature's `R` before it checks any equation, checked
 //! on the encoding alone so that a batch can be screened without decompressing a point.
 //!
-//! `ed25519_dalek::verify_batch` accepts a small-order `R` and a non-canonical encoding of
-//! `R` when the equation holds; `verify_strict` (the server's check, DESIGN §1) refuses
-//! both. A batch holding such an `R` is therefore checked one signature at a time with
-//! `verify_strict`. Screening only ever sends a batch to the strict path, so a wrong answer
-//! here could cost time, never a wrong verdict. The one difference left between the two
-//! predicates (an `R` off by a small-order point, whose torsion the batch's coefficients
-//! happen to cancel) is in docs/verify.md.
+//! The batch equation (see [`super::batch`]) accepts a small-order `R` and a non-canonical
+//! encoding of `R` when the rest holds; `verify_strict` (the server's check, DESIGN §1)
+//! refuses both. A batch holding such an `R` is therefore checked one signature at a time
+//! with `verify_strict`. Screening only ever sends a batch to the strict path, so a wrong
+//! answer here could cost time, never a wrong verdict. The one difference left between the
+//! two predicates (an `R` with a small-order component, which the cofactored equation
+//! ignores) is in docs/verify.md.
 
 use std::sync::LazyLock;
 
