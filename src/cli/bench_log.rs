@@ -239,12 +239,13 @@ pub fn bench_log(args: BenchLogArgs) -> anyhow::Result<()> {
     for g in append["groups"].as_array().into_iter().flatten() {
         let f = |lane: &str, key: &str| g[lane][key].as_f64().unwrap_or(0.0);
         println!(
-            "append, groups of {}: {:.0}/s bare; checkpoint every group {:.0}/s ({:+.1}% total, {:+.1}% median); under load {:.0}/s ({:+.1}% total, {:+.1}% median, {} checkpoints for {} groups) (target < 15%)",
+            "append, groups of {}: {:.0}/s bare; checkpoint every group {:.0}/s ({:+.1}% total, {:+.1}% median); under load {:.0}/s ({:+.1}% total, {:+.1}% median, {} checkpoints for {} groups) (target < 15%); control, bare again: {:+.1}% total, {:+.1}% median (the disk's noise)",
             g["group_size"], g["plain_per_s"].as_f64().unwrap_or(0.0),
             f("every_group", "per_s"), f("every_group", "slowdown_pct"),
             f("every_group", "median_slowdown_pct"),
             f("under_load", "per_s"), f("under_load", "slowdown_pct"),
-            f("under_load", "median_slowdown_pct"), g["under_load"]["checkpoints"], g["groups"]
+            f("under_load", "median_slowdown_pct"), g["under_load"]["checkpoints"], g["groups"],
+            f("control", "slowdown_pct"), f("control", "median_slowdown_pct")
         );
     }
     Ok(())
