@@ -401,6 +401,11 @@ fn a_signature_only_batch_verification_accepts_fails_as_a_signature() {
         // The gap this closes: the batch equation holds, the strict check refuses.
         let vk = w.admin.key.verifying_key();
         assert!(ed25519_dalek::verify_batch(&[message.as_slice()], &[sig], &[vk]).is_ok());
+        assert!(caseledger::verify::batch_holds(
+            &[message.as_slice()],
+            &[sig],
+            &[vk]
+        ));
         assert!(vk.verify_strict(&message, &sig).is_err());
         let wire = envelope::sign(&bytes, &w.admin.key);
         assert_signature_refused_next(w, stream, wire, &sig.to_bytes());

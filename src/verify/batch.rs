@@ -10,16 +10,18 @@
 //! machine, relative to `ed25519_dalek::verify_batch`: 1.55× with one key, 1.33× with 256,
 //! 1.07× with 512, 0.80× when all are distinct, since zebra decompresses each key once per
 //! batch. A batch with mostly distinct keys does not occur in a real log; one equation for
-//! all keeps the verdict on a bundle independent of how it was cut into batches.)
+//! all, with [`check`] judging each signature by one predicate, keeps the verdict on a
+//! bundle independent of how it was cut into batches.)
 //!
 //! What the equation accepts that `verify_strict` (the server's check, DESIGN §1) refuses:
 //! multiplying by the cofactor 8 removes every small-order component, so
-//! - a small-order or non-canonically encoded `R` would pass: screened before, such a batch
-//!   goes to `verify_strict` (see [`super::strict_r`]);
+//! - a small-order or non-canonically encoded `R` would pass: screened before, such a
+//!   signature goes to `verify_strict` (see [`super::strict_r`]);
 //! - a key with a small-order component (a registered key is never small-order, the rules
 //!   refuse weak keys, but a prime-order point plus a small-order one is not weak) would let
 //!   every signature under it pass: a job carries whether its key is torsion-free (computed
-//!   once per key by the replay), and a batch holding any other key goes to `verify_strict`;
+//!   once per key by the replay), and a signature under any other key goes to
+//!   `verify_strict`;
 //! - an `R` with a small-order component (R' + T, where `verify_strict` needs exactly R')
 //!   passes. Only the key's holder can make one (R' must still satisfy the equation); telling
 //!   it apart would cost a scalar multiplication per signature. See docs/verify.md.
@@ -60,27 +62,45 @@ pub(super) struct Queued {
 
 /// Checks one batch; of its failures, the one pushed first, with its place.
 ///
-/// The batch goes through [`holds`]; if that fails, every signature is re-checked with
-/// `verify_strict` to name the culprit. So is a batch holding an `R` that `verify_strict`
-/// refuses on its encoding alone (see [`super::strict_r`]) or a key with a small-order
-/// component, which the batch equation would let through. With `strict`, every signature
-/// is checked with `verify_strict` (see docs/verify.md for the difference).
+/// Each signature is judged by one predicate whatever batch it is in, so the verdict on a
+/// bundle does not depend on how it was cut into batches: a signature whose `R` fails the
+/// screen (see [`super::strict_r`]) or whose key has a small-order component, which the
+/// batch equation would let through, by `verify_strict`; every other one by the batch
+/// equation, and when a batch of them fails, one at a time by the same cofactored equation
+/// to name the culprits. With `strict`, every signature is checked with `verify_strict`
+/// (see docs/verify.md for the difference).
 pub(super) fn check(batch: &[Queued], strict: bool) -> Option<(u64, Failure)> {
-    let screened =
-        |q: &Queued| q.job.key_torsion_free && !super::strict_r::refused(&q.job.signature);
-    if !strict && batch.iter().all(screened) {
-        let msgs: Vec<&[u8]> = batch.iter().map(|q| q.job.message.as_slice()).collect();
-        let sigs: Vec<Signature> = batch.iter().map(|q| q.job.signature).collect();
-        let keys: Vec<VerifyingKey> = batch.iter().map(|q| q.job.key).collect();
-        if holds(&msgs, &sigs, &keys) {
-            return None;
-        }
+    let failures = |jobs: &[&Queued], judge: fn(&SigJob) -> Result<(), Failure>| {
+        jobs.iter()
+            .filter_map(|q| judge(&q.job).err().map(|f| (q.seq, f)))
+            .collect::<Vec<_>>()
+    };
+    let all: Vec<&Queued> = batch.iter().collect();
+    if strict {
+        return first(failures(&all, SigJob::strict));
     }
-    // A batch is grouped by key, not in log order: the first failure is the lowest place.
-    batch
-        .iter()
-        .filter_map(|q| q.job.strict().err().map(|f| (q.seq, f)))
-        .min_by_key(|(seq, _)| *seq)
+    let (plain, screened): (Vec<&Queued>, Vec<&Queued>) = all
+        .into_iter()
+        .partition(|q| q.job.key_torsion_free && !super::strict_r::refused(&q.job.signature));
+    let mut found = failures(&screened, SigJob::strict);
+    let msgs: Vec<&[u8]> = plain.iter().map(|q| q.job.message.as_slice()).collect();
+    let sigs: Vec<Signature> = plain.iter().map(|q| q.job.signature).collect();
+    let keys: Vec<VerifyingKey> = plain.iter().map(|q| q.job.key).collect();
+    if !plain.is_empty() && !holds(&msgs, &sigs, &keys) {
+        let mut culprits = failures(&plain, SigJob::cofactored);
+        if culprits.is_empty() {
+            // The batch and single forms agree (ZIP 215); should they not, refuse rather
+            // than pass, naming what the server's check refuses.
+            culprits = failures(&plain, SigJob::strict);
+        }
+        found.extend(culprits);
+    }
+    first(found)
+}
+
+/// A batch is grouped by key, not in log order: the first failure is the lowest place.
+fn first(failures: Vec<(u64, Failure)>) -> Option<(u64, Failure)> {
+    failures.into_iter().min_by_key(|(seq, _)| *seq)
 }
 
 #[cfg(test)]
@@ -235,5 +255,22 @@ mod tests {
         assert_eq!((seq, f.index), (17, Some(17)));
         // Without that key the batch passes.
         assert!(check(&queued(signed(40, 4, &[])), false).is_none());
+    }
+
+    #[test]
+    fn each_signature_is_judged_alone_whatever_its_batch_holds() {
+        // An R with a small-order component (passes the batch equation, fails
+        // verify_strict) next to a screened key's signature, then next to a forgery: only
+        // the screened one and the forgery are named, as they would be in any other batch.
+        let mut items = signed(40, 4, &[30]);
+        items.insert(5, with_torsion(11, false, true));
+        items.insert(17, with_torsion(9, true, false));
+        let (seq, _) = check(&queued(items.clone()), false).expect("refused");
+        assert_eq!(seq, 17);
+        items.remove(17);
+        let (seq, _) = check(&queued(items.clone()), false).expect("refused");
+        assert_eq!(seq, 31, "the forgery, moved by the insertion at 5");
+        // With `strict`, the torsioned R is named first.
+        assert_eq!(check(&queued(items), true).map(|(s, _)| s), Some(5));
     }
 }

@@ -227,17 +227,31 @@ pub(super) struct SigJob {
 }
 
 impl SigJob {
+    /// `verify_strict`, the server's check.
     pub(super) fn strict(&self) -> Result<(), Failure> {
         self.key
             .verify_strict(&self.message, &self.signature)
-            .map_err(|_| {
-                Failure::at(
-                    self.index,
-                    Check::Signature,
-                    "the DSSE signature does not verify under the signer's registered key",
-                )
-                .in_stream(&self.stream, self.revision)
+            .map_err(|_| self.failure())
+    }
+
+    /// The single-signature form of the batch equation (ed25519-zebra, cofactored, ZIP 215):
+    /// what the batch equation holds for, one signature at a time.
+    pub(super) fn cofactored(&self) -> Result<(), Failure> {
+        ed25519_zebra::VerificationKey::try_from(self.key.to_bytes())
+            .and_then(|k| {
+                let signature = ed25519_zebra::Signature::from(self.signature.to_bytes());
+                k.verify(&signature, &self.message)
             })
+            .map_err(|_| self.failure())
+    }
+
+    fn failure(&self) -> Failure {
+        Failure::at(
+            self.index,
+            Check::Signature,
+            "the DSSE signature does not verify under the signer's registered key",
+        )
+        .in_stream(&self.stream, self.revision)
     }
 }
 

@@ -70,7 +70,7 @@ pub(super) struct Signatures {
     in_flight: usize,
     done_tx: Sender<Checked>,
     done_rx: Receiver<Checked>,
-    /// The failing signature with the lowest index among the batches back so far, and the
+    /// The failing signature pushed first among the batches back so far, and the
     /// number of jobs pushed before it.
     failure: Option<(u64, Failure)>,
     /// Signatures verified so far.

@@ -3,11 +3,11 @@
 //!
 //! The batch equation (see [`super::batch`]) accepts a small-order `R` and a non-canonical
 //! encoding of `R` when the rest holds; `verify_strict` (the server's check, DESIGN §1)
-//! refuses both. A batch holding such an `R` is therefore checked one signature at a time
-//! with `verify_strict`. Screening only ever sends a batch to the strict path, so a wrong
-//! answer here could cost time, never a wrong verdict. The one difference left between the
-//! two predicates (an `R` with a small-order component, which the cofactored equation
-//! ignores) is in docs/verify.md.
+//! refuses both. A signature with such an `R` is therefore checked with `verify_strict`.
+//! Screening only ever sends a signature to the stricter check (whatever `verify_strict`
+//! accepts, the batch equation accepts too). The one difference left between the two
+//! predicates (an `R` with a small-order component, which the cofactored equation ignores)
+//! is in docs/verify.md.
 
 use std::sync::LazyLock;
 

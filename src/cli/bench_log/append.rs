@@ -158,12 +158,15 @@ const ORDERS: [[usize; 4]; 24] = [
 /// the last group, which empties the queue, signed); and plain again, a control: the
 /// difference between two stores doing the same work is the disk's noise. The sealed
 /// stores are compared with the faster bare one.
-fn compare(size: usize, count: usize, signer: &NoteSigner) -> anyhow::Result<Value> {
+fn compare(size: usize, count: usize, signer: &NoteSigner, run: usize) -> anyhow::Result<Value> {
     let dir = temp_dir("bench-append")?;
-    let mut plain = Lane::open(&dir.join("plain.db"))?;
-    let mut every = Lane::open(&dir.join("sealed.db"))?;
-    let mut paced = Lane::open(&dir.join("paced.db"))?;
-    let mut control = Lane::open(&dir.join("control.db"))?;
+    // The stores are created in one order, and each run gives the roles to other files: a
+    // store's file, not its role, was at times the slow one.
+    let mut stores = (0..4)
+        .map(|f| Lane::open(&dir.join(format!("store-{f}.db"))).map(Some))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut role = |r: usize| stores[(r + run) % 4].take().expect("each store once");
+    let (mut plain, mut every, mut paced, mut control) = (role(0), role(1), role(2), role(3));
     let all = entries(count);
     let mut pacer = CheckpointPacer::default();
     let mut checkpoints = 0;
@@ -202,16 +205,16 @@ fn compare(size: usize, count: usize, signer: &NoteSigner) -> anyhow::Result<Val
     // against the faster of the two bare stores, so that a slow bare store never hides a
     // cost (a slow sealed store still shows one; the median over runs leaves it out).
     let noise = control.slowdown(&mut plain, n);
-    let bare = if control.total < plain.total {
-        &mut control
+    let (reference, bare) = if control.total < plain.total {
+        ("control", &mut control)
     } else {
-        &mut plain
+        ("plain", &mut plain)
     };
     let mut under_load = paced.slowdown(bare, n);
     under_load["checkpoints"] = json!(checkpoints);
     Ok(json!({
         "group_size": size, "entries": count, "groups": groups,
-        "plain_per_s": n / bare.total.as_secs_f64(),
+        "bare_per_s": n / bare.total.as_secs_f64(), "reference": reference,
         "every_group": every.slowdown(bare, n),
         "under_load": under_load,
         "control": noise,
@@ -225,9 +228,8 @@ fn median(v: &mut [Duration]) -> f64 {
 }
 
 /// Runs of the comparison per group size, each on fresh stores. On the build machine's disk
-/// one of four stores doing the same work is now and then 15-25% slower than the others for
-/// a whole run (the control lane shows it), and which one varies from run to run; the
-/// median over runs leaves such a store out.
+/// one of four stores doing the same work is at times 15-20% slower than the others for a
+/// whole run (the control lane shows it); the median run leaves such a run out.
 const RUNS: usize = 3;
 
 /// Runs the comparison for each group size.
@@ -235,40 +237,36 @@ pub(super) fn bench_append(count: usize) -> anyhow::Result<Value> {
     let signer = NoteSigner::generate("bench.local/append")?;
     let mut groups = Vec::new();
     for size in GROUPS {
-        // Fewer single-event commits: each one waits for an fsync.
+        // Fewer single-event commits: each one waits for an fsync. Whole rounds of the 24
+        // lane orders.
         let n = if size == 1 { count.min(512) } else { count };
+        let n = n.max(size).next_multiple_of(ORDERS.len() * size);
         eprintln!("append comparison, groups of {size} ({n} entries per store, {RUNS} runs)...");
         let runs = (0..RUNS)
-            .map(|_| compare(size, n.max(size), &signer))
+            .map(|run| compare(size, n, &signer, run))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        groups.push(median_of_runs(runs));
+        groups.push(median_run(runs));
     }
     Ok(json!({"groups": groups, "target_slowdown_pct": 15.0}))
 }
 
-/// The runs of one group size, each figure the median over the runs; the runs themselves
-/// under `runs`.
-fn median_of_runs(runs: Vec<Value>) -> Value {
-    let mid = |path: &[&str]| -> Value {
-        let mut v: Vec<f64> = runs
-            .iter()
-            .filter_map(|r| path.iter().try_fold(r, |r, k| r.get(*k))?.as_f64())
-            .collect();
-        v.sort_by(f64::total_cmp);
-        v.get(v.len() / 2).map_or(Value::Null, |x| json!(x))
-    };
-    let mut out = runs.first().cloned().unwrap_or(Value::Null);
-    out["plain_per_s"] = mid(&["plain_per_s"]);
-    for lane in ["every_group", "under_load", "control"] {
-        for key in [
-            "per_s",
-            "slowdown_pct",
-            "median_slowdown_pct",
-            "seal_share_pct",
-        ] {
-            out[lane][key] = mid(&[lane, key]);
-        }
-    }
+/// Of the runs of one group size, the one whose under-load slowdown is the median, whole
+/// (its figures belong together), with the largest difference between the two bare stores
+/// over all runs (`noise_max_pct`, the disk's noise: a slowdown within it means nothing) and
+/// every run under `runs`.
+fn median_run(runs: Vec<Value>) -> Value {
+    let slowdown = |r: &Value| r["under_load"]["slowdown_pct"].as_f64().unwrap_or(f64::NAN);
+    let mut order: Vec<&Value> = runs.iter().collect();
+    order.sort_by(|a, b| slowdown(a).total_cmp(&slowdown(b)));
+    let mut out = order
+        .get(order.len() / 2)
+        .map_or(Value::Null, |r| (*r).clone());
+    let noise = runs
+        .iter()
+        .filter_map(|r| r["control"]["slowdown_pct"].as_f64())
+        .map(f64::abs)
+        .fold(0.0, f64::max);
+    out["noise_max_pct"] = json!(noise);
     out["runs"] = json!(runs);
     out
 }
@@ -278,16 +276,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_figure_is_the_median_of_the_runs_and_the_runs_are_kept() {
-        let run = |x: f64| {
-            let lane = json!({"per_s": x, "slowdown_pct": -x, "median_slowdown_pct": x, "seal_share_pct": x});
-            json!({"group_size": 32, "plain_per_s": x, "every_group": lane, "under_load": lane, "control": lane})
+    fn the_median_run_is_kept_whole_with_the_largest_noise() {
+        let run = |x: f64, noise: f64| {
+            json!({"group_size": 32, "bare_per_s": x, "under_load": {"slowdown_pct": x},
+                "control": {"slowdown_pct": noise}})
         };
-        let m = median_of_runs(vec![run(3.0), run(20.0), run(5.0)]);
-        assert_eq!(m["plain_per_s"], json!(5.0));
-        assert_eq!(m["under_load"]["slowdown_pct"], json!(-5.0));
-        assert_eq!(m["control"]["median_slowdown_pct"], json!(5.0));
-        assert_eq!(m["group_size"], json!(32));
+        let m = median_run(vec![run(3.0, 1.0), run(20.0, -17.0), run(5.0, 2.0)]);
+        assert_eq!(m["under_load"]["slowdown_pct"], json!(5.0));
+        assert_eq!(m["bare_per_s"], json!(5.0), "figures of one run");
+        assert_eq!(m["noise_max_pct"], json!(17.0));
         assert_eq!(m["runs"].as_array().map(Vec::len), Some(3));
     }
 
