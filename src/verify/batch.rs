@@ -90,8 +90,16 @@ pub(super) fn check(batch: &[Queued], strict: bool) -> Option<(u64, Failure)> {
         let mut culprits = failures(&plain, SigJob::cofactored);
         if culprits.is_empty() {
             // The batch and single forms agree (ZIP 215); should they not, refuse rather
-            // than pass, naming what the server's check refuses.
+            // than pass: name what the server's check refuses, or else the first job.
             culprits = failures(&plain, SigJob::strict);
+        }
+        if culprits.is_empty() {
+            culprits.extend(
+                plain
+                    .iter()
+                    .min_by_key(|q| q.seq)
+                    .map(|q| (q.seq, q.job.failure())),
+            );
         }
         found.extend(culprits);
     }
@@ -248,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_holding_a_key_with_a_small_order_component_is_checked_strictly() {
+    fn a_signature_under_a_key_with_a_small_order_component_is_checked_strictly() {
         let mut items = signed(40, 4, &[]);
         items.insert(17, with_torsion(9, true, false));
         let (seq, f) = check(&queued(items), false).expect("refused");

@@ -245,7 +245,7 @@ impl SigJob {
             .map_err(|_| self.failure())
     }
 
-    fn failure(&self) -> Failure {
+    pub(super) fn failure(&self) -> Failure {
         Failure::at(
             self.index,
             Check::Signature,

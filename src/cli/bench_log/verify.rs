@@ -286,8 +286,9 @@ impl Measured {
             "slice_ratio_max": slices.last(),
             "cores": rayon::current_num_threads(), "ratio": rate / raw, "target_ratio": 0.8,
             "same_equation_per_s": same, "ratio_same_equation": rate / same,
-            // The target is judged against the fastest raw rate, the verifier's own equation.
-            "target_met": rate / same >= 0.8,
+            // The target is judged against the fastest raw rate (the verifier's own equation
+            // where keys repeat; dalek's where most keys in a batch are distinct).
+            "target_met": rate / raw.max(same) >= 0.8,
         })
     }
 }
