@@ -21,6 +21,7 @@ pub mod envelope;
 pub mod http;
 pub mod jsonscan;
 pub mod ledger;
+pub mod leftovers;
 pub mod log;
 pub mod metrics;
 pub mod reports;

@@ -132,14 +132,7 @@ const KEY_TEMP_PREFIX: &str = ".caseledger-key-";
 /// (a copy of a private key under a temporary name). Call where no other process writes
 /// keys in `dir` (under the data directory's writer lock).
 pub fn remove_key_leftovers(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.filter_map(Result::ok) {
-        if e.file_name().to_string_lossy().starts_with(KEY_TEMP_PREFIX) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
+    crate::leftovers::remove(dir, KEY_TEMP_PREFIX, "an unfinished key file");
 }
 
 /// Writes a new owner-only (0600) file at `path` whole or not at all, never over an

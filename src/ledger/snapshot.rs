@@ -92,16 +92,7 @@ const TEMP_PREFIX: &str = ".projections.snapshot-";
 /// Removes what a save interrupted (a kill, a power loss) left behind in `dir`: each such
 /// file holds the projections and token hashes. Call with the writer lock held.
 pub fn remove_leftovers(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.filter_map(Result::ok) {
-        if e.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-            if let Err(err) = std::fs::remove_file(e.path()) {
-                tracing::warn!(error = %err, file = %e.path().display(), "cannot remove an unfinished snapshot");
-            }
-        }
-    }
+    crate::leftovers::remove(dir, TEMP_PREFIX, "an unfinished snapshot");
 }
 
 /// Moves a snapshot that does not match the log (evidence that the log was rolled back or

@@ -1,7 +1,7 @@
 //! The signature stage: jobs from the in-order replay are gathered in windows of
 //! [`WINDOW`] batches, grouped by key (so that [`super::batch`] can coalesce each key's
-//! terms), cut into batches of [`BATCH`] and verified on a pool of their own, while this thread goes on preparing and replaying the
-//! next entries. Nothing waits for a chunk's signatures before the next chunk is read; the
+//! terms), cut into batches of [`BATCH`] and verified on a pool of their own, while this
+//! thread goes on preparing and replaying the next entries. Nothing waits for a chunk's signatures before the next chunk is read; the
 //! number of batches in flight is bounded, so memory is too.
 //!
 //! A pool of its own, because in one pool with the preparation, queued batches would go
@@ -22,8 +22,7 @@ use super::sample::SignatureSample;
 /// Signatures per batch. From about 95 signatures on, the multiscalar
 /// multiplication inside switches from Straus's method to Pippenger's, which costs less per
 /// point as the batch grows: on 2 cores the raw rate of ed25519-dalek's `verify_batch` was
-/// about 100k/s in batches of 64,
-/// 125k/s in batches of 128, 137k/s of 256, 143k/s of 512 and 150k/s of 1024. A failing
+/// about 100k/s in batches of 64, 125k/s in batches of 128, 137k/s of 256, 143k/s of 512 and 150k/s of 1024. A failing
 /// batch is re-checked one signature at a time (about 50 ms for 1024) to name the culprit.
 pub const BATCH: usize = 1024;
 /// Batches whose jobs are grouped by key together. A batch of 1024 consecutive entries of a
