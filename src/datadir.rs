@@ -316,21 +316,21 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
     let start = match snapshot::load(&path, store.as_ref()) {
         Ok(s) => s.unwrap_or_default(),
         Err(snapshot::SnapshotError::Mismatch(why)) => {
-            // Evidence that the log was rolled back or rewritten: kept, never overwritten.
-            let aside = snapshot::set_aside(&path).map_err(|e| {
-                DataDirError::Invalid(format!(
-                    "the projection snapshot does not match this log ({why}) and cannot be \
-                     moved aside ({e}): move {} away yourself, and keep it (it is evidence \
-                     that the log was rolled back or rewritten), then start again",
-                    path.display()
-                ))
-            })?;
-            tracing::error!(
-                %why, aside = %aside.display(),
-                "the projection snapshot does not match this log (rolled back or rewritten \
-                 since?); kept aside, folding the whole log"
-            );
-            LedgerState::default()
+            // Evidence that the log was rolled back (a restored backup, a disk that lost
+            // acknowledged writes) or rewritten since the snapshot: checkpoints past this
+            // log, or over other entries, may have been handed out, and signing new ones
+            // would fork the log under the same key. Refused until someone decides.
+            return Err(DataDirError::Invalid(format!(
+                "the projection snapshot {} does not match this log ({why}): the log was \
+                 rolled back or rewritten since it was written, and checkpoints signed \
+                 before may disagree with any signed now. Nothing was written. Find out \
+                 why (a restored backup? a lost disk cache?). To go on with the log as it \
+                 is, run `caseledger rebuild --data {}`: it keeps the snapshot aside as \
+                 evidence, checks the whole log and writes a new one; then start again, \
+                 and tell the auditors who hold this log's checkpoints.",
+                path.display(),
+                dir.display(),
+            )));
         }
         Err(e) => {
             tracing::warn!(error = %e, "ignoring the projection snapshot; folding the whole log");

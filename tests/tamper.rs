@@ -312,15 +312,53 @@ fn rebuild_discards_a_snapshot_of_another_format_quietly() {
 }
 
 #[test]
-fn start_up_keeps_a_snapshot_that_does_not_match_the_log_aside() {
-    // As if the log had been rolled back below the snapshot's end: opening folds the log
-    // again, and the snapshot, the evidence, is moved aside rather than overwritten.
+fn start_up_refuses_a_log_that_no_longer_matches_its_snapshot() {
+    // As if the log had been rolled back below the snapshot's end: signing on would fork
+    // the log from checkpoints already handed out, so opening refuses, writes nothing and
+    // leaves the snapshot, the evidence, where it is; `rebuild` is the way on.
     let (dir, path) = with_edited_snapshot("leaf_hash", json!("00".repeat(32)));
     let edited = std::fs::read(&path).expect("snapshot");
-    drop(datadir::open(dir.path(), Arc::new(SystemClock)).expect("opens"));
+    let stored = || {
+        ["ledger.db", "ledger.db-wal"]
+            .map(|f| std::fs::read(dir.path().join(f)).unwrap_or_default())
+    };
+    let db = stored();
+    let err = datadir::open(dir.path(), Arc::new(SystemClock))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(err.contains("rolled back or rewritten"), "{err}");
+    assert!(err.contains("caseledger rebuild"), "{err}");
+    assert_eq!(std::fs::read(&path).expect("kept in place"), edited);
+    assert!(kept_aside(dir.path()).is_empty());
+    assert!(stored() == db, "nothing written");
+    // The server refuses the same way (killed if it runs instead).
+    let mut serve = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("CASELEDGER_DATA", dir.path())
+        .env("RUST_LOG", "error")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let started = std::time::Instant::now();
+    while serve.try_wait().expect("wait").is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = serve.kill();
+            panic!("the server started on a rolled-back log");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = serve.wait_with_output().expect("serve output");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("rolled back or rewritten"), "{stderr}");
+    // `rebuild` keeps the snapshot aside (and says so with its exit status); then it opens.
+    let out = caseledger(&["rebuild"], dir.path());
+    assert!(!out.status.success());
     let kept = kept_aside(dir.path());
     assert_eq!(kept.len(), 1);
     assert_eq!(std::fs::read(&kept[0]).expect("kept"), edited);
+    drop(datadir::open(dir.path(), Arc::new(SystemClock)).expect("opens after rebuild"));
 }
 
 /// The snapshots kept aside in `dir` as not matching the log.

@@ -47,12 +47,7 @@ fn a_valid_hand_built_log_is_accepted_as_a_full_log() {
 #[test]
 fn an_agency_registered_by_a_non_admin_fails_at_that_entry() {
     let mut w = world();
-    let bad = w.log.append(
-        &w.worker,
-        "agency.registered",
-        "agency-rogue",
-        agency("rogue"),
-    );
+    let bad = w.rogue_agency();
     w.log.append(
         &w.admin,
         "agency.registered",
@@ -294,12 +289,7 @@ fn the_cli_exits_zero_only_when_everything_holds() {
     );
     let report: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("json report");
     assert_eq!(report["ok"], true);
-    let bad = w.log.append(
-        &w.worker,
-        "agency.registered",
-        "agency-rogue",
-        agency("rogue"),
-    );
+    let bad = w.rogue_agency();
     let out = run(&w.log);
     assert!(!out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
@@ -477,4 +467,156 @@ fn a_signature_under_a_key_with_a_small_order_component_is_checked_strictly() {
         }],
     };
     assert_signature_refused_next(w, stream, wire, &sig);
+}
+
+#[test]
+fn a_failure_at_the_last_entry_leaves_the_entries_before_it_partial() {
+    let mut w = world();
+    let bad = w.rogue_agency();
+    let r = check(&w.log, &w.log.bundle());
+    assert_fails_at(&r, bad, Check::Rule);
+    assert_eq!((r.kind, r.entries), (Some(Kind::Partial), bad));
+}
+
+#[test]
+fn a_key_used_before_it_is_added_fails_at_that_entry() {
+    let add = |w: &mut common::World, key: &envelope::KeyFile| {
+        w.log.append(
+            &w.admin.clone(),
+            "principal.key_added",
+            "principal-admin",
+            json!({"public_key": key.public_key_b64()}),
+        )
+    };
+    let next = key("admin");
+    let mut w = world();
+    let early = w
+        .log
+        .append(&next, "agency.registered", "agency-early", agency("early"));
+    add(&mut w, &next);
+    let r = check(&w.log, &w.log.bundle());
+    assert_fails_at(&r, early, Check::Rule);
+    assert_eq!(r.failure.expect("f").code, Some("unknown_key"));
+    // Once added, the same key signs lawfully.
+    let mut w = world();
+    add(&mut w, &next);
+    w.log
+        .append(&next, "agency.registered", "agency-later", agency("later"));
+    let r = check(&w.log, &w.log.bundle());
+    assert!(r.ok, "{:?}", r.failure);
+}
+
+/// An entry whose `recorded_at` is earlier than the one before it, and an event id written
+/// twice, each fail at their entry (the hand-built log stamps entries a second apart).
+#[test]
+fn time_going_backwards_and_a_repeated_event_id_fail_at_their_entry() {
+    let mut w = world();
+    let last = w.log.entries.len() - 1;
+    let (stamp, earlier) = (
+        format_time(&w.log.time(last as u64)),
+        format_time(&w.log.time(last as u64 - 2)),
+    );
+    w.log.entries[last] = w.log.entries[last].replacen(&stamp, &earlier, 1);
+    let r = check(&w.log, &w.log.bundle());
+    assert_fails_at(&r, last as u64, Check::RecordedAt);
+
+    let mut w = world();
+    let first: serde_json::Value = serde_json::from_str(&w.log.entries[1]).expect("entry");
+    let signed = first["envelope"]["payload"].as_str().expect("payload");
+    let signed: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::STANDARD, signed)
+            .expect("base64"),
+    )
+    .expect("payload json");
+    let at = w.log.entries.len() as u64;
+    let mut payload = client::payload(
+        "agency.registered",
+        "agency-again",
+        "admin",
+        agency("again"),
+        w.log.time(at),
+    );
+    payload["event_id"] = signed["event_id"].clone();
+    let wire = envelope::sign(&serde_json::to_vec(&payload).expect("json"), &w.admin.key);
+    let entry = encode("agency-again", 0, &format_time(&w.log.time(at)), &wire);
+    w.log.entries.push(String::from_utf8(entry).expect("utf-8"));
+    let r = check(&w.log, &w.log.bundle());
+    assert_fails_at(&r, at, Check::DuplicateEvent);
+}
+
+/// `verify` on the command line for each kind of failure: exit non-zero, the JSON report and
+/// the text agree on the check, and a megabyte-long header member is not echoed whole.
+#[test]
+fn the_cli_reports_each_kind_of_failure_alike_in_json_and_text() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let w = world();
+    let run = |bundle: &serde_json::Value, key: &str, json: bool| {
+        let path = dir.path().join("b.json");
+        std::fs::write(&path, serde_json::to_vec(bundle).expect("json")).expect("write");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"));
+        cmd.args(["verify", "--log-key", key]).arg(&path);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.output().expect("run verify")
+    };
+    let good = serde_json::to_value(w.log.bundle()).expect("bundle");
+    let mut long_format = good.clone();
+    long_format["format"] = json!("x".repeat(1 << 20));
+    let mut checkpoint = good.clone();
+    let note = checkpoint["checkpoint"].as_str().expect("note").to_owned();
+    checkpoint["checkpoint"] = json!(note.replacen("\n6\n", "\n5\n", 1));
+    let mut malformed = good.clone();
+    let entry = malformed["entries"][3]["entry"]
+        .as_str()
+        .expect("entry")
+        .to_owned();
+    malformed["entries"][3]["entry"] = json!(entry.replacen("\"sig\":\"", "\"sig\":\"A", 1));
+    let mut moved = good.clone();
+    moved["entries"][3]["entry"] = json!(entry.replacen(".000000Z", ".000001Z", 1));
+    // A forged signature in the tree the checkpoint signs.
+    let mut forged = world();
+    let payload = client::payload(
+        "agency.registered",
+        "agency-f",
+        "admin",
+        agency("f"),
+        forged.log.time(6),
+    );
+    let bytes = serde_json::to_vec(&payload).expect("json");
+    let mut wire = envelope::sign(&bytes, &forged.admin.key);
+    let sig = forged
+        .worker
+        .key
+        .sign(&envelope::pae(envelope::PAYLOAD_TYPE, &bytes));
+    wire.signatures[0].sig =
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sig.to_bytes());
+    let entry = encode("agency-f", 0, &format_time(&forged.log.time(6)), &wire);
+    forged
+        .log
+        .entries
+        .push(String::from_utf8(entry).expect("utf-8"));
+    let forged_bundle = serde_json::to_value(forged.log.bundle()).expect("bundle");
+    for (bundle, check, key) in [
+        (&long_format, "format", w.log.log_key()),
+        (&checkpoint, "checkpoint", w.log.log_key()),
+        (&malformed, "entry", w.log.log_key()),
+        (&moved, "inclusion_proof", w.log.log_key()),
+        (&forged_bundle, "signature", forged.log.log_key()),
+    ] {
+        let out = run(bundle, &key, true);
+        assert!(!out.status.success(), "{check}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report");
+        assert_eq!(
+            (report["ok"].clone(), report["failure"]["check"].clone()),
+            (json!(false), json!(check))
+        );
+        let text = run(bundle, &key, false);
+        assert!(!text.status.success(), "{check}");
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.starts_with("FAILED: "), "{text}");
+        let message = report["failure"]["message"].as_str().expect("message");
+        assert!(text.contains(message), "{check}: {text} / {message}");
+        assert!(text.len() < 2000, "{check}: {} bytes", text.len());
+    }
 }

@@ -91,6 +91,45 @@ fn every_layout_of_a_tampered_bundle_fails_at_the_tampered_entry() {
     }
 }
 
+/// A spot that is not JSON after a failing entry: the entry's own failure is named (the
+/// first in log order), not the spot. Between lines (the reader's error) and inside a
+/// line of several entries (the exact re-split's error) alike.
+#[test]
+fn a_malformed_spot_after_a_failing_entry_names_the_entry() {
+    let mut w = world();
+    let bad = w.rogue_agency();
+    for n in 0..3 {
+        let name = format!("later-{n}");
+        w.log.append(
+            &w.admin,
+            "agency.registered",
+            &format!("agency-{name}"),
+            common::agency(&name),
+        );
+    }
+    let b = w.log.bundle();
+    let after = entry(&b.entries[bad as usize + 2]);
+    let mut checked = 0;
+    for (name, text) in layouts(&b) {
+        // Pretty-printed entries are spelled otherwise; entries before the header cannot be
+        // judged before it, so a spot among them is the first failure there.
+        let Some(at) = text.find(&after).filter(|_| name != "entries first") else {
+            continue;
+        };
+        let mut broken = text.clone();
+        broken.insert_str(at + after.len(), " x");
+        let f = read(&w, &broken)
+            .failure
+            .unwrap_or_else(|| panic!("{name} accepted"));
+        assert_eq!((f.index, f.check), (Some(bad), Check::Rule), "{name}: {f}");
+        checked += 1;
+    }
+    assert_eq!(
+        checked, 5,
+        "the layouts with the header first and compact entries"
+    );
+}
+
 /// DEL, which JSON leaves unescaped, in a proof hash: the exact scan declines the line,
 /// and the entry is refused as an inclusion proof failure in every layout.
 #[test]

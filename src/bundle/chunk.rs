@@ -86,6 +86,8 @@ impl RawChunk {
     /// `piece` in order in chunks of at most `at_most` entries until it returns `false`:
     /// a hostile chunk of lines holding millions of small values is never prepared whole.
     /// (A candidate is at most a line of a megabyte, so its values' spans stay small.)
+    /// On a spot that is not a value, the values before it are handed over before the
+    /// error is returned: one of them may fail first.
     pub fn resolve(
         &self,
         at_most: usize,
@@ -93,12 +95,21 @@ impl RawChunk {
     ) -> Result<(), ReadError> {
         let at_most = at_most.max(1);
         let mut out = Self::default();
+        let mut values = Vec::new();
         for &(s, e) in &self.spans {
-            for (a, b) in split_values(&self.bytes[s..e])? {
+            values.clear();
+            let split = split_values(&self.bytes[s..e], &mut values);
+            for &(a, b) in &values {
                 out.push(&self.bytes[s + a..s + b], false);
                 if out.len() == at_most && !piece(std::mem::take(&mut out)) {
                     return Ok(());
                 }
+            }
+            if let Err(e) = split {
+                if !out.is_empty() && !piece(out) {
+                    return Ok(());
+                }
+                return Err(e);
             }
         }
         if !out.is_empty() {

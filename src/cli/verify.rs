@@ -93,6 +93,19 @@ fn text(r: &Report) -> String {
             r.checkpoint_size.unwrap_or(0),
             r.checkpoint_root.as_deref().unwrap_or("?"),
         );
+        if !full && !r.cases.is_empty() {
+            const LISTED: usize = 5;
+            let more = r.cases.len().saturating_sub(LISTED);
+            out.push_str(&format!(
+                "Case streams in it: {}{}\n",
+                r.cases[..r.cases.len().min(LISTED)].join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            ));
+        }
         if !full {
             out.push_str(
                 "Note: a partial bundle (such as a case bundle) proves its entries, their \
@@ -126,6 +139,13 @@ mod tests {
         };
         assert!(text(&r).starts_with("OK: partial bundle"));
         assert!(text(&r).contains("cannot prove that no later entry was left out"));
+        assert!(!text(&r).contains("Case streams"));
+        // The cases it holds are named, so that an auditor sees which case was checked.
+        r.cases = (1..=7).map(|n| format!("case-{n}")).collect();
+        assert!(text(&r)
+            .contains("Case streams in it: case-1, case-2, case-3, case-4, case-5 and 2 more\n"));
+        r.cases.truncate(1);
+        assert!(text(&r).contains("Case streams in it: case-1\n"));
         r.kind = Some(verify::Kind::Full);
         assert!(text(&r).starts_with("OK: full-log bundle"));
         assert!(!text(&r).contains("Note:"));

@@ -26,6 +26,7 @@ use base64::Engine;
 use rayon::prelude::*;
 
 pub use batch::holds as batch_holds;
+use report::quoted;
 pub use report::{Check, Failure, Kind, Report};
 pub use sample::{signature_sample, SignatureSample};
 pub use signatures::{grouped_as_verified, BATCH};
@@ -153,7 +154,7 @@ impl<'k> Verifier<'k> {
         if h.format != FORMAT {
             return Err(Failure::bundle(
                 Check::Format,
-                format!("format is {:?}, expected {FORMAT:?}", h.format),
+                format!("format is {}, expected {FORMAT:?}", quoted(&h.format)),
             ));
         }
         let ours = self.key.to_text();
@@ -161,8 +162,8 @@ impl<'k> Verifier<'k> {
             return Err(Failure::bundle(
                 Check::LogKey,
                 format!(
-                    "the bundle names log key {:?}, not the given {ours:?}",
-                    h.log_key
+                    "the bundle names log key {}, not the given {ours:?}",
+                    quoted(&h.log_key)
                 ),
             ));
         }
@@ -176,8 +177,9 @@ impl<'k> Verifier<'k> {
             return Err(Failure::bundle(
                 Check::Checkpoint,
                 format!(
-                    "origin {:?} differs from the checkpoint's {:?}",
-                    h.origin, cp.origin
+                    "origin {} differs from the checkpoint's {}",
+                    quoted(&h.origin),
+                    quoted(&cp.origin)
                 ),
             ));
         }
@@ -228,7 +230,15 @@ impl<'k> Verifier<'k> {
     pub fn finish(mut self) -> Report {
         self.finish_signatures();
         let cp = self.checkpoint.clone();
-        let kind = cp.as_ref().map(|cp| self.kind(cp));
+        // The entries checked: those before the failing entry, if one failed.
+        let entry_failed = self.failure.as_ref().is_some_and(|f| f.index.is_some());
+        let kind = cp.as_ref().map(|cp| {
+            if entry_failed {
+                Kind::Partial
+            } else {
+                self.kind(cp)
+            }
+        });
         if self.failure.is_none() {
             self.failure = self.final_checks(cp.as_ref(), kind);
         }

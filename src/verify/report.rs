@@ -141,3 +141,12 @@ pub struct Report {
     pub cases: Vec<String>,
     pub failure: Option<Failure>,
 }
+/// A header member as a failure quotes it: whole up to 100 characters, else its start and
+/// its length (a member may be megabytes long).
+pub(super) fn quoted(member: &str) -> String {
+    const SHOWN: usize = 100;
+    match member.char_indices().nth(SHOWN) {
+        None => format!("{member:?}"),
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &member[..cut], member.len()),
+    }
+}

@@ -130,6 +130,17 @@ pub struct World {
 }
 
 impl World {
+    /// Appends `agency.registered` signed by the caseworker, which only an admin may write
+    /// (a rule failure, `forbidden`), on `agency-rogue`; its index.
+    pub fn rogue_agency(&mut self) -> u64 {
+        self.log.append(
+            &self.worker,
+            "agency.registered",
+            "agency-rogue",
+            agency("rogue"),
+        )
+    }
+
     /// Appends `agency.updated` events by the admin until the log holds `n` entries.
     pub fn grow_to(&mut self, n: usize) {
         while self.log.entries.len() < n {

@@ -36,7 +36,11 @@ pub(super) fn entries<R: Read>(
     };
     if s.peek()? == Some(b']') {
         s.pos += 1;
-    } else {
+        return Ok(());
+    }
+    // On a spot it cannot read, the entries before it are handed over first: one of them
+    // may fail a check, and the first failure in log order is the one to name.
+    let read = (|| -> Result<(), ReadError> {
         loop {
             s.peek()?;
             // What lies between entries (the header, separators, whitespace) stays in the
@@ -63,32 +67,37 @@ pub(super) fn entries<R: Read>(
                 Some(b',') => s.pos += 1,
                 Some(b']') => {
                     s.pos += 1;
-                    break;
+                    return Ok(());
                 }
                 other => return Err(s.unexpected(other, "`,` or `]` in entries")),
             }
         }
+    })();
+    let stopped = !spans.is_empty() && !send(s, &mut spans, tentative);
+    match read {
+        Err(e) => Err(e),
+        Ok(()) if stopped => Err(ReadError::Stopped),
+        Ok(()) => Ok(()),
     }
-    if !spans.is_empty() && !send(s, &mut spans, tentative) {
-        return Err(ReadError::Stopped);
-    }
-    Ok(())
 }
 
-/// The spans of the comma-separated JSON values in `raw` (see [`RawChunk::resolve`]).
-pub(in crate::bundle) fn split_values(raw: &[u8]) -> Result<Vec<(usize, usize)>, ReadError> {
+/// The spans of the comma-separated JSON values in `raw` (see [`RawChunk::resolve`]),
+/// pushed to `found`; on a spot that is not one, those before it stay in `found`.
+pub(in crate::bundle) fn split_values(
+    raw: &[u8],
+    found: &mut Vec<(usize, usize)>,
+) -> Result<(), ReadError> {
     let mut s = Scanner::new(raw);
     // Read in one go: a chunk re-split holds thousands of spans, each too short for a
     // megabyte buffer to be zeroed for it.
     s.fill = raw.len().max(1);
-    let mut spans = Vec::new();
     loop {
         s.peek()?;
         let end = s.value_end()?;
-        spans.push((s.pos, end));
+        found.push((s.pos, end));
         s.pos = end;
         match s.peek()? {
-            None => return Ok(spans),
+            None => return Ok(()),
             Some(b',') => s.pos += 1,
             other => return Err(s.unexpected(other, "`,` between entries")),
         }

@@ -164,4 +164,15 @@ fn a_proof_of_more_than_64_hashes_is_refused_while_it_is_read() {
         err.message.contains("a proof of more than 64 hashes"),
         "{err}"
     );
+    // In the exporter's spelling too: the exact scan declines the list, so it is refused
+    // before any of its hashes is decoded.
+    let hashes = |n: usize| vec![[7u8; 32]; n];
+    assert!(scan(exported(0, "e", &hashes(64)).as_bytes()).is_some());
+    let long = exported(0, "e", &hashes(65));
+    assert!(scan(long.as_bytes()).is_none());
+    let err = prepare(long.as_bytes(), 0, None).err().expect("65 hashes");
+    assert!(
+        err.message.contains("a proof of more than 64 hashes"),
+        "{err}"
+    );
 }
