@@ -124,22 +124,9 @@ fn a_referral_under_a_consent_that_names_the_agency_is_accepted() {
 #[test]
 fn a_signature_by_another_key_fails_as_a_signature_at_that_entry() {
     let w = world();
-    let stream = "agency-forged";
-    let payload = client::payload(
-        "agency.registered",
-        stream,
-        "admin",
-        agency("f"),
-        w.log.time(6),
-    );
-    let bytes = serde_json::to_vec(&payload).expect("json");
-    let wire = envelope::sign(&bytes, &w.admin.key);
     // Same keyid (the admin's), signature by the caseworker's key.
-    let forged = w
-        .worker
-        .key
-        .sign(&envelope::pae(envelope::PAYLOAD_TYPE, &bytes));
-    assert_signature_refused_next(w, stream, wire, &forged.to_bytes());
+    let (wire, sig) = forged(&w, "agency-forged", 6);
+    assert_signature_refused_next(w, "agency-forged", wire, &sig);
 }
 
 /// Puts `wire` with signature `sig` as the next entry (index 6 in a fresh world) on
@@ -151,11 +138,7 @@ fn assert_signature_refused_next(
     mut wire: envelope::WireEnvelope,
     sig: &[u8; 64],
 ) {
-    use base64::Engine;
-    wire.signatures[0].sig = base64::engine::general_purpose::STANDARD.encode(sig);
-    let at = w.log.entries.len() as u64;
-    let entry = encode(stream, 0, &format_time(&w.log.time(at)), &wire);
-    w.log.entries.push(String::from_utf8(entry).expect("utf-8"));
+    let at = push_with_signature(&mut w, stream, &mut wire, sig);
     w.log.append(
         &w.admin,
         "agency.registered",
@@ -170,6 +153,82 @@ fn assert_signature_refused_next(
         let r = verify_bundle(&w.log.bundle(), &w.log.signer.verifier(), opts);
         assert_fails_at(&r, at, Check::Signature);
     }
+}
+
+/// Puts `wire` with signature `sig` as the next entry, revision 0 of `stream`; its index.
+fn push_with_signature(
+    w: &mut common::World,
+    stream: &str,
+    wire: &mut envelope::WireEnvelope,
+    sig: &[u8; 64],
+) -> u64 {
+    use base64::Engine;
+    wire.signatures[0].sig = base64::engine::general_purpose::STANDARD.encode(sig);
+    let at = w.log.entries.len() as u64;
+    let entry = encode(stream, 0, &format_time(&w.log.time(at)), wire);
+    w.log.entries.push(String::from_utf8(entry).expect("utf-8"));
+    at
+}
+
+/// The JSON bytes of an `agency.registered` event on `stream` by `actor`, occurring when
+/// entry `index` is recorded.
+fn agency_event(w: &common::World, stream: &str, actor: &str, index: u64) -> Vec<u8> {
+    let name = stream.trim_start_matches("agency-");
+    let payload = client::payload(
+        "agency.registered",
+        stream,
+        actor,
+        agency(name),
+        w.log.time(index),
+    );
+    serde_json::to_vec(&payload).expect("json")
+}
+
+/// An admin's `agency.registered` on `stream` at `index`, signed by the caseworker's key
+/// under the admin's keyid.
+fn forged(w: &common::World, stream: &str, index: u64) -> (envelope::WireEnvelope, [u8; 64]) {
+    let bytes = agency_event(w, stream, "admin", index);
+    let wire = envelope::sign(&bytes, &w.admin.key);
+    let sig = w
+        .worker
+        .key
+        .sign(&envelope::pae(envelope::PAYLOAD_TYPE, &bytes));
+    (wire, sig.to_bytes())
+}
+
+/// Streamed over several chunks, with its signatures checked in batches on their own
+/// pool: whichever comes first in the log is named, a forged signature or a broken rule.
+#[test]
+fn across_chunks_the_first_failure_in_log_order_is_named() {
+    let entries = 2 * caseledger::verify::CHUNK + 100;
+    let text = |w: &common::World| serde_json::to_vec(&w.log.bundle()).expect("json");
+    let run = |w: &common::World| {
+        verify_reader(&text(w)[..], &w.log.signer.verifier(), Options::default())
+    };
+    // A forged signature in the first chunk, a broken rule in the third.
+    let mut w = world();
+    let (mut wire, sig) = forged(&w, "agency-forged", 6);
+    let first = push_with_signature(&mut w, "agency-forged", &mut wire, &sig);
+    w.grow_to(entries);
+    w.rogue_agency();
+    assert_fails_at(&run(&w), first, Check::Signature);
+    // A broken rule in the first chunk, a forged signature in the third.
+    let mut w = world();
+    let first = w.rogue_agency();
+    w.grow_to(entries);
+    let at = w.log.entries.len() as u64;
+    let (mut wire, sig) = forged(&w, "agency-forged", at);
+    push_with_signature(&mut w, "agency-forged", &mut wire, &sig);
+    assert_fails_at(&run(&w), first, Check::Rule);
+    // The forged signature alone, in the last chunk: found after every batch before it.
+    let mut w = world();
+    w.grow_to(entries);
+    let at = w.log.entries.len() as u64;
+    let (mut wire, sig) = forged(&w, "agency-forged", at);
+    push_with_signature(&mut w, "agency-forged", &mut wire, &sig);
+    let r = run(&w);
+    assert_fails_at(&r, at, Check::Signature);
+    assert_eq!((r.kind, r.entries), (Some(Kind::Partial), at));
 }
 
 #[test]
@@ -374,14 +433,7 @@ fn a_signature_only_batch_verification_accepts_fails_as_a_signature() {
     for canonical in [true, false] {
         let w = world();
         let stream = "agency-small-order-r";
-        let payload = client::payload(
-            "agency.registered",
-            stream,
-            "admin",
-            agency("s"),
-            w.log.time(6),
-        );
-        let bytes = serde_json::to_vec(&payload).expect("json");
+        let bytes = agency_event(&w, stream, "admin", 6);
         let message = envelope::pae(envelope::PAYLOAD_TYPE, &bytes);
         let sig = ed25519_dalek::Signature::from_bytes(&identity_r_signature(
             &w.admin.key,
@@ -434,14 +486,7 @@ fn a_signature_under_a_key_with_a_small_order_component_is_checked_strictly() {
     // signature unless k·T happens to vanish (one time in eight): take one it refuses.
     let (bytes, sig) = (0u8..)
         .find_map(|n| {
-            let payload = client::payload(
-                "agency.registered",
-                stream,
-                "admin-t",
-                agency("t"),
-                w.log.time(at),
-            );
-            let bytes = serde_json::to_vec(&payload).expect("json");
+            let bytes = agency_event(&w, stream, "admin-t", at);
             let message = envelope::pae(envelope::PAYLOAD_TYPE, &bytes);
             let r = Scalar::from_hash(Sha512::new().chain_update([n]).chain_update(&message));
             let big_r = (r * B).compress();
@@ -575,34 +620,16 @@ fn the_cli_reports_each_kind_of_failure_alike_in_json_and_text() {
     let mut moved = good.clone();
     moved["entries"][3]["entry"] = json!(entry.replacen(".000000Z", ".000001Z", 1));
     // A forged signature in the tree the checkpoint signs.
-    let mut forged = world();
-    let payload = client::payload(
-        "agency.registered",
-        "agency-f",
-        "admin",
-        agency("f"),
-        forged.log.time(6),
-    );
-    let bytes = serde_json::to_vec(&payload).expect("json");
-    let mut wire = envelope::sign(&bytes, &forged.admin.key);
-    let sig = forged
-        .worker
-        .key
-        .sign(&envelope::pae(envelope::PAYLOAD_TYPE, &bytes));
-    wire.signatures[0].sig =
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, sig.to_bytes());
-    let entry = encode("agency-f", 0, &format_time(&forged.log.time(6)), &wire);
-    forged
-        .log
-        .entries
-        .push(String::from_utf8(entry).expect("utf-8"));
-    let forged_bundle = serde_json::to_value(forged.log.bundle()).expect("bundle");
+    let mut with_forgery = world();
+    let (mut wire, sig) = forged(&with_forgery, "agency-f", 6);
+    push_with_signature(&mut with_forgery, "agency-f", &mut wire, &sig);
+    let forged_bundle = serde_json::to_value(with_forgery.log.bundle()).expect("bundle");
     for (bundle, check, key) in [
         (&long_format, "format", w.log.log_key()),
         (&checkpoint, "checkpoint", w.log.log_key()),
         (&malformed, "entry", w.log.log_key()),
         (&moved, "inclusion_proof", w.log.log_key()),
-        (&forged_bundle, "signature", forged.log.log_key()),
+        (&forged_bundle, "signature", with_forgery.log.log_key()),
     ] {
         let out = run(bundle, &key, true);
         assert!(!out.status.success(), "{check}");
