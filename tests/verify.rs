@@ -647,3 +647,34 @@ fn the_cli_reports_each_kind_of_failure_alike_in_json_and_text() {
         assert!(text.len() < 2000, "{check}: {} bytes", text.len());
     }
 }
+
+/// `--progress` when standard error is not a terminal (a log, a CI job): plain lines, not a
+/// bar redrawn in place; without it, nothing.
+#[test]
+fn progress_goes_to_a_log_as_plain_lines_when_asked_for() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let w = world();
+    let path = dir.path().join("b.json");
+    std::fs::write(&path, serde_json::to_vec(&w.log.bundle()).expect("json")).expect("write");
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"))
+            .args(["verify", "--log-key", &w.log.log_key()])
+            .arg(&path)
+            .args(extra)
+            .output()
+            .expect("run verify");
+        assert!(out.status.success());
+        String::from_utf8(out.stderr).expect("utf-8")
+    };
+    let shown = run(&["--progress"]);
+    assert!(shown.starts_with("progress: "), "{shown:?}");
+    assert!(
+        shown.lines().all(|l| l.starts_with("progress: ")),
+        "{shown:?}"
+    );
+    assert!(
+        !shown.contains('\r') && !shown.contains('\x1b'),
+        "{shown:?}"
+    );
+    assert_eq!(run(&[]), "");
+}

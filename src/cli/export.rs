@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 
+use super::progress::{progress_bar, Unit};
 use super::DataArg;
 use crate::bundle::export::{self, LogIdentity};
 use crate::datadir;
@@ -26,7 +26,8 @@ pub struct ExportArgs {
     /// the whole log.
     #[arg(long)]
     pub case: Option<String>,
-    /// Show a progress bar even when standard error is not a terminal.
+    /// Show progress even when standard error is not a terminal (a log file, a CI job): a
+    /// plain line every 5 seconds instead of a bar.
     #[arg(long)]
     pub progress: bool,
 }
@@ -173,7 +174,7 @@ fn write_bundle(
             export::write_case(store, id, &stream, &identity, end, &mut out)?
         }
         None => {
-            let bar = progress_bar(args.progress);
+            let bar = progress_bar(Unit::Entries, args.progress);
             let s = export::write_full(store, id, &mut out, &mut |done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
@@ -263,22 +264,6 @@ impl Target {
             .with_context(|| format!("syncing {}", parent.display()))?;
         Ok(())
     }
-}
-
-/// A progress bar on standard error, hidden unless it is a terminal or `forced`.
-pub(super) fn progress_bar(forced: bool) -> ProgressBar {
-    if !(forced || std::io::stderr().is_terminal()) {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{elapsed_precise} [{bar:40}] {pos}/{len} {per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod demo;
 mod demo_server;
 mod export;
 mod keys;
+mod progress;
 mod rebuild;
 mod report;
 mod serve;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::export::progress_bar;
+use super::progress::{progress_bar, Unit};
 use crate::log::note::NoteVerifier;
 use crate::verify::{self, Options, Report};
 
@@ -28,7 +28,8 @@ pub struct VerifyArgs {
     /// Fail unless the bundle holds the whole log (a full-log export).
     #[arg(long)]
     pub full: bool,
-    /// Show a progress bar even when standard error is not a terminal.
+    /// Show progress even when standard error is not a terminal (a log file, a CI job): a
+    /// plain line every 5 seconds instead of a bar.
     #[arg(long)]
     pub progress: bool,
 }
@@ -56,7 +57,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         let path = PathBuf::from(&args.bundle);
         let file =
             std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
-        let bar = progress_bar(args.progress);
+        let bar = progress_bar(Unit::Bytes, args.progress);
         bar.set_length(file.metadata().map_or(0, |m| m.len()));
         let report = verify::verify_reader(bar.wrap_read(file), &key, opts);
         bar.finish_and_clear();
