@@ -678,3 +678,145 @@ fn progress_goes_to_a_log_as_plain_lines_when_asked_for() {
     );
     assert_eq!(run(&[]), "");
 }
+
+/// `--since`: the bundle's checkpoint must extend the checkpoints an auditor kept. A full
+/// bundle shows it from its entries; a case bundle needs the server's consistency proof.
+#[test]
+fn a_bundle_is_checked_against_earlier_checkpoints() {
+    use caseledger::log::Checkpoint;
+    use caseledger::verify::{verify_reader_since, ConsistencyProof, Since};
+    let mut w = world();
+    let kept = [3u64, 6].map(|n| w.log.checkpoint_at(n));
+    w.grow_to(9);
+    let key = w.log.signer.verifier();
+    let earlier = |notes: &[&String]| -> Vec<Checkpoint> {
+        notes
+            .iter()
+            .map(|n| Checkpoint::open_signed(n, &key).expect("kept checkpoint"))
+            .collect()
+    };
+    let proof = |from: u64| -> ConsistencyProof {
+        serde_json::from_value(w.log.consistency(from)).expect("proof")
+    };
+    let run = |bundle: &caseledger::bundle::Bundle, since: Since| {
+        let text = serde_json::to_vec(bundle).expect("json");
+        verify_reader_since(&text[..], &key, Options::default(), since)
+    };
+    // The full log: both from its entries.
+    let r = run(
+        &w.log.bundle(),
+        Since::new(earlier(&[&kept[0], &kept[1]]), vec![]),
+    );
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(r.consistent_with, vec![3, 6]);
+    // A part from genesis holding the first 6 entries but not 3..: the second needs a proof.
+    let part = w.log.bundle_of(&[0, 1, 2, 3, 4, 5, 6]);
+    let r = run(&part, Since::new(earlier(&[&kept[1]]), vec![]));
+    assert!(r.ok, "{:?}", r.failure);
+    let case = w.log.bundle_of(&[0, 1, 2, 4]);
+    let r = run(&case, Since::new(earlier(&[&kept[1]]), vec![]));
+    let f = r.failure.expect("needs a proof");
+    assert_eq!(f.check, Check::Consistency);
+    assert!(f.message.contains("from=6&to=9"), "{f}");
+    let r = run(&case, Since::new(earlier(&[&kept[1]]), vec![proof(6)]));
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(r.consistent_with, vec![6]);
+    // A proof between other sizes does not stand in for the right one.
+    let r = run(&case, Since::new(earlier(&[&kept[1]]), vec![proof(3)]));
+    assert_eq!(
+        r.failure.expect("no proof from 6").check,
+        Check::Consistency
+    );
+
+    // A fork: the log rewritten from entry 4 on, under the same keys.
+    let mut fork = w.fork(4);
+    for n in 0..5 {
+        let name = format!("fork-{n}");
+        fork.log.append(
+            &w.admin,
+            "agency.registered",
+            &format!("agency-{name}"),
+            agency(&name),
+        );
+    }
+    let r = run(&fork.log.bundle(), Since::new(earlier(&[&kept[0]]), vec![]));
+    assert!(r.ok, "the first 3 entries are the same: {:?}", r.failure);
+    let r = run(&fork.log.bundle(), Since::new(earlier(&[&kept[1]]), vec![]));
+    let f = r.failure.expect("forked");
+    assert_eq!((f.check, f.index), (Check::Consistency, Some(5)));
+    // With a proof made for the real log, the case bundle of the fork fails too.
+    let forked_case = fork.log.bundle_of(&[0, 1, 2, 4]);
+    let r = run(
+        &forked_case,
+        Since::new(earlier(&[&kept[1]]), vec![proof(6)]),
+    );
+    assert_eq!(r.failure.expect("forked").check, Check::Consistency);
+    // A bundle older than a kept checkpoint: rolled back, or not the latest.
+    let mut longer = w.fork(9);
+    longer.grow_to(12);
+    let later = longer.log.checkpoint_at(12);
+    let r = run(&w.log.bundle(), Since::new(earlier(&[&later]), vec![]));
+    let f = r.failure.expect("older");
+    assert_eq!(f.check, Check::Consistency);
+    assert!(f.message.contains("older than the earlier one"), "{f}");
+}
+
+#[test]
+fn the_cli_takes_earlier_checkpoints_and_consistency_proofs_from_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut w = world();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let kept = file("kept.txt", &w.log.checkpoint_at(6));
+    w.grow_to(9);
+    let proof = file("proof.json", &w.log.consistency(6).to_string());
+    let full = file(
+        "full.json",
+        &serde_json::to_string(&w.log.bundle()).expect("json"),
+    );
+    let case = file(
+        "case.json",
+        &serde_json::to_string(&w.log.bundle_of(&[0, 1, 2, 4])).expect("json"),
+    );
+    let run = |args: &[&std::path::Path]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"))
+            .args(["verify", "--log-key", &w.log.log_key()])
+            .args(args)
+            .output()
+            .expect("run verify")
+    };
+    let since = std::path::Path::new("--since");
+    let consistency = std::path::Path::new("--consistency");
+    let out = run(&[&full, since, &kept]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("extends the earlier checkpoint(s) of size 6"),
+        "{text}"
+    );
+    let out = run(&[&case, since, &kept]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("consistency check failed"));
+    let out = run(&[&case, since, &kept, consistency, &proof]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // A checkpoint another key signed is refused before anything is verified.
+    let stranger = file("stranger.txt", &world().log.checkpoint_at(6));
+    let out = run(&[&full, since, &stranger]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a checkpoint signed by the log key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

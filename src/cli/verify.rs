@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use super::progress::{progress_bar, Unit};
 use crate::log::note::NoteVerifier;
+use crate::log::Checkpoint;
 use crate::verify::{self, Options, Report};
 
 /// Arguments of `verify`.
@@ -28,6 +29,15 @@ pub struct VerifyArgs {
     /// Fail unless the bundle holds the whole log (a full-log export).
     #[arg(long)]
     pub full: bool,
+    /// An earlier checkpoint of this log (its signed note, as `GET /v1/log/checkpoint` served
+    /// it), kept from a previous audit: the bundle's checkpoint must extend it. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub since: Vec<PathBuf>,
+    /// The consistency proof from an earlier checkpoint's size to the bundle's (the JSON of
+    /// `GET /v1/log/proof/consistency?from=&to=`): needed for `--since` when the bundle does
+    /// not hold the log's first entries up to the earlier size. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub consistency: Vec<PathBuf>,
     /// Show progress even when standard error is not a terminal (a log file, a CI job): a
     /// plain line every 5 seconds instead of a bar.
     #[arg(long)]
@@ -51,15 +61,16 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         strict: args.strict,
         require_full: args.full,
     };
+    let since = || since(&args, &key);
     let report = if args.bundle == "-" {
-        verify::verify_reader(std::io::stdin(), &key, opts)
+        verify::verify_reader_since(std::io::stdin(), &key, opts, since()?)
     } else {
         let path = PathBuf::from(&args.bundle);
         let file =
             std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
         let bar = progress_bar(Unit::Bytes, args.progress);
         bar.set_length(file.metadata().map_or(0, |m| m.len()));
-        let report = verify::verify_reader(bar.wrap_read(file), &key, opts);
+        let report = verify::verify_reader_since(bar.wrap_read(file), &key, opts, since()?);
         bar.finish_and_clear();
         report
     };
@@ -68,6 +79,38 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         None => Ok(()),
         Some(f) => anyhow::bail!("verification failed at {f}"),
     }
+}
+
+/// The earlier checkpoints (each must verify under the log key) and consistency proofs.
+fn since(args: &VerifyArgs, key: &NoteVerifier) -> anyhow::Result<verify::Since> {
+    let read = |p: &PathBuf| {
+        std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+    };
+    let earlier = args
+        .since
+        .iter()
+        .map(|p| {
+            Checkpoint::open_signed(&read(p)?, key).with_context(|| {
+                format!(
+                    "--since {}: not a checkpoint signed by the log key",
+                    p.display()
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let proofs = args
+        .consistency
+        .iter()
+        .map(|p| {
+            serde_json::from_str(&read(p)?).with_context(|| {
+                format!(
+                    "--consistency {}: not a consistency proof ({{\"from\", \"to\", \"hashes\"}})",
+                    p.display()
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(verify::Since::new(earlier, proofs))
 }
 
 fn print(r: &Report, json: bool) -> anyhow::Result<()> {
@@ -94,6 +137,14 @@ fn text(r: &Report) -> String {
             r.checkpoint_size.unwrap_or(0),
             r.checkpoint_root.as_deref().unwrap_or("?"),
         );
+        if !r.consistent_with.is_empty() {
+            let sizes: Vec<String> = r.consistent_with.iter().map(u64::to_string).collect();
+            out.push_str(&format!(
+                "Its checkpoint extends the earlier checkpoint(s) of size {}: no entry they \
+                 covered was changed, dropped or reordered since.\n",
+                sizes.join(", ")
+            ));
+        }
         if !full && !r.cases.is_empty() {
             const LISTED: usize = 5;
             let more = r.cases.len().saturating_sub(LISTED);
@@ -136,6 +187,7 @@ mod tests {
             signatures: 3,
             streams: 2,
             cases: vec![],
+            consistent_with: vec![],
             failure: None,
         };
         assert!(text(&r).starts_with("OK: partial bundle"));

@@ -10,7 +10,9 @@
 
 mod batch;
 mod buffers;
+mod earlier;
 mod entry;
+mod header;
 mod proofs;
 mod replay;
 pub mod report;
@@ -26,14 +28,14 @@ use base64::Engine;
 use rayon::prelude::*;
 
 pub use batch::holds as batch_holds;
-use report::quoted;
+pub use earlier::{ConsistencyProof, Since};
 pub use report::{Check, Failure, Kind, Report};
 pub use sample::{signature_sample, SignatureSample};
 pub use signatures::{grouped_as_verified, BATCH};
-pub use stream::{verify_reader, verify_reader_pausing, wait_for_freeing};
+pub use stream::{verify_reader, verify_reader_pausing, verify_reader_since, wait_for_freeing};
 
 use crate::bundle::read::{Item, RawChunk, ReadError};
-use crate::bundle::{Bundle, BundleHeader, FORMAT};
+use crate::bundle::Bundle;
 use crate::log::note::NoteVerifier;
 use crate::log::Checkpoint;
 use buffers::{reuse, Buffers};
@@ -96,13 +98,22 @@ impl<'k> Verifier<'k> {
         }
     }
 
+    /// Checks the bundle's checkpoint against earlier ones too (see [`Since`]).
+    pub fn since(mut self, since: Since) -> Self {
+        self.replay.since = since;
+        self
+    }
+
     /// Feeds the next item; `false` once a failure is known (reading on is pointless).
     pub fn feed(&mut self, item: Item) -> bool {
         if self.failure.is_some() {
             return false;
         }
         match item {
-            Item::Header(h) => match self.header(&h) {
+            Item::Header(h) => match header::check(self.key, &h).and_then(|cp| {
+                self.replay.since.start(&cp)?;
+                Ok(cp)
+            }) {
                 Ok(cp) => {
                     self.checkpoint = Some(cp);
                     for chunk in std::mem::take(&mut self.waiting) {
@@ -148,42 +159,6 @@ impl<'k> Verifier<'k> {
         if let Err(ReadError::Invalid(m)) = ended {
             self.fail(Failure::bundle(Check::Format, m));
         }
-    }
-
-    fn header(&self, h: &BundleHeader) -> Result<Checkpoint, Failure> {
-        if h.format != FORMAT {
-            return Err(Failure::bundle(
-                Check::Format,
-                format!("format is {}, expected {FORMAT:?}", quoted(&h.format)),
-            ));
-        }
-        let ours = self.key.to_text();
-        if h.log_key.trim() != ours {
-            return Err(Failure::bundle(
-                Check::LogKey,
-                format!(
-                    "the bundle names log key {}, not the given {ours:?}",
-                    quoted(&h.log_key)
-                ),
-            ));
-        }
-        let cp = Checkpoint::open_signed(&h.checkpoint, self.key).map_err(|e| {
-            Failure::bundle(
-                Check::Checkpoint,
-                format!("the checkpoint does not verify: {e}"),
-            )
-        })?;
-        if h.origin != cp.origin {
-            return Err(Failure::bundle(
-                Check::Checkpoint,
-                format!(
-                    "origin {} differs from the checkpoint's {}",
-                    quoted(&h.origin),
-                    quoted(&cp.origin)
-                ),
-            ));
-        }
-        Ok(cp)
     }
 
     fn chunk(&mut self, chunk: RawChunk) -> bool {
@@ -254,6 +229,7 @@ impl<'k> Verifier<'k> {
                 .unwrap_or_else(|| self.signatures.verified()),
             streams: self.replay.state.streams.len(),
             cases: std::mem::take(&mut self.replay.cases).into_iter().collect(),
+            consistent_with: std::mem::take(&mut self.replay.since.shown),
             failure: self.failure.take(),
         };
         // Freeing the folded state of a large log (a million event ids, every stream and
@@ -287,6 +263,9 @@ impl<'k> Verifier<'k> {
                 Check::Root,
                 "the entries do not hash to the checkpoint root",
             ));
+        }
+        if let Err(f) = self.replay.since.finish(cp) {
+            return Some(f);
         }
         if self.opts.require_full && kind != Some(Kind::Full) {
             return Some(Failure::bundle(

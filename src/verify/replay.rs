@@ -13,6 +13,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
+use super::earlier::Since;
 use super::entry::{Prepared, SigJob};
 use super::report::{Check, Failure};
 use crate::domain::StreamId;
@@ -36,6 +37,8 @@ pub(super) struct Replay {
     /// Whether each signing key met so far has no small-order component (a scalar
     /// multiplication per key, not per signature; see [`super::batch`]).
     torsion_free: HashMap<[u8; 32], bool>,
+    /// Earlier checkpoints the entries' root is compared with as it reaches their sizes.
+    pub since: Since,
 }
 
 impl Replay {
@@ -71,6 +74,13 @@ impl Replay {
         self.last_index = Some(index);
         if !self.gap && index == self.root.size() {
             self.root.push(p.leaf);
+            let size = self.root.size();
+            if self.since.next() == Some(size) {
+                let root = self.root.root();
+                self.since
+                    .reached(index, size, &root)
+                    .map_err(|f| f.in_stream(&d.stream, d.revision))?;
+            }
         } else {
             self.gap = true;
         }

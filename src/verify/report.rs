@@ -32,6 +32,8 @@ pub enum Check {
     Signature,
     /// A DESIGN §2.4 rule, replayed with the server's own `decide`, refuses the entry.
     Rule,
+    /// The bundle's checkpoint does not extend an earlier one given with `--since`.
+    Consistency,
 }
 
 impl Check {
@@ -51,6 +53,7 @@ impl Check {
             Check::DuplicateEvent => "duplicate_event",
             Check::Signature => "signature",
             Check::Rule => "rule",
+            Check::Consistency => "consistency",
         }
     }
 }
@@ -139,14 +142,8 @@ pub struct Report {
     pub streams: usize,
     /// The case streams present in the bundle.
     pub cases: Vec<String>,
+    /// Sizes of the earlier checkpoints (`--since`) the bundle's checkpoint was shown to
+    /// extend.
+    pub consistent_with: Vec<u64>,
     pub failure: Option<Failure>,
-}
-/// A header member as a failure quotes it: whole up to 100 characters, else its start and
-/// its length (a member may be megabytes long).
-pub(super) fn quoted(member: &str) -> String {
-    const SHOWN: usize = 100;
-    match member.char_indices().nth(SHOWN) {
-        None => format!("{member:?}"),
-        Some((cut, _)) => format!("{:?}… ({} bytes)", &member[..cut], member.len()),
-    }
 }

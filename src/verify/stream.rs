@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::replay::Replay;
-use super::{Check, Failure, Options, Report, Verifier, CHUNK};
+use super::{Check, Failure, Options, Report, Since, Verifier, CHUNK};
 use crate::bundle::read::{self, Item, RawChunk};
 use crate::log::note::NoteVerifier;
 
@@ -42,7 +42,18 @@ pub fn wait_for_freeing() {
 
 /// Verifies a bundle streamed from `reader`, parsing on its own thread.
 pub fn verify_reader(reader: impl Read + Send, key: &NoteVerifier, opts: Options) -> Report {
-    run(reader, key, opts, None)
+    run(reader, key, opts, Since::default(), None)
+}
+
+/// [`verify_reader`], also checking that the bundle's checkpoint extends each earlier
+/// checkpoint in `since`.
+pub fn verify_reader_since(
+    reader: impl Read + Send,
+    key: &NoteVerifier,
+    opts: Options,
+    since: Since,
+) -> Report {
+    run(reader, key, opts, since, None)
 }
 
 /// [`verify_reader`], pausing on this thread to call `pause` with the number of entries
@@ -59,13 +70,20 @@ pub fn verify_reader_pausing(
     every: u64,
     pause: &mut dyn FnMut(u64),
 ) -> Report {
-    run(reader, key, opts, Some((every.max(1), pause)))
+    run(
+        reader,
+        key,
+        opts,
+        Since::default(),
+        Some((every.max(1), pause)),
+    )
 }
 
 fn run(
     reader: impl Read + Send,
     key: &NoteVerifier,
     opts: Options,
+    since: Since,
     mut pacing: Option<(u64, &mut dyn FnMut(u64))>,
 ) -> Report {
     let (tx, rx) = crossbeam_channel::bounded::<Item>(READ_AHEAD);
@@ -73,7 +91,7 @@ fn run(
     // Set by the reader before a send that finds the queue full (and so blocks, while the
     // verifier is paused and takes nothing).
     let blocked = AtomicBool::new(false);
-    let mut v = Verifier::new(key, opts);
+    let mut v = Verifier::new(key, opts).since(since);
     v.spare = Some(spare_tx);
     let parsed = std::thread::scope(|s| {
         let blocked = &blocked;

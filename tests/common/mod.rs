@@ -64,13 +64,8 @@ impl HandLog {
 
     /// A bundle of the entries at `indexes`, proven against a checkpoint of the whole log.
     pub fn bundle_of(&self, indexes: &[u64]) -> Bundle {
-        let leaves: Vec<_> = self
-            .entries
-            .iter()
-            .map(|e| leaf_hash(e.as_bytes()))
-            .collect();
-        let nodes = MemoryNodes::from_leaves(&leaves);
-        let size = leaves.len() as u64;
+        let size = self.entries.len() as u64;
+        let nodes = self.tree(size);
         let checkpoint = Checkpoint {
             origin: ORIGIN.into(),
             size,
@@ -97,6 +92,56 @@ impl HandLog {
             checkpoint,
             entries,
         }
+    }
+
+    /// The tree of the first `size` entries.
+    fn tree(&self, size: u64) -> MemoryNodes {
+        let leaves: Vec<_> = self.entries[..size as usize]
+            .iter()
+            .map(|e| leaf_hash(e.as_bytes()))
+            .collect();
+        MemoryNodes::from_leaves(&leaves)
+    }
+
+    /// The same log cut to its first `n` entries (same keys and clock), to grow otherwise.
+    pub fn fork(&self, n: usize) -> Self {
+        let entries = self.entries[..n].to_vec();
+        let mut revisions = HashMap::new();
+        for e in &entries {
+            let v: Value = serde_json::from_str(e).expect("entry json");
+            let stream = v["stream"].as_str().expect("stream").to_owned();
+            revisions.insert(stream, v["revision"].as_u64().expect("revision") + 1);
+        }
+        Self {
+            signer: self.signer.clone(),
+            entries,
+            revisions,
+            start: self.start,
+        }
+    }
+
+    /// The signed checkpoint of the log's first `size` entries (as an auditor kept it).
+    pub fn checkpoint_at(&self, size: u64) -> String {
+        let nodes = self.tree(size);
+        Checkpoint {
+            origin: ORIGIN.into(),
+            size,
+            root: root(&nodes, size).expect("root"),
+        }
+        .sign(&self.signer)
+        .expect("sign checkpoint")
+    }
+
+    /// The consistency proof from `from` entries to the whole log, as the server serves it.
+    pub fn consistency(&self, from: u64) -> Value {
+        let to = self.entries.len() as u64;
+        let nodes = self.tree(to);
+        let hashes: Vec<String> = caseledger::log::proof::consistency_proof(&nodes, from, to)
+            .expect("proof")
+            .iter()
+            .map(|h| B64.encode(h))
+            .collect();
+        json!({"from": from, "to": to, "hashes": hashes})
     }
 
     /// A full-log bundle.
@@ -130,6 +175,15 @@ pub struct World {
 }
 
 impl World {
+    /// The same world with its log cut to the first `n` entries (see [`HandLog::fork`]).
+    pub fn fork(&self, n: usize) -> Self {
+        Self {
+            log: self.log.fork(n),
+            admin: self.admin.clone(),
+            worker: self.worker.clone(),
+        }
+    }
+
     /// Appends `agency.registered` signed by the caseworker, which only an admin may write
     /// (a rule failure, `forbidden`), on `agency-rogue`; its index.
     pub fn rogue_agency(&mut self) -> u64 {

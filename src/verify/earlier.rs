@@ -1,0 +1,164 @@
+//! Earlier checkpoints an auditor kept (`verify --since`): the bundle's checkpoint must
+//! extend each of them, or the log was forked or rewritten since. A bundle that holds the
+//! log's first entries up to an earlier checkpoint's size shows it from the entries alone
+//! (their root at that size); any other needs the server's consistency proof between the
+//! two sizes (`GET /v1/log/proof/consistency`, `--consistency`).
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+
+use super::report::{Check, Failure};
+use crate::log::merkle::{empty_root, Hash};
+use crate::log::proof::verify_consistency;
+use crate::log::Checkpoint;
+
+/// A consistency proof as `GET /v1/log/proof/consistency` serves it.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    /// Standard base64 of each 32-byte hash.
+    pub hashes: Vec<String>,
+}
+
+impl ConsistencyProof {
+    fn decoded(&self) -> Option<Vec<Hash>> {
+        self.hashes
+            .iter()
+            .map(|h| B64.decode(h).ok()?.try_into().ok())
+            .collect()
+    }
+}
+
+/// The earlier checkpoints to check the bundle's against, and the proofs given for them.
+#[derive(Debug, Default)]
+pub struct Since {
+    earlier: Vec<Checkpoint>,
+    proofs: Vec<ConsistencyProof>,
+    /// Earlier (size, root) pairs left for the bundle's own first entries, largest first.
+    pending: Vec<(u64, Hash)>,
+    /// Sizes of the earlier checkpoints shown extended, in the order shown.
+    pub shown: Vec<u64>,
+}
+
+impl Since {
+    /// `earlier` checkpoints (already verified under the log key), and `proofs` from their
+    /// sizes to the bundle's checkpoint size.
+    pub fn new(earlier: Vec<Checkpoint>, proofs: Vec<ConsistencyProof>) -> Self {
+        Self {
+            earlier,
+            proofs,
+            ..Self::default()
+        }
+    }
+
+    /// Once the bundle's checkpoint `cp` is known: each earlier checkpoint is shown by a
+    /// proof given for it, or left for the entries.
+    pub(super) fn start(&mut self, cp: &Checkpoint) -> Result<(), Failure> {
+        for e in std::mem::take(&mut self.earlier) {
+            let fail = |m: String| Err(Failure::bundle(Check::Consistency, m));
+            if e.origin != cp.origin {
+                return fail(format!(
+                    "the earlier checkpoint is of log {:?}, the bundle's of {:?}",
+                    e.origin, cp.origin
+                ));
+            }
+            if e.size > cp.size {
+                return fail(format!(
+                    "the bundle's checkpoint (size {}) is older than the earlier one (size {}): \
+                     the log was rolled back, or this is not its latest checkpoint",
+                    cp.size, e.size
+                ));
+            }
+            if e.size == 0 || e.size == cp.size {
+                let expected = if e.size == 0 { empty_root() } else { cp.root };
+                if e.root != expected {
+                    return fail(format!(
+                        "the earlier checkpoint of size {} has another root than the log at \
+                         that size: the log was forked or rewritten",
+                        e.size
+                    ));
+                }
+                self.shown.push(e.size);
+                continue;
+            }
+            match self.proofs.iter().find(|p| p.from == e.size) {
+                Some(p) => {
+                    let hashes = p.decoded().filter(|_| p.to == cp.size).ok_or_else(|| {
+                        Failure::bundle(
+                            Check::Consistency,
+                            format!(
+                                "the consistency proof from size {} must be to the bundle's \
+                                 checkpoint size {} (it is to {}) and hold base64 hashes of \
+                                 32 bytes",
+                                p.from, cp.size, p.to
+                            ),
+                        )
+                    })?;
+                    verify_consistency(e.size, cp.size, &hashes, &e.root, &cp.root).map_err(
+                        |err| {
+                            Failure::bundle(
+                                Check::Consistency,
+                                format!(
+                                    "the bundle's checkpoint (size {}) does not extend the \
+                                     earlier one (size {}): {err}; the log was forked or \
+                                     rewritten, or the proof is wrong",
+                                    cp.size, e.size
+                                ),
+                            )
+                        },
+                    )?;
+                    self.shown.push(e.size);
+                }
+                None => self.pending.push((e.size, e.root)),
+            }
+        }
+        self.pending
+            .sort_unstable_by_key(|p| std::cmp::Reverse(p.0));
+        Ok(())
+    }
+
+    /// The next size at which the entries' root is compared, if any.
+    pub(super) fn next(&self) -> Option<u64> {
+        self.pending.last().map(|p| p.0)
+    }
+
+    /// The bundle's first `size` entries (ending at entry `index`) hash to `root`.
+    pub(super) fn reached(&mut self, index: u64, size: u64, root: &Hash) -> Result<(), Failure> {
+        while let Some(&(s, earlier)) = self.pending.last().filter(|p| p.0 == size) {
+            self.pending.pop();
+            if earlier != *root {
+                return Err(Failure::at(
+                    index,
+                    Check::Consistency,
+                    format!(
+                        "the first {s} entries hash to {}, the earlier checkpoint of size {s} \
+                         to {}: the log was forked or rewritten since",
+                        B64.encode(root),
+                        B64.encode(earlier)
+                    ),
+                ));
+            }
+            self.shown.push(s);
+        }
+        Ok(())
+    }
+
+    /// After the last entry: an earlier checkpoint neither a proof nor the entries showed.
+    pub(super) fn finish(&self, cp: &Checkpoint) -> Result<(), Failure> {
+        match self.pending.last() {
+            None => Ok(()),
+            Some(&(size, _)) => Err(Failure::bundle(
+                Check::Consistency,
+                format!(
+                    "the bundle does not hold the log's first {size} entries, so it cannot show \
+                     that its checkpoint extends the earlier one of size {size}: give the \
+                     consistency proof with --consistency (GET \
+                     /v1/log/proof/consistency?from={size}&to={})",
+                    cp.size
+                ),
+            )),
+        }
+    }
+}
