@@ -323,11 +323,11 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
             return Err(DataDirError::Invalid(format!(
                 "the projection snapshot {} does not match this log ({why}): the log was \
                  rolled back or rewritten since it was written, and checkpoints signed \
-                 before may disagree with any signed now. Nothing was written. Find out \
-                 why (a restored backup? a lost disk cache?). To go on with the log as it \
-                 is, run `caseledger rebuild --data {}`: it keeps the snapshot aside as \
-                 evidence, checks the whole log and writes a new one; then start again, \
-                 and tell the auditors who hold this log's checkpoints.",
+                 before may disagree with any signed now. Nothing was signed or appended. \
+                 Find out why (a restored backup? a lost disk cache?). To go on with the \
+                 log as it is, run `caseledger rebuild --data {}`: it keeps the snapshot \
+                 aside as evidence, checks the whole log and writes a new one; then start \
+                 again, and tell the auditors who hold this log's checkpoints.",
                 path.display(),
                 dir.display(),
             )));

@@ -721,12 +721,25 @@ fn a_bundle_is_checked_against_earlier_checkpoints() {
     let r = run(&case, Since::new(earlier(&[&kept[1]]), vec![proof(6)]));
     assert!(r.ok, "{:?}", r.failure);
     assert_eq!(r.consistent_with, vec![6]);
-    // A proof between other sizes does not stand in for the right one.
+    // A proof between other sizes does not stand in for the right one; a stale proof from
+    // the same size (to an older checkpoint) is passed over for the right one.
     let r = run(&case, Since::new(earlier(&[&kept[1]]), vec![proof(3)]));
     assert_eq!(
         r.failure.expect("no proof from 6").check,
         Check::Consistency
     );
+    let stale: ConsistencyProof =
+        serde_json::from_value(w.fork(8).log.consistency(6)).expect("proof");
+    let r = run(&case, Since::new(earlier(&[&kept[1]]), vec![stale.clone()]));
+    let f = r.failure.expect("stale proof");
+    assert!(f.message.contains("(it is to 8)"), "{f}");
+    // Judged at the header: the report still names the bundle's checkpoint.
+    assert_eq!(r.checkpoint_size, Some(9));
+    let r = run(
+        &case,
+        Since::new(earlier(&[&kept[1]]), vec![stale, proof(6)]),
+    );
+    assert!(r.ok, "{:?}", r.failure);
 
     // A fork: the log rewritten from entry 4 on, under the same keys.
     let mut fork = w.fork(4);

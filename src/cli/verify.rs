@@ -61,16 +61,16 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         strict: args.strict,
         require_full: args.full,
     };
-    let since = || since(&args, &key);
+    let since = since(&args, &key)?;
     let report = if args.bundle == "-" {
-        verify::verify_reader_since(std::io::stdin(), &key, opts, since()?)
+        verify::verify_reader_since(std::io::stdin(), &key, opts, since)
     } else {
         let path = PathBuf::from(&args.bundle);
         let file =
             std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
         let bar = progress_bar(Unit::Bytes, args.progress);
         bar.set_length(file.metadata().map_or(0, |m| m.len()));
-        let report = verify::verify_reader_since(bar.wrap_read(file), &key, opts, since()?);
+        let report = verify::verify_reader_since(bar.wrap_read(file), &key, opts, since);
         bar.finish_and_clear();
         report
     };

@@ -55,8 +55,8 @@ impl Snapshotter {
                 while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(interval)
                 {
-                    // Only what a checkpoint covers: a snapshot past it would be set aside at
-                    // the next start-up, which re-checks the uncovered tail from below it.
+                    // Only what a checkpoint covers: start-up re-checks the entries past the
+                    // latest checkpoint, and would have to start below a snapshot past it.
                     let covered = match store.latest_checkpoint() {
                         Ok(cp) => cp.map_or(0, |c| c.size),
                         Err(_) => continue,

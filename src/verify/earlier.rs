@@ -38,8 +38,8 @@ pub struct Since {
     proofs: Vec<ConsistencyProof>,
     /// Earlier (size, root) pairs left for the bundle's own first entries, largest first.
     pending: Vec<(u64, Hash)>,
-    /// Sizes of the earlier checkpoints shown extended, in the order shown.
-    pub shown: Vec<u64>,
+    /// Sizes of the earlier checkpoints shown extended.
+    shown: Vec<u64>,
 }
 
 impl Since {
@@ -83,7 +83,13 @@ impl Since {
                 self.shown.push(e.size);
                 continue;
             }
-            match self.proofs.iter().find(|p| p.from == e.size) {
+            // The proof to this checkpoint's size, else any from the earlier size (which
+            // then fails, naming the sizes).
+            let from_here = |p: &&ConsistencyProof| p.from == e.size;
+            let proof = (self.proofs.iter().filter(from_here))
+                .find(|p| p.to == cp.size)
+                .or_else(|| self.proofs.iter().find(from_here));
+            match proof {
                 Some(p) => {
                     let hashes = p.decoded().filter(|_| p.to == cp.size).ok_or_else(|| {
                         Failure::bundle(
@@ -117,6 +123,13 @@ impl Since {
         self.pending
             .sort_unstable_by_key(|p| std::cmp::Reverse(p.0));
         Ok(())
+    }
+
+    /// The sizes of the earlier checkpoints shown extended, ascending.
+    pub(super) fn shown(&self) -> Vec<u64> {
+        let mut sizes = self.shown.clone();
+        sizes.sort_unstable();
+        sizes
     }
 
     /// The next size at which the entries' root is compared, if any.

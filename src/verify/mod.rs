@@ -110,12 +110,15 @@ impl<'k> Verifier<'k> {
             return false;
         }
         match item {
-            Item::Header(h) => match header::check(self.key, &h).and_then(|cp| {
-                self.replay.since.start(&cp)?;
-                Ok(cp)
-            }) {
+            Item::Header(h) => match header::check(self.key, &h) {
                 Ok(cp) => {
+                    // Earlier checkpoints with a proof are judged here, before any entry.
+                    let since = self.replay.since.start(&cp);
                     self.checkpoint = Some(cp);
+                    if let Err(f) = since {
+                        self.failure = Some(f);
+                        return false;
+                    }
                     for chunk in std::mem::take(&mut self.waiting) {
                         if !self.chunk(chunk) {
                             return false;
@@ -229,7 +232,7 @@ impl<'k> Verifier<'k> {
                 .unwrap_or_else(|| self.signatures.verified()),
             streams: self.replay.state.streams.len(),
             cases: std::mem::take(&mut self.replay.cases).into_iter().collect(),
-            consistent_with: std::mem::take(&mut self.replay.since.shown),
+            consistent_with: self.replay.since.shown(),
             failure: self.failure.take(),
         };
         // Freeing the folded state of a large log (a million event ids, every stream and
