@@ -823,6 +823,14 @@ fn the_cli_takes_earlier_checkpoints_and_consistency_proofs_from_files() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // A proof no --since uses is refused, not ignored.
+    let out = run(&[&case, consistency, &proof]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no --since checkpoint has that size"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // A checkpoint another key signed is refused before anything is verified.
     let stranger = file("stranger.txt", &world().log.checkpoint_at(6));
     let out = run(&[&full, since, &stranger]);

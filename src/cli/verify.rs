@@ -109,7 +109,19 @@ fn since(args: &VerifyArgs, key: &NoteVerifier) -> anyhow::Result<verify::Since>
                 )
             })
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<anyhow::Result<Vec<verify::ConsistencyProof>>>()?;
+    // A proof no --since uses is a mistake in the command, not something to ignore.
+    if let Some((p, path)) = proofs
+        .iter()
+        .zip(&args.consistency)
+        .find(|(p, _)| !earlier.iter().any(|e| e.size == p.from))
+    {
+        anyhow::bail!(
+            "--consistency {} is a proof from size {}, but no --since checkpoint has that size",
+            path.display(),
+            p.from
+        );
+    }
     Ok(verify::Since::new(earlier, proofs))
 }
 
