@@ -331,3 +331,50 @@ fn a_full_log_export_through_the_api_verifies_as_the_whole_log() {
     // Everything committed before the request is in it.
     assert_eq!(report.entries, app.log_size());
 }
+
+/// An auditor's routine against the real server: keep the checkpoint of one export; after
+/// more writes, a new full export and a case export (with the consistency proof the API
+/// serves) both verify as extending it.
+#[test]
+fn a_later_export_verifies_as_extending_a_kept_checkpoint() {
+    use caseledger::verify::{verify_reader_since, ConsistencyProof, Since};
+    let app = spawn_app();
+    let token = auditor(&app);
+    let key = NoteVerifier::parse(&app.log_key).expect("key");
+    app.register_agency("harbor-house");
+    let first: Bundle =
+        serde_json::from_str(&app.get("/v1/export", Some(&token)).text).expect("bundle");
+    let kept = Checkpoint::open_signed(&first.checkpoint, &key).expect("kept checkpoint");
+    let (maria, maria_token) = app.register_principal("maria", "harbor-house", &["caseworker"]);
+    let case = "0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60";
+    let data = json!({"owner_agency": "harbor-house", "coordinator": "maria", "needs": ["legal"], "minor": false});
+    for c in [case, "0196b7c2-4a55-7d3e-9f10-000000000002"] {
+        let stream = format!("case-{c}");
+        app.write(&maria, &maria_token, "case.opened", &stream, data.clone());
+    }
+    let check = |text: &str, proofs: Vec<ConsistencyProof>| {
+        let since = Since::new(vec![kept.clone()], proofs);
+        verify_reader_since(text.as_bytes(), &key, Options::default(), since)
+    };
+    let full = app.get("/v1/export", Some(&token)).text;
+    let r = check(&full, vec![]);
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(r.consistent_with, vec![kept.size]);
+    let case_bundle = app
+        .get(&format!("/v1/export?case={case}"), Some(&token))
+        .text;
+    let size = r.checkpoint_size.expect("size");
+    assert!(size > kept.size);
+    let served = app.get(
+        &format!("/v1/log/proof/consistency?from={}&to={size}", kept.size),
+        None,
+    );
+    assert_eq!(served.status, 200, "{}", served.text);
+    let proof: ConsistencyProof = serde_json::from_str(&served.text).expect("proof json");
+    let r = check(&case_bundle, vec![proof]);
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(
+        (r.kind, r.consistent_with),
+        (Some(Kind::Partial), vec![kept.size])
+    );
+}
