@@ -326,8 +326,9 @@ pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<(Ledger, KeyFile), Data
                  before may disagree with any signed now. Nothing was signed or appended. \
                  Find out why (a restored backup? a lost disk cache?). To go on with the \
                  log as it is, run `caseledger rebuild --data {}`: it keeps the snapshot \
-                 aside as evidence, checks the whole log and writes a new one; then start \
-                 again, and tell the auditors who hold this log's checkpoints.",
+                 aside as evidence, checks the whole log and writes a new one (and exits \
+                 non-zero, to record the mismatch); then start again, and tell the \
+                 auditors who hold this log's checkpoints.",
                 path.display(),
                 dir.display(),
             )));
