@@ -195,9 +195,11 @@ impl SqliteStore {
     }
 
     fn commit_in(tx: &rusqlite::Transaction<'_>, group: &CommitGroup) -> Result<(), StoreError> {
-        let size: i64 = tx.query_row("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries", [], |r| {
-            r.get(0)
-        })?;
+        // Statements prepared once per connection: a single-event commit would otherwise
+        // spend a good part of its CPU time compiling SQL.
+        let size: i64 = tx
+            .prepare_cached("SELECT COALESCE(MAX(idx) + 1, 0) FROM entries")?
+            .query_row([], |r| r.get(0))?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO entries (idx, stream, revision, event_id, recorded_at, leaf_hash, bytes, tree)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -231,10 +233,8 @@ impl SqliteStore {
             ])?;
         }
         if let Some(cp) = &group.checkpoint {
-            tx.execute(
-                "INSERT OR REPLACE INTO checkpoints (size, note) VALUES (?1, ?2)",
-                params![cp.size as i64, cp.note],
-            )?;
+            tx.prepare_cached("INSERT OR REPLACE INTO checkpoints (size, note) VALUES (?1, ?2)")?
+                .execute(params![cp.size as i64, cp.note])?;
         }
         Ok(())
     }
