@@ -216,10 +216,14 @@ pub fn write_full(
     })
 }
 
-/// Writes a case bundle: every entry of `case_stream` under the latest checkpoint, plus the
-/// entries of the identity streams (`principal-*` and `agency-*`) whose index is below the
-/// case's last entry, in index order. `identity_streams` are those of the entries below
-/// `visible`; any created at or after it are found by reading the log from there.
+/// A case bundle's content, gathered: what [`CaseBundle::write`] writes.
+pub struct CaseBundle {
+    checkpoint: StoredCheckpoint,
+    entries: Vec<StoredEntry>,
+    after_checkpoint: u64,
+}
+
+/// Writes a case bundle (see [`gather_case`]).
 pub fn write_case(
     store: &dyn EventStore,
     id: &LogIdentity,
@@ -228,6 +232,21 @@ pub fn write_case(
     visible: u64,
     out: &mut dyn Write,
 ) -> Result<ExportSummary, ExportError> {
+    gather_case(store, case_stream, identity_streams, visible)?.write(store, id, out)
+}
+
+/// Gathers a case bundle: every entry of `case_stream` under the latest checkpoint, plus
+/// the entries of the identity streams (`principal-*` and `agency-*`) whose index is below
+/// the case's last entry, in index order. `identity_streams` are those of the entries below
+/// `visible`; any created at or after it are found by reading the log from there. Every
+/// refusal (no such case, a case past the checkpoint) comes from here, before anything is
+/// written.
+pub fn gather_case(
+    store: &dyn EventStore,
+    case_stream: &str,
+    identity_streams: &[String],
+    visible: u64,
+) -> Result<CaseBundle, ExportError> {
     let cp = latest_checkpoint(store)?;
     let case = read_stream_below(store, case_stream, cp.size)?;
     // A case stream is short: its entries past the checkpoint are counted in one read.
@@ -260,19 +279,36 @@ pub fn write_case(
         entries.extend(read_stream_below(store, s, last)?);
     }
     entries.sort_by_key(|e| e.index);
-    write_header(out, id, &cp)?;
-    let nodes = ExportNodes::new(store);
-    for (i, e) in entries.iter().enumerate() {
-        let proof = inclusion_proof(&nodes, e.index, cp.size)?;
-        write_entry(out, i == 0, e, &proof)?;
-    }
-    out.write_all(b"\n]}\n")?;
-    out.flush()?;
-    Ok(ExportSummary {
-        entries: entries.len() as u64,
-        checkpoint_size: cp.size,
+    Ok(CaseBundle {
+        checkpoint: cp,
+        entries,
         after_checkpoint,
     })
+}
+
+impl CaseBundle {
+    /// Writes the bundle, each entry with its inclusion proof.
+    pub fn write(
+        self,
+        store: &dyn EventStore,
+        id: &LogIdentity,
+        out: &mut dyn Write,
+    ) -> Result<ExportSummary, ExportError> {
+        let cp = &self.checkpoint;
+        write_header(out, id, cp)?;
+        let nodes = ExportNodes::new(store);
+        for (i, e) in self.entries.iter().enumerate() {
+            let proof = inclusion_proof(&nodes, e.index, cp.size)?;
+            write_entry(out, i == 0, e, &proof)?;
+        }
+        out.write_all(b"\n]}\n")?;
+        out.flush()?;
+        Ok(ExportSummary {
+            entries: self.entries.len() as u64,
+            checkpoint_size: cp.size,
+            after_checkpoint: self.after_checkpoint,
+        })
+    }
 }
 
 /// The entries of a stream with index below `end`, in revision order.

@@ -103,15 +103,20 @@ async fn export_case(
         (export::identity_streams(read.streams.keys()), read.size)
     };
     let store = state.ledger.store().clone();
-    let body = web::block(move || {
-        let mut body = Vec::new();
-        export::write_case(store.as_ref(), &id, &stream, &identity, visible, &mut body)
-            .map(|_| body)
+    // Gathered first, so that every refusal (no such case, a case past the checkpoint) is
+    // its own problem response; then streamed, not built whole in memory.
+    let gathered = {
+        let store = store.clone();
+        web::block(move || export::gather_case(store.as_ref(), &stream, &identity, visible))
+            .await??
+    };
+    streamed(STALLED, move |out| {
+        gathered
+            .write(store.as_ref(), &id, out)
+            .map(drop)
+            .map_err(|e| e.to_string())
     })
-    .await??;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(body))
+    .await
 }
 
 /// The full log, written on a blocking thread into pieces that the response streams.
