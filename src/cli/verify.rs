@@ -90,7 +90,10 @@ fn since(args: &VerifyArgs, key: &NoteVerifier) -> anyhow::Result<verify::Since>
         .since
         .iter()
         .map(|p| {
-            Checkpoint::open_signed(&read(p)?, key).with_context(|| {
+            // A note ends in exactly one newline; a file saved by hand (or by `jq -r`) may
+            // carry more, or none.
+            let note = format!("{}\n", read(p)?.trim_end());
+            Checkpoint::open_signed(&note, key).with_context(|| {
                 format!(
                     "--since {}: not a checkpoint signed by the log key",
                     p.display()
