@@ -757,6 +757,16 @@ fn a_bundle_is_checked_against_earlier_checkpoints() {
     let r = run(&fork.log.bundle(), Since::new(earlier(&[&kept[1]]), vec![]));
     let f = r.failure.expect("forked");
     assert_eq!((f.check, f.index), (Check::Consistency, Some(5)));
+    // At the same size no proof is needed: the roots must be equal.
+    let same_size = w.log.checkpoint_at(9);
+    let r = run(&w.log.bundle(), Since::new(earlier(&[&same_size]), vec![]));
+    assert_eq!((r.ok, r.consistent_with), (true, vec![9]));
+    let r = run(
+        &fork.log.bundle(),
+        Since::new(earlier(&[&same_size]), vec![]),
+    );
+    let f = r.failure.expect("forked at the same size");
+    assert_eq!((f.check, f.index), (Check::Consistency, None));
     // With a proof made for the real log, the case bundle of the fork fails too.
     let forked_case = fork.log.bundle_of(&[0, 1, 2, 4]);
     let r = run(

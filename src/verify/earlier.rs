@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
 use super::report::{Check, Failure};
-use crate::log::merkle::{empty_root, Hash};
+use crate::log::merkle::Hash;
 use crate::log::proof::verify_consistency;
 use crate::log::Checkpoint;
 
@@ -57,68 +57,43 @@ impl Since {
     /// proof given for it, or left for the entries.
     pub(super) fn start(&mut self, cp: &Checkpoint) -> Result<(), Failure> {
         for e in std::mem::take(&mut self.earlier) {
-            let fail = |m: String| Err(Failure::bundle(Check::Consistency, m));
-            if e.origin != cp.origin {
-                return fail(format!(
-                    "the earlier checkpoint is of log {:?}, the bundle's of {:?}",
-                    e.origin, cp.origin
-                ));
-            }
+            let fail = |m: String| Failure::bundle(Check::Consistency, m);
             if e.size > cp.size {
-                return fail(format!(
+                return Err(fail(format!(
                     "the bundle's checkpoint (size {}) is older than the earlier one (size {}): \
                      the log was rolled back, or this is not its latest checkpoint",
                     cp.size, e.size
-                ));
-            }
-            if e.size == 0 || e.size == cp.size {
-                let expected = if e.size == 0 { empty_root() } else { cp.root };
-                if e.root != expected {
-                    return fail(format!(
-                        "the earlier checkpoint of size {} has another root than the log at \
-                         that size: the log was forked or rewritten",
-                        e.size
-                    ));
-                }
-                self.shown.push(e.size);
-                continue;
+                )));
             }
             // The proof to this checkpoint's size, else any from the earlier size (which
-            // then fails, naming the sizes).
+            // then fails, naming the sizes). From size 0 or to the same size the proof is
+            // empty and need not be given.
             let from_here = |p: &&ConsistencyProof| p.from == e.size;
             let proof = (self.proofs.iter().filter(from_here))
                 .find(|p| p.to == cp.size)
                 .or_else(|| self.proofs.iter().find(from_here));
-            match proof {
-                Some(p) => {
-                    let hashes = p.decoded().filter(|_| p.to == cp.size).ok_or_else(|| {
-                        Failure::bundle(
-                            Check::Consistency,
-                            format!(
-                                "the consistency proof from size {} must be to the bundle's \
-                                 checkpoint size {} (it is to {}) and hold base64 hashes of \
-                                 32 bytes",
-                                p.from, cp.size, p.to
-                            ),
-                        )
-                    })?;
-                    verify_consistency(e.size, cp.size, &hashes, &e.root, &cp.root).map_err(
-                        |err| {
-                            Failure::bundle(
-                                Check::Consistency,
-                                format!(
-                                    "the bundle's checkpoint (size {}) does not extend the \
-                                     earlier one (size {}): {err}; the log was forked or \
-                                     rewritten, or the proof is wrong",
-                                    cp.size, e.size
-                                ),
-                            )
-                        },
-                    )?;
-                    self.shown.push(e.size);
+            let hashes = match proof {
+                Some(p) => p.decoded().filter(|_| p.to == cp.size).ok_or_else(|| {
+                    fail(format!(
+                        "the consistency proof from size {} must be to the bundle's checkpoint \
+                         size {} (it is to {}) and hold base64 hashes of 32 bytes",
+                        p.from, cp.size, p.to
+                    ))
+                })?,
+                None if e.size == 0 || e.size == cp.size => Vec::new(),
+                None => {
+                    self.pending.push((e.size, e.root));
+                    continue;
                 }
-                None => self.pending.push((e.size, e.root)),
-            }
+            };
+            verify_consistency(e.size, cp.size, &hashes, &e.root, &cp.root).map_err(|err| {
+                fail(format!(
+                    "the bundle's checkpoint (size {}) does not extend the earlier one (size \
+                     {}): {err}; the log was forked or rewritten, or the proof is wrong",
+                    cp.size, e.size
+                ))
+            })?;
+            self.shown.push(e.size);
         }
         self.pending
             .sort_unstable_by_key(|p| std::cmp::Reverse(p.0));
