@@ -14,6 +14,11 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (a full disk under the log file, a closed pipe)
+        // is dropped. With internal errors on, tracing reports it with `eprintln!`, which
+        // panics when stderr cannot be written: the thread logging (the ledger writer, on
+        // its own "commit failed" line) would die with it.
+        .log_internal_errors(false)
         // Colour only for a terminal: a log file or journal gets plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

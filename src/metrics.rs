@@ -23,6 +23,9 @@ pub struct Metrics {
     pub commit_failing: IntGauge,
     /// When a group commit last failed, in Unix seconds (0: never).
     pub commit_failed_at: IntGauge,
+    /// 1 once the ledger's writer thread has stopped (a panic): no write can succeed
+    /// until the node is restarted.
+    pub writer_stopped: IntGauge,
     /// When a group commit last failed, on the monotonic clock (for readiness).
     failed_at: std::sync::Mutex<Option<Instant>>,
 }
@@ -86,6 +89,10 @@ impl Metrics {
             "caseledger_last_commit_failure_timestamp_seconds",
             "When a group commit last failed (Unix seconds; 0: never)",
         );
+        let writer_stopped = gauge(
+            "caseledger_writer_stopped",
+            "1 once the ledger writer thread has stopped: restart the node",
+        );
         Self {
             registry,
             appended,
@@ -96,6 +103,7 @@ impl Metrics {
             log_size,
             commit_failing,
             commit_failed_at,
+            writer_stopped,
             failed_at: Default::default(),
         }
     }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 mod process;
 
-use process::{init_json, start_server as start};
+use process::{init_json, start_server as start, start_server_unheard};
 
 fn post(base: &str, token: &str, env: &WireEnvelope) -> Option<Value> {
     let r = ureq::post(&format!("{base}/v1/events"))
@@ -38,15 +38,18 @@ fn agency(i: usize) -> Value {
     })
 }
 
+/// Initialises `dir`; the first admin's token and key.
+fn initialised(dir: &std::path::Path) -> (String, KeyFile) {
+    let report = init_json(dir);
+    let token = report["admin_token"].as_str().expect("token").to_owned();
+    let file = report["admin_key_file"].as_str().expect("key file");
+    (token, KeyFile::read(std::path::Path::new(file)).expect("key"))
+}
+
 #[test]
 fn acknowledged_appends_survive_kill_9() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let report = init_json(dir.path());
-    let token = report["admin_token"].as_str().expect("token").to_owned();
-    let admin = KeyFile::read(std::path::Path::new(
-        report["admin_key_file"].as_str().expect("f"),
-    ))
-    .expect("key");
+    let (token, admin) = initialised(dir.path());
     let acked: Mutex<Vec<(Value, WireEnvelope)>> = Mutex::new(Vec::new());
     let mut next_stream = 0usize;
     for cycle in 0..3 {
@@ -137,4 +140,26 @@ fn acknowledged_appends_survive_kill_9() {
     }
     child.kill().expect("kill");
     child.wait().expect("reap");
+}
+
+#[test]
+fn a_server_whose_log_cannot_be_written_goes_on_taking_writes() {
+    // A log line that cannot be written (stderr closed here; a full disk under the log file
+    // in production) must not take a thread with it: the ledger writer logging its own
+    // commits once died that way, and every later write was refused until a restart.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (token, admin) = initialised(dir.path());
+    let (_server, base) = start_server_unheard(dir.path(), "trace");
+    for i in 0..20 {
+        let env = client::signed_event(
+            &admin,
+            "agency.registered",
+            &format!("agency-unheard-{i}"),
+            agency(i),
+            Utc::now(),
+        );
+        assert!(post(&base, &token, &env).is_some(), "write {i} refused");
+    }
+    let ready = ureq::get(&format!("{base}/readyz")).call().expect("ready");
+    assert_eq!(ready.status(), 200);
 }

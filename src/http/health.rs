@@ -28,6 +28,9 @@ const COMMIT_FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_sec
 /// no longer write. The `caseledger_reports_projection_stopped` gauge is for alerting.
 #[get("/readyz")]
 pub(super) async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    if state.ledger.metrics().writer_stopped.get() != 0 {
+        return not_ready("the ledger writer has stopped (see the node's log); restart the node");
+    }
     if state
         .ledger
         .metrics()
@@ -75,3 +78,6 @@ pub(super) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render())
 }
+
+#[cfg(test)]
+mod tests;

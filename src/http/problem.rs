@@ -75,7 +75,7 @@ fn title_of(code: Code) -> &'static str {
         Code::BadSignature => "Signature does not verify",
         Code::UnknownKey => "Unknown signing key",
         Code::KeyRevoked => "Signing key revoked",
-        Code::SchemaViolation => "Event does not fit its schema",
+        Code::SchemaViolation => "Does not fit its schema",
         Code::StreamMismatch => "Stream mismatch",
         Code::WrongExpectedRevision => "Wrong expected revision",
         Code::DuplicateEventConflict => "Duplicate event id with different content",
@@ -169,6 +169,7 @@ impl From<WriteError> for ApiError {
         match e {
             WriteError::Rule(v) => v.into(),
             WriteError::Store(s) => s.into(),
+            e @ WriteError::WriterStopped => Self::new(Code::Unavailable, e.to_string()),
         }
     }
 }

@@ -121,6 +121,13 @@ pub enum WriteError {
     Rule(#[from] RuleViolation),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The writer thread has stopped (a panic): nothing can be written until the node is
+    /// restarted, so a retry here cannot succeed.
+    #[error(
+        "the ledger writer has stopped (see the node's log); no write can succeed until the \
+         node is restarted"
+    )]
+    WriterStopped,
 }
 
 /// Failure to open the ledger.
@@ -219,9 +226,13 @@ impl Ledger {
             follow_failing: None,
             _lock: lock.clone(),
         };
+        let stopped = StoppedOnExit(metrics.clone());
         std::thread::Builder::new()
             .name("ledger-writer".into())
-            .spawn(move || w.run(rx))
+            .spawn(move || {
+                let _stopped = stopped;
+                w.run(rx)
+            })
             .expect("spawn writer thread");
         Ok(Self {
             tx,
@@ -303,5 +314,16 @@ impl Ledger {
 }
 
 fn writer_gone() -> WriteError {
-    WriteError::Store(StoreError::Unavailable("ledger writer stopped".into()))
+    WriteError::WriterStopped
+}
+
+/// Marks the writer stopped when its thread ends, by return or by panic (a panic unwinds
+/// through this guard): readiness and `caseledger_writer_stopped` then say so, where the
+/// thread's end would otherwise show only as refused writes.
+struct StoppedOnExit(Arc<Metrics>);
+
+impl Drop for StoppedOnExit {
+    fn drop(&mut self) {
+        self.0.writer_stopped.set(1);
+    }
 }

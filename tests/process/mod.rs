@@ -41,11 +41,23 @@ pub fn start_server(data: &Path) -> (Server, String) {
 
 /// [`start_server`] with more `serve` arguments.
 pub fn start_server_with(data: &Path, args: &[&str]) -> (Server, String) {
+    start_logging(data, args, "warn", true)
+}
+
+/// [`start_server`] logging at `RUST_LOG=level`, whose stderr is closed once it has said
+/// where it listens: every later log line fails to be written (`EPIPE`), as on a full disk
+/// under its log file.
+#[allow(dead_code)]
+pub fn start_server_unheard(data: &Path, level: &str) -> (Server, String) {
+    start_logging(data, &[], level, false)
+}
+
+fn start_logging(data: &Path, args: &[&str], level: &str, drain: bool) -> (Server, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .args(args)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", level)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -59,8 +71,10 @@ pub fn start_server_with(data: &Path, args: &[&str]) -> (Server, String) {
             break addr.to_owned();
         }
     };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    if drain {
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+    }
     (Server(child), format!("http://{addr}"))
 }
 
