@@ -96,11 +96,29 @@ pub fn new_stamps_fit(payload: &[u8]) -> Result<(), String> {
         ("data.expires_at", s.data.expires_at.as_ref()),
     ];
     for (field, text) in fields {
-        if text.is_some_and(|t| fraction_digits(t) > MAX_FRACTION_DIGITS) {
-            return Err(format!(
-                "{field}: at most {MAX_FRACTION_DIGITS} digits after the seconds (nanoseconds)"
-            ));
+        if let Some(text) = text {
+            new_stamp_fits(field, text)?;
         }
+    }
+    Ok(())
+}
+
+/// The write-time rules for one timestamp of a new event or request, beyond what parsing
+/// checks: at most nine fraction digits, and no second 60. chrono reads `23:59:60` in any
+/// minute as a leap second, but leap seconds happen only where IERS announces them (and
+/// none is planned): an auditor's own tools (Python's `datetime`, Go's `time.Parse`) refuse
+/// the others, so signed bytes holding one could not be read there. Stored entries are not
+/// checked, so older logs still load and verify.
+pub(crate) fn new_stamp_fits(field: &str, text: &str) -> Result<(), String> {
+    if fraction_digits(text) > MAX_FRACTION_DIGITS {
+        return Err(format!(
+            "{field}: at most {MAX_FRACTION_DIGITS} digits after the seconds (nanoseconds)"
+        ));
+    }
+    if text.get(17..19) == Some("60") {
+        return Err(format!(
+            "{field}: second 60 (a leap second) is not accepted"
+        ));
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use actix_web::{get, web, HttpResponse};
 
 use super::auth::Caller;
 use super::problem::ApiError;
+use super::query::NoQuery;
 use super::scope::{self, CaseAccess, CaseDenied};
 use super::AppState;
 use crate::domain::CaseId;
@@ -36,6 +37,7 @@ pub(super) async fn get_case(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    _: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path)?;
     let now = state.clock.now();
@@ -61,6 +63,7 @@ pub(super) async fn consent_trail(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<String>,
+    _: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path)?;
     let now = state.clock.now();

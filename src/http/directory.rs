@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::auth::Caller;
 use super::problem::ApiError;
+use super::query::NoQuery;
 use super::AppState;
 use crate::domain::schema::event_schemas;
 use crate::domain::{AgencyData, AgencyId};
@@ -38,7 +39,11 @@ impl<'a> AgencyView<'a> {
 
 /// Every registered agency, by id.
 #[get("/v1/agencies")]
-pub(super) async fn list_agencies(state: web::Data<AppState>, _caller: Caller) -> HttpResponse {
+pub(super) async fn list_agencies(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    _: NoQuery,
+) -> HttpResponse {
     let ledger = state.ledger.state();
     let agencies: Vec<AgencyView<'_>> = ledger
         .registry
@@ -55,6 +60,7 @@ pub(super) async fn get_agency(
     state: web::Data<AppState>,
     _caller: Caller,
     path: web::Path<String>,
+    _: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
     let id =
         AgencyId::parse(&path).map_err(|e| ApiError::bad_request(format!("agency id: {e}")))?;
@@ -74,7 +80,7 @@ fn schemas() -> &'static [(&'static str, Value)] {
 
 /// The JSON Schema of every event type (public: it is the published contract).
 #[get("/v1/schemas")]
-pub(super) async fn list_schemas() -> HttpResponse {
+pub(super) async fn list_schemas(_: NoQuery) -> HttpResponse {
     let map: serde_json::Map<String, Value> = schemas()
         .iter()
         .map(|(t, s)| ((*t).to_owned(), s.clone()))
@@ -84,7 +90,10 @@ pub(super) async fn list_schemas() -> HttpResponse {
 
 /// The JSON Schema of one event type.
 #[get("/v1/schemas/{type}")]
-pub(super) async fn get_schema(path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn get_schema(
+    path: web::Path<String>,
+    _: NoQuery,
+) -> Result<HttpResponse, ApiError> {
     let (_, schema) = schemas()
         .iter()
         .find(|(t, _)| *t == path.as_str())

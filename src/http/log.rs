@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::problem::ApiError;
+use super::query::{page_limit, position, NoQuery, Number};
 use super::AppState;
 use crate::domain::Role;
 use crate::ledger::Code;
@@ -16,8 +17,8 @@ use crate::store::StoreNodes;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct EntriesQuery {
-    start: Option<u64>,
-    limit: Option<usize>,
+    start: Option<Number>,
+    limit: Option<Number>,
 }
 
 /// `GET /v1/log/entries`: NDJSON, one entry's exact bytes per line (auditors).
@@ -28,8 +29,8 @@ pub(super) async fn entries(
     q: web::Query<EntriesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Auditor])?;
-    let start = super::position("start", q.start)?;
-    let limit = super::page_limit(q.limit)?;
+    let start = position("start", q.start.as_ref())?;
+    let limit = page_limit(q.limit.as_ref())?;
     let store = state.ledger.store().clone();
     let rows = web::block(move || store.read_all(start, limit)).await??;
     let mut body = Vec::new();
@@ -44,7 +45,10 @@ pub(super) async fn entries(
 
 /// `GET /v1/log/checkpoint`: the latest signed checkpoint (public).
 #[get("/v1/log/checkpoint")]
-pub(super) async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn checkpoint(
+    state: web::Data<AppState>,
+    _: NoQuery,
+) -> Result<HttpResponse, ApiError> {
     let store = state.ledger.store().clone();
     let cp = web::block(move || store.latest_checkpoint())
         .await??
@@ -56,7 +60,7 @@ pub(super) async fn checkpoint(state: web::Data<AppState>) -> Result<HttpRespons
 
 /// `GET /v1/log/key`: the log's verifier key, as `init` printed it (public).
 #[get("/v1/log/key")]
-pub(super) async fn key(state: web::Data<AppState>) -> HttpResponse {
+pub(super) async fn key(state: web::Data<AppState>, _: NoQuery) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body(state.ledger.verifier_key().to_string())
@@ -65,8 +69,8 @@ pub(super) async fn key(state: web::Data<AppState>) -> HttpResponse {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct InclusionQuery {
-    index: u64,
-    size: u64,
+    index: Number,
+    size: Number,
 }
 
 #[derive(Serialize)]
@@ -108,8 +112,8 @@ pub(super) async fn inclusion(
     q: web::Query<InclusionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(&[Role::Auditor])?;
-    check_size(&state, "size", q.size)?;
-    let (index, size) = (q.index, q.size);
+    let (index, size) = (q.index.read("index")?, q.size.read("size")?);
+    check_size(&state, "size", size)?;
     let store = state.ledger.store().clone();
     let hashes =
         web::block(move || proof::inclusion_proof(&StoreNodes(store.as_ref()), index, size))
@@ -125,8 +129,8 @@ pub(super) async fn inclusion(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConsistencyQuery {
-    from: u64,
-    to: u64,
+    from: Number,
+    to: Number,
 }
 
 #[derive(Serialize)]
@@ -142,11 +146,11 @@ pub(super) async fn consistency(
     state: web::Data<AppState>,
     q: web::Query<ConsistencyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    check_size(&state, "to", q.to)?;
-    if q.from == 0 || q.from > q.to {
+    let (from, to) = (q.from.read("from")?, q.to.read("to")?);
+    check_size(&state, "to", to)?;
+    if from == 0 || from > to {
         return Err(ApiError::bad_request("from must be between 1 and to"));
     }
-    let (from, to) = (q.from, q.to);
     let store = state.ledger.store().clone();
     let hashes =
         web::block(move || proof::consistency_proof(&StoreNodes(store.as_ref()), from, to))

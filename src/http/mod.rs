@@ -11,6 +11,7 @@ mod health;
 mod log;
 mod principals;
 pub mod problem;
+mod query;
 mod reports;
 pub use forward::{Writer, ANSWER_TIMEOUT, FORWARDED_MARK};
 pub use principals::new_token;
@@ -126,21 +127,48 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/metrics"),
 ];
 
+/// The method a request came with, when [`head_as_get`] changed it.
+#[derive(Clone, Copy)]
+struct SentAsHead;
+
+/// Serves `HEAD` as `GET` (RFC 9110 §9.3.2): the same status and headers, and the HTTP/1
+/// codec, which saw the request's own method, sends no body.
+fn head_as_get<S>(mut req: actix_web::dev::ServiceRequest, srv: &S) -> S::Future
+where
+    S: actix_web::dev::Service<actix_web::dev::ServiceRequest>,
+{
+    use actix_web::http::Method;
+    use actix_web::HttpMessage;
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+        req.extensions_mut().insert(SentAsHead);
+    }
+    srv.call(req)
+}
+
 /// What no route took: 405 with `Allow` when the path exists for other methods, else 404.
 async fn unmatched(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
-    use actix_web::ResponseError;
+    use actix_web::{HttpMessage, ResponseError};
     let allowed: Vec<&str> = ROUTES
         .iter()
         .filter(|(_, pattern)| actix_web::dev::ResourceDef::new(*pattern).is_match(req.path()))
-        .map(|(method, _)| *method)
+        .flat_map(|(method, _)| match *method {
+            "GET" => &["GET", "HEAD"][..],
+            _ => std::slice::from_ref(method),
+        })
+        .copied()
         .collect();
+    let method = match req.extensions().get::<SentAsHead>() {
+        Some(_) => "HEAD".to_owned(),
+        None => req.method().to_string(),
+    };
     if allowed.is_empty() {
         return ApiError::not_found("no such endpoint").error_response();
     }
     let allow = allowed.join(", ");
     let mut resp = ApiError::new(
         Code::MethodNotAllowed,
-        format!("{} takes {allow}, not {}", req.path(), req.method()),
+        format!("{} takes {allow}, not {method}", req.path()),
     )
     .error_response();
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allow) {
@@ -173,6 +201,7 @@ impl Application {
                     }))
                     .configure(routes)
                     .default_service(web::to(unmatched))
+                    .wrap_fn(head_as_get)
             })
             .workers(workers.max(1))
             .listen(listener)?
@@ -257,31 +286,4 @@ async fn read_body_now(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
-}
-
-/// Most entries one page returns (`limit`), and the default.
-const PAGE_MAX: usize = 10_000;
-const PAGE_DEFAULT: usize = 1_000;
-
-/// A page size from a query string: 1 to [`PAGE_MAX`] (larger asks get the maximum, and the
-/// answer says where to go on); 0 asks for nothing and is refused.
-pub(crate) fn page_limit(value: Option<usize>) -> Result<usize, ApiError> {
-    match value {
-        Some(0) => Err(ApiError::bad_request(format!(
-            "limit must be between 1 and {PAGE_MAX}"
-        ))),
-        v => Ok(v.unwrap_or(PAGE_DEFAULT).min(PAGE_MAX)),
-    }
-}
-
-/// A position from a query string. Positions are SQLite integers, so anything above
-/// `i64::MAX` cannot exist and is refused rather than wrapped.
-pub(crate) fn position(name: &str, value: Option<u64>) -> Result<u64, ApiError> {
-    match value {
-        Some(v) if v > i64::MAX as u64 => Err(ApiError::bad_request(format!(
-            "{name} must be at most {}",
-            i64::MAX
-        ))),
-        v => Ok(v.unwrap_or(0)),
-    }
 }

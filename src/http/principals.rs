@@ -21,10 +21,38 @@ use crate::ledger::{Code, ExpectedRevision, Outcome};
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
-    /// The events' timestamp rules (RFC 3339, UTC, a four-digit year): chrono's own parser
-    /// would also take `+10000-01-01T00:00:00Z` or a local offset, which the signed
-    /// `principal.token_issued` could not carry.
-    expires_at: Option<Timestamp>,
+    /// The events' timestamp rules (RFC 3339, UTC, a four-digit year, see [`expiry`]):
+    /// chrono's own parser would also take `+10000-01-01T00:00:00Z` or a local offset, which
+    /// the signed `principal.token_issued` could not carry.
+    expires_at: Option<String>,
+}
+
+/// The request body: empty, or one JSON object (not serde's other spelling of a struct, an
+/// array of its fields) and nothing after it.
+fn token_request(body: &[u8]) -> Result<TokenRequest, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(TokenRequest::default());
+    }
+    let refused = |e: serde_json::Error| ApiError::new(Code::SchemaViolation, format!("body: {e}"));
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let request = crate::domain::bounded::object_only(&mut de).map_err(refused)?;
+    de.end().map_err(refused)?;
+    Ok(request)
+}
+
+/// The expiry asked for, held to the rules of a timestamp in a new event (at most nine
+/// fraction digits, no second 60), and in the future.
+fn expiry(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    let refused = |m: String| ApiError::new(Code::SchemaViolation, m);
+    let at: Timestamp = text
+        .parse()
+        .map_err(|e: crate::domain::ParseIdError| refused(format!("expires_at: {e}")))?;
+    crate::domain::time::new_stamp_fits("expires_at", text).map_err(refused)?;
+    let at = DateTime::<Utc>::from(at);
+    if at <= now {
+        return Err(refused("expires_at is in the past".into()));
+    }
+    Ok(at)
 }
 
 #[derive(Serialize)]
@@ -77,25 +105,17 @@ pub(super) async fn issue_token(
         None => return Err(ApiError::not_found(format!("no principal {id}"))),
     }
     let body = read_body(&req, payload, TOKEN_REQUEST_BYTES, state.limits.body_wait).await?;
-    let request: TokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        TokenRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::new(Code::SchemaViolation, format!("body: {e}")))?
-    };
+    let request = token_request(&body)?;
     let now = state.clock.now();
-    let expires_at = request.expires_at.map(DateTime::<Utc>::from);
-    if expires_at.is_some_and(|e| e <= now) {
-        return Err(ApiError::new(
-            Code::SchemaViolation,
-            "expires_at is in the past",
-        ));
-    }
+    let expires_at = request
+        .expires_at
+        .map(|text| expiry(&text, now))
+        .transpose()?;
     let token = new_token();
     let sha = hex::encode(token_hash(&token));
     let mut data = json!({"token_sha256": sha, "requested_by": caller.id.as_str()});
     if let Some(e) = expires_at {
-        data["expires_at"] = json!(crate::ledger::entry::format_time(&e));
+        data["expires_at"] = json!(crate::domain::time::format_utc(&e));
     }
     let stream = format!("principal-{id}");
     let wire = client::signed_event(
@@ -116,7 +136,7 @@ pub(super) async fn issue_token(
         principal: id.to_string(),
         token,
         token_sha256: sha,
-        expires_at: expires_at.map(|e| crate::ledger::entry::format_time(&e)),
+        expires_at: expires_at.map(|e| crate::domain::time::format_utc(&e)),
         index: r[0].index,
     }))
 }

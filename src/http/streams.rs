@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 
 use super::auth::Caller;
 use super::problem::ApiError;
+use super::query::{page_limit, position, Number};
 use super::scope;
 use super::AppState;
 use crate::domain::StreamId;
@@ -16,8 +17,8 @@ use crate::store::StoredEntry;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Page {
-    from: Option<u64>,
-    limit: Option<usize>,
+    from: Option<Number>,
+    limit: Option<Number>,
 }
 
 /// One entry as the read API returns it: position plus the exact entry JSON.
@@ -70,12 +71,19 @@ pub(super) async fn read_stream(
     if !scope::can_read_stream(&state.ledger.state(), &caller, &stream) {
         return Err(hidden());
     }
-    let from = super::position("from", page.from)?;
-    let limit = super::page_limit(page.limit)?;
+    let from = position("from", page.from.as_ref())?;
+    let limit = page_limit(page.limit.as_ref())?;
     let store = state.ledger.store().clone();
     let key = name.clone();
-    let rows = web::block(move || store.read_stream(&key, from, limit)).await??;
-    if rows.is_empty() && from == 0 {
+    // A stream that does not exist is 404 whatever the page asked for; one read past its
+    // end is an empty page.
+    let (rows, exists) = web::block(move || {
+        let rows = store.read_stream(&key, from, limit)?;
+        let exists = !rows.is_empty() || (from > 0 && !store.read_stream(&key, 0, 1)?.is_empty());
+        Ok::<_, crate::store::StoreError>((rows, exists))
+    })
+    .await??;
+    if !exists {
         return Err(hidden());
     }
     let next_revision = (rows.len() == limit).then(|| from.saturating_add(limit as u64));

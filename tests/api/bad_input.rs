@@ -195,6 +195,15 @@ fn cases(app: &TestApp, revoked: &(KeyFile, String), stranger: &KeyFile) -> Vec<
         "schema_violation",
     ));
     out.push(with(
+        "a leap second where none was",
+        signed(
+            &app.admin,
+            &edited(&|p| p["occurred_at"] = json!("2026-11-28T10:15:60Z")),
+        ),
+        400,
+        "schema_violation",
+    ));
+    out.push(with(
         "bad stream id",
         signed(
             &app.admin,
@@ -382,6 +391,8 @@ fn token_expiry_follows_the_event_timestamp_rules() {
         "2099-01-01T00:00:00+02:00",
         "2099-01-01t00:00:00z",
         "2000-01-01T00:00:00Z",
+        "2099-01-01T00:00:00.1234567891Z",
+        "2098-12-31T23:59:60Z",
     ] {
         let r = app.post_json(
             path,
@@ -396,12 +407,31 @@ fn token_expiry_follows_the_event_timestamp_rules() {
         );
         assert!(r.content_type.starts_with("application/problem+json"));
     }
+    // The body is one JSON object: not serde's array spelling of it, nothing after it.
+    for body in [
+        r#"["2099-01-01T00:00:00Z"]"#,
+        r#"{"expires_at":"2099-01-01T00:00:00Z"} x"#,
+        r#"{"expires_at":"2099-01-01T00:00:00Z","label":"x"}"#,
+    ] {
+        let r = app.post_raw(path, Some(&app.admin_token), body.as_bytes());
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "schema_violation"),
+            "{body}: {}",
+            r.text
+        );
+    }
     assert_eq!(app.log_size(), before);
-    let r = app.post_json(
-        path,
-        Some(&app.admin_token),
-        &json!({"expires_at": "2099-01-01T00:00:00+00:00"}),
-    );
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.json["expires_at"], "2099-01-01T00:00:00.000000Z");
+    // The expiry is recorded as asked, to the nanosecond.
+    for (asked, recorded) in [
+        ("2099-01-01T00:00:00+00:00", "2099-01-01T00:00:00Z"),
+        (
+            "2099-01-01T00:00:00.123456789Z",
+            "2099-01-01T00:00:00.123456789Z",
+        ),
+    ] {
+        let r = app.post_json(path, Some(&app.admin_token), &json!({"expires_at": asked}));
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.json["expires_at"], recorded);
+    }
 }

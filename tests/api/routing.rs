@@ -45,12 +45,13 @@ fn a_failed_commit_makes_the_node_unready_until_one_succeeds() {
 fn a_known_path_with_another_method_is_405_with_allow() {
     let app = spawn_app();
     for (method, path, allow) in [
-        ("POST", "/v1/log/checkpoint", "GET"),
+        ("POST", "/v1/log/checkpoint", "GET, HEAD"),
         ("GET", "/v1/events", "POST"),
+        ("HEAD", "/v1/events", "POST"),
         (
             "DELETE",
             "/v1/cases/0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60",
-            "GET",
+            "GET, HEAD",
         ),
         ("PUT", "/v1/principals/admin/tokens", "POST"),
     ] {
@@ -60,9 +61,13 @@ fn a_known_path_with_another_method_is_405_with_allow() {
         };
         assert_eq!(resp.status(), 405, "{method} {path}");
         assert_eq!(resp.header("allow"), Some(allow), "{method} {path}");
+        if method == "HEAD" {
+            continue;
+        }
         let r = caseledger_api_resp(resp);
         assert_eq!(r.content_type, "application/problem+json");
         assert_eq!(r.code(), "method_not_allowed", "{}", r.text);
+        assert!(r.text.contains(&format!("not {method}")), "{}", r.text);
     }
     // An unknown path stays 404.
     assert_eq!(app.get("/v1/nothing", None).code(), "not_found");
@@ -92,4 +97,109 @@ fn every_listed_route_is_served_by_its_method() {
         let fallback = r.json["detail"] == "no such endpoint";
         assert!(!fallback, "{method} {path} is not routed: {}", r.text);
     }
+}
+
+#[test]
+fn head_is_answered_as_get_without_a_body() {
+    let app = spawn_app();
+    for path in ["/v1/log/checkpoint", "/v1/log/key", "/healthz"] {
+        let get = app.get(path, None);
+        let head = ureq::request("HEAD", &app.url(path)).call().expect(path);
+        assert_eq!(head.status(), 200, "{path}");
+        assert_eq!(head.header("content-type"), Some(get.content_type.as_str()));
+        let length = head.header("content-length").map(str::to_owned);
+        assert_eq!(length, Some(get.text.len().to_string()), "{path}");
+        assert_eq!(head.into_string().expect("body"), "", "{path}");
+    }
+    // The same refusals as GET: a reader's endpoint without a token.
+    match ureq::request("HEAD", &app.url("/v1/log/entries")).call() {
+        Err(ureq::Error::Status(401, _)) => {}
+        other => panic!("{:?}", other.map(|r| r.status())),
+    }
+}
+
+#[test]
+fn query_parameters_an_endpoint_does_not_take_are_refused() {
+    let app = spawn_app();
+    let admin = Some(app.admin_token.as_str());
+    for path in [
+        "/v1/log/checkpoint?size=3",
+        "/v1/log/key?x=1",
+        "/v1/agencies?x=1",
+        "/v1/agencies/nowhere?x=1",
+        "/v1/schemas?x=1",
+        "/v1/schemas/case.opened?x=1",
+        "/v1/cases/0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60?x=1",
+        "/v1/cases/0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60/consent-trail?x=1",
+    ] {
+        let r = app.get(path, admin);
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "bad_request"),
+            "{path}: {}",
+            r.text
+        );
+        assert!(r.json["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("takes no query")));
+    }
+    // Without them, the same endpoints answer.
+    assert_eq!(app.get("/v1/log/checkpoint", None).status, 200);
+    assert_eq!(app.get("/v1/agencies", admin).status, 200);
+}
+
+#[test]
+fn a_malformed_number_in_a_query_is_refused_naming_its_parameter() {
+    let app = spawn_app();
+    let (_, aud) = app.register_principal("aud-q", "operator", &["auditor"]);
+    for (path, name) in [
+        ("/v1/log/proof/inclusion?index=-1&size=1", "index"),
+        ("/v1/log/proof/inclusion?index=0&size=x", "size"),
+        ("/v1/log/proof/consistency?from=1.5&to=2", "from"),
+        ("/v1/log/proof/consistency?from=1&to=", "to"),
+        ("/v1/log/entries?start=ten", "start"),
+        ("/v1/log/entries?limit=-5", "limit"),
+        ("/v1/streams/principal-admin?from=%2B1", "from"),
+        (
+            "/v1/streams/principal-admin?limit=99999999999999999999",
+            "limit",
+        ),
+    ] {
+        let r = app.get(path, Some(&aud));
+        assert_eq!(
+            (r.status, r.code()),
+            (400, "bad_request"),
+            "{path}: {}",
+            r.text
+        );
+        let detail = r.json["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.starts_with(&format!("{name} must be")),
+            "{path}: {detail}"
+        );
+    }
+}
+
+#[test]
+fn a_stream_that_does_not_exist_is_404_whatever_page_is_asked() {
+    let app = spawn_app();
+    let (_, aud) = app.register_principal("aud-s", "operator", &["auditor"]);
+    for path in [
+        "/v1/streams/agency-nope",
+        "/v1/streams/agency-nope?from=3",
+        "/v1/streams/case-0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60?from=1",
+        "/v1/streams/principal-nobody?from=1&limit=5",
+    ] {
+        let r = app.get(path, Some(&aud));
+        assert_eq!(
+            (r.status, r.code()),
+            (404, "not_found"),
+            "{path}: {}",
+            r.text
+        );
+    }
+    // A stream that exists, read past its end: an empty page.
+    let r = app.get("/v1/streams/principal-admin?from=1000", Some(&aud));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json["entries"].as_array().map(Vec::len), Some(0));
 }

@@ -157,6 +157,19 @@ fn timestamps_must_be_utc() {
             );
         }
     }
+    // Second 60: chrono reads it as a leap second in any minute; refused in new events.
+    for leap in ["2026-11-30T23:59:60Z", "2026-11-28T10:15:60.5Z"] {
+        assert!(leap.parse::<Timestamp>().is_ok(), "{leap}");
+        for field in ["occurred_at", "valid_until", "expires_at"] {
+            let payload = match field {
+                "occurred_at" => json!({"occurred_at": leap, "data": {}}),
+                f => json!({"occurred_at": "2026-11-28T10:15:00Z", "data": {f: leap}}),
+            };
+            let err = new_stamps_fit(&serde_json::to_vec(&payload).expect("json"))
+                .expect_err("leap second");
+            assert!(err.contains(field) && err.contains("second 60"), "{err}");
+        }
+    }
     let nine = json!({"occurred_at": "2026-11-28T10:15:00.123456789Z",
         "data": {"valid_until": "2026-11-28T10:15:00Z"}});
     assert_eq!(
