@@ -43,7 +43,10 @@ fn initialised(dir: &std::path::Path) -> (String, KeyFile) {
     let report = init_json(dir);
     let token = report["admin_token"].as_str().expect("token").to_owned();
     let file = report["admin_key_file"].as_str().expect("key file");
-    (token, KeyFile::read(std::path::Path::new(file)).expect("key"))
+    (
+        token,
+        KeyFile::read(std::path::Path::new(file)).expect("key"),
+    )
 }
 
 #[test]

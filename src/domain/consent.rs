@@ -38,7 +38,8 @@ pub struct ConsentGranted {
     /// Whether an interpreter took part.
     #[serde(deserialize_with = "super::bounded::object_only")]
     pub interpreter: Interpreter,
-    /// The principal who witnessed the consent, if any.
+    /// The principal who witnessed the consent, if any (in new events, a registered
+    /// principal).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -46,7 +47,8 @@ pub struct ConsentGranted {
     )]
     #[schemars(with = "PrincipalId")]
     pub witness: Option<PrincipalId>,
-    /// Version of the consent notice read to the person, 1 to 32 characters.
+    /// Version of the consent notice read to the person, 1 to 32 characters (in new events a
+    /// code: ASCII letters and digits, then also `.` `-` `_`).
     pub notice_version: BoundedString<1, 32>,
 }
 

@@ -116,3 +116,47 @@ fn rule_refusals_carry_their_codes_and_write_nothing() {
         inquiry("q1", "c-any"),
     );
 }
+
+#[test]
+fn a_consent_names_only_registered_principals_and_agencies_and_a_notice_code() {
+    // DESIGN types these as slugs and 1..32 characters: free text a careless client could
+    // fill with a person's name. New consents must name what the registry holds.
+    let app = spawn_app();
+    app.register_agency("harbor-house");
+    app.register_agency("bay-clinic");
+    let maria = app.register_principal("maria", "harbor-house", &["caseworker"]);
+    app.register_principal("sam", "harbor-house", &["supervisor"]);
+    let opened = json!({"owner_agency": "harbor-house", "coordinator": "maria",
+        "needs": ["medical"], "minor": false});
+    app.write(&maria.0, &maria.1, "case.opened", CASE, opened);
+    let until = "2030-01-01T00:00:00Z";
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut c = consent("c1", &["inquiry"], json!(["bay-clinic"]), until);
+        edit(&mut c);
+        c
+    };
+    for (what, data) in [
+        (
+            "witness",
+            with(&|c| c["witness"] = json!("maria-lopez-mother")),
+        ),
+        (
+            "recipients",
+            with(&|c| c["recipients"] = json!(["bay-clinic", "maria-lopez-1990"])),
+        ),
+        (
+            "notice_version",
+            with(&|c| c["notice_version"] = json!("Maria Lopez 1990")),
+        ),
+    ] {
+        let (status, code) = refused(&app, &maria, "consent.granted", data);
+        assert_eq!((status, code.as_str()), (400, "schema_violation"), "{what}");
+    }
+    // A registered witness and registered recipients are taken.
+    let fine = with(&|c| c["witness"] = json!("sam"));
+    assert_eq!(
+        app.write(&maria.0, &maria.1, "consent.granted", CASE, fine)
+            .status,
+        201
+    );
+}

@@ -67,6 +67,49 @@ fn visible(field: &str, text: &str) -> Result<(), RuleViolation> {
     }
 }
 
+/// A version code (`v1`, `2026-01`, `EN_3.2`): an ASCII letter or digit, then letters,
+/// digits, `.`, `-` or `_`. DESIGN bounds `notice_version` only by its length, which leaves
+/// 32 characters of free text in the case stream ("Maria Lopez 1990-02-03" fits).
+fn version_code(field: &str, text: &str) -> Result<(), RuleViolation> {
+    let mut chars = text.chars();
+    let first = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if first && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')) {
+        return Ok(());
+    }
+    Err(schema(format!(
+        "{field}: a version code of ASCII letters and digits, then also `.` `-` `_` \
+         (e.g. `v1` or `2026-01`), not text"
+    )))
+}
+
+/// The write-time-only checks of a new `consent.granted` that need the registry: its
+/// `witness` is a registered principal and each listed recipient a registered agency.
+/// DESIGN types both as slugs only, which would leave a witness of 63 characters, and 50
+/// recipients of 63, as free text in the case stream.
+pub(super) fn consent_names(
+    state: &crate::ledger::LedgerState,
+    d: &crate::domain::ConsentGranted,
+) -> Result<(), RuleViolation> {
+    if let Some(w) = &d.witness {
+        if !state.registry.principals.contains_key(w) {
+            return Err(schema(format!(
+                "data.witness: {w} is not a registered principal"
+            )));
+        }
+    }
+    if let crate::domain::Recipients::Agencies(agencies) = &d.recipients {
+        if let Some(a) = agencies
+            .iter()
+            .find(|a| !state.registry.agencies.contains_key(*a))
+        {
+            return Err(schema(format!(
+                "data.recipients: {a} is not a registered agency"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The write-time-only schema checks of a new event.
 pub(super) fn new_event(event: &EventPayload) -> Result<(), RuleViolation> {
     match &event.data {
@@ -78,6 +121,7 @@ pub(super) fn new_event(event: &EventPayload) -> Result<(), RuleViolation> {
         }
         EventData::ConsentGranted(d) => {
             visible("data.notice_version", d.notice_version.as_str())?;
+            version_code("data.notice_version", d.notice_version.as_str())?;
             languages::registered("data.language", &d.language)?;
             match &d.interpreter.language {
                 Some(l) => languages::registered("data.interpreter.language", l),
@@ -157,8 +201,39 @@ mod tests {
                 assert!(message.starts_with(field), "{message}");
                 assert!(message.contains(named), "{message}");
             }
-            // Letters of any script, accents and spaces are text, not formatting.
-            assert_eq!(lint(type_name, |p| set(p, "Société d'aide – Øst")), Ok(()));
+            // Letters of any script, accents and spaces are text, not formatting (and a
+            // notice version is a code, below).
+            if field != "data.notice_version" {
+                assert_eq!(lint(type_name, |p| set(p, "Société d'aide – Øst")), Ok(()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_notice_version_is_a_code_not_text() {
+        let set = |v: &str| {
+            lint("consent.granted", |p| {
+                p["data"]["notice_version"] = json!(v)
+            })
+        };
+        for ok in ["v1", "1", "2026-01", "EN_3.2", "V2.0-rc1"] {
+            assert_eq!(set(ok), Ok(()), "{ok}");
+        }
+        for text in [
+            "Maria Lopez 1990-02-03",
+            "Марія Лопес",
+            "v1 2",
+            "-v1",
+            ".1",
+            "v1/2",
+            "v1,2",
+            "été",
+        ] {
+            let message = set(text).expect_err(text);
+            assert!(
+                message.starts_with("data.notice_version: a version code"),
+                "{message}"
+            );
         }
     }
 
