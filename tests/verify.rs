@@ -852,3 +852,73 @@ fn the_cli_takes_earlier_checkpoints_and_consistency_proofs_from_files() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_case_bundle_names_the_identity_streams_that_end_before_its_last_case_entry() {
+    // A server that hides the revocation of the caseworker's key from a case bundle: the
+    // revocation is the last entry of principal-maria, so its revisions stay contiguous,
+    // and the case steps signed after it replay as valid. The bundle cannot show the
+    // omission; the report must say that principal-maria ends before the case does.
+    let mut w = world();
+    open_case(&mut w);
+    let keyid = caseledger::domain::KeyId::of(w.worker.key.verifying_key().as_bytes());
+    let revoked = w.log.append(
+        &w.admin,
+        "principal.key_revoked",
+        "principal-maria",
+        json!({"keyid": keyid.to_string(), "reason": "compromised"}),
+    );
+    let consent = json!({
+        "consent_id": "c1", "purposes": ["referral"], "recipients": ["bay-clinic"],
+        "data_categories": ["contact"], "valid_until": "2027-05-28T00:00:00Z",
+        "method": "written", "language": "es", "interpreter": {"used": false},
+        "notice_version": "v1"
+    });
+    let late = w.log.append(&w.worker, "consent.granted", CASE, consent);
+    // The whole log fails where the revoked key signs.
+    let r = check(&w.log, &w.log.bundle());
+    assert_fails_at(&r, late, Check::Rule);
+    assert!(r.open_identity_streams.is_empty() && r.last_case_index.is_none());
+    // Without the revocation the case bundle verifies, and says where maria's stream ends.
+    let hidden: Vec<u64> = (0..w.log.entries.len() as u64)
+        .filter(|&i| i != revoked)
+        .collect();
+    let r = check(&w.log, &w.log.bundle_of(&hidden));
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(r.last_case_index, Some(late));
+    let open: Vec<(&str, u64, u64)> = r
+        .open_identity_streams
+        .iter()
+        .map(|e| (e.stream.as_str(), e.revision, e.index))
+        .collect();
+    assert!(open.contains(&("principal-maria", 0, 3)), "{open:?}");
+    // With the revocation in it, the same case fails: an honest bundle shows it.
+    let r = check(&w.log, &w.log.bundle_of(&(0..=late).collect::<Vec<_>>()));
+    assert_fails_at(&r, late, Check::Rule);
+
+    // A stream that goes on past the last case entry is complete up to it: not named.
+    let mut w = world();
+    open_case(&mut w);
+    let case_end = w.log.entries.len() as u64 - 1;
+    w.log.append(
+        &w.admin,
+        "principal.deactivated",
+        "principal-olu",
+        json!({"reason": "left_agency"}),
+    );
+    w.grow_to(w.log.entries.len() + 1);
+    let r = check(&w.log, &w.log.bundle());
+    assert!(r.open_identity_streams.is_empty(), "a full log: {r:?}");
+    let r = check(
+        &w.log,
+        &w.log.bundle_of(&(0..=case_end + 1).collect::<Vec<_>>()),
+    );
+    assert!(r.ok, "{:?}", r.failure);
+    let streams: Vec<&str> = r
+        .open_identity_streams
+        .iter()
+        .map(|e| e.stream.as_str())
+        .collect();
+    assert!(!streams.contains(&"principal-olu"), "{streams:?}");
+    assert!(streams.contains(&"principal-maria"), "{streams:?}");
+}

@@ -386,3 +386,24 @@ fn the_aligned_chunk_fast_path_names_the_tampered_entry_or_proof() {
         "{f}"
     );
 }
+
+#[test]
+fn a_bundle_with_a_byte_order_mark_is_refused_naming_the_byte() {
+    let w = world();
+    let text = format!(
+        "\u{FEFF}{}",
+        serde_json::to_string(&w.log.bundle()).expect("json")
+    );
+    let r = read(&w, &text);
+    let f = r.failure.expect("refused");
+    assert_eq!(f.check, Check::Format);
+    assert!(
+        f.message
+            .contains("found byte 0xEF (a UTF-8 byte order mark?)"),
+        "{}",
+        f.message
+    );
+    // A printable character is shown as itself.
+    let r = read(&w, "[]");
+    assert!(r.failure.expect("refused").message.contains("found `[`"));
+}

@@ -248,9 +248,18 @@ impl<R: Read> Scanner<R> {
     fn unexpected(&self, got: Option<u8>, want: &str) -> ReadError {
         let at = self.offset + self.pos as u64;
         match got {
-            Some(b) => invalid(format!(
+            // Other bytes in hex: a BOM's 0xEF `as char` would show as `ï`.
+            Some(b) if b.is_ascii_graphic() => invalid(format!(
                 "expected {want} at byte {at}, found `{}`",
                 b as char
+            )),
+            Some(b) => invalid(format!(
+                "expected {want} at byte {at}, found byte 0x{b:02X}{}",
+                if (b, at) == (0xEF, 0) {
+                    " (a UTF-8 byte order mark?)"
+                } else {
+                    ""
+                }
             )),
             None => invalid(format!("expected {want} at byte {at}, found the end")),
         }

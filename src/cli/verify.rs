@@ -174,16 +174,55 @@ fn text(r: &Report) -> String {
             ));
         }
         if !full {
+            out.push_str(&identity_note(r));
             out.push_str(
                 "Note: a partial bundle (such as a case bundle) proves its entries, their \
-                 signatures and the rules up to its last entry. It cannot prove that no later \
-                 entry was left out (a consent withdrawal, a key revocation). For that, verify \
-                 a full-log export with --full.\n",
+                 signatures, and the rules replayed over the entries it holds. It cannot prove \
+                 that no entry was left out of it: a later entry of the case (a consent \
+                 withdrawal), or an identity entry of the kind named above. For that, verify a \
+                 full-log export with --full.\n",
             );
         }
         return out;
     };
     format!("FAILED: {f}\n")
+}
+
+/// What a partial bundle shows of its principal and agency streams: those that go on past
+/// its last case entry are complete up to it; an entry of the others between their end and
+/// it (a key revocation, a deactivation) could have been left out without a trace, and the
+/// rules were replayed without it.
+fn identity_note(r: &Report) -> String {
+    const LISTED: usize = 5;
+    let Some(last) = r.last_case_index else {
+        return String::new();
+    };
+    let open = &r.open_identity_streams;
+    if open.is_empty() {
+        return format!(
+            "Every principal and agency stream in it goes on past its last case entry (index \
+             {last}): none of their entries before it was left out.\n"
+        );
+    }
+    let named: Vec<String> = open
+        .iter()
+        .take(LISTED)
+        .map(|e| format!("{} (revision {}, index {})", e.stream, e.revision, e.index))
+        .collect();
+    let more = open.len().saturating_sub(LISTED);
+    format!(
+        "{} principal and agency stream(s) in it end before its last case entry (index \
+         {last}): {}{}. An entry of theirs after that end and before index {last} (a key \
+         revocation, a deactivation) would not show here, and the rules were replayed \
+         without it.\n",
+        open.len(),
+        named.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )
 }
 
 #[cfg(test)]
@@ -203,10 +242,25 @@ mod tests {
             streams: 2,
             cases: vec![],
             consistent_with: vec![],
+            last_case_index: None,
+            open_identity_streams: vec![],
             failure: None,
         };
         assert!(text(&r).starts_with("OK: partial bundle"));
-        assert!(text(&r).contains("cannot prove that no later entry was left out"));
+        assert!(text(&r).contains("cannot prove that no entry was left out"));
+        assert!(!text(&r).contains("principal and agency stream"));
+        // Where its identity streams end: each that stops before the last case entry named.
+        r.last_case_index = Some(9);
+        assert!(text(&r).contains("Every principal and agency stream in it goes on past"));
+        r.open_identity_streams = vec![verify::StreamEnd {
+            stream: "principal-cw".into(),
+            revision: 1,
+            index: 4,
+        }];
+        assert!(text(&r).contains(
+            "1 principal and agency stream(s) in it end before its last case entry (index 9): \
+             principal-cw (revision 1, index 4). An entry of theirs"
+        ));
         assert!(!text(&r).contains("Case streams"));
         // The cases it holds are named, so that an auditor sees which case was checked.
         r.cases = (1..=7).map(|n| format!("case-{n}")).collect();

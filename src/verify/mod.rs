@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 pub use batch::holds as batch_holds;
 pub use earlier::{ConsistencyProof, Since};
-pub use report::{Check, Failure, Kind, Report};
+pub use report::{Check, Failure, Kind, Report, StreamEnd};
 pub use sample::{signature_sample, SignatureSample};
 pub use signatures::{grouped_as_verified, BATCH};
 pub use stream::{verify_reader, verify_reader_pausing, verify_reader_since, wait_for_freeing};
@@ -220,6 +220,8 @@ impl<'k> Verifier<'k> {
         if self.failure.is_none() {
             self.failure = self.final_checks(cp.as_ref(), kind);
         }
+        // What a partial bundle leaves open is said of one that verified.
+        let partial = kind == Some(Kind::Partial) && self.failure.is_none();
         let report = Report {
             ok: self.failure.is_none(),
             origin: cp.as_ref().map(|c| c.origin.clone()),
@@ -233,6 +235,11 @@ impl<'k> Verifier<'k> {
             streams: self.replay.state.streams.len(),
             cases: std::mem::take(&mut self.replay.cases).into_iter().collect(),
             consistent_with: self.replay.since.shown(),
+            last_case_index: self.replay.last_case_index().filter(|_| partial),
+            open_identity_streams: match partial {
+                true => self.replay.open_identity_streams(),
+                false => Vec::new(),
+            },
             failure: self.failure.take(),
         };
         // Freeing the folded state of a large log (a million event ids, every stream and

@@ -9,13 +9,13 @@
 //! the entry's real index, so entry 0 is judged as genesis and nothing else is. Entries of
 //! other cases are omitted; case rules never read another case.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
 use super::earlier::Since;
 use super::entry::{Prepared, SigJob};
-use super::report::{Check, Failure};
+use super::report::{Check, Failure, StreamEnd};
 use crate::domain::StreamId;
 use crate::ledger::rules::decide;
 use crate::ledger::state::Applied;
@@ -39,6 +39,10 @@ pub(super) struct Replay {
     torsion_free: HashMap<[u8; 32], bool>,
     /// Earlier checkpoints the entries' root is compared with as it reaches their sizes.
     pub since: Since,
+    /// The last revision and index of each principal and agency stream.
+    identity_last: BTreeMap<String, (u64, u64)>,
+    /// The index of the last case entry.
+    last_case_index: Option<u64>,
 }
 
 impl Replay {
@@ -118,6 +122,14 @@ impl Replay {
         if d.revision == 0 && matches!(d.payload.stream, StreamId::Case(_)) {
             self.cases.insert(d.stream.clone());
         }
+        if matches!(d.payload.stream, StreamId::Case(_)) {
+            self.last_case_index = Some(index);
+        } else if let Some(end) = self.identity_last.get_mut(&d.stream) {
+            *end = (d.revision, index);
+        } else {
+            self.identity_last
+                .insert(d.stream.clone(), (d.revision, index));
+        }
         self.entries += 1;
         let keyid = d.envelope.keyid();
         let key = self
@@ -141,6 +153,31 @@ impl Replay {
             message: p.decoded.envelope.take_signed_message(),
             signature,
         })
+    }
+
+    /// The principal and agency streams whose last entry comes before the last case entry:
+    /// in a partial bundle, an entry of theirs in between (a key revocation, a
+    /// deactivation) could have been left out without a gap in their revisions, and the
+    /// rules would have been replayed without it. Those that continue past it are complete
+    /// up to it (their revisions are contiguous from 0).
+    pub fn open_identity_streams(&self) -> Vec<StreamEnd> {
+        let Some(last_case) = self.last_case_index else {
+            return Vec::new();
+        };
+        self.identity_last
+            .iter()
+            .filter(|(_, &(_, index))| index < last_case)
+            .map(|(stream, &(revision, index))| StreamEnd {
+                stream: stream.clone(),
+                revision,
+                index,
+            })
+            .collect()
+    }
+
+    /// The index of the last case entry, if any.
+    pub fn last_case_index(&self) -> Option<u64> {
+        self.last_case_index
     }
 
     /// `decide` then `apply`, exactly as the server's writer does.

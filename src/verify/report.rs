@@ -127,6 +127,14 @@ pub enum Kind {
     Partial,
 }
 
+/// Where a stream ends in a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamEnd {
+    pub stream: String,
+    pub revision: u64,
+    pub index: u64,
+}
+
 /// The outcome of `verify` (`--json` prints it).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -145,5 +153,11 @@ pub struct Report {
     /// Sizes of the earlier checkpoints (`--since`) the bundle's checkpoint was shown to
     /// extend.
     pub consistent_with: Vec<u64>,
+    /// A partial bundle's index of its last case entry.
+    pub last_case_index: Option<u64>,
+    /// A partial bundle's principal and agency streams whose last entry in it comes before
+    /// its last case entry: an entry of theirs in between could have been left out (see
+    /// docs/verify.md). Empty for a full-log bundle.
+    pub open_identity_streams: Vec<StreamEnd>,
     pub failure: Option<Failure>,
 }
