@@ -152,17 +152,27 @@ fn a_server_whose_log_cannot_be_written_goes_on_taking_writes() {
     // commits once died that way, and every later write was refused until a restart.
     let dir = tempfile::tempdir().expect("tempdir");
     let (token, admin) = initialised(dir.path());
-    let (_server, base) = start_server_unheard(dir.path(), "trace");
-    for i in 0..20 {
-        let env = client::signed_event(
-            &admin,
-            "agency.registered",
-            &format!("agency-unheard-{i}"),
-            agency(i),
-            Utc::now(),
-        );
-        assert!(post(&base, &token, &env).is_some(), "write {i} refused");
+    // Everything logging, then only the writer thread (its commits, at debug).
+    for (run, level) in ["trace", "warn,caseledger::ledger::writer=debug"]
+        .into_iter()
+        .enumerate()
+    {
+        let (server, base) = start_server_unheard(dir.path(), level);
+        for i in 0..10 {
+            let env = client::signed_event(
+                &admin,
+                "agency.registered",
+                &format!("agency-unheard-{run}-{i}"),
+                agency(i),
+                Utc::now(),
+            );
+            assert!(
+                post(&base, &token, &env).is_some(),
+                "{level}: write {i} refused"
+            );
+        }
+        let ready = ureq::get(&format!("{base}/readyz")).call().expect("ready");
+        assert_eq!(ready.status(), 200);
+        drop(server);
     }
-    let ready = ureq::get(&format!("{base}/readyz")).call().expect("ready");
-    assert_eq!(ready.status(), 200);
 }

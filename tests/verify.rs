@@ -922,3 +922,21 @@ fn a_case_bundle_names_the_identity_streams_that_end_before_its_last_case_entry(
     assert!(!streams.contains(&"principal-olu"), "{streams:?}");
     assert!(streams.contains(&"principal-maria"), "{streams:?}");
 }
+
+#[test]
+fn consents_written_before_the_write_time_name_checks_still_verify() {
+    // The server now refuses these in new consents (a witness who is not the owner
+    // agency's staff, an unregistered recipient, a notice version that is text); a log
+    // written before that must replay as it was accepted.
+    let mut w = world();
+    open_case(&mut w);
+    let consent = json!({
+        "consent_id": "c1", "purposes": ["inquiry"], "recipients": ["nowhere-registered"],
+        "data_categories": ["contact"], "valid_until": "2027-05-28T00:00:00Z",
+        "method": "written", "language": "es", "interpreter": {"used": false},
+        "witness": "someone-else", "notice_version": "Maria Lopez 1990"
+    });
+    w.log.append(&w.worker, "consent.granted", CASE, consent);
+    let r = check(&w.log, &w.log.bundle());
+    assert!(r.ok, "{:?}", r.failure);
+}

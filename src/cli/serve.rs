@@ -1,5 +1,6 @@
 //! `caseledger init` and `caseledger serve`.
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -219,7 +220,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let app = Application::build(state, listener, workers)?;
         tracing::info!(port = app.port(), data = %dir.display(), "caseledger listening");
         // Printed after binding so scripts and tests started with port 0 learn the port.
-        eprintln!("caseledger listening on {bound}");
+        // Not `eprintln!`, which panics when stderr cannot be written (a full disk under the
+        // log file): the server then runs without that line rather than not at all.
+        let _ = writeln!(std::io::stderr(), "caseledger listening on {bound}");
         app.run_until_stopped().await
     })?;
     drop(snapshotter);

@@ -188,34 +188,38 @@ fn text(r: &Report) -> String {
     format!("FAILED: {f}\n")
 }
 
-/// What a partial bundle shows of its principal and agency streams: those that go on past
-/// its last case entry are complete up to it; an entry of the others between their end and
-/// it (a key revocation, a deactivation) could have been left out without a trace, and the
-/// rules were replayed without it.
+/// What a partial bundle shows of the principal streams its case entries rely on (signers,
+/// named coordinators): those that go on past the last case entry relying on them are
+/// complete up to it; an entry of the others between their end and that case entry (a key
+/// revocation, a deactivation) could have been left out without a trace, and the rules were
+/// replayed without it.
 fn identity_note(r: &Report) -> String {
     const LISTED: usize = 5;
-    let Some(last) = r.last_case_index else {
+    if r.last_case_index.is_none() {
         return String::new();
-    };
+    }
     let open = &r.open_identity_streams;
     if open.is_empty() {
-        return format!(
-            "Every principal and agency stream in it goes on past its last case entry (index \
-             {last}): none of their entries before it was left out.\n"
-        );
+        return "The principal streams of its case entries' signers and coordinators go on past \
+                the last case entry relying on them: none of their entries before it was left \
+                out.\n"
+            .to_owned();
     }
     let named: Vec<String> = open
         .iter()
         .take(LISTED)
-        .map(|e| format!("{} (revision {}, index {})", e.stream, e.revision, e.index))
+        .map(|e| {
+            format!(
+                "{} (ends at revision {}, index {}; relied on at index {})",
+                e.stream, e.revision, e.index, e.needed_until
+            )
+        })
         .collect();
     let more = open.len().saturating_sub(LISTED);
     format!(
-        "{} principal and agency stream(s) in it end before its last case entry (index \
-         {last}): {}{}. An entry of theirs after that end and before index {last} (a key \
-         revocation, a deactivation) would not show here, and the rules were replayed \
-         without it.\n",
-        open.len(),
+        "Signers' and coordinators' streams that end before a case entry relying on them: \
+         {}{}. An entry of theirs in between (a key revocation, a deactivation) would not show \
+         here, and the rules were replayed without it.\n",
         named.join(", "),
         if more > 0 {
             format!(" and {more} more")
@@ -248,18 +252,19 @@ mod tests {
         };
         assert!(text(&r).starts_with("OK: partial bundle"));
         assert!(text(&r).contains("cannot prove that no entry was left out"));
-        assert!(!text(&r).contains("principal and agency stream"));
-        // Where its identity streams end: each that stops before the last case entry named.
+        assert!(!text(&r).contains("principal streams"));
+        // Where the streams its case entries rely on end: each that stops before one named.
         r.last_case_index = Some(9);
-        assert!(text(&r).contains("Every principal and agency stream in it goes on past"));
+        assert!(text(&r).contains("coordinators go on past the last case entry relying on them"));
         r.open_identity_streams = vec![verify::StreamEnd {
             stream: "principal-cw".into(),
             revision: 1,
             index: 4,
+            needed_until: 9,
         }];
         assert!(text(&r).contains(
-            "1 principal and agency stream(s) in it end before its last case entry (index 9): \
-             principal-cw (revision 1, index 4). An entry of theirs"
+            "streams that end before a case entry relying on them: principal-cw (ends at \
+             revision 1, index 4; relied on at index 9). An entry of theirs"
         ));
         assert!(!text(&r).contains("Case streams"));
         // The cases it holds are named, so that an auditor sees which case was checked.

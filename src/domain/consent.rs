@@ -39,7 +39,7 @@ pub struct ConsentGranted {
     #[serde(deserialize_with = "super::bounded::object_only")]
     pub interpreter: Interpreter,
     /// The principal who witnessed the consent, if any (in new events, a registered
-    /// principal).
+    /// principal of the case's owner agency; the server refuses others).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -48,7 +48,7 @@ pub struct ConsentGranted {
     #[schemars(with = "PrincipalId")]
     pub witness: Option<PrincipalId>,
     /// Version of the consent notice read to the person, 1 to 32 characters (in new events a
-    /// code: ASCII letters and digits, then also `.` `-` `_`).
+    /// code: ASCII letters and digits, then also `.` `-` `_`; the server refuses text).
     pub notice_version: BoundedString<1, 32>,
 }
 

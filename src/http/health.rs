@@ -17,7 +17,9 @@ pub(super) async fn healthz() -> HttpResponse {
 /// How long after a failed group commit (with none succeeding since) the node is not ready.
 const COMMIT_FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// The store answers, the ledger is loaded, and no group commit failed in the last
+/// The ledger's writer thread runs (once it has stopped the node is unready for good: only a
+/// restart brings writes back), the store answers, the ledger is loaded, and no group
+/// commit failed in the last
 /// [`COMMIT_FAILURE_WINDOW`] without one succeeding since (on SQLite the size is held in
 /// memory, so a full disk shows only there).
 ///

@@ -86,13 +86,18 @@ pub(super) async fn issue_token(
     let id = || {
         PrincipalId::parse(&path).map_err(|e| ApiError::bad_request(format!("principal id: {e}")))
     };
-    let route = || Ok(format!("/v1/principals/{}/tokens", id()?));
+    // The route forwarded to a writing node carries no query: one is refused here too.
+    let route = || {
+        super::query::no_query(&req)?;
+        Ok(format!("/v1/principals/{}/tokens", id()?))
+    };
     let payload = match writable(&state, &req, payload, TOKEN_REQUEST_BYTES, route).await? {
         Write::Here(payload) => payload,
         Write::Forwarded(answer) => return Ok(answer),
     };
     let caller = authenticated(caller)?;
     caller.require(&[Role::Admin])?;
+    super::query::no_query(&req)?;
     let id = id()?;
     match state.ledger.state().registry.principals.get(&id) {
         Some(p) if p.active => {}

@@ -27,12 +27,17 @@ impl Number {
     /// The value, or 400 `bad_request` naming `name`. Positions are SQLite integers, so
     /// nothing above `i64::MAX` can exist and such a value is refused rather than wrapped.
     pub(crate) fn read(&self, name: &str) -> Result<u64, ApiError> {
+        self.read_from(name, 0)
+    }
+
+    /// [`Number::read`] for a parameter whose least value is `least`.
+    fn read_from(&self, name: &str, least: u64) -> Result<u64, ApiError> {
         // Digits only: Rust's parser would also take a leading `+`.
         let digits = !self.0.is_empty() && self.0.bytes().all(|b| b.is_ascii_digit());
         match self.0.parse::<u64>() {
-            Ok(v) if digits && v <= i64::MAX as u64 => Ok(v),
+            Ok(v) if digits && least <= v && v <= i64::MAX as u64 => Ok(v),
             _ => Err(ApiError::bad_request(format!(
-                "{name} must be a whole number from 0 to {}, not `{}`",
+                "{name} must be a whole number from {least} to {}, not `{}`",
                 i64::MAX,
                 self.0.chars().take(QUOTED).collect::<String>()
             ))),
@@ -55,12 +60,9 @@ pub(crate) fn page_limit(value: Option<&Number>) -> Result<usize, ApiError> {
     let Some(v) = value else {
         return Ok(PAGE_DEFAULT);
     };
-    match v.read("limit")? {
-        0 => Err(ApiError::bad_request(format!(
-            "limit must be between 1 and {PAGE_MAX}"
-        ))),
-        n => Ok(usize::try_from(n).unwrap_or(PAGE_MAX).min(PAGE_MAX)),
-    }
+    // Larger asks get the maximum; 0 is refused.
+    let n = v.read_from("limit", 1)?;
+    Ok(usize::try_from(n).unwrap_or(PAGE_MAX).min(PAGE_MAX))
 }
 
 /// The extractor of an endpoint that takes no query parameters: any query string is refused
@@ -74,15 +76,21 @@ impl FromRequest for NoQuery {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let query = req.query_string();
-        ready(match query.is_empty() {
-            true => Ok(NoQuery),
-            false => Err(ApiError::bad_request(format!(
-                "{} takes no query parameters, got `{}`",
-                req.path(),
-                query.chars().take(QUOTED).collect::<String>()
-            ))),
-        })
+        ready(no_query(req).map(|()| NoQuery))
+    }
+}
+
+/// 400 `bad_request` when the request has a query string (for a handler that reads its
+/// body itself, where [`NoQuery`] would not run in the order the handler needs).
+pub(crate) fn no_query(req: &HttpRequest) -> Result<(), ApiError> {
+    let query = req.query_string();
+    match query.is_empty() {
+        true => Ok(()),
+        false => Err(ApiError::bad_request(format!(
+            "{} takes no query parameters, got `{}`",
+            req.path(),
+            query.chars().take(QUOTED).collect::<String>()
+        ))),
     }
 }
 
@@ -115,7 +123,12 @@ mod tests {
         assert_eq!(page_limit(None).ok(), Some(PAGE_DEFAULT));
         assert_eq!(page_limit(Some(&n("7"))).ok(), Some(7));
         assert_eq!(page_limit(Some(&n("99999999"))).ok(), Some(PAGE_MAX));
-        assert!(page_limit(Some(&n("0"))).is_err());
+        let zero = page_limit(Some(&n("0"))).expect_err("0");
+        assert!(
+            zero.to_string()
+                .contains("limit must be a whole number from 1 to"),
+            "{zero}"
+        );
         assert!(page_limit(Some(&n("ten"))).is_err());
         assert_eq!(position("from", None).ok(), Some(0));
         assert_eq!(position("from", Some(&n("12"))).ok(), Some(12));

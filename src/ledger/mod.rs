@@ -254,7 +254,7 @@ impl Ledger {
     ) -> Result<Outcome, WriteError> {
         self.enqueue(stream, events, expected)?
             .await
-            .map_err(|_| writer_gone())?
+            .map_err(|_| self.writer_gone())?
     }
 
     /// Blocking form of `submit`, for the CLI outside an async runtime.
@@ -266,7 +266,7 @@ impl Ledger {
     ) -> Result<Outcome, WriteError> {
         self.enqueue(stream, events, expected)?
             .blocking_recv()
-            .map_err(|_| writer_gone())?
+            .map_err(|_| self.writer_gone())?
     }
 
     /// Hands a request to the writer; the receiver gets its answer after the commit.
@@ -283,8 +283,16 @@ impl Ledger {
             expected,
             reply,
         };
-        self.tx.send(req).map_err(|_| writer_gone())?;
+        self.tx.send(req).map_err(|_| self.writer_gone())?;
         Ok(rx)
+    }
+
+    /// The writer dropped a request unanswered, or no longer takes any: its thread has
+    /// ended. Marked here too, not only by the thread's guard (which runs last as the thread
+    /// unwinds), so that readiness says so before the refused client can ask.
+    fn writer_gone(&self) -> WriteError {
+        self.metrics.writer_stopped.set(1);
+        WriteError::WriterStopped
     }
 
     /// The committed state (read side).
@@ -311,10 +319,6 @@ impl Ledger {
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
-}
-
-fn writer_gone() -> WriteError {
-    WriteError::WriterStopped
 }
 
 /// Marks the writer stopped when its thread ends, by return or by panic (a panic unwinds

@@ -157,7 +157,7 @@ pub fn decide_write(
         }
         EventData::PrincipalTokenIssued(d) => service::token_issued(state, d),
         EventData::PrincipalKeyAdded(_) => service::keys_stay_the_servers(state, &event.stream),
-        EventData::ConsentGranted(d) => lint::consent_names(state, d),
+        EventData::ConsentGranted(d) => lint::consent_names(state, event, d),
         _ => Ok(()),
     }?;
     // The clock last here too (see `decide`).

@@ -265,6 +265,13 @@ impl Writer {
                 }
                 self.metrics
                     .observe_commit(applied_events.len(), started.elapsed());
+                tracing::debug!(
+                    entries = applied_events.len(),
+                    size = sealed.0,
+                    signed,
+                    took_us = started.elapsed().as_micros() as u64,
+                    "group committed"
+                );
                 let (admitted, refused) = split(decided);
                 self.committed(admitted, &applied_events, &assumed, sealed);
                 for r in refused {

@@ -9,14 +9,14 @@
 //! the entry's real index, so entry 0 is judged as genesis and nothing else is. Entries of
 //! other cases are omitted; case rules never read another case.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
 use super::earlier::Since;
 use super::entry::{Prepared, SigJob};
 use super::report::{Check, Failure, StreamEnd};
-use crate::domain::StreamId;
+use crate::domain::{EventData, EventPayload, PrincipalId, StreamId};
 use crate::ledger::rules::decide;
 use crate::ledger::state::Applied;
 use crate::ledger::LedgerState;
@@ -39,8 +39,11 @@ pub(super) struct Replay {
     torsion_free: HashMap<[u8; 32], bool>,
     /// Earlier checkpoints the entries' root is compared with as it reaches their sizes.
     pub since: Since,
-    /// The last revision and index of each principal and agency stream.
-    identity_last: BTreeMap<String, (u64, u64)>,
+    /// The last revision and index of each principal stream.
+    principal_last: HashMap<String, (u64, u64)>,
+    /// For each principal a case entry relied on (its signer, or the coordinator it named),
+    /// the index of the last such entry.
+    relied: HashMap<PrincipalId, u64>,
     /// The index of the last case entry.
     last_case_index: Option<u64>,
 }
@@ -122,14 +125,7 @@ impl Replay {
         if d.revision == 0 && matches!(d.payload.stream, StreamId::Case(_)) {
             self.cases.insert(d.stream.clone());
         }
-        if matches!(d.payload.stream, StreamId::Case(_)) {
-            self.last_case_index = Some(index);
-        } else if let Some(end) = self.identity_last.get_mut(&d.stream) {
-            *end = (d.revision, index);
-        } else {
-            self.identity_last
-                .insert(d.stream.clone(), (d.revision, index));
-        }
+        self.note_reliance(index, d.revision, &d.stream, &d.payload);
         self.entries += 1;
         let keyid = d.envelope.keyid();
         let key = self
@@ -155,24 +151,60 @@ impl Replay {
         })
     }
 
-    /// The principal and agency streams whose last entry comes before the last case entry:
-    /// in a partial bundle, an entry of theirs in between (a key revocation, a
-    /// deactivation) could have been left out without a gap in their revisions, and the
-    /// rules would have been replayed without it. Those that continue past it are complete
-    /// up to it (their revisions are contiguous from 0).
-    pub fn open_identity_streams(&self) -> Vec<StreamEnd> {
-        let Some(last_case) = self.last_case_index else {
-            return Vec::new();
+    /// Notes where each principal stream ends, and which principals case entries rely on:
+    /// the signer (rule 1: its key active, itself active, its role and agency) and a
+    /// coordinator it names (an active caseworker of the owner agency). Agency entries are
+    /// not tracked: nothing in them can undo a registration the rules rely on.
+    fn note_reliance(&mut self, index: u64, revision: u64, stream: &str, e: &EventPayload) {
+        let mut relies_on = |p: &PrincipalId| match self.relied.get_mut(p) {
+            Some(last) => *last = index,
+            None => {
+                self.relied.insert(p.clone(), index);
+            }
         };
-        self.identity_last
+        match &e.stream {
+            StreamId::Case(_) => {
+                self.last_case_index = Some(index);
+                relies_on(&e.actor);
+                match &e.data {
+                    EventData::CaseOpened(c) => relies_on(&c.coordinator),
+                    EventData::CaseCoordinatorAssigned(c) => relies_on(&c.coordinator),
+                    _ => {}
+                }
+            }
+            StreamId::Principal(_) => match self.principal_last.get_mut(stream) {
+                Some(end) => *end = (revision, index),
+                None => {
+                    self.principal_last
+                        .insert(stream.to_owned(), (revision, index));
+                }
+            },
+            _ => {}
+        }
+    }
+
+    /// The principal streams that case entries relied on and whose last entry comes before
+    /// the last case entry relying on them: in a partial bundle, an entry of theirs in
+    /// between (a key revocation, a deactivation) could have been left out without a gap in
+    /// their revisions, and the rules would have been replayed without it. Those that go on
+    /// past it are complete up to it (their revisions are contiguous from 0).
+    pub fn open_identity_streams(&self) -> Vec<StreamEnd> {
+        let mut open: Vec<StreamEnd> = self
+            .relied
             .iter()
-            .filter(|(_, &(_, index))| index < last_case)
-            .map(|(stream, &(revision, index))| StreamEnd {
-                stream: stream.clone(),
-                revision,
-                index,
+            .filter_map(|(p, &needed_until)| {
+                let stream = format!("principal-{p}");
+                let &(revision, index) = self.principal_last.get(&stream)?;
+                (index < needed_until).then_some(StreamEnd {
+                    stream,
+                    revision,
+                    index,
+                    needed_until,
+                })
             })
-            .collect()
+            .collect();
+        open.sort_by(|a, b| a.stream.cmp(&b.stream));
+        open
     }
 
     /// The index of the last case entry, if any.

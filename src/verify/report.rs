@@ -127,12 +127,15 @@ pub enum Kind {
     Partial,
 }
 
-/// Where a stream ends in a bundle.
+/// Where a principal stream ends in a bundle, and the last case entry that relied on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StreamEnd {
     pub stream: String,
+    /// Revision and index of its last entry in the bundle.
     pub revision: u64,
     pub index: u64,
+    /// Index of the last case entry signed by the principal or naming it as coordinator.
+    pub needed_until: u64,
 }
 
 /// The outcome of `verify` (`--json` prints it).
@@ -155,9 +158,10 @@ pub struct Report {
     pub consistent_with: Vec<u64>,
     /// A partial bundle's index of its last case entry.
     pub last_case_index: Option<u64>,
-    /// A partial bundle's principal and agency streams whose last entry in it comes before
-    /// its last case entry: an entry of theirs in between could have been left out (see
-    /// docs/verify.md). Empty for a full-log bundle.
+    /// A partial bundle's principal streams that its case entries rely on (signers, named
+    /// coordinators) whose last entry in it comes before the last case entry relying on
+    /// them: an entry of theirs in between could have been left out (see docs/verify.md).
+    /// Empty for a full-log bundle.
     pub open_identity_streams: Vec<StreamEnd>,
     pub failure: Option<Failure>,
 }

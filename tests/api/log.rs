@@ -169,7 +169,10 @@ fn bad_proof_parameters_are_problem_json_400s() {
             r.text
         );
         let detail = r.json["detail"].as_str().unwrap_or_default();
-        assert!(detail.contains("limit must be between 1 and"), "{detail}");
+        assert!(
+            detail.contains("limit must be a whole number from 1 to"),
+            "{detail}"
+        );
     }
 }
 

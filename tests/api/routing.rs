@@ -143,6 +143,11 @@ fn query_parameters_an_endpoint_does_not_take_are_refused() {
             .as_str()
             .is_some_and(|d| d.contains("takes no query")));
     }
+    // The token endpoint takes its request in the body only.
+    let before = app.log_size();
+    let r = app.post_raw("/v1/principals/admin/tokens?x=1", admin, b"");
+    assert_eq!((r.status, r.code()), (400, "bad_request"), "{}", r.text);
+    assert_eq!(app.log_size(), before, "no token was issued");
     // Without them, the same endpoints answer.
     assert_eq!(app.get("/v1/log/checkpoint", None).status, 200);
     assert_eq!(app.get("/v1/agencies", admin).status, 200);

@@ -126,6 +126,7 @@ fn a_consent_names_only_registered_principals_and_agencies_and_a_notice_code() {
     app.register_agency("bay-clinic");
     let maria = app.register_principal("maria", "harbor-house", &["caseworker"]);
     app.register_principal("sam", "harbor-house", &["supervisor"]);
+    app.register_principal("omar-bc", "bay-clinic", &["caseworker"]);
     let opened = json!({"owner_agency": "harbor-house", "coordinator": "maria",
         "needs": ["medical"], "minor": false});
     app.write(&maria.0, &maria.1, "case.opened", CASE, opened);
@@ -139,6 +140,12 @@ fn a_consent_names_only_registered_principals_and_agencies_and_a_notice_code() {
         (
             "witness",
             with(&|c| c["witness"] = json!("maria-lopez-mother")),
+        ),
+        // Registered, but not the owner agency's: trying ids would tell a coordinator
+        // which principals other agencies have.
+        (
+            "witness elsewhere",
+            with(&|c| c["witness"] = json!("omar-bc")),
         ),
         (
             "recipients",

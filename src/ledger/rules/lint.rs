@@ -83,17 +83,25 @@ fn version_code(field: &str, text: &str) -> Result<(), RuleViolation> {
 }
 
 /// The write-time-only checks of a new `consent.granted` that need the registry: its
-/// `witness` is a registered principal and each listed recipient a registered agency.
-/// DESIGN types both as slugs only, which would leave a witness of 63 characters, and 50
-/// recipients of 63, as free text in the case stream.
+/// `witness` is a registered principal of the case's owner agency (staff present at the
+/// conversation; and a coordinator learns nothing of other agencies' principals by trying
+/// ids) and each listed recipient a registered agency. DESIGN types both as slugs only,
+/// which would leave a witness of 63 characters, and 50 recipients of 63, as free text in
+/// the case stream. Runs after the case rules, so the case exists.
 pub(super) fn consent_names(
     state: &crate::ledger::LedgerState,
+    event: &EventPayload,
     d: &crate::domain::ConsentGranted,
 ) -> Result<(), RuleViolation> {
     if let Some(w) = &d.witness {
-        if !state.registry.principals.contains_key(w) {
+        let owner = match &event.stream {
+            crate::domain::StreamId::Case(id) => state.cases.get(id).map(|c| &c.owner_agency),
+            _ => None,
+        };
+        let staff = state.registry.principals.get(w).map(|p| &p.agency);
+        if staff.is_none() || staff != owner {
             return Err(schema(format!(
-                "data.witness: {w} is not a registered principal"
+                "data.witness: {w} is not a registered principal of the case's owner agency"
             )));
         }
     }
