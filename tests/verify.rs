@@ -853,12 +853,9 @@ fn the_cli_takes_earlier_checkpoints_and_consistency_proofs_from_files() {
     );
 }
 
-#[test]
-fn a_case_bundle_names_the_identity_streams_that_end_before_its_last_case_entry() {
-    // A server that hides the revocation of the caseworker's key from a case bundle: the
-    // revocation is the last entry of principal-maria, so its revisions stay contiguous,
-    // and the case steps signed after it replay as valid. The bundle cannot show the
-    // omission; the report must say that principal-maria ends before the case does.
+/// A world whose case is opened, then the caseworker's key revoked (the last entry of
+/// principal-maria); the revocation's index.
+fn case_then_revoked_worker_key() -> (common::World, u64) {
     let mut w = world();
     open_case(&mut w);
     let keyid = caseledger::domain::KeyId::of(w.worker.key.verifying_key().as_bytes());
@@ -868,6 +865,16 @@ fn a_case_bundle_names_the_identity_streams_that_end_before_its_last_case_entry(
         "principal-maria",
         json!({"keyid": keyid.to_string(), "reason": "compromised"}),
     );
+    (w, revoked)
+}
+
+#[test]
+fn a_case_bundle_names_the_identity_streams_that_end_before_its_last_case_entry() {
+    // A server that hides the revocation of the caseworker's key from a case bundle: the
+    // revocation is the last entry of principal-maria, so its revisions stay contiguous,
+    // and the case steps signed after it replay as valid. The bundle cannot show the
+    // omission; the report must say that principal-maria ends before the case does.
+    let (mut w, revoked) = case_then_revoked_worker_key();
     let consent = json!({
         "consent_id": "c1", "purposes": ["referral"], "recipients": ["bay-clinic"],
         "data_categories": ["contact"], "valid_until": "2027-05-28T00:00:00Z",
@@ -939,4 +946,112 @@ fn consents_written_before_the_write_time_name_checks_still_verify() {
     w.log.append(&w.worker, "consent.granted", CASE, consent);
     let r = check(&w.log, &w.log.bundle());
     assert!(r.ok, "{:?}", r.failure);
+}
+
+/// Identity heads for the entries of `log` at `indexes` below `before`, as counted there
+/// (an exporter's claim: true when `indexes` holds every identity entry below `before`).
+fn heads_of(log: &HandLog, indexes: &[u64], before: u64) -> String {
+    use caseledger::bundle::heads::IdentityHeads;
+    let bundle = log.bundle_of(indexes);
+    let cp = caseledger::log::Checkpoint::open_signed(&bundle.checkpoint, &log.signer.verifier())
+        .expect("checkpoint");
+    let mut counts = std::collections::BTreeMap::new();
+    for &i in indexes.iter().filter(|&&i| i < before) {
+        let e: serde_json::Value = serde_json::from_str(&log.entries[i as usize]).expect("entry");
+        let stream = e["stream"].as_str().expect("stream").to_owned();
+        if stream.starts_with("principal-") || stream.starts_with("agency-") {
+            *counts.entry(stream).or_insert(0) += 1;
+        }
+    }
+    IdentityHeads {
+        origin: cp.origin,
+        size: cp.size,
+        root: cp.root,
+        before,
+        counts,
+    }
+    .sign(&log.signer)
+    .expect("signed")
+}
+
+#[test]
+fn identity_heads_turn_a_left_out_revocation_into_a_failure_or_a_signed_lie() {
+    let (mut w, revoked) = case_then_revoked_worker_key();
+    let needs = json!({"needs": ["legal"]});
+    let late = w.log.append(&w.worker, "case.needs_assessed", CASE, needs);
+    w.grow_to(w.log.entries.len() + 2);
+    let all: Vec<u64> = (0..=late).collect();
+    let hidden: Vec<u64> = all.iter().copied().filter(|&i| i != revoked).collect();
+    let with_heads = |indexes: &[u64], heads: String| {
+        let mut b = w.log.bundle_of(indexes);
+        b.identity_heads = Some(heads);
+        check(&w.log, &b)
+    };
+    // Honest heads count the revocation: the bundle without it fails, naming the stream.
+    let r = with_heads(&hidden, heads_of(&w.log, &all, late + 1));
+    let f = r.failure.expect("refused");
+    assert_eq!(
+        (f.check, f.stream.as_deref()),
+        (Check::IdentityHeads, Some("principal-maria"))
+    );
+    assert!(f.message.contains("an entry was left out"), "{}", f.message);
+    // The same bundle with the revocation fails where the revoked key signs.
+    let r = with_heads(&all, heads_of(&w.log, &all, late + 1));
+    assert_fails_at(&r, late, Check::Rule);
+    // Heads that lie (counted without the revocation) are accepted: the log key has signed
+    // a false count, which the full log refutes (it fails at the same step).
+    let r = with_heads(&hidden, heads_of(&w.log, &hidden, late + 1));
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(r.identity_heads_before, Some(late + 1));
+    assert!(r.open_identity_streams.is_empty());
+    assert_fails_at(&check(&w.log, &w.log.bundle()), late, Check::Rule);
+}
+
+#[test]
+fn identity_heads_must_be_the_logs_for_this_checkpoint_and_cover_the_case() {
+    let mut w = world();
+    open_case(&mut w);
+    let case_end = w.log.entries.len() as u64 - 1;
+    w.grow_to(w.log.entries.len() + 2);
+    let part: Vec<u64> = (0..=case_end).collect();
+    let honest = heads_of(&w.log, &part, case_end + 1);
+    let mut b = w.log.bundle_of(&part);
+    b.identity_heads = Some(honest.clone());
+    let r = check(&w.log, &b);
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(r.identity_heads_before, Some(case_end + 1));
+    // Signed by another key; for an older tree; not covering the case; naming a stream
+    // the bundle lacks.
+    let other = common::HandLog::new();
+    let mut forged = w.log.fork(w.log.entries.len());
+    forged.signer = other.signer.clone();
+    let older = w.log.fork(case_end as usize + 1);
+    let mut lacking = w.log.bundle_of(&part);
+    lacking
+        .entries
+        .retain(|e| !e.entry.contains("\"stream\":\"principal-olu\""));
+    for (what, bundle, heads) in [
+        (
+            "another key",
+            w.log.bundle_of(&part),
+            heads_of(&forged, &part, case_end + 1),
+        ),
+        (
+            "an older tree",
+            w.log.bundle_of(&part),
+            heads_of(&older, &part, case_end + 1),
+        ),
+        (
+            "short of the case",
+            w.log.bundle_of(&part),
+            heads_of(&w.log, &part, case_end),
+        ),
+        ("a stream it lacks", lacking, honest.clone()),
+    ] {
+        let mut bundle = bundle;
+        bundle.identity_heads = Some(heads);
+        let r = check(&w.log, &bundle);
+        let f = r.failure.unwrap_or_else(|| panic!("{what}: accepted"));
+        assert_eq!(f.check, Check::IdentityHeads, "{what}: {f}");
+    }
 }

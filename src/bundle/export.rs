@@ -10,6 +10,7 @@ use base64::Engine;
 
 use super::FORMAT;
 use crate::log::merkle::{append_nodes, Hash, MemoryNodes, NodeSource, TreeError};
+use crate::log::note::NoteSigner;
 use crate::log::proof::inclusion_proof;
 use crate::store::{EventStore, StoreError, StoredCheckpoint, StoredEntry};
 
@@ -51,6 +52,20 @@ pub struct LogIdentity {
     pub origin: String,
     /// The signed-note verifier key.
     pub log_key: String,
+    /// The log key, to sign a case bundle's identity heads (see [`super::heads`]); without
+    /// it a case bundle goes without them.
+    pub signer: Option<NoteSigner>,
+}
+
+impl LogIdentity {
+    /// The identity of the log `signer` signs, which signs identity heads too.
+    pub fn of(signer: &NoteSigner) -> Self {
+        Self {
+            origin: signer.name().to_owned(),
+            log_key: signer.verifier().to_text(),
+            signer: Some(signer.clone()),
+        }
+    }
 }
 
 /// What was written.
@@ -138,15 +153,20 @@ fn write_header(
     out: &mut dyn Write,
     id: &LogIdentity,
     cp: &StoredCheckpoint,
+    identity_heads: Option<&str>,
 ) -> std::io::Result<()> {
     write!(
         out,
-        "{{\"format\":{},\"origin\":{},\"log_key\":{},\"checkpoint\":{},\"entries\":[",
+        "{{\"format\":{},\"origin\":{},\"log_key\":{},\"checkpoint\":{},",
         json_str(FORMAT),
         json_str(&id.origin),
         json_str(&id.log_key),
         json_str(&cp.note)
-    )
+    )?;
+    if let Some(h) = identity_heads {
+        write!(out, "\"identity_heads\":{},", json_str(h))?;
+    }
+    out.write_all(b"\"entries\":[")
 }
 
 /// Writes one entry. Stored bytes that are not UTF-8 (a damaged or edited store) cannot be
@@ -185,7 +205,7 @@ pub fn write_full(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ExportSummary, ExportError> {
     let cp = latest_checkpoint(store)?;
-    write_header(out, id, &cp)?;
+    write_header(out, id, &cp, None)?;
     let mut nodes = ExportNodes::new(store);
     let mut next = 0u64;
     while next < cp.size {
@@ -221,6 +241,8 @@ pub struct CaseBundle {
     checkpoint: StoredCheckpoint,
     entries: Vec<StoredEntry>,
     after_checkpoint: u64,
+    /// Index of the case's last entry.
+    last: u64,
 }
 
 /// Writes a case bundle (see [`gather_case`]).
@@ -283,6 +305,7 @@ pub fn gather_case(
         checkpoint: cp,
         entries,
         after_checkpoint,
+        last,
     })
 }
 
@@ -295,7 +318,12 @@ impl CaseBundle {
         out: &mut dyn Write,
     ) -> Result<ExportSummary, ExportError> {
         let cp = &self.checkpoint;
-        write_header(out, id, cp)?;
+        let heads = id
+            .signer
+            .as_ref()
+            .map(|signer| super::heads::sign_for(signer, cp, &self.entries, self.last + 1))
+            .transpose()?;
+        write_header(out, id, cp, heads.as_deref())?;
         let nodes = ExportNodes::new(store);
         for (i, e) in self.entries.iter().enumerate() {
             let proof = inclusion_proof(&nodes, e.index, cp.size)?;

@@ -14,6 +14,8 @@ pub(super) struct Header {
     origin: Option<String>,
     log_key: Option<String>,
     checkpoint: Option<String>,
+    /// The optional signed identity heads (see [`super::heads`]), handed over at the end.
+    pub(super) identity_heads: Option<String>,
     pub(super) entries: bool,
     pub(super) sent: bool,
 }
@@ -25,6 +27,7 @@ impl Header {
             "origin" => &mut self.origin,
             "log_key" => &mut self.log_key,
             "checkpoint" => &mut self.checkpoint,
+            "identity_heads" => &mut self.identity_heads,
             other => return Err(invalid(format!("unknown member `{other}`"))),
         };
         if slot.is_some() {

@@ -14,6 +14,7 @@
 
 mod chunk;
 pub mod export;
+pub mod heads;
 mod members;
 pub mod read;
 
@@ -53,6 +54,9 @@ pub struct Bundle {
     pub origin: String,
     pub log_key: String,
     pub checkpoint: String,
+    /// Signed identity heads (a case bundle; see [`heads`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_heads: Option<String>,
     pub entries: Vec<BundleEntry>,
 }
 

@@ -26,6 +26,8 @@ pub enum Item {
     Header(BundleHeader),
     /// The next entries, in bundle order, not yet parsed.
     Entries(RawChunk),
+    /// The signed identity heads of a case bundle, if it has them (after everything else).
+    IdentityHeads(String),
 }
 
 /// Why reading stopped.
@@ -247,22 +249,14 @@ impl<R: Read> Scanner<R> {
 
     fn unexpected(&self, got: Option<u8>, want: &str) -> ReadError {
         let at = self.offset + self.pos as u64;
-        match got {
-            // Other bytes in hex: a BOM's 0xEF `as char` would show as `ï`.
-            Some(b) if b.is_ascii_graphic() => invalid(format!(
-                "expected {want} at byte {at}, found `{}`",
-                b as char
-            )),
-            Some(b) => invalid(format!(
-                "expected {want} at byte {at}, found byte 0x{b:02X}{}",
-                if (b, at) == (0xEF, 0) {
-                    " (a UTF-8 byte order mark?)"
-                } else {
-                    ""
-                }
-            )),
-            None => invalid(format!("expected {want} at byte {at}, found the end")),
-        }
+        // Other bytes in hex: a BOM's 0xEF `as char` would show as `ï`.
+        let found = match got {
+            Some(b) if b.is_ascii_graphic() => format!("`{}`", b as char),
+            Some(0xEF) if at == 0 => "byte 0xEF (a UTF-8 byte order mark?)".to_owned(),
+            Some(b) => format!("byte 0x{b:02X}"),
+            None => "the end".to_owned(),
+        };
+        invalid(format!("expected {want} at byte {at}, found {found}"))
     }
 
     /// The end (exclusive) of the string starting at `i`.
@@ -393,8 +387,10 @@ pub fn stream_reusing(
         }
     }
     header.check()?;
-    match s.peek()? {
-        None => Ok(()),
-        other => Err(s.unexpected(other, "the end of the document")),
+    if let Some(peek) = s.peek()? {
+        return Err(s.unexpected(Some(peek), "the end of the document"));
     }
+    let heads = header.identity_heads.take();
+    let sent = heads.is_none_or(|h| sink(Item::IdentityHeads(h)));
+    sent.then_some(()).ok_or(ReadError::Stopped)
 }

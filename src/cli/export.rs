@@ -99,10 +99,7 @@ fn export_until(args: ExportArgs, stop: Option<Arc<AtomicBool>>) -> anyhow::Resu
         anyhow::bail!("{} holds no ledger", dir.display());
     }
     let signer = datadir::read_signer(dir)?;
-    let id = LogIdentity {
-        origin: signer.name().to_owned(),
-        log_key: signer.verifier().to_text(),
-    };
+    let id = LogIdentity::of(&signer);
     let case: Option<CaseId> = match &args.case {
         Some(case) => Some(case.parse().context("--case must be a case UUID")?),
         None => None,

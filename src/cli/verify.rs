@@ -175,13 +175,16 @@ fn text(r: &Report) -> String {
         }
         if !full {
             out.push_str(&identity_note(r));
-            out.push_str(
+            out.push_str(&format!(
                 "Note: a partial bundle (such as a case bundle) proves its entries, their \
                  signatures, and the rules replayed over the entries it holds. It cannot prove \
                  that no entry was left out of it: a later entry of the case (a consent \
-                 withdrawal), or an identity entry of the kind named above. For that, verify a \
-                 full-log export with --full.\n",
-            );
+                 withdrawal){}. For that, verify a full-log export with --full.\n",
+                match r.identity_heads_before {
+                    Some(_) => "",
+                    None => ", or an identity entry of the kind named above",
+                }
+            ));
         }
         return out;
     };
@@ -195,6 +198,15 @@ fn text(r: &Report) -> String {
 /// replayed without it.
 fn identity_note(r: &Report) -> String {
     const LISTED: usize = 5;
+    if let Some(before) = r.identity_heads_before {
+        return format!(
+            "Identity heads: the log key attests how many entries each principal and agency \
+             stream in it holds below index {before}, and it holds them all: no key \
+             revocation or deactivation before its case entries was left out, or the log \
+             key signed a false count, which a full-log audit would refute (keep the \
+             bundle as evidence).\n"
+        );
+    }
     if r.last_case_index.is_none() {
         return String::new();
     }
@@ -248,6 +260,7 @@ mod tests {
             consistent_with: vec![],
             last_case_index: None,
             open_identity_streams: vec![],
+            identity_heads_before: None,
             failure: None,
         };
         assert!(text(&r).starts_with("OK: partial bundle"));
@@ -266,6 +279,9 @@ mod tests {
             "streams that end before a case entry relying on them: principal-cw (ends at \
              revision 1, index 4; relied on at index 9). An entry of theirs"
         ));
+        r.identity_heads_before = Some(10);
+        assert!(text(&r).contains("the log key attests how many entries"));
+        assert!(!text(&r).contains("principal-cw"));
         assert!(!text(&r).contains("Case streams"));
         // The cases it holds are named, so that an auditor sees which case was checked.
         r.cases = (1..=7).map(|n| format!("case-{n}")).collect();

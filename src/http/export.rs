@@ -80,10 +80,7 @@ pub(super) async fn bundle(
     // dropped before waiting.)
     let committed = state.ledger.state().size;
     covering_checkpoint(&state, committed).await?;
-    let id = LogIdentity {
-        origin: state.ledger.origin().to_owned(),
-        log_key: state.ledger.verifier_key().to_owned(),
-    };
+    let id = LogIdentity::of(state.ledger.note_signer());
     match case {
         Some(case) => export_case(&state, id, case).await,
         None => export_full(&state, id).await,

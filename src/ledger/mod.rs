@@ -147,6 +147,8 @@ pub struct Ledger {
     store: Arc<dyn EventStore>,
     origin: String,
     verifier_key: String,
+    /// The log key: the writer signs checkpoints with it, exports sign identity heads.
+    note_signer: NoteSigner,
     metrics: Arc<Metrics>,
     /// A lock on the data directory, released when the last clone of the ledger and its
     /// writer thread are gone.
@@ -215,7 +217,7 @@ impl Ledger {
             store: store.clone(),
             state,
             read: read.clone(),
-            signer,
+            signer: signer.clone(),
             origin: origin.clone(),
             clock,
             metrics: metrics.clone(),
@@ -240,6 +242,7 @@ impl Ledger {
             store,
             origin,
             verifier_key,
+            note_signer: signer,
             metrics,
             lock,
         })
@@ -313,6 +316,11 @@ impl Ledger {
     /// The log's signed-note verifier key.
     pub fn verifier_key(&self) -> &str {
         &self.verifier_key
+    }
+
+    /// The log key (for statements a bundle carries besides checkpoints).
+    pub fn note_signer(&self) -> &NoteSigner {
+        &self.note_signer
     }
 
     /// Metrics registry.

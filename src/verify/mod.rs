@@ -13,6 +13,7 @@ mod buffers;
 mod earlier;
 mod entry;
 mod header;
+mod identity;
 mod proofs;
 mod replay;
 pub mod report;
@@ -32,10 +33,11 @@ pub use earlier::{ConsistencyProof, Since};
 pub use report::{Check, Failure, Kind, Report, StreamEnd};
 pub use sample::{signature_sample, SignatureSample};
 pub use signatures::{grouped_as_verified, BATCH};
-pub use stream::{verify_reader, verify_reader_pausing, verify_reader_since, wait_for_freeing};
+pub use stream::{
+    verify_bundle, verify_reader, verify_reader_pausing, verify_reader_since, wait_for_freeing,
+};
 
 use crate::bundle::read::{Item, RawChunk, ReadError};
-use crate::bundle::Bundle;
 use crate::log::note::NoteVerifier;
 use crate::log::Checkpoint;
 use buffers::{reuse, Buffers};
@@ -78,6 +80,8 @@ pub struct Verifier<'k> {
     /// Where chunks go once checked, to be filled again by the reader.
     spare: Option<crossbeam_channel::Sender<RawChunk>>,
     buffers: Buffers,
+    /// The bundle's signed identity heads, if it has them (checked at the end).
+    identity_heads: Option<String>,
 }
 
 impl<'k> Verifier<'k> {
@@ -95,6 +99,7 @@ impl<'k> Verifier<'k> {
             before_failure: None,
             spare: None,
             buffers: Buffers::default(),
+            identity_heads: None,
         }
     }
 
@@ -147,6 +152,7 @@ impl<'k> Verifier<'k> {
                 }
             }
             Item::Entries(c) => return self.chunk(c),
+            Item::IdentityHeads(h) => self.identity_heads = Some(h),
         }
         self.failure.is_none()
     }
@@ -220,6 +226,12 @@ impl<'k> Verifier<'k> {
         if self.failure.is_none() {
             self.failure = self.final_checks(cp.as_ref(), kind);
         }
+        let heads = match (&self.identity_heads, &cp, &self.failure) {
+            (Some(note), Some(cp), None) => identity::check(note, self.key, cp, &self.replay)
+                .map_err(|f| self.failure = Some(f))
+                .ok(),
+            _ => None,
+        };
         // What a partial bundle leaves open is said of one that verified.
         let partial = kind == Some(Kind::Partial) && self.failure.is_none();
         let report = Report {
@@ -236,10 +248,11 @@ impl<'k> Verifier<'k> {
             cases: std::mem::take(&mut self.replay.cases).into_iter().collect(),
             consistent_with: self.replay.since.shown(),
             last_case_index: self.replay.last_case_index().filter(|_| partial),
-            open_identity_streams: match partial {
+            open_identity_streams: match partial && heads.is_none() {
                 true => self.replay.open_identity_streams(),
                 false => Vec::new(),
             },
+            identity_heads_before: heads,
             failure: self.failure.take(),
         };
         // Freeing the folded state of a large log (a million event ids, every stream and
@@ -371,17 +384,4 @@ fn replay_prepared(
         }
     }
     None
-}
-
-/// Verifies an in-memory bundle.
-pub fn verify_bundle(bundle: &Bundle, key: &NoteVerifier, opts: Options) -> Report {
-    let mut v = Verifier::new(key, opts);
-    if v.feed(Item::Header(bundle.header())) {
-        for chunk in bundle.entries.chunks(CHUNK) {
-            if !v.feed(Item::Entries(RawChunk::from_entries(chunk))) {
-                break;
-            }
-        }
-    }
-    v.finish()
 }

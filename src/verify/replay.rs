@@ -39,8 +39,8 @@ pub(super) struct Replay {
     torsion_free: HashMap<[u8; 32], bool>,
     /// Earlier checkpoints the entries' root is compared with as it reaches their sizes.
     pub since: Since,
-    /// The last revision and index of each principal stream.
-    principal_last: HashMap<String, (u64, u64)>,
+    /// The last revision and index of each principal and agency stream.
+    pub identity_last: HashMap<String, (u64, u64)>,
     /// For each principal a case entry relied on (its signer, or the coordinator it named),
     /// the index of the last such entry.
     relied: HashMap<PrincipalId, u64>,
@@ -153,8 +153,9 @@ impl Replay {
 
     /// Notes where each principal stream ends, and which principals case entries rely on:
     /// the signer (rule 1: its key active, itself active, its role and agency) and a
-    /// coordinator it names (an active caseworker of the owner agency). Agency entries are
-    /// not tracked: nothing in them can undo a registration the rules rely on.
+    /// coordinator it names (an active caseworker of the owner agency). No agency entry can
+    /// undo a registration the rules rely on, so agencies are not relied on; where their
+    /// streams end is noted for the identity heads (see [`super::identity`]).
     fn note_reliance(&mut self, index: u64, revision: u64, stream: &str, e: &EventPayload) {
         let mut relies_on = |p: &PrincipalId| match self.relied.get_mut(p) {
             Some(last) => *last = index,
@@ -172,14 +173,15 @@ impl Replay {
                     _ => {}
                 }
             }
-            StreamId::Principal(_) => match self.principal_last.get_mut(stream) {
-                Some(end) => *end = (revision, index),
-                None => {
-                    self.principal_last
-                        .insert(stream.to_owned(), (revision, index));
+            StreamId::Principal(_) | StreamId::Agency(_) => {
+                match self.identity_last.get_mut(stream) {
+                    Some(end) => *end = (revision, index),
+                    None => {
+                        self.identity_last
+                            .insert(stream.to_owned(), (revision, index));
+                    }
                 }
-            },
-            _ => {}
+            }
         }
     }
 
@@ -194,7 +196,7 @@ impl Replay {
             .iter()
             .filter_map(|(p, &needed_until)| {
                 let stream = format!("principal-{p}");
-                let &(revision, index) = self.principal_last.get(&stream)?;
+                let &(revision, index) = self.identity_last.get(&stream)?;
                 (index < needed_until).then_some(StreamEnd {
                     stream,
                     revision,

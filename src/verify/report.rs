@@ -34,6 +34,9 @@ pub enum Check {
     Rule,
     /// The bundle's checkpoint does not extend an earlier one given with `--since`.
     Consistency,
+    /// The identity heads are not signed by the log key, are not for this checkpoint, or
+    /// attest entries the bundle does not hold (or not those it holds).
+    IdentityHeads,
 }
 
 impl Check {
@@ -54,6 +57,7 @@ impl Check {
             Check::Signature => "signature",
             Check::Rule => "rule",
             Check::Consistency => "consistency",
+            Check::IdentityHeads => "identity_heads",
         }
     }
 }
@@ -161,7 +165,11 @@ pub struct Report {
     /// A partial bundle's principal streams that its case entries rely on (signers, named
     /// coordinators) whose last entry in it comes before the last case entry relying on
     /// them: an entry of theirs in between could have been left out (see docs/verify.md).
-    /// Empty for a full-log bundle.
+    /// Empty for a full-log bundle, and when identity heads cover them.
     pub open_identity_streams: Vec<StreamEnd>,
+    /// When the bundle carries identity heads signed by the log key and it holds every
+    /// entry they attest (any bundle kind): the index below which they count (see
+    /// docs/verify.md).
+    pub identity_heads_before: Option<u64>,
     pub failure: Option<Failure>,
 }

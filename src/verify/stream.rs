@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::replay::Replay;
 use super::{Check, Failure, Options, Report, Since, Verifier, CHUNK};
 use crate::bundle::read::{self, Item, RawChunk};
+use crate::bundle::Bundle;
 use crate::log::note::NoteVerifier;
 
 /// Items the reader may have read ahead of the verifier.
@@ -131,6 +132,22 @@ fn run(
     match parsed {
         Ok(ended) => v.reading_ended(ended),
         Err(_) => v.fail(Failure::bundle(Check::Format, "the bundle reader panicked")),
+    }
+    v.finish()
+}
+
+/// Verifies an in-memory bundle.
+pub fn verify_bundle(bundle: &Bundle, key: &NoteVerifier, opts: Options) -> Report {
+    let mut v = Verifier::new(key, opts);
+    if v.feed(Item::Header(bundle.header())) {
+        for chunk in bundle.entries.chunks(CHUNK) {
+            if !v.feed(Item::Entries(RawChunk::from_entries(chunk))) {
+                break;
+            }
+        }
+        if let Some(h) = &bundle.identity_heads {
+            v.feed(Item::IdentityHeads(h.clone()));
+        }
     }
     v.finish()
 }

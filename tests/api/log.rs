@@ -251,10 +251,7 @@ fn a_case_bundle_finds_identity_entries_past_the_state_it_was_made_from() {
     let inquiry = json!({"inquiry_id": "q1", "agency": "late-clinic", "consent_id": "c1",
         "asks": ["can_help"], "domains": ["legal"], "cultural_needs": []});
     app.write(&maria, &maria_token, "inquiry.sent", &stream, inquiry);
-    let id = caseledger::bundle::export::LogIdentity {
-        origin: app.origin.clone(),
-        log_key: app.log_key.clone(),
-    };
+    let id = caseledger::bundle::export::LogIdentity::of(app.ledger.note_signer());
     let store = app.ledger.store().clone();
     let mut body = Vec::new();
     let summary = caseledger::bundle::export::write_case(
@@ -283,6 +280,18 @@ fn a_case_bundle_finds_identity_entries_past_the_state_it_was_made_from() {
     assert_eq!(in_stream("agency-late-clinic"), 1);
     assert_eq!(report.cases, vec![stream.clone()]);
     assert!(summary.entries > 0);
+    // Signed identity heads cover every identity entry before the case's last one: no
+    // signer's stream is left open.
+    let last_case = bundle
+        .entries
+        .iter()
+        .filter(|e| e.entry.contains(&format!("\"stream\":\"{stream}\"")))
+        .map(|e| e.index)
+        .max()
+        .expect("case entries");
+    assert!(bundle.identity_heads.is_some());
+    assert_eq!(report.identity_heads_before, Some(last_case + 1));
+    assert!(report.open_identity_streams.is_empty(), "{report:?}");
 }
 
 #[test]

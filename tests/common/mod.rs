@@ -90,6 +90,7 @@ impl HandLog {
             origin: ORIGIN.into(),
             log_key: self.log_key(),
             checkpoint,
+            identity_heads: None,
             entries,
         }
     }

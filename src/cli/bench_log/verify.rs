@@ -138,10 +138,7 @@ pub(super) fn bench_verify(
     eprintln!("writing {entries} signed events through the ledger...");
     let sample = fill(&dir, entries)?;
     let signer = datadir::read_signer(&dir)?;
-    let id = LogIdentity {
-        origin: signer.name().to_owned(),
-        log_key: signer.verifier().to_text(),
-    };
+    let id = LogIdentity::of(&signer);
     let store = datadir::open_sqlite(&dir)?;
     let path = dir.join("bundle.json");
     eprintln!("exporting the full log...");
