@@ -259,7 +259,7 @@ impl Writer {
         });
         match result {
             Ok(()) => {
-                if signed {
+                if signed && self.published(sealed.0) {
                     self.pacer.signed(started);
                     self.signed_size = sealed.0;
                 }
@@ -328,6 +328,17 @@ impl Writer {
         if let Err(e) = self.fold_view() {
             tracing::error!(error = %e, "cannot fold the store; the next group retries");
         }
+    }
+
+    /// Whether the store holds a checkpoint of `size` after a commit that carried one. A
+    /// shared store publishes it after the entries and may fail to (the entries are stored
+    /// all the same); the next group then signs again. A local store commits both at once.
+    pub(super) fn published(&self, size: u64) -> bool {
+        !self.store.is_shared()
+            || self
+                .store
+                .latest_checkpoint()
+                .is_ok_and(|cp| cp.is_some_and(|c| c.size >= size))
     }
 
     /// Server time, never earlier than the last entry (ordering is by the server clock).

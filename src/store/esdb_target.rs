@@ -81,6 +81,33 @@ impl Target {
     }
 }
 
+/// Whether each entry landed at the index the writer gave it, as the mirror reads the log:
+/// `false` when another node's entries came first. An event found at its index with other
+/// bytes is a `Conflict`: EventStoreDB takes an append of an event id it already holds at
+/// that revision as an idempotent repeat without comparing data, so when an earlier append
+/// of the same event (refused on a timeout, committed later) sits there, the writer must
+/// catch up and answer the request as a repeat of what the log holds, not with its own
+/// bytes and receipt.
+pub(super) fn landed(
+    entries: &[StoredEntry],
+    find: impl Fn(&Uuid) -> Result<Option<StoredEntry>, StoreError>,
+) -> Result<bool, StoreError> {
+    let mut placed = true;
+    for e in entries {
+        match find(&e.event_id)? {
+            Some(found) if found.index == e.index && found.leaf_hash != e.leaf_hash => {
+                return Err(StoreError::Conflict(format!(
+                    "event {} is in the log at index {} with other bytes (an earlier append \
+                     of it landed late)",
+                    e.event_id, e.index
+                )))
+            }
+            found => placed &= found.is_some_and(|s| s.index == e.index),
+        }
+    }
+    Ok(placed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::esdb_feed::tests::{at, shared};
@@ -146,5 +173,41 @@ mod tests {
         assert!(!Target::Checkpoint(1)
             .held(&s.mirror, &s.mirror.tip())
             .expect("held"));
+    }
+
+    fn stored(index: u64, leaf: u8) -> StoredEntry {
+        StoredEntry {
+            index,
+            stream: "agency-a".into(),
+            revision: index,
+            event_id: Uuid::from_u128(u128::from(index) + 1),
+            recorded_at: "2026-12-06T00:00:00.000000Z".into(),
+            leaf_hash: [leaf; 32],
+            bytes: vec![],
+        }
+    }
+
+    #[test]
+    fn an_event_the_log_holds_with_other_bytes_is_a_conflict_not_a_success() {
+        let ours = vec![stored(4, 1), stored(5, 1)];
+        let log = |held: Vec<StoredEntry>| {
+            move |id: &Uuid| Ok(held.iter().find(|e| e.event_id == *id).cloned())
+        };
+        assert!(landed(&ours, log(ours.clone())).expect("placed"));
+        // Another node's entry came first: ours sit one further on.
+        let shifted: Vec<_> = ours
+            .iter()
+            .map(|e| StoredEntry {
+                index: e.index + 1,
+                ..e.clone()
+            })
+            .collect();
+        assert!(!landed(&ours, log(shifted)).expect("not placed"));
+        // An earlier append of the second event landed late at the same index: other bytes.
+        let late = vec![stored(4, 1), stored(5, 2)];
+        assert!(matches!(
+            landed(&ours, log(late)),
+            Err(StoreError::Conflict(_))
+        ));
     }
 }

@@ -28,7 +28,7 @@ use super::esdb_client::Clients;
 use super::esdb_feed::{self, Shared, OP_TIMEOUT};
 use super::esdb_mapping::{self as mapping, AllPosition, EsdbConfig, Expected};
 use super::esdb_scan::{self, ScanLimits};
-use super::esdb_target::Target;
+use super::esdb_target::{landed, Target};
 use super::{CommitGroup, EventStore, StoreError, StoredCheckpoint, StoredEntry};
 use crate::log::merkle::Hash;
 
@@ -246,13 +246,18 @@ impl EventStore for EsdbStore {
         if !group.entries.is_empty() {
             self.reach(Target::appended(&group.entries), OP_TIMEOUT)?;
         }
-        let mut placed = true;
-        for e in &group.entries {
-            let found = self.shared.mirror.store().find_event(&e.event_id)?;
-            placed &= found.is_some_and(|s| s.index == e.index);
-        }
+        let mirror = self.shared.mirror.store();
+        let placed = landed(&group.entries, |id| mirror.find_event(id))?;
         match (&group.checkpoint, placed) {
-            (Some(cp), true) => self.publish_checkpoint(cp),
+            // The entries are stored: a checkpoint that could not be published is not a
+            // failure of the write (the writer sees it missing and signs with the next
+            // group, see `Writer::published`).
+            (Some(cp), true) => {
+                if let Err(e) = self.publish_checkpoint(cp) {
+                    tracing::warn!(error = %e, size = cp.size, "entries stored, checkpoint not published");
+                }
+                Ok(())
+            }
             (Some(_), false) => {
                 tracing::info!(
                     "another node's entries interleaved; checkpoint left to the next group"

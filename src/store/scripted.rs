@@ -26,6 +26,9 @@ pub struct Scripted {
     pub limit: Option<usize>,
     /// The request ends of every commit handed over, failed or not.
     pub request_ends: Mutex<Vec<Vec<usize>>>,
+    /// Shared (as EventStoreDB is) and failing to publish checkpoints: each commit stores
+    /// its entries and drops the checkpoint, as when publishing it failed after them.
+    pub drops_checkpoints: bool,
 }
 
 impl Scripted {
@@ -39,6 +42,7 @@ impl Scripted {
             read_fails: |_| None,
             limit: None,
             request_ends: Mutex::default(),
+            drops_checkpoints: false,
         }
     }
 
@@ -49,8 +53,11 @@ impl Scripted {
 }
 
 impl EventStore for Scripted {
-    fn commit(&self, group: CommitGroup) -> Result<(), StoreError> {
+    fn commit(&self, mut group: CommitGroup) -> Result<(), StoreError> {
         let n = self.commits.fetch_add(1, Ordering::Relaxed);
+        if self.drops_checkpoints {
+            group.checkpoint = None;
+        }
         let ends = group.request_ends.clone();
         self.request_ends.lock().expect("ends").push(ends);
         match (self.fails)(n) {
@@ -60,6 +67,9 @@ impl EventStore for Scripted {
     }
     fn size(&self) -> Result<u64, StoreError> {
         self.inner.size()
+    }
+    fn is_shared(&self) -> bool {
+        self.drops_checkpoints || self.inner.is_shared()
     }
     fn append_limit(&self) -> Option<usize> {
         self.limit

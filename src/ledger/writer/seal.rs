@@ -279,6 +279,9 @@ impl Writer {
             size,
             None,
         ) {
+            Ok(()) if !self.published(size) => {
+                tracing::warn!(size, "checkpoint not published; the next write signs again")
+            }
             Ok(()) => {
                 self.signed_size = size;
                 self.pacer.signed(Instant::now());

@@ -121,3 +121,33 @@ fn after_a_store_conflict_refusals_resting_on_the_group_are_decided_again() {
     assert_eq!(code(&late), Some(Code::WrongExpectedRevision));
     assert_eq!(metrics.rejected.get(), 2, "each refusal counted once");
 }
+
+#[test]
+fn a_checkpoint_a_shared_store_did_not_publish_is_signed_again() {
+    // EventStoreDB stores the entries, then publishes their checkpoint; when that fails
+    // the write still succeeded, and the writer must not count the log as signed.
+    let mut s = setup();
+    let mut dropping = Scripted::new(s.store.clone(), |_| None);
+    dropping.drops_checkpoints = true;
+    s.writer.store = Arc::new(dropping);
+    let (req, mut answer) = register(&s.admin, "unsigned", ExpectedRevision::Any);
+    let before = s.store.latest_checkpoint().expect("read").map(|c| c.size);
+    let signed_before = s.writer.signed_size;
+    s.writer.process(vec![req]);
+    s.writer.sign_idle_tail();
+    assert!(matches!(answer.try_recv(), Ok(Ok(Outcome::Created(_)))));
+    assert_eq!(
+        s.store.latest_checkpoint().expect("read").map(|c| c.size),
+        before
+    );
+    assert_eq!(s.writer.signed_size, signed_before, "nothing was published");
+    assert!(s.writer.state.size > signed_before);
+    // Once the store publishes again, the next signing covers the log.
+    s.writer.store = s.store.clone();
+    s.writer.sign_idle_tail();
+    assert_eq!(s.writer.signed_size, s.writer.state.size);
+    assert_eq!(
+        s.store.latest_checkpoint().expect("read").map(|c| c.size),
+        Some(s.writer.state.size)
+    );
+}
