@@ -407,3 +407,56 @@ fn a_bundle_with_a_byte_order_mark_is_refused_naming_the_byte() {
     let r = read(&w, "[]");
     assert!(r.failure.expect("refused").message.contains("found `[`"));
 }
+
+#[test]
+fn identity_heads_are_read_wherever_the_member_stands() {
+    use caseledger::bundle::heads::IdentityHeads;
+    let mut w = world();
+    w.grow_to(w.log.entries.len() + 2);
+    // A partial bundle: everything but the last entry, heads below its last index + 1.
+    let part: Vec<u64> = (0..w.log.entries.len() as u64 - 1).collect();
+    let b = w.log.bundle_of(&part);
+    let cp = caseledger::log::Checkpoint::open_signed(&b.checkpoint, &w.log.signer.verifier())
+        .expect("checkpoint");
+    let mut counts = std::collections::BTreeMap::new();
+    for e in &b.entries {
+        let v: serde_json::Value = serde_json::from_str(&e.entry).expect("entry");
+        *counts
+            .entry(v["stream"].as_str().expect("stream").to_owned())
+            .or_insert(0) += 1;
+    }
+    let heads = |counts| {
+        let h = IdentityHeads {
+            origin: cp.origin.clone(),
+            size: cp.size,
+            root: cp.root,
+            before: part.len() as u64,
+            counts,
+        };
+        serde_json::to_string(&h.sign(&w.log.signer).expect("signed")).expect("json")
+    };
+    let entries: Vec<String> = b.entries.iter().map(entry).collect();
+    let entries = format!("\"entries\":[{}]", entries.join(",\n"));
+    let mut short = counts.clone();
+    *short.get_mut("agency-bay-clinic").expect("stream") += 1;
+    for (good, h) in [(true, heads(counts)), (false, heads(short))] {
+        let member = format!("\"identity_heads\":{h}");
+        for text in [
+            format!("{{{},{member},{entries}}}", header(&b)),
+            format!("{{{},{entries},{member}}}", header(&b)),
+            format!("{{{member},{entries},{}}}", header(&b)),
+        ] {
+            let r = read(&w, &text);
+            match good {
+                true => {
+                    assert!(r.ok, "{:?}", r.failure);
+                    assert_eq!(r.identity_heads_before, Some(part.len() as u64));
+                }
+                false => {
+                    let f = r.failure.expect("refused");
+                    assert_eq!(f.check, Check::IdentityHeads, "{f}");
+                }
+            }
+        }
+    }
+}
