@@ -1055,3 +1055,49 @@ fn identity_heads_must_be_the_logs_for_this_checkpoint_and_cover_the_case() {
         assert_eq!(f.check, Check::IdentityHeads, "{what}: {f}");
     }
 }
+
+#[test]
+fn a_full_log_refutes_false_identity_heads_and_a_dropped_case_tail_fails() {
+    let mut w = world();
+    let update = w.log.entries.len() as u64 - 1; // agency-bay-clinic's update, index 5
+    open_case(&mut w);
+    let needs = json!({"needs": ["legal"]});
+    let case_end = w.log.append(&w.worker, "case.needs_assessed", CASE, needs);
+    w.grow_to(w.log.entries.len() + 2);
+    let all: Vec<u64> = (0..w.log.entries.len() as u64).collect();
+    let case_bundle: Vec<u64> = (0..=case_end).collect();
+    let hidden: Vec<u64> = case_bundle
+        .iter()
+        .copied()
+        .filter(|&i| i != update)
+        .collect();
+    let with = |indexes: &[u64], heads: &str| {
+        let mut b = w.log.bundle_of(indexes);
+        b.identity_heads = Some(heads.to_owned());
+        check(&w.log, &b)
+    };
+    // A lying exporter: the update left out, the heads counted without it. The case
+    // bundle verifies; the full log (same checkpoint) refutes the signed count.
+    let lie = heads_of(&w.log, &hidden, case_end + 1);
+    assert!(with(&hidden, &lie).ok);
+    let r = with(&all, &lie);
+    let f = r.failure.expect("refuted");
+    assert_eq!(
+        (f.check, f.stream.as_deref()),
+        (Check::IdentityHeads, Some("agency-bay-clinic"))
+    );
+    // Honest heads hold for the full log too.
+    let honest = heads_of(&w.log, &case_bundle, case_end + 1);
+    let r = with(&all, &honest);
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(r.identity_heads_before, Some(case_end + 1));
+    // The case's last entry dropped from a bundle whose heads were signed with it.
+    let r = with(&case_bundle[..case_bundle.len() - 1], &honest);
+    let f = r.failure.expect("refused");
+    assert_eq!(f.check, Check::IdentityHeads, "{f}");
+    assert!(
+        f.message.contains("signed for a case ending at index"),
+        "{}",
+        f.message
+    );
+}

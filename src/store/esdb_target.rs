@@ -95,11 +95,14 @@ pub(super) fn landed(
     let mut placed = true;
     for e in entries {
         match find(&e.event_id)? {
-            Some(found) if found.index == e.index && found.leaf_hash != e.leaf_hash => {
+            // Entry bytes hold no index: another node's entries coming first move ours
+            // without changing them. Other bytes can only be an earlier append of the same
+            // event, wherever it landed.
+            Some(found) if found.leaf_hash != e.leaf_hash => {
                 return Err(StoreError::Conflict(format!(
                     "event {} is in the log at index {} with other bytes (an earlier append \
                      of it landed late)",
-                    e.event_id, e.index
+                    e.event_id, found.index
                 )))
             }
             found => placed &= found.is_some_and(|s| s.index == e.index),
@@ -207,6 +210,21 @@ mod tests {
         let late = vec![stored(4, 1), stored(5, 2)];
         assert!(matches!(
             landed(&ours, log(late)),
+            Err(StoreError::Conflict(_))
+        ));
+        // ...or ahead of an entry of the group, at another index.
+        let ahead = vec![
+            StoredEntry {
+                index: 4,
+                ..stored(5, 2)
+            },
+            StoredEntry {
+                index: 5,
+                ..stored(4, 1)
+            },
+        ];
+        assert!(matches!(
+            landed(&ours, log(ahead)),
             Err(StoreError::Conflict(_))
         ));
     }

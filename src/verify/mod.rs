@@ -226,8 +226,9 @@ impl<'k> Verifier<'k> {
         if self.failure.is_none() {
             self.failure = self.final_checks(cp.as_ref(), kind);
         }
+        let full = kind == Some(Kind::Full);
         let heads = match (&self.identity_heads, &cp, &self.failure) {
-            (Some(note), Some(cp), None) => identity::check(note, self.key, cp, &self.replay)
+            (Some(note), Some(cp), None) => identity::check(note, self.key, cp, &self.replay, full)
                 .map_err(|f| self.failure = Some(f))
                 .ok(),
             _ => None,

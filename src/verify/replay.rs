@@ -39,8 +39,10 @@ pub(super) struct Replay {
     torsion_free: HashMap<[u8; 32], bool>,
     /// Earlier checkpoints the entries' root is compared with as it reaches their sizes.
     pub since: Since,
-    /// The last revision and index of each principal and agency stream.
-    pub identity_last: HashMap<String, (u64, u64)>,
+    /// The indexes of each principal and agency stream's entries, in revision order (its
+    /// revisions are contiguous from 0, so entry `r` is revision `r`). Identity entries are
+    /// a small part of a log.
+    pub identity_indexes: HashMap<String, Vec<u64>>,
     /// For each principal a case entry relied on (its signer, or the coordinator it named),
     /// the index of the last such entry.
     relied: HashMap<PrincipalId, u64>,
@@ -125,7 +127,7 @@ impl Replay {
         if d.revision == 0 && matches!(d.payload.stream, StreamId::Case(_)) {
             self.cases.insert(d.stream.clone());
         }
-        self.note_reliance(index, d.revision, &d.stream, &d.payload);
+        self.note_reliance(index, &d.stream, &d.payload);
         self.entries += 1;
         let keyid = d.envelope.keyid();
         let key = self
@@ -156,7 +158,7 @@ impl Replay {
     /// coordinator it names (an active caseworker of the owner agency). No agency entry can
     /// undo a registration the rules rely on, so agencies are not relied on; where their
     /// streams end is noted for the identity heads (see [`super::identity`]).
-    fn note_reliance(&mut self, index: u64, revision: u64, stream: &str, e: &EventPayload) {
+    fn note_reliance(&mut self, index: u64, stream: &str, e: &EventPayload) {
         let mut relies_on = |p: &PrincipalId| match self.relied.get_mut(p) {
             Some(last) => *last = index,
             None => {
@@ -174,11 +176,10 @@ impl Replay {
                 }
             }
             StreamId::Principal(_) | StreamId::Agency(_) => {
-                match self.identity_last.get_mut(stream) {
-                    Some(end) => *end = (revision, index),
+                match self.identity_indexes.get_mut(stream) {
+                    Some(indexes) => indexes.push(index),
                     None => {
-                        self.identity_last
-                            .insert(stream.to_owned(), (revision, index));
+                        self.identity_indexes.insert(stream.to_owned(), vec![index]);
                     }
                 }
             }
@@ -196,7 +197,8 @@ impl Replay {
             .iter()
             .filter_map(|(p, &needed_until)| {
                 let stream = format!("principal-{p}");
-                let &(revision, index) = self.identity_last.get(&stream)?;
+                let indexes = self.identity_indexes.get(&stream)?;
+                let (revision, &index) = (indexes.len() as u64 - 1, indexes.last()?);
                 (index < needed_until).then_some(StreamEnd {
                     stream,
                     revision,
