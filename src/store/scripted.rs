@@ -29,6 +29,8 @@ pub struct Scripted {
     /// Shared (as EventStoreDB is) and failing to publish checkpoints: each commit stores
     /// its entries and drops the checkpoint, as when publishing it failed after them.
     pub drops_checkpoints: bool,
+    /// `size` fails, as EventStoreDB's does while its subscription is down.
+    pub size_fails: bool,
 }
 
 impl Scripted {
@@ -43,6 +45,7 @@ impl Scripted {
             limit: None,
             request_ends: Mutex::default(),
             drops_checkpoints: false,
+            size_fails: false,
         }
     }
 
@@ -66,7 +69,10 @@ impl EventStore for Scripted {
         }
     }
     fn size(&self) -> Result<u64, StoreError> {
-        self.inner.size()
+        match self.size_fails {
+            true => Err(StoreError::Unavailable("the subscription is down".into())),
+            false => self.inner.size(),
+        }
     }
     fn is_shared(&self) -> bool {
         self.drops_checkpoints || self.inner.is_shared()

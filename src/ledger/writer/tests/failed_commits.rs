@@ -151,3 +151,25 @@ fn a_checkpoint_a_shared_store_did_not_publish_is_signed_again() {
         Some(s.writer.state.size)
     );
 }
+
+#[test]
+fn entries_are_looked_up_when_the_store_gives_no_size() {
+    // EventStoreDB's size fails while its subscription is down; a commit then must not be
+    // taken for an interleaved one when its entries sit where the writer put them.
+    let mut s = setup();
+    let (req, _answer) = register(&s.admin, "looked-up", ExpectedRevision::Any);
+    s.writer.process(vec![req]);
+    let size = s.store.size().expect("size");
+    let last = s.store.read_all(size - 1, 1).expect("read").remove(0);
+    let mut down = Scripted::new(s.store.clone(), |_| None);
+    down.size_fails = true;
+    let placed = super::super::catch_up::placed;
+    assert_eq!(
+        placed(&down, size, &[(last.event_id, last.index)]).ok(),
+        Some(true)
+    );
+    assert_eq!(
+        placed(&down, size, &[(last.event_id, last.index + 1)]).ok(),
+        Some(false)
+    );
+}
