@@ -251,3 +251,25 @@ fn a_missing_tls_ca_file_is_refused_naming_it_without_a_panic() {
         "names the file:\n{stderr}"
     );
 }
+
+#[test]
+fn a_client_certificate_file_that_is_missing_is_refused_naming_it_without_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8");
+    let cert = dir.path().join("no-such-client.pem");
+    let key = dir.path().join("no-such-client.key");
+    let store = format!(
+        "esdb://127.0.0.1:1?userCertFile={}&userKeyFile={}",
+        cert.to_str().expect("utf-8"),
+        key.to_str().expect("utf-8")
+    );
+    let stderr = refused(&serve_on(data, &store, &[]));
+    assert!(
+        stderr.contains("userCertFile"),
+        "names the setting:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(cert.to_str().expect("utf-8")),
+        "names the file:\n{stderr}"
+    );
+}

@@ -46,6 +46,20 @@ impl EsdbStore {
         if let Some(file) = settings.tls_ca_file() {
             check_ca_file(Path::new(file))?;
         }
+        if let Some((cert, key)) = settings.user_certificate() {
+            check_pem_file(
+                "userCertFile",
+                Path::new(cert),
+                holds_pem_certificate,
+                "certificate",
+            )?;
+            check_pem_file(
+                "userKeyFile",
+                Path::new(key),
+                holds_pem_private_key,
+                "private key",
+            )?;
+        }
         create_parent(mirror)?;
         owner_only(mirror)?;
         let mirror = Mirror::open(mirror, &cfg)?;
@@ -116,18 +130,46 @@ impl EsdbStore {
 /// malformed file, inside its connection task, so the node would retry until the timeout
 /// with a panic in its log instead of saying what is wrong.
 fn check_ca_file(file: &Path) -> Result<(), StoreError> {
+    check_pem_file("tlsCaFile", file, holds_pem_certificate, "certificate")
+}
+
+/// Refuses a PEM file of the connection string (`setting`) that cannot be read or holds no
+/// block `holds` recognises. The client certificate and key (`userCertFile`,
+/// `userKeyFile`) are read the same way as the CA file, and a bad one panics alike.
+fn check_pem_file(
+    setting: &str,
+    file: &Path,
+    holds: fn(&str) -> bool,
+    what: &str,
+) -> Result<(), StoreError> {
     let refused = |why: String| {
-        StoreError::Unavailable(format!("EventStoreDB tlsCaFile {}: {why}", file.display()))
+        StoreError::Unavailable(format!("EventStoreDB {setting} {}: {why}", file.display()))
     };
     let text = std::fs::read(file).map_err(|e| refused(format!("cannot be read: {e}")))?;
-    if holds_pem_certificate(&String::from_utf8_lossy(&text)) {
+    if holds(&String::from_utf8_lossy(&text)) {
         Ok(())
     } else {
-        Err(refused(
-            "holds no PEM certificate (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)"
-                .into(),
-        ))
+        Err(refused(format!(
+            "holds no PEM {what} (-----BEGIN … -----END …)"
+        )))
     }
+}
+
+/// Whether `text` holds a PEM private key block (PKCS#8, PKCS#1 or SEC1: the three the
+/// client reads).
+fn holds_pem_private_key(text: &str) -> bool {
+    ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"]
+        .iter()
+        .any(|kind| {
+            let (begin, end) = (
+                format!("-----BEGIN {kind}-----"),
+                format!("-----END {kind}-----"),
+            );
+            text.split_once(begin.as_str()).is_some_and(|(_, rest)| {
+                rest.split_once(end.as_str())
+                    .is_some_and(|(body, _)| !body.trim().is_empty())
+            })
+        })
 }
 
 /// Whether `text` holds at least one complete PEM certificate block.
@@ -275,5 +317,31 @@ mod tests {
         let good = dir.path().join("ca.pem");
         std::fs::write(&good, CERT).expect("write");
         check_ca_file(&good).expect("a file with a certificate passes");
+    }
+
+    #[test]
+    fn a_client_key_file_must_hold_a_private_key() {
+        assert!(holds_pem_private_key(
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"
+        ));
+        assert!(holds_pem_private_key(
+            "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----"
+        ));
+        assert!(!holds_pem_private_key(CERT));
+        assert!(!holds_pem_private_key(
+            "-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n"
+        ));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cert = dir.path().join("client.pem");
+        std::fs::write(&cert, CERT).expect("write");
+        match check_pem_file("userKeyFile", &cert, holds_pem_private_key, "private key") {
+            Err(StoreError::Unavailable(why)) => {
+                assert!(
+                    why.contains("userKeyFile") && why.contains("private key"),
+                    "{why}"
+                )
+            }
+            other => panic!("a certificate is no key: {other:?}"),
+        }
     }
 }
