@@ -361,7 +361,7 @@ fn read_stream_below(
 /// besides the case.
 pub fn identity_streams<'a>(names: impl Iterator<Item = &'a String>) -> Vec<String> {
     let mut v: Vec<String> = names
-        .filter(|s| s.starts_with("principal-") || s.starts_with("agency-"))
+        .filter(|s| super::is_identity_stream(s))
         .cloned()
         .collect();
     v.sort();
@@ -388,7 +388,7 @@ fn scan_identity_streams_from(
             break;
         }
         for e in chunk.iter().take_while(|e| e.index < end) {
-            if e.stream.starts_with("principal-") || e.stream.starts_with("agency-") {
+            if super::is_identity_stream(&e.stream) {
                 names.insert(e.stream.clone());
             }
         }

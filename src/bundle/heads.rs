@@ -117,7 +117,7 @@ impl IdentityHeads {
                 .split_once(' ')
                 .ok_or("a stream line is `<stream> <count>`")?;
             let count = number(count, "count")?;
-            let named = stream.starts_with("principal-") || stream.starts_with("agency-");
+            let named = super::is_identity_stream(stream);
             if !named || count == 0 {
                 return Err(format!(
                     "{stream:?} {count}: not an identity stream with entries"
@@ -156,7 +156,7 @@ pub(super) fn sign_for(
         .map_err(|e| StoreError::Corrupt(format!("the stored checkpoint: {e}")))?;
     let mut counts = BTreeMap::new();
     for e in entries {
-        if e.stream.starts_with("principal-") || e.stream.starts_with("agency-") {
+        if super::is_identity_stream(&e.stream) {
             *counts.entry(e.stream.clone()).or_insert(0) += 1;
         }
     }

@@ -14,6 +14,12 @@
 
 mod chunk;
 pub mod export;
+
+/// Whether `stream` is a principal or agency stream: what a case bundle carries besides
+/// the case, and what its identity heads count.
+pub fn is_identity_stream(stream: &str) -> bool {
+    stream.starts_with("principal-") || stream.starts_with("agency-")
+}
 pub mod heads;
 mod members;
 pub mod read;

@@ -161,16 +161,9 @@ fn text(r: &Report) -> String {
             ));
         }
         if !full && !r.cases.is_empty() {
-            const LISTED: usize = 5;
-            let more = r.cases.len().saturating_sub(LISTED);
             out.push_str(&format!(
-                "Case streams in it: {}{}\n",
-                r.cases[..r.cases.len().min(LISTED)].join(", "),
-                if more > 0 {
-                    format!(" and {more} more")
-                } else {
-                    String::new()
-                }
+                "Case streams in it: {}\n",
+                listed(r.cases.iter().cloned())
             ));
         }
         if !full {
@@ -197,7 +190,6 @@ fn text(r: &Report) -> String {
 /// revocation, a deactivation) could have been left out without a trace, and the rules were
 /// replayed without it.
 fn identity_note(r: &Report) -> String {
-    const LISTED: usize = 5;
     if let Some(before) = r.identity_heads_before {
         return format!(
             "Identity heads: the log key attests how many entries each principal and agency \
@@ -217,28 +209,28 @@ fn identity_note(r: &Report) -> String {
                 out.\n"
             .to_owned();
     }
-    let named: Vec<String> = open
-        .iter()
-        .take(LISTED)
-        .map(|e| {
-            format!(
-                "{} (ends at revision {}, index {}; relied on at index {})",
-                e.stream, e.revision, e.index, e.needed_until
-            )
-        })
-        .collect();
-    let more = open.len().saturating_sub(LISTED);
+    let named = listed(open.iter().map(|e| {
+        format!(
+            "{} (ends at revision {}, index {}; relied on at index {})",
+            e.stream, e.revision, e.index, e.needed_until
+        )
+    }));
     format!(
         "Signers' and coordinators' streams that end before a case entry relying on them: \
-         {}{}. An entry of theirs in between (a key revocation, a deactivation) would not show \
-         here, and the rules were replayed without it.\n",
-        named.join(", "),
-        if more > 0 {
-            format!(" and {more} more")
-        } else {
-            String::new()
-        }
+         {named}. An entry of theirs in between (a key revocation, a deactivation) would not \
+         show here, and the rules were replayed without it.\n"
     )
+}
+
+/// The first five of `items` joined by commas, then how many more there are.
+fn listed(items: impl ExactSizeIterator<Item = String>) -> String {
+    const LISTED: usize = 5;
+    let more = items.len().saturating_sub(LISTED);
+    let shown: Vec<String> = items.take(LISTED).collect();
+    match more {
+        0 => shown.join(", "),
+        n => format!("{} and {n} more", shown.join(", ")),
+    }
 }
 
 #[cfg(test)]
