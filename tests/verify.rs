@@ -73,6 +73,24 @@ fn referral() -> serde_json::Value {
     })
 }
 
+/// Opens another case than `CASE` (of a minor, for legal needs); its stream.
+fn open_other_case(w: &mut common::World) -> String {
+    let other = CASE.replace("2b6c1d4e5f60", "000000000002");
+    let opened = json!({"owner_agency": "harbor-house", "coordinator": "maria", "needs": ["legal"], "minor": true});
+    w.log.append(&w.worker, "case.opened", &other, opened);
+    other
+}
+
+/// Consent `c1` to refer the person to bay-clinic.
+fn referral_consent() -> serde_json::Value {
+    json!({
+        "consent_id": "c1", "purposes": ["referral"], "recipients": ["bay-clinic"],
+        "data_categories": ["contact", "health"], "valid_until": "2027-05-28T00:00:00Z",
+        "method": "written", "language": "es", "interpreter": {"used": false},
+        "notice_version": "v1"
+    })
+}
+
 fn open_case(w: &mut common::World) {
     let opened = json!({
         "owner_agency": "harbor-house", "coordinator": "maria",
@@ -96,17 +114,10 @@ fn a_referral_without_consent_fails_at_the_referral_with_consent_required() {
 #[test]
 fn a_referral_under_a_consent_that_names_the_agency_is_accepted() {
     let mut w = world();
-    let other = CASE.replace("2b6c1d4e5f60", "000000000002");
-    let opened = json!({"owner_agency": "harbor-house", "coordinator": "maria", "needs": ["legal"], "minor": true});
-    w.log.append(&w.worker, "case.opened", &other, opened);
+    let other = open_other_case(&mut w);
     open_case(&mut w);
-    let consent = json!({
-        "consent_id": "c1", "purposes": ["referral"], "recipients": ["bay-clinic"],
-        "data_categories": ["contact", "health"], "valid_until": "2027-05-28T00:00:00Z",
-        "method": "written", "language": "es", "interpreter": {"used": false},
-        "notice_version": "v1"
-    });
-    w.log.append(&w.worker, "consent.granted", CASE, consent);
+    w.log
+        .append(&w.worker, "consent.granted", CASE, referral_consent());
     w.log.append(&w.worker, "referral.made", CASE, referral());
     let r = check(&w.log, &w.log.bundle());
     assert!(r.ok, "{:?}", r.failure);
@@ -948,26 +959,37 @@ fn consents_written_before_the_write_time_name_checks_still_verify() {
     assert!(r.ok, "{:?}", r.failure);
 }
 
-/// Identity heads for the entries of `log` at `indexes` below `before`, as counted there
-/// (an exporter's claim: true when `indexes` holds every identity entry below `before`).
+/// Identity heads for `CASE`'s entries at `indexes` and the other entries of `log` there
+/// below `before`, as counted there (an exporter's claim: true when `indexes` holds every
+/// entry of the case, the last at `before − 1`, and every identity entry below `before`).
 fn heads_of(log: &HandLog, indexes: &[u64], before: u64) -> String {
     use caseledger::bundle::heads::IdentityHeads;
+    use caseledger::domain::StreamId;
     let bundle = log.bundle_of(indexes);
     let cp = caseledger::log::Checkpoint::open_signed(&bundle.checkpoint, &log.signer.verifier())
         .expect("checkpoint");
     let mut counts = std::collections::BTreeMap::new();
-    for &i in indexes.iter().filter(|&&i| i < before) {
+    let mut case_entries = 0;
+    for &i in indexes {
         let e: serde_json::Value = serde_json::from_str(&log.entries[i as usize]).expect("entry");
         let stream = e["stream"].as_str().expect("stream").to_owned();
-        if stream.starts_with("principal-") || stream.starts_with("agency-") {
+        if stream == CASE {
+            case_entries += 1;
+        } else if i < before && (stream.starts_with("principal-") || stream.starts_with("agency-"))
+        {
             *counts.entry(stream).or_insert(0) += 1;
         }
     }
+    let Ok(StreamId::Case(case)) = CASE.parse() else {
+        panic!("a case stream")
+    };
     IdentityHeads {
         origin: cp.origin,
         size: cp.size,
         root: cp.root,
         before,
+        case,
+        case_entries,
         counts,
     }
     .sign(&log.signer)
@@ -1094,9 +1116,103 @@ fn a_full_log_refutes_false_identity_heads_and_a_dropped_case_tail_fails() {
     // The case's last entry dropped from a bundle whose heads were signed with it.
     let r = with(&case_bundle[..case_bundle.len() - 1], &honest);
     let f = r.failure.expect("refused");
-    assert_eq!(f.check, Check::IdentityHeads, "{f}");
+    assert_eq!(
+        (f.check, f.stream.as_deref()),
+        (Check::IdentityHeads, Some(CASE))
+    );
+    assert!(f.message.contains("an entry was left out"), "{}", f.message);
+}
+
+#[test]
+fn identity_heads_turn_a_left_out_consent_withdrawal_into_a_failure_or_a_signed_lie() {
+    let mut w = world();
+    open_case(&mut w);
+    let granted = w
+        .log
+        .append(&w.worker, "consent.granted", CASE, referral_consent());
+    let withdrawn = json!({"consent_id": "c1", "method": "verbal"});
+    let withdrawn = w
+        .log
+        .append(&w.worker, "consent.withdrawn", CASE, withdrawn);
+    w.grow_to(w.log.entries.len() + 2);
+    let all: Vec<u64> = (0..w.log.entries.len() as u64).collect();
+    let case_bundle: Vec<u64> = (0..=withdrawn).collect();
+    let hidden: Vec<u64> = (0..=granted).collect();
+    let with = |indexes: &[u64], heads: &str| {
+        let mut b = w.log.bundle_of(indexes);
+        b.identity_heads = Some(heads.to_owned());
+        check(&w.log, &b)
+    };
+    // Without heads, the bundle that ends at the grant verifies (the case reads as
+    // consented): nothing in it shows the withdrawal.
+    assert!(check(&w.log, &w.log.bundle_of(&hidden)).ok);
+    // With honest heads it fails, naming the case; with the withdrawal it verifies.
+    let honest = heads_of(&w.log, &case_bundle, withdrawn + 1);
+    let f = with(&hidden, &honest).failure.expect("refused");
+    assert_eq!(
+        (f.check, f.stream.as_deref(), f.revision),
+        (Check::IdentityHeads, Some(CASE), Some(1))
+    );
     assert!(
-        f.message.contains("signed for a case ending at index"),
+        f.message.contains(&format!(
+            "attests 3 entries of {CASE} in the tree of size {}; the bundle holds 2 (an entry \
+             was left out)",
+            all.len()
+        )),
+        "{}",
+        f.message
+    );
+    let r = with(&case_bundle, &honest);
+    assert!(r.ok, "{:?}", r.failure);
+    assert_eq!(r.identity_heads_case.as_deref(), Some(CASE));
+    assert_eq!(r.identity_heads_before, Some(withdrawn + 1));
+    // Heads that lie (the case ending at the grant) are accepted by the case bundle; the
+    // full log of the same checkpoint refutes them, naming the case.
+    let lie = heads_of(&w.log, &hidden, granted + 1);
+    assert!(with(&hidden, &lie).ok);
+    let f = with(&all, &lie).failure.expect("refuted");
+    assert_eq!(
+        (f.check, f.stream.as_deref()),
+        (Check::IdentityHeads, Some(CASE))
+    );
+    assert!(f.message.contains("the bundle holds 3"), "{}", f.message);
+    // A count that matches with `before` short of the case's end is refuted by both.
+    let short = heads_of(&w.log, &case_bundle, granted + 1);
+    for indexes in [&case_bundle, &all] {
+        let f = with(indexes, &short).failure.expect("refused");
+        assert!(
+            f.message.contains(&format!(
+                "signed for {CASE} ending at index {granted}; its last entry is at index \
+                 {withdrawn}"
+            )),
+            "{}",
+            f.message
+        );
+    }
+}
+
+#[test]
+fn identity_heads_for_one_case_refuse_a_bundle_holding_another() {
+    let mut w = world();
+    let other = open_other_case(&mut w);
+    open_case(&mut w);
+    let case_end = w.log.entries.len() as u64 - 1;
+    w.grow_to(w.log.entries.len() + 2);
+    let all: Vec<u64> = (0..w.log.entries.len() as u64).collect();
+    let heads = heads_of(&w.log, &all, case_end + 1);
+    let with = |indexes: &[u64]| {
+        let mut b = w.log.bundle_of(indexes);
+        b.identity_heads = Some(heads.clone());
+        check(&w.log, &b)
+    };
+    // A full log holds every case; the heads hold for it.
+    assert!(with(&all).ok);
+    // A partial bundle with both cases: the other one is not attested.
+    let f = with(&all[..=case_end as usize]).failure.expect("refused");
+    assert_eq!(f.check, Check::IdentityHeads);
+    assert!(
+        f.message
+            .contains(&format!("attest {CASE}; the bundle holds {other} too")),
         "{}",
         f.message
     );

@@ -412,18 +412,25 @@ fn a_bundle_with_a_byte_order_mark_is_refused_naming_the_byte() {
 fn identity_heads_are_read_wherever_the_member_stands() {
     use caseledger::bundle::heads::IdentityHeads;
     let mut w = world();
+    let case = "case-0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60";
+    let opened = serde_json::json!({
+        "owner_agency": "harbor-house", "coordinator": "maria",
+        "needs": ["medical"], "minor": false
+    });
+    let case_end = w.log.append(&w.worker, "case.opened", case, opened);
     w.grow_to(w.log.entries.len() + 2);
-    // A partial bundle: everything but the last entry, heads below its last index + 1.
-    let part: Vec<u64> = (0..w.log.entries.len() as u64 - 1).collect();
+    // A partial bundle: everything up to the case's entry, heads below its index + 1.
+    let part: Vec<u64> = (0..=case_end).collect();
     let b = w.log.bundle_of(&part);
     let cp = caseledger::log::Checkpoint::open_signed(&b.checkpoint, &w.log.signer.verifier())
         .expect("checkpoint");
     let mut counts = std::collections::BTreeMap::new();
     for e in &b.entries {
         let v: serde_json::Value = serde_json::from_str(&e.entry).expect("entry");
-        *counts
-            .entry(v["stream"].as_str().expect("stream").to_owned())
-            .or_insert(0) += 1;
+        let stream = v["stream"].as_str().expect("stream");
+        if stream != case {
+            *counts.entry(stream.to_owned()).or_insert(0) += 1;
+        }
     }
     let heads = |counts| {
         let h = IdentityHeads {
@@ -431,6 +438,8 @@ fn identity_heads_are_read_wherever_the_member_stands() {
             size: cp.size,
             root: cp.root,
             before: part.len() as u64,
+            case: case["case-".len()..].parse().expect("a case id"),
+            case_entries: 1,
             counts,
         };
         serde_json::to_string(&h.sign(&w.log.signer).expect("signed")).expect("json")

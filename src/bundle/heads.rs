@@ -1,24 +1,30 @@
 //! Identity heads: a statement the exporter of a case bundle signs with the log key, that
-//! among the log's first `before` entries each principal and agency stream it names holds
-//! exactly so many entries (the tree being the one of the bundle's checkpoint).
+//! in the tree of the bundle's checkpoint the case stream holds exactly so many entries,
+//! the last at index `before − 1`, and that among the log's first `before` entries each
+//! principal and agency stream it names holds exactly so many entries.
 //!
 //! A case bundle cannot prove absence: contiguous revisions show that nothing is missing
-//! before a stream's last entry in the bundle, not after it, so a key revocation that was
-//! the last entry of a signer's stream could be left out and the case steps after it
-//! would replay as valid. With the heads, the verifier checks that the bundle holds every
-//! attested entry; an exporter that leaves one out must also sign a false count, which any
-//! full-log audit refutes with the signed note as evidence. Transparency logs make a server
-//! accountable this way for what a proof cannot force it to show.
+//! before a stream's last entry in the bundle, not after it. A key revocation that was the
+//! last entry of a signer's stream could be left out, and the case steps after it would
+//! replay as valid; a consent withdrawal that was the case's last entry could be left out,
+//! and the case would read as consented. With the heads, the verifier checks that the
+//! bundle holds every attested entry; an exporter that leaves one out must also sign a
+//! false count, which any full-log audit refutes with the signed note as evidence.
+//! Transparency logs make a server accountable this way for what a proof cannot force it
+//! to show.
 //!
 //! The note's text (a C2SP signed note, signed by the log key):
 //!
 //! ```text
-//! caseledger identity heads v1
+//! caseledger identity heads v2
 //! <origin>
 //! <checkpoint size> <base64 checkpoint root>
 //! <before>
-//! <stream> <count>      (one line per stream, in byte order, count ≥ 1)
+//! <case stream> <count> (its entries in the whole tree; the last is at index before − 1)
+//! <stream> <count>      (one line per identity stream, in byte order, count ≥ 1)
 //! ```
+//!
+//! (Version 1, made by development builds for one day, had no case line; it is refused.)
 //!
 //! Its first line cannot be taken for a checkpoint's origin (the origin must be the log
 //! key's name, and a checkpoint's second line is a number), nor a checkpoint for heads.
@@ -27,13 +33,14 @@ use std::collections::BTreeMap;
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 
+use crate::domain::{CaseId, StreamId};
 use crate::log::merkle::Hash;
 use crate::log::note::{open, NoteSigner, NoteVerifier};
 use crate::log::Checkpoint;
 use crate::store::{StoreError, StoredCheckpoint, StoredEntry};
 
 /// The first line of the note text.
-const KIND: &str = "caseledger identity heads v1";
+const KIND: &str = "caseledger identity heads v2";
 
 /// Most streams one note may name (a bound on what a verifier reads).
 const MOST_STREAMS: usize = 1_000_000;
@@ -45,9 +52,13 @@ pub struct IdentityHeads {
     /// Size and root of the checkpoint the bundle's proofs lead to.
     pub size: u64,
     pub root: Hash,
-    /// The counts are of the entries with index below this.
+    /// The identity counts are of the entries with index below this; the case's last
+    /// entry is at `before − 1`.
     pub before: u64,
-    /// Stream name to its number of entries below `before` (each at least 1).
+    /// The case, and its number of entries in the whole tree (at least 1).
+    pub case: CaseId,
+    pub case_entries: u64,
+    /// Identity stream name to its number of entries below `before` (each at least 1).
     pub counts: BTreeMap<String, u64>,
 }
 
@@ -55,11 +66,13 @@ impl IdentityHeads {
     /// The note text.
     pub fn to_text(&self) -> String {
         let mut text = format!(
-            "{KIND}\n{}\n{} {}\n{}\n",
+            "{KIND}\n{}\n{} {}\n{}\n{} {}\n",
             self.origin,
             self.size,
             STANDARD.encode(self.root),
-            self.before
+            self.before,
+            StreamId::Case(self.case),
+            self.case_entries
         );
         for (stream, count) in &self.counts {
             text.push_str(&format!("{stream} {count}\n"));
@@ -111,6 +124,18 @@ impl IdentityHeads {
             .and_then(|r| r.try_into().ok())
             .ok_or("the checkpoint root is not 32 bytes of base64")?;
         let before = number(next("before")?, "before")?;
+        let (case, case_entries) = next("case")?
+            .split_once(' ')
+            .ok_or("the case line is `<case stream> <count>`")?;
+        let case_entries = number(case_entries, "case count")?;
+        let case = match case.parse() {
+            Ok(StreamId::Case(id)) if case_entries > 0 && before > 0 => id,
+            _ => {
+                return Err(format!(
+                    "{case:?} {case_entries} before {before}: not a case stream with entries"
+                ))
+            }
+        };
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
         for line in lines {
             let (stream, count) = line
@@ -139,24 +164,32 @@ impl IdentityHeads {
             size,
             root,
             before,
+            case,
+            case_entries,
             counts,
         })
     }
 }
 
-/// The signed identity heads of a case bundle's `entries` (all of them below `before`,
-/// every identity entry there is, as the exporter gathers them) under checkpoint `cp`.
+/// The signed identity heads of a case bundle's `entries` under checkpoint `cp`, as the
+/// exporter gathers them: every entry of `case` in the tree, the last at `before − 1`, and
+/// every identity entry below `before`.
 pub(super) fn sign_for(
     signer: &NoteSigner,
     cp: &StoredCheckpoint,
     entries: &[StoredEntry],
+    case: CaseId,
     before: u64,
 ) -> Result<String, StoreError> {
+    let case_stream = StreamId::Case(case).to_string();
     let cp = Checkpoint::open_signed(&cp.note, &signer.verifier())
         .map_err(|e| StoreError::Corrupt(format!("the stored checkpoint: {e}")))?;
     let mut counts = BTreeMap::new();
+    let mut case_entries = 0;
     for e in entries {
-        if super::is_identity_stream(&e.stream) {
+        if e.stream == case_stream {
+            case_entries += 1;
+        } else if super::is_identity_stream(&e.stream) {
             *counts.entry(e.stream.clone()).or_insert(0) += 1;
         }
     }
@@ -165,6 +198,8 @@ pub(super) fn sign_for(
         size: cp.size,
         root: cp.root,
         before,
+        case,
+        case_entries,
         counts,
     };
     heads.sign(signer).map_err(StoreError::Corrupt)
@@ -191,12 +226,31 @@ mod tests {
             size: 12,
             root: [7; 32],
             before: 10,
+            case: "0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60"
+                .parse()
+                .expect("a case id"),
+            case_entries: 4,
             counts: [
                 ("agency-a".to_owned(), 2),
                 ("principal-maria".to_owned(), 3),
             ]
             .into(),
         }
+    }
+
+    const CASE: &str = "case-0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60";
+
+    #[test]
+    fn the_text_names_the_case_after_before_then_the_identity_streams() {
+        let signer = NoteSigner::generate("example.org/log").expect("key");
+        assert_eq!(
+            heads(&signer).to_text(),
+            format!(
+                "caseledger identity heads v2\nexample.org/log\n12 {}\n10\n{CASE} 4\n\
+                 agency-a 2\nprincipal-maria 3\n",
+                STANDARD.encode([7; 32])
+            )
+        );
     }
 
     #[test]
@@ -234,6 +288,7 @@ mod tests {
         for bad in [
             good.replace("agency-a 2\n", "agency-a 0\n"),
             good.replace("agency-a 2\n", "case-x 2\n"),
+            good.replace("agency-a 2\n", &format!("{CASE} 2\n")),
             good.replace(
                 "agency-a 2\nprincipal-maria 3\n",
                 "principal-maria 3\nagency-a 2\n",
@@ -241,7 +296,16 @@ mod tests {
             good.replace("\n10\n", "\n010\n"),
             good.replace("\n10\n", "\n-1\n"),
             good.replace("12 ", "12"),
-            good.replace(KIND, "caseledger identity heads v2"),
+            good.replace(KIND, "caseledger identity heads v1"),
+            good.replace(KIND, "caseledger identity heads v3"),
+            // The case line: missing, not a case, no entries, malformed count.
+            good.replace(&format!("{CASE} 4\n"), ""),
+            good.replace(&format!("{CASE} 4\n"), "agency-x 4\n"),
+            good.replace(&format!("{CASE} 4\n"), &format!("{CASE} 0\n")),
+            good.replace(&format!("{CASE} 4\n"), &format!("{CASE} 04\n")),
+            good.replace(&format!("{CASE} 4\n"), &format!("{CASE}-x 4\n")),
+            good.replace(&format!("{CASE} 4\n"), &format!("{CASE}\n")),
+            good.replace("\n10\n", "\n0\n"),
         ] {
             let note = signer.sign(&bad).expect("signed");
             assert!(

@@ -168,16 +168,15 @@ fn text(r: &Report) -> String {
         }
         if !full {
             out.push_str(&identity_note(r));
-            out.push_str(&format!(
-                "Note: a partial bundle (such as a case bundle) proves its entries, their \
-                 signatures, and the rules replayed over the entries it holds. It cannot prove \
-                 that no entry was left out of it: a later entry of the case (a consent \
-                 withdrawal){}. For that, verify a full-log export with --full.\n",
-                match r.identity_heads_before {
-                    Some(_) => "",
-                    None => ", or an identity entry of the kind named above",
-                }
-            ));
+            if r.identity_heads_before.is_none() {
+                out.push_str(
+                    "Note: a partial bundle (such as a case bundle) proves its entries, their \
+                     signatures, and the rules replayed over the entries it holds. It cannot \
+                     prove that no entry was left out of it: a later entry of the case (a \
+                     consent withdrawal), or an identity entry of the kind named above. For \
+                     that, verify a full-log export with --full.\n",
+                );
+            }
         }
         return out;
     };
@@ -191,12 +190,15 @@ fn text(r: &Report) -> String {
 /// replayed without it.
 fn identity_note(r: &Report) -> String {
     if let Some(before) = r.identity_heads_before {
+        let case = r.identity_heads_case.as_deref().unwrap_or("the case");
         return format!(
-            "Identity heads: the log key attests how many entries each principal and agency \
-             stream in it holds below index {before}, and it holds them all: no key \
-             revocation or deactivation before its case entries was left out, or the log \
-             key signed a false count, which a full-log audit would refute (keep the \
-             bundle as evidence).\n"
+            "Identity heads: the log key attests how many entries {case} holds in the tree \
+             (the last at index {}) and how many each principal and agency stream in the \
+             bundle holds below index {before}, and the bundle holds them all: no later case \
+             entry (a consent withdrawal) and no key revocation or deactivation before its \
+             case entries was left out, or the log key signed a false count, which a \
+             full-log audit would refute (keep the bundle as evidence).\n",
+            before.saturating_sub(1)
         );
     }
     if r.last_case_index.is_none() {
@@ -253,6 +255,7 @@ mod tests {
             last_case_index: None,
             open_identity_streams: vec![],
             identity_heads_before: None,
+            identity_heads_case: None,
             failure: None,
         };
         assert!(text(&r).starts_with("OK: partial bundle"));
@@ -272,7 +275,14 @@ mod tests {
              revision 1, index 4; relied on at index 9). An entry of theirs"
         ));
         r.identity_heads_before = Some(10);
-        assert!(text(&r).contains("the log key attests how many entries"));
+        r.identity_heads_case = Some("case-1".into());
+        assert!(text(&r).contains(
+            "the log key attests how many entries case-1 holds in the tree (the last at index \
+             9) and how many each principal and agency stream in the bundle holds below index \
+             10"
+        ));
+        assert!(text(&r).contains("no later case entry (a consent withdrawal)"));
+        assert!(!text(&r).contains("cannot prove"));
         assert!(!text(&r).contains("principal-cw"));
         assert!(!text(&r).contains("Case streams"));
         // The cases it holds are named, so that an auditor sees which case was checked.

@@ -1,11 +1,12 @@
 //! Checking a case bundle's identity heads (see [`crate::bundle::heads`]): signed by the log
-//! key, for the bundle's checkpoint, covering its case entries, and naming exactly the
-//! principal and agency entries the bundle holds. Then no entry of those streams before the
-//! last case entry was left out, or the log key signed a false count.
+//! key, for the bundle's checkpoint, naming exactly the case entries and the principal and
+//! agency entries the bundle holds. Then no entry of the case, and no identity entry before
+//! its last one, was left out, or the log key signed a false count.
 
 use super::replay::Replay;
 use super::report::{Check, Failure};
 use crate::bundle::heads::IdentityHeads;
+use crate::domain::StreamId;
 use crate::log::note::NoteVerifier;
 use crate::log::Checkpoint;
 
@@ -13,16 +14,16 @@ fn failure(message: String) -> Failure {
     Failure::bundle(Check::IdentityHeads, message)
 }
 
-/// The index below which the heads count, once they hold for the bundle's entries. In a
-/// partial bundle they must end right after its last case entry, as the exporter signs
-/// them; a full-log bundle (the audit that refutes a false count) may hold anything after.
+/// What the heads attest, once they hold for the bundle's entries. They
+/// end right after the case's last entry, as the exporter signs them; a full-log bundle
+/// (the audit that refutes a false count) holds other cases and later entries too.
 pub(super) fn check(
     note: &str,
     key: &NoteVerifier,
     cp: &Checkpoint,
     replay: &Replay,
     full: bool,
-) -> Result<u64, Failure> {
+) -> Result<Attested, Failure> {
     let heads = IdentityHeads::open(note, key)
         .map_err(|e| failure(format!("the identity heads do not verify: {e}")))?;
     if (heads.size, heads.root) != (cp.size, cp.root) {
@@ -38,16 +39,7 @@ pub(super) fn check(
             cp.size
         )));
     }
-    if let Some(last) = replay
-        .last_case_index()
-        .filter(|&l| !full && l + 1 != before)
-    {
-        return Err(failure(format!(
-            "the identity heads were signed for a case ending at index {}; the bundle's last \
-             case entry is at index {last}",
-            before.saturating_sub(1)
-        )));
-    }
+    case_complete(&heads, replay, full)?;
     // Each identity stream's entries below `before` (revisions contiguous from 0: the
     // replay checked that), against the count the log key signed.
     for (stream, indexes) in &replay.identity_indexes {
@@ -76,5 +68,60 @@ pub(super) fn check(
             "the log key attests {n} entries of {stream} below index {before}; the bundle holds none"
         )));
     }
-    Ok(before)
+    Ok(Attested {
+        before,
+        case: StreamId::Case(heads.case).to_string(),
+    })
+}
+
+/// What verified identity heads show.
+pub(super) struct Attested {
+    /// The identity entries below this index are all in the bundle.
+    pub before: u64,
+    /// Every entry of this case stream in the tree is in the bundle.
+    pub case: String,
+}
+
+/// The attested case: the bundle holds all its entries in the tree, the last at
+/// `before − 1`, and (a partial bundle) no other case.
+fn case_complete(heads: &IdentityHeads, replay: &Replay, full: bool) -> Result<(), Failure> {
+    let stream = StreamId::Case(heads.case).to_string();
+    let steps = replay
+        .state
+        .cases
+        .get(&heads.case)
+        .map_or(&[][..], |c| &c.steps);
+    let attested = heads.case_entries;
+    if steps.len() as u64 != attested {
+        let mut f = failure(format!(
+            "the log key attests {attested} entries of {stream} in the tree of size {}; the \
+             bundle holds {}{}",
+            heads.size,
+            steps.len(),
+            if attested > steps.len() as u64 {
+                " (an entry was left out)"
+            } else {
+                ""
+            }
+        ));
+        if let Some(last) = steps.last() {
+            f = f.in_stream(&stream, last.revision);
+        }
+        return Err(f);
+    }
+    if let Some(last) = steps.last().filter(|l| l.index + 1 != heads.before) {
+        return Err(failure(format!(
+            "the identity heads were signed for {stream} ending at index {}; its last entry \
+             is at index {}",
+            heads.before - 1,
+            last.index
+        ))
+        .in_stream(&stream, last.revision));
+    }
+    match replay.cases.iter().find(|c| **c != stream) {
+        Some(other) if !full => Err(failure(format!(
+            "the identity heads attest {stream}; the bundle holds {other} too"
+        ))),
+        _ => Ok(()),
+    }
 }

@@ -253,7 +253,8 @@ impl<'k> Verifier<'k> {
                 true => self.replay.open_identity_streams(),
                 false => Vec::new(),
             },
-            identity_heads_before: heads,
+            identity_heads_before: heads.as_ref().map(|h| h.before),
+            identity_heads_case: heads.map(|h| h.case),
             failure: self.failure.take(),
         };
         // Freeing the folded state of a large log (a million event ids, every stream and

@@ -171,5 +171,7 @@ pub struct Report {
     /// entry they attest (any bundle kind): the index below which they count (see
     /// docs/verify.md).
     pub identity_heads_before: Option<u64>,
+    /// ...and the case stream whose every entry in the tree the bundle then holds.
+    pub identity_heads_case: Option<String>,
     pub failure: Option<Failure>,
 }

@@ -291,7 +291,16 @@ fn a_case_bundle_finds_identity_entries_past_the_state_it_was_made_from() {
         .expect("case entries");
     assert!(bundle.identity_heads.is_some());
     assert_eq!(report.identity_heads_before, Some(last_case + 1));
+    assert_eq!(report.identity_heads_case.as_ref(), Some(&stream));
     assert!(report.open_identity_streams.is_empty(), "{report:?}");
+    // The heads attest the case's three entries: its last one left out fails.
+    let mut cut = bundle.clone();
+    cut.entries.retain(|e| e.index != last_case);
+    let f = verify_bundle(&cut, &key, Options::default())
+        .failure
+        .expect("refused");
+    assert_eq!(f.stream.as_ref(), Some(&stream));
+    assert!(f.message.contains("attests 3 entries of"), "{f}");
 }
 
 #[test]
