@@ -114,7 +114,7 @@ fn a_referral_without_consent_fails_at_the_referral_with_consent_required() {
 #[test]
 fn a_referral_under_a_consent_that_names_the_agency_is_accepted() {
     let mut w = world();
-    let other = open_other_case(&mut w);
+    open_other_case(&mut w);
     open_case(&mut w);
     w.log
         .append(&w.worker, "consent.granted", CASE, referral_consent());
