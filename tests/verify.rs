@@ -81,6 +81,19 @@ fn open_other_case(w: &mut common::World) -> String {
     other
 }
 
+/// Opens `CASE`, grants `c1` ([`referral_consent`]) and withdraws it; their indexes.
+fn case_consented_then_withdrawn(w: &mut common::World) -> (u64, u64) {
+    open_case(w);
+    let granted = w
+        .log
+        .append(&w.worker, "consent.granted", CASE, referral_consent());
+    let withdrawn = json!({"consent_id": "c1", "method": "verbal"});
+    let withdrawn = w
+        .log
+        .append(&w.worker, "consent.withdrawn", CASE, withdrawn);
+    (granted, withdrawn)
+}
+
 /// Consent `c1` to refer the person to bay-clinic.
 fn referral_consent() -> serde_json::Value {
     json!({
@@ -1126,14 +1139,7 @@ fn a_full_log_refutes_false_identity_heads_and_a_dropped_case_tail_fails() {
 #[test]
 fn identity_heads_turn_a_left_out_consent_withdrawal_into_a_failure_or_a_signed_lie() {
     let mut w = world();
-    open_case(&mut w);
-    let granted = w
-        .log
-        .append(&w.worker, "consent.granted", CASE, referral_consent());
-    let withdrawn = json!({"consent_id": "c1", "method": "verbal"});
-    let withdrawn = w
-        .log
-        .append(&w.worker, "consent.withdrawn", CASE, withdrawn);
+    let (granted, withdrawn) = case_consented_then_withdrawn(&mut w);
     w.grow_to(w.log.entries.len() + 2);
     let all: Vec<u64> = (0..w.log.entries.len() as u64).collect();
     let case_bundle: Vec<u64> = (0..=withdrawn).collect();
@@ -1216,4 +1222,119 @@ fn identity_heads_for_one_case_refuse_a_bundle_holding_another() {
         "{}",
         f.message
     );
+}
+
+#[test]
+fn the_cli_checks_heads_kept_from_a_case_bundle_against_a_later_full_log() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let mut w = world();
+    let (granted, withdrawn) = case_consented_then_withdrawn(&mut w);
+    w.grow_to(w.log.entries.len() + 1);
+    let kept_size = w.log.entries.len();
+    // The case bundle an auditor kept, with honest heads; a lying note (the withdrawal
+    // left out); a note of a fork of the log at the same size, signed by the same key.
+    let case: Vec<u64> = (0..=withdrawn).collect();
+    let mut kept = w.log.bundle_of(&case);
+    kept.identity_heads = Some(heads_of(&w.log, &case, withdrawn + 1));
+    let kept = file("kept.json", &serde_json::to_string(&kept).expect("json"));
+    let lie = heads_of(&w.log, &(0..=granted).collect::<Vec<_>>(), granted + 1);
+    let lie = file("lie.txt", &format!("{lie}\n"));
+    let mut fork = w.fork(kept_size - 1);
+    fork.log.append(
+        &w.admin,
+        "agency.updated",
+        "agency-harbor-house",
+        common::agency("harbor-house"),
+    );
+    let forked = file("forked.txt", &heads_of(&fork.log, &case, withdrawn + 1));
+    // Later: the case goes on, the log grows.
+    let needs = json!({"needs": ["legal"]});
+    let later_case = w.log.append(&w.worker, "case.needs_assessed", CASE, needs);
+    w.grow_to(w.log.entries.len() + 2);
+    let full = file(
+        "full.json",
+        &serde_json::to_string(&w.log.bundle()).expect("json"),
+    );
+    let mut later: Vec<u64> = case.clone();
+    later.push(later_case);
+    let partial = file(
+        "partial.json",
+        &serde_json::to_string(&w.log.bundle_of(&later)).expect("json"),
+    );
+    let plain = file(
+        "plain.json",
+        &serde_json::to_string(&w.log.bundle_of(&case)).expect("json"),
+    );
+    let checkpoint = file("checkpoint.txt", &w.log.checkpoint_at(3));
+    let proof = file(
+        "proof.json",
+        &w.log.consistency(kept_size as u64).to_string(),
+    );
+    let run_with =
+        |bundle: &std::path::Path, heads: &std::path::Path, more: &[&std::path::Path]| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"))
+                .args(["verify", "--log-key", &w.log.log_key()])
+                .arg(bundle)
+                .arg("--heads")
+                .arg(heads)
+                .args(more)
+                .output()
+                .expect("run verify");
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            (
+                out.status.success(),
+                text + &String::from_utf8_lossy(&out.stderr),
+            )
+        };
+    let run = |bundle: &std::path::Path, heads: &std::path::Path| run_with(bundle, heads, &[]);
+    // The later full log holds what the kept heads attest: confirmed.
+    let (ok, text) = run(&full, &kept);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!(
+            "extends the earlier checkpoint(s) of size {kept_size}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Identity heads for {CASE}: the log holds exactly the entries the log key attested"
+        )),
+        "{text}"
+    );
+    // The lie is refuted, naming the case; the fork's note fails as a fork.
+    let (ok, text) = run(&full, &lie);
+    assert!(!ok);
+    assert!(
+        text.contains(&format!(
+            "(stream {CASE}, revision 2): identity_heads check failed"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("the bundle holds 3"), "{text}");
+    let (ok, text) = run(&full, &forked);
+    assert!(!ok);
+    assert!(text.contains("consistency check failed"), "{text}");
+    // A later case bundle cannot be checked against them, and says so.
+    let (ok, text) = run(&partial, &kept);
+    assert!(!ok);
+    assert!(text.contains("consistency check failed"), "{text}");
+    let consistency = std::path::Path::new("--consistency");
+    let (ok, text) = run_with(&partial, &kept, &[consistency, &proof]);
+    assert!(!ok);
+    assert!(text.contains("only a bundle of the whole log"), "{text}");
+    // Files that hold no heads are refused before anything is verified.
+    for (bad, says) in [
+        (&plain, "the bundle has no identity_heads"),
+        (&checkpoint, "not identity heads signed by the log key"),
+    ] {
+        let (ok, text) = run(&full, bad);
+        assert!(!ok);
+        assert!(text.contains(says), "{text}");
+    }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use super::progress::{progress_bar, Unit};
+use crate::bundle::heads::IdentityHeads;
 use crate::log::note::NoteVerifier;
 use crate::log::Checkpoint;
 use crate::verify::{self, Options, Report};
@@ -38,6 +39,12 @@ pub struct VerifyArgs {
     /// not hold the log's first entries up to the earlier size. Repeatable.
     #[arg(long, value_name = "FILE")]
     pub consistency: Vec<PathBuf>,
+    /// Identity heads kept from a case bundle (the case bundle itself, or its
+    /// `identity_heads` note): checked against this bundle too. For a later checkpoint the
+    /// bundle must hold the whole log, which must extend the heads' tree and hold exactly
+    /// the entries they attest: how a full-log audit refutes or confirms them.
+    #[arg(long, value_name = "FILE")]
+    pub heads: Option<PathBuf>,
     /// Show progress even when standard error is not a terminal (a log file, a CI job): a
     /// plain line every 5 seconds instead of a bar.
     #[arg(long)]
@@ -86,7 +93,7 @@ fn since(args: &VerifyArgs, key: &NoteVerifier) -> anyhow::Result<verify::Since>
     let read = |p: &PathBuf| {
         std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
     };
-    let earlier = args
+    let mut earlier = args
         .since
         .iter()
         .map(|p| {
@@ -101,6 +108,19 @@ fn since(args: &VerifyArgs, key: &NoteVerifier) -> anyhow::Result<verify::Since>
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let heads = args
+        .heads
+        .as_ref()
+        .map(|p| kept_heads(&read(p)?, key).with_context(|| format!("--heads {}", p.display())))
+        .transpose()?;
+    // The bundle's checkpoint must extend the heads' tree, as it must an earlier checkpoint.
+    if let Some((_, h)) = &heads {
+        earlier.push(Checkpoint {
+            origin: h.origin.clone(),
+            size: h.size,
+            root: h.root,
+        });
+    }
     let proofs = args
         .consistency
         .iter()
@@ -125,7 +145,29 @@ fn since(args: &VerifyArgs, key: &NoteVerifier) -> anyhow::Result<verify::Since>
             p.from
         );
     }
-    Ok(verify::Since::new(earlier, proofs))
+    let since = verify::Since::new(earlier, proofs);
+    Ok(match heads {
+        Some((note, _)) => since.with_heads(note),
+        None => since,
+    })
+}
+
+/// Identity heads from a kept case bundle's text, or a note's; opened under the log key.
+fn kept_heads(text: &str, key: &NoteVerifier) -> anyhow::Result<(String, IdentityHeads)> {
+    #[derive(serde::Deserialize)]
+    struct Member {
+        identity_heads: Option<String>,
+    }
+    let note = match text.trim_start().starts_with('{') {
+        true => serde_json::from_str::<Member>(text)
+            .context("not a bundle")?
+            .identity_heads
+            .context("the bundle has no identity_heads")?,
+        false => format!("{}\n", text.trim_end()),
+    };
+    let heads = IdentityHeads::open(&note, key)
+        .map_err(|e| anyhow::anyhow!("not identity heads signed by the log key: {e}"))?;
+    Ok((note, heads))
 }
 
 fn print(r: &Report, json: bool) -> anyhow::Result<()> {
@@ -158,6 +200,14 @@ fn text(r: &Report) -> String {
                 "Its checkpoint extends the earlier checkpoint(s) of size {}: no entry they \
                  covered was changed, dropped or reordered since.\n",
                 sizes.join(", ")
+            ));
+        }
+        if let (true, Some(before)) = (full, r.identity_heads_before) {
+            out.push_str(&format!(
+                "Identity heads for {}: the log holds exactly the entries the log key attested \
+                 (the case's in the heads' tree, each principal and agency stream's below index \
+                 {before}): the case bundle they came with left nothing out.\n",
+                r.identity_heads_case.as_deref().unwrap_or("the case"),
             ));
         }
         if !full && !r.cases.is_empty() {

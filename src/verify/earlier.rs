@@ -38,8 +38,11 @@ pub struct Since {
     proofs: Vec<ConsistencyProof>,
     /// Earlier (size, root) pairs left for the bundle's own first entries, largest first.
     pending: Vec<(u64, Hash)>,
-    /// Sizes of the earlier checkpoints shown extended.
-    shown: Vec<u64>,
+    /// The earlier trees (size, root) shown extended.
+    shown: Vec<(u64, Hash)>,
+    /// Identity heads kept from a case bundle (`verify --heads`), checked against this
+    /// bundle too (see [`super::identity`]).
+    pub(super) heads: Option<String>,
 }
 
 impl Since {
@@ -51,6 +54,15 @@ impl Since {
             proofs,
             ..Self::default()
         }
+    }
+
+    /// Checks identity heads kept from a case bundle (a signed note, already opened under the
+    /// log key) too: against this bundle when it has the same checkpoint, else against a
+    /// full-log bundle whose first entries reach the heads' tree, whose (size, root) the
+    /// caller passes among the earlier checkpoints.
+    pub fn with_heads(mut self, note: String) -> Self {
+        self.heads = Some(note);
+        self
     }
 
     /// Once the bundle's checkpoint `cp` is known: each earlier checkpoint is shown by a
@@ -93,7 +105,7 @@ impl Since {
                     cp.size, e.size
                 ))
             })?;
-            self.shown.push(e.size);
+            self.shown.push((e.size, e.root));
         }
         self.pending
             .sort_unstable_by_key(|p| std::cmp::Reverse(p.0));
@@ -102,9 +114,14 @@ impl Since {
 
     /// The sizes of the earlier checkpoints shown extended, ascending.
     pub(super) fn shown(&self) -> Vec<u64> {
-        let mut sizes = self.shown.clone();
+        let mut sizes: Vec<u64> = self.shown.iter().map(|t| t.0).collect();
         sizes.sort_unstable();
         sizes
+    }
+
+    /// Whether the bundle's checkpoint was shown to extend the tree of `size` and `root`.
+    pub(super) fn extends(&self, size: u64, root: &Hash) -> bool {
+        self.shown.contains(&(size, *root))
     }
 
     /// The next size at which the entries' root is compared, if any.
@@ -128,7 +145,7 @@ impl Since {
                     ),
                 ));
             }
-            self.shown.push(s);
+            self.shown.push((s, earlier));
         }
         Ok(())
     }

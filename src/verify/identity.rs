@@ -14,9 +14,10 @@ fn failure(message: String) -> Failure {
     Failure::bundle(Check::IdentityHeads, message)
 }
 
-/// What the heads attest, once they hold for the bundle's entries. They
-/// end right after the case's last entry, as the exporter signs them; a full-log bundle
-/// (the audit that refutes a false count) holds other cases and later entries too.
+/// What the heads attest, once they hold for the bundle's entries. They end right after
+/// the case's last entry, as the exporter signs them; a full-log bundle (the audit that
+/// refutes a false count) holds other cases and later entries too, and may be of a later
+/// checkpoint that extends the heads' tree.
 pub(super) fn check(
     note: &str,
     key: &NoteVerifier,
@@ -26,17 +27,12 @@ pub(super) fn check(
 ) -> Result<Attested, Failure> {
     let heads = IdentityHeads::open(note, key)
         .map_err(|e| failure(format!("the identity heads do not verify: {e}")))?;
-    if (heads.size, heads.root) != (cp.size, cp.root) {
-        return Err(failure(format!(
-            "the identity heads are for the tree of size {}, not the checkpoint's {}",
-            heads.size, cp.size
-        )));
-    }
+    same_tree(&heads, cp, replay, full)?;
     let before = heads.before;
-    if before > cp.size {
+    if before > heads.size {
         return Err(failure(format!(
-            "the identity heads count entries below index {before}, past the checkpoint size {}",
-            cp.size
+            "the identity heads count entries below index {before}, past their tree's size {}",
+            heads.size
         )));
     }
     case_complete(&heads, replay, full)?;
@@ -82,6 +78,40 @@ pub(super) struct Attested {
     pub case: String,
 }
 
+/// The heads are for the bundle's checkpoint, or (heads kept from an earlier case bundle,
+/// `verify --heads`) for an earlier tree that a full-log bundle was shown to extend.
+fn same_tree(
+    heads: &IdentityHeads,
+    cp: &Checkpoint,
+    replay: &Replay,
+    full: bool,
+) -> Result<(), Failure> {
+    let size = heads.size;
+    if (size, heads.root) == (cp.size, cp.root)
+        || (full && size < cp.size && replay.since.extends(size, &heads.root))
+    {
+        return Ok(());
+    }
+    Err(failure(if size < cp.size && !full {
+        format!(
+            "the identity heads are for the tree of size {size}, older than the checkpoint's \
+             {}: only a bundle of the whole log (caseledger export) can be checked against them",
+            cp.size
+        )
+    } else if size < cp.size {
+        format!(
+            "the identity heads are for the tree of size {size}, which the checkpoint of size \
+             {} was not shown to extend",
+            cp.size
+        )
+    } else {
+        format!(
+            "the identity heads are for the tree of size {size}, not the checkpoint's {}",
+            cp.size
+        )
+    }))
+}
+
 /// The attested case: the bundle holds all its entries in the tree, the last at
 /// `before − 1`, and (a partial bundle) no other case.
 fn case_complete(heads: &IdentityHeads, replay: &Replay, full: bool) -> Result<(), Failure> {
@@ -91,6 +121,8 @@ fn case_complete(heads: &IdentityHeads, replay: &Replay, full: bool) -> Result<(
         .cases
         .get(&heads.case)
         .map_or(&[][..], |c| &c.steps);
+    // In a full log later than the heads, the case may have gone on since.
+    let steps = &steps[..steps.partition_point(|s| s.index < heads.size)];
     let attested = heads.case_entries;
     if steps.len() as u64 != attested {
         let mut f = failure(format!(

@@ -227,12 +227,19 @@ impl<'k> Verifier<'k> {
             self.failure = self.final_checks(cp.as_ref(), kind);
         }
         let full = kind == Some(Kind::Full);
-        let heads = match (&self.identity_heads, &cp, &self.failure) {
-            (Some(note), Some(cp), None) => identity::check(note, self.key, cp, &self.replay, full)
-                .map_err(|f| self.failure = Some(f))
-                .ok(),
-            _ => None,
-        };
+        // The bundle's own heads, then any kept from a case bundle (`--heads`), which the
+        // report shows when given.
+        let mut heads = None;
+        let notes = [self.identity_heads.take(), self.replay.since.heads.take()];
+        for note in notes.iter().flatten() {
+            if let (Some(cp), None) = (&cp, &self.failure) {
+                match identity::check(note, self.key, cp, &self.replay, full) {
+                    Ok(attested) => heads = Some(attested),
+                    Err(f) => self.failure = Some(f),
+                }
+            }
+        }
+        let heads = heads.filter(|_| self.failure.is_none());
         // What a partial bundle leaves open is said of one that verified.
         let partial = kind == Some(Kind::Partial) && self.failure.is_none();
         let report = Report {
