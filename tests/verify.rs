@@ -40,6 +40,7 @@ fn a_valid_hand_built_log_is_accepted_as_a_full_log() {
     let strict = Options {
         strict: true,
         require_full: true,
+        require_heads: false,
     };
     assert!(verify_bundle(&w.log.bundle(), &w.log.signer.verifier(), strict).ok);
 }
@@ -173,6 +174,7 @@ fn assert_signature_refused_next(
         let opts = Options {
             strict,
             require_full: false,
+            require_heads: false,
         };
         let r = verify_bundle(&w.log.bundle(), &w.log.signer.verifier(), opts);
         assert_fails_at(&r, at, Check::Signature);
@@ -291,6 +293,7 @@ fn a_subset_from_genesis_with_whole_streams_verifies_as_partial() {
     let full = Options {
         strict: false,
         require_full: true,
+        require_heads: false,
     };
     let r = verify_bundle(
         &w.log.bundle_of(&[0, 1, 3, 4]),
@@ -408,6 +411,7 @@ fn an_entry_not_in_the_writers_spelling_fails_at_that_entry() {
             let opts = Options {
                 strict,
                 require_full: true,
+                require_heads: false,
             };
             let r = verify_bundle(&w.log.bundle(), &w.log.signer.verifier(), opts);
             assert_fails_at(&r, last as u64, Check::Entry);
@@ -976,6 +980,17 @@ fn consents_written_before_the_write_time_name_checks_still_verify() {
 /// below `before`, as counted there (an exporter's claim: true when `indexes` holds every
 /// entry of the case, the last at `before − 1`, and every identity entry below `before`).
 fn heads_of(log: &HandLog, indexes: &[u64], before: u64) -> String {
+    counted_heads(log, indexes, before)
+        .sign(&log.signer)
+        .expect("signed")
+}
+
+/// The heads [`heads_of`] signs.
+fn counted_heads(
+    log: &HandLog,
+    indexes: &[u64],
+    before: u64,
+) -> caseledger::bundle::heads::IdentityHeads {
     use caseledger::bundle::heads::IdentityHeads;
     use caseledger::domain::StreamId;
     let bundle = log.bundle_of(indexes);
@@ -1005,8 +1020,6 @@ fn heads_of(log: &HandLog, indexes: &[u64], before: u64) -> String {
         case_entries,
         counts,
     }
-    .sign(&log.signer)
-    .expect("signed")
 }
 
 #[test]
@@ -1331,10 +1344,58 @@ fn the_cli_checks_heads_kept_from_a_case_bundle_against_a_later_full_log() {
     // Files that hold no heads are refused before anything is verified.
     for (bad, says) in [
         (&plain, "the bundle has no identity_heads"),
-        (&checkpoint, "not identity heads signed by the log key"),
+        (
+            &checkpoint,
+            "the identity heads are malformed: the first line is not",
+        ),
     ] {
         let (ok, text) = run(&full, bad);
         assert!(!ok);
         assert!(text.contains(says), "{text}");
     }
+}
+
+#[test]
+fn of_several_false_identity_counts_the_first_stream_in_byte_order_is_named() {
+    let mut w = world();
+    open_case(&mut w);
+    let case: Vec<u64> = (0..w.log.entries.len() as u64).collect();
+    let before = case.len() as u64;
+    let mut heads = counted_heads(&w.log, &case, before);
+    for stream in ["principal-maria", "agency-bay-clinic", "principal-olu"] {
+        *heads.counts.get_mut(stream).expect("counted") += 1;
+    }
+    let note = heads.sign(&w.log.signer).expect("signed");
+    // The streams sit in a hash map: a fresh order each time.
+    for _ in 0..16 {
+        let mut b = w.log.bundle_of(&case);
+        b.identity_heads = Some(note.clone());
+        let f = check(&w.log, &b).failure.expect("refused");
+        assert_eq!(f.stream.as_deref(), Some("agency-bay-clinic"), "{f}");
+        // Named at its last entry below `before`, after which one is missing.
+        assert_eq!(f.revision, Some(1), "{f}");
+    }
+}
+
+#[test]
+fn require_heads_refuses_a_partial_bundle_without_them_only() {
+    let mut w = world();
+    let (_, withdrawn) = case_consented_then_withdrawn(&mut w);
+    w.grow_to(w.log.entries.len() + 1);
+    let case: Vec<u64> = (0..=withdrawn).collect();
+    let opts = Options {
+        require_heads: true,
+        ..Options::default()
+    };
+    let key = w.log.signer.verifier();
+    let f = verify_bundle(&w.log.bundle_of(&case), &key, opts)
+        .failure
+        .expect("refused");
+    assert_eq!(f.check, Check::IdentityHeads);
+    assert!(f.message.contains("carries no identity heads"), "{f}");
+    let mut with = w.log.bundle_of(&case);
+    with.identity_heads = Some(heads_of(&w.log, &case, withdrawn + 1));
+    assert!(verify_bundle(&with, &key, opts).ok);
+    // A full log is complete without them.
+    assert!(verify_bundle(&w.log.bundle(), &key, opts).ok);
 }

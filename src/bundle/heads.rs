@@ -92,13 +92,15 @@ impl IdentityHeads {
         signer.sign(&self.to_text()).map_err(|e| e.to_string())
     }
 
-    /// Opens a signed note with the log key and parses it strictly.
+    /// Opens a signed note with the log key and parses it strictly. The error completes
+    /// "the identity heads …".
     pub fn open(note: &str, key: &NoteVerifier) -> Result<Self, String> {
-        let opened = open(note, std::slice::from_ref(key)).map_err(|e| e.to_string())?;
-        let heads = Self::parse(&opened.text)?;
+        let opened = open(note, std::slice::from_ref(key))
+            .map_err(|e| format!("do not verify under the log key: {e}"))?;
+        let heads = Self::parse(&opened.text).map_err(|e| format!("are malformed: {e}"))?;
         if heads.origin != key.name() {
             return Err(format!(
-                "origin {:?} is not the log key's name {:?}",
+                "name the origin {:?}, not the log key's name {:?}",
                 heads.origin,
                 key.name()
             ));
@@ -110,8 +112,16 @@ impl IdentityHeads {
         let body = text.strip_suffix('\n').ok_or("must end with a newline")?;
         let mut lines = body.split('\n');
         let mut next = |what: &str| lines.next().ok_or(format!("missing {what} line"));
-        if next("first")? != KIND {
-            return Err(format!("the first line is not {KIND:?}"));
+        match next("first")? {
+            KIND => {}
+            "caseledger identity heads v1" => {
+                return Err(
+                    "version 1 (made by development builds on 2026-12-05 and 06, \
+                            without the case line) is no longer read: export the case again"
+                        .into(),
+                )
+            }
+            _ => return Err(format!("the first line is not {KIND:?}")),
         }
         let origin = next("origin")?.to_owned();
         let (size, root) = next("checkpoint")?
@@ -124,15 +134,18 @@ impl IdentityHeads {
             .and_then(|r| r.try_into().ok())
             .ok_or("the checkpoint root is not 32 bytes of base64")?;
         let before = number(next("before")?, "before")?;
+        if before == 0 {
+            return Err("before is 0: the case's last entry is at index before − 1".into());
+        }
         let (case, case_entries) = next("case")?
             .split_once(' ')
             .ok_or("the case line is `<case stream> <count>`")?;
         let case_entries = number(case_entries, "case count")?;
         let case = match case.parse() {
-            Ok(StreamId::Case(id)) if case_entries > 0 && before > 0 => id,
+            Ok(StreamId::Case(id)) if case_entries > 0 => id,
             _ => {
                 return Err(format!(
-                    "{case:?} {case_entries} before {before}: not a case stream with entries"
+                    "{case:?} {case_entries}: not a case stream with entries"
                 ))
             }
         };
@@ -142,7 +155,10 @@ impl IdentityHeads {
                 .split_once(' ')
                 .ok_or("a stream line is `<stream> <count>`")?;
             let count = number(count, "count")?;
-            let named = super::is_identity_stream(stream);
+            let named = matches!(
+                stream.parse(),
+                Ok(StreamId::Principal(_) | StreamId::Agency(_))
+            );
             if !named || count == 0 {
                 return Err(format!(
                     "{stream:?} {count}: not an identity stream with entries"
@@ -267,6 +283,23 @@ mod tests {
     }
 
     #[test]
+    fn refusals_say_what_is_wrong() {
+        let signer = NoteSigner::generate("example.org/log").expect("key");
+        let good = heads(&signer).to_text();
+        let opened = |text: &str| {
+            let note = signer.sign(text).expect("signed");
+            IdentityHeads::open(&note, &signer.verifier()).expect_err("refused")
+        };
+        assert!(opened(&good.replace(KIND, "caseledger identity heads v1"))
+            .contains("are malformed: version 1 (made by development builds"));
+        assert!(opened(&good.replace("\n10\n", "\n0\n")).contains("before is 0"));
+        let other = NoteSigner::generate("example.org/log").expect("key");
+        let note = other.sign(&good).expect("signed");
+        let e = IdentityHeads::open(&note, &signer.verifier()).expect_err("refused");
+        assert!(e.starts_with("do not verify under the log key"), "{e}");
+    }
+
+    #[test]
     fn heads_and_checkpoints_cannot_be_taken_for_each_other() {
         let signer = NoteSigner::generate("example.org/log").expect("key");
         let note = heads(&signer).sign(&signer).expect("signed");
@@ -306,6 +339,9 @@ mod tests {
             good.replace(&format!("{CASE} 4\n"), &format!("{CASE}-x 4\n")),
             good.replace(&format!("{CASE} 4\n"), &format!("{CASE}\n")),
             good.replace("\n10\n", "\n0\n"),
+            // Identity streams that cannot exist.
+            good.replace("agency-a 2\n", "agency-A 2\n"),
+            good.replace("agency-a 2\n", "agency- 2\n"),
         ] {
             let note = signer.sign(&bad).expect("signed");
             assert!(

@@ -30,6 +30,10 @@ pub struct VerifyArgs {
     /// Fail unless the bundle holds the whole log (a full-log export).
     #[arg(long)]
     pub full: bool,
+    /// Fail when a partial bundle (a case bundle) carries no identity heads, which show
+    /// that no entry was left out of it (this server's case bundles carry them).
+    #[arg(long)]
+    pub require_heads: bool,
     /// An earlier checkpoint of this log (its signed note, as `GET /v1/log/checkpoint` served
     /// it), kept from a previous audit: the bundle's checkpoint must extend it. Repeatable.
     #[arg(long, value_name = "FILE")]
@@ -67,6 +71,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     let opts = Options {
         strict: args.strict,
         require_full: args.full,
+        require_heads: args.require_heads,
     };
     let since = since(&args, &key)?;
     let report = if args.bundle == "-" {
@@ -165,8 +170,8 @@ fn kept_heads(text: &str, key: &NoteVerifier) -> anyhow::Result<(String, Identit
             .context("the bundle has no identity_heads")?,
         false => format!("{}\n", text.trim_end()),
     };
-    let heads = IdentityHeads::open(&note, key)
-        .map_err(|e| anyhow::anyhow!("not identity heads signed by the log key: {e}"))?;
+    let heads =
+        IdentityHeads::open(&note, key).map_err(|e| anyhow::anyhow!("the identity heads {e}"))?;
     Ok((note, heads))
 }
 
@@ -241,13 +246,16 @@ fn text(r: &Report) -> String {
 fn identity_note(r: &Report) -> String {
     if let Some(before) = r.identity_heads_before {
         let case = r.identity_heads_case.as_deref().unwrap_or("the case");
+        let size = r.checkpoint_size.unwrap_or(0);
         return format!(
-            "Identity heads: the log key attests how many entries {case} holds in the tree \
-             (the last at index {}) and how many each principal and agency stream in the \
-             bundle holds below index {before}, and the bundle holds them all: no later case \
-             entry (a consent withdrawal) and no key revocation or deactivation before its \
-             case entries was left out, or the log key signed a false count, which a \
-             full-log audit would refute (keep the bundle as evidence).\n",
+            "Identity heads: the log key attests how many entries {case} holds in the tree of \
+             size {size} (the last at index {}) and how many each principal and agency stream \
+             in the bundle holds below index {before}, and the bundle holds them all: no later \
+             case entry (a consent withdrawal) in that tree and no key revocation or \
+             deactivation before its case entries was left out, or the log key signed a false \
+             count, which a full-log audit would refute (keep the bundle as evidence). Entries \
+             after that tree are not covered: to know it is recent, pass --since a checkpoint \
+             fetched just before the export.\n",
             before.saturating_sub(1)
         );
     }
@@ -326,12 +334,14 @@ mod tests {
         ));
         r.identity_heads_before = Some(10);
         r.identity_heads_case = Some("case-1".into());
+        r.checkpoint_size = Some(12);
         assert!(text(&r).contains(
-            "the log key attests how many entries case-1 holds in the tree (the last at index \
-             9) and how many each principal and agency stream in the bundle holds below index \
-             10"
+            "the log key attests how many entries case-1 holds in the tree of size 12 (the last \
+             at index 9) and how many each principal and agency stream in the bundle holds \
+             below index 10"
         ));
-        assert!(text(&r).contains("no later case entry (a consent withdrawal)"));
+        assert!(text(&r).contains("no later case entry (a consent withdrawal) in that tree"));
+        assert!(text(&r).contains("pass --since a checkpoint fetched just before the export"));
         assert!(!text(&r).contains("cannot prove"));
         assert!(!text(&r).contains("principal-cw"));
         assert!(!text(&r).contains("Case streams"));

@@ -14,19 +14,43 @@ fn failure(message: String) -> Failure {
     Failure::bundle(Check::IdentityHeads, message)
 }
 
+/// Checks the bundle's own heads, then any kept from a case bundle (`--heads`), which the
+/// report shows when given; with `require`, at least one must be there.
+pub(super) fn check_all(
+    notes: &[Option<String>],
+    key: &NoteVerifier,
+    cp: &Checkpoint,
+    replay: &Replay,
+    full: bool,
+    require: bool,
+) -> Result<Option<Attested>, Failure> {
+    let mut attested = None;
+    for note in notes.iter().flatten() {
+        attested = Some(check(note, key, cp, replay, full)?);
+    }
+    if require && attested.is_none() {
+        return Err(failure(
+            "the partial bundle carries no identity heads, so nothing shows that no entry was \
+             left out of it (--require-heads)"
+                .into(),
+        ));
+    }
+    Ok(attested)
+}
+
 /// What the heads attest, once they hold for the bundle's entries. They end right after
 /// the case's last entry, as the exporter signs them; a full-log bundle (the audit that
 /// refutes a false count) holds other cases and later entries too, and may be of a later
 /// checkpoint that extends the heads' tree.
-pub(super) fn check(
+fn check(
     note: &str,
     key: &NoteVerifier,
     cp: &Checkpoint,
     replay: &Replay,
     full: bool,
 ) -> Result<Attested, Failure> {
-    let heads = IdentityHeads::open(note, key)
-        .map_err(|e| failure(format!("the identity heads do not verify: {e}")))?;
+    let heads =
+        IdentityHeads::open(note, key).map_err(|e| failure(format!("the identity heads {e}")))?;
     same_tree(&heads, cp, replay, full)?;
     let before = heads.before;
     if before > heads.size {
@@ -37,13 +61,15 @@ pub(super) fn check(
     }
     case_complete(&heads, replay, full)?;
     // Each identity stream's entries below `before` (revisions contiguous from 0: the
-    // replay checked that), against the count the log key signed.
-    for (stream, indexes) in &replay.identity_indexes {
+    // replay checked that), against the count the log key signed; in stream order, so
+    // that the failure named is the same on every run.
+    let mut held_streams: Vec<_> = replay.identity_indexes.iter().collect();
+    held_streams.sort_unstable_by_key(|(stream, _)| *stream);
+    for (stream, indexes) in held_streams {
         let held = indexes.partition_point(|&i| i < before) as u64;
         let attested = heads.counts.get(stream).copied().unwrap_or(0);
         if attested != held {
-            let revision = indexes.len() as u64 - 1;
-            return Err(failure(format!(
+            let mut f = failure(format!(
                 "the log key attests {attested} entries of {stream} below index {before}; the \
                  bundle holds {held}{}",
                 if attested > held {
@@ -51,8 +77,11 @@ pub(super) fn check(
                 } else {
                     ""
                 }
-            ))
-            .in_stream(stream, revision));
+            ));
+            // Named at its last entry below `before`, after which one is missing.
+            f.stream = Some(stream.clone());
+            f.revision = held.checked_sub(1);
+            return Err(f);
         }
     }
     if let Some((stream, n)) = heads

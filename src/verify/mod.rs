@@ -62,6 +62,9 @@ pub struct Options {
     pub strict: bool,
     /// Fail unless the bundle holds the whole log.
     pub require_full: bool,
+    /// Fail when a partial bundle carries no identity heads (none given with `--heads`
+    /// either): without them nothing shows that no entry was left out.
+    pub require_heads: bool,
 }
 
 /// Feeds a bundle through the checks, item by item.
@@ -227,19 +230,17 @@ impl<'k> Verifier<'k> {
             self.failure = self.final_checks(cp.as_ref(), kind);
         }
         let full = kind == Some(Kind::Full);
-        // The bundle's own heads, then any kept from a case bundle (`--heads`), which the
-        // report shows when given.
-        let mut heads = None;
         let notes = [self.identity_heads.take(), self.replay.since.heads.take()];
-        for note in notes.iter().flatten() {
-            if let (Some(cp), None) = (&cp, &self.failure) {
-                match identity::check(note, self.key, cp, &self.replay, full) {
-                    Ok(attested) => heads = Some(attested),
-                    Err(f) => self.failure = Some(f),
-                }
+        let heads = match (&cp, &self.failure) {
+            (Some(cp), None) => {
+                let require = self.opts.require_heads && !full;
+                identity::check_all(&notes, self.key, cp, &self.replay, full, require)
+                    .map_err(|f| self.failure = Some(f))
+                    .ok()
+                    .flatten()
             }
-        }
-        let heads = heads.filter(|_| self.failure.is_none());
+            _ => None,
+        };
         // What a partial bundle leaves open is said of one that verified.
         let partial = kind == Some(Kind::Partial) && self.failure.is_none();
         let report = Report {
