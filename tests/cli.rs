@@ -672,3 +672,71 @@ fn token_issues_a_new_admin_token_from_the_data_directory() {
     let (ok, _, err) = run_when_free(&["token", "--data", data, "--principal", "admin"]);
     assert!(!ok && err.contains("holds no active key of admin"), "{err}");
 }
+
+#[test]
+fn a_case_exported_by_the_cli_carries_heads_that_a_later_full_export_confirms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("story");
+    let data = data.to_str().expect("utf8");
+    let (ok, _, err) = run(&["demo", "--data", data]);
+    assert!(ok, "{err}");
+    // A second case after it, so that the first one's bundle is a part of the log.
+    let (ok, _, err) = run_when_free(&["demo", "--data", data, "--existing"]);
+    assert!(ok, "{err}");
+    let path = |name: &str| dir.path().join(name).to_str().expect("utf8").to_owned();
+    let (full, case_bundle, key) = (path("full.json"), path("case.json"), path("log.pub"));
+    let export_full = || {
+        let (ok, _, err) = run(&["export", "--data", data, "--out", &full]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<Value>(&std::fs::read_to_string(&full).expect("read"))
+            .expect("bundle")
+    };
+    let bundle = export_full();
+    // The bundle's own key, for this test (an auditor has it from the operator).
+    std::fs::write(&key, bundle["log_key"].as_str().expect("log_key")).expect("key");
+    let case = bundle["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find_map(|e| {
+            let entry: Value = serde_json::from_str(e["entry"].as_str()?).ok()?;
+            Some(entry["stream"].as_str()?.strip_prefix("case-")?.to_owned())
+        })
+        .expect("a case");
+    let (ok, _, err) = run(&[
+        "export",
+        "--data",
+        data,
+        "--out",
+        &case_bundle,
+        "--case",
+        &case,
+    ]);
+    assert!(ok, "{err}");
+    let verify = |args: &[&str]| run(&[&["verify", "--log-key", &key], args].concat());
+    let (ok, out, err) = verify(&[&case_bundle, "--require-heads"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.starts_with("OK: partial bundle"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "Identity heads: the log key attests how many entries case-{case}"
+        )),
+        "{out}"
+    );
+    // The log grows; the kept case bundle's heads hold for the later full log.
+    let (ok, _, err) = run_when_free(&["demo", "--data", data, "--existing"]);
+    assert!(ok, "{err}");
+    let later = export_full();
+    let (ok, out, err) = verify(&[&full, "--full", "--heads", &case_bundle]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains(&format!("Identity heads for case-{case}")),
+        "{out}"
+    );
+    // Against the later checkpoint, the kept case bundle is stale: refused.
+    let now = path("now.txt");
+    std::fs::write(&now, later["checkpoint"].as_str().expect("checkpoint")).expect("write");
+    let (ok, out, _) = verify(&[&case_bundle, "--since", &now]);
+    assert!(!ok);
+    assert!(out.contains("consistency check failed"), "{out}");
+}
