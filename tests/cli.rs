@@ -730,7 +730,7 @@ fn a_case_exported_by_the_cli_carries_heads_that_a_later_full_export_confirms() 
     let (ok, out, err) = verify(&[&full, "--full", "--heads", &case_bundle]);
     assert!(ok, "{out}{err}");
     assert!(
-        out.contains(&format!("Identity heads for case-{case}")),
+        out.contains(&format!("Identity heads for case-{case} hold")),
         "{out}"
     );
     // Against the later checkpoint, the kept case bundle is stale: refused.

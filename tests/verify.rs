@@ -809,7 +809,11 @@ fn a_bundle_is_checked_against_earlier_checkpoints() {
     let r = run(&w.log.bundle(), Since::new(earlier(&[&later]), vec![]));
     let f = r.failure.expect("older");
     assert_eq!(f.check, Check::Consistency);
-    assert!(f.message.contains("older than the earlier one"), "{f}");
+    assert!(
+        f.message
+            .contains("older than the earlier checkpoint (size"),
+        "{f}"
+    );
 }
 
 #[test]
@@ -1226,6 +1230,15 @@ fn identity_heads_for_one_case_refuse_a_bundle_holding_another() {
     };
     // A full log holds every case; the heads hold for it.
     assert!(with(&all).ok);
+    // The other case's bundle with these heads: named as heads of another case.
+    let other_bundle: Vec<u64> = (0..=case_end).filter(|&i| i != case_end).collect();
+    let f = with(&other_bundle).failure.expect("refused");
+    assert!(
+        f.message.contains(&format!(
+            "a case the bundle does not hold (it holds {other}): heads of another case?"
+        )),
+        "{f}"
+    );
     // A partial bundle with both cases: the other one is not attested.
     let f = with(&all[..=case_end as usize]).failure.expect("refused");
     assert_eq!(f.check, Check::IdentityHeads);
@@ -1305,18 +1318,15 @@ fn the_cli_checks_heads_kept_from_a_case_bundle_against_a_later_full_log() {
             )
         };
     let run = |bundle: &std::path::Path, heads: &std::path::Path| run_with(bundle, heads, &[]);
-    // The later full log holds what the kept heads attest: confirmed.
+    // The later full log holds what the kept heads attest: confirmed. Their tree is not
+    // called an earlier checkpoint: none was given.
     let (ok, text) = run(&full, &kept);
     assert!(ok, "{text}");
+    assert!(!text.contains("earlier checkpoint"), "{text}");
     assert!(
         text.contains(&format!(
-            "extends the earlier checkpoint(s) of size {kept_size}"
-        )),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!(
-            "Identity heads for {CASE}: the log holds exactly the entries the log key attested"
+            "Identity heads for {CASE} hold: the log holds exactly the entries the log key \
+             attested (the case's in the tree of size {kept_size}"
         )),
         "{text}"
     );
@@ -1332,15 +1342,42 @@ fn the_cli_checks_heads_kept_from_a_case_bundle_against_a_later_full_log() {
     assert!(text.contains("the bundle holds 3"), "{text}");
     let (ok, text) = run(&full, &forked);
     assert!(!ok);
-    assert!(text.contains("consistency check failed"), "{text}");
-    // A later case bundle cannot be checked against them, and says so.
-    let (ok, text) = run(&partial, &kept);
-    assert!(!ok);
-    assert!(text.contains("consistency check failed"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "consistency check failed: the first {kept_size} entries hash to"
+        )) && text.contains("the tree of the identity heads given with --heads"),
+        "{text}"
+    );
+    // A later case bundle cannot be checked against them, and says so, proof or not.
     let consistency = std::path::Path::new("--consistency");
-    let (ok, text) = run_with(&partial, &kept, &[consistency, &proof]);
-    assert!(!ok);
-    assert!(text.contains("only a bundle of the whole log"), "{text}");
+    for more in [&[][..], &[consistency, &proof]] {
+        let (ok, text) = run_with(&partial, &kept, more);
+        assert!(!ok);
+        assert!(
+            text.contains("identity_heads check failed")
+                && text.contains("only a bundle of the whole log"),
+            "{text}"
+        );
+    }
+    // Several kept bundles at once, one saved with a byte order mark and CRLF line ends;
+    // the report lists each.
+    let note = heads_of(&w.log.fork(kept_size), &case, withdrawn + 1);
+    let crlf = file(
+        "crlf.txt",
+        &format!("\u{feff}{}", note.replace('\n', "\r\n")),
+    );
+    let heads = std::path::Path::new("--heads");
+    let json = std::path::Path::new("--json");
+    let (ok, text) = run_with(&full, &kept, &[heads, &crlf, json]);
+    assert!(ok, "{text}");
+    let report: serde_json::Value = serde_json::from_str(&text).expect("report");
+    assert_eq!(
+        report["heads_held"].as_array().map(Vec::len),
+        Some(2),
+        "{text}"
+    );
+    assert_eq!(report["heads_held"][1]["tree_size"], kept_size);
+    assert_eq!(report["consistent_with"], json!([]));
     // Files that hold no heads are refused before anything is verified.
     for (bad, says) in [
         (&plain, "the bundle has no identity_heads"),

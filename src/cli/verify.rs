@@ -46,9 +46,9 @@ pub struct VerifyArgs {
     /// Identity heads kept from a case bundle (the case bundle itself, or its
     /// `identity_heads` note): checked against this bundle too. For a later checkpoint the
     /// bundle must hold the whole log, which must extend the heads' tree and hold exactly
-    /// the entries they attest: how a full-log audit refutes or confirms them.
+    /// the entries they attest: how a full-log audit refutes or confirms them. Repeatable.
     #[arg(long, value_name = "FILE")]
-    pub heads: Option<PathBuf>,
+    pub heads: Vec<PathBuf>,
     /// Show progress even when standard error is not a terminal (a log file, a CI job): a
     /// plain line every 5 seconds instead of a bar.
     #[arg(long)]
@@ -93,19 +93,17 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The earlier checkpoints (each must verify under the log key) and consistency proofs.
+/// The earlier checkpoints (each must verify under the log key), consistency proofs, and
+/// kept identity heads.
 fn since(args: &VerifyArgs, key: &NoteVerifier) -> anyhow::Result<verify::Since> {
     let read = |p: &PathBuf| {
         std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
     };
-    let mut earlier = args
+    let earlier = args
         .since
         .iter()
         .map(|p| {
-            // A note ends in exactly one newline; a file saved by hand (or by `jq -r`) may
-            // carry more, or none.
-            let note = format!("{}\n", read(p)?.trim_end());
-            Checkpoint::open_signed(&note, key).with_context(|| {
+            Checkpoint::open_signed(&note_text(&read(p)?), key).with_context(|| {
                 format!(
                     "--since {}: not a checkpoint signed by the log key",
                     p.display()
@@ -115,17 +113,9 @@ fn since(args: &VerifyArgs, key: &NoteVerifier) -> anyhow::Result<verify::Since>
         .collect::<anyhow::Result<Vec<_>>>()?;
     let heads = args
         .heads
-        .as_ref()
-        .map(|p| kept_heads(&read(p)?, key).with_context(|| format!("--heads {}", p.display())))
-        .transpose()?;
-    // The bundle's checkpoint must extend the heads' tree, as it must an earlier checkpoint.
-    if let Some((_, h)) = &heads {
-        earlier.push(Checkpoint {
-            origin: h.origin.clone(),
-            size: h.size,
-            root: h.root,
-        });
-    }
+        .iter()
+        .map(|p| kept_heads(p, key).with_context(|| format!("--heads {}", p.display())))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let proofs = args
         .consistency
         .iter()
@@ -138,11 +128,14 @@ fn since(args: &VerifyArgs, key: &NoteVerifier) -> anyhow::Result<verify::Since>
             })
         })
         .collect::<anyhow::Result<Vec<verify::ConsistencyProof>>>()?;
-    // A proof no --since uses is a mistake in the command, not something to ignore.
+    // A proof no --since (or --heads) uses is a mistake in the command, not to be ignored.
+    let sizes: Vec<u64> = (earlier.iter().map(|e| e.size))
+        .chain(heads.iter().map(|h| h.1.size))
+        .collect();
     if let Some((p, path)) = proofs
         .iter()
         .zip(&args.consistency)
-        .find(|(p, _)| !earlier.iter().any(|e| e.size == p.from))
+        .find(|(p, _)| !sizes.contains(&p.from))
     {
         anyhow::bail!(
             "--consistency {} is a proof from size {}, but no --since checkpoint has that size",
@@ -150,25 +143,57 @@ fn since(args: &VerifyArgs, key: &NoteVerifier) -> anyhow::Result<verify::Since>
             p.from
         );
     }
-    let since = verify::Since::new(earlier, proofs);
-    Ok(match heads {
-        Some((note, _)) => since.with_heads(note),
-        None => since,
-    })
+    // The bundle's checkpoint must extend each heads' tree, as it must an earlier checkpoint.
+    Ok(heads
+        .into_iter()
+        .fold(verify::Since::new(earlier, proofs), |since, (note, h)| {
+            let tree = Checkpoint {
+                origin: h.origin,
+                size: h.size,
+                root: h.root,
+            };
+            since.with_heads(note, tree)
+        }))
 }
 
-/// Identity heads from a kept case bundle's text, or a note's; opened under the log key.
-fn kept_heads(text: &str, key: &NoteVerifier) -> anyhow::Result<(String, IdentityHeads)> {
+/// A signed note as saved in a file: without a byte order mark, with LF line ends (a note
+/// is signed over LF text), ending in exactly one newline (a file saved by hand, or by `jq
+/// -r`, may carry more, or none).
+fn note_text(text: &str) -> String {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    format!("{}\n", text.replace("\r\n", "\n").trim_end())
+}
+
+/// Identity heads from a kept case bundle, or a note; opened under the log key. A bundle is
+/// read as a stream (a full one given by mistake is not held in memory).
+fn kept_heads(path: &PathBuf, key: &NoteVerifier) -> anyhow::Result<(String, IdentityHeads)> {
+    use std::io::{BufRead, Read};
     #[derive(serde::Deserialize)]
     struct Member {
         identity_heads: Option<String>,
     }
-    let note = match text.trim_start().starts_with('{') {
-        true => serde_json::from_str::<Member>(text)
+    let file = std::fs::File::open(path).context("opening it")?;
+    let mut reader = std::io::BufReader::new(file);
+    let start = reader.fill_buf().context("reading it")?;
+    let bom = if start.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
+    let blank = start[bom..]
+        .iter()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
+    let note = if start.get(bom + blank) == Some(&b'{') {
+        reader.consume(bom);
+        serde_json::from_reader::<_, Member>(reader)
             .context("not a bundle")?
             .identity_heads
-            .context("the bundle has no identity_heads")?,
-        false => format!("{}\n", text.trim_end()),
+            .context("the bundle has no identity_heads")?
+    } else {
+        let mut text = String::new();
+        reader.read_to_string(&mut text).context("reading it")?;
+        note_text(&text)
     };
     let heads =
         IdentityHeads::open(&note, key).map_err(|e| anyhow::anyhow!("the identity heads {e}"))?;
@@ -207,12 +232,13 @@ fn text(r: &Report) -> String {
                 sizes.join(", ")
             ));
         }
-        if let (true, Some(before)) = (full, r.identity_heads_before) {
+        for h in r.heads_held.iter().filter(|_| full) {
             out.push_str(&format!(
-                "Identity heads for {}: the log holds exactly the entries the log key attested \
-                 (the case's in the heads' tree, each principal and agency stream's below index \
-                 {before}): the case bundle they came with left nothing out.\n",
-                r.identity_heads_case.as_deref().unwrap_or("the case"),
+                "Identity heads for {} hold: the log holds exactly the entries the log key \
+                 attested (the case's in the tree of size {}, each principal and agency \
+                 stream's below index {}), so a case bundle that verified with them left \
+                 nothing out.\n",
+                h.case, h.tree_size, h.before
             ));
         }
         if !full && !r.cases.is_empty() {
@@ -314,6 +340,7 @@ mod tests {
             open_identity_streams: vec![],
             identity_heads_before: None,
             identity_heads_case: None,
+            heads_held: vec![],
             failure: None,
         };
         assert!(text(&r).starts_with("OK: partial bundle"));

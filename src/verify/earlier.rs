@@ -31,18 +31,38 @@ impl ConsistencyProof {
     }
 }
 
+/// Where an earlier tree comes from: a checkpoint given with `--since`, or identity heads
+/// kept from a case bundle (`--heads`), which name the tree they count in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Since,
+    Heads,
+}
+
+impl Source {
+    /// How a failure names the earlier tree.
+    fn name(self, size: u64) -> String {
+        match self {
+            Source::Since => format!("the earlier checkpoint (size {size})"),
+            Source::Heads => {
+                format!("the tree of the identity heads given with --heads (size {size})")
+            }
+        }
+    }
+}
+
 /// The earlier checkpoints to check the bundle's against, and the proofs given for them.
 #[derive(Debug, Default)]
 pub struct Since {
-    earlier: Vec<Checkpoint>,
+    earlier: Vec<(Checkpoint, Source)>,
     proofs: Vec<ConsistencyProof>,
-    /// Earlier (size, root) pairs left for the bundle's own first entries, largest first.
-    pending: Vec<(u64, Hash)>,
-    /// The earlier trees (size, root) shown extended.
-    shown: Vec<(u64, Hash)>,
-    /// Identity heads kept from a case bundle (`verify --heads`), checked against this
+    /// Earlier trees left for the bundle's own first entries, largest first.
+    pending: Vec<(u64, Hash, Source)>,
+    /// The earlier trees shown extended.
+    shown: Vec<(u64, Hash, Source)>,
+    /// Identity heads kept from case bundles (`verify --heads`), checked against this
     /// bundle too (see [`super::identity`]).
-    pub(super) heads: Option<String>,
+    pub(super) heads: Vec<String>,
 }
 
 impl Since {
@@ -50,31 +70,32 @@ impl Since {
     /// sizes to the bundle's checkpoint size.
     pub fn new(earlier: Vec<Checkpoint>, proofs: Vec<ConsistencyProof>) -> Self {
         Self {
-            earlier,
+            earlier: earlier.into_iter().map(|c| (c, Source::Since)).collect(),
             proofs,
             ..Self::default()
         }
     }
 
-    /// Checks identity heads kept from a case bundle (a signed note, already opened under the
-    /// log key) too: against this bundle when it has the same checkpoint, else against a
-    /// full-log bundle whose first entries reach the heads' tree, whose (size, root) the
-    /// caller passes among the earlier checkpoints.
-    pub fn with_heads(mut self, note: String) -> Self {
-        self.heads = Some(note);
+    /// Checks identity heads kept from a case bundle (`note`, a signed note already opened
+    /// under the log key, counting in `tree`) too: against this bundle when it has the same
+    /// checkpoint, else against a full-log bundle whose first entries reach that tree.
+    pub fn with_heads(mut self, note: String, tree: Checkpoint) -> Self {
+        self.heads.push(note);
+        self.earlier.push((tree, Source::Heads));
         self
     }
 
     /// Once the bundle's checkpoint `cp` is known: each earlier checkpoint is shown by a
     /// proof given for it, or left for the entries.
     pub(super) fn start(&mut self, cp: &Checkpoint) -> Result<(), Failure> {
-        for e in std::mem::take(&mut self.earlier) {
+        for (e, source) in std::mem::take(&mut self.earlier) {
             let fail = |m: String| Failure::bundle(Check::Consistency, m);
+            let earlier = source.name(e.size);
             if e.size > cp.size {
                 return Err(fail(format!(
-                    "the bundle's checkpoint (size {}) is older than the earlier one (size {}): \
-                     the log was rolled back, or this is not its latest checkpoint",
-                    cp.size, e.size
+                    "the bundle's checkpoint (size {}) is older than {earlier}: the log was \
+                     rolled back, or this is not its latest checkpoint",
+                    cp.size
                 )));
             }
             // The proof to this checkpoint's size, else any from the earlier size (which
@@ -94,18 +115,23 @@ impl Since {
                 })?,
                 None if e.size == 0 || e.size == cp.size => Vec::new(),
                 None => {
-                    self.pending.push((e.size, e.root));
+                    self.pending.push((e.size, e.root, source));
                     continue;
                 }
             };
             verify_consistency(e.size, cp.size, &hashes, &e.root, &cp.root).map_err(|err| {
                 fail(format!(
-                    "the bundle's checkpoint (size {}) does not extend the earlier one (size \
-                     {}): {err}; the log was forked or rewritten, or the proof is wrong",
-                    cp.size, e.size
+                    "the bundle's checkpoint (size {}) does not extend {earlier}: {err}; the \
+                     log was forked or rewritten{}",
+                    cp.size,
+                    if hashes.is_empty() {
+                        ""
+                    } else {
+                        ", or the proof is wrong"
+                    }
                 ))
             })?;
-            self.shown.push((e.size, e.root));
+            self.shown.push((e.size, e.root, source));
         }
         self.pending
             .sort_unstable_by_key(|p| std::cmp::Reverse(p.0));
@@ -114,14 +140,15 @@ impl Since {
 
     /// The sizes of the earlier checkpoints shown extended, ascending.
     pub(super) fn shown(&self) -> Vec<u64> {
-        let mut sizes: Vec<u64> = self.shown.iter().map(|t| t.0).collect();
+        let since = self.shown.iter().filter(|t| t.2 == Source::Since);
+        let mut sizes: Vec<u64> = since.map(|t| t.0).collect();
         sizes.sort_unstable();
         sizes
     }
 
     /// Whether the bundle's checkpoint was shown to extend the tree of `size` and `root`.
     pub(super) fn extends(&self, size: u64, root: &Hash) -> bool {
-        self.shown.contains(&(size, *root))
+        self.shown.iter().any(|t| (t.0, t.1) == (size, *root))
     }
 
     /// The next size at which the entries' root is compared, if any.
@@ -131,21 +158,22 @@ impl Since {
 
     /// The bundle's first `size` entries (ending at entry `index`) hash to `root`.
     pub(super) fn reached(&mut self, index: u64, size: u64, root: &Hash) -> Result<(), Failure> {
-        while let Some(&(s, earlier)) = self.pending.last().filter(|p| p.0 == size) {
+        while let Some(&(s, earlier, source)) = self.pending.last().filter(|p| p.0 == size) {
             self.pending.pop();
             if earlier != *root {
                 return Err(Failure::at(
                     index,
                     Check::Consistency,
                     format!(
-                        "the first {s} entries hash to {}, the earlier checkpoint of size {s} \
-                         to {}: the log was forked or rewritten since",
+                        "the first {s} entries hash to {}, {} to {}: the log was forked or \
+                         rewritten since",
                         B64.encode(root),
+                        source.name(s),
                         B64.encode(earlier)
                     ),
                 ));
             }
-            self.shown.push((s, earlier));
+            self.shown.push((s, earlier, source));
         }
         Ok(())
     }
@@ -154,7 +182,16 @@ impl Since {
     pub(super) fn finish(&self, cp: &Checkpoint) -> Result<(), Failure> {
         match self.pending.last() {
             None => Ok(()),
-            Some(&(size, _)) => Err(Failure::bundle(
+            Some(&(size, _, Source::Heads)) => Err(Failure::bundle(
+                Check::IdentityHeads,
+                format!(
+                    "the identity heads given with --heads are for the tree of size {size}, \
+                     older than the bundle's checkpoint (size {}): only a bundle of the whole \
+                     log (caseledger export) can be checked against them",
+                    cp.size
+                ),
+            )),
+            Some(&(size, _, Source::Since)) => Err(Failure::bundle(
                 Check::Consistency,
                 format!(
                     "the bundle does not hold the log's first {size} entries, so it cannot show \

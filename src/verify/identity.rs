@@ -4,7 +4,7 @@
 //! its last one, was left out, or the log key signed a false count.
 
 use super::replay::Replay;
-use super::report::{Check, Failure};
+use super::report::{Check, Failure, HeadsHeld};
 use crate::bundle::heads::IdentityHeads;
 use crate::domain::StreamId;
 use crate::log::note::NoteVerifier;
@@ -14,28 +14,27 @@ fn failure(message: String) -> Failure {
     Failure::bundle(Check::IdentityHeads, message)
 }
 
-/// Checks the bundle's own heads, then any kept from a case bundle (`--heads`), which the
-/// report shows when given; with `require`, at least one must be there.
+/// Checks the bundle's own heads, then any kept from case bundles (`--heads`); with
+/// `require`, at least one must be there.
 pub(super) fn check_all(
-    notes: &[Option<String>],
+    notes: &[String],
     key: &NoteVerifier,
     cp: &Checkpoint,
     replay: &Replay,
     full: bool,
     require: bool,
-) -> Result<Option<Attested>, Failure> {
-    let mut attested = None;
-    for note in notes.iter().flatten() {
-        attested = Some(check(note, key, cp, replay, full)?);
-    }
-    if require && attested.is_none() {
+) -> Result<Vec<HeadsHeld>, Failure> {
+    let held = (notes.iter())
+        .map(|note| check(note, key, cp, replay, full))
+        .collect::<Result<Vec<_>, _>>()?;
+    if require && held.is_empty() {
         return Err(failure(
             "the partial bundle carries no identity heads, so nothing shows that no entry was \
              left out of it (--require-heads)"
                 .into(),
         ));
     }
-    Ok(attested)
+    Ok(held)
 }
 
 /// What the heads attest, once they hold for the bundle's entries. They end right after
@@ -48,7 +47,7 @@ fn check(
     cp: &Checkpoint,
     replay: &Replay,
     full: bool,
-) -> Result<Attested, Failure> {
+) -> Result<HeadsHeld, Failure> {
     let heads =
         IdentityHeads::open(note, key).map_err(|e| failure(format!("the identity heads {e}")))?;
     same_tree(&heads, cp, replay, full)?;
@@ -93,18 +92,11 @@ fn check(
             "the log key attests {n} entries of {stream} below index {before}; the bundle holds none"
         )));
     }
-    Ok(Attested {
-        before,
+    Ok(HeadsHeld {
         case: StreamId::Case(heads.case).to_string(),
+        tree_size: heads.size,
+        before,
     })
-}
-
-/// What verified identity heads show.
-pub(super) struct Attested {
-    /// The identity entries below this index are all in the bundle.
-    pub before: u64,
-    /// Every entry of this case stream in the tree is in the bundle.
-    pub case: String,
 }
 
 /// The heads are for the bundle's checkpoint, or (heads kept from an earlier case bundle,
@@ -153,6 +145,18 @@ fn case_complete(heads: &IdentityHeads, replay: &Replay, full: bool) -> Result<(
     // In a full log later than the heads, the case may have gone on since.
     let steps = &steps[..steps.partition_point(|s| s.index < heads.size)];
     let attested = heads.case_entries;
+    // A case bundle holding another case: the heads were taken from another case's bundle.
+    if let Some(other) = replay
+        .cases
+        .iter()
+        .next()
+        .filter(|_| steps.is_empty() && !full)
+    {
+        return Err(failure(format!(
+            "the identity heads attest {attested} entries of {stream}, a case the bundle does \
+             not hold (it holds {other}): heads of another case?"
+        )));
+    }
     if steps.len() as u64 != attested {
         let mut f = failure(format!(
             "the log key attests {attested} entries of {stream} in the tree of size {}; the \

@@ -30,7 +30,7 @@ use rayon::prelude::*;
 
 pub use batch::holds as batch_holds;
 pub use earlier::{ConsistencyProof, Since};
-pub use report::{Check, Failure, Kind, Report, StreamEnd};
+pub use report::{Check, Failure, HeadsHeld, Kind, Report, StreamEnd};
 pub use sample::{signature_sample, SignatureSample};
 pub use signatures::{grouped_as_verified, BATCH};
 pub use stream::{
@@ -230,16 +230,17 @@ impl<'k> Verifier<'k> {
             self.failure = self.final_checks(cp.as_ref(), kind);
         }
         let full = kind == Some(Kind::Full);
-        let notes = [self.identity_heads.take(), self.replay.since.heads.take()];
+        let notes: Vec<String> = (self.identity_heads.take().into_iter())
+            .chain(std::mem::take(&mut self.replay.since.heads))
+            .collect();
         let heads = match (&cp, &self.failure) {
             (Some(cp), None) => {
                 let require = self.opts.require_heads && !full;
                 identity::check_all(&notes, self.key, cp, &self.replay, full, require)
                     .map_err(|f| self.failure = Some(f))
-                    .ok()
-                    .flatten()
+                    .unwrap_or_default()
             }
-            _ => None,
+            _ => Vec::new(),
         };
         // What a partial bundle leaves open is said of one that verified.
         let partial = kind == Some(Kind::Partial) && self.failure.is_none();
@@ -257,12 +258,13 @@ impl<'k> Verifier<'k> {
             cases: std::mem::take(&mut self.replay.cases).into_iter().collect(),
             consistent_with: self.replay.since.shown(),
             last_case_index: self.replay.last_case_index().filter(|_| partial),
-            open_identity_streams: match partial && heads.is_none() {
+            open_identity_streams: match partial && heads.is_empty() {
                 true => self.replay.open_identity_streams(),
                 false => Vec::new(),
             },
-            identity_heads_before: heads.as_ref().map(|h| h.before),
-            identity_heads_case: heads.map(|h| h.case),
+            identity_heads_before: heads.first().map(|h| h.before),
+            identity_heads_case: heads.first().map(|h| h.case.clone()),
+            heads_held: heads,
             failure: self.failure.take(),
         };
         // Freeing the folded state of a large log (a million event ids, every stream and

@@ -142,6 +142,17 @@ pub struct StreamEnd {
     pub needed_until: u64,
 }
 
+/// Identity heads that held for a bundle (see [`crate::bundle::heads`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeadsHeld {
+    /// The case stream: all its entries in the heads' tree are in the bundle.
+    pub case: String,
+    /// The size of the tree the heads count in.
+    pub tree_size: u64,
+    /// The principal and agency entries below this index are all in the bundle.
+    pub before: u64,
+}
+
 /// The outcome of `verify` (`--json` prints it).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -171,7 +182,11 @@ pub struct Report {
     /// entry they attest (any bundle kind): the index below which they count (see
     /// docs/verify.md).
     pub identity_heads_before: Option<u64>,
-    /// ...and the case stream whose every entry in the tree the bundle then holds.
+    /// ...and the case stream whose every entry in the tree the bundle then holds (both
+    /// of the bundle's own heads, else of the first given with `--heads`).
     pub identity_heads_case: Option<String>,
+    /// Every identity heads note that held: the bundle's own, then those given with
+    /// `--heads`.
+    pub heads_held: Vec<HeadsHeld>,
     pub failure: Option<Failure>,
 }
