@@ -1436,3 +1436,81 @@ fn require_heads_refuses_a_partial_bundle_without_them_only() {
     // A full log is complete without them.
     assert!(verify_bundle(&w.log.bundle(), &key, opts).ok);
 }
+
+#[test]
+fn verify_checkpoint_checks_a_checkpoint_against_kept_ones_without_a_bundle() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.to_str().expect("utf8").to_owned()
+    };
+    let mut w = world();
+    let kept = file("kept.txt", &w.log.checkpoint_at(6));
+    let mut fork = w.fork(6);
+    w.grow_to(9);
+    let now = file("now.txt", &w.log.checkpoint_at(9));
+    let proof = file("proof.json", &w.log.consistency(6).to_string());
+    fork.log.append(
+        &w.admin,
+        "agency.updated",
+        "agency-harbor-house",
+        agency("harbor-house"),
+    );
+    fork.grow_to(9);
+    let forked = file("forked.txt", &fork.log.checkpoint_at(9));
+    let forked_proof = file("forked_proof.json", &fork.log.consistency(6).to_string());
+    let stranger = file("stranger.txt", &world().log.checkpoint_at(6));
+    let key = w.log.log_key();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"))
+            .args(["verify-checkpoint", "--log-key", &key])
+            .args(args)
+            .output()
+            .expect("run verify-checkpoint");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.success(), text)
+    };
+    // Extends the kept one, shown by the server's proof.
+    let (ok, text) = run(&[&now, "--since", &kept, "--consistency", &proof]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("extends the earlier checkpoint(s) of size 6"),
+        "{text}"
+    );
+    // Without the proof: which one to fetch.
+    let (ok, text) = run(&[&now, "--since", &kept]);
+    assert!(!ok);
+    assert!(
+        text.contains("GET /v1/log/proof/consistency?from=6&to=9 and pass it with --consistency"),
+        "{text}"
+    );
+    // The same size needs no proof; a fork of that size fails; so does a rollback.
+    assert!(run(&[&now, "--since", &now]).0);
+    let (ok, text) = run(&[&now, "--since", &forked]);
+    assert!(!ok && text.contains("consistency check failed"), "{text}");
+    let (ok, text) = run(&[&kept, "--since", &now]);
+    assert!(
+        !ok && text.contains("is older than the earlier checkpoint (size 9)"),
+        "{text}"
+    );
+    // A proof made for the fork does not show the real log extending the kept checkpoint
+    // (the fork's first 6 entries are the real log's, so it does for the fork).
+    let (ok, text) = run(&[&now, "--since", &kept, "--consistency", &forked_proof]);
+    assert!(!ok && text.contains("does not extend"), "{text}");
+    assert!(run(&[&forked, "--since", &kept, "--consistency", &forked_proof]).0);
+    // Another log's checkpoint; the JSON report.
+    let (ok, text) = run(&[&stranger]);
+    assert!(!ok && text.contains("checkpoint check failed"), "{text}");
+    let (ok, text) = run(&[&now, "--since", &kept, "--json"]);
+    assert!(!ok);
+    let report: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        (
+            report["ok"].clone(),
+            report["checkpoint_size"].clone(),
+            report["failure"]["check"].clone()
+        ),
+        (json!(false), json!(9), json!("consistency"))
+    );
+}

@@ -7,6 +7,7 @@ mod bench_log;
 mod bench_reports;
 pub mod demo;
 mod demo_server;
+mod earlier;
 mod export;
 mod keys;
 mod progress;
@@ -16,6 +17,7 @@ mod serve;
 mod store_args;
 mod token;
 mod verify;
+mod verify_checkpoint;
 
 use std::path::PathBuf;
 
@@ -49,6 +51,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Check a bundle offline against the log's verifier key (exit 0 only if all holds).
     Verify(verify::VerifyArgs),
+    /// Check a checkpoint against the log's verifier key and earlier checkpoints (consistency).
+    VerifyCheckpoint(verify_checkpoint::VerifyCheckpointArgs),
     /// Measure proofs, offline verification and the append cost of the tree and checkpoints.
     BenchLog(bench_log::BenchLogArgs),
     /// Print an oversight report (small-cell suppressed) from a data directory.
@@ -76,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => bench::bench(a),
         Command::Export(a) => export::export(a),
         Command::Verify(a) => verify::verify(a),
+        Command::VerifyCheckpoint(a) => verify_checkpoint::verify_checkpoint(a),
         Command::BenchLog(a) => bench_log::bench_log(a),
         Command::Report(a) => report::report(a),
         Command::BenchReports(a) => bench_reports::bench_reports(a),

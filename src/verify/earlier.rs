@@ -93,7 +93,7 @@ impl Since {
             let earlier = source.name(e.size);
             if e.size > cp.size {
                 return Err(fail(format!(
-                    "the bundle's checkpoint (size {}) is older than {earlier}: the log was \
+                    "the checkpoint verified (size {}) is older than {earlier}: the log was \
                      rolled back, or this is not its latest checkpoint",
                     cp.size
                 )));
@@ -108,8 +108,8 @@ impl Since {
             let hashes = match proof {
                 Some(p) => p.decoded().filter(|_| p.to == cp.size).ok_or_else(|| {
                     fail(format!(
-                        "the consistency proof from size {} must be to the bundle's checkpoint \
-                         size {} (it is to {}) and hold base64 hashes of 32 bytes",
+                        "the consistency proof from size {} must be to the size of the checkpoint \
+                         verified, {} (it is to {}), and hold base64 hashes of 32 bytes",
                         p.from, cp.size, p.to
                     ))
                 })?,
@@ -121,7 +121,7 @@ impl Since {
             };
             verify_consistency(e.size, cp.size, &hashes, &e.root, &cp.root).map_err(|err| {
                 fail(format!(
-                    "the bundle's checkpoint (size {}) does not extend {earlier}: {err}; the \
+                    "the checkpoint verified (size {}) does not extend {earlier}: {err}; the \
                      log was forked or rewritten{}",
                     cp.size,
                     if hashes.is_empty() {
@@ -136,6 +136,24 @@ impl Since {
         self.pending
             .sort_unstable_by_key(|p| std::cmp::Reverse(p.0));
         Ok(())
+    }
+
+    /// Checks a checkpoint on its own, without entries (`verify-checkpoint`): each earlier
+    /// one must be of the same size (then the same root), or shown extended by a proof
+    /// given for it. The sizes shown, ascending.
+    pub fn extended_by(mut self, cp: &Checkpoint) -> Result<Vec<u64>, Failure> {
+        self.start(cp)?;
+        match self.pending.last() {
+            None => Ok(self.shown()),
+            Some(&(size, _, _)) => Err(Failure::bundle(
+                Check::Consistency,
+                format!(
+                    "no consistency proof from size {size} was given: fetch GET \
+                     /v1/log/proof/consistency?from={size}&to={} and pass it with --consistency",
+                    cp.size
+                ),
+            )),
+        }
     }
 
     /// The sizes of the earlier checkpoints shown extended, ascending.

@@ -1,0 +1,101 @@
+//! `caseledger verify-checkpoint`: checks a checkpoint on its own against the log's verifier
+//! key and the checkpoints an auditor kept. Two auditors who compare their checkpoints this
+//! way (each passing the other's with `--since`, with the server's consistency proof) would
+//! catch a log that shows them different histories; an auditor who checks the server's
+//! latest checkpoint before an export catches a rolled-back log before reading any bundle.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+
+use super::earlier::{extends_text, note_text, read_key, since, EarlierArgs};
+use crate::log::Checkpoint;
+use crate::verify::{Check, Failure};
+
+/// Arguments of `verify-checkpoint`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyCheckpointArgs {
+    /// The checkpoint: its signed note, as `GET /v1/log/checkpoint` serves it (or a
+    /// bundle's `checkpoint` member saved as text).
+    pub checkpoint: PathBuf,
+    /// The log's verifier key (`<name>+<hash>+<base64>`, as `init` printed it), or a file
+    /// holding it.
+    #[arg(long)]
+    pub log_key: String,
+    #[command(flatten)]
+    pub earlier: EarlierArgs,
+    /// Print a machine-readable JSON report on standard output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The outcome (`--json` prints it).
+#[derive(Debug, serde::Serialize)]
+pub struct CheckpointReport {
+    pub ok: bool,
+    pub origin: Option<String>,
+    pub checkpoint_size: Option<u64>,
+    /// Standard base64 of the root.
+    pub checkpoint_root: Option<String>,
+    /// Sizes of the earlier checkpoints (`--since`) it was shown to extend.
+    pub consistent_with: Vec<u64>,
+    pub failure: Option<Failure>,
+}
+
+/// `caseledger verify-checkpoint`.
+pub fn verify_checkpoint(args: VerifyCheckpointArgs) -> anyhow::Result<()> {
+    let key = read_key(&args.log_key)?;
+    let text = std::fs::read_to_string(&args.checkpoint)
+        .with_context(|| format!("reading {}", args.checkpoint.display()))?;
+    let earlier = since(&args.earlier, &[], &key)?;
+    let report = match Checkpoint::open_signed(&note_text(&text), &key) {
+        Err(e) => CheckpointReport {
+            ok: false,
+            origin: None,
+            checkpoint_size: None,
+            checkpoint_root: None,
+            consistent_with: Vec::new(),
+            failure: Some(Failure::bundle(
+                Check::Checkpoint,
+                format!("not a checkpoint signed by the log key: {e}"),
+            )),
+        },
+        Ok(cp) => {
+            let extended = earlier.extended_by(&cp);
+            CheckpointReport {
+                ok: extended.is_ok(),
+                origin: Some(cp.origin.clone()),
+                checkpoint_size: Some(cp.size),
+                checkpoint_root: Some(B64.encode(cp.root)),
+                consistent_with: extended.as_ref().cloned().unwrap_or_default(),
+                failure: extended.err(),
+            }
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", text_of(&report));
+    }
+    match &report.failure {
+        None => Ok(()),
+        Some(f) => anyhow::bail!("verification failed at {f}"),
+    }
+}
+
+/// The human-readable report.
+fn text_of(r: &CheckpointReport) -> String {
+    if let Some(f) = &r.failure {
+        return format!("FAILED: {f}\n");
+    }
+    let mut out = format!(
+        "OK: the checkpoint of {} (size {}, root {}) is signed by the log key.\n",
+        r.origin.as_deref().unwrap_or("?"),
+        r.checkpoint_size.unwrap_or(0),
+        r.checkpoint_root.as_deref().unwrap_or("?"),
+    );
+    out.push_str(&extends_text(&r.consistent_with));
+    out
+}
