@@ -19,8 +19,8 @@ pub struct EarlierArgs {
     #[arg(long, value_name = "FILE")]
     pub since: Vec<PathBuf>,
     /// The consistency proof from an earlier checkpoint's size to the one checked (the JSON
-    /// of `GET /v1/log/proof/consistency?from=&to=`): needed for `--since` unless a bundle
-    /// holds the log's first entries up to the earlier size. Repeatable.
+    /// of `GET /v1/log/proof/consistency?from=&to=`): needed for each `--since` of a smaller
+    /// size, unless the bundle verified holds the log's first entries up to it. Repeatable.
     #[arg(long, value_name = "FILE")]
     pub consistency: Vec<PathBuf>,
 }
@@ -146,16 +146,16 @@ fn kept_heads(path: &PathBuf, key: &NoteVerifier) -> anyhow::Result<(String, Ide
     Ok((note, heads))
 }
 
-/// The sentence that says which earlier checkpoints the checkpoint verified extends (none
-/// when no `--since` was shown).
-pub fn extends_text(sizes: &[u64]) -> String {
+/// The sentence that says which earlier checkpoints `subject` (the checkpoint verified)
+/// extends (none when no `--since` was shown).
+pub fn extends_text(subject: &str, sizes: &[u64]) -> String {
     if sizes.is_empty() {
         return String::new();
     }
     let sizes: Vec<String> = sizes.iter().map(u64::to_string).collect();
     format!(
-        "Its checkpoint extends the earlier checkpoint(s) of size {}: no entry they covered \
-         was changed, dropped or reordered since.\n",
+        "{subject} extends the earlier checkpoint(s) of size {}: no entry they covered was \
+         changed, dropped or reordered since.\n",
         sizes.join(", ")
     )
 }

@@ -99,7 +99,7 @@ fn text(r: &Report) -> String {
             r.checkpoint_size.unwrap_or(0),
             r.checkpoint_root.as_deref().unwrap_or("?"),
         );
-        out.push_str(&extends_text(&r.consistent_with));
+        out.push_str(&extends_text("Its checkpoint", &r.consistent_with));
         for h in r.heads_held.iter().filter(|_| full) {
             out.push_str(&format!(
                 "Identity heads for {} hold: the log holds exactly the entries the log key \
@@ -147,10 +147,14 @@ fn identity_note(r: &Report) -> String {
              in the bundle holds below index {before}, and the bundle holds them all: no later \
              case entry (a consent withdrawal) in that tree and no key revocation or \
              deactivation before its case entries was left out, or the log key signed a false \
-             count, which a full-log audit would refute (keep the bundle as evidence). Entries \
-             after that tree are not covered: to know it is recent, pass --since a checkpoint \
-             fetched just before the export.\n",
-            before.saturating_sub(1)
+             count, which a full-log audit would refute (keep the bundle as evidence).{}\n",
+            before.saturating_sub(1),
+            match r.consistent_with.is_empty() {
+                true =>
+                    " Entries after that tree are not covered: to know it is recent, pass \
+                         --since a checkpoint fetched just before the export.",
+                false => " Entries after that tree are not covered.",
+            }
         );
     }
     if r.last_case_index.is_none() {
@@ -237,6 +241,10 @@ mod tests {
         ));
         assert!(text(&r).contains("no later case entry (a consent withdrawal) in that tree"));
         assert!(text(&r).contains("pass --since a checkpoint fetched just before the export"));
+        r.consistent_with = vec![12];
+        assert!(!text(&r).contains("pass --since"));
+        assert!(text(&r).contains("Its checkpoint extends the earlier checkpoint(s) of size 12"));
+        r.consistent_with.clear();
         assert!(!text(&r).contains("cannot prove"));
         assert!(!text(&r).contains("principal-cw"));
         assert!(!text(&r).contains("Case streams"));

@@ -81,14 +81,19 @@ pub fn verify_checkpoint(args: VerifyCheckpointArgs) -> anyhow::Result<()> {
     }
     match &report.failure {
         None => Ok(()),
-        Some(f) => anyhow::bail!("verification failed at {f}"),
+        Some(f) => anyhow::bail!("verification failed: {}", failed(f)),
     }
+}
+
+/// A failure without an entry or a bundle to name: the check and the message.
+fn failed(f: &Failure) -> String {
+    format!("{} check failed: {}", f.check.as_str(), f.message)
 }
 
 /// The human-readable report.
 fn text_of(r: &CheckpointReport) -> String {
     if let Some(f) = &r.failure {
-        return format!("FAILED: {f}\n");
+        return format!("FAILED: {}\n", failed(f));
     }
     let mut out = format!(
         "OK: the checkpoint of {} (size {}, root {}) is signed by the log key.\n",
@@ -96,6 +101,6 @@ fn text_of(r: &CheckpointReport) -> String {
         r.checkpoint_size.unwrap_or(0),
         r.checkpoint_root.as_deref().unwrap_or("?"),
     );
-    out.push_str(&extends_text(&r.consistent_with));
+    out.push_str(&extends_text("It", &r.consistent_with));
     out
 }

@@ -120,16 +120,23 @@ impl Since {
                 }
             };
             verify_consistency(e.size, cp.size, &hashes, &e.root, &cp.root).map_err(|err| {
-                fail(format!(
-                    "the checkpoint verified (size {}) does not extend {earlier}: {err}; the \
-                     log was forked or rewritten{}",
-                    cp.size,
-                    if hashes.is_empty() {
-                        ""
-                    } else {
-                        ", or the proof is wrong"
-                    }
-                ))
+                fail(if e.size == cp.size {
+                    format!(
+                        "the checkpoint verified and {earlier} are of the same size with \
+                         different roots: the log was forked or rewritten"
+                    )
+                } else {
+                    format!(
+                        "the checkpoint verified (size {}) does not extend {earlier}: {err}; \
+                         the log was forked or rewritten{}",
+                        cp.size,
+                        if hashes.is_empty() {
+                            ""
+                        } else {
+                            ", or the proof is wrong"
+                        }
+                    )
+                })
             })?;
             self.shown.push((e.size, e.root, source));
         }
