@@ -870,7 +870,8 @@ fn the_cli_takes_earlier_checkpoints_and_consistency_proofs_from_files() {
     let out = run(&[&case, consistency, &proof]);
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no --since checkpoint has that size"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no --since checkpoint (or --heads tree) has that size"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -1378,7 +1379,31 @@ fn the_cli_checks_heads_kept_from_a_case_bundle_against_a_later_full_log() {
     );
     assert_eq!(report["heads_held"][1]["tree_size"], kept_size);
     assert_eq!(report["consistent_with"], json!([]));
-    // Files that hold no heads are refused before anything is verified.
+    // A kept bundle after more white space than one read holds is still read as a bundle.
+    let spaced = file(
+        "spaced.json",
+        &format!(
+            "{}{}",
+            " ".repeat(20_000),
+            std::fs::read_to_string(&kept).expect("kept")
+        ),
+    );
+    let (ok, text) = run(&full, &spaced);
+    assert!(ok, "{text}");
+    // Files that hold no heads are refused before anything is verified; an endless one
+    // is not read whole.
+    #[cfg(unix)]
+    {
+        let zero = std::path::Path::new("/dev/zero");
+        let (ok, text) = run(&full, zero);
+        assert!(
+            !ok && text.contains("more than 64 MiB: not a note"),
+            "{text}"
+        );
+        let since = std::path::Path::new("--since");
+        let (ok, text) = run_with(&full, &kept, &[since, zero]);
+        assert!(!ok && text.contains("holds more than 1024 KiB"), "{text}");
+    }
     for (bad, says) in [
         (&plain, "the bundle has no identity_heads"),
         (

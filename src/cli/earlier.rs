@@ -30,7 +30,7 @@ pub(crate) fn read_key(arg: &str) -> anyhow::Result<NoteVerifier> {
     if let Ok(k) = NoteVerifier::parse(arg.trim()) {
         return Ok(k);
     }
-    let text = std::fs::read_to_string(arg).with_context(|| {
+    let text = read_small(std::path::Path::new(arg), SMALL).with_context(|| {
         format!("--log-key is neither a verifier key nor a readable file: {arg}")
     })?;
     NoteVerifier::parse(text.trim()).with_context(|| format!("{arg}: not a verifier key"))
@@ -43,9 +43,7 @@ pub fn since(
     heads: &[PathBuf],
     key: &NoteVerifier,
 ) -> anyhow::Result<verify::Since> {
-    let read = |p: &PathBuf| {
-        std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
-    };
+    let read = |p: &PathBuf| read_small(p, SMALL);
     let earlier = args
         .since
         .iter()
@@ -84,7 +82,8 @@ pub fn since(
         .find(|(p, _)| !sizes.contains(&p.from))
     {
         anyhow::bail!(
-            "--consistency {} is a proof from size {}, but no --since checkpoint has that size",
+            "--consistency {} is a proof from size {}, but no --since checkpoint (or --heads \
+             tree) has that size",
             path.display(),
             p.from
         );
@@ -110,6 +109,30 @@ pub fn note_text(text: &str) -> String {
     format!("{}\n", text.replace("\r\n", "\n").trim_end())
 }
 
+/// The most a checkpoint, a consistency proof or a verifier key file may hold.
+pub const SMALL: u64 = 1 << 20;
+/// The most an identity heads note may hold (a line per identity stream).
+const NOTE: u64 = 64 << 20;
+
+/// A small text file (a checkpoint, a proof), refused past `limit` bytes rather than read
+/// whole whatever it is (`/dev/zero`, a bundle given by mistake).
+pub fn read_small(path: &std::path::Path, limit: u64) -> anyhow::Result<String> {
+    use std::io::Read;
+    let read = || -> anyhow::Result<String> {
+        let mut text = String::new();
+        std::fs::File::open(path)?
+            .take(limit + 1)
+            .read_to_string(&mut text)?;
+        anyhow::ensure!(
+            text.len() as u64 <= limit,
+            "it holds more than {} KiB",
+            limit >> 10
+        );
+        Ok(text)
+    };
+    read().with_context(|| format!("reading {}", path.display()))
+}
+
 /// Identity heads from a kept case bundle, or a note; opened under the log key. A bundle is
 /// read as a stream (a full one given by mistake is not held in memory).
 fn kept_heads(path: &PathBuf, key: &NoteVerifier) -> anyhow::Result<(String, IdentityHeads)> {
@@ -120,25 +143,42 @@ fn kept_heads(path: &PathBuf, key: &NoteVerifier) -> anyhow::Result<(String, Ide
     }
     let file = std::fs::File::open(path).context("opening it")?;
     let mut reader = std::io::BufReader::new(file);
-    let start = reader.fill_buf().context("reading it")?;
-    let bom = if start.starts_with(b"\xef\xbb\xbf") {
-        3
-    } else {
-        0
+    // The first byte after a byte order mark and white space, however many reads that takes
+    // (a pipe may hand over white space alone first); what was skipped is not needed.
+    let mut first = true;
+    let opening = loop {
+        let buf = reader.fill_buf().context("reading it")?;
+        let bom = if first && buf.starts_with(b"\xef\xbb\xbf") {
+            3
+        } else {
+            0
+        };
+        first = false;
+        let blank = bom
+            + buf[bom..]
+                .iter()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
+        let next = buf.get(blank).copied();
+        reader.consume(blank);
+        if next.is_some() || blank == 0 {
+            break next;
+        }
     };
-    let blank = start[bom..]
-        .iter()
-        .take_while(|b| b.is_ascii_whitespace())
-        .count();
-    let note = if start.get(bom + blank) == Some(&b'{') {
-        reader.consume(bom);
+    let note = if opening == Some(b'{') {
         serde_json::from_reader::<_, Member>(reader)
             .context("not a bundle")?
             .identity_heads
             .context("the bundle has no identity_heads")?
     } else {
         let mut text = String::new();
-        reader.read_to_string(&mut text).context("reading it")?;
+        let mut bounded = reader.take(NOTE + 1);
+        bounded.read_to_string(&mut text).context("reading it")?;
+        anyhow::ensure!(
+            text.len() as u64 <= NOTE,
+            "more than {} MiB: not a note",
+            NOTE >> 20
+        );
         note_text(&text)
     };
     let heads =

@@ -6,11 +6,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
-use super::earlier::{extends_text, note_text, read_key, since, EarlierArgs};
+use super::earlier::{extends_text, note_text, read_key, read_small, since, EarlierArgs, SMALL};
 use crate::log::Checkpoint;
 use crate::verify::{Check, Failure};
 
@@ -47,8 +46,7 @@ pub struct CheckpointReport {
 /// `caseledger verify-checkpoint`.
 pub fn verify_checkpoint(args: VerifyCheckpointArgs) -> anyhow::Result<()> {
     let key = read_key(&args.log_key)?;
-    let text = std::fs::read_to_string(&args.checkpoint)
-        .with_context(|| format!("reading {}", args.checkpoint.display()))?;
+    let text = read_small(&args.checkpoint, SMALL)?;
     let earlier = since(&args.earlier, &[], &key)?;
     let report = match Checkpoint::open_signed(&note_text(&text), &key) {
         Err(e) => CheckpointReport {
