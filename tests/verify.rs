@@ -1403,6 +1403,21 @@ fn the_cli_checks_heads_kept_from_a_case_bundle_against_a_later_full_log() {
         let since = std::path::Path::new("--since");
         let (ok, text) = run_with(&full, &kept, &[since, zero]);
         assert!(!ok && text.contains("holds more than 1024 KiB"), "{text}");
+        // With --json a refused input is still a report.
+        let json = std::path::Path::new("--json");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"))
+            .args(["verify", "--log-key", &w.log.log_key()])
+            .args([&full, since, zero, json])
+            .output()
+            .expect("run verify");
+        assert!(!out.status.success());
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report");
+        assert_eq!(
+            (report["ok"].clone(), report["failure"]["check"].clone()),
+            (json!(false), json!("input"))
+        );
+        let message = report["failure"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("/dev/zero"), "{message}");
     }
     for (bad, says) in [
         (&plain, "the bundle has no identity_heads"),
@@ -1534,6 +1549,10 @@ fn verify_checkpoint_checks_a_checkpoint_against_kept_ones_without_a_bundle() {
     // Another log's checkpoint; the JSON report.
     let (ok, text) = run(&[&stranger]);
     assert!(!ok && text.contains("checkpoint check failed"), "{text}");
+    let (ok, text) = run(&[&now, "--since", "/nonexistent/kept.txt", "--json"]);
+    assert!(!ok);
+    let report: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(report["failure"]["check"], json!("input"), "{text}");
     let (ok, text) = run(&[&now, "--since", &kept, "--json"]);
     assert!(!ok);
     let report: serde_json::Value = serde_json::from_str(&text).expect("json");

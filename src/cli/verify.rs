@@ -49,6 +49,27 @@ pub struct VerifyArgs {
 
 /// `caseledger verify`.
 pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
+    let report = match checked(&args) {
+        Ok(report) => report,
+        // With --json a script reads a report whatever went wrong.
+        Err(e) if args.json => Report {
+            failure: Some(verify::Failure::bundle(
+                verify::Check::Input,
+                format!("{e:#}"),
+            )),
+            ..Report::default()
+        },
+        Err(e) => return Err(e),
+    };
+    print(&report, args.json)?;
+    match &report.failure {
+        None => Ok(()),
+        Some(f) => anyhow::bail!("verification failed at {f}"),
+    }
+}
+
+/// The report on the bundle, once its inputs could be read.
+fn checked(args: &VerifyArgs) -> anyhow::Result<Report> {
     let key = read_key(&args.log_key)?;
     let opts = Options {
         strict: args.strict,
@@ -68,11 +89,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         bar.finish_and_clear();
         report
     };
-    print(&report, args.json)?;
-    match &report.failure {
-        None => Ok(()),
-        Some(f) => anyhow::bail!("verification failed at {f}"),
-    }
+    Ok(report)
 }
 
 fn print(r: &Report, json: bool) -> anyhow::Result<()> {

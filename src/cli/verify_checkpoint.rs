@@ -31,7 +31,7 @@ pub struct VerifyCheckpointArgs {
 }
 
 /// The outcome (`--json` prints it).
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct CheckpointReport {
     pub ok: bool,
     pub origin: Option<String>,
@@ -45,21 +45,41 @@ pub struct CheckpointReport {
 
 /// `caseledger verify-checkpoint`.
 pub fn verify_checkpoint(args: VerifyCheckpointArgs) -> anyhow::Result<()> {
+    let report = match checked(&args) {
+        Ok(report) => report,
+        // With --json a script reads a report whatever went wrong.
+        Err(e) if args.json => refused(Check::Input, format!("{e:#}")),
+        Err(e) => return Err(e),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", text_of(&report));
+    }
+    match &report.failure {
+        None => Ok(()),
+        Some(f) => anyhow::bail!("verification failed: {}", failed(f)),
+    }
+}
+
+/// A report of `check` failing.
+fn refused(check: Check, message: String) -> CheckpointReport {
+    CheckpointReport {
+        failure: Some(Failure::bundle(check, message)),
+        ..CheckpointReport::default()
+    }
+}
+
+/// The report on the checkpoint, once the inputs could be read.
+fn checked(args: &VerifyCheckpointArgs) -> anyhow::Result<CheckpointReport> {
     let key = read_key(&args.log_key)?;
     let text = read_small(&args.checkpoint, SMALL)?;
     let earlier = since(&args.earlier, &[], &key)?;
-    let report = match Checkpoint::open_signed(&note_text(&text), &key) {
-        Err(e) => CheckpointReport {
-            ok: false,
-            origin: None,
-            checkpoint_size: None,
-            checkpoint_root: None,
-            consistent_with: Vec::new(),
-            failure: Some(Failure::bundle(
-                Check::Checkpoint,
-                format!("not a checkpoint signed by the log key: {e}"),
-            )),
-        },
+    Ok(match Checkpoint::open_signed(&note_text(&text), &key) {
+        Err(e) => refused(
+            Check::Checkpoint,
+            format!("not a checkpoint signed by the log key: {e}"),
+        ),
         Ok(cp) => {
             let extended = earlier.extended_by(&cp);
             CheckpointReport {
@@ -71,16 +91,7 @@ pub fn verify_checkpoint(args: VerifyCheckpointArgs) -> anyhow::Result<()> {
                 failure: extended.err(),
             }
         }
-    };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", text_of(&report));
-    }
-    match &report.failure {
-        None => Ok(()),
-        Some(f) => anyhow::bail!("verification failed: {}", failed(f)),
-    }
+    })
 }
 
 /// A failure without an entry or a bundle to name: the check and the message.

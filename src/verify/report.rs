@@ -37,6 +37,9 @@ pub enum Check {
     /// The identity heads are not signed by the log key, are not for this checkpoint, or
     /// attest entries the bundle does not hold (or not those it holds).
     IdentityHeads,
+    /// A file or key given on the command line cannot be used (reported with `--json`, so
+    /// that a script reads a report whatever went wrong).
+    Input,
 }
 
 impl Check {
@@ -58,6 +61,7 @@ impl Check {
             Check::Rule => "rule",
             Check::Consistency => "consistency",
             Check::IdentityHeads => "identity_heads",
+            Check::Input => "input",
         }
     }
 }
@@ -154,7 +158,7 @@ pub struct HeadsHeld {
 }
 
 /// The outcome of `verify` (`--json` prints it).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub ok: bool,
     pub origin: Option<String>,
