@@ -964,7 +964,7 @@ fn a_case_bundle_names_the_identity_streams_that_end_before_its_last_case_entry(
 }
 
 #[test]
-fn consents_written_before_the_write_time_name_checks_still_verify() {
+fn events_written_before_the_write_time_checks_still_verify() {
     // The server now refuses these in new consents (a witness who is not the owner
     // agency's staff, an unregistered recipient, a notice version that is text); a log
     // written before that must replay as it was accepted.
@@ -977,6 +977,15 @@ fn consents_written_before_the_write_time_name_checks_still_verify() {
         "witness": "someone-else", "notice_version": "Maria Lopez 1990"
     });
     w.log.append(&w.worker, "consent.granted", CASE, consent);
+    // Nor, since, an inquiry or a referral to the case's own agency.
+    let mut to_owner = referral_consent();
+    to_owner["consent_id"] = json!("c2");
+    to_owner["recipients"] = json!(["harbor-house"]);
+    w.log.append(&w.worker, "consent.granted", CASE, to_owner);
+    let mut own = referral();
+    own["agency"] = json!("harbor-house");
+    own["consent_id"] = json!("c2");
+    w.log.append(&w.worker, "referral.made", CASE, own);
     let r = check(&w.log, &w.log.bundle());
     assert!(r.ok, "{:?}", r.failure);
 }

@@ -64,9 +64,20 @@ fn unauthenticated(m: &str) -> ApiError {
 
 /// The bearer token of a request, checked for shape only (not whether anyone holds it).
 pub fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
-    let header = req
+    let headers = req
         .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
+        .get_all(actix_web::http::header::AUTHORIZATION);
+    // Not a list field (RFC 9110 §11.6.2): which of two a proxy and the server would each
+    // take is ambiguous, so neither is (as a reading node refuses to forward it).
+    let given = headers.clone().count();
+    if given > 1 {
+        return Err(ApiError::bad_request(format!(
+            "the authorization header is given {given} times; give it once"
+        )));
+    }
+    let header = headers
+        .into_iter()
+        .next()
         .ok_or_else(|| unauthenticated("an `Authorization: Bearer <token>` header is required"))?;
     let token = header
         .to_str()

@@ -202,6 +202,12 @@ impl Application {
                     .configure(routes)
                     .default_service(web::to(unmatched))
                     .wrap_fn(head_as_get)
+                    // Tokens, case views, consent trails and exports must not stay in a
+                    // cache on the way or in a browser.
+                    .wrap(
+                        actix_web::middleware::DefaultHeaders::new()
+                            .add((actix_web::http::header::CACHE_CONTROL, "no-store")),
+                    )
             })
             .workers(workers.max(1))
             .listen(listener)?

@@ -158,6 +158,8 @@ pub fn decide_write(
         EventData::PrincipalTokenIssued(d) => service::token_issued(state, d),
         EventData::PrincipalKeyAdded(_) => service::keys_stay_the_servers(state, &event.stream),
         EventData::ConsentGranted(d) => lint::consent_names(state, event, d),
+        EventData::InquirySent(d) => lint::to_another_agency(state, event, &d.agency),
+        EventData::ReferralMade(d) => lint::to_another_agency(state, event, &d.agency),
         _ => Ok(()),
     }?;
     // The clock last here too (see `decide`).

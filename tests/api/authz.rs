@@ -388,3 +388,121 @@ fn the_service_principal_stays_the_servers() {
         }
     }
 }
+
+#[test]
+fn a_conflicting_event_id_tells_only_a_reader_of_its_stream_where_the_event_is() {
+    let app = spawn_app();
+    let d = demo(&app);
+    let stream = format!("case-{}", d.case_id);
+    let (coordinator_key, coordinator_token) = d.people["coordinator"].clone();
+    let (legal_key, legal_token) = d.people["legal"].clone();
+    let needs = client::payload(
+        "case.needs_assessed",
+        &stream,
+        coordinator_key.principal.as_str(),
+        json!({"needs": ["legal", "medical"]}),
+        Utc::now(),
+    );
+    let original = client::sign_value(&coordinator_key, &needs);
+    let first = app.post_event(&coordinator_token, &original);
+    assert_eq!(first.status, 201, "{}", first.text);
+    let index = first.json["index"].as_u64().expect("index");
+    // The agency the case addressed (it may not read the case stream) reuses the event id:
+    // it gets the refusal the rules give its event, or a conflict that names no place.
+    let reuse = |data: serde_json::Value| {
+        let actor = legal_key.principal.as_str();
+        let mut p = client::payload("referral.closed", &stream, actor, data, Utc::now());
+        p["event_id"] = needs["event_id"].clone();
+        let before = app.log_size();
+        let r = app.post_event(&legal_token, &client::sign_value(&legal_key, &p));
+        assert!(!r.text.contains("index"), "{}", r.text);
+        assert_eq!(app.log_size(), before, "{}", r.text);
+        (r.status, r.code().to_owned())
+    };
+    let unknown = json!({"referral_id": "r-unknown", "outcome": "completed"});
+    assert_eq!(reuse(unknown), (422, "invalid_transition".to_owned()));
+    let lawful = json!({"referral_id": "r-legal", "outcome": "completed"});
+    assert_eq!(
+        reuse(lawful.clone()),
+        (409, "duplicate_event_conflict".to_owned())
+    );
+    // A reader is told where it is; the original still answers as a repeat, and the
+    // lawful step is still open to a fresh event (deciding for the outsider changed nothing).
+    let mut changed = needs.clone();
+    changed["data"]["needs"] = json!(["legal"]);
+    let r = app.post_event(
+        &coordinator_token,
+        &client::sign_value(&coordinator_key, &changed),
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains(&format!("(index {index})")), "{}", r.text);
+    let again = app.post_event(&coordinator_token, &original);
+    assert_eq!(
+        (again.status, &again.json),
+        (200, &first.json),
+        "{}",
+        again.text
+    );
+    let fresh = client::signed_event(&legal_key, "referral.closed", &stream, lawful, Utc::now());
+    let r = app.post_event(&legal_token, &fresh);
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+/// Sends `head` (request line and headers, without the final blank line) over a raw
+/// connection; the whole response as text.
+fn raw_request(app: &TestApp, head: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = app.url("").trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "{head}\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+}
+
+#[test]
+fn two_authorization_headers_are_refused_and_no_response_is_cached() {
+    let app = spawn_app();
+    let (_, auditor) = app.register_principal("aud-1", "operator", &["auditor"]);
+    let (_, evaluator) = app.register_principal("eval-1", "operator", &["evaluator"]);
+    // Which of two headers a proxy and the server would each take is ambiguous: in either
+    // order, neither is used.
+    for (first, second) in [(&auditor, &evaluator), (&evaluator, &auditor)] {
+        let r = raw_request(
+            &app,
+            &format!(
+                "GET /v1/log/entries HTTP/1.1\r\nAuthorization: Bearer {first}\r\n\
+                 Authorization: Bearer {second}"
+            ),
+        );
+        assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+        assert!(
+            r.contains("the authorization header is given 2 times"),
+            "{r}"
+        );
+    }
+    let one = raw_request(
+        &app,
+        &format!("GET /v1/log/entries HTTP/1.1\r\nAuthorization: Bearer {auditor}"),
+    );
+    assert!(one.starts_with("HTTP/1.1 200"), "{one}");
+    // Tokens, case content and refusals alike: never stored by a cache.
+    for r in [
+        one,
+        raw_request(
+            &app,
+            "POST /v1/principals/aud-1/tokens HTTP/1.1\r\nContent-Length: 0",
+        ),
+        raw_request(&app, "GET /v1/log/checkpoint HTTP/1.1"),
+    ] {
+        assert!(
+            r.to_ascii_lowercase()
+                .contains("\r\ncache-control: no-store\r\n"),
+            "{r}"
+        );
+    }
+}

@@ -127,6 +127,14 @@ fn a_consent_names_only_registered_principals_and_agencies_and_a_notice_code() {
     let maria = app.register_principal("maria", "harbor-house", &["caseworker"]);
     app.register_principal("sam", "harbor-house", &["supervisor"]);
     app.register_principal("omar-bc", "bay-clinic", &["caseworker"]);
+    app.register_principal("left", "harbor-house", &["caseworker"]);
+    app.write(
+        &app.admin,
+        &app.admin_token,
+        "principal.deactivated",
+        "principal-left",
+        json!({"reason": "left_agency"}),
+    );
     let opened = json!({"owner_agency": "harbor-house", "coordinator": "maria",
         "needs": ["medical"], "minor": false});
     app.write(&maria.0, &maria.1, "case.opened", CASE, opened);
@@ -147,6 +155,8 @@ fn a_consent_names_only_registered_principals_and_agencies_and_a_notice_code() {
             "witness elsewhere",
             with(&|c| c["witness"] = json!("omar-bc")),
         ),
+        // The owner's staff no more.
+        ("witness gone", with(&|c| c["witness"] = json!("left"))),
         (
             "recipients",
             with(&|c| c["recipients"] = json!(["bay-clinic", "maria-lopez-1990"])),
@@ -165,5 +175,50 @@ fn a_consent_names_only_registered_principals_and_agencies_and_a_notice_code() {
         app.write(&maria.0, &maria.1, "consent.granted", CASE, fine)
             .status,
         201
+    );
+}
+
+#[test]
+fn inquiries_and_referrals_go_to_another_agency_than_the_cases_owner() {
+    // Asking one's own agency is not an inquiry or a referral: allowed, it let any of the
+    // owner's staff write the addressed agency's steps without being the coordinator.
+    let app = spawn_app();
+    app.register_agency("harbor-house");
+    app.register_agency("bay-clinic");
+    let maria = app.register_principal("maria", "harbor-house", &["caseworker"]);
+    let opened = json!({"owner_agency": "harbor-house", "coordinator": "maria",
+        "needs": ["medical"], "minor": false});
+    app.write(&maria.0, &maria.1, "case.opened", CASE, opened);
+    let both = json!(["bay-clinic", "harbor-house"]);
+    let until = "2030-01-01T00:00:00Z";
+    let c = consent("c1", &["inquiry", "referral"], both, until);
+    app.write(&maria.0, &maria.1, "consent.granted", CASE, c);
+    let mut to_owner = inquiry("q-own", "c1");
+    to_owner["agency"] = json!("harbor-house");
+    let referral = |agency: &str| {
+        json!({"referral_id": "r1", "agency": agency, "consent_id": "c1",
+            "domains": ["medical"], "data_shared": ["contact"]})
+    };
+    for (kind, data) in [
+        ("inquiry.sent", to_owner),
+        ("referral.made", referral("harbor-house")),
+    ] {
+        let (status, code) = refused(&app, &maria, kind, data);
+        assert_eq!((status, code.as_str()), (400, "schema_violation"), "{kind}");
+    }
+    // To another agency they are taken.
+    app.write(
+        &maria.0,
+        &maria.1,
+        "inquiry.sent",
+        CASE,
+        inquiry("q1", "c1"),
+    );
+    app.write(
+        &maria.0,
+        &maria.1,
+        "referral.made",
+        CASE,
+        referral("bay-clinic"),
     );
 }

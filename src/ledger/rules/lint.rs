@@ -98,10 +98,13 @@ pub(super) fn consent_names(
             crate::domain::StreamId::Case(id) => state.cases.get(id).map(|c| &c.owner_agency),
             _ => None,
         };
-        let staff = state.registry.principals.get(w).map(|p| &p.agency);
+        let staff = (state.registry.principals.get(w))
+            .filter(|p| p.active)
+            .map(|p| &p.agency);
         if staff.is_none() || staff != owner {
             return Err(schema(format!(
-                "data.witness: {w} is not a registered principal of the case's owner agency"
+                "data.witness: {w} is not an active registered principal of the case's owner \
+                 agency"
             )));
         }
     }
@@ -116,6 +119,29 @@ pub(super) fn consent_names(
         }
     }
     Ok(())
+}
+
+/// The write-time-only check of a new `inquiry.sent` or `referral.made`: it goes to another
+/// agency than the case's owner. Asking one's own agency is not an inquiry or a referral;
+/// allowed, it let any of the owner's staff write the addressed agency's steps in the case
+/// (answers, acceptance, services) without being its coordinator, and counted the owner in
+/// its own statistics as an agency asked or referred to. Runs after the case rules, so the
+/// case exists.
+pub(super) fn to_another_agency(
+    state: &crate::ledger::LedgerState,
+    event: &EventPayload,
+    agency: &crate::domain::AgencyId,
+) -> Result<(), RuleViolation> {
+    let owner = match &event.stream {
+        crate::domain::StreamId::Case(id) => state.cases.owner(id),
+        _ => None,
+    };
+    match owner {
+        Some(owner) if owner == agency => Err(schema(format!(
+            "data.agency: {agency} owns the case; inquiries and referrals go to other agencies"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The write-time-only schema checks of a new event.

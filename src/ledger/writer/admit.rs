@@ -10,6 +10,7 @@ use super::super::scope::{can_read_stream, Reader};
 use super::super::state::Applied;
 use super::super::{ExpectedRevision, Outcome, Receipt, Verified, WriteError};
 use super::{Request, Writer};
+use crate::domain::StreamId;
 use crate::log::merkle;
 use crate::store::{CommitGroup, StoreError, StoredEntry};
 
@@ -22,7 +23,7 @@ impl Writer {
         group: &mut CommitGroup,
         applied: &mut Vec<(StoredEntry, Verified)>,
     ) -> Result<Outcome, WriteError> {
-        if let Some(repeat) = self.repeat(req, group)? {
+        if let Some(repeat) = self.repeat(req, group, recorded_at)? {
             return Ok(Outcome::Repeated(repeat));
         }
         let next = self.state.next_revision(&req.stream);
@@ -134,16 +135,7 @@ impl Writer {
         let Some(first) = req.events.first() else {
             return conflict(format!("expected {}", req.expected));
         };
-        let actor = self.state.registry.principals.get(&first.event.actor);
-        let reads = actor.is_some_and(|p| {
-            let reader = Reader {
-                id: &p.id,
-                agency: &p.agency,
-                roles: &p.roles,
-            };
-            can_read_stream(&self.state, &reader, &first.event.stream)
-        });
-        if reads {
+        if self.reads(req, &first.event.stream) {
             let actual = match next {
                 0 => "no_stream".to_owned(),
                 n => (n - 1).to_string(),
@@ -160,6 +152,20 @@ impl Writer {
                 req.stream, req.expected
             )),
         }
+    }
+
+    /// Whether the request's writer (its first event's actor) may read `stream`.
+    fn reads(&self, req: &Request, stream: &StreamId) -> bool {
+        let actor =
+            (req.events.first()).and_then(|v| self.state.registry.principals.get(&v.event.actor));
+        actor.is_some_and(|p| {
+            let reader = Reader {
+                id: &p.id,
+                agency: &p.agency,
+                roles: &p.roles,
+            };
+            can_read_stream(&self.state, &reader, stream)
+        })
     }
 
     /// Applies `v` to the write-side state as the log's next entry and the stream's next
@@ -189,6 +195,15 @@ impl Writer {
             return Ok(());
         };
         let undo = self.state.save(&first.event.stream);
+        // Ids recorded before (a conflicting repeat, decided for a writer who may not read
+        // where it is): applying the request points them elsewhere, and `restore` forgets
+        // every id of the request; they are put back as they were.
+        let known: Vec<_> = (req.events.iter())
+            .filter_map(|v| {
+                let id = v.event.event_id;
+                self.state.event_ids.get(&id).map(|&index| (id, index))
+            })
+            .collect();
         let mut refused = None;
         for (i, v) in req.events.iter().enumerate() {
             if let Err(rule) = decide_write(&self.state, &v.event, v.envelope.keyid(), recorded_at)
@@ -201,19 +216,22 @@ impl Writer {
             }
             self.apply_next(&req.stream, v, recorded_at);
         }
-        // Every event id the loop may have added (restore forgets only those not there
-        // before: a repeat was answered before any deciding).
+        // Every event id the loop may have added, then those known before as they were.
         self.state
             .restore(undo, req.events.iter().map(|v| v.event.event_id));
+        self.state.event_ids.extend(known);
         refused.map_or(Ok(()), |rule| Err(WriteError::Rule(rule)))
     }
 
     /// Idempotency (rule 6): all events known with identical bytes -> the original receipts;
-    /// any known event with different bytes -> conflict; none known -> a new write.
+    /// any known event with different bytes -> conflict; none known -> a new write. The
+    /// conflict names where the event is only to a writer who may read its stream; anyone
+    /// else gets the refusal the rules give the request, or a conflict that names no place.
     fn repeat(
-        &self,
+        &mut self,
         req: &Request,
         group: &CommitGroup,
+        recorded_at: DateTime<Utc>,
     ) -> Result<Option<Vec<Receipt>>, WriteError> {
         let mut originals = Vec::new();
         for v in &req.events {
@@ -237,12 +255,20 @@ impl Writer {
                 .map(|d| d.envelope.to_wire() == v.envelope.to_wire())
                 .unwrap_or(false);
             if !same {
+                let conflict = format!(
+                    "event_id {} is already recorded with different bytes",
+                    v.event.event_id
+                );
+                let reads = stored.stream.parse().is_ok_and(|s| self.reads(req, &s));
+                if !reads {
+                    self.decide_in_order(req, recorded_at)?;
+                }
                 return Err(WriteError::Rule(RuleViolation::new(
                     Code::DuplicateEventConflict,
-                    format!(
-                        "event_id {} is already recorded with different bytes (index {index})",
-                        v.event.event_id
-                    ),
+                    match reads {
+                        true => format!("{conflict} (index {index})"),
+                        false => conflict,
+                    },
                 )));
             }
             originals.push(Receipt::of(&stored));
