@@ -94,10 +94,7 @@ pub(super) fn consent_names(
     d: &crate::domain::ConsentGranted,
 ) -> Result<(), RuleViolation> {
     if let Some(w) = &d.witness {
-        let owner = match &event.stream {
-            crate::domain::StreamId::Case(id) => state.cases.get(id).map(|c| &c.owner_agency),
-            _ => None,
-        };
+        let owner = case_owner(state, event);
         let staff = (state.registry.principals.get(w))
             .filter(|p| p.active)
             .map(|p| &p.agency);
@@ -132,15 +129,22 @@ pub(super) fn to_another_agency(
     event: &EventPayload,
     agency: &crate::domain::AgencyId,
 ) -> Result<(), RuleViolation> {
-    let owner = match &event.stream {
-        crate::domain::StreamId::Case(id) => state.cases.owner(id),
-        _ => None,
-    };
-    match owner {
+    match case_owner(state, event) {
         Some(owner) if owner == agency => Err(schema(format!(
             "data.agency: {agency} owns the case; inquiries and referrals go to other agencies"
         ))),
         _ => Ok(()),
+    }
+}
+
+/// The owner agency of the case `event` is for, if it is for a case that exists.
+fn case_owner<'s>(
+    state: &'s crate::ledger::LedgerState,
+    event: &EventPayload,
+) -> Option<&'s crate::domain::AgencyId> {
+    match &event.stream {
+        crate::domain::StreamId::Case(id) => state.cases.owner(id),
+        _ => None,
     }
 }
 
