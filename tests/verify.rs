@@ -415,11 +415,15 @@ fn an_entry_not_in_the_writers_spelling_fails_at_that_entry() {
             };
             let r = verify_bundle(&w.log.bundle(), &w.log.signer.verifier(), opts);
             assert_fails_at(&r, last as u64, Check::Entry);
-            let message = &r.failure.as_ref().expect("failure").message;
+            let f = r.failure.as_ref().expect("failure");
             assert!(
-                message.contains("exact spelling") || message.contains("server stamp"),
-                "{variant}: {message}"
+                f.message.contains("exact spelling") || f.message.contains("server stamp"),
+                "{variant}: {}",
+                f.message
             );
+            // Named by its stream and revision wherever its layout reads (a stamp's spelling).
+            let placed = (how >= 2).then_some(("agency-bay-clinic", 1));
+            assert_eq!(f.stream.as_deref().zip(f.revision), placed, "{variant}");
         }
     }
 }
@@ -964,6 +968,65 @@ fn a_case_bundle_names_the_identity_streams_that_end_before_its_last_case_entry(
 }
 
 #[test]
+fn a_case_bundle_names_the_stream_of_whoever_registered_its_caseworker_when_it_ends_early() {
+    // A second administrator is deactivated, then (a log the rules refuse) registers the
+    // caseworker who opens the case. A case bundle that leaves the deactivation out replays
+    // as valid; what it relies on for the caseworker's registration, admin2's stream, ends
+    // before that registration, and the report must name it (it only followed case entries'
+    // signers and coordinators, and said that nothing was left out).
+    let mut w = world();
+    let admin2 = common::key("admin2");
+    let (worker2, at) = (common::key("ana"), w.log.entries.len() as u64);
+    w.log.append(
+        &w.admin,
+        "principal.registered",
+        "principal-admin2",
+        common::registered("operator", &["admin"], &admin2),
+    );
+    let deactivated = w.log.append(
+        &w.admin,
+        "principal.deactivated",
+        "principal-admin2",
+        json!({"reason": "left_agency"}),
+    );
+    let registration = w.log.append(
+        &admin2,
+        "principal.registered",
+        "principal-ana",
+        common::registered("harbor-house", &["caseworker"], &worker2),
+    );
+    let opened = json!({
+        "owner_agency": "harbor-house", "coordinator": "ana",
+        "needs": ["medical"], "minor": false
+    });
+    let case = w.log.append(&worker2, "case.opened", CASE, opened);
+    assert_fails_at(&check(&w.log, &w.log.bundle()), registration, Check::Rule);
+    let mut kept: Vec<u64> = (0..at).collect();
+    kept.extend([at, registration, case]);
+    let r = check(&w.log, &w.log.bundle_of(&kept));
+    assert!(r.ok, "{:?}", r.failure);
+    let open: Vec<(&str, u64, u64, u64)> = r
+        .open_identity_streams
+        .iter()
+        .map(|e| (e.stream.as_str(), e.revision, e.index, e.needed_until))
+        .collect();
+    // Also listed: the genesis admin's stream (relied on by admin2's registration) and
+    // ana's (the case's signer), which end early too.
+    assert!(
+        open.contains(&("principal-admin2", 0, at, registration)),
+        "{open:?}"
+    );
+    // With the deactivation in it, the bundle fails where the rules refuse.
+    kept.push(deactivated);
+    kept.sort_unstable();
+    assert_fails_at(
+        &check(&w.log, &w.log.bundle_of(&kept)),
+        registration,
+        Check::Rule,
+    );
+}
+
+#[test]
 fn events_written_before_the_write_time_checks_still_verify() {
     // The server now refuses these in new consents (a witness who is not the owner
     // agency's staff, an unregistered recipient, a notice version that is text); a log
@@ -1427,6 +1490,17 @@ fn the_cli_checks_heads_kept_from_a_case_bundle_against_a_later_full_log() {
         );
         let message = report["failure"]["message"].as_str().unwrap_or_default();
         assert!(message.contains("/dev/zero"), "{message}");
+        // A directory given as the bundle is an input that cannot be used, not a bundle.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"))
+            .args(["verify", "--log-key", &w.log.log_key(), "/tmp", "--json"])
+            .output()
+            .expect("run verify");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a report");
+        assert_eq!(report["failure"]["check"], json!("input"), "{report}");
+        assert_eq!(
+            report["failure"]["message"],
+            json!("/tmp is a directory, not a bundle")
+        );
     }
     for (bad, says) in [
         (&plain, "the bundle has no identity_heads"),

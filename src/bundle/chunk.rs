@@ -280,6 +280,38 @@ mod tests {
     }
 
     #[test]
+    fn lines_of_many_entries_with_trailing_space_are_cut_at_their_entries() {
+        // Lines of 300 entries, then a long run of spaces before the newline: the line's
+        // end is found and trimmed once per line (it was trimmed again for every value on
+        // it: 10 s for a 1 MB bundle), and kept across the hand-over of each chunk of 7
+        // entries, whose bytes move in the buffer. With each line's last proof spelled
+        // `" ]`, no line ends like an entry and the chunks are split exactly.
+        let hash = format!("\"{}\"", "A".repeat(43) + "=");
+        for (close, tentative) in [("]", true), (" ]", false)] {
+            let e = |i: u32| format!(r#"{{"index":{i},"entry":"x","proof":[{hash}{close}}}"#);
+            let all: Vec<String> = (0..900).map(e).collect();
+            let lines: Vec<String> = all.chunks(300).map(|l| l.join(",")).collect();
+            let text = format!(
+                "{{\"entries\":[\n{}\n]}}",
+                lines.join(&format!(",{}\n", " ".repeat(64 << 10)))
+            );
+            let got = chunks_of(&text, 7);
+            assert!(got.iter().all(|c| c.is_tentative() == tentative), "{close}");
+            // A line candidate holds the line; resolved, each of its entries.
+            let mut entries: Vec<Vec<u8>> = Vec::new();
+            for c in &got {
+                c.resolve(1000, &mut |piece| {
+                    entries.extend(piece.entries().map(<[u8]>::to_vec));
+                    true
+                })
+                .expect("values");
+            }
+            let want: Vec<Vec<u8>> = all.iter().map(|e| e.clone().into_bytes()).collect();
+            assert!(entries == want, "{close}: {} entries", entries.len());
+        }
+    }
+
+    #[test]
     fn after_a_cut_for_size_chunks_end_at_multiples_of_the_chunk_again() {
         // 50 entries of 700 KiB (the 47th passes 32 MiB), then 300 small ones.
         let big = "x".repeat(700 << 10);

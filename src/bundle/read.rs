@@ -56,9 +56,10 @@ struct Scanner<R> {
     offset: u64,
     /// No newline occurs before this index into `buf` (a one-line bundle is searched once).
     no_newline_before: usize,
-    /// The newline the last search found (index into `buf`), reused while `pos` is before
-    /// it, so a long line holding many entries is searched once.
-    newline_at: Option<usize>,
+    /// The newline the last search found and where that line's content ends before its
+    /// trailing whitespace (indexes into `buf`), reused while `pos` is before it, so a long
+    /// line holding many entries is searched and trimmed once.
+    newline_at: Option<(usize, usize)>,
     /// Bytes asked of the reader at a time.
     fill: usize,
     /// Whether a long run of whitespace between values is forgotten as it is read (a
@@ -154,7 +155,7 @@ impl<R: Read> Scanner<R> {
         self.offset += (self.end - from) as u64;
         self.end = from;
         self.pos = from;
-        self.newline_at = self.newline_at.filter(|&n| n < from);
+        self.newline_at = self.newline_at.filter(|&(n, _)| n < from);
         self.no_newline_before = self.no_newline_before.min(from);
     }
 
@@ -163,7 +164,10 @@ impl<R: Read> Scanner<R> {
         let by = self.pos - keep;
         let after = |i: usize| i.checked_sub(self.pos).map(|d| keep + d);
         self.no_newline_before = after(self.no_newline_before).unwrap_or(keep);
-        self.newline_at = self.newline_at.and_then(after);
+        // Only a line read past loses its content end here (no value starts after it).
+        self.newline_at = self
+            .newline_at
+            .and_then(|(n, content)| Some((after(n)?, after(content)?)));
         self.end -= by;
         self.offset += by as u64;
         self.pos = keep;
@@ -180,19 +184,20 @@ impl<R: Read> Scanner<R> {
         if !self.buf[self.pos..self.end].starts_with(START) {
             return Ok(None);
         }
-        let line_end = match self.newline_at.filter(|&n| n >= self.pos) {
-            Some(known) => known,
+        let content_end = match self.newline_at.filter(|&(n, _)| n >= self.pos) {
+            Some((_, known)) => known,
             None => match self.find_newline()? {
                 Some(found) => found,
                 None => return Ok(None),
             },
         };
-        let line = trim_json_space(&self.buf[self.pos..line_end]);
+        let line = &self.buf[self.pos..content_end.max(self.pos)];
         let line = line.strip_suffix(b",").unwrap_or(line);
         Ok(ends_like_an_entry(line).then(|| self.pos + line.len()))
     }
 
-    /// The next newline at or after `pos`, within [`LINE_SEARCH`] bytes, remembered.
+    /// The next newline at or after `pos`, within [`LINE_SEARCH`] bytes, remembered with
+    /// the end of the line's content before its trailing whitespace; that end.
     fn find_newline(&mut self) -> Result<Option<usize>, ReadError> {
         let limit = self.pos + LINE_SEARCH;
         let mut from = self.pos;
@@ -208,8 +213,9 @@ impl<R: Read> Scanner<R> {
             }
             from = end;
         };
-        self.newline_at = Some(line_end);
-        Ok(Some(line_end))
+        let content_end = self.pos + trim_json_space(&self.buf[self.pos..line_end]).len();
+        self.newline_at = Some((line_end, content_end));
+        Ok(Some(content_end))
     }
 
     /// The byte at `i` (an index into `buf` at or after `pos`), reading on if needed.

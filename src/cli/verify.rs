@@ -83,8 +83,12 @@ fn checked(args: &VerifyArgs) -> anyhow::Result<Report> {
         let path = PathBuf::from(&args.bundle);
         let file =
             std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        let meta = file.metadata().ok();
+        if meta.as_ref().is_some_and(std::fs::Metadata::is_dir) {
+            anyhow::bail!("{} is a directory, not a bundle", path.display());
+        }
         let bar = progress_bar(Unit::Bytes, args.progress);
-        bar.set_length(file.metadata().map_or(0, |m| m.len()));
+        bar.set_length(meta.map_or(0, |m| m.len()));
         let report = verify::verify_reader_since(bar.wrap_read(file), &key, opts, since);
         bar.finish_and_clear();
         report
@@ -149,11 +153,11 @@ fn text(r: &Report) -> String {
     format!("FAILED: {f}\n")
 }
 
-/// What a partial bundle shows of the principal streams its case entries rely on (signers,
-/// named coordinators): those that go on past the last case entry relying on them are
-/// complete up to it; an entry of the others between their end and that case entry (a key
-/// revocation, a deactivation) could have been left out without a trace, and the rules were
-/// replayed without it.
+/// What a partial bundle shows of the principal streams its entries rely on (every signer,
+/// named coordinators): those that go on past the last entry relying on them are complete up
+/// to it; an entry of the others between their end and that entry (a key revocation, a
+/// deactivation) could have been left out without a trace, and the rules were replayed
+/// without it.
 fn identity_note(r: &Report) -> String {
     if let Some(before) = r.identity_heads_before {
         let case = r.identity_heads_case.as_deref().unwrap_or("the case");
@@ -179,9 +183,9 @@ fn identity_note(r: &Report) -> String {
     }
     let open = &r.open_identity_streams;
     if open.is_empty() {
-        return "The principal streams of its case entries' signers and coordinators go on past \
-                the last case entry relying on them: none of their entries before it was left \
-                out.\n"
+        return "The principal streams of every signer in it and of its cases' coordinators go \
+                on past the last entry relying on them: none of their entries before it was \
+                left out.\n"
             .to_owned();
     }
     let named = listed(open.iter().map(|e| {
@@ -191,7 +195,7 @@ fn identity_note(r: &Report) -> String {
         )
     }));
     format!(
-        "Signers' and coordinators' streams that end before a case entry relying on them: \
+        "Signers' and coordinators' streams that end before an entry relying on them: \
          {named}. An entry of theirs in between (a key revocation, a deactivation) would not \
          show here, and the rules were replayed without it.\n"
     )
@@ -237,7 +241,7 @@ mod tests {
         assert!(!text(&r).contains("principal streams"));
         // Where the streams its case entries rely on end: each that stops before one named.
         r.last_case_index = Some(9);
-        assert!(text(&r).contains("coordinators go on past the last case entry relying on them"));
+        assert!(text(&r).contains("coordinators go on past the last entry relying on them"));
         r.open_identity_streams = vec![verify::StreamEnd {
             stream: "principal-cw".into(),
             revision: 1,
@@ -245,7 +249,7 @@ mod tests {
             needed_until: 9,
         }];
         assert!(text(&r).contains(
-            "streams that end before a case entry relying on them: principal-cw (ends at \
+            "streams that end before an entry relying on them: principal-cw (ends at \
              revision 1, index 4; relied on at index 9). An entry of theirs"
         ));
         r.identity_heads_before = Some(10);

@@ -76,6 +76,14 @@ pub enum EntryError {
     StreamMismatch { entry: String, event: String },
 }
 
+/// The stream and revision of entry bytes whose layout reads, whatever else is wrong in
+/// them: to name an entry that does not decode.
+pub fn placed(bytes: &[u8]) -> Option<(String, u64)> {
+    layout::read(bytes)
+        .ok()
+        .map(|l| (l.stream.into_owned(), l.revision))
+}
+
 /// Parses entry bytes without re-serialising anything. Does not verify the signature.
 pub fn decode(bytes: &[u8]) -> Result<DecodedEntry, EntryError> {
     let json = layout::read(bytes).map_err(EntryError::Layout)?;

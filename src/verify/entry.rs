@@ -204,8 +204,13 @@ pub(super) fn prepare<'a>(
     };
     parts.and_then(|(index, bytes, proof)| {
         let leaf = leaf_hash(&bytes);
-        let decoded = entry::decode(&bytes)
-            .map_err(|err| Failure::at(index, Check::Entry, err.to_string()))?;
+        let decoded = entry::decode(&bytes).map_err(|err| {
+            let f = Failure::at(index, Check::Entry, err.to_string());
+            match entry::placed(&bytes) {
+                Some((stream, revision)) => f.in_stream(&stream, revision),
+                None => f,
+            }
+        })?;
         Ok(Prepared {
             index,
             leaf,
@@ -244,6 +249,11 @@ impl SigJob {
                 k.verify(&signature, &self.message)
             })
             .map_err(|_| self.failure())
+    }
+
+    /// The bytes this job holds, its message and stream name included.
+    pub(super) fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.message.capacity() + self.stream.capacity()
     }
 
     pub(super) fn failure(&self) -> Failure {

@@ -43,7 +43,7 @@ pub(super) struct Replay {
     /// revisions are contiguous from 0, so entry `r` is revision `r`). Identity entries are
     /// a small part of a log.
     pub identity_indexes: HashMap<String, Vec<u64>>,
-    /// For each principal a case entry relied on (its signer, or the coordinator it named),
+    /// For each principal an entry relied on (its signer, or the coordinator it named),
     /// the index of the last such entry.
     relied: HashMap<PrincipalId, u64>,
     /// The index of the last case entry.
@@ -153,11 +153,12 @@ impl Replay {
         })
     }
 
-    /// Notes where each principal stream ends, and which principals case entries rely on:
-    /// the signer (rule 1: its key active, itself active, its role and agency) and a
-    /// coordinator it names (an active caseworker of the owner agency). No agency entry can
-    /// undo a registration the rules rely on, so agencies are not relied on; where their
-    /// streams end is noted for the identity heads (see [`super::identity`]).
+    /// Notes where each principal stream ends, and which principals entries rely on: every
+    /// entry's signer (rule 1: its key active, itself active, its role and agency), so also
+    /// whoever registered a case entry's signer or added its key, and so on back; and a
+    /// coordinator a case entry names (an active caseworker of the owner agency). No agency
+    /// entry can undo a registration the rules rely on, so agencies are not relied on; where
+    /// their streams end is noted for the identity heads (see [`super::identity`]).
     fn note_reliance(&mut self, index: u64, stream: &str, e: &EventPayload) {
         let mut relies_on = |p: &PrincipalId| match self.relied.get_mut(p) {
             Some(last) => *last = index,
@@ -165,10 +166,10 @@ impl Replay {
                 self.relied.insert(p.clone(), index);
             }
         };
+        relies_on(&e.actor);
         match &e.stream {
             StreamId::Case(_) => {
                 self.last_case_index = Some(index);
-                relies_on(&e.actor);
                 match &e.data {
                     EventData::CaseOpened(c) => relies_on(&c.coordinator),
                     EventData::CaseCoordinatorAssigned(c) => relies_on(&c.coordinator),
@@ -186,8 +187,8 @@ impl Replay {
         }
     }
 
-    /// The principal streams that case entries relied on and whose last entry comes before
-    /// the last case entry relying on them: in a partial bundle, an entry of theirs in
+    /// The principal streams that entries relied on and whose last entry comes before the
+    /// last entry relying on them: in a partial bundle, an entry of theirs in
     /// between (a key revocation, a deactivation) could have been left out without a gap in
     /// their revisions, and the rules would have been replayed without it. Those that go on
     /// past it are complete up to it (their revisions are contiguous from 0).

@@ -135,14 +135,15 @@ pub enum Kind {
     Partial,
 }
 
-/// Where a principal stream ends in a bundle, and the last case entry that relied on it.
+/// Where a principal stream ends in a bundle, and the last entry that relied on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StreamEnd {
     pub stream: String,
     /// Revision and index of its last entry in the bundle.
     pub revision: u64,
     pub index: u64,
-    /// Index of the last case entry signed by the principal or naming it as coordinator.
+    /// Index of the last entry signed by the principal, or of a case entry naming it as
+    /// coordinator.
     pub needed_until: u64,
 }
 
@@ -177,9 +178,8 @@ pub struct Report {
     pub consistent_with: Vec<u64>,
     /// A partial bundle's index of its last case entry.
     pub last_case_index: Option<u64>,
-    /// A partial bundle's principal streams that its case entries rely on (signers, named
-    /// coordinators) whose last entry in it comes before the last case entry relying on
-    /// them: an entry of theirs in between could have been left out (see docs/verify.md).
+    /// A partial bundle's principal streams that its entries rely on (every signer, named
+    /// coordinators) whose last entry in it comes before the last entry relying on them: an entry of theirs in between could have been left out (see docs/verify.md).
     /// Empty for a full-log bundle, and when identity heads cover them.
     pub open_identity_streams: Vec<StreamEnd>,
     /// When the bundle carries identity heads signed by the log key and it holds every

@@ -35,6 +35,13 @@ const WINDOW: usize = 8;
 /// longer here); their jobs (about 1.5 KB each, the message included) stay near 24 MB. Twice
 /// the pool's threads on a larger machine.
 const IN_FLIGHT: usize = 2 * WINDOW;
+/// The bytes of jobs a batch, a window and the batches in flight hold at most, whatever the
+/// count: signed events of up to 16 MiB (`serve --max-event-bytes`; 64 KiB by default) would
+/// otherwise keep gigabytes of messages waiting. A real log's jobs (about 1.5 KB) stay
+/// under them, so only logs of large events get smaller batches.
+const BATCH_BYTES: usize = 4 << 20;
+const WINDOW_BYTES: usize = WINDOW * BATCH_BYTES;
+const IN_FLIGHT_BYTES: usize = 2 * WINDOW_BYTES;
 /// The smallest piece a last, partial batch is split into so that all cores share it (a
 /// case bundle holds fewer than [`BATCH`] signatures).
 const SMALLEST_PIECE: usize = 128;
@@ -53,6 +60,8 @@ fn pool() -> &'static rayon::ThreadPool {
 /// What one batch found.
 struct Checked {
     signatures: u64,
+    /// The bytes of its jobs.
+    bytes: usize,
     /// The first failure in the batch, with the number of jobs pushed before it.
     failure: Option<(u64, Failure)>,
     /// A panic inside the batch, raised again on the thread that waits.
@@ -62,11 +71,13 @@ struct Checked {
 /// Batches in flight and what came back.
 pub(super) struct Signatures {
     strict: bool,
-    /// Jobs not yet in a batch.
+    /// Jobs not yet in a batch, and their bytes.
     pending: Vec<Queued>,
+    pending_bytes: usize,
     /// Jobs pushed so far.
     pushed: u64,
     in_flight: usize,
+    in_flight_bytes: usize,
     done_tx: Sender<Checked>,
     done_rx: Receiver<Checked>,
     /// The failing signature pushed first among the batches back so far, and the
@@ -84,8 +95,10 @@ impl Signatures {
         Self {
             strict,
             pending: Vec::with_capacity(WINDOW * BATCH),
+            pending_bytes: 0,
             pushed: 0,
             in_flight: 0,
+            in_flight_bytes: 0,
             done_tx,
             done_rx,
             failure: None,
@@ -103,12 +116,13 @@ impl Signatures {
                 sample.push((job.message.clone(), job.signature, job.key));
             }
         }
+        self.pending_bytes += job.bytes();
         self.pending.push(Queued {
             seq: self.pushed,
             job,
         });
         self.pushed += 1;
-        if self.pending.len() >= WINDOW * BATCH {
+        if self.pending.len() >= WINDOW * BATCH || self.pending_bytes >= WINDOW_BYTES {
             self.send_window();
         }
     }
@@ -116,27 +130,35 @@ impl Signatures {
     /// Groups the pending jobs by key and sends them in batches.
     fn send_window(&mut self) {
         let mut window = std::mem::replace(&mut self.pending, Vec::with_capacity(WINDOW * BATCH));
+        self.pending_bytes = 0;
         group_by_key(&mut window);
         self.send_in_batches(window, BATCH);
     }
 
-    /// Sends `jobs` in batches of `size`, waiting while too many are in flight. Each job is
-    /// moved once (a job is ~330 bytes; `split_off` would copy the rest for every batch).
+    /// Sends `jobs` in batches of `size` (fewer past [`BATCH_BYTES`]), waiting while too
+    /// many batches or bytes are in flight. Each job is moved once (a job is ~330 bytes
+    /// besides its message; `split_off` would copy the rest for every batch).
     fn send_in_batches(&mut self, jobs: Vec<Queued>, size: usize) {
-        let mut jobs = jobs.into_iter();
-        loop {
-            let batch: Vec<Queued> = jobs.by_ref().take(size).collect();
-            if batch.is_empty() {
-                return;
+        let mut jobs = jobs.into_iter().peekable();
+        while jobs.peek().is_some() {
+            let mut bytes = 0;
+            let mut batch = Vec::with_capacity(size);
+            while let Some(q) = jobs.next_if(|q| {
+                batch.len() < size && (batch.is_empty() || bytes + q.job.bytes() <= BATCH_BYTES)
+            }) {
+                bytes += q.job.bytes();
+                batch.push(q);
             }
-            self.send(batch);
-            self.wait_until(IN_FLIGHT.max(2 * pool().current_num_threads()));
+            self.send(batch, bytes);
+            let most = IN_FLIGHT.max(2 * pool().current_num_threads());
+            self.wait_until(most, IN_FLIGHT_BYTES);
         }
     }
 
-    fn send(&mut self, batch: Vec<Queued>) {
+    fn send(&mut self, batch: Vec<Queued>, bytes: usize) {
         let (strict, done) = (self.strict, self.done_tx.clone());
         self.in_flight += 1;
+        self.in_flight_bytes += bytes;
         pool().spawn(move || {
             let checked =
                 std::panic::catch_unwind(AssertUnwindSafe(|| batch::check(&batch, strict)));
@@ -147,6 +169,7 @@ impl Signatures {
             // The receiver outlives every batch it waits for; one nobody waits for is moot.
             let _ = done.send(Checked {
                 signatures: batch.len() as u64,
+                bytes,
                 failure,
                 panic,
             });
@@ -155,6 +178,7 @@ impl Signatures {
 
     fn take(&mut self, c: Checked) {
         self.in_flight -= 1;
+        self.in_flight_bytes -= c.bytes;
         if let Some(panic) = c.panic {
             std::panic::resume_unwind(panic);
         }
@@ -168,12 +192,13 @@ impl Signatures {
         }
     }
 
-    /// Takes what came back, and waits while more than `at_most` batches are in flight.
-    fn wait_until(&mut self, at_most: usize) {
+    /// Takes what came back, and waits while more than `at_most` batches, or more than
+    /// `at_most_bytes` of jobs, are in flight.
+    fn wait_until(&mut self, at_most: usize, at_most_bytes: usize) {
         while let Ok(c) = self.done_rx.try_recv() {
             self.take(c);
         }
-        while self.in_flight > at_most {
+        while self.in_flight > at_most || self.in_flight_bytes > at_most_bytes {
             // This holds a sender, so `recv` fails only if a batch never reports, which
             // `catch_unwind` rules out.
             let c = self.done_rx.recv().expect("a signature batch reports back");
@@ -186,7 +211,7 @@ impl Signatures {
     /// failed.
     pub fn drain(&mut self) -> bool {
         self.send_window();
-        self.wait_until(0);
+        self.wait_until(0, 0);
         self.failure.is_some()
     }
 
@@ -201,13 +226,13 @@ impl Signatures {
             .div_ceil(pool().current_num_threads())
             .clamp(SMALLEST_PIECE, BATCH);
         self.send_in_batches(rest, piece);
-        self.wait_until(0);
+        self.wait_until(0, 0);
         self.failure.take()
     }
 
     /// Takes what came back without waiting; whether a signature failed.
     pub fn failed(&mut self) -> bool {
-        self.wait_until(usize::MAX);
+        self.wait_until(usize::MAX, usize::MAX);
         self.failure.is_some()
     }
 
@@ -235,144 +260,4 @@ fn group_by_key(jobs: &mut [Queued]) {
 }
 
 #[cfg(test)]
-mod tests {
-    use ed25519_dalek::{Signer, SigningKey};
-
-    use super::*;
-    use crate::verify::Check;
-
-    /// `n` jobs signed by one key, in log order, with the signatures at `forged` broken.
-    fn jobs(n: usize, forged: &[usize]) -> Vec<SigJob> {
-        jobs_by(n, 1, forged)
-    }
-
-    /// `n` jobs signed by `keys` keys in turn, in log order, the ones at `forged` broken.
-    fn jobs_by(n: usize, keys: usize, forged: &[usize]) -> Vec<SigJob> {
-        let keys: Vec<SigningKey> = (0..keys)
-            .map(|k| SigningKey::from_bytes(&[k as u8 + 7; 32]))
-            .collect();
-        (0..n)
-            .map(|i| {
-                let key = &keys[i % keys.len()];
-                let message = format!("entry {i}").into_bytes();
-                let signed = if forged.contains(&i) {
-                    b"other"
-                } else {
-                    &message[..]
-                };
-                SigJob {
-                    index: i as u64,
-                    stream: "agency-a".into(),
-                    revision: i as u64,
-                    key: key.verifying_key(),
-                    key_torsion_free: true,
-                    signature: key.sign(signed),
-                    message,
-                }
-            })
-            .collect()
-    }
-
-    /// Pushes every job, as the replay does, and finishes.
-    fn run(jobs: Vec<SigJob>, strict: bool) -> (Signatures, Option<(u64, Failure)>) {
-        let mut s = Signatures::new(strict);
-        s.sample = Some((3, Vec::new()));
-        let bound = IN_FLIGHT.max(2 * pool().current_num_threads());
-        for job in jobs {
-            s.push(job);
-            assert!(s.in_flight <= bound);
-        }
-        let failure = s.finish();
-        assert_eq!((s.in_flight, s.pending.len()), (0, 0));
-        (s, failure)
-    }
-
-    #[test]
-    fn every_signature_is_checked_across_batches_and_a_partial_last_one() {
-        // Full batches and a partial one; fewer than one batch (split among the threads);
-        // fewer than the smallest piece.
-        for n in [3 * BATCH + 5, BATCH - 1, 5] {
-            for strict in [false, true] {
-                let (s, failure) = run(jobs(n, &[]), strict);
-                assert!(failure.is_none());
-                assert_eq!((s.verified(), s.pushed), (n as u64, n as u64));
-                let sample = s.sample.expect("sample").1;
-                assert_eq!(sample.len(), 3);
-                assert_eq!(sample[2].0, b"entry 2");
-            }
-        }
-    }
-
-    #[test]
-    fn of_failures_in_several_batches_the_lowest_index_is_reported() {
-        let n = 3 * BATCH + 5;
-        // In the last full batch, the second, and the partial one; whichever comes back first.
-        let forged = [3 * BATCH + 1, 2 * BATCH + 9, BATCH + 3];
-        for strict in [false, true] {
-            let (_, failure) = run(jobs(n, &forged), strict);
-            let (before, f) = failure.expect("forged signatures found");
-            assert_eq!(before, BATCH as u64 + 3, "entries before the failure");
-            assert_eq!(
-                (f.index, f.check, f.stream.as_deref(), f.revision),
-                (
-                    Some(BATCH as u64 + 3),
-                    Check::Signature,
-                    Some("agency-a"),
-                    Some(BATCH as u64 + 3)
-                )
-            );
-        }
-        // In a last batch split among the threads.
-        let (_, failure) = run(jobs(700, &[650, 600]), false);
-        assert_eq!(
-            failure.map(|(before, f)| (before, f.index)),
-            Some((600, Some(600)))
-        );
-    }
-
-    #[test]
-    fn jobs_grouped_by_key_still_report_the_first_failure_in_log_order() {
-        // Five keys in turn: grouping a window by key sends each key's jobs (about 1640)
-        // together, so the forgeries at 3 (key 3) and 4001 (key 1) are in different
-        // batches, whichever comes back first, and the one at n - 2 in the partial window.
-        let n = WINDOW * BATCH + 700;
-        for strict in [false, true] {
-            let (s, failure) = run(jobs_by(n, 5, &[4001, 3, 4003, n - 2]), strict);
-            let (before, f) = failure.expect("forged signatures found");
-            assert_eq!((before, f.index, f.revision), (3, Some(3), Some(3)));
-            assert_eq!(s.pushed, n as u64);
-        }
-        // Within one batch: two keys, whichever sorts first, one of these puts the lower
-        // forgery after the other in the batch.
-        for forged in [[2, 39], [3, 38]] {
-            let (_, failure) = run(jobs_by(40, 2, &forged), false);
-            let lower = forged[0].min(forged[1]) as u64;
-            assert_eq!(
-                failure.map(|(b, f)| (b, f.index)),
-                Some((lower, Some(lower)))
-            );
-        }
-        // Every signature of a valid window and a partial one verifies.
-        let (s, failure) = run(jobs_by(n, 5, &[]), false);
-        assert!(failure.is_none());
-        assert_eq!(s.verified(), n as u64);
-    }
-
-    #[test]
-    fn a_window_is_grouped_by_key_in_the_order_pushed() {
-        let mut window: Vec<Queued> = jobs_by(40, 3, &[])
-            .into_iter()
-            .enumerate()
-            .map(|(i, job)| Queued { seq: i as u64, job })
-            .collect();
-        group_by_key(&mut window);
-        for pair in window.windows(2) {
-            let (a, b) = (&pair[0], &pair[1]);
-            let order = a.job.key.as_bytes().cmp(b.job.key.as_bytes());
-            assert!(order.is_lt() || (order.is_eq() && a.seq < b.seq));
-        }
-        let keys: std::collections::HashSet<_> =
-            window.iter().map(|q| *q.job.key.as_bytes()).collect();
-        assert_eq!(keys.len(), 3);
-    }
-}
+mod tests;

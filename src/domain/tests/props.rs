@@ -70,3 +70,20 @@ proptest! {
         let _ = EventPayload::parse(&bytes[..cut.min(bytes.len())]);
     }
 }
+
+proptest! {
+    /// A key id or token hash is read exactly when it is 64 lowercase hex digits, to the
+    /// bytes the `hex` crate reads from them.
+    #[test]
+    fn hex_values_are_read_exactly_when_lowercase(
+        text in "[0-9a-f]{64}|[0-9a-fA-Fg:/@`\\x00é]{62,66}|[0-9a-f]{0,70}"
+    ) {
+        use super::super::keys::{KeyId, Sha256Hex};
+        let lower = text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let expected = lower.then(|| hex::decode(&text).expect("hex"));
+        let id = text.parse::<KeyId>().ok().map(|k| k.to_string());
+        prop_assert_eq!(id.map(|t| hex::decode(t).expect("hex")), expected.clone());
+        let sha = text.parse::<Sha256Hex>().ok().map(|k| k.to_string());
+        prop_assert_eq!(sha.map(|t| hex::decode(t).expect("hex")), expected);
+    }
+}

@@ -1,0 +1,161 @@
+use ed25519_dalek::{Signer, SigningKey};
+
+use super::*;
+use crate::verify::Check;
+
+/// `n` jobs signed by one key, in log order, with the signatures at `forged` broken.
+fn jobs(n: usize, forged: &[usize]) -> Vec<SigJob> {
+    jobs_by(n, 1, forged)
+}
+
+/// `n` jobs signed by `keys` keys in turn, in log order, the ones at `forged` broken.
+fn jobs_by(n: usize, keys: usize, forged: &[usize]) -> Vec<SigJob> {
+    let keys: Vec<SigningKey> = (0..keys)
+        .map(|k| SigningKey::from_bytes(&[k as u8 + 7; 32]))
+        .collect();
+    (0..n)
+        .map(|i| {
+            let key = &keys[i % keys.len()];
+            let message = format!("entry {i}").into_bytes();
+            let signed = if forged.contains(&i) {
+                b"other"
+            } else {
+                &message[..]
+            };
+            SigJob {
+                index: i as u64,
+                stream: "agency-a".into(),
+                revision: i as u64,
+                key: key.verifying_key(),
+                key_torsion_free: true,
+                signature: key.sign(signed),
+                message,
+            }
+        })
+        .collect()
+}
+
+/// Pushes every job, as the replay does, and finishes.
+fn run(jobs: Vec<SigJob>, strict: bool) -> (Signatures, Option<(u64, Failure)>) {
+    let mut s = Signatures::new(strict);
+    s.sample = Some((3, Vec::new()));
+    let bound = IN_FLIGHT.max(2 * pool().current_num_threads());
+    for job in jobs {
+        s.push(job);
+        assert!(s.in_flight <= bound);
+        assert!(s.pending_bytes < WINDOW_BYTES && s.in_flight_bytes <= IN_FLIGHT_BYTES);
+    }
+    let failure = s.finish();
+    assert_eq!((s.in_flight, s.pending.len()), (0, 0));
+    (s, failure)
+}
+
+#[test]
+fn every_signature_is_checked_across_batches_and_a_partial_last_one() {
+    // Full batches and a partial one; fewer than one batch (split among the threads);
+    // fewer than the smallest piece.
+    for n in [3 * BATCH + 5, BATCH - 1, 5] {
+        for strict in [false, true] {
+            let (s, failure) = run(jobs(n, &[]), strict);
+            assert!(failure.is_none());
+            assert_eq!((s.verified(), s.pushed), (n as u64, n as u64));
+            let sample = s.sample.expect("sample").1;
+            assert_eq!(sample.len(), 3);
+            assert_eq!(sample[2].0, b"entry 2");
+        }
+    }
+}
+
+#[test]
+fn large_messages_are_held_within_a_bound_of_bytes() {
+    // 300 signed messages of 512 KiB (150 MiB): a window of 8192 such jobs would hold
+    // 4 GiB; windows, batches and the batches in flight are cut by bytes too (asserted
+    // in `run`), and every signature is still checked, the forged one named.
+    let mut jobs = jobs(300, &[]);
+    let key = SigningKey::from_bytes(&[7; 32]);
+    for (i, job) in jobs.iter_mut().enumerate() {
+        job.message.resize(512 << 10, b' ');
+        let signed = if i == 211 {
+            &b"other"[..]
+        } else {
+            &job.message
+        };
+        job.signature = key.sign(signed);
+    }
+    let (s, failure) = run(jobs, false);
+    let (before, f) = failure.expect("the forged signature found");
+    assert_eq!((before, f.index), (211, Some(211)));
+    assert!(s.verified() < 300);
+}
+
+#[test]
+fn of_failures_in_several_batches_the_lowest_index_is_reported() {
+    let n = 3 * BATCH + 5;
+    // In the last full batch, the second, and the partial one; whichever comes back first.
+    let forged = [3 * BATCH + 1, 2 * BATCH + 9, BATCH + 3];
+    for strict in [false, true] {
+        let (_, failure) = run(jobs(n, &forged), strict);
+        let (before, f) = failure.expect("forged signatures found");
+        assert_eq!(before, BATCH as u64 + 3, "entries before the failure");
+        assert_eq!(
+            (f.index, f.check, f.stream.as_deref(), f.revision),
+            (
+                Some(BATCH as u64 + 3),
+                Check::Signature,
+                Some("agency-a"),
+                Some(BATCH as u64 + 3)
+            )
+        );
+    }
+    // In a last batch split among the threads.
+    let (_, failure) = run(jobs(700, &[650, 600]), false);
+    assert_eq!(
+        failure.map(|(before, f)| (before, f.index)),
+        Some((600, Some(600)))
+    );
+}
+
+#[test]
+fn jobs_grouped_by_key_still_report_the_first_failure_in_log_order() {
+    // Five keys in turn: grouping a window by key sends each key's jobs (about 1640)
+    // together, so the forgeries at 3 (key 3) and 4001 (key 1) are in different
+    // batches, whichever comes back first, and the one at n - 2 in the partial window.
+    let n = WINDOW * BATCH + 700;
+    for strict in [false, true] {
+        let (s, failure) = run(jobs_by(n, 5, &[4001, 3, 4003, n - 2]), strict);
+        let (before, f) = failure.expect("forged signatures found");
+        assert_eq!((before, f.index, f.revision), (3, Some(3), Some(3)));
+        assert_eq!(s.pushed, n as u64);
+    }
+    // Within one batch: two keys, whichever sorts first, one of these puts the lower
+    // forgery after the other in the batch.
+    for forged in [[2, 39], [3, 38]] {
+        let (_, failure) = run(jobs_by(40, 2, &forged), false);
+        let lower = forged[0].min(forged[1]) as u64;
+        assert_eq!(
+            failure.map(|(b, f)| (b, f.index)),
+            Some((lower, Some(lower)))
+        );
+    }
+    // Every signature of a valid window and a partial one verifies.
+    let (s, failure) = run(jobs_by(n, 5, &[]), false);
+    assert!(failure.is_none());
+    assert_eq!(s.verified(), n as u64);
+}
+
+#[test]
+fn a_window_is_grouped_by_key_in_the_order_pushed() {
+    let mut window: Vec<Queued> = jobs_by(40, 3, &[])
+        .into_iter()
+        .enumerate()
+        .map(|(i, job)| Queued { seq: i as u64, job })
+        .collect();
+    group_by_key(&mut window);
+    for pair in window.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let order = a.job.key.as_bytes().cmp(b.job.key.as_bytes());
+        assert!(order.is_lt() || (order.is_eq() && a.seq < b.seq));
+    }
+    let keys: std::collections::HashSet<_> = window.iter().map(|q| *q.job.key.as_bytes()).collect();
+    assert_eq!(keys.len(), 3);
+}
