@@ -285,18 +285,22 @@ mod tests {
         // end is found and trimmed once per line (it was trimmed again for every value on
         // it: 10 s for a 1 MB bundle), and kept across the hand-over of each chunk of 7
         // entries, whose bytes move in the buffer. With each line's last proof spelled
-        // `" ]`, no line ends like an entry and the chunks are split exactly.
+        // `" ]`, no line ends like an entry and every chunk is split exactly.
         let hash = format!("\"{}\"", "A".repeat(43) + "=");
-        for (close, tentative) in [("]", true), (" ]", false)] {
-            let e = |i: u32| format!(r#"{{"index":{i},"entry":"x","proof":[{hash}{close}}}"#);
-            let all: Vec<String> = (0..900).map(e).collect();
+        for (last, tentative) in [("]", true), (" ]", false)] {
+            let all: Vec<String> = (0..900)
+                .map(|i| {
+                    let close = if i % 300 == 299 { last } else { "]" };
+                    format!(r#"{{"index":{i},"entry":"x","proof":[{hash}{close}}}"#)
+                })
+                .collect();
             let lines: Vec<String> = all.chunks(300).map(|l| l.join(",")).collect();
             let text = format!(
                 "{{\"entries\":[\n{}\n]}}",
                 lines.join(&format!(",{}\n", " ".repeat(64 << 10)))
             );
             let got = chunks_of(&text, 7);
-            assert!(got.iter().all(|c| c.is_tentative() == tentative), "{close}");
+            assert!(got.iter().all(|c| c.is_tentative() == tentative), "{last}");
             // A line candidate holds the line; resolved, each of its entries.
             let mut entries: Vec<Vec<u8>> = Vec::new();
             for c in &got {
@@ -307,7 +311,7 @@ mod tests {
                 .expect("values");
             }
             let want: Vec<Vec<u8>> = all.iter().map(|e| e.clone().into_bytes()).collect();
-            assert!(entries == want, "{close}: {} entries", entries.len());
+            assert!(entries == want, "{last}: {} entries", entries.len());
         }
     }
 

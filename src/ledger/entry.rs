@@ -6,7 +6,7 @@ mod layout;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::domain::{EventPayload, SchemaError};
+use crate::domain::{EventPayload, SchemaError, StreamId};
 use crate::envelope::{Envelope, EnvelopeError, WireEnvelope};
 
 /// Entry format version.
@@ -76,12 +76,12 @@ pub enum EntryError {
     StreamMismatch { entry: String, event: String },
 }
 
-/// The stream and revision of entry bytes whose layout reads, whatever else is wrong in
-/// them: to name an entry that does not decode.
+/// The stream and revision of entry bytes whose layout reads and names a valid stream id,
+/// whatever else is wrong in them: to name an entry that does not decode.
 pub fn placed(bytes: &[u8]) -> Option<(String, u64)> {
-    layout::read(bytes)
-        .ok()
-        .map(|l| (l.stream.into_owned(), l.revision))
+    let l = layout::read(bytes).ok()?;
+    let stream: StreamId = l.stream.parse().ok()?;
+    Some((stream.to_string(), l.revision))
 }
 
 /// Parses entry bytes without re-serialising anything. Does not verify the signature.
@@ -143,6 +143,26 @@ mod tests {
         ] {
             assert_eq!(read_stamp(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn an_entry_that_does_not_decode_is_placed_only_under_a_valid_stream_id() {
+        let envelope = WireEnvelope {
+            payload_type: "application/vnd.caseledger.event+json".into(),
+            payload: "e30=".into(),
+            signatures: vec![crate::envelope::WireSignature {
+                keyid: "00".repeat(32),
+                sig: "AA==".into(),
+            }],
+        };
+        let at = |stream: &str| placed(&encode(stream, 3, "2026-11-28T10:15:00Z", &envelope));
+        assert!(decode(&encode("agency-a", 3, "2026-11-28T10:15:00Z", &envelope)).is_err());
+        assert_eq!(at("agency-a"), Some(("agency-a".to_owned(), 3)));
+        // Text that is no stream id is not repeated in a report, whatever it holds.
+        for odd in ["agency-A", "case-x", "\u{202e}agency-a", "nothing", ""] {
+            assert_eq!(at(odd), None, "{odd}");
+        }
+        assert_eq!(placed(b"{\"v\": 1}"), None);
     }
 
     proptest! {

@@ -220,6 +220,7 @@ impl Signatures {
     /// entries before it, if any; then every signature before it has verified.
     pub fn finish(&mut self) -> Option<(u64, Failure)> {
         let mut rest = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
         group_by_key(&mut rest);
         let piece = rest
             .len()
