@@ -94,6 +94,14 @@ async fn feed(mut rx: mpsc::Receiver<Message>, shared: &Arc<Shared>) -> Next {
             other => return other,
         }
     }
+    // The pump ended without a failure reaching the feeder (a panic inside the crate's
+    // subscription task): the node is not live until a new subscription catches up.
+    tracing::warn!(
+        address = shared.cfg.address(),
+        "EventStoreDB subscription ended without an error; resubscribing"
+    );
+    let why = "the subscription ended without an error";
+    shared.set_down(Some(unavailable(&shared.cfg, "subscription", why)));
     Next::Resubscribe
 }
 
@@ -193,6 +201,23 @@ mod tests {
             commit: n,
             prepare: n,
         }
+    }
+
+    #[test]
+    fn a_subscription_that_ends_without_an_error_leaves_the_node_down() {
+        let (_dir, shared) = crate::store::esdb_feed::tests::shared();
+        shared.set_down(None);
+        let (tx, rx) = mpsc::channel::<Message>(1);
+        drop(tx);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        assert!(matches!(
+            runtime.block_on(feed(rx, &shared)),
+            Next::Resubscribe
+        ));
+        let why = shared.down().expect("down").to_string();
+        assert!(why.contains("ended without an error"), "{why}");
     }
 
     #[test]
