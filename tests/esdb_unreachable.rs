@@ -49,6 +49,11 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
 /// holding the node's keys (initialised here if it does not), so that it gets as far as
 /// connecting.
 fn serve_on(data: &str, store: &str, extra: &[&str]) -> Output {
+    serve_with(data, store, extra, &[])
+}
+
+/// [`serve_on`] with environment variables `env`.
+fn serve_with(data: &str, store: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
     if !std::path::Path::new(data).join("log.key").exists() {
         let init = run(&["init", "--data", data], &[]);
         assert!(init.status.success(), "{init:?}");
@@ -63,7 +68,7 @@ fn serve_on(data: &str, store: &str, extra: &[&str]) -> Output {
         "1",
     ];
     args.extend_from_slice(extra);
-    run(&args, &[])
+    run(&args, env)
 }
 
 /// Asserts exit status 1 without a panic; the standard error, for more checks.
@@ -271,5 +276,39 @@ fn a_client_certificate_file_that_is_missing_is_refused_naming_it_without_a_pani
     assert!(
         stderr.contains(cert.to_str().expect("utf-8")),
         "names the file:\n{stderr}"
+    );
+}
+
+#[test]
+fn certificates_the_client_would_panic_on_are_refused_naming_the_cause() {
+    // The client builds its TLS roots even with tls=false, from the platform's certificates
+    // unless tlsCaFile= names a file, and panicked in its connection task on any it could
+    // not load or use: every call then failed until --store-timeout, naming nothing.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf-8");
+    let missing = dir.path().join("missing-bundle.pem");
+    let missing = missing.to_str().expect("utf-8");
+    let serve = |store: &str, env: &[(&str, &str)]| refused(&serve_with(data, store, &[], env));
+    let stderr = serve(
+        "esdb://127.0.0.1:1?tls=false",
+        &[("SSL_CERT_FILE", missing)],
+    );
+    assert!(
+        stderr.contains("the platform's certificates") && stderr.contains(missing),
+        "names the certificates and the file:\n{stderr}"
+    );
+    // A PEM block that is no certificate passes a look at the text, not the client.
+    let odd = dir.path().join("odd-ca.pem");
+    std::fs::write(
+        &odd,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write");
+    let odd = odd.to_str().expect("utf-8");
+    let stderr = serve(&format!("esdb://127.0.0.1:1?tlsCaFile={odd}"), &[]);
+    assert!(
+        stderr.contains(&format!("tlsCaFile {odd}: a certificate is not usable")),
+        "names the setting and the file:\n{stderr}"
     );
 }

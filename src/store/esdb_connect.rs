@@ -60,6 +60,7 @@ impl EsdbStore {
                 "private key",
             )?;
         }
+        super::esdb_tls::as_the_client_builds_it(&settings)?;
         create_parent(mirror)?;
         owner_only(mirror)?;
         let mirror = Mirror::open(mirror, &cfg)?;

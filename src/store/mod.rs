@@ -19,6 +19,8 @@ mod esdb_subscription;
 #[cfg(feature = "eventstore")]
 mod esdb_target;
 #[cfg(feature = "eventstore")]
+mod esdb_tls;
+#[cfg(feature = "eventstore")]
 pub mod eventstore;
 pub mod redact;
 #[cfg(test)]
