@@ -18,6 +18,10 @@ use super::StoreError;
 
 /// Events per page of a scan (one mirror commit each).
 pub const SCAN_PAGE: usize = 1024;
+/// Bytes of event data (and custom metadata) a page holds at most, plus its last event: the
+/// scan reads other applications' events too, and 1024 of EventStoreDB's largest (16 MiB)
+/// would be 16 GiB in memory.
+pub const PAGE_BYTES: usize = 16 << 20;
 
 /// First pause before reading again from a node that ended short of the target, or after
 /// a refused read; doubled after each try, up to [`BACKOFF_MAX`].
@@ -26,12 +30,34 @@ const BACKOFF_MAX: Duration = Duration::from_millis(500);
 
 /// Where a scan reads `$all` from: the client, or a fake in tests.
 pub trait AllReader: Send + Sync + 'static {
-    /// Up to `max` events of `$all`, forward from `from` (inclusive; `None`: the start).
+    /// Up to `max` events of `$all`, forward from `from` (inclusive; `None`: the start),
+    /// fewer once they hold [`PAGE_BYTES`] (see [`Page`]).
     fn page(
         &self,
         from: Option<AllPosition>,
         max: usize,
-    ) -> impl Future<Output = eventstore::Result<Vec<ResolvedEvent>>> + Send;
+    ) -> impl Future<Output = eventstore::Result<Page>> + Send;
+}
+
+/// The events of a page, and whether it was cut short by its bytes (so `$all` goes on past
+/// it, whatever the number of events).
+#[derive(Default)]
+pub struct Page {
+    pub events: Vec<ResolvedEvent>,
+    pub cut: bool,
+    bytes: usize,
+}
+
+impl Page {
+    /// Adds the next event read; whether the page takes more (not once it holds
+    /// `bound` bytes).
+    pub fn push(&mut self, ev: ResolvedEvent, bound: usize) -> bool {
+        let e = ev.event.as_ref();
+        self.bytes += e.map_or(0, |e| e.data.len() + e.custom_metadata.len());
+        self.events.push(ev);
+        self.cut = self.bytes >= bound;
+        !self.cut
+    }
 }
 
 /// Scan reads ask for the leader (`requires_leader`; with the crate's default
@@ -46,7 +72,7 @@ impl AllReader for Client {
         &self,
         from: Option<AllPosition>,
         max: usize,
-    ) -> impl Future<Output = eventstore::Result<Vec<ResolvedEvent>>> + Send {
+    ) -> impl Future<Output = eventstore::Result<Page>> + Send {
         let opts = ReadAllOptions::default()
             .position(from.map_or(StreamPosition::Start, |p| {
                 StreamPosition::Position(from_pos(p))
@@ -56,11 +82,13 @@ impl AllReader for Client {
             .requires_leader(true);
         async move {
             let mut stream = self.read_all(&opts).await?;
-            let mut events = Vec::new();
+            let mut page = Page::default();
             while let Some(ev) = stream.next().await? {
-                events.push(ev);
+                if !page.push(ev, PAGE_BYTES) {
+                    break;
+                }
             }
-            Ok(events)
+            Ok(page)
         }
     }
 }
@@ -71,7 +99,7 @@ impl AllReader for Clients {
         &self,
         from: Option<AllPosition>,
         max: usize,
-    ) -> impl Future<Output = eventstore::Result<Vec<ResolvedEvent>>> + Send {
+    ) -> impl Future<Output = eventstore::Result<Page>> + Send {
         self.call(move |client| async move { client.page(from, max).await })
     }
 }
@@ -106,14 +134,15 @@ pub struct PageEnd {
 
 impl PageEnd {
     /// The end of a page read with `max` events asked for.
-    pub fn of(events: &[ResolvedEvent], max: usize) -> Self {
+    pub fn of(page: &Page, max: usize) -> Self {
         PageEnd {
-            last: events
+            last: page
+                .events
                 .iter()
                 .rev()
                 .find_map(|e| e.event.as_ref())
                 .map(|e| to_pos(e.position)),
-            full: events.len() >= max,
+            full: page.cut || page.events.len() >= max,
         }
     }
 }
@@ -181,9 +210,9 @@ pub async fn scan<R: AllReader>(
         }
         let from = shared.mirror.tip().seen();
         let read = || reader.page(from, max);
-        let events = leader_read(&shared.cfg, "scanning $all", deadline, read).await?;
-        let verdict = judge(from, PageEnd::of(&events, max));
-        commit(shared.clone(), events, verdict.claimed()).await?;
+        let page = leader_read(&shared.cfg, "scanning $all", deadline, read).await?;
+        let verdict = judge(from, PageEnd::of(&page, max));
+        commit(shared.clone(), page.events, verdict.claimed()).await?;
         if verdict.claimed().is_some() {
             // Progress: a long catch-up gets the whole timeout again for the next
             // refusal or short page, rather than failing at once on it.

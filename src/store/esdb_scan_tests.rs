@@ -44,9 +44,10 @@ type Logged = (u64, String, u64, uuid::Uuid, Vec<u8>);
 /// A cluster node serving `$all`: the whole log, of which it holds the first `holds`
 /// events (a follower catching up, or a deposed leader cut off from the cluster). From
 /// read number `refuse_after` on it refuses `refusals` reads with `refusal`; each read
-/// takes `delay`.
+/// takes `delay`; a page holds at most `page_bytes` of data (and one event more).
 struct FakeNode {
     log: Vec<Logged>,
+    page_bytes: usize,
     holds: AtomicUsize,
     refusals: AtomicUsize,
     refuse_after: usize,
@@ -86,6 +87,7 @@ impl FakeNode {
         );
         let node = Self {
             log: vec![foreign(1), ours, foreign(10)],
+            page_bytes: usize::MAX,
             holds: AtomicUsize::new(holds),
             refusals: AtomicUsize::new(0),
             refuse_after: 0,
@@ -112,7 +114,7 @@ impl AllReader for FakeNode {
         &self,
         from: Option<AllPosition>,
         max: usize,
-    ) -> impl Future<Output = eventstore::Result<Vec<ResolvedEvent>>> + Send {
+    ) -> impl Future<Output = eventstore::Result<Page>> + Send {
         let read_no = {
             let mut reads = self.reads.lock().expect("reads");
             reads.push(from);
@@ -143,11 +145,16 @@ impl AllReader for FakeNode {
                 }),
                 link: None,
                 commit_position: None,
-            })
-            .collect();
+            });
+        let mut page = Page::default();
+        for ev in events {
+            if !page.push(ev, self.page_bytes) {
+                break;
+            }
+        }
         let out = match refused {
             true => Err(self.refusal.clone()),
-            false => Ok(events),
+            false => Ok(page),
         };
         let delay = self.delay;
         async move {
@@ -306,6 +313,36 @@ async fn refusals_until_the_deadline_fail_naming_eventstoredb_and_the_leader() {
     );
     assert!(why.contains("names esdb1:2113 as the leader"), "{why}");
     assert_eq!(s.mirror.tip().seen(), None, "nothing claimed");
+}
+
+#[tokio::test]
+async fn pages_are_cut_by_their_bytes_and_a_cut_page_reads_on() {
+    let (_dir, s) = shared();
+    // 24 foreign events of 2 bytes and our entry, in pages of up to 1024 events but 5
+    // bytes: each page ends at its third event, and such a page is full (`$all` goes on).
+    let (mut node, a0) = FakeNode::long(24);
+    node.page_bytes = 5;
+    let wide = ScanLimits {
+        page: 1024,
+        ..limits(1_000)
+    };
+    scan(&node, &s, &head(25), wide)
+        .await
+        .expect("read through");
+    assert_eq!(s.mirror.tip().seen(), Some(at(25)));
+    assert_eq!(s.mirror.store().read_all(0, 10).expect("all"), vec![a0]);
+    // A read from the position seen returns that event again: two new events a page.
+    let reads = node.reads.lock().expect("reads").clone();
+    assert_eq!(reads[..3], [None, Some(at(3)), Some(at(5))]);
+    let cut = node.page(Some(at(3)), 1024).await.expect("page");
+    assert!(cut.cut && cut.events.len() == 3);
+    assert_eq!(
+        PageEnd::of(&cut, 1024),
+        PageEnd {
+            last: Some(at(5)),
+            full: true
+        }
+    );
 }
 
 #[tokio::test]
