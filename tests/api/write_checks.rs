@@ -51,6 +51,26 @@ fn a_write_time_check_in_a_batch_names_the_event_and_field_and_writes_nothing() 
 }
 
 #[test]
+fn the_nil_uuid_as_event_id_is_refused_and_nothing_is_written() {
+    // EventStoreDB refuses an empty event id; both backends refuse it at write time.
+    let app = spawn_app_with(Limits::default());
+    let mut payload = agency_payload(&app, "nil-id");
+    payload["event_id"] = json!("00000000-0000-0000-0000-000000000000");
+    let before = app.log_size();
+    let body = serde_json::to_string(&client::sign_value(&app.admin, &payload)).expect("json");
+    let r = app.post_raw("/v1/events", Some(&app.admin_token), body.as_bytes());
+    assert_eq!(
+        (r.status, r.code()),
+        (400, "schema_violation"),
+        "{}",
+        r.text
+    );
+    let detail = r.json["detail"].as_str().unwrap_or_default();
+    assert_eq!(detail, "event_id: the nil UUID is not an event id");
+    assert_eq!(app.log_size(), before);
+}
+
+#[test]
 fn a_body_that_stops_arriving_is_refused_in_time_and_writes_nothing() {
     let app = spawn_app_with(Limits {
         body_wait: std::time::Duration::from_millis(300),
