@@ -50,12 +50,13 @@ pub struct Page {
 
 impl Page {
     /// Adds the next event read; whether the page takes more (not once it holds
-    /// `bound` bytes).
+    /// `bound` bytes and two events: a read from the position seen returns that event
+    /// again first, so a page of one event would make no progress).
     pub fn push(&mut self, ev: ResolvedEvent, bound: usize) -> bool {
         let e = ev.event.as_ref();
         self.bytes += e.map_or(0, |e| e.data.len() + e.custom_metadata.len());
         self.events.push(ev);
-        self.cut = self.bytes >= bound;
+        self.cut = self.bytes >= bound && self.events.len() >= 2;
         !self.cut
     }
 }

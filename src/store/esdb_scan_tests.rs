@@ -336,6 +336,15 @@ async fn pages_are_cut_by_their_bytes_and_a_cut_page_reads_on() {
     assert_eq!(reads[..3], [None, Some(at(3)), Some(at(5))]);
     let cut = node.page(Some(at(3)), 1024).await.expect("page");
     assert!(cut.cut && cut.events.len() == 3);
+    // Events larger than the bound each: a page still holds two, the one seen and the next.
+    let (_dir, s) = shared();
+    node.page_bytes = 1;
+    node.reads.lock().expect("reads").clear();
+    scan(&node, &s, &head(25), wide)
+        .await
+        .expect("read through");
+    // The first page [1, 2], then one new event a page up to 25.
+    assert_eq!(node.reads.lock().expect("reads").len(), 24);
     assert_eq!(
         PageEnd::of(&cut, 1024),
         PageEnd {
