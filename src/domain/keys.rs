@@ -24,6 +24,14 @@ fn decode_lower_hex(text: &str, rule: &'static str) -> Result<[u8; 32], ParseIdE
     Ok(bytes)
 }
 
+/// Whether a 32-byte Ed25519 point encoding spells its y coordinate canonically: below
+/// p = 2^255 − 19 once the sign bit is dropped (p itself is `ed ff … ff 7f`). The decoder
+/// reduces the 19 other spellings (y < 19 only), which RFC 8032 §5.1.3 refuses.
+pub fn canonical_y(encoding: &[u8; 32]) -> bool {
+    let top = encoding[31] & 0x7f;
+    !(top == 0x7f && encoding[1..31].iter().all(|&b| b == 0xff) && encoding[0] >= 0xed)
+}
+
 /// The id of an Ed25519 key: SHA-256 of the 32-byte public key, as 64 lowercase hex digits
 /// (the DSSE `keyid`, DESIGN §2.1). Not `Copy`: it is a map key, passed by reference.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

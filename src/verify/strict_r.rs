@@ -13,6 +13,8 @@ use std::sync::LazyLock;
 
 use curve25519_dalek::constants::EIGHT_TORSION;
 
+use crate::domain::keys::canonical_y;
+
 /// The y coordinates (the encoding without its sign bit) of the eight points of order
 /// dividing 8: every encoding with one of these y is a small-order point.
 static SMALL_ORDER_Y: LazyLock<Vec<[u8; 32]>> = LazyLock::new(|| {
@@ -32,13 +34,7 @@ fn without_sign(mut y: [u8; 32]) -> [u8; 32] {
 /// (which also covers the non-canonical sign of x = 0, at y = ±1).
 pub(super) fn refused(signature: &ed25519_dalek::Signature) -> bool {
     let y = without_sign(*signature.r_bytes());
-    !below_p(&y) || SMALL_ORDER_Y.contains(&y)
-}
-
-/// Whether the little-endian 255-bit `y` is below p = 2^255 − 19, whose encoding is
-/// `ed ff … ff 7f`.
-fn below_p(y: &[u8; 32]) -> bool {
-    !(y[31] == 0x7f && y[1..31].iter().all(|&b| b == 0xff) && y[0] >= 0xed)
+    !canonical_y(&y) || SMALL_ORDER_Y.contains(&y)
 }
 
 #[cfg(test)]
@@ -78,7 +74,7 @@ mod tests {
     #[test]
     fn exactly_the_encodings_of_y_at_or_above_p_are_non_canonical() {
         for d in 0..=18 {
-            assert!(!below_p(&p_plus(d)), "p + {d}");
+            assert!(!canonical_y(&p_plus(d)), "p + {d}");
             // The decoder reduces them: each decodes as y = d, when that is on the curve.
             if let Some(point) = CompressedEdwardsY(p_plus(d)).decompress() {
                 assert_ne!(point.compress().to_bytes(), p_plus(d));
@@ -87,9 +83,9 @@ mod tests {
         // p − 1 is canonical: y = −1, the point of order 2, refused for its order.
         let mut minus_one = p_plus(0);
         minus_one[0] = 0xec;
-        assert!(below_p(&minus_one) && SMALL_ORDER_Y.contains(&minus_one));
+        assert!(canonical_y(&minus_one) && SMALL_ORDER_Y.contains(&minus_one));
         assert!(refused(&with_r(minus_one)));
-        assert!(below_p(&[0; 32]));
+        assert!(canonical_y(&[0; 32]));
     }
 
     #[test]

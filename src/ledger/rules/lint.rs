@@ -51,6 +51,19 @@ fn schema(message: String) -> RuleViolation {
     RuleViolation::new(Code::SchemaViolation, message)
 }
 
+/// A new key spells its point canonically: the same point under another spelling would be
+/// another key id, so one key could be registered twice (harmless for signing, as only
+/// points with y < 19 have such spellings, but not what a registry of keys should hold).
+fn canonical_key(key: &crate::domain::PublicKeyB64) -> Result<(), RuleViolation> {
+    match crate::domain::keys::canonical_y(key.as_bytes()) {
+        true => Ok(()),
+        false => Err(schema(
+            "data.public_key: not the canonical encoding of an Ed25519 point (y ≥ 2^255 − 19)"
+                .into(),
+        )),
+    }
+}
+
 /// Bounded text holds no invisible formatting characters.
 fn visible(field: &str, text: &str) -> Result<(), RuleViolation> {
     let chars: Vec<char> = text.chars().collect();
@@ -155,6 +168,8 @@ pub(super) fn new_event(event: &EventPayload) -> Result<(), RuleViolation> {
         return Err(schema("event_id: the nil UUID is not an event id".into()));
     }
     match &event.data {
+        EventData::PrincipalRegistered(d) => canonical_key(&d.public_key),
+        EventData::PrincipalKeyAdded(d) => canonical_key(&d.public_key),
         EventData::AgencyRegistered(d) | EventData::AgencyUpdated(d) => {
             visible("data.name", d.name.as_str())?;
             visible("data.region", d.region.as_str())?;

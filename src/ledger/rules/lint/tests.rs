@@ -228,3 +228,25 @@ fn a_language_listed_twice_in_different_case_is_refused() {
         );
     }
 }
+
+#[test]
+fn a_new_key_must_spell_its_point_canonically() {
+    use base64::Engine as _;
+    // y = p + 2 (2^255 − 17): the decoder reads y = 2; the canonical spelling is another id.
+    let mut y = [0xff; 32];
+    y[31] = 0x7f;
+    y[0] = 0xef;
+    let key = base64::engine::general_purpose::STANDARD.encode(y);
+    for type_name in ["principal.registered", "principal.key_added"] {
+        let message = lint(type_name, |p| p["data"]["public_key"] = json!(key)).expect_err("y ≥ p");
+        assert!(
+            message.starts_with("data.public_key: not the canonical"),
+            "{message}"
+        );
+        y[31] = 0xff; // the sign bit is not part of y
+        let signed = base64::engine::general_purpose::STANDARD.encode(y);
+        assert!(lint(type_name, |p| p["data"]["public_key"] = json!(signed)).is_err());
+        y[31] = 0x7f;
+        assert_eq!(lint(type_name, |_| {}), Ok(()));
+    }
+}
