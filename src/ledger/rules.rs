@@ -135,8 +135,9 @@ fn clock(event: &EventPayload, recorded_at: DateTime<Utc>) -> Result<(), RuleVio
 }
 
 /// [`decide`], plus the rules the writer has enforced since after logs may already hold
-/// events they forbid: no invisible formatting characters in bounded text and no language
-/// listed twice in different case (checked first: they are schema checks), an auditor holds
+/// events they forbid: no invisible formatting characters in bounded text, no language
+/// listed twice in different case, no nil `event_id`, a new key's point spelled canonically
+/// (checked first: they are schema checks), an auditor holds
 /// no role that writes (and the genesis admin keeps duties apart), there is one service
 /// principal, a token hash is issued once. The server decides new events with this; the
 /// offline verifier replays `decide` alone, so a log written lawfully before these rules

@@ -141,14 +141,7 @@ impl Signatures {
     fn send_in_batches(&mut self, jobs: Vec<Queued>, size: usize) {
         let mut jobs = jobs.into_iter().peekable();
         while jobs.peek().is_some() {
-            let mut bytes = 0;
-            let mut batch = Vec::with_capacity(size);
-            while let Some(q) = jobs.next_if(|q| {
-                batch.len() < size && (batch.is_empty() || bytes + q.job.bytes() <= BATCH_BYTES)
-            }) {
-                bytes += q.job.bytes();
-                batch.push(q);
-            }
+            let (batch, bytes) = next_batch(&mut jobs, size);
             self.send(batch, bytes);
             let most = IN_FLIGHT.max(2 * pool().current_num_threads());
             self.wait_until(most, IN_FLIGHT_BYTES);
@@ -241,6 +234,23 @@ impl Signatures {
     pub fn verified(&self) -> u64 {
         self.verified
     }
+}
+
+/// The next batch of `jobs`: at most `size` jobs, and fewer than [`BATCH_BYTES`] of them
+/// unless it is one job; with its bytes.
+fn next_batch(
+    jobs: &mut std::iter::Peekable<std::vec::IntoIter<Queued>>,
+    size: usize,
+) -> (Vec<Queued>, usize) {
+    let mut bytes = 0;
+    let mut batch = Vec::with_capacity(size);
+    while let Some(q) = jobs.next_if(|q| {
+        batch.len() < size && (batch.is_empty() || bytes + q.job.bytes() <= BATCH_BYTES)
+    }) {
+        bytes += q.job.bytes();
+        batch.push(q);
+    }
+    (batch, bytes)
 }
 
 /// Signatures grouped by key in windows, as the stage groups its jobs before cutting

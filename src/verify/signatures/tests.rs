@@ -69,8 +69,9 @@ fn every_signature_is_checked_across_batches_and_a_partial_last_one() {
 #[test]
 fn large_messages_are_held_within_a_bound_of_bytes() {
     // 300 signed messages of 512 KiB (150 MiB): a window of 8192 such jobs would hold
-    // 4 GiB; windows, batches and the batches in flight are cut by bytes too (asserted
-    // in `run`), and every signature is still checked, the forged one named.
+    // 4 GiB; windows are sent by bytes and the batches in flight bounded by bytes too
+    // (asserted in `run`), batches are cut by bytes (below), and every signature is still
+    // checked, the forged one named.
     let mut jobs = jobs(300, &[]);
     let key = SigningKey::from_bytes(&[7; 32]);
     for (i, job) in jobs.iter_mut().enumerate() {
@@ -82,6 +83,29 @@ fn large_messages_are_held_within_a_bound_of_bytes() {
         };
         job.signature = key.sign(signed);
     }
+    // A window's worth is cut into batches under 4 MiB: 7 of these jobs each.
+    let mut window = jobs[..64]
+        .iter()
+        .zip(0..)
+        .map(|(j, seq)| Queued {
+            seq,
+            job: SigJob {
+                message: j.message.clone(),
+                stream: j.stream.clone(),
+                ..*j
+            },
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .peekable();
+    let mut sizes = Vec::new();
+    while window.peek().is_some() {
+        let (batch, bytes) = next_batch(&mut window, BATCH);
+        assert!(bytes <= BATCH_BYTES);
+        assert_eq!(bytes, batch.iter().map(|q| q.job.bytes()).sum::<usize>());
+        sizes.push(batch.len());
+    }
+    assert_eq!(sizes, [7, 7, 7, 7, 7, 7, 7, 7, 7, 1]);
     let (s, failure) = run(jobs, false);
     let (before, f) = failure.expect("the forged signature found");
     assert_eq!((before, f.index), (211, Some(211)));
