@@ -226,6 +226,7 @@ impl Ledger {
             under_load: false,
             signed_size: state_size,
             follow_failing: None,
+            next_sync: std::time::Instant::now(),
             _lock: lock.clone(),
         };
         let stopped = StoppedOnExit(metrics.clone());

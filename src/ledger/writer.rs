@@ -63,6 +63,9 @@ pub(super) struct Writer {
     pub signed_size: u64,
     /// After a failed idle fold: when to try again (the failure is logged once).
     pub follow_failing: Option<std::time::Instant>,
+    /// When an idle writer next asks the store itself to catch up (see
+    /// [`Writer::follow`]).
+    pub next_sync: std::time::Instant,
     /// The data directory's writer lock, if the ledger holds one: shared with the ledger's
     /// handles, so it is released only when they and this writer are gone.
     pub _lock: Arc<std::sync::OnceLock<super::HeldLock>>,

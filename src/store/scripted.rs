@@ -31,6 +31,9 @@ pub struct Scripted {
     pub drops_checkpoints: bool,
     /// `size` fails, as EventStoreDB's does while its subscription is down.
     pub size_fails: bool,
+    /// When set, `size` is the size as of the last `sync`: a view fed by a subscription
+    /// that has stopped delivering.
+    pub view: Option<Mutex<u64>>,
 }
 
 impl Scripted {
@@ -46,6 +49,7 @@ impl Scripted {
             request_ends: Mutex::default(),
             drops_checkpoints: false,
             size_fails: false,
+            view: None,
         }
     }
 
@@ -69,10 +73,21 @@ impl EventStore for Scripted {
         }
     }
     fn size(&self) -> Result<u64, StoreError> {
-        match self.size_fails {
-            true => Err(StoreError::Unavailable("the subscription is down".into())),
-            false => self.inner.size(),
+        match (self.size_fails, &self.view) {
+            (true, _) => Err(StoreError::Unavailable("the subscription is down".into())),
+            (false, Some(view)) => Ok(*view.lock().expect("view")),
+            (false, None) => self.inner.size(),
         }
+    }
+    fn sync(&self) -> Result<u64, StoreError> {
+        if self.size_fails {
+            return Err(StoreError::Unavailable("the subscription is down".into()));
+        }
+        let size = self.inner.sync()?;
+        if let Some(view) = &self.view {
+            *view.lock().expect("view") = size;
+        }
+        Ok(size)
     }
     fn is_shared(&self) -> bool {
         self.drops_checkpoints || self.inner.is_shared()

@@ -12,6 +12,11 @@ use crate::store::{EventStore, StoreError};
 
 /// How long an idle writer waits before following again after a failed fold.
 const FOLLOW_BACKOFF: Duration = Duration::from_secs(2);
+/// How often an idle writer asks the store itself to catch up (EventStoreDB: the leader's
+/// head, then a scan for what the subscription has not delivered), instead of folding only
+/// what the node's view holds: a subscription that stays open but delivers nothing (a node
+/// cut off, a stalled stream) would otherwise leave a reading node stale for good.
+const SYNC_IDLE_EVERY: Duration = Duration::from_secs(10);
 
 fn open_error(e: OpenError) -> WriteError {
     match e {
@@ -31,7 +36,8 @@ impl Writer {
     /// Between writes: folds what this node's view of the store already holds beyond the
     /// write state. Unlike `catch_up` it asks no remote node (EventStoreDB's subscription
     /// feeds the view), and with nothing new it reads one cached number, so it can run
-    /// whenever the writer is idle; new entries are applied, not the state copied.
+    /// whenever the writer is idle; new entries are applied, not the state copied. Every
+    /// [`SYNC_IDLE_EVERY`] it runs `catch_up` instead (with SQLite, the same cheap read).
     /// While folding fails (a corrupt entry, the store unreachable) it retries every
     /// [`FOLLOW_BACKOFF`], not on every tick, and logs the failure once.
     pub(super) fn follow(&mut self) {
@@ -39,7 +45,14 @@ impl Writer {
         if self.follow_failing.is_some_and(|retry_at| now < retry_at) {
             return;
         }
-        match (self.fold_view(), self.follow_failing) {
+        let folded = match now >= self.next_sync {
+            true => {
+                self.next_sync = now + SYNC_IDLE_EVERY;
+                self.catch_up()
+            }
+            false => self.fold_view(),
+        };
+        match (folded, self.follow_failing) {
             (Err(e), failing) => {
                 if failing.is_none() {
                     tracing::warn!(error = %e, "cannot follow the store; retrying");

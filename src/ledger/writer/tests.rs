@@ -55,6 +55,7 @@ fn writer_over(dir: &std::path::Path, store: Arc<dyn EventStore>) -> Writer {
         pacer: CheckpointPacer::default(),
         under_load: false,
         follow_failing: None,
+        next_sync: std::time::Instant::now(),
         _lock: Default::default(),
     }
 }
@@ -232,6 +233,30 @@ fn following_applies_another_nodes_entries_to_both_sides_or_to_neither() {
         .expect("read")
         .streams
         .contains_key("agency-c"));
+}
+
+#[test]
+fn an_idle_writer_asks_the_store_itself_to_catch_up_now_and_then() {
+    // A view that stopped moving (a subscription open but silent): following it folds
+    // nothing new, but every so often the idle writer syncs, which sees the entry.
+    let mut s = setup();
+    let before = s.writer.state.size;
+    let mut silent = crate::store::scripted::Scripted::new(s.store.clone(), |_| None);
+    silent.view = Some(std::sync::Mutex::new(before));
+    s.writer.store = Arc::new(silent);
+    let later = || std::time::Instant::now() + std::time::Duration::from_secs(5);
+    s.writer.next_sync = later() + std::time::Duration::from_secs(3600);
+    behind_its_back(&s, vec![stored(&s, "a", 0, true)]);
+    s.writer.follow();
+    assert_eq!(s.writer.state.size, before, "the view does not hold it");
+    s.writer.next_sync = std::time::Instant::now();
+    s.writer.follow();
+    assert_eq!(s.writer.state.size, before + 1);
+    assert_eq!(s.writer.read.read().expect("read").size, before + 1);
+    assert!(
+        s.writer.next_sync > later(),
+        "the next sync is seconds away"
+    );
 }
 
 #[test]
