@@ -227,6 +227,7 @@ impl Ledger {
             signed_size: state_size,
             follow_failing: None,
             next_sync: std::time::Instant::now(),
+            sync_failing: false,
             _lock: lock.clone(),
         };
         let stopped = StoppedOnExit(metrics.clone());

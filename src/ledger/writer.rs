@@ -66,6 +66,8 @@ pub(super) struct Writer {
     /// When an idle writer next asks the store itself to catch up (see
     /// [`Writer::follow`]).
     pub next_sync: std::time::Instant,
+    /// Whether the last of those failed (logged once until one succeeds).
+    pub sync_failing: bool,
     /// The data directory's writer lock, if the ledger holds one: shared with the ledger's
     /// handles, so it is released only when they and this writer are gone.
     pub _lock: Arc<std::sync::OnceLock<super::HeldLock>>,

@@ -34,6 +34,8 @@ pub struct Scripted {
     /// When set, `size` is the size as of the last `sync`: a view fed by a subscription
     /// that has stopped delivering.
     pub view: Option<Mutex<u64>>,
+    /// `sync` fails while `size` answers: a leader that cannot be reached.
+    pub sync_fails: bool,
 }
 
 impl Scripted {
@@ -50,6 +52,7 @@ impl Scripted {
             drops_checkpoints: false,
             size_fails: false,
             view: None,
+            sync_fails: false,
         }
     }
 
@@ -80,8 +83,8 @@ impl EventStore for Scripted {
         }
     }
     fn sync(&self) -> Result<u64, StoreError> {
-        if self.size_fails {
-            return Err(StoreError::Unavailable("the subscription is down".into()));
+        if self.size_fails || self.sync_fails {
+            return Err(StoreError::Unavailable("the leader does not answer".into()));
         }
         let size = self.inner.sync()?;
         if let Some(view) = &self.view {

@@ -37,33 +37,53 @@ impl Writer {
     /// write state. Unlike `catch_up` it asks no remote node (EventStoreDB's subscription
     /// feeds the view), and with nothing new it reads one cached number, so it can run
     /// whenever the writer is idle; new entries are applied, not the state copied. Every
-    /// [`SYNC_IDLE_EVERY`] it runs `catch_up` instead (with SQLite, the same cheap read).
+    /// [`SYNC_IDLE_EVERY`] it first asks the store itself to catch up (see
+    /// [`Writer::sync_idle`]).
     /// While folding fails (a corrupt entry, the store unreachable) it retries every
     /// [`FOLLOW_BACKOFF`], not on every tick, and logs the failure once.
     pub(super) fn follow(&mut self) {
-        let now = Instant::now();
-        if self.follow_failing.is_some_and(|retry_at| now < retry_at) {
+        if self
+            .follow_failing
+            .is_some_and(|retry_at| Instant::now() < retry_at)
+        {
             return;
         }
-        let folded = match now >= self.next_sync {
-            true => {
-                self.next_sync = now + SYNC_IDLE_EVERY;
-                self.catch_up()
-            }
-            false => self.fold_view(),
-        };
-        match (folded, self.follow_failing) {
+        if Instant::now() >= self.next_sync {
+            self.sync_idle();
+        }
+        match (self.fold_view(), self.follow_failing) {
             (Err(e), failing) => {
                 if failing.is_none() {
                     tracing::warn!(error = %e, "cannot follow the store; retrying");
                 }
-                self.follow_failing = Some(now + FOLLOW_BACKOFF);
+                self.follow_failing = Some(Instant::now() + FOLLOW_BACKOFF);
             }
             (Ok(()), Some(_)) => {
                 tracing::info!(size = self.state.size, "following the store again");
                 self.follow_failing = None;
             }
             (Ok(()), None) => {}
+        }
+    }
+
+    /// Asks the store to bring this node's view up to date (`sync`, as a write does; with
+    /// SQLite the same cheap read), for [`Writer::follow`] to fold. The next one is
+    /// [`SYNC_IDLE_EVERY`] after this one ends, which can take seconds when the cluster does
+    /// not answer; a failure is logged once until one succeeds, and what the view holds is
+    /// folded all the same.
+    fn sync_idle(&mut self) {
+        let synced = self.store.sync();
+        self.next_sync = Instant::now() + SYNC_IDLE_EVERY;
+        match (synced, self.sync_failing) {
+            (Err(e), false) => {
+                tracing::warn!(error = %e, "cannot bring this node up to date with the store; serving what it holds, trying again every 10 s");
+                self.sync_failing = true;
+            }
+            (Ok(size), true) => {
+                tracing::info!(size, "up to date with the store again");
+                self.sync_failing = false;
+            }
+            _ => {}
         }
     }
 

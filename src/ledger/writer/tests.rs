@@ -56,6 +56,7 @@ fn writer_over(dir: &std::path::Path, store: Arc<dyn EventStore>) -> Writer {
         under_load: false,
         follow_failing: None,
         next_sync: std::time::Instant::now(),
+        sync_failing: false,
         _lock: Default::default(),
     }
 }
@@ -257,6 +258,25 @@ fn an_idle_writer_asks_the_store_itself_to_catch_up_now_and_then() {
         s.writer.next_sync > later(),
         "the next sync is seconds away"
     );
+
+    // A sync that fails (the leader does not answer) still leaves what the view holds
+    // folded, and the next one is seconds after it ended.
+    let mut unsynced = crate::store::scripted::Scripted::new(s.store.clone(), |_| None);
+    unsynced.view = Some(std::sync::Mutex::new(before + 1));
+    unsynced.sync_fails = true;
+    let unsynced = Arc::new(unsynced);
+    s.writer.store = unsynced.clone();
+    behind_its_back(&s, vec![stored(&s, "b", 0, true)]);
+    *unsynced.view.as_ref().expect("view").lock().expect("view") = before + 2;
+    s.writer.next_sync = std::time::Instant::now();
+    s.writer.follow();
+    assert_eq!(
+        s.writer.state.size,
+        before + 2,
+        "the view is folded all the same"
+    );
+    assert!(s.writer.sync_failing && s.writer.follow_failing.is_none());
+    assert!(s.writer.next_sync > later());
 }
 
 #[test]
