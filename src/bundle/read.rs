@@ -56,9 +56,8 @@ struct Scanner<R> {
     offset: u64,
     /// No newline occurs before this index into `buf` (a one-line bundle is searched once).
     no_newline_before: usize,
-    /// The newline the last search found and where that line's content ends before its
-    /// trailing whitespace (indexes into `buf`), reused while `pos` is before it, so a long
-    /// line holding many entries is searched and trimmed once.
+    /// The newline the last search found and where its line's content ends (trailing space
+    /// cut; indexes into `buf`): a line of many entries is searched and trimmed once.
     newline_at: Option<(usize, usize)>,
     /// Bytes asked of the reader at a time.
     fill: usize,
@@ -186,7 +185,7 @@ impl<R: Read> Scanner<R> {
         }
         let content_end = match self.newline_at.filter(|&(n, _)| n >= self.pos) {
             Some((_, known)) => known,
-            None => match self.find_newline()? {
+            None => match self.line_content_end()? {
                 Some(found) => found,
                 None => return Ok(None),
             },
@@ -196,9 +195,8 @@ impl<R: Read> Scanner<R> {
         Ok(ends_like_an_entry(line).then(|| self.pos + line.len()))
     }
 
-    /// The next newline at or after `pos`, within [`LINE_SEARCH`] bytes, remembered with
-    /// the end of the line's content before its trailing whitespace; that end.
-    fn find_newline(&mut self) -> Result<Option<usize>, ReadError> {
+    /// Where the content of the line at `pos` ends (newline within [`LINE_SEARCH`] bytes).
+    fn line_content_end(&mut self) -> Result<Option<usize>, ReadError> {
         let limit = self.pos + LINE_SEARCH;
         let mut from = self.pos;
         let line_end = loop {

@@ -57,16 +57,14 @@ fn the_nil_uuid_as_event_id_is_refused_and_nothing_is_written() {
     let mut payload = agency_payload(&app, "nil-id");
     payload["event_id"] = json!("00000000-0000-0000-0000-000000000000");
     let before = app.log_size();
-    let body = serde_json::to_string(&client::sign_value(&app.admin, &payload)).expect("json");
-    let r = app.post_raw("/v1/events", Some(&app.admin_token), body.as_bytes());
+    let r = app.post_event(&app.admin_token, &client::sign_value(&app.admin, &payload));
+    let detail = "event_id: the nil UUID is not an event id";
     assert_eq!(
-        (r.status, r.code()),
-        (400, "schema_violation"),
+        (r.status, r.code(), r.json["detail"].as_str()),
+        (400, "schema_violation", Some(detail)),
         "{}",
         r.text
     );
-    let detail = r.json["detail"].as_str().unwrap_or_default();
-    assert_eq!(detail, "event_id: the nil UUID is not an event id");
     assert_eq!(app.log_size(), before);
 }
 
