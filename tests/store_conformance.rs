@@ -18,7 +18,7 @@ use caseledger::datadir::{self, InitOptions};
 use caseledger::domain::PrincipalId;
 use caseledger::envelope::KeyFile;
 use caseledger::ledger::{Code, ExpectedRevision, Outcome, SystemClock, WriteError};
-use caseledger::log::merkle::{self, MemoryNodes};
+use caseledger::log::merkle::{self, MemoryNodes, NodeSource};
 use caseledger::store::sqlite::SqliteStore;
 use caseledger::store::{
     open_backend, Backend, CommitGroup, EventStore, StoreError, StoreNodes, StoredCheckpoint,
@@ -275,6 +275,18 @@ fn same_merkle_root_on_the_same_events(store: Arc<dyn EventStore>) {
         let want = merkle::root(&reference, size).expect("reference root");
         let got = merkle::root(&StoreNodes(s), size).expect("store root");
         assert_eq!(got, want, "root of the first {size} entries");
+    }
+    // A run of nodes (what a tile of the C2SP tile API reads) is each node as `node` reads
+    // it, the incomplete ones past the tree's edge as none.
+    let size = all.len() as u64;
+    for level in 0..4u8 {
+        let run = s.nodes(level, 0, 12).expect("nodes");
+        assert_eq!(run.len(), 12);
+        for (i, got) in run.iter().enumerate() {
+            let complete = ((i as u64 + 1) << level) <= size;
+            let want = complete.then(|| reference.node(level, i as u64).expect("reference"));
+            assert_eq!(*got, want, "node {level}/{i}");
+        }
     }
 }
 

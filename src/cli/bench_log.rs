@@ -150,6 +150,16 @@ fn bench_proofs(leaves: u64, count: usize) -> anyhow::Result<Value> {
     let warm = time_proofs(&store, leaves, count, &tree_root, &mut rng)?;
     reads.sort();
     let read_p50 = percentile(&reads, 0.5);
+    eprintln!("timing {count} full tiles of level 0 and of level 1 (the C2SP tile API)...");
+    let tiles = [0u8, 1].map(|level| time_tiles(&store, leaves, level, count, &mut rng));
+    let [tile0, tile1] = [&tiles[0], &tiles[1]].map(|t| match t {
+        Ok(Some(t)) => json!({
+            "p50_ms": ms(percentile(t, 0.5)), "p99_ms": ms(percentile(t, 0.99)),
+            "p50_in_node_reads": percentile(t, 0.5).as_secs_f64() / read_p50.as_secs_f64().max(1e-9),
+        }),
+        Ok(None) => Value::Null,
+        Err(e) => json!({"error": e.to_string()}),
+    });
     let _ = std::fs::remove_dir_all(&dir);
     Ok(json!({
         "leaves": leaves, "proofs": count, "tree_build_s": build_s,
@@ -159,7 +169,36 @@ fn bench_proofs(leaves: u64, count: usize) -> anyhow::Result<Value> {
         "node_read_p50_ms": ms(read_p50),
         "p99_in_node_reads": percentile(&warm, 0.99).as_secs_f64() / read_p50.as_secs_f64().max(1e-9),
         "target_p99_ms": 2.0,
+        "tile_level0": tile0, "tile_level1": tile1,
     }))
+}
+
+/// Times `count` reads of random full hash tiles of `level` (256 nodes each, as the tile API
+/// reads them); none when the tree has no full tile of that level.
+fn time_tiles(
+    store: &SqliteStore,
+    leaves: u64,
+    level: u8,
+    count: usize,
+    rng: &mut Rng,
+) -> anyhow::Result<Option<Vec<Duration>>> {
+    let tree_level = 8 * level;
+    let full = leaves >> tree_level >> 8;
+    if full == 0 {
+        return Ok(None);
+    }
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (n, t) = (rng.below(full), Instant::now());
+        let tile = store.nodes(tree_level, n * 256, 256)?;
+        times.push(t.elapsed());
+        anyhow::ensure!(
+            tile.iter().all(Option::is_some),
+            "tile {level}/{n} incomplete"
+        );
+    }
+    times.sort();
+    Ok(Some(times))
 }
 
 /// Times `count` proofs of random leaves (sorted durations), checking some against the root.
@@ -225,6 +264,15 @@ pub fn bench_log(args: BenchLogArgs) -> anyhow::Result<()> {
         proofs["p99_ms"].as_f64().unwrap_or(0.0),
         proofs["p99_in_node_reads"].as_f64().unwrap_or(0.0)
         );
+        for (name, t) in [("0", &proofs["tile_level0"]), ("1", &proofs["tile_level1"])] {
+            let f = |key: &str| t[key].as_f64().unwrap_or(0.0);
+            if t.is_object() {
+                println!(
+                    "  a full level-{name} tile (256 hashes): p50 {:.3} ms, p99 {:.3} ms ({:.0}x one node read)",
+                    f("p50_ms"), f("p99_ms"), f("p50_in_node_reads")
+                );
+            }
+        }
     }
     if !verify.is_null() {
         let f = |key: &str| verify[key].as_f64().unwrap_or(0.0);

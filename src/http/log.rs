@@ -84,7 +84,7 @@ struct InclusionProof {
 pub(super) const STORE_UNREADABLE: &str = "the store could not be read; retry shortly";
 const TREE_INCOMPLETE: &str = "the stored tree lacks a node the proof needs; see the server log";
 
-fn proof_error(e: crate::log::merkle::TreeError) -> ApiError {
+pub(super) fn proof_error(e: crate::log::merkle::TreeError) -> ApiError {
     use crate::log::merkle::TreeError;
     match e {
         TreeError::Storage(m) => ApiError::hidden(Code::Unavailable, STORE_UNREADABLE, &m),

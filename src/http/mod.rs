@@ -17,6 +17,7 @@ pub use forward::{Writer, ANSWER_TIMEOUT, FORWARDED_MARK};
 pub use principals::new_token;
 mod scope;
 mod streams;
+mod tiles;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -86,6 +87,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(log::key)
         .service(log::inclusion)
         .service(log::consistency)
+        // The entry bundles' route first: the hash tiles' would take `entries` as a level.
+        .service(tiles::entries)
+        .service(tiles::hashes)
         .service(export::bundle)
         .service(principals::issue_token)
         .service(cases::get_case)
@@ -112,6 +116,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/log/key"),
     ("GET", "/v1/log/proof/inclusion"),
     ("GET", "/v1/log/proof/consistency"),
+    ("GET", "/v1/log/tile/entries/{tail:.*}"),
+    ("GET", "/v1/log/tile/{tail:.*}"),
     ("GET", "/v1/export"),
     ("POST", "/v1/principals/{id}/tokens"),
     ("GET", "/v1/cases/{case_id}"),

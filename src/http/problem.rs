@@ -65,6 +65,7 @@ pub fn status_of(code: Code) -> StatusCode {
         Code::BadGateway => StatusCode::BAD_GATEWAY,
         Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         Code::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+        Code::EntryTooLarge => StatusCode::NOT_IMPLEMENTED,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -92,6 +93,7 @@ fn title_of(code: Code) -> &'static str {
         Code::BadGateway => "Writing node failed",
         Code::MethodNotAllowed => "Method not allowed",
         Code::RequestTimeout => "Request timeout",
+        Code::EntryTooLarge => "Entry too large for an entry bundle",
         Code::Internal => "Internal error",
     }
 }

@@ -34,6 +34,8 @@ pub enum Code {
     MethodNotAllowed,
     /// The request body did not arrive in time.
     RequestTimeout,
+    /// An entry bundle of the tile API would hold an entry longer than its 16-bit length.
+    EntryTooLarge,
     Internal,
 }
 
@@ -62,6 +64,7 @@ impl Code {
             Code::BadGateway => "bad_gateway",
             Code::MethodNotAllowed => "method_not_allowed",
             Code::RequestTimeout => "request_timeout",
+            Code::EntryTooLarge => "entry_too_large",
             Code::Internal => "internal",
         }
     }

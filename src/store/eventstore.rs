@@ -317,6 +317,10 @@ impl EventStore for EsdbStore {
         self.shared.mirror.store().node(level, index)
     }
 
+    fn nodes(&self, level: u8, first: u64, count: u64) -> Result<Vec<Option<Hash>>, StoreError> {
+        self.shared.mirror.store().nodes(level, first, count)
+    }
+
     fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
         self.shared.mirror.store().latest_checkpoint()
     }

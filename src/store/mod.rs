@@ -167,6 +167,15 @@ pub trait EventStore: Send + Sync + 'static {
     fn find_event(&self, event_id: &Uuid) -> Result<Option<StoredEntry>, StoreError>;
     /// A complete Merkle node (level, index).
     fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError>;
+    /// The nodes `(level, first)` to `(level, first + count - 1)`, each as [`node`] reads
+    /// it; a tile of the C2SP tile API reads its 256 hashes this way.
+    ///
+    /// [`node`]: EventStore::node
+    fn nodes(&self, level: u8, first: u64, count: u64) -> Result<Vec<Option<Hash>>, StoreError> {
+        (first..first.saturating_add(count))
+            .map(|i| self.node(level, i))
+            .collect()
+    }
     /// The newest checkpoint.
     fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
     /// Every kept checkpoint, oldest first.

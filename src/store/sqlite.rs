@@ -290,6 +290,10 @@ impl EventStore for SqliteStore {
         self.read(|c| sqlite_tree::read_node(c, level, index))
     }
 
+    fn nodes(&self, level: u8, first: u64, count: u64) -> Result<Vec<Option<Hash>>, StoreError> {
+        self.read(|c| sqlite_tree::read_nodes(c, level, first, count))
+    }
+
     fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
         self.read(|c| {
             Ok(c.query_row(

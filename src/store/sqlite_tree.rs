@@ -78,6 +78,40 @@ pub(super) fn read_node(c: &Connection, level: u8, index: u64) -> Result<Option<
     Ok(h.and_then(|v| v.try_into().ok()))
 }
 
+/// Nodes `(level, first)` onwards, `count` of them: at level 0 (the leaves, one per row) one
+/// range scan, above it one read by primary key each.
+pub(super) fn read_nodes(
+    c: &Connection,
+    level: u8,
+    first: u64,
+    count: u64,
+) -> Result<Vec<Option<Hash>>, StoreError> {
+    let end = first.saturating_add(count);
+    if level > 0 {
+        return (first..end).map(|i| read_node(c, level, i)).collect();
+    }
+    let mut out = vec![None; (end - first) as usize];
+    let mut st = c.prepare_cached(
+        "SELECT idx, substr(tree, 1, 32) FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+    )?;
+    let (from, to) = (clamp(first), clamp(end));
+    let rows = st.query_map(params![from, to], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    for row in rows {
+        let (idx, hash) = row?;
+        let slot = u64::try_from(idx).ok().and_then(|i| i.checked_sub(first));
+        if let Some(slot) = slot.and_then(|s| out.get_mut(s as usize)) {
+            *slot = hash.try_into().ok();
+        }
+    }
+    Ok(out)
+}
+
+fn clamp(index: u64) -> i64 {
+    i64::try_from(index).unwrap_or(i64::MAX)
+}
+
 /// Whether the store has this version's layout (each entry's nodes in its row).
 pub(super) fn is_current(c: &Connection) -> Result<bool, StoreError> {
     Ok(

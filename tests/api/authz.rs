@@ -116,6 +116,14 @@ fn every_role_against_every_read_endpoint() {
             "/v1/log/proof/inclusion?index=0&size=1".into(),
             [FB, FB, FB, FB, OK, FB, FB, FB, UA],
         ),
+        (
+            "/v1/log/tile/0/000.p/1".into(),
+            [FB, FB, FB, FB, OK, FB, FB, FB, UA],
+        ),
+        (
+            "/v1/log/tile/entries/000.p/1".into(),
+            [FB, FB, FB, FB, OK, FB, FB, FB, UA],
+        ),
         ("/v1/log/checkpoint".into(), [OK; 9]),
         ("/v1/log/key".into(), [OK; 9]),
         ("/v1/log/proof/consistency?from=1&to=2".into(), [OK; 9]),

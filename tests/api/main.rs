@@ -10,5 +10,6 @@ mod log;
 mod reports;
 mod routing;
 mod rule_codes;
+mod tiles;
 mod write_checks;
 mod writes;
