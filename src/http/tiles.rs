@@ -4,13 +4,12 @@
 //! and paths are in [`crate::log::tiles`].
 //!
 //! Tiles are for auditors, like the inclusion proofs and raw entries they stand in for. A
-//! tile never changes once it exists, so it may be kept (`Cache-Control: private,
-//! immutable`); everything else the server answers is `no-store`.
-
-use std::sync::Arc;
+//! hash tile never changes once it exists and holds nothing but hashes, so it may be kept
+//! (`Cache-Control: private, immutable`); an entry bundle holds what `/v1/log/entries` and
+//! the exports hold (token hashes among it), and is `no-store` as they are.
 
 use actix_web::http::header::{HeaderValue, CACHE_CONTROL};
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 
 use super::auth::Caller;
 use super::log::proof_error;
@@ -20,48 +19,61 @@ use super::AppState;
 use crate::domain::Role;
 use crate::ledger::Code;
 use crate::log::merkle::TreeError;
-use crate::log::tiles::{entry_bundle, Tile, MAX_BUNDLED_ENTRY};
-use crate::store::EventStore;
+use crate::log::tiles::{entry_bundle, Tile, TileKind, MAX_BUNDLED_ENTRY};
+use crate::store::{EventStore, StoreError};
 
+const PREFIX: &str = "/v1/log/tile/";
 const IMMUTABLE: &str = "private, max-age=31536000, immutable";
 
-/// What a tile lists in the node's current tree, and the store to read it from.
-struct Located {
-    /// Tree level of its nodes (0 for entries).
-    level: u8,
-    first: u64,
-    count: u64,
-    store: Arc<dyn EventStore>,
+/// The tile the request names, once the caller is known to be an auditor. The path is read
+/// as sent, escapes undecoded (`%2F` is no separator here), so each tile has one address.
+fn tile_of(req: &HttpRequest, caller: &Caller, bundle: bool) -> Result<Tile, ApiError> {
+    caller.require(&[Role::Auditor])?;
+    let path = req.path().strip_prefix(PREFIX).unwrap_or_default();
+    let tile = Tile::parse(path).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if (tile.kind == TileKind::Entries) != bundle {
+        return Err(ApiError::bad_request(format!(
+            "{path:?} is not a tile path (entry bundles are under {PREFIX}entries/)"
+        )));
+    }
+    Ok(tile)
 }
 
-/// The tile at `path`, once the caller is known to be an auditor.
-fn locate(state: &AppState, caller: &Caller, path: &str) -> Result<Located, ApiError> {
-    caller.require(&[Role::Auditor])?;
-    let tile = Tile::parse(path).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let size = state.ledger.state().size;
-    let (level, first, count) = tile.nodes_within(size).ok_or_else(|| {
+/// Reads what `tile` lists with `read(store, tree level, first, count)`, on the blocking
+/// pool, if the tile is complete in the store's tree (every node of a committed entry is
+/// final, so the store's own size bounds it, whatever this node's view has folded yet).
+async fn read_tile<T: Send + 'static>(
+    state: &AppState,
+    tile: Tile,
+    read: impl FnOnce(&dyn EventStore, u8, u64, u64) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.ledger.store().clone();
+    let found = web::block(move || {
+        let size = store.size()?;
+        match tile.nodes_within(size) {
+            Some((level, first, count)) => read(store.as_ref(), level, first, count).map(Ok),
+            None => Ok(Err(size)),
+        }
+    })
+    .await??;
+    found.map_err(|size| {
         ApiError::not_found(format!(
             "tile/{tile} is not complete in the log of {size} entries"
         ))
-    })?;
-    let store = state.ledger.store().clone();
-    Ok(Located {
-        level,
-        first,
-        count,
-        store,
     })
 }
 
-fn tile_response(body: Vec<u8>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/octet-stream")
-        .insert_header((CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)))
-        .body(body)
+fn tile_response(body: Vec<u8>, cache: Option<&'static str>) -> HttpResponse {
+    let mut resp = HttpResponse::Ok();
+    resp.content_type("application/octet-stream");
+    if let Some(cache) = cache {
+        resp.insert_header((CACHE_CONTROL, HeaderValue::from_static(cache)));
+    }
+    resp.body(body)
 }
 
 /// `GET /v1/log/tile/entries/<N>[.p/<W>]`: an entry bundle, each entry's exact bytes after
-/// its length as a big-endian `u16`; gzip when the client accepts it.
+/// its length as a big-endian `u16`; compressed when the client accepts it.
 #[get(
     "/v1/log/tile/entries/{tail:.*}",
     wrap = "actix_web::middleware::Compress::default()"
@@ -69,12 +81,15 @@ fn tile_response(body: Vec<u8>) -> HttpResponse {
 pub(super) async fn entries(
     state: web::Data<AppState>,
     caller: Caller,
-    tail: web::Path<String>,
+    req: HttpRequest,
     _: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let at = locate(&state, &caller, &format!("entries/{tail}"))?;
-    let (first, count, store) = (at.first, at.count, at.store);
-    let rows = web::block(move || store.read_all(first, count as usize)).await??;
+    let tile = tile_of(&req, &caller, true)?;
+    let (first, rows) = read_tile(&state, tile, |store, _, first, count| {
+        Ok((first, store.read_all(first, count as usize)?))
+    })
+    .await?;
+    let count = u64::from(tile.width);
     let in_order =
         rows.len() as u64 == count && rows.iter().zip(first..).all(|(e, index)| e.index == index);
     if !in_order {
@@ -95,7 +110,7 @@ pub(super) async fn entries(
             ),
         )
     })?;
-    Ok(tile_response(body))
+    Ok(tile_response(body, None))
 }
 
 /// `GET /v1/log/tile/<L>/<N>[.p/<W>]`: a hash tile, 32 bytes per hash.
@@ -103,16 +118,26 @@ pub(super) async fn entries(
 pub(super) async fn hashes(
     state: web::Data<AppState>,
     caller: Caller,
-    tail: web::Path<String>,
+    req: HttpRequest,
     _: NoQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let at = locate(&state, &caller, &tail)?;
-    let (level, first, count, store) = (at.level, at.first, at.count, at.store);
-    let nodes = web::block(move || store.nodes(level, first, count)).await??;
+    let tile = tile_of(&req, &caller, false)?;
+    let (level, first, nodes) = read_tile(&state, tile, |store, level, first, count| {
+        Ok((level, first, store.nodes(level, first, count)?))
+    })
+    .await?;
     let mut body = Vec::with_capacity(32 * nodes.len());
     for (node, index) in nodes.into_iter().zip(first..) {
         let hash = node.ok_or_else(|| proof_error(TreeError::MissingNode { level, index }))?;
         body.extend_from_slice(&hash);
     }
-    Ok(tile_response(body))
+    if body.len() != 32 * usize::from(tile.width) {
+        let cause = format!("tile/{tile} read back as {} bytes", body.len());
+        return Err(ApiError::hidden(
+            Code::Internal,
+            "the store returned fewer nodes than asked; see the server log",
+            &cause,
+        ));
+    }
+    Ok(tile_response(body, Some(IMMUTABLE)))
 }

@@ -64,11 +64,19 @@ impl Tile {
             Some((index, width)) => (index, parse_width(width)?),
             None => (rest, WIDTH as u16),
         };
-        Ok(Self {
+        let tile = Self {
             kind,
             index: parse_index(index)?,
             width,
-        })
+        };
+        // The checks above name what is wrong; this one makes sure nothing else is.
+        let canonical = tile.to_string();
+        if canonical != path {
+            return Err(refuse(format!(
+                "tile path {path:?} is not spelled as the spec writes it: {canonical}"
+            )));
+        }
+        Ok(tile)
     }
 
     /// Whether the tile lists fewer than 256 hashes or entries.

@@ -168,7 +168,8 @@ pub trait EventStore: Send + Sync + 'static {
     /// A complete Merkle node (level, index).
     fn node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError>;
     /// The nodes `(level, first)` to `(level, first + count - 1)`, each as [`node`] reads
-    /// it; a tile of the C2SP tile API reads its 256 hashes this way.
+    /// it; a tile of the C2SP tile API reads its 256 hashes this way. `count` is a tile's
+    /// width at most: the answer is held in memory.
     ///
     /// [`node`]: EventStore::node
     fn nodes(&self, level: u8, first: u64, count: u64) -> Result<Vec<Option<Hash>>, StoreError> {

@@ -90,7 +90,9 @@ pub(super) fn read_nodes(
     if level > 0 {
         return (first..end).map(|i| read_node(c, level, i)).collect();
     }
-    let mut out = vec![None; (end - first) as usize];
+    let len = usize::try_from(end - first)
+        .map_err(|_| StoreError::Unavailable("too many nodes asked".into()))?;
+    let mut out = vec![None; len];
     let mut st = c.prepare_cached(
         "SELECT idx, substr(tree, 1, 32) FROM entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
     )?;

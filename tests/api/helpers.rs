@@ -69,6 +69,16 @@ pub fn spawn_app_with(limits: Limits) -> TestApp {
 
 /// A server with `limits` whose reports follow `reports`.
 pub fn spawn_app_configured(limits: Limits, reports: ReportConfig) -> TestApp {
+    spawn_app_after(limits, reports, |_, _| ())
+}
+
+/// A server over a data directory that `prepare` may change between `init` and the
+/// server's start (given the directory and the admin's key).
+pub fn spawn_app_after(
+    limits: Limits,
+    reports: ReportConfig,
+    prepare: impl FnOnce(&std::path::Path, &KeyFile),
+) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = datadir::init(
         dir.path(),
@@ -80,6 +90,7 @@ pub fn spawn_app_configured(limits: Limits, reports: ReportConfig) -> TestApp {
     )
     .expect("init");
     let admin = KeyFile::read(std::path::Path::new(&report.admin_key_file)).expect("admin key");
+    prepare(dir.path(), &admin);
     let (ledger, service_key) = datadir::open(dir.path(), Arc::new(SystemClock)).expect("open");
     let state = AppState {
         ledger: ledger.clone(),

@@ -12,6 +12,7 @@ use super::super::{ExpectedRevision, Outcome, Receipt, Verified, WriteError};
 use super::{Request, Writer};
 use crate::domain::StreamId;
 use crate::log::merkle;
+use crate::log::tiles::MAX_BUNDLED_ENTRY;
 use crate::store::{CommitGroup, StoreError, StoredEntry};
 
 impl Writer {
@@ -35,7 +36,7 @@ impl Writer {
         let encoded: Vec<Vec<u8>> = (req.events.iter().zip(next..))
             .map(|(v, revision)| entry::encode(&req.stream, revision, stamp, &v.envelope.to_wire()))
             .collect();
-        self.within_append_limit(req, stamp)?;
+        self.within_append_limit(req, stamp, &encoded, next)?;
         let fits = match req.expected {
             ExpectedRevision::Any => true,
             ExpectedRevision::NoStream => next == 0,
@@ -86,34 +87,61 @@ impl Writer {
     }
 
     /// Refuses entries that would not fit in one append of a store that bounds its appends
-    /// (EventStoreDB's `MaxAppendSize`): a batch is written whole or not at all. Each entry
-    /// is measured as if its revision took the most digits one can (20), not at its real
-    /// revision: the answer then depends on the request alone, so it tells a writer who may
-    /// not read the stream nothing of its length, and no earlier write tips it over.
-    fn within_append_limit(&self, req: &Request, stamp: &str) -> Result<(), WriteError> {
+    /// (EventStoreDB's `MaxAppendSize`): a batch is written whole or not at all; and any
+    /// entry over 65,535 bytes, which no C2SP tile entry bundle could carry (its length is a
+    /// 16-bit number): one such entry would stop every tile client following the log. Each
+    /// entry is measured as if its revision took the most digits one can (20), not at its
+    /// real revision: the answer then depends on the request alone, so it tells a writer who
+    /// may not read the stream nothing of its length, and no earlier write tips it over.
+    fn within_append_limit(
+        &self,
+        req: &Request,
+        stamp: &str,
+        encoded: &[Vec<u8>],
+        next: u64,
+    ) -> Result<(), WriteError> {
+        let refuse = |detail: String| {
+            Err(WriteError::Rule(RuleViolation::new(
+                Code::PayloadTooLarge,
+                detail,
+            )))
+        };
+        let mut size = 0;
+        for (i, (entry, revision)) in encoded.iter().zip(next..).enumerate() {
+            let widest = entry.len() - revision.to_string().len() + u64::MAX.to_string().len();
+            if widest > MAX_BUNDLED_ENTRY {
+                let which = match req.events.len() {
+                    1 => String::new(),
+                    _ => format!(" (event {i} of the batch)"),
+                };
+                return refuse(format!(
+                    "the entry{which} would take up to {widest} bytes in the log, over its \
+                     limit of {MAX_BUNDLED_ENTRY} per entry (the 16-bit length of a C2SP tile \
+                     entry bundle); send a smaller event"
+                ));
+            }
+            if self.store.append_limit().is_some() {
+                let wide = entry::encode(
+                    &req.stream,
+                    u64::MAX,
+                    stamp,
+                    &req.events[i].envelope.to_wire(),
+                );
+                size += self.store.append_size(&wide);
+            }
+        }
         let Some(limit) = self.store.append_limit() else {
             return Ok(());
         };
-        let size: usize = req
-            .events
-            .iter()
-            .map(|v| {
-                let widest = entry::encode(&req.stream, u64::MAX, stamp, &v.envelope.to_wire());
-                self.store.append_size(&widest)
-            })
-            .sum();
         if size <= limit {
             return Ok(());
         }
-        Err(WriteError::Rule(RuleViolation::new(
-            Code::PayloadTooLarge,
-            format!(
-                "the request's entries take {size} bytes in one append, over the store's \
-                 limit of {limit} (EventStoreDB's MaxAppendSize, set with max_append_bytes in \
-                 --store); a batch is written whole or not at all, so send fewer or smaller \
-                 events per request"
-            ),
-        )))
+        refuse(format!(
+            "the request's entries take {size} bytes in one append, over the store's \
+             limit of {limit} (EventStoreDB's MaxAppendSize, set with max_append_bytes in \
+             --store); a batch is written whole or not at all, so send fewer or smaller \
+             events per request"
+        ))
     }
 
     /// The answer to a request whose expected revision does not fit. A writer who may read
