@@ -27,3 +27,4 @@ pub mod metrics;
 pub mod reports;
 pub mod store;
 pub mod verify;
+pub mod witness;

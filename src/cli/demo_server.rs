@@ -26,6 +26,7 @@ pub fn spawn(
         reports,
         writer: None,
         bodies: Default::default(),
+        cosignatures: Default::default(),
     };
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()

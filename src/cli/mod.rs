@@ -18,6 +18,7 @@ mod store_args;
 mod token;
 mod verify;
 mod verify_checkpoint;
+mod witness;
 
 use std::path::PathBuf;
 
@@ -67,6 +68,8 @@ pub enum Command {
     Rebuild(rebuild::RebuildArgs),
     /// Issue a bearer token from the data directory (server stopped): a lost admin token.
     Token(token::TokenArgs),
+    /// Run a C2SP tlog-witness that cosigns a log's checkpoints only if they extend the last one.
+    Witness(witness::WitnessArgs),
 }
 
 /// Runs the parsed command line.
@@ -88,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::demo(a),
         Command::Rebuild(a) => rebuild::rebuild(a),
         Command::Token(a) => token::token(a),
+        Command::Witness(a) => witness::witness(a),
     }
 }
 

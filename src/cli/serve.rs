@@ -86,6 +86,12 @@ pub struct ServeArgs {
     /// periodic snapshots off). One is also written at start-up and at shutdown.
     #[arg(long, env = "CASELEDGER_SNAPSHOT_EVERY", default_value_t = 100_000)]
     pub snapshot_every: u64,
+    /// A C2SP tlog-witness to submit every new checkpoint to, as "<URL> <witness key>" (the
+    /// URL its add-checkpoint lives under; the key `caseledger witness init` printed).
+    /// Repeat for more witnesses (`;` between them in the variable).
+    #[arg(long = "witness", env = "CASELEDGER_WITNESS", value_delimiter = ';',
+          value_parser = crate::witness::feeder::Target::parse)]
+    pub witnesses: Vec<crate::witness::feeder::Target>,
     /// Serve reads only: every write is refused with 503 `unavailable`. For the nodes beside
     /// the one writing node of a shared EventStoreDB log.
     #[arg(long, env = "CASELEDGER_READ_ONLY")]
@@ -195,7 +201,16 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     let config = ReportConfig::new(args.suppression_k)?.with_periods(args.report_periods);
     let reports = ReportService::start(ledger.store().clone(), config, Some(ledger.metrics()));
+    let cosignatures = Arc::new(crate::witness::feeder::Cosignatures::default());
+    let _feeder = (!args.witnesses.is_empty()).then(|| {
+        crate::witness::feeder::start(
+            ledger.store().clone(),
+            args.witnesses.clone(),
+            cosignatures.clone(),
+        )
+    });
     let state = AppState {
+        cosignatures,
         writer,
         bodies: Default::default(),
         reports,

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
 use super::earlier::{extends_text, note_text, read_key, read_small, since, EarlierArgs, SMALL};
+use crate::log::cosignature::{cosignatures, Cosigned, WitnessKey};
 use crate::log::Checkpoint;
 use crate::verify::{Check, Failure};
 
@@ -25,6 +26,14 @@ pub struct VerifyCheckpointArgs {
     pub log_key: String,
     #[command(flatten)]
     pub earlier: EarlierArgs,
+    /// A witness's key (`<name>+<hex id>+<base64>`, as `caseledger witness init` printed it),
+    /// or a file holding it: the checkpoint must carry its cosignature (C2SP
+    /// tlog-cosignature). Repeatable.
+    #[arg(long = "witness")]
+    pub witnesses: Vec<String>,
+    /// How many of the `--witness` keys must have cosigned (default: all of them).
+    #[arg(long = "witness-threshold")]
+    pub witness_threshold: Option<usize>,
     /// Print a machine-readable JSON report on standard output.
     #[arg(long)]
     pub json: bool,
@@ -40,6 +49,8 @@ pub struct CheckpointReport {
     pub checkpoint_root: Option<String>,
     /// Sizes of the earlier checkpoints (`--since`) it was shown to extend.
     pub consistent_with: Vec<u64>,
+    /// The pinned witnesses (`--witness`) whose cosignature verified, and when they signed.
+    pub witnessed_by: Vec<Cosigned>,
     pub failure: Option<Failure>,
 }
 
@@ -75,6 +86,14 @@ fn checked(args: &VerifyCheckpointArgs) -> anyhow::Result<CheckpointReport> {
     let key = read_key(&args.log_key)?;
     let text = read_small(&args.checkpoint, SMALL)?;
     let earlier = since(&args.earlier, &[], &key)?;
+    let pinned = witness_keys(&args.witnesses)?;
+    let threshold = args.witness_threshold.unwrap_or(pinned.len());
+    if threshold > pinned.len() {
+        anyhow::bail!(
+            "--witness-threshold {threshold} is more than the {} --witness keys given",
+            pinned.len()
+        );
+    }
     Ok(match Checkpoint::open_signed(&note_text(&text), &key) {
         Err(e) => refused(
             Check::Checkpoint,
@@ -82,16 +101,59 @@ fn checked(args: &VerifyCheckpointArgs) -> anyhow::Result<CheckpointReport> {
         ),
         Ok(cp) => {
             let extended = earlier.extended_by(&cp);
+            let witnessed = witnessed(&note_text(&text), &pinned, threshold);
+            let witnessed_by = witnessed.as_ref().map_or_else(|_| Vec::new(), Clone::clone);
+            let failure = extended.as_ref().err().cloned().or(witnessed.err());
             CheckpointReport {
-                ok: extended.is_ok(),
+                ok: failure.is_none(),
                 origin: Some(cp.origin.clone()),
                 checkpoint_size: Some(cp.size),
                 checkpoint_root: Some(B64.encode(cp.root)),
-                consistent_with: extended.as_ref().cloned().unwrap_or_default(),
-                failure: extended.err(),
+                consistent_with: extended.unwrap_or_default(),
+                witnessed_by,
+                failure,
             }
         }
     })
+}
+
+/// The `--witness` keys, each given as text or as a file holding it.
+fn witness_keys(given: &[String]) -> anyhow::Result<Vec<WitnessKey>> {
+    given
+        .iter()
+        .map(|k| {
+            let text = match std::path::Path::new(k).is_file() {
+                true => read_small(std::path::Path::new(k), SMALL)?,
+                false => k.clone(),
+            };
+            WitnessKey::parse(text.trim()).map_err(|e| anyhow::anyhow!("--witness {k:?}: {e}"))
+        })
+        .collect()
+}
+
+/// The cosignatures by `pinned` witnesses on `note`, if at least `threshold` verify.
+fn witnessed(
+    note: &str,
+    pinned: &[WitnessKey],
+    threshold: usize,
+) -> Result<Vec<Cosigned>, Failure> {
+    let fail = |m: String| Failure::bundle(Check::Witnesses, m);
+    let found = cosignatures(note, pinned).map_err(|e| fail(format!("{e}")))?;
+    if found.len() < threshold {
+        let missing: Vec<&str> = pinned
+            .iter()
+            .map(WitnessKey::name)
+            .filter(|n| !found.iter().any(|c| c.witness == *n))
+            .collect();
+        return Err(fail(format!(
+            "{} of the {} pinned witnesses cosigned the checkpoint, {threshold} required; \
+             no cosignature by {}",
+            found.len(),
+            pinned.len(),
+            missing.join(", ")
+        )));
+    }
+    Ok(found)
 }
 
 /// A failure without an entry or a bundle to name: the check and the message.
@@ -111,5 +173,11 @@ fn text_of(r: &CheckpointReport) -> String {
         r.checkpoint_root.as_deref().unwrap_or("?"),
     );
     out.push_str(&extends_text("It", &r.consistent_with));
+    for c in &r.witnessed_by {
+        out.push_str(&format!(
+            "Cosigned by witness {} at {} (POSIX seconds).\n",
+            c.witness, c.time
+        ));
+    }
     out
 }

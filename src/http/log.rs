@@ -43,7 +43,8 @@ pub(super) async fn entries(
         .body(body))
 }
 
-/// `GET /v1/log/checkpoint`: the latest signed checkpoint (public).
+/// `GET /v1/log/checkpoint`: the latest signed checkpoint (public), with the cosignatures
+/// the witnesses gave it so far.
 #[get("/v1/log/checkpoint")]
 pub(super) async fn checkpoint(
     state: web::Data<AppState>,
@@ -55,7 +56,7 @@ pub(super) async fn checkpoint(
         .ok_or_else(|| ApiError::not_found("the log has no checkpoint yet"))?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
-        .body(cp.note))
+        .body(state.cosignatures.attach(&cp.note)))
 }
 
 /// `GET /v1/log/key`: the log's verifier key, as `init` printed it (public).

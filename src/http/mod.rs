@@ -75,6 +75,9 @@ pub struct AppState {
     /// Memory for the bodies of the writes this node decides, shared by principal
     /// (`Default::default()`: see [`budget::WRITER_BODIES_KIB`]).
     pub bodies: budget::BodyBudget<crate::domain::PrincipalId>,
+    /// Witnesses' cosignatures of the latest checkpoint (`serve --witness`), which
+    /// `GET /v1/log/checkpoint` appends.
+    pub cosignatures: std::sync::Arc<crate::witness::feeder::Cosignatures>,
 }
 
 /// Registers every route.

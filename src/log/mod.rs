@@ -6,6 +6,7 @@
 //! the entry's stored bytes (DESIGN §3).
 
 pub mod checkpoint;
+pub mod cosignature;
 pub mod merkle;
 pub mod note;
 pub mod proof;

@@ -13,7 +13,7 @@ const ALG_ED25519: u8 = 0x01;
 /// Opening refuses notes with more signature lines than this, so a hostile note
 /// cannot make us parse without bound (the Go implementation uses the same limit).
 pub const MAX_SIGNATURES: usize = 100;
-const SIG_PREFIX: &str = "— ";
+pub(crate) const SIG_PREFIX: &str = "— ";
 
 /// Why a key or note was rejected.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
@@ -61,10 +61,16 @@ pub fn is_valid_name(name: &str) -> bool {
 
 /// Key hash: the first 4 bytes of `SHA-256(name || "\n" || 0x01 || public key)`.
 fn key_hash(name: &str, key: &VerifyingKey) -> u32 {
+    typed_key_hash(name, ALG_ED25519, key)
+}
+
+/// The first 4 bytes of `SHA-256(name || "\n" || alg || public key)`: the key hash of a
+/// signed-note key of signature type `alg`.
+pub(crate) fn typed_key_hash(name: &str, alg: u8, key: &VerifyingKey) -> u32 {
     let digest = Sha256::new()
         .chain_update(name)
         .chain_update(b"\n")
-        .chain_update([ALG_ED25519])
+        .chain_update([alg])
         .chain_update(key.as_bytes())
         .finalize();
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
@@ -72,6 +78,15 @@ fn key_hash(name: &str, key: &VerifyingKey) -> u32 {
 
 /// Parses `<hash>+<base64(0x01 || 32 bytes)>`, the shared tail of both key texts.
 fn parse_key_tail(rest: &str, malformed: NoteError) -> Result<(u32, [u8; 32]), NoteError> {
+    parse_typed_key_tail(rest, ALG_ED25519, malformed)
+}
+
+/// Parses `<hash>+<base64(alg || 32 bytes)>`.
+pub(crate) fn parse_typed_key_tail(
+    rest: &str,
+    alg: u8,
+    malformed: NoteError,
+) -> Result<(u32, [u8; 32]), NoteError> {
     let (hash_hex, key64) = rest.split_once('+').ok_or(malformed.clone())?;
     if hash_hex.len() != 8 || !hash_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(malformed);
@@ -80,12 +95,36 @@ fn parse_key_tail(rest: &str, malformed: NoteError) -> Result<(u32, [u8; 32]), N
     let key = STANDARD.decode(key64).map_err(|_| malformed.clone())?;
     match key.split_first() {
         None => Err(malformed),
-        Some((&ALG_ED25519, bytes)) => Ok((hash, bytes.try_into().map_err(|_| malformed)?)),
+        Some((&a, bytes)) if a == alg => Ok((hash, bytes.try_into().map_err(|_| malformed)?)),
         Some((&alg, _)) => Err(NoteError::UnsupportedAlgorithm(alg)),
     }
 }
 
-fn check_name(name: &str) -> Result<(), NoteError> {
+/// Parses `PRIVATE+KEY+<name>+<hex hash>+<base64(alg || seed)>` into its parts (the hash
+/// still to be checked against the key).
+pub(crate) fn parse_secret_text(text: &str, alg: u8) -> Result<(&str, u32, [u8; 32]), NoteError> {
+    let malformed = NoteError::MalformedSignerKey;
+    let rest = text.strip_prefix("PRIVATE+KEY+").ok_or(malformed.clone())?;
+    let (name, rest) = rest.split_once('+').ok_or(malformed.clone())?;
+    if !is_valid_name(name) {
+        return Err(malformed);
+    }
+    let (hash, seed) = parse_typed_key_tail(rest, alg, malformed)?;
+    Ok((name, hash, seed))
+}
+
+/// `<prefix><name>+<hex hash>+<base64(alg || key)>`: the text of a key (a secret one when
+/// `prefix` is `PRIVATE+KEY+`).
+pub(crate) fn key_text(prefix: &str, name: &str, hash: u32, alg: u8, key: &[u8]) -> String {
+    let mut typed = vec![alg];
+    typed.extend_from_slice(key);
+    let text = format!("{prefix}{name}+{hash:08x}+{}", STANDARD.encode(&typed));
+    // Best effort: do not leave a copy of a seed in freed memory.
+    typed.fill(0);
+    text
+}
+
+pub(crate) fn check_name(name: &str) -> Result<(), NoteError> {
     if is_valid_name(name) {
         Ok(())
     } else {
@@ -149,9 +188,7 @@ impl NoteVerifier {
 
     /// The verifier key text, as [`NoteVerifier::parse`] reads it.
     pub fn to_text(&self) -> String {
-        let mut key = vec![ALG_ED25519];
-        key.extend_from_slice(self.key.as_bytes());
-        format!("{}+{:08x}+{}", self.name, self.hash, STANDARD.encode(key))
+        key_text("", &self.name, self.hash, ALG_ED25519, self.key.as_bytes())
     }
 }
 
@@ -185,13 +222,7 @@ impl NoteSigner {
 
     /// Parses a signer key text `PRIVATE+KEY+<name>+<hash>+<base64(0x01 || seed)>`.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
-        let malformed = NoteError::MalformedSignerKey;
-        let rest = text.strip_prefix("PRIVATE+KEY+").ok_or(malformed.clone())?;
-        let (name, rest) = rest.split_once('+').ok_or(malformed.clone())?;
-        if !is_valid_name(name) {
-            return Err(malformed);
-        }
-        let (hash, seed) = parse_key_tail(rest, malformed)?;
+        let (name, hash, seed) = parse_secret_text(text, ALG_ED25519)?;
         let signer = Self::from_signing_key(name, SigningKey::from_bytes(&seed))?;
         if signer.key_hash() != hash {
             return Err(NoteError::KeyHashMismatch);
@@ -216,17 +247,13 @@ impl NoteSigner {
 
     /// The signer key text. This is the secret key: store it like one, never log it.
     pub fn signer_key_text(&self) -> String {
-        let mut key = vec![ALG_ED25519];
-        key.extend_from_slice(self.key.as_bytes());
-        let text = format!(
-            "PRIVATE+KEY+{}+{:08x}+{}",
+        key_text(
+            "PRIVATE+KEY+",
             self.name(),
             self.key_hash(),
-            STANDARD.encode(&key)
-        );
-        // Best effort: do not leave a copy of the seed in freed memory.
-        key.fill(0);
-        text
+            ALG_ED25519,
+            self.key.as_bytes(),
+        )
     }
 
     /// Signs `text`, which must end with a newline, returning the complete note.
@@ -254,12 +281,12 @@ pub struct OpenedNote {
     pub verified_by: Vec<String>,
 }
 
-/// Parses `note` and verifies its signatures against `verifiers`.
-///
-/// Signatures by keys not in `verifiers` (no matching name and key hash) are ignored;
-/// at least one given verifier must have signed; a signature by a given verifier that
-/// fails strict Ed25519 verification rejects the whole note.
-pub fn open(note: &str, verifiers: &[NoteVerifier]) -> Result<OpenedNote, NoteError> {
+/// A note split into its signed text and signature lines, each as `(name, key hash, the
+/// rest of its decoded blob)`, at most [`MAX_SIGNATURES`] of them.
+pub(crate) type SignatureLine<'a> = (&'a str, u32, Vec<u8>);
+
+/// Splits `note` into its text and signature lines (checking the format only).
+pub(crate) fn split(note: &str) -> Result<(&str, Vec<SignatureLine<'_>>), NoteError> {
     if note.chars().any(|c| c < ' ' && c != '\n') {
         return Err(NoteError::MalformedNote("control character"));
     }
@@ -270,13 +297,26 @@ pub fn open(note: &str, verifiers: &[NoteVerifier]) -> Result<OpenedNote, NoteEr
     let lines = sigs.strip_suffix('\n').ok_or(NoteError::MalformedNote(
         "signature block must end with a newline",
     ))?;
-    let mut verified_by: Vec<String> = Vec::new();
-    let mut seen: Vec<(&str, u32)> = Vec::new();
+    let mut out = Vec::new();
     for (count, line) in lines.split('\n').enumerate() {
         if count >= MAX_SIGNATURES {
             return Err(NoteError::TooManySignatures);
         }
-        let (name, hash, sig) = parse_signature_line(line)?;
+        out.push(parse_signature_line(line)?);
+    }
+    Ok((text, out))
+}
+
+/// Parses `note` and verifies its signatures against `verifiers`.
+///
+/// Signatures by keys not in `verifiers` (no matching name and key hash) are ignored;
+/// at least one given verifier must have signed; a signature by a given verifier that
+/// fails strict Ed25519 verification rejects the whole note.
+pub fn open(note: &str, verifiers: &[NoteVerifier]) -> Result<OpenedNote, NoteError> {
+    let (text, lines) = split(note)?;
+    let mut verified_by: Vec<String> = Vec::new();
+    let mut seen: Vec<(&str, u32)> = Vec::new();
+    for (name, hash, sig) in lines {
         let Some(verifier) = verifiers.iter().find(|v| v.name == name && v.hash == hash) else {
             continue;
         };

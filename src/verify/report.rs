@@ -37,6 +37,9 @@ pub enum Check {
     /// The identity heads are not signed by the log key, are not for this checkpoint, or
     /// attest entries the bundle does not hold (or not those it holds).
     IdentityHeads,
+    /// Fewer of the pinned witnesses than required cosigned the checkpoint, or a
+    /// cosignature by a pinned witness does not verify.
+    Witnesses,
     /// A file or key given on the command line cannot be used (reported with `--json`, so
     /// that a script reads a report whatever went wrong).
     Input,
@@ -61,6 +64,7 @@ impl Check {
             Check::Rule => "rule",
             Check::Consistency => "consistency",
             Check::IdentityHeads => "identity_heads",
+            Check::Witnesses => "witnesses",
             Check::Input => "input",
         }
     }

@@ -52,6 +52,7 @@ pub(crate) fn reader_waiting(
         },
         writer: Some(writer),
         bodies: Default::default(),
+        cosignatures: Default::default(),
     })
 }
 

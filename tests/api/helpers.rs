@@ -100,6 +100,7 @@ pub fn spawn_app_after(
         reports: ReportService::start(ledger.store().clone(), reports, Some(ledger.metrics())),
         writer: None,
         bodies: Default::default(),
+        cosignatures: Default::default(),
     };
     TestApp {
         base: serve(state),

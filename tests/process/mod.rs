@@ -53,21 +53,41 @@ pub fn start_server_unheard(data: &Path, level: &str) -> (Server, String) {
 }
 
 fn start_logging(data: &Path, args: &[&str], level: &str, drain: bool) -> (Server, String) {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
-        .args(args)
+        .args(args);
+    start_command(command, "caseledger listening on ", level, drain)
+}
+
+/// Starts `caseledger witness serve --listen <listen>` (`127.0.0.1:0` for any free port) on
+/// the witness directory `state` for the log whose verifier key is `log_key`; the witness
+/// and its base URL.
+#[allow(dead_code)]
+pub fn start_witness(state: &Path, log_key: &str, listen: &str) -> (Server, String) {
+    let mut command = Command::new(BIN);
+    command
+        .args(["witness", "serve", "--listen", listen, "--log-key", log_key])
+        .arg("--state")
+        .arg(state);
+    start_command(command, "caseledger witness listening on ", "info", true)
+}
+
+/// Runs `command` until it prints `ready` and the address it listens on.
+fn start_command(mut command: Command, ready: &str, level: &str, drain: bool) -> (Server, String) {
+    let mut child = command
         .env("RUST_LOG", level)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
-        .expect("start caseledger serve");
+        .expect("start caseledger");
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
     let addr = loop {
         assert!(Instant::now() < deadline, "server did not start");
         let line = lines.next().expect("server exited early").expect("line");
-        if let Some(addr) = line.strip_prefix("caseledger listening on ") {
+        if let Some(addr) = line.strip_prefix(ready) {
             break addr.to_owned();
         }
     };

@@ -60,6 +60,7 @@ fn a_writer_that_stopped_makes_the_node_unready_and_says_to_restart() {
         reports: ReportService::start(ledger.store().clone(), ReportConfig::default(), None),
         writer: None,
         bodies: Default::default(),
+        cosignatures: Default::default(),
     };
     let base = serve(state);
     let get = |path: &str| answer(ureq::get(&format!("{base}{path}")).call());

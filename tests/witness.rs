@@ -1,0 +1,171 @@
+//! Witnesses end to end, with real processes: `caseledger witness` cosigns the checkpoints a
+//! `caseledger serve --witness` submits, an auditor's `verify-checkpoint --witness` accepts
+//! them, and a fork of the log (a copy of its data directory that went on differently, as
+//! a server showing a second history would) gets no cosignature, also after the witness was
+//! killed with SIGKILL and restarted.
+
+mod process;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use process::{init_json, start_server_with, start_witness, BIN};
+
+fn witness_init(state: &Path) -> String {
+    let out = Command::new(BIN)
+        .args(["witness", "init", "--name", "witness.test/w1", "--state"])
+        .arg(state)
+        .output()
+        .expect("witness init");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+/// One more entry: a token issued to the admin (an entry the server signs itself).
+fn write(base: &str, token: &str) {
+    let r = ureq::post(&format!("{base}/v1/principals/admin/tokens"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("token issued");
+    assert_eq!(r.status(), 201);
+}
+
+fn checkpoint(base: &str) -> String {
+    ureq::get(&format!("{base}/v1/log/checkpoint"))
+        .call()
+        .expect("checkpoint")
+        .into_string()
+        .expect("text")
+}
+
+/// The served checkpoint once it carries `witness`'s cosignature, within 15 s (a feeder
+/// that found the witness down tries again after 10 s).
+fn cosigned(base: &str, witness: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let note = checkpoint(base);
+        if note.contains(&format!("\n— {witness} ")) {
+            return note;
+        }
+        assert!(Instant::now() < deadline, "never cosigned:\n{note}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `verify-checkpoint` on `note` pinning `witness_key`: exit status and output.
+fn verify(dir: &Path, note: &str, log_key: &str, args: &[&str]) -> (bool, String) {
+    let file = dir.join("checkpoint.txt");
+    std::fs::write(&file, note).expect("write");
+    let out = Command::new(BIN)
+        .arg("verify-checkpoint")
+        .arg(&file)
+        .args(["--log-key", log_key])
+        .args(args)
+        .output()
+        .expect("verify-checkpoint");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn a_witness_cosigns_the_log_and_never_its_fork() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (data, fork, state) = (
+        tmp.path().join("data"),
+        tmp.path().join("fork"),
+        tmp.path().join("witness"),
+    );
+    let init = init_json(&data);
+    let log_key = init["log_key"].as_str().expect("log key").to_owned();
+    let token = init["admin_token"].as_str().expect("token").to_owned();
+    let witness_key = witness_init(&state);
+    let (mut witness, witness_url) = start_witness(&state, &log_key, "127.0.0.1:0");
+    let submit_to = format!("{witness_url} {witness_key}");
+
+    // The log submits its checkpoints; the served one carries the cosignature.
+    let (mut server, base) = start_server_with(&data, &["--witness", &submit_to]);
+    write(&base, &token);
+    let note = cosigned(&base, "witness.test/w1");
+    let (ok, out) = verify(tmp.path(), &note, &log_key, &["--witness", &witness_key]);
+    assert!(ok, "{out}");
+    assert!(out.contains("Cosigned by witness witness.test/w1"), "{out}");
+    // Without the cosignature, or pinning another witness, it is refused.
+    let bare = note
+        .split("\n— witness.test/w1 ")
+        .next()
+        .unwrap()
+        .to_owned()
+        + "\n";
+    let (ok, out) = verify(tmp.path(), &bare, &log_key, &["--witness", &witness_key]);
+    assert!(
+        !ok && out.contains("witnesses check failed: 0 of the 1"),
+        "{out}"
+    );
+    let (ok, out) = verify(
+        tmp.path(),
+        &note,
+        &log_key,
+        &["--witness", &witness_key, "--witness-threshold", "2"],
+    );
+    assert!(!ok && out.contains("--witness-threshold 2"), "{out}");
+
+    // A copy of the log that goes on differently: a second history.
+    server.kill().expect("stop");
+    server.wait().expect("reap");
+    copy_dir(&data, &fork);
+    let (_server, base) = start_server_with(&data, &["--witness", &submit_to]);
+    write(&base, &token);
+    let honest = cosigned(&base, "witness.test/w1");
+
+    // The witness dies without warning and comes back: it remembers what it cosigned.
+    witness.kill().expect("kill -9 the witness");
+    witness.wait().expect("reap");
+    let addr = witness_url.trim_start_matches("http://");
+    let (_witness, _) = start_witness(&state, &log_key, addr);
+    let (_fork_server, fork_base) = start_server_with(&fork, &["--witness", &submit_to]);
+    write(&fork_base, &token);
+    std::thread::sleep(Duration::from_secs(2));
+    let forked = checkpoint(&fork_base);
+    assert_eq!(size_of(&forked), size_of(&honest), "two trees of one size");
+    assert_ne!(forked, honest);
+    assert!(
+        !forked.contains("— witness.test/w1 "),
+        "the fork was cosigned:\n{forked}"
+    );
+    let (ok, out) = verify(tmp.path(), &forked, &log_key, &["--witness", &witness_key]);
+    assert!(!ok && out.contains("witnesses check failed"), "{out}");
+    // The honest log goes on being cosigned by the restarted witness.
+    write(&base, &token);
+    let later = cosigned(&base, "witness.test/w1");
+    assert_eq!(size_of(&later), size_of(&honest) + 1);
+}
+
+fn size_of(note: &str) -> u64 {
+    note.lines()
+        .nth(1)
+        .expect("size line")
+        .parse()
+        .expect("size")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        if entry.file_type().expect("type").is_file() && entry.file_name() != "writer.lock" {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+}
