@@ -120,6 +120,33 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
         &["--witness", &witness_key, "--witness-threshold", "2"],
     );
     assert!(!ok && out.contains("--witness-threshold 2"), "{out}");
+    // The same key twice counts once; two keys under one name are refused.
+    let twice = ["--witness", &witness_key, "--witness", &witness_key];
+    assert!(verify(tmp.path(), &note, &log_key, &twice).0);
+    let other = caseledger::log::cosignature::Witness::generate("witness.test/w1").unwrap();
+    let clash = [
+        "--witness",
+        &witness_key,
+        "--witness",
+        &other.public().to_text(),
+    ];
+    let (ok, out) = verify(tmp.path(), &note, &log_key, &clash);
+    assert!(
+        !ok && out.contains("two --witness keys are named witness.test/w1"),
+        "{out}"
+    );
+    // A cosignature made long ago does not count under --witness-max-age.
+    let secret = std::fs::read_to_string(state.join("witness.key")).expect("key");
+    let w = caseledger::log::cosignature::Witness::parse(secret.trim()).expect("witness key");
+    let stale = format!(
+        "{bare}{}",
+        w.cosign(&bare[..bare.find("\n\n").unwrap() + 1], 1_000)
+    );
+    let max_age = ["--witness", &witness_key, "--witness-max-age", "3600"];
+    let (ok, out) = verify(tmp.path(), &stale, &log_key, &max_age);
+    assert!(!ok && out.contains("(too old: witness.test/w1)"), "{out}");
+    let (ok, out) = verify(tmp.path(), &note, &log_key, &max_age);
+    assert!(ok, "{out}");
 
     // A copy of the log that goes on differently: a second history.
     server.kill().expect("stop");
@@ -146,6 +173,16 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
     );
     let (ok, out) = verify(tmp.path(), &forked, &log_key, &["--witness", &witness_key]);
     assert!(!ok && out.contains("witnesses check failed"), "{out}");
+    // Whatever the fork's server did, the witness itself refuses its checkpoint.
+    let body = format!("old {}\n\n{}", size_of(&honest), forked);
+    match ureq::post(&format!("{witness_url}/add-checkpoint")).send_string(&body) {
+        Err(ureq::Error::Status(409, r)) => {
+            assert_eq!(r.content_type(), "text/plain");
+            let text = r.into_string().unwrap();
+            assert!(text.contains("another root was cosigned before"), "{text}");
+        }
+        other => panic!("the witness answered the fork with {other:?}"),
+    }
     // The honest log goes on being cosigned by the restarted witness.
     write(&base, &token);
     let later = cosigned(&base, "witness.test/w1");

@@ -34,6 +34,10 @@ pub struct VerifyCheckpointArgs {
     /// How many of the `--witness` keys must have cosigned (default: all of them).
     #[arg(long = "witness-threshold")]
     pub witness_threshold: Option<usize>,
+    /// Count only cosignatures made at most this many seconds ago (by this machine's
+    /// clock): a server that froze its view keeps serving old ones.
+    #[arg(long = "witness-max-age")]
+    pub witness_max_age: Option<u64>,
     /// Print a machine-readable JSON report on standard output.
     #[arg(long)]
     pub json: bool,
@@ -90,10 +94,21 @@ fn checked(args: &VerifyCheckpointArgs) -> anyhow::Result<CheckpointReport> {
     let threshold = args.witness_threshold.unwrap_or(pinned.len());
     if threshold > pinned.len() {
         anyhow::bail!(
-            "--witness-threshold {threshold} is more than the {} --witness keys given",
+            "--witness-threshold {threshold} is more than the {} witnesses given",
             pinned.len()
         );
     }
+    if threshold == 0 && args.witness_threshold.is_some() {
+        anyhow::bail!("--witness-threshold 0 would check nothing; leave out --witness instead");
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let policy = Policy {
+        pinned,
+        threshold,
+        oldest: args.witness_max_age.map(|age| now.saturating_sub(age)),
+    };
     Ok(match Checkpoint::open_signed(&note_text(&text), &key) {
         Err(e) => refused(
             Check::Checkpoint,
@@ -101,7 +116,7 @@ fn checked(args: &VerifyCheckpointArgs) -> anyhow::Result<CheckpointReport> {
         ),
         Ok(cp) => {
             let extended = earlier.extended_by(&cp);
-            let witnessed = witnessed(&note_text(&text), &pinned, threshold);
+            let witnessed = witnessed(&note_text(&text), &policy);
             let witnessed_by = witnessed.as_ref().map_or_else(|_| Vec::new(), Clone::clone);
             let failure = extended.as_ref().err().cloned().or(witnessed.err());
             CheckpointReport {
@@ -117,43 +132,74 @@ fn checked(args: &VerifyCheckpointArgs) -> anyhow::Result<CheckpointReport> {
     })
 }
 
-/// The `--witness` keys, each given as text or as a file holding it.
+/// The `--witness` keys, each given as key text or as a file holding it: each witness once,
+/// and no two keys under one name (which would make one of them uncountable).
 fn witness_keys(given: &[String]) -> anyhow::Result<Vec<WitnessKey>> {
-    given
-        .iter()
-        .map(|k| {
-            let text = match std::path::Path::new(k).is_file() {
-                true => read_small(std::path::Path::new(k), SMALL)?,
-                false => k.clone(),
-            };
-            WitnessKey::parse(text.trim()).map_err(|e| anyhow::anyhow!("--witness {k:?}: {e}"))
-        })
-        .collect()
+    let mut keys: Vec<WitnessKey> = Vec::new();
+    for k in given {
+        let key = match WitnessKey::parse(k.trim()) {
+            Ok(key) => key,
+            Err(_) if std::path::Path::new(k).is_file() => {
+                let text = read_small(std::path::Path::new(k), SMALL)?;
+                WitnessKey::parse(text.trim()).map_err(|e| {
+                    anyhow::anyhow!("--witness {k:?}: the file holds no witness key: {e}")
+                })?
+            }
+            Err(e) => anyhow::bail!("--witness {k:?}: not a witness key (nor a file): {e}"),
+        };
+        match keys.iter().find(|have| have.name() == key.name()) {
+            Some(have) if *have == key => {}
+            Some(_) => anyhow::bail!("two --witness keys are named {}", key.name()),
+            None => keys.push(key),
+        }
+    }
+    Ok(keys)
 }
 
-/// The cosignatures by `pinned` witnesses on `note`, if at least `threshold` verify.
-fn witnessed(
-    note: &str,
-    pinned: &[WitnessKey],
+/// What the witnesses must show.
+struct Policy {
+    pinned: Vec<WitnessKey>,
     threshold: usize,
-) -> Result<Vec<Cosigned>, Failure> {
+    /// The oldest cosignature time counted (`--witness-max-age`).
+    oldest: Option<u64>,
+}
+
+/// The cosignatures by pinned witnesses on `note`, if at least `threshold` verify (and are
+/// recent enough).
+fn witnessed(note: &str, policy: &Policy) -> Result<Vec<Cosigned>, Failure> {
     let fail = |m: String| Failure::bundle(Check::Witnesses, m);
-    let found = cosignatures(note, pinned).map_err(|e| fail(format!("{e}")))?;
-    if found.len() < threshold {
-        let missing: Vec<&str> = pinned
+    let found = cosignatures(note, &policy.pinned).map_err(|e| fail(format!("{e}")))?;
+    let (recent, stale): (Vec<Cosigned>, Vec<Cosigned>) = found
+        .into_iter()
+        .partition(|c| policy.oldest.is_none_or(|oldest| c.time >= oldest));
+    if recent.len() < policy.threshold {
+        let missing: Vec<&str> = policy
+            .pinned
             .iter()
             .map(WitnessKey::name)
-            .filter(|n| !found.iter().any(|c| c.witness == *n))
+            .filter(|n| !recent.iter().any(|c| c.witness == *n))
             .collect();
+        let stale_note = match stale.is_empty() {
+            true => String::new(),
+            false => {
+                let names: Vec<&str> = stale.iter().map(|c| c.witness.as_str()).collect();
+                format!(" (too old: {})", names.join(", "))
+            }
+        };
+        let recent_enough = match policy.oldest {
+            Some(_) => "recent enough ",
+            None => "",
+        };
         return Err(fail(format!(
-            "{} of the {} pinned witnesses cosigned the checkpoint, {threshold} required; \
-             no cosignature by {}",
-            found.len(),
-            pinned.len(),
+            "{} of the {} pinned witnesses cosigned the checkpoint, {} required; no \
+             {recent_enough}cosignature by {}{stale_note}",
+            recent.len(),
+            policy.pinned.len(),
+            policy.threshold,
             missing.join(", ")
         )));
     }
-    Ok(found)
+    Ok(recent)
 }
 
 /// A failure without an entry or a bundle to name: the check and the message.
@@ -173,9 +219,16 @@ fn text_of(r: &CheckpointReport) -> String {
         r.checkpoint_root.as_deref().unwrap_or("?"),
     );
     out.push_str(&extends_text("It", &r.consistent_with));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     for c in &r.witnessed_by {
+        let ago = match c.time.checked_sub(now) {
+            Some(ahead) if ahead > 0 => format!("{ahead} s in this machine's future"),
+            _ => format!("{} s ago", now - c.time),
+        };
         out.push_str(&format!(
-            "Cosigned by witness {} at {} (POSIX seconds).\n",
+            "Cosigned by witness {} at {} (POSIX seconds; {ago}).\n",
             c.witness, c.time
         ));
     }

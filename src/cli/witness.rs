@@ -74,7 +74,7 @@ pub fn witness(args: WitnessArgs) -> anyhow::Result<()> {
                 format!("{}\n", witness.secret_text()).as_bytes(),
             )
             .with_context(|| format!("writing {}", path.display()))?;
-            WitnessState::open(&state.join(STATE_FILE)).context("creating the witness state")?;
+            WitnessState::create(&state.join(STATE_FILE)).context("creating the witness state")?;
             writeln!(std::io::stdout(), "{}", witness.public().to_text())?;
             Ok(())
         }
@@ -88,8 +88,15 @@ pub fn witness(args: WitnessArgs) -> anyhow::Result<()> {
                 .iter()
                 .map(|k| NoteVerifier::parse(k.trim()).with_context(|| format!("--log-key {k:?}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let db =
-                WitnessState::open(&state.join(STATE_FILE)).context("opening the witness state")?;
+            let path = state.join(STATE_FILE);
+            let db = WitnessState::open(&path).with_context(|| {
+                format!(
+                    "opening {} (made by `witness init`; a witness whose record is lost must \
+                     not start afresh: it would cosign a fork of what it cosigned before. \
+                     Retire its key and init a new witness)",
+                    path.display()
+                )
+            })?;
             let listener =
                 TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
             let bound = listener.local_addr()?;

@@ -7,6 +7,7 @@
 //! witness's size is learnt from its 409 answer (the spec's way), so the first submission
 //! after a start, and any after another node moved the witness on, costs one extra round.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -18,10 +19,16 @@ use crate::store::{EventStore, StoreNodes, StoredCheckpoint};
 
 /// How often the feeder looks for a new checkpoint.
 const POLL: Duration = Duration::from_millis(250);
-/// How long a witness that failed is left alone before the next try.
+/// How long a witness that failed is first left alone; doubled at each failure in a row.
 const RETRY: Duration = Duration::from_secs(10);
-/// One submission's time limit.
+/// The longest wait between tries.
+const RETRY_MOST: Duration = Duration::from_secs(300);
+/// How often an unchanged checkpoint is submitted again, so that the cosignatures an idle
+/// log serves stay recent (an auditor may refuse old ones: `--witness-max-age`).
+const REFRESH: Duration = Duration::from_secs(600);
+/// One submission's time limit, and its connection's.
 const TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT: Duration = Duration::from_secs(5);
 
 /// A witness the log submits to: its submission prefix and its pinned key.
 #[derive(Debug, Clone)]
@@ -50,29 +57,55 @@ impl Target {
     }
 }
 
-/// The cosignatures collected for the latest checkpoint a feeder submitted.
+/// The cosignatures collected for the latest checkpoint the witnesses were given.
 #[derive(Debug, Default)]
 pub struct Cosignatures {
-    latest: RwLock<Option<(String, String)>>,
+    /// The checkpoint (size, note) and each witness's line for it, by witness.
+    latest: RwLock<Option<Collected>>,
+}
+
+#[derive(Debug)]
+struct Collected {
+    size: u64,
+    note: String,
+    lines: BTreeMap<usize, String>,
 }
 
 impl Cosignatures {
-    /// `note` with the cosignature lines collected for it appended (as they are: each line
-    /// verified against its witness's key when it came), or `note` alone.
+    /// `note` with the cosignature lines collected for it appended (each verified against
+    /// its witness's pinned key when it came), or `note` alone.
     pub fn attach(&self, note: &str) -> String {
         let latest = self.latest.read().unwrap_or_else(|p| p.into_inner());
         match latest.as_ref() {
-            Some((cosigned, lines)) if cosigned == note => format!("{note}{lines}"),
+            Some(c) if c.note == note => {
+                let lines: String = c.lines.values().map(String::as_str).collect();
+                format!("{note}{lines}")
+            }
             _ => note.to_owned(),
         }
     }
 
-    fn publish(&self, note: &str, lines: String) {
-        *self.latest.write().unwrap_or_else(|p| p.into_inner()) = Some((note.to_owned(), lines));
+    /// Witness `which`'s line for checkpoint `cp`: kept beside the others' for the same
+    /// checkpoint; a newer checkpoint replaces them; an older one is dropped.
+    fn publish(&self, cp: &StoredCheckpoint, which: usize, line: String) {
+        let mut latest = self.latest.write().unwrap_or_else(|p| p.into_inner());
+        match latest.as_mut() {
+            Some(c) if c.note == cp.note => {
+                c.lines.insert(which, line);
+            }
+            Some(c) if c.size >= cp.size => {}
+            _ => {
+                *latest = Some(Collected {
+                    size: cp.size,
+                    note: cp.note.clone(),
+                    lines: BTreeMap::from([(which, line)]),
+                });
+            }
+        }
     }
 }
 
-/// Stops the feeder's thread when dropped.
+/// Stops the feeder's threads when dropped.
 pub struct Feeder {
     stop: Arc<AtomicBool>,
 }
@@ -88,104 +121,137 @@ struct Known {
     target: Target,
     /// Its latest cosigned size, once it told (none: ask with `old 0`).
     size: Option<u64>,
-    /// The cosignature line for the checkpoint being served, once it gave one.
-    line: Option<String>,
     /// Not before this instant, after a failure.
     next_try: Instant,
+    /// Failures in a row (the wait doubles with each).
+    failures: u32,
 }
 
-/// Starts submitting `store`'s checkpoints to `targets`, publishing into `out`.
+/// Starts submitting `store`'s checkpoints to `targets`, publishing into `out`: a thread per
+/// witness, so a slow or unreachable one never holds up another's cosignature.
 pub fn start(store: Arc<dyn EventStore>, targets: Vec<Target>, out: Arc<Cosignatures>) -> Feeder {
     let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
-    let mut known: Vec<Known> = targets
-        .into_iter()
-        .map(|target| Known {
+    for (which, target) in targets.into_iter().enumerate() {
+        let (store, out, stop) = (store.clone(), out.clone(), stop.clone());
+        let name = format!("witness-feeder-{which}");
+        let known = Known {
             target,
             size: None,
-            line: None,
             next_try: Instant::now(),
-        })
-        .collect();
-    std::thread::Builder::new()
-        .name("witness-feeder".into())
-        .spawn(move || {
-            let mut current: Option<StoredCheckpoint> = None;
-            while !flag.load(Ordering::Relaxed) {
-                match store.latest_checkpoint() {
-                    Ok(Some(cp)) => {
-                        if current.as_ref().map(|c| &c.note) != Some(&cp.note) {
-                            known.iter_mut().for_each(|k| k.line = None);
-                            current = Some(cp);
-                        }
-                        let cp = current.as_ref().expect("set above");
-                        let mut changed = false;
-                        for k in known.iter_mut().filter(|k| k.line.is_none()) {
-                            // A witness ahead of this checkpoint (another node of the log
-                            // submitted a newer one) waits for one of its size.
-                            let behind = k.size.is_some_and(|s| s > cp.size);
-                            if !behind && Instant::now() >= k.next_try {
-                                changed |= submit(&agent, store.as_ref(), cp, k);
-                            }
-                        }
-                        if changed {
-                            let lines: String =
-                                known.iter().filter_map(|k| k.line.clone()).collect();
-                            out.publish(&cp.note, lines);
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(error = %e, "witness feeder: reading the checkpoint"),
-                }
-                std::thread::sleep(POLL);
-            }
-        })
-        .expect("spawn the witness feeder");
+            failures: 0,
+        };
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(move || feed(store.as_ref(), known, which, &out, &stop))
+            .expect("spawn a witness feeder");
+    }
     Feeder { stop }
 }
 
-/// Submits `cp` to one witness (retrying once from the size a 409 names); whether a
-/// cosignature was collected.
+/// One witness's loop: each new checkpoint is submitted once it is cosigned or refused.
+fn feed(store: &dyn EventStore, mut k: Known, which: usize, out: &Cosignatures, stop: &AtomicBool) {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(TIMEOUT)
+        .timeout_connect(CONNECT)
+        .redirects(0)
+        .build();
+    // The checkpoint last settled with this witness (cosigned, or refused as a fork), and when.
+    let mut done: Option<(String, Instant)> = None;
+    while !stop.load(Ordering::Relaxed) {
+        match store.latest_checkpoint() {
+            Ok(Some(cp)) => {
+                let settled = done
+                    .as_ref()
+                    .is_some_and(|(note, at)| *note == cp.note && at.elapsed() < REFRESH);
+                let now = Instant::now();
+                if !settled && now >= k.next_try {
+                    // A witness that said it is ahead of this checkpoint (another node of the
+                    // log submitted a newer one) is asked its size afresh once the wait is
+                    // over: it may have been reset, or have answered wrongly.
+                    if k.size.is_some_and(|s| s > cp.size) {
+                        k.size = None;
+                    }
+                    match submit(&agent, store, &cp, &mut k) {
+                        Settled::Cosigned(line) => {
+                            out.publish(&cp, which, line);
+                            done = Some((cp.note, now));
+                        }
+                        Settled::Refused => done = Some((cp.note, now)),
+                        Settled::Later => {}
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "witness feeder: reading the checkpoint"),
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// How a submission ended.
+enum Settled {
+    Cosigned(String),
+    /// The witness refused this checkpoint for good (a fork of what it cosigned).
+    Refused,
+    /// Not now: try again after the wait.
+    Later,
+}
+
+/// Submits `cp` to one witness (again from the size a 409 names, once).
 fn submit(
     agent: &ureq::Agent,
     store: &dyn EventStore,
     cp: &StoredCheckpoint,
     k: &mut Known,
-) -> bool {
+) -> Settled {
+    let name = k.target.key.name().to_owned();
     for _ in 0..2 {
         let old = k.size.unwrap_or(0).min(cp.size);
         match post(agent, store, cp, old, k) {
             Ok(line) => {
                 k.size = Some(cp.size);
-                k.line = Some(line);
-                return true;
+                k.failures = 0;
+                return Settled::Cosigned(line);
             }
             Err(Answer::Size(size)) if size <= cp.size && Some(size) != k.size => {
                 k.size = Some(size);
             }
             Err(Answer::Size(size)) if size > cp.size => {
-                // Ahead of this node: tried again once this node's checkpoint reaches it.
+                // Ahead of this node: asked again after the wait.
                 k.size = Some(size);
-                return false;
-            }
-            Err(Answer::Size(size)) => {
-                tracing::warn!(witness = %k.target.key.name(), size = cp.size, "the witness names size {size} again after a proof from it");
                 break;
             }
+            Err(Answer::Size(size)) => {
+                tracing::warn!(witness = %name, size = cp.size, "the witness names size {size} again after a proof from it");
+                break;
+            }
+            Err(Answer::Fork(why)) => {
+                tracing::error!(
+                    witness = %name,
+                    size = cp.size,
+                    "the witness cosigned another tree of this size ({why}): this log's history \
+                     differs from one it showed before; keep its checkpoints as evidence"
+                );
+                k.failures = 0;
+                return Settled::Refused;
+            }
             Err(Answer::Failed(why)) => {
-                tracing::warn!(witness = %k.target.key.name(), size = cp.size, "{why}");
+                tracing::warn!(witness = %name, size = cp.size, "{why}");
                 break;
             }
         }
     }
-    k.next_try = Instant::now() + RETRY;
-    false
+    let wait = RETRY.saturating_mul(1 << k.failures.min(5)).min(RETRY_MOST);
+    k.failures += 1;
+    k.next_try = Instant::now() + wait;
+    Settled::Later
 }
 
 enum Answer {
     /// 409 naming the witness's size.
     Size(u64),
+    /// 409 without a size: it cosigned another tree of this size.
+    Fork(String),
     Failed(String),
 }
 
@@ -224,38 +290,89 @@ fn post(
         }
         Err(ureq::Error::Status(code, r)) => {
             let text = r.into_string().unwrap_or_default();
-            let fork = if code == 409 {
-                " (it cosigned another tree of this size: keep this log's checkpoints as evidence)"
-            } else {
-                ""
-            };
-            return Err(Answer::Failed(format!(
-                "the witness refused the checkpoint: {code} {}{fork}",
-                text.trim()
-            )));
+            let text = text.trim().chars().take(300).collect::<String>();
+            return Err(match code {
+                409 => Answer::Fork(text),
+                _ => Answer::Failed(format!("the witness refused the checkpoint: {code} {text}")),
+            });
         }
         Err(e) => return Err(Answer::Failed(format!("the witness did not answer: {e}"))),
     };
-    let lines = resp
+    let body = resp
         .into_string()
         .map_err(|e| Answer::Failed(format!("reading the witness's answer: {e}")))?;
-    // Keep this witness's line, once it verifies over the checkpoint.
-    let mine = format!("— {} ", k.target.key.name());
-    let line = lines
-        .lines()
-        .find(|l| l.starts_with(&mine))
-        .map(|l| format!("{l}\n"))
-        .ok_or_else(|| {
-            Answer::Failed("the witness's answer holds no cosignature of its key".into())
-        })?;
-    let note = format!("{}{line}", cp.note);
-    match cosignatures(&note, std::slice::from_ref(&k.target.key)) {
-        Ok(found) if !found.is_empty() => Ok(line),
-        Ok(_) => Err(Answer::Failed(
-            "the witness's line is not by its pinned key".into(),
-        )),
-        Err(e) => Err(Answer::Failed(format!(
-            "the witness's cosignature does not verify: {e}"
-        ))),
+    pick_line(&cp.note, &body, &k.target.key).map_err(Answer::Failed)
+}
+
+/// The line of `body` that is `key`'s cosignature of `note`. A witness may answer several
+/// lines under its name (other key types, other keys): each is tried.
+fn pick_line(note: &str, body: &str, key: &WitnessKey) -> Result<String, String> {
+    let mine = format!("— {} ", key.name());
+    let mut why = format!("the witness's answer holds no line named {}", key.name());
+    for line in body.lines().filter(|l| l.starts_with(&mine)) {
+        let line = format!("{line}\n");
+        match cosignatures(&format!("{note}{line}"), std::slice::from_ref(key)) {
+            Ok(found) if !found.is_empty() => return Ok(line),
+            Ok(_) => why = "the witness's lines are not by its pinned key".into(),
+            Err(e) => why = format!("the witness's cosignature does not verify: {e}"),
+        }
+    }
+    Err(why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cp(size: u64) -> StoredCheckpoint {
+        StoredCheckpoint {
+            size,
+            note: format!("log\n{size}\nroot\n\n— log sig\n"),
+        }
+    }
+
+    #[test]
+    fn only_a_line_by_the_pinned_key_over_this_checkpoint_is_taken() {
+        use crate::log::cosignature::Witness;
+        use ed25519_dalek::SigningKey;
+        let w = Witness::from_signing_key("w.example/1", SigningKey::from_bytes(&[1; 32])).unwrap();
+        let impostor =
+            Witness::from_signing_key("w.example/1", SigningKey::from_bytes(&[2; 32])).unwrap();
+        let key = w.public().clone();
+        let text = "log\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+        let log = crate::log::NoteSigner::from_signing_key("log", SigningKey::from_bytes(&[3; 32]));
+        let note = log.unwrap().sign(text).unwrap();
+        let good = w.cosign(text, 7);
+        // Several lines under the witness's name: the one by its pinned key is taken.
+        let body = format!("{}{good}", impostor.cosign(text, 7));
+        assert_eq!(pick_line(&note, &body, &key), Ok(good.clone()));
+        // None by the pinned key, garbage, or a cosignature of another checkpoint: none.
+        let other = text.replace("\n5\n", "\n6\n");
+        for body in [
+            impostor.cosign(text, 7),
+            "garbage\n".to_owned(),
+            String::new(),
+            w.cosign(&other, 7),
+        ] {
+            assert!(pick_line(&note, &body, &key).is_err(), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn lines_are_kept_for_their_checkpoint_only() {
+        let c = Cosignatures::default();
+        c.publish(&cp(5), 1, "— w1 a\n".into());
+        c.publish(&cp(5), 0, "— w0 b\n".into());
+        // In witness order, appended to that checkpoint only.
+        assert_eq!(
+            c.attach(&cp(5).note),
+            format!("{}— w0 b\n— w1 a\n", cp(5).note)
+        );
+        assert_eq!(c.attach(&cp(6).note), cp(6).note);
+        // A newer checkpoint replaces them; a late line for an older one is dropped.
+        c.publish(&cp(6), 1, "— w1 c\n".into());
+        c.publish(&cp(5), 0, "— w0 d\n".into());
+        assert_eq!(c.attach(&cp(5).note), cp(5).note);
+        assert_eq!(c.attach(&cp(6).note), format!("{}— w1 c\n", cp(6).note));
     }
 }

@@ -137,29 +137,53 @@ pub fn check(
     logs: &[NoteVerifier],
     latest: impl FnOnce(&str) -> Result<Option<Latest>, Refusal>,
 ) -> Result<Accepted, Refusal> {
+    let accepted = authenticate(sub, logs)?;
+    extends(sub, &accepted, latest(&accepted.checkpoint.origin)?)?;
+    Ok(accepted)
+}
+
+/// What needs no record: the checkpoint is signed by a key the witness follows for its
+/// origin (any of them, so a log can rotate its key), and the old size is not past it.
+pub fn authenticate(sub: &Submission, logs: &[NoteVerifier]) -> Result<Accepted, Refusal> {
     let origin = sub.note.split('\n').next().unwrap_or_default();
-    let key = logs
+    let keys: Vec<NoteVerifier> = logs
         .iter()
-        .find(|k| k.name() == origin)
-        .ok_or_else(|| Refusal::UnknownLog(format!("this witness does not follow {origin:?}")))?;
-    let opened = crate::log::open(&sub.note, std::slice::from_ref(key)).map_err(|e| {
+        .filter(|k| k.name() == origin)
+        .cloned()
+        .collect();
+    if keys.is_empty() {
+        return Err(Refusal::UnknownLog(format!(
+            "this witness does not follow {origin:?}"
+        )));
+    }
+    let opened = crate::log::open(&sub.note, &keys).map_err(|e| {
         Refusal::Forbidden(format!(
             "the checkpoint does not open with the log key: {e}"
         ))
     })?;
     let cp = Checkpoint::parse(&opened.text)
         .map_err(|e| Refusal::BadRequest(format!("not a checkpoint: {e}")))?;
-    let accepted = Accepted {
-        checkpoint: cp.clone(),
-        text: opened.text,
-    };
     if sub.old > cp.size {
         return Err(Refusal::BadRequest(format!(
             "old size {} is above the checkpoint's size {}",
             sub.old, cp.size
         )));
     }
-    let latest = latest(origin)?;
+    Ok(Accepted {
+        checkpoint: cp,
+        text: opened.text,
+    })
+}
+
+/// Whether `accepted` extends what was last cosigned (`latest`): `Ok(true)` when the record
+/// must move to it, `Ok(false)` when it is the record already (cosigned again, as time
+/// passes, without a write).
+pub fn extends(
+    sub: &Submission,
+    accepted: &Accepted,
+    latest: Option<Latest>,
+) -> Result<bool, Refusal> {
+    let cp = &accepted.checkpoint;
     let have = latest.as_ref().map_or(0, |l| l.size);
     if sub.old != have {
         return Err(Refusal::Conflict(have));
@@ -168,9 +192,9 @@ pub fn check(
         None if !sub.proof.is_empty() => Err(Refusal::BadRequest(
             "the proof must be empty from old size 0".into(),
         )),
-        None => Ok(accepted),
+        None => Ok(true),
         Some(l) if l.size == cp.size => match (l.root == cp.root, sub.proof.is_empty()) {
-            (true, true) => Ok(accepted),
+            (true, true) => Ok(false),
             (true, false) => Err(Refusal::BadRequest(
                 "the proof must be empty at the same size".into(),
             )),
@@ -180,7 +204,7 @@ pub fn check(
             ))),
         },
         Some(l) => verify_consistency(l.size, cp.size, &sub.proof, &l.root, &cp.root)
-            .map(|()| accepted)
+            .map(|()| true)
             .map_err(|e| {
                 Refusal::Unprovable(format!("the consistency proof does not verify: {e}"))
             }),

@@ -7,9 +7,9 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::{check, Accepted, Latest, Refusal, Submission};
+use super::{authenticate, extends, Accepted, Latest, Refusal, Submission};
 use crate::log::NoteVerifier;
 
 /// The witness's record of each log.
@@ -25,9 +25,25 @@ fn unavailable(e: rusqlite::Error) -> Refusal {
 }
 
 impl WitnessState {
-    /// Opens (creating if needed) the state file.
+    /// Creates the state file of a new witness; refuses if one exists.
+    pub fn create(path: &Path) -> rusqlite::Result<Self> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+        if path.exists() {
+            return Err(rusqlite::Error::InvalidPath(path.to_owned()));
+        }
+        Self::with(Connection::open_with_flags(path, flags)?)
+    }
+
+    /// Opens the state file `create` made, never creating one: a witness whose record is
+    /// gone must not start afresh, or it would cosign a fork of a tree it cosigned before.
     pub fn open(path: &Path) -> rusqlite::Result<Self> {
-        let conn = Connection::open(path)?;
+        Self::with(Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE,
+        )?)
+    }
+
+    fn with(conn: Connection) -> rusqlite::Result<Self> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(
@@ -43,24 +59,28 @@ impl WitnessState {
         })
     }
 
-    /// Checks `sub` (see [`check`]) and, if it may be cosigned, records it as the log's latest
-    /// before returning it.
+    /// Checks `sub` (see [`super::check`]) and, if it may be cosigned, records it as the log's latest
+    /// before returning it. The signature is checked before the record is locked; a
+    /// checkpoint that is the record already is cosigned again without a write.
     pub fn advance(&self, sub: &Submission, logs: &[NoteVerifier]) -> Result<Accepted, Refusal> {
+        let accepted = authenticate(sub, logs)?;
+        let cp = &accepted.checkpoint;
+        let size = i64::try_from(cp.size)
+            .map_err(|_| Refusal::BadRequest("tree size past 2^63 - 1".into()))?;
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(unavailable)?;
-        let accepted = check(sub, logs, |origin| latest(&tx, origin).map_err(unavailable))?;
-        let cp = &accepted.checkpoint;
-        let size = i64::try_from(cp.size)
-            .map_err(|_| Refusal::BadRequest("tree size past 2^63 - 1".into()))?;
-        tx.execute(
-            "INSERT INTO logs (origin, size, root, note) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (origin) DO UPDATE SET size = ?2, root = ?3, note = ?4",
-            params![cp.origin, size, cp.root.to_vec(), sub.note],
-        )
-        .map_err(unavailable)?;
-        tx.commit().map_err(unavailable)?;
+        let latest = latest(&tx, &cp.origin).map_err(unavailable)?;
+        if extends(sub, &accepted, latest)? {
+            tx.execute(
+                "INSERT INTO logs (origin, size, root, note) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (origin) DO UPDATE SET size = ?2, root = ?3, note = ?4",
+                params![cp.origin, size, cp.root.to_vec(), sub.note],
+            )
+            .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+        }
         Ok(accepted)
     }
 

@@ -115,7 +115,10 @@ fn the_state_survives_a_restart_and_a_fork_is_refused_after_it() {
     let logs = [log().verifier()];
     let (nodes, note9) = tree(1, 9);
     let (_, note5) = tree(1, 5);
-    let state = WitnessState::open(&path).unwrap();
+    // Never created by opening: a witness whose record is gone does not start afresh.
+    assert!(WitnessState::open(&path).is_err());
+    let state = WitnessState::create(&path).unwrap();
+    assert!(WitnessState::create(&path).is_err(), "created twice");
     state
         .advance(&submission(0, vec![], &note5), &logs)
         .unwrap();
@@ -145,4 +148,56 @@ fn a_cosignature_covers_the_note_text_the_log_signed() {
     let cosigned = format!("{note}{}", cosign(&w, &accepted, 5));
     let found = crate::log::cosignature::cosignatures(&cosigned, &[w.public().clone()]).unwrap();
     assert_eq!(found.len(), 1);
+}
+
+#[test]
+fn of_two_trees_racing_from_one_size_exactly_one_is_cosigned() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = std::sync::Arc::new(WitnessState::create(&dir.path().join("w.db")).unwrap());
+    let logs = [log().verifier()];
+    let (_, note5) = tree(1, 5);
+    state
+        .advance(&submission(0, vec![], &note5), &logs)
+        .unwrap();
+    for round in 0..20u8 {
+        // Two histories grown from the cosigned tree of 5 (the first 5 leaves are seed 1's).
+        let grown = |seed: u8| {
+            let mut leaves: Vec<Hash> = (0..5u64).map(|i| leaf_hash(&[1, i as u8])).collect();
+            leaves.extend((5..9u64).map(|i| leaf_hash(&[seed, round, i as u8])));
+            let nodes = MemoryNodes::from_leaves(&leaves);
+            let cp = Checkpoint {
+                origin: "example.com/log".into(),
+                size: 9 + u64::from(round),
+                root: root(&nodes, 9).unwrap(),
+            };
+            (nodes, cp)
+        };
+        let have = state.latest("example.com/log").unwrap().unwrap().size;
+        let subs: Vec<Submission> = [2u8, 3]
+            .iter()
+            .map(|seed| {
+                let (nodes, mut cp) = grown(*seed);
+                cp.size = 9;
+                let proof = consistency_proof(&nodes, 5, 9).unwrap();
+                submission(
+                    have,
+                    if have == 5 { proof } else { vec![] },
+                    &cp.sign(&log()).unwrap(),
+                )
+            })
+            .collect();
+        let results: Vec<bool> = std::thread::scope(|s| {
+            let handles: Vec<_> = subs
+                .iter()
+                .map(|sub| s.spawn(|| state.advance(sub, &logs).is_ok()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        if round == 0 {
+            assert_eq!(results.iter().filter(|ok| **ok).count(), 1, "{results:?}");
+        } else {
+            // Both are forks of the tree of 9 cosigned in round 0.
+            assert_eq!(results, vec![false, false]);
+        }
+    }
 }
