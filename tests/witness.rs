@@ -163,7 +163,13 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
     let (_witness, _) = start_witness(&state, &log_key, addr);
     let (_fork_server, fork_base) = start_server_with(&fork, &["--witness", &submit_to]);
     write(&fork_base, &token);
-    std::thread::sleep(Duration::from_secs(2));
+    // The fork's server submitted its new checkpoint and was refused: an alert-worthy metric.
+    let refusals = "caseledger_witness_fork_refusals_total{witness=\"witness.test/w1\"} 1";
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !metrics(&fork_base).contains(refusals) {
+        assert!(Instant::now() < deadline, "{}", metrics(&fork_base));
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let forked = checkpoint(&fork_base);
     assert_eq!(size_of(&forked), size_of(&honest), "two trees of one size");
     assert_ne!(forked, honest);
@@ -187,6 +193,23 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
     write(&base, &token);
     let later = cosigned(&base, "witness.test/w1");
     assert_eq!(size_of(&later), size_of(&honest) + 1);
+    let cosigned_size = format!(
+        "caseledger_witness_cosigned_size{{witness=\"witness.test/w1\"}} {}",
+        size_of(&later)
+    );
+    assert!(
+        metrics(&base).contains(&cosigned_size),
+        "{}",
+        metrics(&base)
+    );
+}
+
+fn metrics(base: &str) -> String {
+    ureq::get(&format!("{base}/metrics"))
+        .call()
+        .expect("metrics")
+        .into_string()
+        .expect("text")
 }
 
 fn size_of(note: &str) -> u64 {

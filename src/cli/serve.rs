@@ -207,6 +207,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ledger.store().clone(),
             args.witnesses.clone(),
             cosignatures.clone(),
+            Some(ledger.metrics()),
         )
     });
     let state = AppState {

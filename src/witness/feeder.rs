@@ -12,9 +12,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use prometheus::{IntCounterVec, IntGaugeVec};
+
 use super::Submission;
 use crate::log::cosignature::{cosignatures, WitnessKey};
 use crate::log::proof::consistency_proof;
+use crate::metrics::Metrics;
 use crate::store::{EventStore, StoreNodes, StoredCheckpoint};
 
 /// How often the feeder looks for a new checkpoint.
@@ -127,12 +130,67 @@ struct Known {
     failures: u32,
 }
 
+/// The feeder's metrics, labelled by witness name.
+#[derive(Clone)]
+struct Gauges {
+    size: IntGaugeVec,
+    at: IntGaugeVec,
+    failures: IntCounterVec,
+    forks: IntCounterVec,
+}
+
+impl Gauges {
+    fn new(metrics: Option<&Metrics>) -> Self {
+        let opts = |name: &str, help: &str| prometheus::Opts::new(name, help);
+        let gauge = |name: &str, help: &str| {
+            let g = IntGaugeVec::new(opts(name, help), &["witness"]).expect("valid metric");
+            if let Some(m) = metrics {
+                m.register(Box::new(g.clone()));
+            }
+            g
+        };
+        let counter = |name: &str, help: &str| {
+            let c = IntCounterVec::new(opts(name, help), &["witness"]).expect("valid metric");
+            if let Some(m) = metrics {
+                m.register(Box::new(c.clone()));
+            }
+            c
+        };
+        Self {
+            size: gauge(
+                "caseledger_witness_cosigned_size",
+                "Size of the latest checkpoint the witness cosigned for this node",
+            ),
+            at: gauge(
+                "caseledger_witness_last_cosigned_timestamp_seconds",
+                "When this node last got the witness's cosignature (Unix seconds)",
+            ),
+            failures: counter(
+                "caseledger_witness_failures_total",
+                "Submissions to the witness that failed (unreachable, refused, bad answer)",
+            ),
+            forks: counter(
+                "caseledger_witness_fork_refusals_total",
+                "Checkpoints the witness refused because it cosigned another tree of that size: \
+                 this log showed another history before (alert on any)",
+            ),
+        }
+    }
+}
+
 /// Starts submitting `store`'s checkpoints to `targets`, publishing into `out`: a thread per
-/// witness, so a slow or unreachable one never holds up another's cosignature.
-pub fn start(store: Arc<dyn EventStore>, targets: Vec<Target>, out: Arc<Cosignatures>) -> Feeder {
+/// witness, so a slow or unreachable one never holds up another's cosignature. Its metrics
+/// go into `metrics`.
+pub fn start(
+    store: Arc<dyn EventStore>,
+    targets: Vec<Target>,
+    out: Arc<Cosignatures>,
+    metrics: Option<&Metrics>,
+) -> Feeder {
     let stop = Arc::new(AtomicBool::new(false));
+    let gauges = Gauges::new(metrics);
     for (which, target) in targets.into_iter().enumerate() {
-        let (store, out, stop) = (store.clone(), out.clone(), stop.clone());
+        let (store, out, stop, gauges) = (store.clone(), out.clone(), stop.clone(), gauges.clone());
         let name = format!("witness-feeder-{which}");
         let known = Known {
             target,
@@ -142,14 +200,23 @@ pub fn start(store: Arc<dyn EventStore>, targets: Vec<Target>, out: Arc<Cosignat
         };
         std::thread::Builder::new()
             .name(name)
-            .spawn(move || feed(store.as_ref(), known, which, &out, &stop))
+            .spawn(move || feed(store.as_ref(), known, which, &out, &stop, &gauges))
             .expect("spawn a witness feeder");
     }
     Feeder { stop }
 }
 
 /// One witness's loop: each new checkpoint is submitted once it is cosigned or refused.
-fn feed(store: &dyn EventStore, mut k: Known, which: usize, out: &Cosignatures, stop: &AtomicBool) {
+fn feed(
+    store: &dyn EventStore,
+    mut k: Known,
+    which: usize,
+    out: &Cosignatures,
+    stop: &AtomicBool,
+    gauges: &Gauges,
+) {
+    let owned = k.target.key.name().to_owned();
+    let name = [owned.as_str()];
     let agent = ureq::AgentBuilder::new()
         .timeout(TIMEOUT)
         .timeout_connect(CONNECT)
@@ -165,19 +232,28 @@ fn feed(store: &dyn EventStore, mut k: Known, which: usize, out: &Cosignatures, 
                     .is_some_and(|(note, at)| *note == cp.note && at.elapsed() < REFRESH);
                 let now = Instant::now();
                 if !settled && now >= k.next_try {
-                    // A witness that said it is ahead of this checkpoint (another node of the
-                    // log submitted a newer one) is asked its size afresh once the wait is
-                    // over: it may have been reset, or have answered wrongly.
+                    // A witness that said it is ahead of an earlier checkpoint is asked its
+                    // size afresh (it may have moved on, or have answered wrongly).
                     if k.size.is_some_and(|s| s > cp.size) {
                         k.size = None;
                     }
                     match submit(&agent, store, &cp, &mut k) {
                         Settled::Cosigned(line) => {
                             out.publish(&cp, which, line);
+                            let size = i64::try_from(cp.size).unwrap_or(i64::MAX);
+                            gauges.size.with_label_values(&name).set(size);
+                            gauges
+                                .at
+                                .with_label_values(&name)
+                                .set(chrono::Utc::now().timestamp());
                             done = Some((cp.note, now));
                         }
-                        Settled::Refused => done = Some((cp.note, now)),
-                        Settled::Later => {}
+                        Settled::Refused => {
+                            gauges.forks.with_label_values(&name).inc();
+                            done = Some((cp.note, now));
+                        }
+                        Settled::Ahead => done = Some((cp.note, now)),
+                        Settled::Later => gauges.failures.with_label_values(&name).inc(),
                     }
                 }
             }
@@ -193,6 +269,8 @@ enum Settled {
     Cosigned(String),
     /// The witness refused this checkpoint for good (a fork of what it cosigned).
     Refused,
+    /// The witness has cosigned a larger tree of this log already.
+    Ahead,
     /// Not now: try again after the wait.
     Later,
 }
@@ -217,9 +295,10 @@ fn submit(
                 k.size = Some(size);
             }
             Err(Answer::Size(size)) if size > cp.size => {
-                // Ahead of this node: asked again after the wait.
+                // Ahead of this node (another node of the log moved it on): nothing to do
+                // until this node's checkpoint catches up.
                 k.size = Some(size);
-                break;
+                return Settled::Ahead;
             }
             Err(Answer::Size(size)) => {
                 tracing::warn!(witness = %name, size = cp.size, "the witness names size {size} again after a proof from it");
