@@ -148,6 +148,67 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
     let (ok, out) = verify(tmp.path(), &note, &log_key, &max_age);
     assert!(ok, "{out}");
 
+    // An auditor's export carries the cosigned checkpoint; the bundle verifies, and its
+    // checkpoint, taken out of it, verifies with the witness pinned.
+    let admin = caseledger::envelope::KeyFile::read(Path::new(
+        init["admin_key_file"].as_str().expect("admin key file"),
+    ))
+    .expect("admin key");
+    let auditor = caseledger::envelope::KeyFile::generate("olu".parse().expect("slug"));
+    let registered = caseledger::client::signed_event(
+        &admin,
+        "principal.registered",
+        "principal-olu",
+        serde_json::json!({"agency": "operator", "roles": ["auditor"],
+            "public_key": auditor.public_key_b64()}),
+        chrono::Utc::now(),
+    );
+    let r = ureq::post(&format!("{base}/v1/events"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .send_json(serde_json::to_value(&registered).expect("json"))
+        .expect("auditor registered");
+    assert_eq!(r.status(), 201);
+    let auditor_token: serde_json::Value = ureq::post(&format!("{base}/v1/principals/olu/tokens"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("token")
+        .into_json()
+        .expect("json");
+    let auditor_token = auditor_token["token"].as_str().expect("token").to_owned();
+    cosigned(&base, "witness.test/w1");
+    let bundle = ureq::get(&format!("{base}/v1/export"))
+        .set("Authorization", &format!("Bearer {auditor_token}"))
+        .call()
+        .expect("export")
+        .into_string()
+        .expect("bundle");
+    let parsed: serde_json::Value = serde_json::from_str(&bundle).expect("bundle JSON");
+    let in_bundle = parsed["checkpoint"]
+        .as_str()
+        .expect("checkpoint")
+        .to_owned();
+    assert!(in_bundle.contains("\n— witness.test/w1 "), "{in_bundle}");
+    let (ok, out) = verify(
+        tmp.path(),
+        &in_bundle,
+        &log_key,
+        &["--witness", &witness_key],
+    );
+    assert!(ok, "{out}");
+    let file = tmp.path().join("bundle.json");
+    std::fs::write(&file, &bundle).expect("write bundle");
+    let out = Command::new(BIN)
+        .arg("verify")
+        .arg(&file)
+        .args(["--log-key", &log_key, "--full"])
+        .output()
+        .expect("verify");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
     // A copy of the log that goes on differently: a second history.
     server.kill().expect("stop");
     server.wait().expect("reap");

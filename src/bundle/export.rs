@@ -59,6 +59,9 @@ pub struct LogIdentity {
     /// The log key, to sign a case bundle's identity heads (see [`super::heads`]); without
     /// it a case bundle goes without them.
     pub signer: Option<NoteSigner>,
+    /// Witnesses' cosignatures collected by a server (`serve --witness`): the bundle's
+    /// checkpoint carries those of its checkpoint.
+    pub cosignatures: Option<std::sync::Arc<crate::witness::feeder::Cosignatures>>,
 }
 
 impl LogIdentity {
@@ -68,6 +71,16 @@ impl LogIdentity {
             origin: signer.name().to_owned(),
             log_key: signer.verifier().to_text(),
             signer: Some(signer.clone()),
+            cosignatures: None,
+        }
+    }
+
+    /// The checkpoint `note` as the bundle carries it: with the cosignatures collected for
+    /// it, if any.
+    fn checkpoint(&self, note: &str) -> String {
+        match &self.cosignatures {
+            Some(c) => c.attach(note),
+            None => note.to_owned(),
         }
     }
 }
@@ -165,7 +178,7 @@ fn write_header(
         json_str(FORMAT),
         json_str(&id.origin),
         json_str(&id.log_key),
-        json_str(&cp.note)
+        json_str(&id.checkpoint(&cp.note))
     )?;
     if let Some(h) = identity_heads {
         write!(out, "\"identity_heads\":{},", json_str(h))?;

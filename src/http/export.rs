@@ -80,7 +80,10 @@ pub(super) async fn bundle(
     // dropped before waiting.)
     let committed = state.ledger.state().size;
     covering_checkpoint(&state, committed).await?;
-    let id = LogIdentity::of(state.ledger.note_signer());
+    let id = LogIdentity {
+        cosignatures: Some(state.cosignatures.clone()),
+        ..LogIdentity::of(state.ledger.note_signer())
+    };
     match case {
         Some(case) => export_case(&state, id, case).await,
         None => export_full(&state, id).await,
