@@ -208,6 +208,40 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // `verify --witness` checks the bundle's own checkpoint too: one whose cosignature was
+    // stripped verifies as a bundle, but not with the witness pinned.
+    let verify_bundle = |file: &Path, extra: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("verify")
+            .arg(file)
+            .args(["--log-key", &log_key, "--full"])
+            .args(extra)
+            .output()
+            .expect("verify");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let pinned = ["--witness", witness_key.as_str()];
+    let (ok, out) = verify_bundle(&file, &pinned);
+    assert!(
+        ok && out.contains("Cosigned by witness witness.test/w1"),
+        "{out}"
+    );
+    let mut stripped = parsed.clone();
+    let bare_checkpoint = in_bundle
+        .split("\n— witness.test/w1 ")
+        .next()
+        .unwrap()
+        .to_owned()
+        + "\n";
+    stripped["checkpoint"] = bare_checkpoint.into();
+    let bare_file = tmp.path().join("bare.json");
+    std::fs::write(&bare_file, serde_json::to_vec(&stripped).unwrap()).expect("write");
+    assert!(verify_bundle(&bare_file, &[]).0);
+    let (ok, out) = verify_bundle(&bare_file, &pinned);
+    assert!(!ok && out.contains("witnesses check failed"), "{out}");
 
     // A copy of the log that goes on differently: a second history.
     server.kill().expect("stop");

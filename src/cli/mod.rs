@@ -19,6 +19,7 @@ mod token;
 mod verify;
 mod verify_checkpoint;
 mod witness;
+mod witnessed;
 
 use std::path::PathBuf;
 

@@ -9,6 +9,7 @@ use anyhow::Context;
 pub(crate) use super::earlier::read_key;
 use super::earlier::{extends_text, since, EarlierArgs};
 use super::progress::{progress_bar, Unit};
+use super::witnessed::{cosigned_text, WitnessArgs};
 use crate::verify::{self, Options, Report};
 
 /// Arguments of `verify`.
@@ -45,6 +46,8 @@ pub struct VerifyArgs {
     /// plain line every 5 seconds instead of a bar.
     #[arg(long)]
     pub progress: bool,
+    #[command(flatten)]
+    pub witnesses: WitnessArgs,
 }
 
 /// `caseledger verify`.
@@ -77,7 +80,12 @@ fn checked(args: &VerifyArgs) -> anyhow::Result<Report> {
         require_heads: args.require_heads,
     };
     let since = since(&args.earlier, &args.heads, &key)?;
-    let report = if args.bundle == "-" {
+    let policy = args.witnesses.policy()?;
+    let checkpoint = match policy.is_empty() {
+        true => None,
+        false => Some(header_checkpoint(&args.bundle)?),
+    };
+    let mut report = if args.bundle == "-" {
         verify::verify_reader_since(std::io::stdin(), &key, opts, since)
     } else {
         let path = PathBuf::from(&args.bundle);
@@ -93,7 +101,39 @@ fn checked(args: &VerifyArgs) -> anyhow::Result<Report> {
         bar.finish_and_clear();
         report
     };
+    // The witnesses are asked about a checkpoint the log key is known to have signed.
+    if let (Some(note), None) = (checkpoint, &report.failure) {
+        match policy.witnessed(&note) {
+            Ok(cosigned) => report.witnessed_by = cosigned,
+            Err(f) => {
+                report.ok = false;
+                report.failure = Some(f);
+            }
+        }
+    }
     Ok(report)
+}
+
+/// The `checkpoint` member of the bundle at `path`, read ahead of the verification (the
+/// header comes first in an exported bundle; one later is found by reading on).
+fn header_checkpoint(path: &str) -> anyhow::Result<String> {
+    if path == "-" {
+        anyhow::bail!("--witness needs the bundle as a file, not standard input");
+    }
+    let file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
+    let mut found = None;
+    // A bundle that does not read is named by the verification itself.
+    let _ =
+        crate::bundle::read::stream(std::io::BufReader::new(file), verify::CHUNK, &mut |item| {
+            match item {
+                crate::bundle::read::Item::Header(h) => {
+                    found = Some(h.checkpoint);
+                    false
+                }
+                _ => true,
+            }
+        });
+    Ok(found.unwrap_or_default())
 }
 
 fn print(r: &Report, json: bool) -> anyhow::Result<()> {
@@ -121,6 +161,7 @@ fn text(r: &Report) -> String {
             r.checkpoint_root.as_deref().unwrap_or("?"),
         );
         out.push_str(&extends_text("Its checkpoint", &r.consistent_with));
+        out.push_str(&cosigned_text(&r.witnessed_by));
         for h in r.heads_held.iter().filter(|_| full) {
             out.push_str(&format!(
                 "Identity heads for {} hold: the log holds exactly the entries the log key \
@@ -234,6 +275,7 @@ mod tests {
             identity_heads_before: None,
             identity_heads_case: None,
             heads_held: vec![],
+            witnessed_by: vec![],
             failure: None,
         };
         assert!(text(&r).starts_with("OK: partial bundle"));

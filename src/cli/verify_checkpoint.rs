@@ -10,7 +10,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
 use super::earlier::{extends_text, note_text, read_key, read_small, since, EarlierArgs, SMALL};
-use crate::log::cosignature::{cosignatures, Cosigned, WitnessKey};
+use super::witnessed::{cosigned_text, WitnessArgs};
+use crate::log::cosignature::Cosigned;
 use crate::log::Checkpoint;
 use crate::verify::{Check, Failure};
 
@@ -26,18 +27,8 @@ pub struct VerifyCheckpointArgs {
     pub log_key: String,
     #[command(flatten)]
     pub earlier: EarlierArgs,
-    /// A witness's key (`<name>+<hex id>+<base64>`, as `caseledger witness init` printed it),
-    /// or a file holding it: the checkpoint must carry its cosignature (C2SP
-    /// tlog-cosignature). Repeatable.
-    #[arg(long = "witness")]
-    pub witnesses: Vec<String>,
-    /// How many of the `--witness` keys must have cosigned (default: all of them).
-    #[arg(long = "witness-threshold")]
-    pub witness_threshold: Option<usize>,
-    /// Count only cosignatures made at most this many seconds ago (by this machine's
-    /// clock): a server that froze its view keeps serving old ones.
-    #[arg(long = "witness-max-age")]
-    pub witness_max_age: Option<u64>,
+    #[command(flatten)]
+    pub witnesses: WitnessArgs,
     /// Print a machine-readable JSON report on standard output.
     #[arg(long)]
     pub json: bool,
@@ -90,25 +81,7 @@ fn checked(args: &VerifyCheckpointArgs) -> anyhow::Result<CheckpointReport> {
     let key = read_key(&args.log_key)?;
     let text = read_small(&args.checkpoint, SMALL)?;
     let earlier = since(&args.earlier, &[], &key)?;
-    let pinned = witness_keys(&args.witnesses)?;
-    let threshold = args.witness_threshold.unwrap_or(pinned.len());
-    if threshold > pinned.len() {
-        anyhow::bail!(
-            "--witness-threshold {threshold} is more than the {} witnesses given",
-            pinned.len()
-        );
-    }
-    if threshold == 0 && args.witness_threshold.is_some() {
-        anyhow::bail!("--witness-threshold 0 would check nothing; leave out --witness instead");
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let policy = Policy {
-        pinned,
-        threshold,
-        oldest: args.witness_max_age.map(|age| now.saturating_sub(age)),
-    };
+    let policy = args.witnesses.policy()?;
     Ok(match Checkpoint::open_signed(&note_text(&text), &key) {
         Err(e) => refused(
             Check::Checkpoint,
@@ -116,7 +89,7 @@ fn checked(args: &VerifyCheckpointArgs) -> anyhow::Result<CheckpointReport> {
         ),
         Ok(cp) => {
             let extended = earlier.extended_by(&cp);
-            let witnessed = witnessed(&note_text(&text), &policy);
+            let witnessed = policy.witnessed(&note_text(&text));
             let witnessed_by = witnessed.as_ref().map_or_else(|_| Vec::new(), Clone::clone);
             let failure = extended.as_ref().err().cloned().or(witnessed.err());
             CheckpointReport {
@@ -130,76 +103,6 @@ fn checked(args: &VerifyCheckpointArgs) -> anyhow::Result<CheckpointReport> {
             }
         }
     })
-}
-
-/// The `--witness` keys, each given as key text or as a file holding it: each witness once,
-/// and no two keys under one name (which would make one of them uncountable).
-fn witness_keys(given: &[String]) -> anyhow::Result<Vec<WitnessKey>> {
-    let mut keys: Vec<WitnessKey> = Vec::new();
-    for k in given {
-        let key = match WitnessKey::parse(k.trim()) {
-            Ok(key) => key,
-            Err(_) if std::path::Path::new(k).is_file() => {
-                let text = read_small(std::path::Path::new(k), SMALL)?;
-                WitnessKey::parse(text.trim()).map_err(|e| {
-                    anyhow::anyhow!("--witness {k:?}: the file holds no witness key: {e}")
-                })?
-            }
-            Err(e) => anyhow::bail!("--witness {k:?}: not a witness key (nor a file): {e}"),
-        };
-        match keys.iter().find(|have| have.name() == key.name()) {
-            Some(have) if *have == key => {}
-            Some(_) => anyhow::bail!("two --witness keys are named {}", key.name()),
-            None => keys.push(key),
-        }
-    }
-    Ok(keys)
-}
-
-/// What the witnesses must show.
-struct Policy {
-    pinned: Vec<WitnessKey>,
-    threshold: usize,
-    /// The oldest cosignature time counted (`--witness-max-age`).
-    oldest: Option<u64>,
-}
-
-/// The cosignatures by pinned witnesses on `note`, if at least `threshold` verify (and are
-/// recent enough).
-fn witnessed(note: &str, policy: &Policy) -> Result<Vec<Cosigned>, Failure> {
-    let fail = |m: String| Failure::bundle(Check::Witnesses, m);
-    let found = cosignatures(note, &policy.pinned).map_err(|e| fail(format!("{e}")))?;
-    let (recent, stale): (Vec<Cosigned>, Vec<Cosigned>) = found
-        .into_iter()
-        .partition(|c| policy.oldest.is_none_or(|oldest| c.time >= oldest));
-    if recent.len() < policy.threshold {
-        let missing: Vec<&str> = policy
-            .pinned
-            .iter()
-            .map(WitnessKey::name)
-            .filter(|n| !recent.iter().any(|c| c.witness == *n))
-            .collect();
-        let stale_note = match stale.is_empty() {
-            true => String::new(),
-            false => {
-                let names: Vec<&str> = stale.iter().map(|c| c.witness.as_str()).collect();
-                format!(" (too old: {})", names.join(", "))
-            }
-        };
-        let recent_enough = match policy.oldest {
-            Some(_) => "recent enough ",
-            None => "",
-        };
-        return Err(fail(format!(
-            "{} of the {} pinned witnesses cosigned the checkpoint, {} required; no \
-             {recent_enough}cosignature by {}{stale_note}",
-            recent.len(),
-            policy.pinned.len(),
-            policy.threshold,
-            missing.join(", ")
-        )));
-    }
-    Ok(recent)
 }
 
 /// A failure without an entry or a bundle to name: the check and the message.
@@ -219,18 +122,6 @@ fn text_of(r: &CheckpointReport) -> String {
         r.checkpoint_root.as_deref().unwrap_or("?"),
     );
     out.push_str(&extends_text("It", &r.consistent_with));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    for c in &r.witnessed_by {
-        let ago = match c.time.checked_sub(now) {
-            Some(ahead) if ahead > 0 => format!("{ahead} s in this machine's future"),
-            _ => format!("{} s ago", now - c.time),
-        };
-        out.push_str(&format!(
-            "Cosigned by witness {} at {} (POSIX seconds; {ago}).\n",
-            c.witness, c.time
-        ));
-    }
+    out.push_str(&cosigned_text(&r.witnessed_by));
     out
 }

@@ -266,6 +266,7 @@ impl<'k> Verifier<'k> {
             identity_heads_case: heads.first().map(|h| h.case.clone()),
             heads_held: heads,
             failure: self.failure.take(),
+            ..Report::default()
         };
         // Freeing the folded state of a large log (a million event ids, every stream and
         // case) takes a noticeable share of the run.

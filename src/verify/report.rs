@@ -196,5 +196,7 @@ pub struct Report {
     /// Every identity heads note that held: the bundle's own, then those given with
     /// `--heads`.
     pub heads_held: Vec<HeadsHeld>,
+    /// The pinned witnesses (`--witness`) whose cosignature of the checkpoint counted.
+    pub witnessed_by: Vec<crate::log::cosignature::Cosigned>,
     pub failure: Option<Failure>,
 }
