@@ -242,6 +242,30 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
     assert!(verify_bundle(&bare_file, &[]).0);
     let (ok, out) = verify_bundle(&bare_file, &pinned);
     assert!(!ok && out.contains("witnesses check failed"), "{out}");
+    // Read once, from standard input too: the cosignatures checked are on the very
+    // checkpoint member the verification read.
+    let mut child = Command::new(BIN)
+        .args([
+            "verify",
+            "-",
+            "--log-key",
+            &log_key,
+            "--full",
+            "--witness",
+            &witness_key,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("verify -");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), bundle.as_bytes())
+        .expect("pipe the bundle");
+    let out = child.wait_with_output().expect("verify -");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("Cosigned by witness"),
+        "{text}"
+    );
 
     // A copy of the log that goes on differently: a second history.
     server.kill().expect("stop");

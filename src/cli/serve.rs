@@ -201,6 +201,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let bound = listener.local_addr()?;
     let config = ReportConfig::new(args.suppression_k)?.with_periods(args.report_periods);
     let reports = ReportService::start(ledger.store().clone(), config, Some(ledger.metrics()));
+    let names: std::collections::HashSet<&str> =
+        args.witnesses.iter().map(|w| w.key.name()).collect();
+    if names.len() != args.witnesses.len() {
+        anyhow::bail!("two --witness entries name the same witness: give each witness once");
+    }
     let cosignatures = Arc::new(crate::witness::feeder::Cosignatures::default());
     let _feeder = (!args.witnesses.is_empty()).then(|| {
         crate::witness::feeder::start(

@@ -81,10 +81,6 @@ fn checked(args: &VerifyArgs) -> anyhow::Result<Report> {
     };
     let since = since(&args.earlier, &args.heads, &key)?;
     let policy = args.witnesses.policy()?;
-    let checkpoint = match policy.is_empty() {
-        true => None,
-        false => Some(header_checkpoint(&args.bundle)?),
-    };
     let mut report = if args.bundle == "-" {
         verify::verify_reader_since(std::io::stdin(), &key, opts, since)
     } else {
@@ -101,9 +97,9 @@ fn checked(args: &VerifyArgs) -> anyhow::Result<Report> {
         bar.finish_and_clear();
         report
     };
-    // The witnesses are asked about a checkpoint the log key is known to have signed.
-    if let (Some(note), None) = (checkpoint, &report.failure) {
-        match policy.witnessed(&note) {
+    // The witnesses are asked about the very checkpoint member the verification read.
+    if !policy.is_empty() && report.failure.is_none() {
+        match policy.witnessed(&report.checkpoint_note) {
             Ok(cosigned) => report.witnessed_by = cosigned,
             Err(f) => {
                 report.ok = false;
@@ -112,28 +108,6 @@ fn checked(args: &VerifyArgs) -> anyhow::Result<Report> {
         }
     }
     Ok(report)
-}
-
-/// The `checkpoint` member of the bundle at `path`, read ahead of the verification (the
-/// header comes first in an exported bundle; one later is found by reading on).
-fn header_checkpoint(path: &str) -> anyhow::Result<String> {
-    if path == "-" {
-        anyhow::bail!("--witness needs the bundle as a file, not standard input");
-    }
-    let file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
-    let mut found = None;
-    // A bundle that does not read is named by the verification itself.
-    let _ =
-        crate::bundle::read::stream(std::io::BufReader::new(file), verify::CHUNK, &mut |item| {
-            match item {
-                crate::bundle::read::Item::Header(h) => {
-                    found = Some(h.checkpoint);
-                    false
-                }
-                _ => true,
-            }
-        });
-    Ok(found.unwrap_or_default())
 }
 
 fn print(r: &Report, json: bool) -> anyhow::Result<()> {
@@ -276,6 +250,7 @@ mod tests {
             identity_heads_case: None,
             heads_held: vec![],
             witnessed_by: vec![],
+            checkpoint_note: String::new(),
             failure: None,
         };
         assert!(text(&r).starts_with("OK: partial bundle"));

@@ -43,6 +43,19 @@ pub(super) fn check(key: &NoteVerifier, h: &BundleHeader) -> Result<Checkpoint, 
     Ok(cp)
 }
 
+/// The failure of a bundle whose header comes after more than `entries` entries or `bytes`
+/// bytes of them.
+pub(super) fn late(entries: usize, bytes: usize) -> Failure {
+    Failure::bundle(
+        Check::Format,
+        format!(
+            "more than {entries} entries or {} MiB of entries come before the header (format, \
+             origin, log_key, checkpoint); write the header first",
+            bytes >> 20
+        ),
+    )
+}
+
 /// A header member as a failure quotes it: whole up to 100 characters, else its start and
 /// its length (a member may be megabytes long).
 fn quoted(member: &str) -> String {

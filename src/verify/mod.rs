@@ -72,6 +72,8 @@ pub struct Verifier<'k> {
     key: &'k NoteVerifier,
     opts: Options,
     checkpoint: Option<Checkpoint>,
+    /// The checkpoint member as the bundle holds it (witnesses' cosignatures are read on it).
+    checkpoint_note: String,
     waiting: Vec<RawChunk>,
     /// Entries handed over so far (their positions in the bundle).
     position: u64,
@@ -94,6 +96,7 @@ impl<'k> Verifier<'k> {
             key,
             opts,
             checkpoint: None,
+            checkpoint_note: String::new(),
             waiting: Vec::new(),
             position: 0,
             replay: Replay::default(),
@@ -123,6 +126,7 @@ impl<'k> Verifier<'k> {
                     // Earlier checkpoints with a proof are judged here, before any entry.
                     let since = self.replay.since.start(&cp);
                     self.checkpoint = Some(cp);
+                    self.checkpoint_note = h.checkpoint;
                     if let Err(f) = since {
                         self.failure = Some(f);
                         return false;
@@ -140,16 +144,7 @@ impl<'k> Verifier<'k> {
                 let waiting: usize = self.waiting.iter().map(RawChunk::bytes_held).sum();
                 if self.waiting.len() >= MAX_WAITING || waiting + c.bytes_held() > MAX_WAITING_BYTES
                 {
-                    self.failure = Some(Failure::bundle(
-                        Check::Format,
-                        format!(
-                            "more than {} entries or {} MiB of entries come before the \
-                             header (format, origin, log_key, checkpoint); write the header \
-                             first",
-                            MAX_WAITING * CHUNK,
-                            MAX_WAITING_BYTES >> 20
-                        ),
-                    ));
+                    self.failure = Some(header::late(MAX_WAITING * CHUNK, MAX_WAITING_BYTES));
                 } else {
                     self.waiting.push(c);
                 }
@@ -265,6 +260,7 @@ impl<'k> Verifier<'k> {
             identity_heads_before: heads.first().map(|h| h.before),
             identity_heads_case: heads.first().map(|h| h.case.clone()),
             heads_held: heads,
+            checkpoint_note: std::mem::take(&mut self.checkpoint_note),
             failure: self.failure.take(),
             ..Report::default()
         };

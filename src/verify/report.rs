@@ -198,5 +198,8 @@ pub struct Report {
     pub heads_held: Vec<HeadsHeld>,
     /// The pinned witnesses (`--witness`) whose cosignature of the checkpoint counted.
     pub witnessed_by: Vec<crate::log::cosignature::Cosigned>,
+    /// The checkpoint member the verified checkpoint was read from (not in the JSON report).
+    #[serde(skip)]
+    pub checkpoint_note: String,
     pub failure: Option<Failure>,
 }

@@ -217,6 +217,11 @@ fn feed(
 ) {
     let owned = k.target.key.name().to_owned();
     let name = [owned.as_str()];
+    // Every series from the start, so that a witness down since then shows (at 0).
+    gauges.size.with_label_values(&name).set(0);
+    gauges.at.with_label_values(&name).set(0);
+    gauges.failures.with_label_values(&name).inc_by(0);
+    gauges.forks.with_label_values(&name).inc_by(0);
     let agent = ureq::AgentBuilder::new()
         .timeout(TIMEOUT)
         .timeout_connect(CONNECT)
@@ -239,13 +244,13 @@ fn feed(
                     }
                     match submit(&agent, store, &cp, &mut k) {
                         Settled::Cosigned(line) => {
-                            out.publish(&cp, which, line);
                             let size = i64::try_from(cp.size).unwrap_or(i64::MAX);
                             gauges.size.with_label_values(&name).set(size);
                             gauges
                                 .at
                                 .with_label_values(&name)
                                 .set(chrono::Utc::now().timestamp());
+                            out.publish(&cp, which, line);
                             done = Some((cp.note, now));
                         }
                         Settled::Refused => {
@@ -295,9 +300,25 @@ fn submit(
                 k.size = Some(size);
             }
             Err(Answer::Size(size)) if size > cp.size => {
-                // Ahead of this node (another node of the log moved it on): nothing to do
-                // until this node's checkpoint catches up.
+                // Ahead of this node: another node of a shared log moved it on (nothing to do
+                // until this node's checkpoint catches up), or, for a log only this node
+                // writes, it saw a larger tree of this log: one restored from a backup, or
+                // a fork signed with the log key elsewhere.
+                let why = "the witness has cosigned a larger tree of this log";
+                match store.is_shared() {
+                    true => {
+                        tracing::debug!(witness = %name, size = cp.size, witness_size = size, "{why}")
+                    }
+                    false => tracing::warn!(
+                        witness = %name,
+                        size = cp.size,
+                        witness_size = size,
+                        "{why}: this log was restored from an older copy, or its key signed \
+                         another history"
+                    ),
+                }
                 k.size = Some(size);
+                k.failures = 0;
                 return Settled::Ahead;
             }
             Err(Answer::Size(size)) => {
