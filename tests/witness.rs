@@ -100,6 +100,13 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
     let note = cosigned(&base, "witness.test/w1");
     let (ok, out) = verify(tmp.path(), &note, &log_key, &["--witness", &witness_key]);
     assert!(ok, "{out}");
+    // The newest checkpoint every witness cosigned, whatever was signed since.
+    let witnessed = ureq::get(&format!("{base}/v1/log/checkpoint/witnessed"))
+        .call()
+        .expect("witnessed checkpoint")
+        .into_string()
+        .expect("text");
+    assert_eq!(witnessed, note);
     assert!(out.contains("Cosigned by witness witness.test/w1"), "{out}");
     // Without the cosignature, or pinning another witness, it is refused.
     let bare = note

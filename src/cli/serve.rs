@@ -206,7 +206,13 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if names.len() != args.witnesses.len() {
         anyhow::bail!("two --witness entries name the same witness: give each witness once");
     }
-    let cosignatures = Arc::new(crate::witness::feeder::Cosignatures::default());
+    // A note takes at most 100 signature lines (note::MAX_SIGNATURES): the log's and 99.
+    if args.witnesses.len() >= crate::log::note::MAX_SIGNATURES {
+        anyhow::bail!("at most 99 --witness entries (a checkpoint carries at most 100 signatures)");
+    }
+    let cosignatures = Arc::new(crate::witness::feeder::Cosignatures::new(
+        args.witnesses.len(),
+    ));
     let _feeder = (!args.witnesses.is_empty()).then(|| {
         crate::witness::feeder::start(
             ledger.store().clone(),

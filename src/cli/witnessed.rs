@@ -33,6 +33,9 @@ impl WitnessArgs {
                 pinned.len()
             );
         }
+        if pinned.is_empty() && self.max_age.is_some() {
+            anyhow::bail!("--witness-max-age needs --witness");
+        }
         if threshold == 0 && self.threshold.is_some() {
             anyhow::bail!("--witness-threshold 0 would check nothing; leave out --witness instead");
         }

@@ -59,6 +59,24 @@ pub(super) async fn checkpoint(
         .body(state.cosignatures.attach(&cp.note)))
 }
 
+/// `GET /v1/log/checkpoint/witnessed`: the newest checkpoint every configured witness has
+/// cosigned, with their cosignatures (public). The latest checkpoint may not have them yet
+/// under load; this one does, and is at most a moment older.
+#[get("/v1/log/checkpoint/witnessed")]
+pub(super) async fn witnessed(
+    state: web::Data<AppState>,
+    _: NoQuery,
+) -> Result<HttpResponse, ApiError> {
+    let note = state.cosignatures.witnessed().ok_or_else(|| {
+        ApiError::not_found(
+            "no checkpoint is cosigned by every witness yet (or this server has no --witness)",
+        )
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(note))
+}
+
 /// `GET /v1/log/key`: the log's verifier key, as `init` printed it (public).
 #[get("/v1/log/key")]
 pub(super) async fn key(state: web::Data<AppState>, _: NoQuery) -> HttpResponse {

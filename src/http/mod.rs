@@ -87,6 +87,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(streams::read_stream)
         .service(log::entries)
         .service(log::checkpoint)
+        .service(log::witnessed)
         .service(log::key)
         .service(log::inclusion)
         .service(log::consistency)
@@ -116,6 +117,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/streams/{stream}"),
     ("GET", "/v1/log/entries"),
     ("GET", "/v1/log/checkpoint"),
+    ("GET", "/v1/log/checkpoint/witnessed"),
     ("GET", "/v1/log/key"),
     ("GET", "/v1/log/proof/inclusion"),
     ("GET", "/v1/log/proof/consistency"),

@@ -60,11 +60,17 @@ impl Target {
     }
 }
 
-/// The cosignatures collected for the latest checkpoint the witnesses were given.
+/// How many recent checkpoints keep their cosignatures: a witness's line for one that another
+/// witness has passed already still counts for it.
+const KEPT: usize = 16;
+
+/// The cosignatures collected for the recent checkpoints the witnesses were given.
 #[derive(Debug, Default)]
 pub struct Cosignatures {
-    /// The checkpoint (size, note) and each witness's line for it, by witness.
-    latest: RwLock<Option<Collected>>,
+    /// How many witnesses the server submits to.
+    witnesses: usize,
+    /// Recent checkpoints, oldest first, with each witness's line for them, by witness.
+    recent: RwLock<Vec<Collected>>,
 }
 
 #[derive(Debug)]
@@ -74,36 +80,63 @@ struct Collected {
     lines: BTreeMap<usize, String>,
 }
 
+impl Collected {
+    fn cosigned(&self) -> String {
+        let lines: String = self.lines.values().map(String::as_str).collect();
+        format!("{}{lines}", self.note)
+    }
+}
+
 impl Cosignatures {
-    /// `note` with the cosignature lines collected for it appended (each verified against
-    /// its witness's pinned key when it came), or `note` alone.
-    pub fn attach(&self, note: &str) -> String {
-        let latest = self.latest.read().unwrap_or_else(|p| p.into_inner());
-        match latest.as_ref() {
-            Some(c) if c.note == note => {
-                let lines: String = c.lines.values().map(String::as_str).collect();
-                format!("{note}{lines}")
-            }
-            _ => note.to_owned(),
+    /// Collects the cosignatures of `witnesses` witnesses.
+    pub fn new(witnesses: usize) -> Self {
+        Self {
+            witnesses,
+            recent: RwLock::default(),
         }
     }
 
-    /// Witness `which`'s line for checkpoint `cp`: kept beside the others' for the same
-    /// checkpoint; a newer checkpoint replaces them; an older one is dropped.
+    /// `note` with the cosignature lines collected for it appended (each verified against
+    /// its witness's pinned key when it came), or `note` alone.
+    pub fn attach(&self, note: &str) -> String {
+        let recent = self.recent.read().unwrap_or_else(|p| p.into_inner());
+        match recent.iter().find(|c| c.note == note) {
+            Some(c) => c.cosigned(),
+            None => note.to_owned(),
+        }
+    }
+
+    /// The newest checkpoint that every witness has cosigned, with their cosignatures (none
+    /// without witnesses, or before they all cosigned one).
+    pub fn witnessed(&self) -> Option<String> {
+        let recent = self.recent.read().unwrap_or_else(|p| p.into_inner());
+        recent
+            .iter()
+            .rev()
+            .find(|c| self.witnesses > 0 && c.lines.len() == self.witnesses)
+            .map(Collected::cosigned)
+    }
+
+    /// Witness `which`'s line for checkpoint `cp`, kept beside the others' for it; the
+    /// [`KEPT`] newest checkpoints are kept, a line for an older one is dropped.
     fn publish(&self, cp: &StoredCheckpoint, which: usize, line: String) {
-        let mut latest = self.latest.write().unwrap_or_else(|p| p.into_inner());
-        match latest.as_mut() {
-            Some(c) if c.note == cp.note => {
-                c.lines.insert(which, line);
-            }
-            Some(c) if c.size >= cp.size => {}
-            _ => {
-                *latest = Some(Collected {
-                    size: cp.size,
-                    note: cp.note.clone(),
-                    lines: BTreeMap::from([(which, line)]),
-                });
-            }
+        let mut recent = self.recent.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = recent.iter_mut().find(|c| c.note == cp.note) {
+            c.lines.insert(which, line);
+            return;
+        }
+        let at = recent.partition_point(|c| c.size < cp.size);
+        if recent.len() >= KEPT && at == 0 {
+            return;
+        }
+        let collected = Collected {
+            size: cp.size,
+            note: cp.note.clone(),
+            lines: BTreeMap::from([(which, line)]),
+        };
+        recent.insert(at, collected);
+        if recent.len() > KEPT {
+            recent.remove(0);
         }
     }
 }
@@ -460,19 +493,31 @@ mod tests {
 
     #[test]
     fn lines_are_kept_for_their_checkpoint_only() {
-        let c = Cosignatures::default();
+        let c = Cosignatures::new(2);
         c.publish(&cp(5), 1, "— w1 a\n".into());
+        assert_eq!(c.witnessed(), None, "one of two witnesses");
         c.publish(&cp(5), 0, "— w0 b\n".into());
         // In witness order, appended to that checkpoint only.
-        assert_eq!(
-            c.attach(&cp(5).note),
-            format!("{}— w0 b\n— w1 a\n", cp(5).note)
-        );
+        let five = format!("{}— w0 b\n— w1 a\n", cp(5).note);
+        assert_eq!(c.attach(&cp(5).note), five);
         assert_eq!(c.attach(&cp(6).note), cp(6).note);
-        // A newer checkpoint replaces them; a late line for an older one is dropped.
+        assert_eq!(c.witnessed(), Some(five.clone()));
+        // A newer checkpoint cosigned by one witness: the older one keeps its lines and
+        // stays the witnessed one; a late line for it still lands.
         c.publish(&cp(6), 1, "— w1 c\n".into());
-        c.publish(&cp(5), 0, "— w0 d\n".into());
-        assert_eq!(c.attach(&cp(5).note), cp(5).note);
         assert_eq!(c.attach(&cp(6).note), format!("{}— w1 c\n", cp(6).note));
+        assert_eq!(c.witnessed(), Some(five));
+        c.publish(&cp(6), 0, "— w0 d\n".into());
+        let six = format!("{}— w0 d\n— w1 c\n", cp(6).note);
+        assert_eq!(c.witnessed(), Some(six.clone()));
+        // Only the newest few are kept; a line for one older than all of them is dropped.
+        for size in 7..7 + KEPT as u64 {
+            c.publish(&cp(size), 0, "— w0 e\n".into());
+        }
+        assert_eq!(c.attach(&cp(6).note), cp(6).note);
+        c.publish(&cp(5), 1, "— w1 f\n".into());
+        assert_eq!(c.attach(&cp(5).note), cp(5).note);
+        assert_eq!(c.witnessed(), None, "none of the kept ones has both");
+        assert_eq!(Cosignatures::default().witnessed(), None);
     }
 }

@@ -125,6 +125,8 @@ fn every_role_against_every_read_endpoint() {
             [FB, FB, FB, FB, OK, FB, FB, FB, UA],
         ),
         ("/v1/log/checkpoint".into(), [OK; 9]),
+        // Public, and 404 on a server without witnesses.
+        ("/v1/log/checkpoint/witnessed".into(), [NF; 9]),
         ("/v1/log/key".into(), [OK; 9]),
         ("/v1/log/proof/consistency?from=1&to=2".into(), [OK; 9]),
         ("/v1/schemas".into(), [OK; 9]),

@@ -245,7 +245,7 @@ fn widest_entry(stream: &str, wire: &WireEnvelope) -> usize {
 fn an_entry_too_long_for_a_bundle_is_refused_at_write_time_and_nothing_is_written() {
     let app = spawn_app();
     let size = app.log_size();
-    // The entry wraps the envelope in ~130 bytes: the default --max-event-bytes (65,536)
+    // The entry wraps the envelope in 148-180 bytes: the default --max-event-bytes (65,536)
     // takes envelopes whose entry would be too long for a bundle. Find the smallest.
     let body = |w: &WireEnvelope| serde_json::to_vec(w).unwrap().len();
     let (mut pad, mut wire) = (48_000, None);
