@@ -7,13 +7,13 @@
 //! witness's size is learnt from its 409 answer (the spec's way), so the first submission
 //! after a start, and any after another node moved the witness on, costs one extra round.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prometheus::{IntCounterVec, IntGaugeVec};
 
+pub use super::cosignatures::Cosignatures;
 use super::Submission;
 use crate::log::cosignature::{cosignatures, WitnessKey};
 use crate::log::proof::consistency_proof;
@@ -57,87 +57,6 @@ impl Target {
             url: url.trim_end_matches('/').to_owned(),
             key,
         })
-    }
-}
-
-/// How many recent checkpoints keep their cosignatures: a witness's line for one that another
-/// witness has passed already still counts for it.
-const KEPT: usize = 16;
-
-/// The cosignatures collected for the recent checkpoints the witnesses were given.
-#[derive(Debug, Default)]
-pub struct Cosignatures {
-    /// How many witnesses the server submits to.
-    witnesses: usize,
-    /// Recent checkpoints, oldest first, with each witness's line for them, by witness.
-    recent: RwLock<Vec<Collected>>,
-}
-
-#[derive(Debug)]
-struct Collected {
-    size: u64,
-    note: String,
-    lines: BTreeMap<usize, String>,
-}
-
-impl Collected {
-    fn cosigned(&self) -> String {
-        let lines: String = self.lines.values().map(String::as_str).collect();
-        format!("{}{lines}", self.note)
-    }
-}
-
-impl Cosignatures {
-    /// Collects the cosignatures of `witnesses` witnesses.
-    pub fn new(witnesses: usize) -> Self {
-        Self {
-            witnesses,
-            recent: RwLock::default(),
-        }
-    }
-
-    /// `note` with the cosignature lines collected for it appended (each verified against
-    /// its witness's pinned key when it came), or `note` alone.
-    pub fn attach(&self, note: &str) -> String {
-        let recent = self.recent.read().unwrap_or_else(|p| p.into_inner());
-        match recent.iter().find(|c| c.note == note) {
-            Some(c) => c.cosigned(),
-            None => note.to_owned(),
-        }
-    }
-
-    /// The newest checkpoint that every witness has cosigned, with their cosignatures (none
-    /// without witnesses, or before they all cosigned one).
-    pub fn witnessed(&self) -> Option<String> {
-        let recent = self.recent.read().unwrap_or_else(|p| p.into_inner());
-        recent
-            .iter()
-            .rev()
-            .find(|c| self.witnesses > 0 && c.lines.len() == self.witnesses)
-            .map(Collected::cosigned)
-    }
-
-    /// Witness `which`'s line for checkpoint `cp`, kept beside the others' for it; the
-    /// [`KEPT`] newest checkpoints are kept, a line for an older one is dropped.
-    fn publish(&self, cp: &StoredCheckpoint, which: usize, line: String) {
-        let mut recent = self.recent.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(c) = recent.iter_mut().find(|c| c.note == cp.note) {
-            c.lines.insert(which, line);
-            return;
-        }
-        let at = recent.partition_point(|c| c.size < cp.size);
-        if recent.len() >= KEPT && at == 0 {
-            return;
-        }
-        let collected = Collected {
-            size: cp.size,
-            note: cp.note.clone(),
-            lines: BTreeMap::from([(which, line)]),
-        };
-        recent.insert(at, collected);
-        if recent.len() > KEPT {
-            recent.remove(0);
-        }
     }
 }
 
@@ -454,70 +373,4 @@ fn pick_line(note: &str, body: &str, key: &WitnessKey) -> Result<String, String>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cp(size: u64) -> StoredCheckpoint {
-        StoredCheckpoint {
-            size,
-            note: format!("log\n{size}\nroot\n\n— log sig\n"),
-        }
-    }
-
-    #[test]
-    fn only_a_line_by_the_pinned_key_over_this_checkpoint_is_taken() {
-        use crate::log::cosignature::Witness;
-        use ed25519_dalek::SigningKey;
-        let w = Witness::from_signing_key("w.example/1", SigningKey::from_bytes(&[1; 32])).unwrap();
-        let impostor =
-            Witness::from_signing_key("w.example/1", SigningKey::from_bytes(&[2; 32])).unwrap();
-        let key = w.public().clone();
-        let text = "log\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
-        let log = crate::log::NoteSigner::from_signing_key("log", SigningKey::from_bytes(&[3; 32]));
-        let note = log.unwrap().sign(text).unwrap();
-        let good = w.cosign(text, 7);
-        // Several lines under the witness's name: the one by its pinned key is taken.
-        let body = format!("{}{good}", impostor.cosign(text, 7));
-        assert_eq!(pick_line(&note, &body, &key), Ok(good.clone()));
-        // None by the pinned key, garbage, or a cosignature of another checkpoint: none.
-        let other = text.replace("\n5\n", "\n6\n");
-        for body in [
-            impostor.cosign(text, 7),
-            "garbage\n".to_owned(),
-            String::new(),
-            w.cosign(&other, 7),
-        ] {
-            assert!(pick_line(&note, &body, &key).is_err(), "{body:?}");
-        }
-    }
-
-    #[test]
-    fn lines_are_kept_for_their_checkpoint_only() {
-        let c = Cosignatures::new(2);
-        c.publish(&cp(5), 1, "— w1 a\n".into());
-        assert_eq!(c.witnessed(), None, "one of two witnesses");
-        c.publish(&cp(5), 0, "— w0 b\n".into());
-        // In witness order, appended to that checkpoint only.
-        let five = format!("{}— w0 b\n— w1 a\n", cp(5).note);
-        assert_eq!(c.attach(&cp(5).note), five);
-        assert_eq!(c.attach(&cp(6).note), cp(6).note);
-        assert_eq!(c.witnessed(), Some(five.clone()));
-        // A newer checkpoint cosigned by one witness: the older one keeps its lines and
-        // stays the witnessed one; a late line for it still lands.
-        c.publish(&cp(6), 1, "— w1 c\n".into());
-        assert_eq!(c.attach(&cp(6).note), format!("{}— w1 c\n", cp(6).note));
-        assert_eq!(c.witnessed(), Some(five));
-        c.publish(&cp(6), 0, "— w0 d\n".into());
-        let six = format!("{}— w0 d\n— w1 c\n", cp(6).note);
-        assert_eq!(c.witnessed(), Some(six.clone()));
-        // Only the newest few are kept; a line for one older than all of them is dropped.
-        for size in 7..7 + KEPT as u64 {
-            c.publish(&cp(size), 0, "— w0 e\n".into());
-        }
-        assert_eq!(c.attach(&cp(6).note), cp(6).note);
-        c.publish(&cp(5), 1, "— w1 f\n".into());
-        assert_eq!(c.attach(&cp(5).note), cp(5).note);
-        assert_eq!(c.witnessed(), None, "none of the kept ones has both");
-        assert_eq!(Cosignatures::default().witnessed(), None);
-    }
-}
+mod tests;

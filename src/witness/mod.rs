@@ -17,6 +17,7 @@ use crate::log::merkle::Hash;
 use crate::log::proof::verify_consistency;
 use crate::log::{Checkpoint, NoteVerifier};
 
+pub mod cosignatures;
 pub mod feeder;
 pub mod server;
 pub mod state;
