@@ -104,11 +104,7 @@ pub fn witness(args: WitnessArgs) -> anyhow::Result<()> {
                 state: db,
                 logs,
                 witness,
-                now: Arc::new(|| {
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs())
-                }),
+                now: Arc::new(super::witnessed::now),
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

@@ -47,10 +47,9 @@ impl WitnessArgs {
     }
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// POSIX seconds now, as cosignatures count time.
+pub(super) fn now() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0)
 }
 
 /// The `--witness` keys, each given as key text or as a file holding it: each witness once,

@@ -63,6 +63,15 @@ async fn read_tile<T: Send + 'static>(
     })
 }
 
+/// The store answered a tile's read with other rows than asked (the cause is logged).
+fn read_back_wrong(cause: String) -> ApiError {
+    ApiError::hidden(
+        Code::Internal,
+        "the store returned other data than asked; see the server log",
+        &cause,
+    )
+}
+
 fn tile_response(body: Vec<u8>, cache: Option<&'static str>) -> HttpResponse {
     let mut resp = HttpResponse::Ok();
     resp.content_type("application/octet-stream");
@@ -93,12 +102,10 @@ pub(super) async fn entries(
     let in_order =
         rows.len() as u64 == count && rows.iter().zip(first..).all(|(e, index)| e.index == index);
     if !in_order {
-        let cause = format!("entries {first}.. read back as {} rows", rows.len());
-        return Err(ApiError::hidden(
-            Code::Internal,
-            "the store returned other entries than asked; see the server log",
-            &cause,
-        ));
+        return Err(read_back_wrong(format!(
+            "entries {first}.. read back as {} rows",
+            rows.len()
+        )));
     }
     let body = entry_bundle(rows.iter().map(|e| e.bytes.as_slice())).map_err(|(i, len)| {
         let index = first + i as u64;
@@ -132,12 +139,10 @@ pub(super) async fn hashes(
         body.extend_from_slice(&hash);
     }
     if body.len() != 32 * usize::from(tile.width) {
-        let cause = format!("tile/{tile} read back as {} bytes", body.len());
-        return Err(ApiError::hidden(
-            Code::Internal,
-            "the store returned fewer nodes than asked; see the server log",
-            &cause,
-        ));
+        return Err(read_back_wrong(format!(
+            "tile/{tile} read back as {} bytes",
+            body.len()
+        )));
     }
     Ok(tile_response(body, Some(IMMUTABLE)))
 }

@@ -101,15 +101,23 @@ fn start_command(mut command: Command, ready: &str, level: &str, drain: bool) ->
 /// Runs `caseledger init --json --data <data>`; its JSON report.
 #[allow(dead_code)] // not every test binary initialises a data directory this way
 pub fn init_json(data: &Path) -> serde_json::Value {
-    let out = Command::new(BIN)
-        .args(["init", "--json", "--data"])
-        .arg(data)
-        .output()
-        .expect("init");
+    let out = run_ok(
+        Command::new(BIN)
+            .args(["init", "--json", "--data"])
+            .arg(data),
+    );
+    serde_json::from_slice(&out).expect("init --json")
+}
+
+/// Runs a command to its end, asserting it succeeded (its standard error otherwise); its
+/// standard output.
+#[allow(dead_code)]
+pub fn run_ok(command: &mut Command) -> Vec<u8> {
+    let out = command.output().expect("run caseledger");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("init --json")
+    out.stdout
 }

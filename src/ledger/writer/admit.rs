@@ -106,9 +106,11 @@ impl Writer {
                 detail,
             )))
         };
+        let digits = |n: u64| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+        let store_limit = self.store.append_limit();
         let mut size = 0;
         for (i, (entry, revision)) in encoded.iter().zip(next..).enumerate() {
-            let widest = entry.len() - revision.to_string().len() + u64::MAX.to_string().len();
+            let widest = entry.len() - digits(revision) + digits(u64::MAX);
             if widest > MAX_BUNDLED_ENTRY {
                 let which = match req.events.len() {
                     1 => String::new(),
@@ -120,7 +122,7 @@ impl Writer {
                      entry bundle); send a smaller event"
                 ));
             }
-            if self.store.append_limit().is_some() {
+            if store_limit.is_some() {
                 let wide = entry::encode(
                     &req.stream,
                     u64::MAX,
@@ -130,7 +132,7 @@ impl Writer {
                 size += self.store.append_size(&wide);
             }
         }
-        let Some(limit) = self.store.append_limit() else {
+        let Some(limit) = store_limit else {
             return Ok(());
         };
         if size <= limit {
