@@ -9,8 +9,12 @@ use caseledger::datadir::{self, InitOptions};
 use caseledger::domain::PrincipalId;
 use caseledger::envelope::{KeyFile, WireEnvelope};
 use caseledger::http::{AppState, Application, Limits};
+use caseledger::ledger::entry::{encode, format_time};
 use caseledger::ledger::{Ledger, SystemClock};
+use caseledger::log::merkle::{append_nodes, leaf_hash};
 use caseledger::reports::{ReportConfig, ReportService};
+use caseledger::store::sqlite::SqliteStore;
+use caseledger::store::{CommitGroup, EventStore, StoreNodes, StoredEntry};
 use chrono::Utc;
 use serde_json::{json, Value};
 
@@ -225,4 +229,49 @@ pub fn agency_data(name: &str) -> Value {
         "trafficking_experience": true,
         "eligibility": {"criteria": ["adults"], "notes": "Adults in the northern region."}
     })
+}
+
+/// Commits signed events (stream, revision, envelope) straight into the SQLite store of a
+/// data directory not being served, with their tree nodes, as an earlier version (or a long
+/// history) left them: for logs larger than the API tests can write one request at a time,
+/// and entries today's writer refuses. Each event is self-verified under `key`. Returns the
+/// index of the first.
+pub fn commit_straight(
+    dir: &std::path::Path,
+    key: &KeyFile,
+    events: &[(String, u64, WireEnvelope)],
+) -> u64 {
+    let store = SqliteStore::open(&dir.join("ledger.db")).expect("store");
+    let first = store.size().expect("size");
+    for chunk in events.chunks(4096) {
+        let size = store.size().expect("size");
+        let stamp = format_time(&Utc::now());
+        let entries: Vec<StoredEntry> = chunk
+            .iter()
+            .zip(size..)
+            .map(|((stream, revision, wire), index)| {
+                let v = client::self_verified(key, wire).expect("verified");
+                let bytes = encode(stream, *revision, &stamp, wire);
+                StoredEntry {
+                    index,
+                    stream: stream.clone(),
+                    revision: *revision,
+                    event_id: v.event.event_id,
+                    recorded_at: stamp.clone(),
+                    leaf_hash: leaf_hash(&bytes),
+                    bytes,
+                }
+            })
+            .collect();
+        let leaves: Vec<_> = entries.iter().map(|e| e.leaf_hash).collect();
+        let nodes = append_nodes(&StoreNodes(&store), size, &leaves).expect("nodes");
+        let group = CommitGroup {
+            request_ends: vec![entries.len()],
+            entries,
+            nodes,
+            checkpoint: None,
+        };
+        store.commit(group).expect("commit");
+    }
+    first
 }

@@ -6,6 +6,7 @@ mod cases;
 mod forward;
 mod forward_fake;
 mod helpers;
+mod interop_go;
 mod log;
 mod reports;
 mod routing;

@@ -8,16 +8,14 @@ use caseledger::client;
 use caseledger::envelope::{self, KeyFile, WireEnvelope};
 use caseledger::http::Limits;
 use caseledger::ledger::entry::{encode, format_time};
-use caseledger::log::merkle::{append_nodes, leaf_hash, root, Hash, MemoryNodes, RootBuilder};
+use caseledger::log::merkle::{leaf_hash, root, Hash, MemoryNodes, RootBuilder};
 use caseledger::log::tiles::split_entry_bundle;
 use caseledger::log::{Checkpoint, NoteVerifier};
 use caseledger::reports::ReportConfig;
-use caseledger::store::sqlite::SqliteStore;
-use caseledger::store::{CommitGroup, EventStore, StoreNodes, StoredEntry};
 use chrono::Utc;
 use serde_json::json;
 
-use crate::helpers::{agency_data, spawn_app, spawn_app_after, TestApp};
+use crate::helpers::{agency_data, commit_straight, spawn_app, spawn_app_after, TestApp};
 
 /// A tile's status, headers that matter and raw body.
 struct Got {
@@ -307,31 +305,12 @@ fn an_entry_too_long_for_a_bundle_is_refused_at_write_time_and_nothing_is_writte
 fn an_entry_an_earlier_version_wrote_too_long_for_a_bundle_is_named() {
     let mut wide = None;
     let app = spawn_app_after(Limits::default(), ReportConfig::default(), |dir, admin| {
-        let store = SqliteStore::open(&dir.join("ledger.db")).expect("store");
-        let size = store.size().expect("size");
         let wire = padded_registration(admin, "wide", 70_000);
-        let v = client::self_verified(admin, &wire).expect("verified");
-        let stamp = format_time(&Utc::now());
-        let bytes = encode("agency-wide", 0, &stamp, &wire);
-        let leaf = leaf_hash(&bytes);
-        let nodes = append_nodes(&StoreNodes(&store), size, &[leaf]).expect("nodes");
-        let entry = StoredEntry {
-            index: size,
-            stream: "agency-wide".into(),
-            revision: 0,
-            event_id: v.event.event_id,
-            recorded_at: stamp,
-            leaf_hash: leaf,
-            bytes,
-        };
-        let group = CommitGroup {
-            entries: vec![entry],
-            nodes,
-            checkpoint: None,
-            request_ends: vec![1],
-        };
-        store.commit(group).expect("commit");
-        wide = Some(size);
+        wide = Some(commit_straight(
+            dir,
+            admin,
+            &[("agency-wide".into(), 0, wire)],
+        ));
     });
     let index = wide.expect("written");
     let token = auditor(&app);
