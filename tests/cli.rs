@@ -396,6 +396,27 @@ fn export_writes_the_bundle_whole_or_leaves_the_target_as_it_was() {
         let kept = std::fs::read_to_string(&target).expect("read");
         assert_eq!(kept, "an earlier bundle", "{case}");
     }
+    // At the witnessed checkpoint, from a server that never had witnesses.
+    let (ok, _, err) = run(&["export", "--data", data, "--out", out, "--witnessed"]);
+    assert!(
+        !ok && err.contains("no witnesses' cosignatures are kept"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "an earlier bundle"
+    );
+    // A damaged file of cosignatures: without them, said; --witnessed needs them.
+    let kept = std::path::Path::new(data).join("cosignatures.db");
+    std::fs::write(&kept, "not a database").expect("write");
+    let (ok, _, err) = run(&["export", "--data", data, "--out", out, "--witnessed"]);
+    assert!(
+        !ok && err.contains("--witnessed: ") && err.contains("cosignatures.db"),
+        "{err}"
+    );
+    let (ok, _, err) = run(&["export", "--data", data, "--out", out]);
+    assert!(ok && err.contains("the bundle goes without them"), "{err}");
+    std::fs::remove_file(&kept).expect("remove");
     // Never over a file of the data directory, which are the ledger's own.
     let db = std::path::Path::new(data).join("ledger.db");
     let key = std::path::Path::new(data).join("log.key");

@@ -342,6 +342,7 @@ fn an_export_counts_the_entries_past_the_latest_checkpoint() {
         log_key: common::store_log().verifier().to_text(),
         signer: None,
         cosignatures: None,
+        witnessed: false,
     };
     let full = write_full(s, &id, &mut Vec::new(), &mut |_, _| {}).expect("full");
     assert_eq!((full.entries, full.after_checkpoint), (3, 2));

@@ -22,6 +22,36 @@ fn witness_init(state: &Path) -> String {
         .to_owned()
 }
 
+/// A log initialised in `data` and a witness of it in `state`, running.
+struct Setup {
+    init: serde_json::Value,
+    log_key: String,
+    token: String,
+    witness_key: String,
+    witness: process::Server,
+    witness_url: String,
+    /// The `--witness` value for `serve`.
+    submit_to: String,
+}
+
+fn setup(data: &Path, state: &Path) -> Setup {
+    let init = init_json(data);
+    let log_key = init["log_key"].as_str().expect("log key").to_owned();
+    let token = init["admin_token"].as_str().expect("token").to_owned();
+    let witness_key = witness_init(state);
+    let (witness, witness_url) = start_witness(state, &log_key, "127.0.0.1:0");
+    let submit_to = format!("{witness_url} {witness_key}");
+    Setup {
+        init,
+        log_key,
+        token,
+        witness_key,
+        witness,
+        witness_url,
+        submit_to,
+    }
+}
+
 /// One more entry: a token issued to the admin (an entry the server signs itself).
 fn write(base: &str, token: &str) {
     let r = ureq::post(&format!("{base}/v1/principals/admin/tokens"))
@@ -29,6 +59,79 @@ fn write(base: &str, token: &str) {
         .call()
         .expect("token issued");
     assert_eq!(r.status(), 201);
+}
+
+/// Registers an auditor through the API (as the admin `init` made) and returns its token.
+fn auditor_token(base: &str, init: &serde_json::Value) -> String {
+    let token = init["admin_token"].as_str().expect("token");
+    let admin = caseledger::envelope::KeyFile::read(Path::new(
+        init["admin_key_file"].as_str().expect("admin key file"),
+    ))
+    .expect("admin key");
+    let auditor = caseledger::envelope::KeyFile::generate("olu".parse().expect("slug"));
+    let registered = caseledger::client::signed_event(
+        &admin,
+        "principal.registered",
+        "principal-olu",
+        serde_json::json!({"agency": "operator", "roles": ["auditor"],
+            "public_key": auditor.public_key_b64()}),
+        chrono::Utc::now(),
+    );
+    let r = ureq::post(&format!("{base}/v1/events"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .send_json(serde_json::to_value(&registered).expect("json"))
+        .expect("auditor registered");
+    assert_eq!(r.status(), 201);
+    let auditor_token: serde_json::Value = ureq::post(&format!("{base}/v1/principals/olu/tokens"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("token")
+        .into_json()
+        .expect("json");
+    auditor_token["token"].as_str().expect("token").to_owned()
+}
+
+/// `caseledger export --data DATA --out OUT EXTRA…`: what it said on standard error, as
+/// `Ok` if it succeeded.
+fn export(data: &Path, extra: &[&str], out: &Path) -> Result<String, String> {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["export", "--data"])
+        .arg(data)
+        .arg("--out")
+        .arg(out);
+    let done = cmd.args(extra).output().expect("export");
+    let said = String::from_utf8_lossy(&done.stderr).into_owned();
+    match done.status.success() {
+        true => Ok(said),
+        false => Err(said),
+    }
+}
+
+/// `GET /v1/export{query}` as an auditor: the bundle, as text and parsed.
+fn export_api(base: &str, auditor: &str, query: &str) -> (String, serde_json::Value) {
+    let bundle = ureq::get(&format!("{base}/v1/export{query}"))
+        .set("Authorization", &format!("Bearer {auditor}"))
+        .call()
+        .expect("export")
+        .into_string()
+        .expect("bundle");
+    let parsed = serde_json::from_str(&bundle).expect("bundle JSON");
+    (bundle, parsed)
+}
+
+/// `verify BUNDLE --full` under `log_key`: exit status and standard output.
+fn verify_bundle(file: &Path, log_key: &str, extra: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN)
+        .arg("verify")
+        .arg(file)
+        .args(["--log-key", log_key, "--full"])
+        .args(extra)
+        .output()
+        .expect("verify");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 fn checkpoint(base: &str) -> String {
@@ -80,12 +183,15 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
         tmp.path().join("fork"),
         tmp.path().join("witness"),
     );
-    let init = init_json(&data);
-    let log_key = init["log_key"].as_str().expect("log key").to_owned();
-    let token = init["admin_token"].as_str().expect("token").to_owned();
-    let witness_key = witness_init(&state);
-    let (mut witness, witness_url) = start_witness(&state, &log_key, "127.0.0.1:0");
-    let submit_to = format!("{witness_url} {witness_key}");
+    let Setup {
+        init,
+        log_key,
+        token,
+        witness_key,
+        mut witness,
+        witness_url,
+        submit_to,
+    } = setup(&data, &state);
 
     // The log submits its checkpoints; the served one carries the cosignature.
     let (mut server, base) = start_server_with(&data, &["--witness", &submit_to]);
@@ -150,39 +256,9 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
 
     // An auditor's export carries the cosigned checkpoint; the bundle verifies, and its
     // checkpoint, taken out of it, verifies with the witness pinned.
-    let admin = caseledger::envelope::KeyFile::read(Path::new(
-        init["admin_key_file"].as_str().expect("admin key file"),
-    ))
-    .expect("admin key");
-    let auditor = caseledger::envelope::KeyFile::generate("olu".parse().expect("slug"));
-    let registered = caseledger::client::signed_event(
-        &admin,
-        "principal.registered",
-        "principal-olu",
-        serde_json::json!({"agency": "operator", "roles": ["auditor"],
-            "public_key": auditor.public_key_b64()}),
-        chrono::Utc::now(),
-    );
-    let r = ureq::post(&format!("{base}/v1/events"))
-        .set("Authorization", &format!("Bearer {token}"))
-        .send_json(serde_json::to_value(&registered).expect("json"))
-        .expect("auditor registered");
-    assert_eq!(r.status(), 201);
-    let auditor_token: serde_json::Value = ureq::post(&format!("{base}/v1/principals/olu/tokens"))
-        .set("Authorization", &format!("Bearer {token}"))
-        .call()
-        .expect("token")
-        .into_json()
-        .expect("json");
-    let auditor_token = auditor_token["token"].as_str().expect("token").to_owned();
+    let auditor_token = auditor_token(&base, &init);
     cosigned(&base, "witness.test/w1");
-    let bundle = ureq::get(&format!("{base}/v1/export"))
-        .set("Authorization", &format!("Bearer {auditor_token}"))
-        .call()
-        .expect("export")
-        .into_string()
-        .expect("bundle");
-    let parsed: serde_json::Value = serde_json::from_str(&bundle).expect("bundle JSON");
+    let (bundle, parsed) = export_api(&base, &auditor_token, "");
     let in_bundle = parsed["checkpoint"]
         .as_str()
         .expect("checkpoint")
@@ -197,19 +273,7 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
     assert!(ok, "{out}");
     let file = tmp.path().join("bundle.json");
     std::fs::write(&file, &bundle).expect("write bundle");
-    let verify_bundle = |file: &Path, extra: &[&str]| {
-        let out = Command::new(BIN)
-            .arg("verify")
-            .arg(file)
-            .args(["--log-key", &log_key, "--full"])
-            .args(extra)
-            .output()
-            .expect("verify");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    };
+    let verify_bundle = |file: &Path, extra: &[&str]| verify_bundle(file, &log_key, extra);
     let (ok, out) = verify_bundle(&file, &[]);
     assert!(ok, "{out}");
     // `verify --witness` checks the bundle's own checkpoint too: one whose cosignature was
@@ -311,6 +375,102 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
         metrics(&base).contains(&cosigned_size),
         "{}",
         metrics(&base)
+    );
+}
+
+/// The cosignatures a server collected are kept in its data directory: after a kill -9 and
+/// a restart with the witness down, the witnessed checkpoint is served at once, and an
+/// offline `caseledger export --witnessed` writes a bundle proved against it that verifies
+/// with the witness pinned, while the latest checkpoint, signed after, has no cosignature.
+#[test]
+fn cosignatures_outlive_a_restart_and_go_into_offline_exports() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (data, state) = (tmp.path().join("data"), tmp.path().join("witness"));
+    let mut w = setup(&data, &state);
+    let (mut server, base) = start_server_with(&data, &["--witness", &w.submit_to]);
+    let auditor = auditor_token(&base, &w.init);
+    let note = cosigned(&base, "witness.test/w1");
+    for child in [&mut server, &mut w.witness] {
+        child.kill().expect("kill -9");
+        child.wait().expect("reap");
+    }
+
+    // Restarted with its witness down: the kept cosignature is served at once.
+    let (server, base) = start_server_with(&data, &["--witness", &w.submit_to]);
+    let witnessed = ureq::get(&format!("{base}/v1/log/checkpoint/witnessed"))
+        .call()
+        .expect("witnessed checkpoint kept across the restart")
+        .into_string()
+        .expect("text");
+    assert_eq!(witnessed, note);
+    write(&base, &w.token);
+    let latest = checkpoint(&base);
+    assert!(size_of(&latest) > size_of(&note), "{latest}");
+    assert!(!latest.contains("— witness.test/w1 "), "{latest}");
+    // The API's export at the witnessed checkpoint: it verifies with the witness pinned.
+    let pinned = ["--witness", w.witness_key.as_str()];
+    let (bundle, parsed) = export_api(&base, &auditor, "?witnessed=true");
+    assert_eq!(parsed["checkpoint"], note.as_str());
+    let from_api = tmp.path().join("api.json");
+    std::fs::write(&from_api, bundle).expect("write");
+    let (ok, out) = verify_bundle(&from_api, &w.log_key, &pinned);
+    let holds = format!("OK: full-log bundle of {} entries", size_of(&note));
+    assert!(ok && out.contains(&holds), "{out}");
+
+    // Offline, from the data directory, beside the running server.
+    let at_latest = tmp.path().join("latest.json");
+    let said = export(&data, &[], &at_latest).expect("export");
+    assert!(!said.contains("cosigned by"), "{said}");
+    assert!(verify_bundle(&at_latest, &w.log_key, &[]).0);
+    let (ok, out) = verify_bundle(&at_latest, &w.log_key, &pinned);
+    assert!(!ok && out.contains("witnesses check failed"), "{out}");
+    let at_witnessed = tmp.path().join("witnessed.json");
+    let said = export(&data, &["--witnessed"], &at_witnessed).expect("export");
+    let size = size_of(&note);
+    let want = format!("(checkpoint size {size}, cosigned by 1 witness)");
+    assert!(
+        said.contains(&want) && said.contains("past the witnessed checkpoint"),
+        "{said}"
+    );
+    let (ok, out) = verify_bundle(&at_witnessed, &w.log_key, &pinned);
+    assert!(
+        ok && out.contains("Cosigned by witness witness.test/w1"),
+        "{out}"
+    );
+    drop(server);
+
+    // A server whose witness never answered: nothing to export at a witnessed checkpoint.
+    let lone = tmp.path().join("lone");
+    let lone_init = init_json(&lone);
+    let down = format!("http://127.0.0.1:9 {}", w.witness_key);
+    // Its file of cosignatures is damaged: moved aside, and a new one started.
+    std::fs::write(lone.join("cosignatures.db"), "not a database").expect("write");
+    let (_lone_server, lone_base) = start_server_with(&lone, &["--witness", &down]);
+    let aside = std::fs::read_dir(&lone)
+        .expect("dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("cosignatures.db.unreadable-"))
+        .count();
+    assert_eq!(aside, 1);
+    let auditor = auditor_token(&lone_base, &lone_init);
+    let r = ureq::get(&format!("{lone_base}/v1/export?witnessed=true"))
+        .set("Authorization", &format!("Bearer {auditor}"))
+        .call();
+    match r {
+        Err(ureq::Error::Status(503, r)) => {
+            let text = r.into_string().unwrap();
+            assert!(
+                text.contains("no checkpoint cosigned by every witness"),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let refused = export(&lone, &["--witnessed"], &tmp.path().join("none.json"));
+    let said = refused.expect_err("nothing witnessed");
+    assert!(
+        said.contains("no checkpoint cosigned by every witness is kept"),
+        "{said}"
     );
 }
 

@@ -28,11 +28,13 @@ pub enum ExportError {
     /// 404: the case stream has no entries (under the checkpoint).
     #[error("no entries for {0}")]
     NotFound(String),
-    /// The case stream has entries, every one past the latest checkpoint.
+    /// The case stream has entries, every one past the bundle's checkpoint (the latest, or
+    /// the witnessed one).
     #[error(
-        "{stream} has {entries} entries, all past the latest checkpoint (size {checkpoint_size}): \
-         a bundle holds only what a signed checkpoint covers; a running server signs one within \
-         about a second of a write, and at start-up after a crash"
+        "{stream} has {entries} entries, all past the checkpoint of the bundle (size \
+         {checkpoint_size}): a bundle holds only what a signed checkpoint covers; a running \
+         server signs one within about a second of a write, and at start-up after a crash \
+         (and witnesses cosign it soon after)"
     )]
     Uncovered {
         stream: String,
@@ -42,6 +44,10 @@ pub enum ExportError {
     /// The log has no signed checkpoint yet (an uninitialised data directory).
     #[error("the log has no checkpoint yet")]
     NoCheckpoint,
+    /// A bundle at the witnessed checkpoint was asked for, and every witness has cosigned
+    /// none of the checkpoints kept (or there are no witnesses).
+    #[error("no checkpoint cosigned by every witness is kept")]
+    NotWitnessed,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("merkle tree: {0}")]
@@ -62,6 +68,9 @@ pub struct LogIdentity {
     /// Witnesses' cosignatures collected by a server (`serve --witness`): the bundle's
     /// checkpoint carries those of its checkpoint.
     pub cosignatures: Option<std::sync::Arc<crate::witness::feeder::Cosignatures>>,
+    /// Prove the bundle against the newest checkpoint every witness cosigned (from
+    /// `cosignatures`) instead of the latest one.
+    pub witnessed: bool,
 }
 
 impl LogIdentity {
@@ -72,17 +81,40 @@ impl LogIdentity {
             log_key: signer.verifier().to_text(),
             signer: Some(signer.clone()),
             cosignatures: None,
+            witnessed: false,
         }
     }
 
-    /// The checkpoint `note` as the bundle carries it: with the cosignatures collected for
-    /// it, if any.
-    fn checkpoint(&self, note: &str) -> String {
-        match &self.cosignatures {
-            Some(c) => c.attach(note),
-            None => note.to_owned(),
+    /// The checkpoint a bundle is proved against: the latest, or with `witnessed` the
+    /// newest every witness cosigned (the cosignatures only hold checkpoints of the store's
+    /// tree: the feeder's come from the store, kept ones are checked on reading). With the
+    /// text the bundle carries: the note and the cosignatures collected for it, taken
+    /// together with the choice.
+    fn bundle_checkpoint(&self, store: &dyn EventStore) -> Result<Chosen, ExportError> {
+        if self.witnessed {
+            let (cp, text) = self
+                .cosignatures
+                .as_ref()
+                .and_then(|c| c.newest_witnessed())
+                .ok_or(ExportError::NotWitnessed)?;
+            return Ok(Chosen { cp, text });
         }
+        let cp = store
+            .latest_checkpoint()?
+            .ok_or(ExportError::NoCheckpoint)?;
+        let text = match &self.cosignatures {
+            Some(c) => c.attach(&cp.note),
+            None => cp.note.clone(),
+        };
+        Ok(Chosen { cp, text })
     }
+}
+
+/// A bundle's checkpoint, and its text as the bundle carries it (with cosignatures).
+#[derive(Debug, Clone)]
+pub(crate) struct Chosen {
+    cp: StoredCheckpoint,
+    text: String,
 }
 
 /// What was written.
@@ -93,6 +125,8 @@ pub struct ExportSummary {
     /// Entries the bundle would hold (of the log, or of the case) that the store already
     /// has past the checkpoint: a bundle holds only what a signed checkpoint covers.
     pub after_checkpoint: u64,
+    /// Witnesses' cosignatures on the bundle's checkpoint.
+    pub cosignatures: usize,
 }
 
 /// Tree nodes for proofs: the current block's low levels computed from its stored leaf
@@ -162,28 +196,28 @@ fn json_str(s: &str) -> String {
     serde_json::Value::from(s).to_string()
 }
 
-fn latest_checkpoint(store: &dyn EventStore) -> Result<StoredCheckpoint, ExportError> {
-    store.latest_checkpoint()?.ok_or(ExportError::NoCheckpoint)
-}
-
+/// Writes a bundle's members up to its entries; returns how many cosignatures its
+/// checkpoint carries.
 fn write_header(
     out: &mut dyn Write,
     id: &LogIdentity,
-    cp: &StoredCheckpoint,
+    chosen: &Chosen,
     identity_heads: Option<&str>,
-) -> std::io::Result<()> {
+) -> std::io::Result<usize> {
+    let checkpoint = &chosen.text;
     write!(
         out,
         "{{\"format\":{},\"origin\":{},\"log_key\":{},\"checkpoint\":{},",
         json_str(FORMAT),
         json_str(&id.origin),
         json_str(&id.log_key),
-        json_str(&id.checkpoint(&cp.note))
+        json_str(checkpoint)
     )?;
     if let Some(h) = identity_heads {
         write!(out, "\"identity_heads\":{},", json_str(h))?;
     }
-    out.write_all(b"\"entries\":[")
+    out.write_all(b"\"entries\":[")?;
+    Ok(checkpoint[chosen.cp.note.len()..].lines().count())
 }
 
 /// Writes one entry. Stored bytes that are not UTF-8 (a damaged or edited store) cannot be
@@ -221,8 +255,9 @@ pub fn write_full(
     out: &mut dyn Write,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ExportSummary, ExportError> {
-    let cp = latest_checkpoint(store)?;
-    write_header(out, id, &cp, None)?;
+    let chosen = id.bundle_checkpoint(store)?;
+    let cosignatures = write_header(out, id, &chosen, None)?;
+    let cp = chosen.cp;
     let mut nodes = ExportNodes::new(store);
     let mut next = 0u64;
     while next < cp.size {
@@ -250,5 +285,6 @@ pub fn write_full(
         entries: cp.size,
         checkpoint_size: cp.size,
         after_checkpoint: store.size()?.saturating_sub(cp.size),
+        cosignatures,
     })
 }

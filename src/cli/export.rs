@@ -13,6 +13,8 @@ use super::DataArg;
 use crate::bundle::export::{self, LogIdentity};
 use crate::datadir;
 use crate::domain::CaseId;
+use crate::witness::cosignatures::Log;
+use crate::witness::feeder::Cosignatures;
 
 /// Arguments of `export`.
 #[derive(Debug, clap::Args)]
@@ -26,6 +28,12 @@ pub struct ExportArgs {
     /// the whole log.
     #[arg(long)]
     pub case: Option<String>,
+    /// Prove the bundle against the newest checkpoint every witness cosigned, rather than the
+    /// latest (which, beside a busy server, is often too new for them): the cosignatures
+    /// `serve --witness` keeps in the data directory. Without it, the latest checkpoint
+    /// carries those kept for it, if any.
+    #[arg(long)]
+    pub witnessed: bool,
     /// Show progress even when standard error is not a terminal (a log file, a CI job): a
     /// plain line every 5 seconds instead of a bar.
     #[arg(long)]
@@ -99,12 +107,38 @@ fn export_until(args: ExportArgs, stop: Option<Arc<AtomicBool>>) -> anyhow::Resu
         anyhow::bail!("{} holds no ledger", dir.display());
     }
     let signer = datadir::read_signer(dir)?;
-    let id = LogIdentity::of(&signer);
     let case: Option<CaseId> = match &args.case {
         Some(case) => Some(case.parse().context("--case must be a case UUID")?),
         None => None,
     };
     let store = datadir::open_sqlite_beside(dir)?;
+    let kept = dir.join(crate::witness::kept::FILE);
+    let key = signer.verifier();
+    let log = Log {
+        key: &key,
+        store: &*store,
+    };
+    let cosignatures = match Cosignatures::read(&kept, log) {
+        Ok(c) => c,
+        Err(e) if args.witnessed => anyhow::bail!("--witnessed: {e}"),
+        Err(e) => {
+            eprintln!("warning: the witnesses' cosignatures cannot be read ({e}); the bundle goes without them");
+            None
+        }
+    };
+    if args.witnessed && cosignatures.as_ref().is_none_or(|c| c.witnesses() == 0) {
+        anyhow::bail!(
+            "--witnessed: no witnesses' cosignatures are kept in {} (`serve --witness` keeps \
+             them in {})",
+            dir.display(),
+            kept.display()
+        );
+    }
+    let id = LogIdentity {
+        cosignatures: cosignatures.map(Arc::new),
+        witnessed: args.witnessed,
+        ..LogIdentity::of(&signer)
+    };
     let mut target = Target::open(&args.out, dir)?;
     let stop = stop.unwrap_or_else(|| {
         let stop = Arc::new(AtomicBool::new(false));
@@ -122,8 +156,13 @@ fn export_until(args: ExportArgs, stop: Option<Arc<AtomicBool>>) -> anyhow::Resu
         written => written?,
     };
     target.finish()?;
+    let cosigned = match summary.cosignatures {
+        0 => String::new(),
+        1 => ", cosigned by 1 witness".to_owned(),
+        n => format!(", cosigned by {n} witnesses"),
+    };
     eprintln!(
-        "exported {} entries (checkpoint size {}) to {}",
+        "exported {} entries (checkpoint size {}{cosigned}) to {}",
         summary.entries, summary.checkpoint_size, args.out
     );
     let n = summary.after_checkpoint;
@@ -134,14 +173,22 @@ fn export_until(args: ExportArgs, stop: Option<Arc<AtomicBool>>) -> anyhow::Resu
             (_, true) => "entries of the case are",
             (_, false) => "entries are",
         };
-        eprintln!(
-            "warning: {n} {what} past the latest checkpoint (size {}), so not in the bundle: a \
-             bundle holds only what a signed checkpoint covers. A running server signs one \
-             within about a second of a write, and at start-up after a crash: export again \
-             to include {}.",
-            summary.checkpoint_size,
-            if n == 1 { "it" } else { "them" },
-        );
+        let them = if n == 1 { "it" } else { "them" };
+        match args.witnessed {
+            true => eprintln!(
+                "warning: {n} {what} past the witnessed checkpoint (size {}), so not in the \
+                 bundle. The server submits each new checkpoint to its witnesses: export \
+                 again once they cosigned a later one to include {them}.",
+                summary.checkpoint_size,
+            ),
+            false => eprintln!(
+                "warning: {n} {what} past the latest checkpoint (size {}), so not in the \
+                 bundle: a bundle holds only what a signed checkpoint covers. A running server \
+                 signs one within about a second of a write, and at start-up after a crash: \
+                 export again to include {them}.",
+                summary.checkpoint_size,
+            ),
+        }
     }
     Ok(())
 }
@@ -280,6 +327,7 @@ mod tests {
             },
             out: out.to_str().expect("path").to_owned(),
             case: None,
+            witnessed: false,
             progress: false,
         };
         let stop = Arc::new(AtomicBool::new(true));

@@ -210,9 +210,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.witnesses.len() >= crate::log::note::MAX_SIGNATURES {
         anyhow::bail!("at most 99 --witness entries (a checkpoint carries at most 100 signatures)");
     }
-    let cosignatures = Arc::new(crate::witness::feeder::Cosignatures::new(
-        args.witnesses.len(),
-    ));
+    let cosignatures = Arc::new(cosignatures(dir, &args.witnesses, &ledger)?);
     let _feeder = (!args.witnesses.is_empty()).then(|| {
         crate::witness::feeder::start(
             ledger.store().clone(),
@@ -270,4 +268,43 @@ fn body_bytes(text: &str) -> Result<usize, String> {
         return Err(format!("must be from 1024 to {MOST} bytes"));
     }
     Ok(n)
+}
+
+/// The cosignatures `serve --witness` collects, kept in the data directory (those kept by an
+/// earlier start for these witnesses are served at once); in memory only without witnesses
+/// (a file kept before then records that there are none now). The file only holds copies
+/// of witnesses' statements: one that cannot be opened is moved aside, with a warning, and
+/// a new one started.
+fn cosignatures(
+    dir: &std::path::Path,
+    witnesses: &[crate::witness::feeder::Target],
+    ledger: &crate::ledger::Ledger,
+) -> anyhow::Result<crate::witness::feeder::Cosignatures> {
+    use crate::witness::cosignatures::Log;
+    use crate::witness::feeder::Cosignatures;
+    let path = dir.join(crate::witness::kept::FILE);
+    if witnesses.is_empty() && !path.exists() {
+        return Ok(Cosignatures::new(0));
+    }
+    let keys: Vec<_> = witnesses.iter().map(|w| w.key.clone()).collect();
+    let key = ledger.note_signer().verifier();
+    let log = Log {
+        key: &key,
+        store: ledger.store().as_ref(),
+    };
+    let opened = Cosignatures::kept(&path, &keys, log).or_else(|e| {
+        let aside = path.with_extension(format!("db.unreadable-{}", chrono::Utc::now().timestamp()));
+        tracing::warn!(error = %e, file = %path.display(), aside = %aside.display(), "the witnesses' cosignatures cannot be read: moved aside, starting a new file");
+        std::fs::rename(&path, &aside)?;
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        Cosignatures::kept(&path, &keys, log).map_err(anyhow::Error::from)
+    });
+    let opened = opened
+        .with_context(|| format!("opening {} (the witnesses' cosignatures)", path.display()))?;
+    Ok(match witnesses.is_empty() {
+        true => Cosignatures::new(0),
+        false => opened,
+    })
 }

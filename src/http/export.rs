@@ -33,6 +33,8 @@ const STALLED: Duration = Duration::from_secs(60);
 #[serde(deny_unknown_fields)]
 pub(super) struct ExportQuery {
     case: Option<String>,
+    /// `true`: the bundle is proved against the newest checkpoint every witness cosigned.
+    witnessed: Option<bool>,
 }
 
 impl From<ExportError> for ApiError {
@@ -43,6 +45,10 @@ impl From<ExportError> for ApiError {
             ExportError::NoCheckpoint => ApiError::new(
                 Code::Unavailable,
                 "the log has no signed checkpoint yet; retry in a moment",
+            ),
+            e @ ExportError::NotWitnessed => ApiError::new(
+                Code::Unavailable,
+                format!("{e}: the witnesses have not cosigned a checkpoint yet; retry later"),
             ),
             ExportError::Store(s) => s.into(),
             ExportError::Tree(TreeError::Storage(m)) => {
@@ -76,12 +82,27 @@ pub(super) async fn bundle(
             })
         })
         .transpose()?;
-    // Everything committed before this request is in the bundle. (The state's guard is
-    // dropped before waiting.)
-    let committed = state.ledger.state().size;
-    covering_checkpoint(&state, committed).await?;
+    let witnessed = q.witnessed.unwrap_or(false);
+    if witnessed && state.cosignatures.witnesses() == 0 {
+        return Err(ApiError::bad_request(
+            "witnessed=true: this server submits its checkpoints to no witness",
+        ));
+    }
+    // Before a full log's streaming starts, where an error can only cut the body short
+    // (once there is a witnessed checkpoint there always is one, newer or not).
+    if witnessed && state.cosignatures.newest_witnessed().is_none() {
+        return Err(ExportError::NotWitnessed.into());
+    }
+    // Everything committed before this request is in the bundle (but for one proved against
+    // the witnessed checkpoint, which is older under load). The state's guard is dropped
+    // before waiting.
+    if !witnessed {
+        let committed = state.ledger.state().size;
+        covering_checkpoint(&state, committed).await?;
+    }
     let id = LogIdentity {
         cosignatures: Some(state.cosignatures.clone()),
+        witnessed,
         ..LogIdentity::of(state.ledger.note_signer())
     };
     match case {
@@ -107,7 +128,8 @@ async fn export_case(
     // its own problem response; then streamed, not built whole in memory.
     let gathered = {
         let store = store.clone();
-        web::block(move || export::gather_case(store.as_ref(), &stream, &identity, visible))
+        let id = id.clone();
+        web::block(move || export::gather_case(store.as_ref(), &id, &stream, &identity, visible))
             .await??
     };
     streamed(STALLED, move |out| {

@@ -61,7 +61,9 @@ pub(super) async fn checkpoint(
 
 /// `GET /v1/log/checkpoint/witnessed`: the newest checkpoint every configured witness has
 /// cosigned, with their cosignatures (public). The latest checkpoint may not have them yet
-/// under load; this one does, and is at most a moment older.
+/// under load; this one does, and is usually a moment older (after a restart with the
+/// witnesses down, the one kept from before, however old: auditors may bound the age with
+/// `--witness-max-age`).
 #[get("/v1/log/checkpoint/witnessed")]
 pub(super) async fn witnessed(
     state: web::Data<AppState>,

@@ -2,8 +2,9 @@
 //! configured witnesses, with a consistency proof from the size each last cosigned, and
 //! keeps the cosignatures they return for `GET /v1/log/checkpoint` to append.
 //!
-//! Nothing here is persisted: a cosignature says "the largest tree I have seen, as of this
-//! time", so after a restart the feeder simply submits the latest checkpoint again. A
+//! The feeder itself keeps no state on disk (the cosignatures it collects are kept in the
+//! data directory by [`Cosignatures`], for serving and exports only): after a restart it
+//! simply submits the latest checkpoint again. A
 //! witness's size is learnt from its 409 answer (the spec's way), so the first submission
 //! after a start, and any after another node moved the witness on, costs one extra round.
 

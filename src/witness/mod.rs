@@ -19,6 +19,7 @@ use crate::log::{Checkpoint, NoteVerifier};
 
 pub mod cosignatures;
 pub mod feeder;
+pub mod kept;
 pub mod server;
 pub mod state;
 

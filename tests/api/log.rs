@@ -323,10 +323,19 @@ fn the_export_is_for_auditors_and_names_bad_or_unknown_cases() {
         "/v1/export?case=",
         "/v1/export?kase=0196b7c2-4a55-7d3e-9f10-2b6c1d4e5f60",
         "/v1/export?case=0196B7C2-4A55-7D3E-9F10-2B6C1D4E5F60",
+        "/v1/export?witnessed=yes",
     ] {
         let r = app.get(bad, Some(&token));
         assert_eq!((r.status, r.code()), (400, "bad_request"), "{bad}");
     }
+    // A bundle at the witnessed checkpoint, from a server without witnesses.
+    let r = app.get("/v1/export?witnessed=true", Some(&token));
+    assert_eq!((r.status, r.code()), (400, "bad_request"), "{}", r.text);
+    assert!(r.text.contains("no witness"), "{}", r.text);
+    assert_eq!(
+        app.get("/v1/export?witnessed=false", Some(&token)).status,
+        200
+    );
 }
 
 #[test]

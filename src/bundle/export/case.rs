@@ -4,15 +4,15 @@
 use std::io::Write;
 
 use super::{
-    inclusion_proof, latest_checkpoint, write_entry, write_header, ExportError, ExportNodes,
-    ExportSummary, LogIdentity,
+    inclusion_proof, write_entry, write_header, Chosen, ExportError, ExportNodes, ExportSummary,
+    LogIdentity,
 };
 use crate::domain::StreamId;
-use crate::store::{EventStore, StoredCheckpoint, StoredEntry};
+use crate::store::{EventStore, StoredEntry};
 
 /// A case bundle's content, gathered: what [`CaseBundle::write`] writes.
 pub struct CaseBundle {
-    checkpoint: StoredCheckpoint,
+    checkpoint: Chosen,
     entries: Vec<StoredEntry>,
     after_checkpoint: u64,
     case_stream: String,
@@ -29,10 +29,11 @@ pub fn write_case(
     visible: u64,
     out: &mut dyn Write,
 ) -> Result<ExportSummary, ExportError> {
-    gather_case(store, case_stream, identity_streams, visible)?.write(store, id, out)
+    gather_case(store, id, case_stream, identity_streams, visible)?.write(store, id, out)
 }
 
-/// Gathers a case bundle: every entry of `case_stream` under the latest checkpoint, plus
+/// Gathers a case bundle: every entry of `case_stream` under the latest checkpoint (or the
+/// one `id` asks for: see [`LogIdentity::witnessed`]), plus
 /// the entries of the identity streams (`principal-*` and `agency-*`) whose index is below
 /// the case's last entry, in index order. `identity_streams` are those of the entries below
 /// `visible`; any created at or after it are found by reading the log from there. Every
@@ -40,11 +41,13 @@ pub fn write_case(
 /// written.
 pub fn gather_case(
     store: &dyn EventStore,
+    id: &LogIdentity,
     case_stream: &str,
     identity_streams: &[String],
     visible: u64,
 ) -> Result<CaseBundle, ExportError> {
-    let cp = latest_checkpoint(store)?;
+    let chosen = id.bundle_checkpoint(store)?;
+    let cp = &chosen.cp;
     let case = read_stream_below(store, case_stream, cp.size)?;
     // A case stream is short: its entries past the checkpoint are counted in one read.
     let after_checkpoint = store
@@ -77,7 +80,7 @@ pub fn gather_case(
     }
     entries.sort_by_key(|e| e.index);
     Ok(CaseBundle {
-        checkpoint: cp,
+        checkpoint: chosen,
         entries,
         after_checkpoint,
         case_stream: case_stream.to_owned(),
@@ -93,7 +96,7 @@ impl CaseBundle {
         id: &LogIdentity,
         out: &mut dyn Write,
     ) -> Result<ExportSummary, ExportError> {
-        let cp = &self.checkpoint;
+        let cp = &self.checkpoint.cp;
         // Signed for a case stream (the conformance suite exports other streams this way).
         let case = match self.case_stream.parse() {
             Ok(StreamId::Case(case)) => Some(case),
@@ -107,7 +110,7 @@ impl CaseBundle {
                 crate::bundle::heads::sign_for(signer, cp, &self.entries, case, self.last + 1)
             })
             .transpose()?;
-        write_header(out, id, cp, heads.as_deref())?;
+        let cosignatures = write_header(out, id, &self.checkpoint, heads.as_deref())?;
         let nodes = ExportNodes::new(store);
         for (i, e) in self.entries.iter().enumerate() {
             let proof = inclusion_proof(&nodes, e.index, cp.size)?;
@@ -119,6 +122,7 @@ impl CaseBundle {
             entries: self.entries.len() as u64,
             checkpoint_size: cp.size,
             after_checkpoint: self.after_checkpoint,
+            cosignatures,
         })
     }
 }

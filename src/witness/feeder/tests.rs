@@ -64,3 +64,188 @@ fn lines_are_kept_for_their_checkpoint_only() {
     assert_eq!(c.witnessed(), None, "none of the kept ones has both");
     assert_eq!(Cosignatures::default().witnessed(), None);
 }
+
+/// What `serve --witness` keeps in the data directory comes back after a restart, and what
+/// `caseledger export` reads of it is checked again: a line edited in the file, one over a
+/// checkpoint the log key did not sign, and lines of witnesses no longer configured are
+/// left out; only the newest [`KEPT`] checkpoints stay in the file.
+#[test]
+fn kept_cosignatures_come_back_checked() {
+    use crate::log::cosignature::Witness;
+    use crate::witness::kept::{Kept, Row};
+    use base64::Engine as _;
+    use ed25519_dalek::SigningKey;
+    let witness = |n: u8| {
+        Witness::from_signing_key(&format!("w.example/{n}"), SigningKey::from_bytes(&[n; 32]))
+            .unwrap()
+    };
+    let (w0, w1) = (witness(1), witness(2));
+    let signer = |seed: u8| {
+        crate::log::NoteSigner::from_signing_key(
+            "log.example/1",
+            SigningKey::from_bytes(&[seed; 32]),
+        )
+        .unwrap()
+    };
+    let log = signer(9);
+    let dir = tempfile::tempdir().unwrap();
+    // A store of `leaves` entries whose bytes start with `name`.
+    let tree = |name: &str, leaves: u64| {
+        use crate::store::{sqlite::SqliteStore, CommitGroup, StoredEntry};
+        let store = SqliteStore::open(&dir.path().join(name)).unwrap();
+        let entries: Vec<StoredEntry> = (0..leaves)
+            .map(|i| {
+                let bytes = format!("{name} {i}").into_bytes();
+                StoredEntry {
+                    index: i,
+                    stream: "agency-a".into(),
+                    revision: i,
+                    event_id: uuid::Uuid::new_v4(),
+                    recorded_at: String::new(),
+                    leaf_hash: crate::log::merkle::leaf_hash(&bytes),
+                    bytes,
+                }
+            })
+            .collect();
+        let leaf_hashes: Vec<_> = entries.iter().map(|e| e.leaf_hash).collect();
+        let nodes = crate::log::merkle::append_nodes(&StoreNodes(&store), 0, &leaf_hashes);
+        let group = CommitGroup {
+            entries,
+            nodes: nodes.unwrap(),
+            ..CommitGroup::default()
+        };
+        store.commit(group).unwrap();
+        store
+    };
+    let last = KEPT as u64 + 3;
+    let store = tree("ledger.db", last + 2);
+    let other = tree("other.db", last + 2);
+    let text_of = |store: &dyn EventStore, size: u64| {
+        let root = crate::log::merkle::root(&StoreNodes(store), size).unwrap();
+        let root = base64::engine::general_purpose::STANDARD.encode(root);
+        format!("log.example/1\n{size}\n{root}\n")
+    };
+    let text = |size: u64| text_of(&store, size);
+    let checkpoint = |size: u64| StoredCheckpoint {
+        size,
+        note: log.sign(&text(size)).unwrap(),
+    };
+    let path = dir.path().join("cosignatures.db");
+    let keys = [w0.public().clone(), w1.public().clone()];
+    let key = log.verifier();
+    let verifier = super::super::cosignatures::Log {
+        key: &key,
+        store: &store,
+    };
+    assert!(
+        Cosignatures::read(&path, verifier).unwrap().is_none(),
+        "no file yet"
+    );
+    {
+        let c = Cosignatures::kept(&path, &keys, verifier).unwrap();
+        for size in 1..=last {
+            c.publish(&checkpoint(size), 0, w0.cosign(&text(size), 100 + size));
+            c.publish(&checkpoint(size), 1, w1.cosign(&text(size), 100 + size));
+        }
+    }
+    let both = |size: u64| {
+        let lines = format!(
+            "{}{}",
+            w0.cosign(&text(size), 100 + size),
+            w1.cosign(&text(size), 100 + size)
+        );
+        format!("{}{lines}", checkpoint(size).note)
+    };
+    let read = Cosignatures::read(&path, verifier).unwrap().unwrap();
+    assert_eq!(read.witnesses(), 2);
+    assert_eq!(read.witnessed(), Some(both(last)));
+    assert_eq!(
+        read.newest_witnessed(),
+        Some((checkpoint(last), both(last)))
+    );
+    // Not of another log's tree (a copy from another ledger with this key, or the store
+    // restored from an older backup).
+    let elsewhere = super::super::cosignatures::Log {
+        key: &key,
+        store: &other,
+    };
+    let read = Cosignatures::read(&path, elsewhere).unwrap().unwrap();
+    assert_eq!(read.witnessed(), None);
+    let file = Kept::read_only(&path).unwrap().unwrap();
+    let rows = file.rows().unwrap();
+    assert_eq!(rows.len(), 2 * KEPT, "pruned to the newest {KEPT}");
+    assert_eq!(rows[0].size, last - KEPT as u64 + 1);
+    drop(file);
+
+    // Edited in the file: w0's newest line made over another checkpoint; and a row over a
+    // checkpoint another key signed, for a size past all others.
+    let row_of = |at: usize| {
+        let row = rows
+            .iter()
+            .find(|r| r.size == last && r.witness == keys[at].to_text());
+        row.unwrap().clone()
+    };
+    let file = Kept::open(&path).unwrap();
+    let mut edited = row_of(0);
+    edited.line = w0.cosign(&text(last + 1), 1);
+    file.record(&edited, KEPT).unwrap();
+    let forged = |witness: &Witness, at: usize| Row {
+        size: last + 1,
+        note: signer(8).sign(&text(last + 1)).unwrap(),
+        witness: keys[at].to_text(),
+        line: witness.cosign(&text(last + 1), 1),
+    };
+    file.record(&forged(&w0, 0), KEPT + 3).unwrap();
+    file.record(&forged(&w1, 1), KEPT + 3).unwrap();
+    // The log key's checkpoint of a tree this store does not hold, and a line of one
+    // witness holding a second line.
+    let foreign = Row {
+        size: last + 2,
+        note: log.sign(&text_of(&other, last + 2)).unwrap(),
+        ..forged(&w0, 0)
+    };
+    for (at, w) in [(0, &w0), (1, &w1)] {
+        let line = w.cosign(&text_of(&other, last + 2), 1);
+        file.record(
+            &Row {
+                witness: keys[at].to_text(),
+                line,
+                ..foreign.clone()
+            },
+            KEPT + 3,
+        )
+        .unwrap();
+    }
+    let mut doubled = rows
+        .iter()
+        .find(|r| r.size == last - 1 && r.witness == keys[1].to_text())
+        .unwrap()
+        .clone();
+    doubled.line = format!("{}{}", doubled.line, w0.cosign(&text(last - 1), 1));
+    file.record(&doubled, KEPT + 3).unwrap();
+    drop(file);
+    let read = Cosignatures::read(&path, verifier).unwrap().unwrap();
+    assert_eq!(read.witnessed(), Some(both(last - 2)));
+
+    // Started again with w1 only: w0's lines are dropped, w1's alone witness a checkpoint;
+    // but not a line under w1's name that another key made.
+    let file = Kept::open(&path).unwrap();
+    let mut swapped = row_of(1);
+    let impostor = Witness::from_signing_key("w.example/2", SigningKey::from_bytes(&[7; 32]));
+    swapped.line = impostor.unwrap().cosign(&text(last), 100 + last);
+    file.record(&swapped, KEPT + 1).unwrap();
+    drop(file);
+    let only = Cosignatures::kept(&path, &keys[1..], verifier).unwrap();
+    let line = w1.cosign(&text(last - 2), 98 + last);
+    assert_eq!(
+        only.witnessed(),
+        Some(format!("{}{line}", checkpoint(last - 2).note))
+    );
+    assert_eq!(
+        Cosignatures::read(&path, verifier)
+            .unwrap()
+            .unwrap()
+            .witnesses(),
+        1
+    );
+}
