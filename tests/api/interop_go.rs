@@ -14,6 +14,7 @@ use std::process::Command;
 
 use caseledger::client;
 use caseledger::http::Limits;
+use caseledger::log::cosignature::Witness;
 use caseledger::reports::ReportConfig;
 use chrono::Utc;
 
@@ -39,11 +40,12 @@ fn go_toolchain() -> Result<PathBuf, String> {
 }
 
 /// Runs the Go checker against the server; panics with its output unless it succeeds.
-fn run_checker(gopath: &Path, base: &str, token: &str, log_key: &str) -> String {
+fn run_checker(gopath: &Path, args: &[&str]) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     let out = Command::new("go")
         .current_dir(&dir)
-        .args(["run", "tlog_check.go", base, token, log_key])
+        .args(["run", "tlog_check.go"])
+        .args(args)
         // GOPATH mode: the imports come from the Debian sources, with no module download.
         .env("GO111MODULE", "off")
         .env("GOPATH", gopath)
@@ -99,7 +101,25 @@ fn go_reference_client_verifies_checkpoint_tiles_proofs_and_bundles() {
     app.register_agency("after");
     let size = app.log_size();
     assert!(size > 65_800, "{size}");
-    let said = run_checker(&gopath, &app.base, &token, &app.log_key);
+    // The checkpoint with two witnesses' cosignature lines, as `serve --witness` serves it.
+    let note = app.get("/v1/log/checkpoint", None).text;
+    let body = &note[..note.find("\n\n").expect("signed note") + 1];
+    let lines: String = ["witness.test/w1", "witness.test/w2"]
+        .iter()
+        .map(|name| {
+            Witness::generate(name)
+                .expect("witness")
+                .cosign(body, 1_796_000_000)
+        })
+        .collect();
+    let cosigned = app.dir.path().join("cosigned.txt");
+    std::fs::write(&cosigned, format!("{note}{lines}")).expect("write");
+    let cosigned = cosigned.to_str().expect("utf-8");
+
+    let said = run_checker(&gopath, &[&app.base, &token, &app.log_key, cosigned]);
+    let opened = "cosigned checkpoint opens under the log key (1 verified); unverified: \
+                  witness.test/w1, witness.test/w2";
+    assert!(said.contains(opened), "{said}");
     let opened = format!("checkpoint of size {size} opens under the log key");
     assert!(said.contains(&opened), "{said}");
     let bundles = size.div_ceil(256);

@@ -3,10 +3,12 @@
 // transparency logs, which C2SP's signed-note and tlog-tiles specify). Run by
 // tests/api/interop_go.rs:
 //
-//	go run tlog_check.go <base URL> <auditor token> <log verifier key>
+//	go run tlog_check.go <base URL> <auditor token> <log verifier key> [<cosigned checkpoint file>]
 //
 // It exits non-zero, naming what differs, unless:
 //   - the checkpoint at /v1/log/checkpoint opens under the log key with note.Open;
+//   - the cosigned checkpoint file, if given, opens too: a note parser that does not know
+//     witnesses (cosignature/v1 keys) reads their lines as signatures it cannot verify;
 //   - tlog.TileHashReader, which checks every hash tile it reads against the signed root,
 //     recomputes that root from the server's hash tiles;
 //   - inclusion and consistency proofs that tlog builds from the tiles check with
@@ -129,14 +131,40 @@ func checkpoint(logKey string) tlog.Tree {
 	return tree
 }
 
+// cosigned opens a checkpoint carrying witnesses' cosignature lines under the log key
+// alone, and names the lines it could not verify.
+func cosigned(logKey, path string) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		fail("%s: %v", path, err)
+	}
+	verifier, err := note.NewVerifier(logKey)
+	if err != nil {
+		fail("log key %q: %v", logKey, err)
+	}
+	n, err := note.Open(text, note.VerifierList(verifier))
+	if err != nil {
+		fail("the cosigned checkpoint does not open under the log key: %v\n%s", err, text)
+	}
+	names := []string{}
+	for _, sig := range n.UnverifiedSigs {
+		names = append(names, sig.Name)
+	}
+	fmt.Printf("cosigned checkpoint opens under the log key (%d verified); unverified: %s\n",
+		len(n.Sigs), strings.Join(names, ", "))
+}
+
 func main() {
-	if len(os.Args) != 4 {
-		fail("usage: tlog_check <base URL> <auditor token> <log verifier key>")
+	if len(os.Args) != 4 && len(os.Args) != 5 {
+		fail("usage: tlog_check <base URL> <auditor token> <log verifier key> [<cosigned checkpoint file>]")
 	}
 	base, token = os.Args[1], os.Args[2]
 	tree := checkpoint(os.Args[3])
 	size, root := tree.N, tree.Hash
 	fmt.Printf("checkpoint of size %d opens under the log key\n", size)
+	if len(os.Args) == 5 {
+		cosigned(os.Args[3], os.Args[4])
+	}
 
 	r := &tiles{}
 	hr := tlog.TileHashReader(tree, r)
