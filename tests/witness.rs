@@ -119,12 +119,37 @@ fn export_api(base: &str, auditor: &str, query: &str) -> (String, serde_json::Va
     (bundle, parsed)
 }
 
-/// `verify BUNDLE --full` under `log_key`: exit status and standard output.
+/// Writes the demo's case through the server at `base` (as the admin `init` made): its id
+/// and the leaf index of its last entry.
+fn demo_case(base: &str, init: &serde_json::Value) -> (String, u64) {
+    let out = run_ok(Command::new(BIN).args([
+        "demo",
+        "--url",
+        base,
+        "--admin-token",
+        init["admin_token"].as_str().expect("token"),
+        "--admin-key",
+        init["admin_key_file"].as_str().expect("admin key file"),
+    ]));
+    let out = String::from_utf8(out).expect("utf-8");
+    let case = out
+        .lines()
+        .find_map(|l| l.strip_prefix("case ")?.split(' ').next())
+        .expect("the demo names its case");
+    let last = out
+        .lines()
+        .filter_map(|l| l.split("-> 201 leaf ").nth(1)?.parse::<u64>().ok())
+        .max()
+        .expect("the demo's entries");
+    (case.to_owned(), last)
+}
+
+/// `verify BUNDLE` under `log_key`: exit status and standard output.
 fn verify_bundle(file: &Path, log_key: &str, extra: &[&str]) -> (bool, String) {
     let out = Command::new(BIN)
         .arg("verify")
         .arg(file)
-        .args(["--log-key", log_key, "--full"])
+        .args(["--log-key", log_key])
         .args(extra)
         .output()
         .expect("verify");
@@ -273,7 +298,8 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
     assert!(ok, "{out}");
     let file = tmp.path().join("bundle.json");
     std::fs::write(&file, &bundle).expect("write bundle");
-    let verify_bundle = |file: &Path, extra: &[&str]| verify_bundle(file, &log_key, extra);
+    let verify_bundle =
+        |file: &Path, extra: &[&str]| verify_bundle(file, &log_key, &[&["--full"], extra].concat());
     let (ok, out) = verify_bundle(&file, &[]);
     assert!(ok, "{out}");
     // `verify --witness` checks the bundle's own checkpoint too: one whose cosignature was
@@ -389,7 +415,15 @@ fn cosignatures_outlive_a_restart_and_go_into_offline_exports() {
     let mut w = setup(&data, &state);
     let (mut server, base) = start_server_with(&data, &["--witness", &w.submit_to]);
     let auditor = auditor_token(&base, &w.init);
-    let note = cosigned(&base, "witness.test/w1");
+    // A case, written by the demo's caseworkers, under the cosigned checkpoint.
+    let (case, last_leaf) = demo_case(&base, &w.init);
+    let note = loop {
+        let note = cosigned(&base, "witness.test/w1");
+        if size_of(&note) > last_leaf {
+            break note;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     for child in [&mut server, &mut w.witness] {
         child.kill().expect("kill -9");
         child.wait().expect("reap");
@@ -408,7 +442,7 @@ fn cosignatures_outlive_a_restart_and_go_into_offline_exports() {
     assert!(size_of(&latest) > size_of(&note), "{latest}");
     assert!(!latest.contains("— witness.test/w1 "), "{latest}");
     // The API's export at the witnessed checkpoint: it verifies with the witness pinned.
-    let pinned = ["--witness", w.witness_key.as_str()];
+    let pinned = ["--full", "--witness", w.witness_key.as_str()];
     let (bundle, parsed) = export_api(&base, &auditor, "?witnessed=true");
     assert_eq!(parsed["checkpoint"], note.as_str());
     let from_api = tmp.path().join("api.json");
@@ -421,7 +455,7 @@ fn cosignatures_outlive_a_restart_and_go_into_offline_exports() {
     let at_latest = tmp.path().join("latest.json");
     let said = export(&data, &[], &at_latest).expect("export");
     assert!(!said.contains("cosigned by"), "{said}");
-    assert!(verify_bundle(&at_latest, &w.log_key, &[]).0);
+    assert!(verify_bundle(&at_latest, &w.log_key, &["--full"]).0);
     let (ok, out) = verify_bundle(&at_latest, &w.log_key, &pinned);
     assert!(!ok && out.contains("witnesses check failed"), "{out}");
     let at_witnessed = tmp.path().join("witnessed.json");
@@ -437,6 +471,23 @@ fn cosignatures_outlive_a_restart_and_go_into_offline_exports() {
         ok && out.contains("Cosigned by witness witness.test/w1"),
         "{out}"
     );
+    // The case's bundle at the witnessed checkpoint, offline and from the API: its
+    // identity heads signed for that checkpoint, every check holding.
+    let case_pinned = ["--require-heads", "--witness", w.witness_key.as_str()];
+    let case_offline = tmp.path().join("case.json");
+    let said = export(&data, &["--witnessed", "--case", &case], &case_offline).expect("export");
+    assert!(said.contains(&want), "{said}");
+    let (bundle, parsed) = export_api(&base, &auditor, &format!("?witnessed=true&case={case}"));
+    assert_eq!(parsed["checkpoint"], note.as_str());
+    let case_api = tmp.path().join("case-api.json");
+    std::fs::write(&case_api, bundle).expect("write");
+    for file in [&case_offline, &case_api] {
+        let (ok, out) = verify_bundle(file, &w.log_key, &case_pinned);
+        assert!(
+            ok && out.contains(&format!("Identity heads for case-{case} hold")),
+            "{out}"
+        );
+    }
     drop(server);
 
     // A server whose witness never answered: nothing to export at a witnessed checkpoint.
