@@ -308,3 +308,74 @@ fn init_is_done_only_when_it_finished_and_the_api_stays_on_loopback() {
         }
     }
 }
+
+/// The compose witness: the nodes submit to it with its key read from a volume it writes
+/// (public, mounted read-only), while its secret key and record are on a volume no node
+/// mounts; its commands use flags the binary knows.
+#[test]
+fn the_nodes_submit_to_a_witness_whose_key_only_it_holds() {
+    let doc = parse_yaml(&read("docker/compose.yml"));
+    let witness = doc.get(&["services", "witness"]);
+    let command = &witness.get(&["command"]).value;
+    let volumes = |svc: &Node| -> Vec<String> {
+        let list = svc
+            .children
+            .get("volumes")
+            .map(|v| v.children.values().collect::<Vec<_>>());
+        list.unwrap_or_default()
+            .iter()
+            .map(|v| v.value.clone())
+            .collect()
+    };
+    assert!(volumes(witness).contains(&"witness-state:/witness".to_owned()));
+    assert!(
+        command.contains("caseledger witness init --state /witness --name "),
+        "{command}"
+    );
+    assert!(
+        command.contains(
+            "exec caseledger witness serve --state /witness --listen 0.0.0.0:8090 --log-key "
+        ),
+        "{command}"
+    );
+    for node in ["caseledger1", "caseledger2"] {
+        let svc = doc.get(&["services", node]);
+        let given = &svc.get(&["environment", "CASELEDGER_WITNESS"]).value;
+        let (url, file) = given.split_once(' ').expect("URL KEY_FILE");
+        assert_eq!(url, "http://witness:8090", "{node}");
+        // The file the witness wrote its key to, on a volume mounted read-only.
+        assert!(
+            command.contains(&format!("mv {file}.tmp {file}")),
+            "{command}"
+        );
+        let dir = file.rsplit_once('/').expect("a path").0;
+        let mounted = volumes(svc);
+        let volume = mounted
+            .iter()
+            .find(|v| v.ends_with(&format!(":{dir}:ro")))
+            .unwrap_or_else(|| panic!("{node}: {dir} not mounted read-only: {mounted:?}"));
+        assert!(volumes(witness).contains(&volume.trim_end_matches(":ro").to_owned()));
+        assert!(
+            !mounted.iter().any(|v| v.starts_with("witness-state:")),
+            "{node}"
+        );
+    }
+    for (sub, flags) in [
+        ("init", &["--state", "--name"][..]),
+        ("serve", &["--state", "--listen", "--log-key"][..]),
+    ] {
+        let help = Command::new(BIN)
+            .args(["witness", sub, "--help"])
+            .output()
+            .expect("help");
+        let help = String::from_utf8_lossy(&help.stdout).to_string();
+        for flag in flags {
+            assert!(
+                help.contains(flag),
+                "`caseledger witness {sub}` has no {flag}"
+            );
+        }
+    }
+    let dockerfile = read("docker/Dockerfile");
+    assert!(dockerfile.contains("chown caseledger:caseledger /data /mirror /witness /witness-pub"));
+}

@@ -30,7 +30,7 @@ struct Setup {
     witness_key: String,
     witness: process::Server,
     witness_url: String,
-    /// The `--witness` value for `serve`.
+    /// The `--witness` value for `serve` (the witness key as a file).
     submit_to: String,
 }
 
@@ -39,8 +39,14 @@ fn setup(data: &Path, state: &Path) -> Setup {
     let log_key = init["log_key"].as_str().expect("log key").to_owned();
     let token = init["admin_token"].as_str().expect("token").to_owned();
     let witness_key = witness_init(state);
-    let (witness, witness_url) = start_witness(state, &log_key, "127.0.0.1:0");
-    let submit_to = format!("{witness_url} {witness_key}");
+    // Both keys as files, as a deployment keeps them (`--log-key FILE`, "URL FILE").
+    let files = data.parent().expect("parent");
+    let (log_pub, witness_pub) = (files.join("log.pub"), files.join("witness.pub"));
+    std::fs::write(&log_pub, format!("{log_key}\n")).expect("write");
+    std::fs::write(&witness_pub, format!("{witness_key}\n")).expect("write");
+    let log_pub = log_pub.to_str().expect("utf-8");
+    let (witness, witness_url) = start_witness(state, log_pub, "127.0.0.1:0");
+    let submit_to = format!("{witness_url} {}", witness_pub.display());
     Setup {
         init,
         log_key,

@@ -87,7 +87,8 @@ pub struct ServeArgs {
     #[arg(long, env = "CASELEDGER_SNAPSHOT_EVERY", default_value_t = 100_000)]
     pub snapshot_every: u64,
     /// A C2SP tlog-witness to submit every new checkpoint to, as "<URL> <witness key>" (the
-    /// URL its add-checkpoint lives under; the key `caseledger witness init` printed).
+    /// URL its add-checkpoint lives under; the key `caseledger witness init` printed, or a
+    /// file holding it).
     /// Repeat for more witnesses (`;` between them in the variable).
     #[arg(long = "witness", env = "CASELEDGER_WITNESS", value_delimiter = ';',
           value_parser = crate::witness::feeder::Target::parse)]

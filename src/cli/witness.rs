@@ -8,7 +8,6 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::log::cosignature::Witness;
-use crate::log::NoteVerifier;
 use crate::witness::server::{build, WitnessService};
 use crate::witness::state::WitnessState;
 
@@ -36,7 +35,8 @@ pub enum WitnessCommand {
         /// The witness's directory (from `witness init`).
         #[arg(long)]
         state: PathBuf,
-        /// A log's verifier key (as `caseledger init` printed it); repeat for more logs.
+        /// A log's verifier key (as `caseledger init` printed it), or a file holding it;
+        /// repeat for more logs.
         #[arg(long = "log-key", required = true)]
         log_keys: Vec<String>,
         /// Address to listen on.
@@ -86,7 +86,7 @@ pub fn witness(args: WitnessArgs) -> anyhow::Result<()> {
             let witness = read_witness(&state)?;
             let logs = log_keys
                 .iter()
-                .map(|k| NoteVerifier::parse(k.trim()).with_context(|| format!("--log-key {k:?}")))
+                .map(|k| super::earlier::read_key(k))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let path = state.join(STATE_FILE);
             let db = WitnessState::open(&path).with_context(|| {

@@ -42,18 +42,33 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses `<submission prefix URL> <witness key>`.
+    /// Parses `<submission prefix URL> <witness key>`, the key given as its text or as a
+    /// file holding it (`witness init`'s output, kept beside a deployment).
     pub fn parse(text: &str) -> Result<Self, String> {
         let (url, key) = text
             .trim()
             .split_once(' ')
-            .ok_or("a witness is given as \"<URL> <witness key>\"")?;
+            .ok_or("a witness is given as \"<URL> <witness key or key file>\"")?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!("witness URL {url:?} is not http:// or https://"));
         }
-        let key = WitnessKey::parse(key.trim()).map_err(|e| {
-            format!("witness key {key:?}: {e} (expected <name>+<hex id>+<base64>, type 0x04)")
-        })?;
+        let key = key.trim();
+        let expected = "expected <name>+<hex id>+<base64>, type 0x04";
+        let key = match WitnessKey::parse(key) {
+            Ok(k) => k,
+            Err(e) if !std::path::Path::new(key).is_file() => {
+                return Err(format!(
+                    "witness key {key:?}: {e} ({expected}, or a file holding one)"
+                ));
+            }
+            Err(_) => {
+                let text =
+                    std::fs::read(key).map_err(|e| format!("witness key file {key}: {e}"))?;
+                let text = String::from_utf8_lossy(&text[..text.len().min(4096)]).into_owned();
+                WitnessKey::parse(text.trim())
+                    .map_err(|e| format!("witness key file {key}: {e} ({expected})"))?
+            }
+        };
         Ok(Self {
             url: url.trim_end_matches('/').to_owned(),
             key,

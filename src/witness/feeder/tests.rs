@@ -249,3 +249,35 @@ fn kept_cosignatures_come_back_checked() {
         1
     );
 }
+
+/// `serve --witness`: the URL and the witness key, as text or as a file holding it; every
+/// other spelling is refused with what was expected.
+#[test]
+fn a_witness_is_a_url_and_a_key_or_key_file() {
+    use crate::log::cosignature::Witness;
+    let key = Witness::generate("w.example/1").unwrap().public().to_text();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("witness.pub");
+    std::fs::write(&file, format!("{key}\n")).unwrap();
+    let garbage = dir.path().join("garbage");
+    std::fs::write(&garbage, "not a key").unwrap();
+    let from_text = Target::parse(&format!("https://w.example/ {key}")).unwrap();
+    assert_eq!(
+        (from_text.url.as_str(), from_text.key.to_text()),
+        ("https://w.example", key.clone())
+    );
+    let from_file = Target::parse(&format!("http://w:8090 {}", file.display())).unwrap();
+    assert_eq!(from_file.key.to_text(), key);
+    for (given, says) in [
+        (key.clone(), "a witness is given as"),
+        (format!("ftp://w {key}"), "is not http:// or https://"),
+        ("http://w nope".to_owned(), "or a file holding one"),
+        (
+            format!("http://w {}", garbage.display()),
+            "witness key file",
+        ),
+    ] {
+        let err = Target::parse(&given).expect_err(&given);
+        assert!(err.contains(says), "{given}: {err}");
+    }
+}
