@@ -348,6 +348,15 @@ fn the_nodes_submit_to_a_witness_whose_key_only_it_holds() {
             command.contains(&format!("mv {file}.tmp {file}")),
             "{command}"
         );
+        // Its cosignatures in a file of its own, on a volume it writes.
+        let kept = &svc.get(&["environment", "CASELEDGER_COSIGNATURES"]).value;
+        let kept_dir = kept.rsplit_once('/').expect("a path").0;
+        let mirror = &svc.get(&["environment", "CASELEDGER_ESDB_MIRROR"]).value;
+        assert_eq!(
+            Some(kept_dir),
+            mirror.rsplit_once('/').map(|(d, _)| d),
+            "{node}"
+        );
         let dir = file.rsplit_once('/').expect("a path").0;
         let mounted = volumes(svc);
         let volume = mounted

@@ -523,6 +523,11 @@ fn cosignatures_outlive_a_restart_and_go_into_offline_exports() {
         }
         other => panic!("{other:?}"),
     }
+    // A file of cosignatures that cannot be written does not stop a server.
+    drop(_lone_server);
+    let nowhere = ["--witness", &down, "--cosignatures", "/proc/caseledger/cosignatures.db"];
+    let (_lone_server, lone_base) = start_server_with(&lone, &nowhere);
+    assert!(checkpoint(&lone_base).starts_with("caseledger.local/"));
     let refused = export(&lone, &["--witnessed"], &tmp.path().join("none.json"));
     let said = refused.expect_err("nothing witnessed");
     assert!(

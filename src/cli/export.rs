@@ -34,6 +34,10 @@ pub struct ExportArgs {
     /// carries those kept for it, if any.
     #[arg(long)]
     pub witnessed: bool,
+    /// The file of cosignatures `serve --witness` keeps (its `--cosignatures`). Default:
+    /// cosignatures.db in the data directory.
+    #[arg(long)]
+    pub cosignatures: Option<PathBuf>,
     /// Show progress even when standard error is not a terminal (a log file, a CI job): a
     /// plain line every 5 seconds instead of a bar.
     #[arg(long)]
@@ -112,7 +116,7 @@ fn export_until(args: ExportArgs, stop: Option<Arc<AtomicBool>>) -> anyhow::Resu
         None => None,
     };
     let store = datadir::open_sqlite_beside(dir)?;
-    let kept = dir.join(crate::witness::kept::FILE);
+    let kept = (args.cosignatures.clone()).unwrap_or_else(|| dir.join(crate::witness::kept::FILE));
     let key = signer.verifier();
     let log = Log {
         key: &key,
@@ -328,6 +332,7 @@ mod tests {
             out: out.to_str().expect("path").to_owned(),
             case: None,
             witnessed: false,
+            cosignatures: None,
             progress: false,
         };
         let stop = Arc::new(AtomicBool::new(true));

@@ -93,6 +93,11 @@ pub struct ServeArgs {
     #[arg(long = "witness", env = "CASELEDGER_WITNESS", value_delimiter = ';',
           value_parser = crate::witness::feeder::Target::parse)]
     pub witnesses: Vec<crate::witness::feeder::Target>,
+    /// Where the witnesses' cosignatures are kept across restarts (a SQLite file, each
+    /// node's own). Default: cosignatures.db in the data directory, or beside
+    /// `--esdb-mirror` when given on a shared EventStoreDB log.
+    #[arg(long, env = "CASELEDGER_COSIGNATURES")]
+    pub cosignatures: Option<std::path::PathBuf>,
     /// Serve reads only: every write is refused with 503 `unavailable`. For the nodes beside
     /// the one writing node of a shared EventStoreDB log.
     #[arg(long, env = "CASELEDGER_READ_ONLY")]
@@ -211,7 +216,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.witnesses.len() >= crate::log::note::MAX_SIGNATURES {
         anyhow::bail!("at most 99 --witness entries (a checkpoint carries at most 100 signatures)");
     }
-    let cosignatures = Arc::new(cosignatures(dir, &args.witnesses, &ledger)?);
+    let cosignatures = cosignatures(&cosignatures_file(&args), &args.witnesses, &ledger);
+    let cosignatures = Arc::new(cosignatures);
     let _feeder = (!args.witnesses.is_empty()).then(|| {
         crate::witness::feeder::start(
             ledger.store().clone(),
@@ -271,21 +277,34 @@ fn body_bytes(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-/// The cosignatures `serve --witness` collects, kept in the data directory (those kept by an
-/// earlier start for these witnesses are served at once); in memory only without witnesses
-/// (a file kept before then records that there are none now). The file only holds copies
-/// of witnesses' statements: one that cannot be opened is moved aside, with a warning, and
-/// a new one started.
+/// Where `serve --witness` keeps the cosignatures: `--cosignatures`, or by default the
+/// node's own file: in the data directory on SQLite, beside its mirror (`--esdb-mirror`) on
+/// a shared EventStoreDB log, whose nodes share one data directory (read-only in compose).
+fn cosignatures_file(args: &ServeArgs) -> std::path::PathBuf {
+    use crate::witness::kept::FILE;
+    match (&args.cosignatures, &args.store.esdb_mirror) {
+        (Some(file), _) => file.clone(),
+        (None, Some(mirror)) if args.store.is_shared() => mirror.with_file_name(FILE),
+        (None, _) => args.data.data.join(FILE),
+    }
+}
+
+/// The cosignatures `serve --witness` collects, kept in `path` (those kept by an earlier
+/// start for these witnesses are served at once); in memory only without witnesses (a file
+/// kept before then records that there are none now). The file only holds copies of
+/// witnesses' statements, so it never stops the server: a damaged one is moved aside and a
+/// new one started; one that cannot be written (a read-only directory, a full disk) leaves
+/// the cosignatures in memory, with a warning.
 fn cosignatures(
-    dir: &std::path::Path,
+    path: &std::path::Path,
     witnesses: &[crate::witness::feeder::Target],
     ledger: &crate::ledger::Ledger,
-) -> anyhow::Result<crate::witness::feeder::Cosignatures> {
+) -> crate::witness::feeder::Cosignatures {
     use crate::witness::cosignatures::Log;
     use crate::witness::feeder::Cosignatures;
-    let path = dir.join(crate::witness::kept::FILE);
+    let in_memory = Cosignatures::new(witnesses.len());
     if witnesses.is_empty() && !path.exists() {
-        return Ok(Cosignatures::new(0));
+        return in_memory;
     }
     let keys: Vec<_> = witnesses.iter().map(|w| w.key.clone()).collect();
     let key = ledger.note_signer().verifier();
@@ -293,19 +312,37 @@ fn cosignatures(
         key: &key,
         store: ledger.store().as_ref(),
     };
-    let opened = Cosignatures::kept(&path, &keys, log).or_else(|e| {
-        let aside = path.with_extension(format!("db.unreadable-{}", chrono::Utc::now().timestamp()));
-        tracing::warn!(error = %e, file = %path.display(), aside = %aside.display(), "the witnesses' cosignatures cannot be read: moved aside, starting a new file");
-        std::fs::rename(&path, &aside)?;
-        for suffix in ["-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    let damaged = |e: &rusqlite::Error| {
+        use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+        matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, NotADatabase | DatabaseCorrupt))
+    };
+    let opened: anyhow::Result<Cosignatures> = match Cosignatures::kept(path, &keys, log) {
+        Err(e) if damaged(&e) => {
+            let stamp = chrono::Utc::now().timestamp();
+            let aside = path.with_extension(format!("db.unreadable-{stamp}"));
+            tracing::warn!(error = %e, file = %path.display(), aside = %aside.display(),
+                "the witnesses' cosignatures are damaged: moved aside, starting a new file");
+            let moved = std::fs::rename(path, &aside);
+            for suffix in ["-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+            }
+            match moved {
+                Ok(()) => Cosignatures::kept(path, &keys, log).map_err(Into::into),
+                Err(moving) => Err(moving.into()),
+            }
         }
-        Cosignatures::kept(&path, &keys, log).map_err(anyhow::Error::from)
-    });
-    let opened = opened
-        .with_context(|| format!("opening {} (the witnesses' cosignatures)", path.display()))?;
-    Ok(match witnesses.is_empty() {
-        true => Cosignatures::new(0),
-        false => opened,
-    })
+        other => other.map_err(Into::into),
+    };
+    match (opened, witnesses.is_empty()) {
+        (Ok(_), true) => in_memory,
+        (Ok(kept), false) => kept,
+        (Err(e), none) => {
+            if !none {
+                tracing::warn!(error = %format!("{e:#}"), file = %path.display(),
+                    "the witnesses' cosignatures cannot be kept in this file (set \
+                     --cosignatures): they are kept in memory only, and lost at a restart");
+            }
+            in_memory
+        }
+    }
 }

@@ -89,7 +89,8 @@ pub(super) async fn bundle(
         ));
     }
     // Before a full log's streaming starts, where an error can only cut the body short
-    // (once there is a witnessed checkpoint there always is one, newer or not).
+    // (once there is a witnessed checkpoint there always is one, newer or not: the newest
+    // complete one is never pruned).
     if witnessed && state.cosignatures.newest_witnessed().is_none() {
         return Err(ExportError::NotWitnessed.into());
     }

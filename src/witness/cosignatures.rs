@@ -180,10 +180,7 @@ impl Cosignatures {
     /// it without them).
     pub fn newest_witnessed(&self) -> Option<(StoredCheckpoint, String)> {
         let recent = self.recent.read().unwrap_or_else(|p| p.into_inner());
-        let c = recent
-            .iter()
-            .rev()
-            .find(|c| self.witnesses > 0 && c.lines.len() == self.witnesses)?;
+        let c = recent.iter().rev().find(|c| self.complete(c))?;
         let cp = StoredCheckpoint {
             size: c.size,
             note: c.note.clone(),
@@ -192,8 +189,8 @@ impl Cosignatures {
     }
 
     /// Witness `which`'s line for checkpoint `cp`, kept beside the others' for it (and in
-    /// the file, if there is one); the [`KEPT`] newest checkpoints are kept, a line for an
-    /// older one is dropped.
+    /// the file, if there is one); the [`KEPT`] newest checkpoints are kept, and the newest
+    /// one every witness cosigned; a line for one older than all of them is dropped.
     pub(super) fn publish(&self, cp: &StoredCheckpoint, which: usize, line: String) {
         if let Some((file, keys)) = &self.kept {
             let row = Row {
@@ -226,7 +223,16 @@ impl Cosignatures {
         };
         recent.insert(at, collected);
         if recent.len() > KEPT {
-            recent.remove(0);
+            // The oldest goes, but never the newest checkpoint every witness cosigned: with
+            // one witness down, checkpoints only the others cosigned would push it out, and
+            // nothing witnessed would be left to serve or export.
+            let complete = recent.iter().rposition(|c| self.complete(c));
+            let drop = usize::from(complete == Some(0));
+            recent.remove(drop);
         }
+    }
+
+    fn complete(&self, c: &Collected) -> bool {
+        self.witnesses > 0 && c.lines.len() == self.witnesses
     }
 }

@@ -62,9 +62,13 @@ impl Target {
                 ));
             }
             Err(_) => {
-                let text =
-                    std::fs::read(key).map_err(|e| format!("witness key file {key}: {e}"))?;
-                let text = String::from_utf8_lossy(&text[..text.len().min(4096)]).into_owned();
+                // A key is a line: a few kilobytes are read at most, whatever the file.
+                let mut text = Vec::new();
+                let read = std::fs::File::open(key).and_then(|f| {
+                    std::io::Read::read_to_end(&mut std::io::Read::take(f, 4096), &mut text)
+                });
+                read.map_err(|e| format!("witness key file {key}: {e}"))?;
+                let text = String::from_utf8_lossy(&text).into_owned();
                 WitnessKey::parse(text.trim())
                     .map_err(|e| format!("witness key file {key}: {e} ({expected})"))?
             }

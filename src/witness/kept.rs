@@ -118,7 +118,8 @@ impl Kept {
     }
 
     /// Keeps `row` (in place of that witness's earlier line for the same note), and only the
-    /// lines of the `keep` largest checkpoints.
+    /// lines of the `keep` largest checkpoints and of the largest one every recorded witness
+    /// cosigned.
     pub fn record(&self, row: &Row, keep: usize) -> rusqlite::Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
@@ -130,6 +131,11 @@ impl Kept {
         tx.execute(
             "DELETE FROM cosignature WHERE note NOT IN (
                 SELECT note FROM cosignature GROUP BY note ORDER BY max(size) DESC LIMIT ?1
+            ) AND note NOT IN (
+                SELECT note FROM cosignature WHERE witness IN (SELECT key FROM witness)
+                GROUP BY note
+                HAVING count(DISTINCT witness) = (SELECT count(*) FROM witness)
+                ORDER BY max(size) DESC LIMIT 1
             )",
             params![keep as i64],
         )?;

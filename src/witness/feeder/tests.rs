@@ -54,15 +54,120 @@ fn lines_are_kept_for_their_checkpoint_only() {
     c.publish(&cp(6), 0, "— w0 d\n".into());
     let six = format!("{}— w0 d\n— w1 c\n", cp(6).note);
     assert_eq!(c.witnessed(), Some(six.clone()));
-    // Only the newest few are kept; a line for one older than all of them is dropped.
-    for size in 7..7 + KEPT as u64 {
+    // Only the newest few are kept, and the newest both cosigned (one witness down, the
+    // other's checkpoints must not push it out); a line for one older than all of them is
+    // dropped.
+    for size in 7..7 + 2 * KEPT as u64 {
         c.publish(&cp(size), 0, "— w0 e\n".into());
     }
-    assert_eq!(c.attach(&cp(6).note), cp(6).note);
+    assert_eq!(c.witnessed(), Some(six.clone()));
+    assert_eq!(c.attach(&cp(7).note), cp(7).note, "an incomplete one went");
+    let newest = 6 + 2 * KEPT as u64;
+    assert_eq!(
+        c.attach(&cp(newest).note),
+        format!("{}— w0 e\n", cp(newest).note)
+    );
     c.publish(&cp(5), 1, "— w1 f\n".into());
     assert_eq!(c.attach(&cp(5).note), cp(5).note);
-    assert_eq!(c.witnessed(), None, "none of the kept ones has both");
+    // Once a newer one is complete, the older complete one may go.
+    c.publish(&cp(newest), 1, "— w1 g\n".into());
+    c.publish(&cp(newest + 1), 0, "— w0 h\n".into());
+    assert_eq!(c.attach(&cp(6).note), cp(6).note);
+    assert_eq!(
+        c.witnessed(),
+        Some(format!("{}— w0 e\n— w1 g\n", cp(newest).note))
+    );
     assert_eq!(Cosignatures::default().witnessed(), None);
+}
+
+/// A SQLite store in `dir` of `leaves` entries whose bytes start with `name`.
+fn tree(dir: &std::path::Path, name: &str, leaves: u64) -> crate::store::sqlite::SqliteStore {
+    use crate::store::{sqlite::SqliteStore, CommitGroup, StoredEntry};
+    let store = SqliteStore::open(&dir.join(name)).unwrap();
+    let entries: Vec<StoredEntry> = (0..leaves)
+        .map(|i| {
+            let bytes = format!("{name} {i}").into_bytes();
+            StoredEntry {
+                index: i,
+                stream: "agency-a".into(),
+                revision: i,
+                event_id: uuid::Uuid::new_v4(),
+                recorded_at: String::new(),
+                leaf_hash: crate::log::merkle::leaf_hash(&bytes),
+                bytes,
+            }
+        })
+        .collect();
+    let leaf_hashes: Vec<_> = entries.iter().map(|e| e.leaf_hash).collect();
+    let nodes = crate::log::merkle::append_nodes(&StoreNodes(&store), 0, &leaf_hashes);
+    let group = CommitGroup {
+        entries,
+        nodes: nodes.unwrap(),
+        ..CommitGroup::default()
+    };
+    store.commit(group).unwrap();
+    store
+}
+
+/// With one of two witnesses down, the file keeps the newest checkpoint both cosigned
+/// however many the other cosigns since: after a restart it is still served.
+#[test]
+fn the_newest_complete_checkpoint_outlives_a_witness_down() {
+    use crate::log::cosignature::Witness;
+    use base64::Engine as _;
+    use ed25519_dalek::SigningKey;
+    let dir = tempfile::tempdir().unwrap();
+    let last = 2 * KEPT as u64 + 2;
+    let store = tree(dir.path(), "ledger.db", last);
+    let log =
+        crate::log::NoteSigner::from_signing_key("log.example/1", SigningKey::from_bytes(&[9; 32]))
+            .unwrap();
+    let text = |size: u64| {
+        let root = crate::log::merkle::root(&StoreNodes(&store), size).unwrap();
+        let root = base64::engine::general_purpose::STANDARD.encode(root);
+        format!("log.example/1\n{size}\n{root}\n")
+    };
+    let checkpoint = |size: u64| StoredCheckpoint {
+        size,
+        note: log.sign(&text(size)).unwrap(),
+    };
+    let (w0, w1) = (
+        Witness::generate("w.example/0").unwrap(),
+        Witness::generate("w.example/1").unwrap(),
+    );
+    let keys = [w0.public().clone(), w1.public().clone()];
+    let key = log.verifier();
+    let trust = crate::witness::cosignatures::Log {
+        key: &key,
+        store: &store,
+    };
+    let path = dir.path().join("cosignatures.db");
+    let c = Cosignatures::kept(&path, &keys, trust).unwrap();
+    c.publish(&checkpoint(1), 0, w0.cosign(&text(1), 5));
+    c.publish(&checkpoint(1), 1, w1.cosign(&text(1), 5));
+    for size in 2..=last {
+        c.publish(&checkpoint(size), 0, w0.cosign(&text(size), 5));
+    }
+    let both = format!(
+        "{}{}{}",
+        checkpoint(1).note,
+        w0.cosign(&text(1), 5),
+        w1.cosign(&text(1), 5)
+    );
+    assert_eq!(c.witnessed(), Some(both.clone()));
+    drop(c);
+    let rows = crate::witness::kept::Kept::read_only(&path)
+        .unwrap()
+        .unwrap()
+        .rows()
+        .unwrap();
+    assert_eq!(
+        rows.len(),
+        KEPT + 2,
+        "the {KEPT} newest, and both lines of the complete one"
+    );
+    let again = Cosignatures::kept(&path, &keys, trust).unwrap();
+    assert_eq!(again.witnessed(), Some(both));
 }
 
 /// What `serve --witness` keeps in the data directory comes back after a restart, and what
@@ -89,34 +194,7 @@ fn kept_cosignatures_come_back_checked() {
     };
     let log = signer(9);
     let dir = tempfile::tempdir().unwrap();
-    // A store of `leaves` entries whose bytes start with `name`.
-    let tree = |name: &str, leaves: u64| {
-        use crate::store::{sqlite::SqliteStore, CommitGroup, StoredEntry};
-        let store = SqliteStore::open(&dir.path().join(name)).unwrap();
-        let entries: Vec<StoredEntry> = (0..leaves)
-            .map(|i| {
-                let bytes = format!("{name} {i}").into_bytes();
-                StoredEntry {
-                    index: i,
-                    stream: "agency-a".into(),
-                    revision: i,
-                    event_id: uuid::Uuid::new_v4(),
-                    recorded_at: String::new(),
-                    leaf_hash: crate::log::merkle::leaf_hash(&bytes),
-                    bytes,
-                }
-            })
-            .collect();
-        let leaf_hashes: Vec<_> = entries.iter().map(|e| e.leaf_hash).collect();
-        let nodes = crate::log::merkle::append_nodes(&StoreNodes(&store), 0, &leaf_hashes);
-        let group = CommitGroup {
-            entries,
-            nodes: nodes.unwrap(),
-            ..CommitGroup::default()
-        };
-        store.commit(group).unwrap();
-        store
-    };
+    let tree = |name: &str, leaves: u64| tree(dir.path(), name, leaves);
     let last = KEPT as u64 + 3;
     let store = tree("ledger.db", last + 2);
     let other = tree("other.db", last + 2);
