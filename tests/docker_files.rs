@@ -329,7 +329,8 @@ fn the_nodes_submit_to_a_witness_whose_key_only_it_holds() {
     };
     assert!(volumes(witness).contains(&"witness-state:/witness".to_owned()));
     assert!(
-        command.contains("caseledger witness init --state /witness --name "),
+        command.contains("caseledger witness init --state /witness --name ")
+            && command.contains("caseledger witness key --state /witness > "),
         "{command}"
     );
     assert!(
@@ -371,6 +372,7 @@ fn the_nodes_submit_to_a_witness_whose_key_only_it_holds() {
     }
     for (sub, flags) in [
         ("init", &["--state", "--name"][..]),
+        ("key", &["--state"][..]),
         ("serve", &["--state", "--listen", "--log-key"][..]),
     ] {
         let help = Command::new(BIN)

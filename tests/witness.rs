@@ -39,6 +39,13 @@ fn setup(data: &Path, state: &Path) -> Setup {
     let log_key = init["log_key"].as_str().expect("log key").to_owned();
     let token = init["admin_token"].as_str().expect("token").to_owned();
     let witness_key = witness_init(state);
+    // `witness key` prints it again from the state, for deployments.
+    let mut key = Command::new(BIN);
+    key.args(["witness", "key", "--state"]).arg(state);
+    assert_eq!(
+        String::from_utf8(run_ok(&mut key)).unwrap().trim(),
+        witness_key
+    );
     // Both keys as files, as a deployment keeps them (`--log-key FILE`, "URL FILE").
     let files = data.parent().expect("parent");
     let (log_pub, witness_pub) = (files.join("log.pub"), files.join("witness.pub"));
@@ -525,13 +532,40 @@ fn cosignatures_outlive_a_restart_and_go_into_offline_exports() {
     }
     // A file of cosignatures that cannot be written does not stop a server.
     drop(_lone_server);
-    let nowhere = ["--witness", &down, "--cosignatures", "/proc/caseledger/cosignatures.db"];
+    let nowhere = [
+        "--witness",
+        &down,
+        "--cosignatures",
+        "/proc/caseledger/cosignatures.db",
+    ];
     let (_lone_server, lone_base) = start_server_with(&lone, &nowhere);
     assert!(checkpoint(&lone_base).starts_with("caseledger.local/"));
     let refused = export(&lone, &["--witnessed"], &tmp.path().join("none.json"));
     let said = refused.expect_err("nothing witnessed");
     assert!(
         said.contains("no checkpoint cosigned by every witness is kept"),
+        "{said}"
+    );
+    // Never into one of the ledger's own files.
+    drop(_lone_server);
+    let ledger = lone.join("ledger.db");
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--witness",
+            &down,
+            "--data",
+        ])
+        .arg(&lone)
+        .arg("--cosignatures")
+        .arg(&ledger)
+        .output()
+        .expect("serve");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("one of the ledger's own files"),
         "{said}"
     );
 }

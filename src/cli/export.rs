@@ -30,7 +30,7 @@ pub struct ExportArgs {
     pub case: Option<String>,
     /// Prove the bundle against the newest checkpoint every witness cosigned, rather than the
     /// latest (which, beside a busy server, is often too new for them): the cosignatures
-    /// `serve --witness` keeps in the data directory. Without it, the latest checkpoint
+    /// `serve --witness` keeps (see `--cosignatures`). Without it, the latest checkpoint
     /// carries those kept for it, if any.
     #[arg(long)]
     pub witnessed: bool,
@@ -132,9 +132,8 @@ fn export_until(args: ExportArgs, stop: Option<Arc<AtomicBool>>) -> anyhow::Resu
     };
     if args.witnessed && cosignatures.as_ref().is_none_or(|c| c.witnesses() == 0) {
         anyhow::bail!(
-            "--witnessed: no witnesses' cosignatures are kept in {} (`serve --witness` keeps \
-             them in {})",
-            dir.display(),
+            "--witnessed: no witnesses' cosignatures are kept in {} (where `serve --witness` \
+             keeps them by default on SQLite; see --cosignatures)",
             kept.display()
         );
     }

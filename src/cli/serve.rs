@@ -216,7 +216,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.witnesses.len() >= crate::log::note::MAX_SIGNATURES {
         anyhow::bail!("at most 99 --witness entries (a checkpoint carries at most 100 signatures)");
     }
-    let cosignatures = cosignatures(&cosignatures_file(&args), &args.witnesses, &ledger);
+    let cosignatures = cosignatures(&cosignatures_file(&args)?, &args.witnesses, &ledger);
     let cosignatures = Arc::new(cosignatures);
     let _feeder = (!args.witnesses.is_empty()).then(|| {
         crate::witness::feeder::start(
@@ -278,15 +278,35 @@ fn body_bytes(text: &str) -> Result<usize, String> {
 }
 
 /// Where `serve --witness` keeps the cosignatures: `--cosignatures`, or by default the
-/// node's own file: in the data directory on SQLite, beside its mirror (`--esdb-mirror`) on
-/// a shared EventStoreDB log, whose nodes share one data directory (read-only in compose).
-fn cosignatures_file(args: &ServeArgs) -> std::path::PathBuf {
+/// node's own file: in the data directory on SQLite, beside its mirror (`--esdb-mirror`,
+/// named after it) on a shared EventStoreDB log, whose nodes share one data directory
+/// (read-only in compose). Never one of the ledger's own files.
+fn cosignatures_file(args: &ServeArgs) -> anyhow::Result<std::path::PathBuf> {
     use crate::witness::kept::FILE;
-    match (&args.cosignatures, &args.store.esdb_mirror) {
+    let dir = &args.data.data;
+    let mirror = (args.store.esdb_mirror.clone())
+        .unwrap_or_else(|| dir.join(crate::store::esdb_mirror::MIRROR_FILE));
+    let file = match (&args.cosignatures, &args.store.esdb_mirror) {
         (Some(file), _) => file.clone(),
-        (None, Some(mirror)) if args.store.is_shared() => mirror.with_file_name(FILE),
-        (None, _) => args.data.data.join(FILE),
+        (None, Some(mirror)) if args.store.is_shared() => mirror.with_extension(FILE),
+        (None, _) => dir.join(FILE),
+    };
+    let real = |p: &std::path::Path| p.canonicalize().ok();
+    let ledgers = [
+        dir.join(datadir::DB_FILE),
+        dir.join(datadir::LOG_KEY_FILE),
+        dir.join(datadir::SERVICE_KEY_FILE),
+        mirror,
+    ];
+    let ours = real(&file).is_some_and(|f| ledgers.iter().any(|l| real(l) == Some(f.clone())));
+    if ours {
+        anyhow::bail!(
+            "--cosignatures {} names one of the ledger's own files (its database, a key, \
+             the mirror): give the cosignatures a file of their own",
+            file.display()
+        );
     }
+    Ok(file)
 }
 
 /// The cosignatures `serve --witness` collects, kept in `path` (those kept by an earlier
@@ -322,12 +342,13 @@ fn cosignatures(
             let aside = path.with_extension(format!("db.unreadable-{stamp}"));
             tracing::warn!(error = %e, file = %path.display(), aside = %aside.display(),
                 "the witnesses' cosignatures are damaged: moved aside, starting a new file");
-            let moved = std::fs::rename(path, &aside);
-            for suffix in ["-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-            }
-            match moved {
-                Ok(()) => Cosignatures::kept(path, &keys, log).map_err(Into::into),
+            match std::fs::rename(path, &aside) {
+                Ok(()) => {
+                    for suffix in ["-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                    }
+                    Cosignatures::kept(path, &keys, log).map_err(Into::into)
+                }
                 Err(moving) => Err(moving.into()),
             }
         }

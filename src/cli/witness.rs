@@ -30,6 +30,13 @@ pub enum WitnessCommand {
         #[arg(long)]
         name: String,
     },
+    /// Print the witness key (public) of the witness in DIR, as `init` printed it: for
+    /// deployments that hand it to the logs' servers at every start.
+    Key {
+        /// The witness's directory (from `witness init`).
+        #[arg(long)]
+        state: PathBuf,
+    },
     /// Serve `POST /add-checkpoint` for the logs given.
     Serve {
         /// The witness's directory (from `witness init`).
@@ -76,6 +83,14 @@ pub fn witness(args: WitnessArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
             WitnessState::create(&state.join(STATE_FILE)).context("creating the witness state")?;
             writeln!(std::io::stdout(), "{}", witness.public().to_text())?;
+            Ok(())
+        }
+        WitnessCommand::Key { state } => {
+            writeln!(
+                std::io::stdout(),
+                "{}",
+                read_witness(&state)?.public().to_text()
+            )?;
             Ok(())
         }
         WitnessCommand::Serve {

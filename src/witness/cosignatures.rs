@@ -1,6 +1,6 @@
 //! The cosignatures a server's feeder collects, kept for its recent checkpoints: what
 //! `GET /v1/log/checkpoint`, `/v1/log/checkpoint/witnessed` and exports append. A server
-//! with a data directory also keeps them in a file there ([`super::kept`]).
+//! also keeps them in a file of its own ([`super::kept`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -200,7 +200,7 @@ impl Cosignatures {
                 line: line.clone(),
             };
             if let Err(e) = file.record(&row, KEPT) {
-                tracing::warn!(error = %e, size = cp.size, "keeping a cosignature in the data directory");
+                tracing::warn!(error = %e, size = cp.size, "keeping a cosignature in its file (--cosignatures)");
             }
         }
         self.insert(cp, which, line);
@@ -222,13 +222,13 @@ impl Cosignatures {
             lines: BTreeMap::from([(which, line)]),
         };
         recent.insert(at, collected);
-        if recent.len() > KEPT {
-            // The oldest goes, but never the newest checkpoint every witness cosigned: with
-            // one witness down, checkpoints only the others cosigned would push it out, and
-            // nothing witnessed would be left to serve or export.
-            let complete = recent.iter().rposition(|c| self.complete(c));
-            let drop = usize::from(complete == Some(0));
-            recent.remove(drop);
+        // The oldest goes, but never the newest checkpoint every witness cosigned: with one
+        // witness down, checkpoints only the others cosigned would push it out, and nothing
+        // witnessed would be left to serve or export. Kept beside the KEPT newest, as the
+        // file keeps it.
+        let held = usize::from(recent.iter().rposition(|c| self.complete(c)) == Some(0));
+        if recent.len() > KEPT + held {
+            recent.remove(held);
         }
     }
 

@@ -3,7 +3,7 @@
 //! keeps the cosignatures they return for `GET /v1/log/checkpoint` to append.
 //!
 //! The feeder itself keeps no state on disk (the cosignatures it collects are kept in the
-//! data directory by [`Cosignatures`], for serving and exports only): after a restart it
+//! file by [`Cosignatures`], for serving and exports only): after a restart it
 //! simply submits the latest checkpoint again. A
 //! witness's size is learnt from its 409 answer (the spec's way), so the first submission
 //! after a start, and any after another node moved the witness on, costs one extra round.

@@ -1,7 +1,7 @@
-//! The file where a server keeps the cosignatures its witnesses returned
-//! (`cosignatures.db` in the data directory), so that they outlive a restart (the witnessed
-//! checkpoint is served at once, also while a witness is down) and `caseledger export`,
-//! which reads the data directory, can put them in a bundle.
+//! The file where a server keeps the cosignatures its witnesses returned (`serve
+//! --cosignatures`; by default `cosignatures.db` in the data directory, or beside the
+//! EventStoreDB mirror), so that they outlive a restart (the witnessed checkpoint is served
+//! at once, also while a witness is down) and `caseledger export` can put them in a bundle.
 //!
 //! Nothing of the log is in it: a cosignature is a witness's statement about a checkpoint
 //! the store keeps anyway. Losing the file, or a write to it, loses only cosignatures that
@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OpenFlags};
 
-/// The file's name in a data directory.
+/// The file's name in a data directory (the default place).
 pub const FILE: &str = "cosignatures.db";
 
 /// How long a reader or writer waits for the other (the server writes while `export`

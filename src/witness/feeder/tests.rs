@@ -155,6 +155,17 @@ fn the_newest_complete_checkpoint_outlives_a_witness_down() {
         w1.cosign(&text(1), 5)
     );
     assert_eq!(c.witnessed(), Some(both.clone()));
+    // Memory keeps what the file keeps: the 16 newest beside it.
+    let oldest = last - KEPT as u64 + 1;
+    let line = w0.cosign(&text(oldest), 5);
+    assert_eq!(
+        c.attach(&checkpoint(oldest).note),
+        format!("{}{line}", checkpoint(oldest).note)
+    );
+    assert_eq!(
+        c.attach(&checkpoint(oldest - 1).note),
+        checkpoint(oldest - 1).note
+    );
     drop(c);
     let rows = crate::witness::kept::Kept::read_only(&path)
         .unwrap()
