@@ -36,7 +36,7 @@ pub struct ExportArgs {
     pub witnessed: bool,
     /// The file of cosignatures `serve --witness` keeps (its `--cosignatures`). Default:
     /// cosignatures.db in the data directory.
-    #[arg(long)]
+    #[arg(long, env = "CASELEDGER_COSIGNATURES")]
     pub cosignatures: Option<PathBuf>,
     /// Show progress even when standard error is not a terminal (a log file, a CI job): a
     /// plain line every 5 seconds instead of a bar.

@@ -216,7 +216,11 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.witnesses.len() >= crate::log::note::MAX_SIGNATURES {
         anyhow::bail!("at most 99 --witness entries (a checkpoint carries at most 100 signatures)");
     }
-    let cosignatures = cosignatures(&cosignatures_file(&args)?, &args.witnesses, &ledger);
+    // Without witnesses no file is opened: nothing changes for a server that has none.
+    let cosignatures = match args.witnesses.is_empty() {
+        true => crate::witness::feeder::Cosignatures::new(0),
+        false => cosignatures(&cosignatures_file(&args)?, &args.witnesses, &ledger),
+    };
     let cosignatures = Arc::new(cosignatures);
     let _feeder = (!args.witnesses.is_empty()).then(|| {
         crate::witness::feeder::start(
@@ -309,12 +313,11 @@ fn cosignatures_file(args: &ServeArgs) -> anyhow::Result<std::path::PathBuf> {
     Ok(file)
 }
 
-/// The cosignatures `serve --witness` collects, kept in `path` (those kept by an earlier
-/// start for these witnesses are served at once); in memory only without witnesses (a file
-/// kept before then records that there are none now). The file only holds copies of
-/// witnesses' statements, so it never stops the server: a damaged one is moved aside and a
-/// new one started; one that cannot be written (a read-only directory, a full disk) leaves
-/// the cosignatures in memory, with a warning.
+/// The cosignatures `serve --witness` collects from `witnesses` (at least one), kept in
+/// `path` (those kept by an earlier start for these witnesses are served at once). The
+/// file only holds copies of witnesses' statements, so it never stops the server: a
+/// damaged one is moved aside and a new one started; one that cannot be written (a
+/// read-only directory, a full disk) leaves the cosignatures in memory, with a warning.
 fn cosignatures(
     path: &std::path::Path,
     witnesses: &[crate::witness::feeder::Target],
@@ -323,9 +326,6 @@ fn cosignatures(
     use crate::witness::cosignatures::Log;
     use crate::witness::feeder::Cosignatures;
     let in_memory = Cosignatures::new(witnesses.len());
-    if witnesses.is_empty() && !path.exists() {
-        return in_memory;
-    }
     let keys: Vec<_> = witnesses.iter().map(|w| w.key.clone()).collect();
     let key = ledger.note_signer().verifier();
     let log = Log {
@@ -354,16 +354,10 @@ fn cosignatures(
         }
         other => other.map_err(Into::into),
     };
-    match (opened, witnesses.is_empty()) {
-        (Ok(_), true) => in_memory,
-        (Ok(kept), false) => kept,
-        (Err(e), none) => {
-            if !none {
-                tracing::warn!(error = %format!("{e:#}"), file = %path.display(),
-                    "the witnesses' cosignatures cannot be kept in this file (set \
-                     --cosignatures): they are kept in memory only, and lost at a restart");
-            }
-            in_memory
-        }
-    }
+    opened.unwrap_or_else(|e| {
+        tracing::warn!(error = %format!("{e:#}"), file = %path.display(),
+            "the witnesses' cosignatures cannot be kept in this file (set --cosignatures): \
+             they are kept in memory only, and lost at a restart");
+        in_memory
+    })
 }

@@ -80,8 +80,7 @@ impl Cosignatures {
     /// Collects the cosignatures of the witnesses of `keys` (in the feeder's order) and
     /// keeps them in the file at `path` (created if need be), starting from the lines it
     /// holds for these witnesses that check against `log` (see [`Self::load`]). Lines of
-    /// other witnesses (or other keys) are dropped. With no `keys`, the file only records
-    /// that there are no witnesses now (so `caseledger export` attaches none).
+    /// other witnesses (or other keys) are dropped.
     pub fn kept(path: &Path, keys: &[WitnessKey], log: Log<'_>) -> rusqlite::Result<Self> {
         let texts: Vec<String> = keys.iter().map(WitnessKey::to_text).collect();
         let file = Kept::open(path)?;
