@@ -172,12 +172,17 @@ fn verify_bundle(file: &Path, log_key: &str, extra: &[&str]) -> (bool, String) {
     )
 }
 
-fn checkpoint(base: &str) -> String {
-    ureq::get(&format!("{base}/v1/log/checkpoint"))
+/// The body of a public `GET {base}{path}` that must answer 200.
+fn get_text(base: &str, path: &str) -> String {
+    ureq::get(&format!("{base}{path}"))
         .call()
-        .expect("checkpoint")
+        .unwrap_or_else(|e| panic!("GET {path}: {e}"))
         .into_string()
         .expect("text")
+}
+
+fn checkpoint(base: &str) -> String {
+    get_text(base, "/v1/log/checkpoint")
 }
 
 /// The served checkpoint once it carries `witness`'s cosignature, within 15 s (a feeder
@@ -238,11 +243,7 @@ fn a_witness_cosigns_the_log_and_never_its_fork() {
     let (ok, out) = verify(tmp.path(), &note, &log_key, &["--witness", &witness_key]);
     assert!(ok, "{out}");
     // The newest checkpoint every witness cosigned, whatever was signed since.
-    let witnessed = ureq::get(&format!("{base}/v1/log/checkpoint/witnessed"))
-        .call()
-        .expect("witnessed checkpoint")
-        .into_string()
-        .expect("text");
+    let witnessed = get_text(&base, "/v1/log/checkpoint/witnessed");
     assert_eq!(witnessed, note);
     assert!(out.contains("Cosigned by witness witness.test/w1"), "{out}");
     // Without the cosignature, or pinning another witness, it is refused.
@@ -444,11 +445,7 @@ fn cosignatures_outlive_a_restart_and_go_into_offline_exports() {
 
     // Restarted with its witness down: the kept cosignature is served at once.
     let (server, base) = start_server_with(&data, &["--witness", &w.submit_to]);
-    let witnessed = ureq::get(&format!("{base}/v1/log/checkpoint/witnessed"))
-        .call()
-        .expect("witnessed checkpoint kept across the restart")
-        .into_string()
-        .expect("text");
+    let witnessed = get_text(&base, "/v1/log/checkpoint/witnessed");
     assert_eq!(witnessed, note);
     write(&base, &w.token);
     let latest = checkpoint(&base);
@@ -571,11 +568,7 @@ fn cosignatures_outlive_a_restart_and_go_into_offline_exports() {
 }
 
 fn metrics(base: &str) -> String {
-    ureq::get(&format!("{base}/metrics"))
-        .call()
-        .expect("metrics")
-        .into_string()
-        .expect("text")
+    get_text(base, "/metrics")
 }
 
 fn size_of(note: &str) -> u64 {
