@@ -31,15 +31,22 @@ pub enum ExportError {
     /// The case stream has entries, every one past the bundle's checkpoint (the latest, or
     /// the witnessed one).
     #[error(
-        "{stream} has {entries} entries, all past the checkpoint of the bundle (size \
-         {checkpoint_size}): a bundle holds only what a signed checkpoint covers; a running \
-         server signs one within about a second of a write, and at start-up after a crash \
-         (and witnesses cosign it soon after)"
+        "{stream} has {entries} entries, all past the {} (size {checkpoint_size}): a \
+         bundle holds only what a signed checkpoint covers; {}",
+        if *witnessed { "witnessed checkpoint" } else { "checkpoint of the bundle" },
+        if *witnessed {
+            "the witnesses cosign a new checkpoint within seconds of a write while they answer"
+        } else {
+            "a running server signs one within about a second of a write, and at start-up \
+             after a crash"
+        }
     )]
     Uncovered {
         stream: String,
         entries: u64,
         checkpoint_size: u64,
+        /// Whether the bundle was asked for at the witnessed checkpoint.
+        witnessed: bool,
     },
     /// The log has no signed checkpoint yet (an uninitialised data directory).
     #[error("the log has no checkpoint yet")]
@@ -287,4 +294,41 @@ pub fn write_full(
         after_checkpoint: store.size()?.saturating_sub(cp.size),
         cosignatures,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExportError;
+
+    /// The refusal names the checkpoint the bundle was asked at, and what would cover the
+    /// case: witnesses are mentioned only when the bundle is to be witnessed.
+    #[test]
+    fn an_uncovered_case_is_explained_for_the_checkpoint_asked_for() {
+        let uncovered = |witnessed| {
+            ExportError::Uncovered {
+                stream: "case-1".into(),
+                entries: 2,
+                checkpoint_size: 7,
+                witnessed,
+            }
+            .to_string()
+        };
+        let latest = uncovered(false);
+        assert!(
+            latest.starts_with(
+                "case-1 has 2 entries, all past the checkpoint of the bundle (size 7)"
+            ),
+            "{latest}"
+        );
+        assert!(
+            latest.contains("signs one within about a second") && !latest.contains("witness"),
+            "{latest}"
+        );
+        let witnessed = uncovered(true);
+        assert!(
+            witnessed.contains("all past the witnessed checkpoint (size 7)"),
+            "{witnessed}"
+        );
+        assert!(witnessed.contains("the witnesses cosign"), "{witnessed}");
+    }
 }

@@ -59,6 +59,7 @@ pub fn gather_case(
                 stream: case_stream.to_owned(),
                 entries: after_checkpoint,
                 checkpoint_size: cp.size,
+                witnessed: id.witnessed,
             }
         } else {
             ExportError::NotFound(case_stream.to_owned())
