@@ -434,4 +434,8 @@ fn token_expiry_follows_the_event_timestamp_rules() {
         assert_eq!(r.status, 201, "{}", r.text);
         assert_eq!(r.json["expires_at"], recorded);
     }
+    // An explicit `null` is what omitting it is: a token that does not expire.
+    let r = app.post_json(path, Some(&app.admin_token), &json!({ "expires_at": null }));
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json.get("expires_at"), Some(&json!(null)), "{}", r.text);
 }
