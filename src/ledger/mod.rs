@@ -212,7 +212,13 @@ impl Ledger {
         let lock = Arc::new(std::sync::OnceLock::new());
         let frontier = writer::Frontier::load(store.as_ref(), state.size);
         writer::cover_log(store.as_ref(), &frontier, &signer, state.size, &root)?;
+        // A shared store may not have published what `cover_log` signed: then the writer
+        // owes that checkpoint and signs it again as soon as it is idle.
         let state_size = state.size;
+        let covered = match store.latest_checkpoint() {
+            Ok(cp) => cp.map_or(0, |c| c.size).min(state_size),
+            Err(_) => 0,
+        };
         let w = writer::Writer {
             store: store.clone(),
             state,
@@ -224,7 +230,8 @@ impl Ledger {
             frontier,
             pacer: writer::CheckpointPacer::default(),
             under_load: false,
-            signed_size: state_size,
+            signed_size: covered,
+            owed: (covered < state_size).then(writer::Owed::now),
             follow_failing: None,
             next_sync: std::time::Instant::now(),
             sync_failing: false,

@@ -19,10 +19,12 @@ use crate::store::{CommitGroup, EventStore, StoreError, StoredEntry};
 
 mod admit;
 mod catch_up;
+mod idle;
 mod seal;
 #[cfg(test)]
 mod tests;
 
+pub(super) use idle::Owed;
 pub use seal::{cover_log, seal, stored_tree_matches, CheckpointPacer, Frontier};
 
 /// Upper bound on events in one group commit.
@@ -61,6 +63,8 @@ pub(super) struct Writer {
     pub under_load: bool,
     /// Entries covered by the last checkpoint this writer committed.
     pub signed_size: u64,
+    /// A checkpoint signing failed or went unpublished while idle: when to try again.
+    pub owed: Option<idle::Owed>,
     /// After a failed idle fold: when to try again (the failure is logged once).
     pub follow_failing: Option<std::time::Instant>,
     /// When an idle writer next asks the store itself to catch up (see
@@ -151,6 +155,7 @@ impl Writer {
                 Ok(request) => request,
                 Err(RecvTimeoutError::Timeout) => {
                     self.follow();
+                    self.sign_owed();
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => return,

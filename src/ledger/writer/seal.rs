@@ -263,38 +263,6 @@ pub(super) fn sign_tail(
     })
 }
 
-impl Writer {
-    /// Once the queue is empty, signs a checkpoint if the log grew past the last one this
-    /// writer committed: the last group under load may have gone unsigned, and the group
-    /// after it may have written nothing (every request refused) or failed.
-    pub(super) fn sign_idle_tail(&mut self) {
-        if self.signed_size >= self.state.size {
-            return;
-        }
-        let size = self.state.size;
-        match sign_tail(
-            self.store.as_ref(),
-            &self.frontier,
-            &self.signer,
-            size,
-            None,
-        ) {
-            Ok(()) if !self.published(size) => {
-                tracing::warn!(size, "checkpoint not published; the next write signs again")
-            }
-            Ok(()) => {
-                self.signed_size = size;
-                self.pacer.signed(Instant::now());
-                // The store takes writes again.
-                self.metrics.commit_failing.set(0);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, size, "cannot sign a checkpoint; the next write retries")
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

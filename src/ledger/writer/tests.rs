@@ -47,6 +47,7 @@ fn writer_over(dir: &std::path::Path, store: Arc<dyn EventStore>) -> Writer {
         read: Arc::new(RwLock::new(state.clone())),
         frontier: Frontier::load(store.as_ref(), state.size),
         signed_size: state.size,
+        owed: None,
         state,
         origin: signer.name().to_owned(),
         signer,

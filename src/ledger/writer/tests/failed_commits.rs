@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use super::{register, setup, Request, Setup};
+use std::time::Instant;
+
+use super::super::Owed;
+use super::{behind_its_back, register, setup, stored, Request, Setup};
 use crate::ledger::{ExpectedRevision, Outcome, WriteError};
 use crate::store::scripted::Scripted;
 use crate::store::EventStore;
@@ -142,13 +145,49 @@ fn a_checkpoint_a_shared_store_did_not_publish_is_signed_again() {
     );
     assert_eq!(s.writer.signed_size, signed_before, "nothing was published");
     assert!(s.writer.state.size > signed_before);
-    // Once the store publishes again, the next signing covers the log.
+    // The checkpoint is owed: while no write comes, it is signed again once due, each
+    // failure doubling the wait.
+    let first = s.writer.owed.expect("owed after an unpublished checkpoint");
+    assert!(first.at > Instant::now());
+    s.writer.sign_owed();
+    assert_eq!(s.writer.owed, Some(first), "not due yet: nothing tried");
+    s.writer.owed = Some(Owed {
+        at: Instant::now(),
+        ..first
+    });
+    s.writer.sign_owed();
+    let second = s.writer.owed.expect("still owed");
+    assert!(second.wait > first.wait && second.at > Instant::now());
+    assert_eq!(s.writer.signed_size, signed_before);
+    // Once the store publishes again, the owed signing covers the log without a write.
     s.writer.store = s.store.clone();
-    s.writer.sign_idle_tail();
+    s.writer.owed = Some(Owed {
+        at: Instant::now(),
+        ..second
+    });
+    s.writer.sign_owed();
     assert_eq!(s.writer.signed_size, s.writer.state.size);
+    assert_eq!(s.writer.owed, None);
     assert_eq!(
         s.store.latest_checkpoint().expect("read").map(|c| c.size),
         Some(s.writer.state.size)
+    );
+}
+
+#[test]
+fn an_idle_writer_signs_only_what_it_owes() {
+    // Entries another node appended to a shared log are that node's to cover: following
+    // them owes nothing, and the idle retry signs nothing.
+    let mut s = setup();
+    let before = s.store.latest_checkpoint().expect("read").map(|c| c.size);
+    behind_its_back(&s, vec![stored(&s, "elsewhere", 0, true)]);
+    s.writer.follow();
+    assert!(s.writer.state.size > s.writer.signed_size);
+    assert_eq!(s.writer.owed, None);
+    s.writer.sign_owed();
+    assert_eq!(
+        s.store.latest_checkpoint().expect("read").map(|c| c.size),
+        before
     );
 }
 
