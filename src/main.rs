@@ -25,7 +25,10 @@ fn main() -> std::process::ExitCode {
     match caseledger::cli::run(caseledger::cli::Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!(
+                "error: {}",
+                caseledger::cli::terminal_safe(&format!("{e:#}"))
+            );
             std::process::ExitCode::FAILURE
         }
     }

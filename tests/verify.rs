@@ -385,6 +385,36 @@ fn the_cli_exits_zero_only_when_everything_holds() {
 }
 
 #[test]
+fn a_failure_quoting_the_bundle_cannot_rewrite_the_terminal() {
+    // A member name that would clear the FAILED line and print an OK in its place.
+    let dir = tempfile::tempdir().expect("tmp");
+    let w = world();
+    let mut bundle = serde_json::to_value(w.log.bundle()).expect("json");
+    let forged = "\r\u{1b}[2K\u{1b}[0mOK: full-log bundle verified\u{202e}\u{1b}[8m";
+    bundle[forged] = serde_json::json!(1);
+    let path = dir.path().join("b.json");
+    std::fs::write(&path, serde_json::to_vec(&bundle).expect("json")).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"))
+        .args(["verify", "--log-key", &w.log.log_key()])
+        .arg(&path)
+        .output()
+        .expect("run verify");
+    assert!(!out.status.success());
+    for said in [&out.stdout, &out.stderr] {
+        let said = String::from_utf8_lossy(said);
+        assert!(said.contains("unknown member"), "{said}");
+        assert!(
+            said.contains("\\u{1b}[2K") && said.contains("\\u{202e}"),
+            "{said}"
+        );
+        assert!(
+            !said.contains(['\u{1b}', '\r', '\u{202e}']),
+            "raw control characters reach the terminal: {said:?}"
+        );
+    }
+}
+
+#[test]
 fn an_entry_not_in_the_writers_spelling_fails_at_that_entry() {
     /// The same fields, respelled: whitespace, member order, and stamps of the same instant
     /// written otherwise.

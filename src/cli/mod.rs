@@ -96,6 +96,30 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// `text` fit for a terminal: control characters other than newline and tab, and the
+/// characters that reorder or hide text (bidirectional overrides and isolates, the marks),
+/// are spelled as `\u{..}` escapes. Reports and errors quote what a bundle or a server
+/// said, and an escape sequence in it could otherwise clear a `FAILED` line and print an
+/// `OK` in its place. Exit codes and `--json` output are unaffected.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Prints `text` to standard output. A reader that went away (`| head`) ends the output
 /// quietly, as it does for other command-line tools, instead of a panic.
 pub(crate) fn print_out(text: &str) -> anyhow::Result<()> {

@@ -114,7 +114,7 @@ fn print(r: &Report, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(r)?);
     } else {
-        print!("{}", text(r));
+        print!("{}", super::terminal_safe(&text(r)));
     }
     Ok(())
 }

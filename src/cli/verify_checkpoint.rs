@@ -60,7 +60,7 @@ pub fn verify_checkpoint(args: VerifyCheckpointArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", text_of(&report));
+        print!("{}", super::terminal_safe(&text_of(&report)));
     }
     match &report.failure {
         None => Ok(()),
