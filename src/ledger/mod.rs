@@ -137,6 +137,15 @@ pub enum OpenError {
     Store(#[from] StoreError),
     #[error("integrity check failed at entry {index}: {reason}")]
     Integrity { index: u64, reason: String },
+    /// A shared log whose checkpoints all fail under this node's log key: signing over it
+    /// would put this key's name on a tree that is not its log's.
+    #[error(
+        "the shared log's checkpoint stream holds {published} checkpoint(s), and none verifies \
+         under this node's log key with the log's root (each is named in a warning above): \
+         this node's log.key is not the key of this log, or the store's prefix names another \
+         ledger. Nothing was signed"
+    )]
+    ForeignCheckpoints { published: u64 },
 }
 
 /// Handle to an open ledger; cheap to clone.

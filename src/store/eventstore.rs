@@ -280,6 +280,10 @@ impl EventStore for EsdbStore {
         true
     }
 
+    fn published_checkpoints(&self) -> u64 {
+        self.shared.mirror.tip().checkpoint_events()
+    }
+
     fn append_limit(&self) -> Option<usize> {
         Some(self.shared.cfg.max_append)
     }

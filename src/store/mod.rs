@@ -135,6 +135,13 @@ pub trait EventStore: Send + Sync + 'static {
     fn is_shared(&self) -> bool {
         false
     }
+    /// Checkpoints the shared log's checkpoint stream holds, whether or not they verify
+    /// under this node's log key (only those that do are [`EventStore::latest_checkpoint`]).
+    /// Start-up refuses to sign over a log whose checkpoints are all someone else's. A store
+    /// that keeps only its own checkpoints (SQLite): 0.
+    fn published_checkpoints(&self) -> u64 {
+        0
+    }
     /// The most bytes one atomic append may hold, for a store that bounds them
     /// (EventStoreDB's `MaxAppendSize`), as [`EventStore::append_size`] counts them. The
     /// writer refuses a request over it before anything is written: it could not be

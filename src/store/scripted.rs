@@ -29,6 +29,9 @@ pub struct Scripted {
     /// Shared (as EventStoreDB is) and failing to publish checkpoints: each commit stores
     /// its entries and drops the checkpoint, as when publishing it failed after them.
     pub drops_checkpoints: bool,
+    /// Checkpoints a shared checkpoint stream holds that verify under no key of this node's:
+    /// when set, none of the inner store's checkpoints is returned, as a mirror keeps none.
+    pub foreign_checkpoints: u64,
     /// `size` fails, as EventStoreDB's does while its subscription is down.
     pub size_fails: bool,
     /// When set, `size` is the size as of the last `sync`: a view fed by a subscription
@@ -50,6 +53,7 @@ impl Scripted {
             limit: None,
             request_ends: Mutex::default(),
             drops_checkpoints: false,
+            foreign_checkpoints: 0,
             size_fails: false,
             view: None,
             sync_fails: false,
@@ -93,7 +97,10 @@ impl EventStore for Scripted {
         Ok(size)
     }
     fn is_shared(&self) -> bool {
-        self.drops_checkpoints || self.inner.is_shared()
+        self.drops_checkpoints || self.foreign_checkpoints > 0 || self.inner.is_shared()
+    }
+    fn published_checkpoints(&self) -> u64 {
+        self.foreign_checkpoints + self.inner.published_checkpoints()
     }
     fn append_limit(&self) -> Option<usize> {
         self.limit
@@ -119,10 +126,16 @@ impl EventStore for Scripted {
         self.inner.node(level, index)
     }
     fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
-        self.inner.latest_checkpoint()
+        match self.foreign_checkpoints {
+            0 => self.inner.latest_checkpoint(),
+            _ => Ok(None),
+        }
     }
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
-        self.inner.checkpoints()
+        match self.foreign_checkpoints {
+            0 => self.inner.checkpoints(),
+            _ => Ok(Vec::new()),
+        }
     }
     fn wait_for_growth(&self, size: u64, timeout: Duration) -> Result<u64, StoreError> {
         self.inner.wait_for_growth(size, timeout)

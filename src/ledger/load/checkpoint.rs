@@ -33,6 +33,13 @@ pub(in crate::ledger) fn check_against_checkpoint(
     folded_from: u64,
 ) -> Result<Hash, OpenError> {
     let cp = store.latest_checkpoint()?;
+    // A fresh mirror takes the key it is given, and keeps only checkpoints that verify under
+    // it: none kept while the shared stream holds some is another key's log, not an unsigned
+    // one.
+    let published = store.published_checkpoints();
+    if cp.is_none() && published > 0 {
+        return Err(OpenError::ForeignCheckpoints { published });
+    }
     let last_covered = cp.as_ref().map_or(0, |c| c.size.saturating_sub(1));
     let integrity = |reason: String| OpenError::Integrity {
         index: last_covered,

@@ -128,6 +128,36 @@ fn under_load_checkpoints_are_paced_and_an_idle_writer_covers_the_log_even_after
 }
 
 #[test]
+fn a_node_signs_nothing_over_a_shared_log_whose_checkpoints_are_all_anothers() {
+    // A fresh mirror keeps only checkpoints that verify under this node's key: a wrong
+    // log.key (or a prefix naming another ledger) leaves it none, and the log looks
+    // unsigned. Start-up must not sign it with this key.
+    let s = setup();
+    let signed_before = s.store.checkpoints().expect("checkpoints").len();
+    let open = |foreign: u64| {
+        let mut shared = crate::store::scripted::Scripted::new(s.store.clone(), |_| None);
+        shared.foreign_checkpoints = foreign;
+        let signer = datadir::read_signer(s._dir.path()).expect("signer");
+        let metrics = Arc::new(Metrics::new());
+        crate::ledger::Ledger::open(Arc::new(shared), signer, Arc::new(SystemClock), metrics)
+    };
+    match open(2) {
+        Err(e @ crate::ledger::OpenError::ForeignCheckpoints { published: 2 }) => {
+            assert!(e.to_string().contains("log.key"), "{e}")
+        }
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("opened over another key's log"),
+    }
+    assert_eq!(
+        s.store.checkpoints().expect("checkpoints").len(),
+        signed_before,
+        "nothing signed"
+    );
+    // The same log with its own checkpoints opens.
+    open(0).expect("opens");
+}
+
+#[test]
 fn an_idle_node_follows_entries_another_node_appended_to_the_shared_store() {
     let s = setup();
     let open = |dir: &std::path::Path| {
