@@ -32,6 +32,9 @@ pub struct Scripted {
     /// Checkpoints a shared checkpoint stream holds that verify under no key of this node's:
     /// when set, none of the inner store's checkpoints is returned, as a mirror keeps none.
     pub foreign_checkpoints: u64,
+    /// The commit (counted from 0) whose entries are stored before its scripted failure is
+    /// returned: EventStoreDB writes one stream's run, then another stream conflicts.
+    pub writes_then_fails: Option<usize>,
     /// `size` fails, as EventStoreDB's does while its subscription is down.
     pub size_fails: bool,
     /// When set, `size` is the size as of the last `sync`: a view fed by a subscription
@@ -54,6 +57,7 @@ impl Scripted {
             request_ends: Mutex::default(),
             drops_checkpoints: false,
             foreign_checkpoints: 0,
+            writes_then_fails: None,
             size_fails: false,
             view: None,
             sync_fails: false,
@@ -75,6 +79,11 @@ impl EventStore for Scripted {
         let ends = group.request_ends.clone();
         self.request_ends.lock().expect("ends").push(ends);
         match (self.fails)(n) {
+            Some(e) if self.writes_then_fails == Some(n) => {
+                group.checkpoint = None;
+                self.inner.commit(group)?;
+                Err(e)
+            }
             Some(e) => Err(e),
             None => self.inner.commit(group),
         }

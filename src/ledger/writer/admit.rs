@@ -257,7 +257,7 @@ impl Writer {
     /// any known event with different bytes -> conflict; none known -> a new write. The
     /// conflict names where the event is only to a writer who may read its stream; anyone
     /// else gets the refusal the rules give the request, or a conflict that names no place.
-    fn repeat(
+    pub(super) fn repeat(
         &mut self,
         req: &Request,
         group: &CommitGroup,

@@ -212,3 +212,38 @@ fn entries_are_looked_up_when_the_store_gives_no_size() {
         Some(false)
     );
 }
+
+#[test]
+fn a_request_the_last_conflicted_try_stored_is_answered_as_written() {
+    // Every try conflicts; the last one stores the group's entries first (on EventStoreDB
+    // one stream's run lands before another stream conflicts). The request is in the log, so
+    // it is answered as created, not told to re-read and retry; a request of the same group
+    // that was not stored gives up.
+    let mut s = setup();
+    let last = super::super::CONFLICT_RETRIES;
+    let mut store = Scripted::new(s.store.clone(), |_| {
+        Some(crate::store::StoreError::Conflict("another node".into()))
+    });
+    store.writes_then_fails = Some(last);
+    s.writer.store = Arc::new(store);
+    let size = s.store.size().expect("size");
+    let metrics = s.writer.metrics.clone();
+    let (req, mut answer) = register(&s.admin, "landed", ExpectedRevision::Any);
+    s.writer.process(vec![req]);
+    let answer = answer.try_recv().expect("answered");
+    assert!(matches!(answer, Ok(Outcome::Created(_))), "{answer:?}");
+    assert_eq!(s.store.size().expect("size"), size + 1);
+    assert_eq!(metrics.rejected.get(), 0);
+    // Nothing stored on any try: the request gives up.
+    let mut s = setup();
+    s.writer.store = Arc::new(Scripted::new(s.store.clone(), |_| {
+        Some(crate::store::StoreError::Conflict("another node".into()))
+    }));
+    let (req, mut answer) = register(&s.admin, "raced", ExpectedRevision::Any);
+    s.writer.process(vec![req]);
+    let answer = answer.try_recv().expect("answered");
+    assert_eq!(
+        code(&answer),
+        Some(crate::ledger::Code::WrongExpectedRevision)
+    );
+}
