@@ -210,32 +210,6 @@ impl Writer {
         self.give_up(pending);
     }
 
-    /// After the last try conflicted too: what of it the store kept (on EventStoreDB a
-    /// stream's run can be written before another stream conflicts) is answered as written,
-    /// as a retry would find it; the rest is told to re-read and retry.
-    fn give_up(&mut self, pending: Vec<Pending>) {
-        let caught = self.catch_up();
-        let recorded_at = self.recorded_at();
-        for p in pending {
-            let written = match &caught {
-                Ok(()) => self.repeat(&p.req, &CommitGroup::default(), recorded_at),
-                Err(_) => Ok(None),
-            };
-            let answer = match written {
-                Ok(Some(receipts)) => Ok(catch_up::as_first_write(
-                    Outcome::Repeated(receipts),
-                    p.created_before,
-                )),
-                Ok(None) => Err(catch_up::gave_up()),
-                Err(e) => Err(e),
-            };
-            if answer.is_err() {
-                self.metrics.rejected.inc();
-            }
-            let _ = p.req.reply.send(answer);
-        }
-    }
-
     /// One try at a batch. Returns the requests to retry after a `Conflict`: the admitted
     /// ones and the refusals decided after them.
     fn attempt(&mut self, batch: Vec<Pending>) -> Option<Vec<Pending>> {

@@ -5,10 +5,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::{unavailable, Admitted, WriteError, Writer};
+use super::{unavailable, Admitted, Pending, WriteError, Writer};
 use crate::ledger::rules::{Code, RuleViolation};
 use crate::ledger::{fold_both, OpenError, Outcome};
-use crate::store::{EventStore, StoreError};
+use crate::store::{CommitGroup, EventStore, StoreError};
 
 /// How long an idle writer waits before following again after a failed fold.
 const FOLLOW_BACKOFF: Duration = Duration::from_secs(2);
@@ -26,6 +26,32 @@ fn open_error(e: OpenError) -> WriteError {
 }
 
 impl Writer {
+    /// After the last try conflicted too: what of it the store kept (on EventStoreDB a
+    /// stream's run can be written before another stream conflicts) is answered as written,
+    /// as a retry would find it; the rest is told to re-read and retry.
+    pub(super) fn give_up(&mut self, pending: Vec<Pending>) {
+        let caught = self.catch_up();
+        let recorded_at = self.recorded_at();
+        for p in pending {
+            let written = match &caught {
+                Ok(()) => self.repeat(&p.req, &CommitGroup::default(), recorded_at),
+                Err(_) => Ok(None),
+            };
+            let answer = match written {
+                Ok(Some(receipts)) => Ok(as_first_write(
+                    Outcome::Repeated(receipts),
+                    p.created_before,
+                )),
+                Ok(None) => Err(gave_up()),
+                Err(e) => Err(e),
+            };
+            if answer.is_err() {
+                self.metrics.rejected.inc();
+            }
+            let _ = p.req.reply.send(answer);
+        }
+    }
+
     /// Folds entries the store holds beyond the write state (other nodes' appends, or our own
     /// runs of a partially committed group) into the write state and the read side.
     pub(super) fn catch_up(&mut self) -> Result<(), WriteError> {
