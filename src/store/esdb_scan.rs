@@ -248,6 +248,56 @@ pub async fn leader_read<T, F, Fut>(
     cfg: &EsdbConfig,
     what: &str,
     deadline: Instant,
+    read: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = eventstore::Result<T>>,
+{
+    retrying(cfg, what, deadline, false, read).await
+}
+
+/// Runs an append as [`leader_read`] runs a read, and also again (until `deadline`) after
+/// an outcome it cannot know: the try timed out, or the server gave up waiting for the
+/// cluster to commit it ([`ambiguous`]). The append may still land, and the writer would
+/// otherwise decide its next group without it (a key revocation left out of the state while
+/// an event signed with that key is admitted after it). A repeat with the same expected
+/// revision and event ids is idempotent: it lands once, or answers that it already did.
+pub async fn leader_append<F, Fut>(
+    cfg: &EsdbConfig,
+    deadline: Instant,
+    append: F,
+) -> Result<Result<(), eventstore::Error>, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = eventstore::Result<Result<(), eventstore::Error>>>,
+{
+    retrying(cfg, "append", deadline, true, append).await
+}
+
+/// Whether an append's outcome is unknown after `e`: the deadline passed on the client or
+/// the server (gRPC `DeadlineExceeded`, or `Cancelled` "Timeout expired"), or the server
+/// stopped waiting for the commit (gRPC `Aborted`, EventStoreDB's commit timeout).
+pub(super) fn ambiguous(e: &eventstore::Error) -> bool {
+    // gRPC status codes, fixed by the gRPC specification (tonic's `Code` discriminants).
+    const CANCELLED: i32 = 1;
+    const DEADLINE_EXCEEDED: i32 = 4;
+    const ABORTED: i32 = 10;
+    match e {
+        eventstore::Error::DeadlineExceeded => true,
+        eventstore::Error::Grpc { code, .. } => {
+            matches!(*code as i32, CANCELLED | DEADLINE_EXCEEDED | ABORTED)
+        }
+        _ => false,
+    }
+}
+
+/// [`leader_read`], and with `unknown_outcomes` also [`leader_append`]'s repeats.
+async fn retrying<T, F, Fut>(
+    cfg: &EsdbConfig,
+    what: &str,
+    deadline: Instant,
+    unknown_outcomes: bool,
     mut read: F,
 ) -> Result<T, StoreError>
 where
@@ -255,12 +305,20 @@ where
     Fut: Future<Output = eventstore::Result<T>>,
 {
     let mut backoff = BACKOFF_FIRST;
-    let mut bound = OP_TIMEOUT;
+    let mut bound = OP_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
     loop {
         match tokio::time::timeout(bound, read()).await {
+            Err(_) if unknown_outcomes => {
+                tracing::warn!(%what, "EventStoreDB did not answer in time; asking again");
+                match pause(deadline, backoff).await {
+                    Some(next) => backoff = next,
+                    None => return Err(unavailable(cfg, what, "timed out")),
+                }
+                bound = OP_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
+            }
             Err(_) => return Err(unavailable(cfg, what, "timed out")),
             Ok(Ok(out)) => return Ok(out),
-            Ok(Err(e)) if retried(&e) => {
+            Ok(Err(e)) if retried(&e) || (unknown_outcomes && ambiguous(&e)) => {
                 tracing::debug!(%what, error = %refusal(&e), "EventStoreDB refused; retrying");
                 match pause(deadline, backoff).await {
                     Some(next) => backoff = next,

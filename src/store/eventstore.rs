@@ -37,6 +37,11 @@ use crate::log::merkle::Hash;
 /// delivers, so waiting would add latency to every group; the read is one short round trip.
 const SUBSCRIPTION_GRACE: Duration = Duration::ZERO;
 
+/// How long an append is repeated while its outcome is unknown (see
+/// [`esdb_scan::leader_append`]); each try is bounded by [`OP_TIMEOUT`]. The writer waits
+/// that long before it answers 503 and decides anything else.
+const APPEND_DEADLINE: Duration = Duration::from_secs(30);
+
 /// Attempts at publishing one checkpoint against other nodes' checkpoints.
 const CHECKPOINT_ATTEMPTS: usize = 5;
 
@@ -121,6 +126,8 @@ impl EsdbStore {
     /// the new leader after a request failed. A repeat is safe: with the same expected
     /// revision and event ids, the server takes events it already holds as an idempotent
     /// success and writes nothing twice.
+    /// An append whose outcome is unknown (a timeout, the server's commit timeout) is asked
+    /// again the same way, for up to [`APPEND_DEADLINE`] ([`esdb_scan::leader_append`]).
     fn append(
         &self,
         stream: String,
@@ -130,8 +137,8 @@ impl EsdbStore {
         let (clients, cfg) = (self.clients.clone(), self.shared.cfg.clone());
         self.run(async move {
             let opts = AppendToStreamOptions::default().expected_revision(to_es(expected));
-            let deadline = Instant::now() + OP_TIMEOUT;
-            esdb_scan::leader_read(&cfg, "append", deadline, || {
+            let deadline = Instant::now() + APPEND_DEADLINE;
+            esdb_scan::leader_append(&cfg, deadline, || {
                 let (stream, opts, events) = (stream.clone(), opts.clone(), events.clone());
                 clients.call(|client| async move {
                     match client.append_to_stream(stream, &opts, events).await {
