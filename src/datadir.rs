@@ -146,6 +146,16 @@ pub fn init_on(
                 dir.display()
             )));
         }
+        // Checkpoints left behind by a ledger whose entry streams were deleted: a new log
+        // under that prefix would be refused at its first start (none of them is its key's).
+        let published = store.published_checkpoints();
+        if published > 0 {
+            return Err(DataDirError::Invalid(format!(
+                "the store holds no entries under this prefix but {published} checkpoint(s) of \
+                 a ledger: choose another prefix (`prefix=` in the store URL), or delete that \
+                 ledger's checkpoint stream too; nothing was written"
+            )));
+        }
     }
     let (admin, signer) = prepare_init(dir, opts)?;
     let signer_name = signer.name().to_owned();

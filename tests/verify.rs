@@ -390,7 +390,7 @@ fn a_failure_quoting_the_bundle_cannot_rewrite_the_terminal() {
     let dir = tempfile::tempdir().expect("tmp");
     let w = world();
     let mut bundle = serde_json::to_value(w.log.bundle()).expect("json");
-    let forged = "\r\u{1b}[2K\u{1b}[0mOK: full-log bundle verified\u{202e}\u{1b}[8m";
+    let forged = "\r\u{1b}[2K\u{1b}[0mOK: full-log bundle verified\u{202e}\u{1b}[8m\nOK: forged";
     bundle[forged] = serde_json::json!(1);
     let path = dir.path().join("b.json");
     std::fs::write(&path, serde_json::to_vec(&bundle).expect("json")).expect("write");
@@ -410,6 +410,10 @@ fn a_failure_quoting_the_bundle_cannot_rewrite_the_terminal() {
         assert!(
             !said.contains(['\u{1b}', '\r', '\u{202e}']),
             "raw control characters reach the terminal: {said:?}"
+        );
+        assert!(
+            !said.lines().any(|l| l.starts_with("OK")),
+            "a forged line: {said:?}"
         );
     }
 }

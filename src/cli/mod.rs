@@ -120,6 +120,13 @@ pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// A failure as one line: it quotes what a bundle said, which may hold line breaks (a
+/// member named `x\nOK: …` would print a forged OK line under the FAILED one). Printed
+/// through [`terminal_safe`], which spells the other control characters.
+pub fn one_line(text: &str) -> String {
+    text.replace('\n', "\\n")
+}
+
 /// Prints `text` to standard output. A reader that went away (`| head`) ends the output
 /// quietly, as it does for other command-line tools, instead of a panic.
 pub(crate) fn print_out(text: &str) -> anyhow::Result<()> {

@@ -67,7 +67,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
     print(&report, args.json)?;
     match &report.failure {
         None => Ok(()),
-        Some(f) => anyhow::bail!("verification failed at {f}"),
+        Some(f) => anyhow::bail!("verification failed at {}", super::one_line(&f.to_string())),
     }
 }
 
@@ -165,7 +165,7 @@ fn text(r: &Report) -> String {
         }
         return out;
     };
-    format!("FAILED: {f}\n")
+    format!("FAILED: {}\n", super::one_line(&f.to_string()))
 }
 
 /// What a partial bundle shows of the principal streams its entries rely on (every signer,

@@ -107,7 +107,11 @@ fn checked(args: &VerifyCheckpointArgs) -> anyhow::Result<CheckpointReport> {
 
 /// A failure without an entry or a bundle to name: the check and the message.
 fn failed(f: &Failure) -> String {
-    format!("{} check failed: {}", f.check.as_str(), f.message)
+    format!(
+        "{} check failed: {}",
+        f.check.as_str(),
+        super::one_line(&f.message)
+    )
 }
 
 /// The human-readable report.

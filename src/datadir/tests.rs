@@ -319,3 +319,33 @@ fn init_removes_a_key_copy_an_interrupted_write_left() {
     init(dir.path(), &InitOptions::default(), Arc::new(SystemClock)).expect("init");
     assert!(!left.exists());
 }
+
+#[test]
+fn init_refuses_a_shared_prefix_holding_another_ledgers_checkpoints() {
+    // Entry streams deleted, checkpoint stream left behind: a new ledger there could never
+    // start (no checkpoint of the stream is its key's), so init refuses before any key.
+    let clock = Arc::new(SystemClock);
+    let empty = tempfile::tempdir().expect("tmp");
+    let inner: Arc<dyn EventStore> = Arc::new(
+        crate::store::sqlite::SqliteStore::open(&empty.path().join("shared.db")).expect("store"),
+    );
+    let mut shared = crate::store::scripted::Scripted::new(inner, |_| None);
+    shared.foreign_checkpoints = 2;
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("node");
+    match init_on(
+        &data,
+        &InitOptions::default(),
+        clock,
+        Some(Arc::new(shared)),
+    ) {
+        Err(DataDirError::Invalid(why)) => {
+            assert!(
+                why.contains("2 checkpoint(s)") && why.contains("prefix"),
+                "{why}"
+            )
+        }
+        other => panic!("initialised: {:?}", other.map(|_| ())),
+    }
+    assert!(!has_keys(&data), "no key written");
+}

@@ -240,7 +240,7 @@ impl Ledger {
             pacer: writer::CheckpointPacer::default(),
             under_load: false,
             signed_size: covered,
-            owed: (covered < state_size).then(writer::Owed::now),
+            owed: (covered < state_size).then(|| writer::Owed::now(state_size)),
             follow_failing: None,
             next_sync: std::time::Instant::now(),
             sync_failing: false,

@@ -236,9 +236,9 @@ async fn holds(shared: &Arc<Shared>, target: &Target) -> Result<bool, StoreError
         .unwrap_or_else(|e| Err(StoreError::Unavailable(format!("mirror lookup task: {e}"))))
 }
 
-/// Runs one read (or an append, which is idempotent on a repeat), each try bounded by
-/// [`OP_TIMEOUT`] and each repeat also by `deadline`, again (with backoff, until `deadline`) while it is refused in a way an
-/// election explains: a follower refusing a
+/// Runs one read, each try bounded by [`OP_TIMEOUT`] and each repeat also by `deadline`,
+/// again (with backoff, until `deadline`) while it is refused in a way an election
+/// explains (appends: [`leader_append`]): a follower refusing a
 /// leader read (`NotLeaderException`; the crate reconnects to the leader it names), or a
 /// server error (`ServerError`: gRPC `Unavailable` such as "Server Is Not Ready" from a
 /// node in an election, or `Internal`/`Unknown`; the next try runs on a client made anew,
@@ -254,7 +254,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = eventstore::Result<T>>,
 {
-    retrying(cfg, what, deadline, false, read).await
+    retrying(cfg, what, deadline, None, read).await
 }
 
 /// Runs an append as [`leader_read`] runs a read, and also again (until `deadline`) after
@@ -266,13 +266,14 @@ where
 pub async fn leader_append<F, Fut>(
     cfg: &EsdbConfig,
     deadline: Instant,
+    per_try: Duration,
     append: F,
 ) -> Result<Result<(), eventstore::Error>, StoreError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = eventstore::Result<Result<(), eventstore::Error>>>,
 {
-    retrying(cfg, "append", deadline, true, append).await
+    retrying(cfg, "append", deadline, Some(per_try), append).await
 }
 
 /// Whether an append's outcome is unknown after `e`: the deadline passed on the client or
@@ -292,12 +293,13 @@ pub(super) fn ambiguous(e: &eventstore::Error) -> bool {
     }
 }
 
-/// [`leader_read`], and with `unknown_outcomes` also [`leader_append`]'s repeats.
+/// [`leader_read`] (each try bounded by [`OP_TIMEOUT`]), and with `unknown_outcomes` (the
+/// bound of each try) also [`leader_append`]'s repeats.
 async fn retrying<T, F, Fut>(
     cfg: &EsdbConfig,
     what: &str,
     deadline: Instant,
-    unknown_outcomes: bool,
+    unknown_outcomes: Option<Duration>,
     mut read: F,
 ) -> Result<T, StoreError>
 where
@@ -305,26 +307,27 @@ where
     Fut: Future<Output = eventstore::Result<T>>,
 {
     let mut backoff = BACKOFF_FIRST;
-    let mut bound = OP_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
+    let per_try = unknown_outcomes.unwrap_or(OP_TIMEOUT);
+    let mut bound = per_try;
     loop {
         match tokio::time::timeout(bound, read()).await {
-            Err(_) if unknown_outcomes => {
+            Err(_) if unknown_outcomes.is_some() => {
                 tracing::warn!(%what, "EventStoreDB did not answer in time; asking again");
                 match pause(deadline, backoff).await {
                     Some(next) => backoff = next,
                     None => return Err(unavailable(cfg, what, "timed out")),
                 }
-                bound = OP_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
+                bound = per_try.min(deadline.saturating_duration_since(Instant::now()));
             }
             Err(_) => return Err(unavailable(cfg, what, "timed out")),
             Ok(Ok(out)) => return Ok(out),
-            Ok(Err(e)) if retried(&e) || (unknown_outcomes && ambiguous(&e)) => {
+            Ok(Err(e)) if retried(&e) || (unknown_outcomes.is_some() && ambiguous(&e)) => {
                 tracing::debug!(%what, error = %refusal(&e), "EventStoreDB refused; retrying");
                 match pause(deadline, backoff).await {
                     Some(next) => backoff = next,
                     None => return Err(unavailable(cfg, what, refusal(&e))),
                 }
-                bound = OP_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
+                bound = per_try.min(deadline.saturating_duration_since(Instant::now()));
             }
             Ok(Err(e)) => return Err(unavailable(cfg, what, e)),
         }

@@ -401,19 +401,27 @@ fn an_append_outcome_is_unknown_after_a_deadline_or_a_commit_timeout_only() {
 async fn an_append_whose_outcome_is_unknown_is_asked_again_and_a_read_is_not() {
     let (_dir, s) = shared();
     let tries = AtomicUsize::new(0);
-    let appended = leader_append(&s.cfg, Instant::now() + Duration::from_secs(5), || {
-        let n = tries.fetch_add(1, Ordering::SeqCst);
-        async move {
-            match n {
-                0 => Err(grpc(10)),
-                1 => Err(eventstore::Error::DeadlineExceeded),
-                _ => Ok(Ok(())),
+    let per_try = Duration::from_millis(200);
+    let appended = leader_append(
+        &s.cfg,
+        Instant::now() + Duration::from_secs(5),
+        per_try,
+        || {
+            let n = tries.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match n {
+                    // No answer at all: the try times out on the client.
+                    0 => std::future::pending().await,
+                    1 => Err(grpc(10)),
+                    2 => Err(eventstore::Error::DeadlineExceeded),
+                    _ => Ok(Ok(())),
+                }
             }
-        }
-    })
+        },
+    )
     .await;
     assert!(matches!(appended, Ok(Ok(()))), "{appended:?}");
-    assert_eq!(tries.load(Ordering::SeqCst), 3, "asked until it answered");
+    assert_eq!(tries.load(Ordering::SeqCst), 4, "asked until it answered");
     // A read that timed out on the server is not repeated (nothing to settle).
     let reads = AtomicUsize::new(0);
     let read = leader_read(
@@ -432,6 +440,7 @@ async fn an_append_whose_outcome_is_unknown_is_asked_again_and_a_read_is_not() {
     let why = leader_append(
         &s.cfg,
         Instant::now() + Duration::from_millis(100),
+        per_try,
         || async { Err(grpc(10)) },
     )
     .await

@@ -39,8 +39,10 @@ const SUBSCRIPTION_GRACE: Duration = Duration::ZERO;
 
 /// How long an append is repeated while its outcome is unknown (see
 /// [`esdb_scan::leader_append`]); each try is bounded by [`OP_TIMEOUT`]. The writer waits
-/// that long before it answers 503 and decides anything else.
-const APPEND_DEADLINE: Duration = Duration::from_secs(30);
+/// that long before it answers 503 and decides anything else; with the wait for the mirror
+/// after it (up to [`OP_TIMEOUT`]) a commit stays within the 30 s a reading node waits for
+/// a forwarded write's answer.
+const APPEND_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Attempts at publishing one checkpoint against other nodes' checkpoints.
 const CHECKPOINT_ATTEMPTS: usize = 5;
@@ -121,13 +123,13 @@ impl EsdbStore {
     /// to wait for the events nor as a known head (see [`Target::appended`]).
     ///
     /// An append refused the way an election explains (a follower's `NotLeaderException`,
-    /// or a `ServerError` from a node in an election) is tried again, as reads are
-    /// ([`esdb_scan::leader_read`]), for up to [`OP_TIMEOUT`]: the crate only reconnects to
-    /// the new leader after a request failed. A repeat is safe: with the same expected
-    /// revision and event ids, the server takes events it already holds as an idempotent
-    /// success and writes nothing twice.
-    /// An append whose outcome is unknown (a timeout, the server's commit timeout) is asked
-    /// again the same way, for up to [`APPEND_DEADLINE`] ([`esdb_scan::leader_append`]).
+    /// or a `ServerError` from a node in an election) is tried again, as reads are, and so
+    /// is an append whose outcome is unknown (a timeout, the server's commit timeout): each
+    /// try bounded by [`OP_TIMEOUT`], all of them by [`APPEND_DEADLINE`]
+    /// ([`esdb_scan::leader_append`]). The crate only reconnects to the new leader after a
+    /// request failed. A repeat is safe: with the same expected revision and event ids, the
+    /// server takes events it already holds as an idempotent success and writes nothing
+    /// twice.
     fn append(
         &self,
         stream: String,
@@ -138,7 +140,7 @@ impl EsdbStore {
         self.run(async move {
             let opts = AppendToStreamOptions::default().expected_revision(to_es(expected));
             let deadline = Instant::now() + APPEND_DEADLINE;
-            esdb_scan::leader_append(&cfg, deadline, || {
+            esdb_scan::leader_append(&cfg, deadline, OP_TIMEOUT, || {
                 let (stream, opts, events) = (stream.clone(), opts.clone(), events.clone());
                 clients.call(|client| async move {
                     match client.append_to_stream(stream, &opts, events).await {

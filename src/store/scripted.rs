@@ -35,6 +35,11 @@ pub struct Scripted {
     /// The commit (counted from 0) whose entries are stored before its scripted failure is
     /// returned: EventStoreDB writes one stream's run, then another stream conflicts.
     pub writes_then_fails: Option<usize>,
+    /// Checkpoints still to drop before they are published again (see
+    /// `drops_checkpoints`); a store that counts them is shared.
+    pub drops_next_checkpoints: AtomicUsize,
+    /// Whether the store says other nodes append to it too.
+    pub shared: bool,
     /// `size` fails, as EventStoreDB's does while its subscription is down.
     pub size_fails: bool,
     /// When set, `size` is the size as of the last `sync`: a view fed by a subscription
@@ -58,6 +63,8 @@ impl Scripted {
             drops_checkpoints: false,
             foreign_checkpoints: 0,
             writes_then_fails: None,
+            drops_next_checkpoints: AtomicUsize::new(0),
+            shared: false,
             size_fails: false,
             view: None,
             sync_fails: false,
@@ -73,7 +80,12 @@ impl Scripted {
 impl EventStore for Scripted {
     fn commit(&self, mut group: CommitGroup) -> Result<(), StoreError> {
         let n = self.commits.fetch_add(1, Ordering::Relaxed);
-        if self.drops_checkpoints {
+        let drop_next = group.checkpoint.is_some()
+            && self
+                .drops_next_checkpoints
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok();
+        if self.drops_checkpoints || drop_next {
             group.checkpoint = None;
         }
         let ends = group.request_ends.clone();
@@ -106,7 +118,11 @@ impl EventStore for Scripted {
         Ok(size)
     }
     fn is_shared(&self) -> bool {
-        self.drops_checkpoints || self.foreign_checkpoints > 0 || self.inner.is_shared()
+        self.shared
+            || self.drops_checkpoints
+            || self.foreign_checkpoints > 0
+            || self.drops_next_checkpoints.load(Ordering::Relaxed) > 0
+            || self.inner.is_shared()
     }
     fn published_checkpoints(&self) -> u64 {
         self.foreign_checkpoints + self.inner.published_checkpoints()

@@ -32,13 +32,26 @@ pub(in crate::ledger) fn check_against_checkpoint(
     state: &LedgerState,
     folded_from: u64,
 ) -> Result<Hash, OpenError> {
-    let cp = store.latest_checkpoint()?;
     // A fresh mirror takes the key it is given, and keeps only checkpoints that verify under
     // it: none kept while the shared stream holds some is another key's log, not an unsigned
-    // one.
+    // one. Counted first: a mirror stores a checkpoint before it counts it, so one that
+    // arrives in between is found by the read after.
     let published = store.published_checkpoints();
+    let mut cp = store.latest_checkpoint()?;
     if cp.is_none() && published > 0 {
         return Err(OpenError::ForeignCheckpoints { published });
+    }
+    // On a shared log other nodes go on writing during the fold, and a checkpoint past the
+    // folded size may have arrived since: judge the fold by the newest one it reaches.
+    if store.is_shared() && cp.as_ref().is_some_and(|c| c.size > state.size) {
+        let reached = store
+            .checkpoints()?
+            .into_iter()
+            .filter(|c| c.size <= state.size)
+            .max_by_key(|c| c.size);
+        if reached.is_some() {
+            cp = reached;
+        }
     }
     let last_covered = cp.as_ref().map_or(0, |c| c.size.saturating_sub(1));
     let integrity = |reason: String| OpenError::Integrity {

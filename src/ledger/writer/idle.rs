@@ -11,17 +11,22 @@ use super::Writer;
 const SIGN_RETRY_FIRST: Duration = Duration::from_secs(1);
 const SIGN_RETRY_MAX: Duration = Duration::from_secs(30);
 
-/// A checkpoint this writer owes: when to sign it again, and the wait after that.
+/// A checkpoint this writer owes: the size it covers, when to sign it again, and the wait
+/// after that. Always that size: entries followed since (another node's, folded without
+/// their signatures or rules checked) are not this writer's to sign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Owed {
+    pub size: u64,
     pub at: Instant,
     pub wait: Duration,
 }
 
 impl Owed {
-    /// Owed from now on, for a first try at once (a log found uncovered at start-up).
-    pub fn now() -> Self {
+    /// A checkpoint of `size` owed from now on, for a first try at once (a log found
+    /// uncovered at start-up, its tail checked by the start-up fold).
+    pub fn now(size: u64) -> Self {
         Self {
+            size,
             at: Instant::now(),
             wait: SIGN_RETRY_FIRST,
         }
@@ -35,11 +40,21 @@ impl Writer {
     /// fails, or the shared store does not publish the checkpoint, it is owed, and
     /// [`Writer::sign_owed`] tries again while the writer stays idle.
     pub(super) fn sign_idle_tail(&mut self) {
-        if self.signed_size >= self.state.size {
+        self.sign_at(self.state.size);
+    }
+
+    /// While no write comes: signs the checkpoint this writer owes, once it is due.
+    pub(super) fn sign_owed(&mut self) {
+        if let Some(owed) = self.owed.filter(|o| Instant::now() >= o.at) {
+            self.sign_at(owed.size);
+        }
+    }
+
+    fn sign_at(&mut self, size: u64) {
+        if self.signed_size >= size {
             self.owed = None;
             return;
         }
-        let size = self.state.size;
         let signed = sign_tail(
             self.store.as_ref(),
             &self.frontier,
@@ -48,16 +63,15 @@ impl Writer {
             None,
         );
         let wait = self.owed.map_or(SIGN_RETRY_FIRST, |o| o.wait);
-        let owe = |wait: Duration| {
-            Some(Owed {
-                at: Instant::now() + wait,
-                wait: (wait * 2).min(SIGN_RETRY_MAX),
-            })
-        };
+        let owe = Some(Owed {
+            size,
+            at: Instant::now() + wait,
+            wait: (wait * 2).min(SIGN_RETRY_MAX),
+        });
         match signed {
             Ok(()) if !self.published(size) => {
                 tracing::warn!(size, retry_in = ?wait, "checkpoint not published; signing again");
-                self.owed = owe(wait);
+                self.owed = owe;
             }
             Ok(()) => {
                 self.signed_size = size;
@@ -68,16 +82,8 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, size, retry_in = ?wait, "cannot sign a checkpoint; signing again");
-                self.owed = owe(wait);
+                self.owed = owe;
             }
-        }
-    }
-
-    /// While no write comes: signs the checkpoint this writer owes, once it is due. Only an
-    /// owed one: entries another node appended to a shared log are that node's to cover.
-    pub(super) fn sign_owed(&mut self) {
-        if self.owed.is_some_and(|o| Instant::now() >= o.at) {
-            self.sign_idle_tail();
         }
     }
 }

@@ -158,6 +158,65 @@ fn a_node_signs_nothing_over_a_shared_log_whose_checkpoints_are_all_anothers() {
 }
 
 #[test]
+fn a_checkpoint_start_up_could_not_publish_is_signed_by_the_idle_writer() {
+    // Entries committed past the latest checkpoint (its publication dropped, as a shared
+    // store may), then a start-up whose own checkpoint is dropped too: the running writer
+    // owes it and signs it without waiting for a write.
+    let mut s = setup();
+    let mut dropping = crate::store::scripted::Scripted::new(s.store.clone(), |_| None);
+    dropping.drops_checkpoints = true;
+    s.writer.store = Arc::new(dropping);
+    let (req, _answer) = register(&s.admin, "uncovered", ExpectedRevision::Any);
+    s.writer.process(vec![req]);
+    let size = s.store.size().expect("size");
+    let covered = |store: &Arc<dyn EventStore>| {
+        store
+            .latest_checkpoint()
+            .expect("read")
+            .map_or(0, |c| c.size)
+    };
+    assert!(covered(&s.store) < size);
+    let shared = crate::store::scripted::Scripted::new(s.store.clone(), |_| None);
+    shared
+        .drops_next_checkpoints
+        .store(1, std::sync::atomic::Ordering::Relaxed);
+    let signer = datadir::read_signer(s._dir.path()).expect("signer");
+    let metrics = Arc::new(Metrics::new());
+    let _ledger =
+        crate::ledger::Ledger::open(Arc::new(shared), signer, Arc::new(SystemClock), metrics)
+            .expect("open");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while covered(&s.store) < size && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        covered(&s.store),
+        size,
+        "the idle writer signed what start-up could not"
+    );
+}
+
+#[test]
+fn a_node_starting_while_the_shared_log_grows_judges_its_fold_by_a_checkpoint_it_reached() {
+    // The fold reads the log as it was; meanwhile another node wrote and published a
+    // checkpoint past it. That is no integrity failure: the fold is judged by the newest
+    // checkpoint it reaches.
+    let mut s = setup();
+    let before = s.store.size().expect("size");
+    let (req, _answer) = register(&s.admin, "grown", ExpectedRevision::Any);
+    s.writer.process(vec![req]);
+    let latest = s.store.latest_checkpoint().expect("read").map(|c| c.size);
+    assert_eq!(latest, Some(before + 1));
+    let mut shared = crate::store::scripted::Scripted::new(s.store.clone(), |_| None);
+    shared.shared = true;
+    shared.view = Some(std::sync::Mutex::new(before));
+    let signer = datadir::read_signer(s._dir.path()).expect("signer");
+    let metrics = Arc::new(Metrics::new());
+    crate::ledger::Ledger::open(Arc::new(shared), signer, Arc::new(SystemClock), metrics)
+        .expect("opens, judged by the checkpoint at the folded size");
+}
+
+#[test]
 fn an_idle_node_follows_entries_another_node_appended_to_the_shared_store() {
     let s = setup();
     let open = |dir: &std::path::Path| {

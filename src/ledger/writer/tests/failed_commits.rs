@@ -159,18 +159,24 @@ fn a_checkpoint_a_shared_store_did_not_publish_is_signed_again() {
     let second = s.writer.owed.expect("still owed");
     assert!(second.wait > first.wait && second.at > Instant::now());
     assert_eq!(s.writer.signed_size, signed_before);
-    // Once the store publishes again, the owed signing covers the log without a write.
+    // Meanwhile another node appends and this one follows: those entries are not owed.
+    let owed_size = s.writer.state.size;
+    assert_eq!(second.size, owed_size);
+    behind_its_back(&s, vec![stored(&s, "elsewhere", 0, true)]);
+    s.writer.follow();
+    assert_eq!(s.writer.state.size, owed_size + 1);
+    // Once the store publishes again, the owed signing covers what was owed, without a write.
     s.writer.store = s.store.clone();
     s.writer.owed = Some(Owed {
         at: Instant::now(),
         ..second
     });
     s.writer.sign_owed();
-    assert_eq!(s.writer.signed_size, s.writer.state.size);
+    assert_eq!(s.writer.signed_size, owed_size);
     assert_eq!(s.writer.owed, None);
     assert_eq!(
         s.store.latest_checkpoint().expect("read").map(|c| c.size),
-        Some(s.writer.state.size)
+        Some(owed_size)
     );
 }
 
