@@ -58,8 +58,7 @@ pub fn load_for_open_showing(
     let size = store.size()?;
     // The size the note states, not the row's column: a row claiming more than its note
     // (which takes no key to write) would skip the check of the entries in between.
-    let covered = store
-        .latest_checkpoint()?
+    let covered = checkpoint::judged_checkpoint(store, size)?
         .map_or(0, |c| c.size.min(stated_size(&c.note)))
         .min(size);
     // A snapshot past the checkpoint folded part of the tail unchecked: start below it.

@@ -39,9 +39,10 @@ const SUBSCRIPTION_GRACE: Duration = Duration::ZERO;
 
 /// How long an append is repeated while its outcome is unknown (see
 /// [`esdb_scan::leader_append`]); each try is bounded by [`OP_TIMEOUT`]. The writer waits
-/// that long before it answers 503 and decides anything else; with the wait for the mirror
-/// after it (up to [`OP_TIMEOUT`]) a commit stays within the 30 s a reading node waits for
-/// a forwarded write's answer.
+/// that long per append before it answers 503 and decides anything else. A group of several
+/// streams, the wait for the mirror and the checkpoint's publication add to it, so a write
+/// forwarded by a reading node (which waits 30 s) may get 502 `bad_gateway` meanwhile: its
+/// outcome unknown there, and a retry idempotent.
 const APPEND_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Attempts at publishing one checkpoint against other nodes' checkpoints.

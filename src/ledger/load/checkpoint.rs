@@ -8,7 +8,7 @@ use super::super::OpenError;
 use crate::log::checkpoint::Checkpoint;
 use crate::log::merkle::{self, Hash, RootBuilder};
 use crate::log::note::NoteSigner;
-use crate::store::EventStore;
+use crate::store::{EventStore, StoreError, StoredCheckpoint};
 
 /// The tree size a checkpoint note states, unverified ([`check_against_checkpoint`] verifies
 /// the note); 0 when it cannot be read, so that every entry is checked.
@@ -16,6 +16,28 @@ pub(super) fn stated_size(note: &str) -> u64 {
     note.split_once("\n\n")
         .and_then(|(body, _)| Checkpoint::parse(&format!("{body}\n")).ok())
         .map_or(0, |c| c.size)
+}
+
+/// The checkpoint start-up judges a fold of `size` entries by: the latest. On a shared log,
+/// where other nodes go on writing during the fold, a checkpoint past `size` may have arrived
+/// since the fold began: then the newest whose row and note both state at most `size`, and
+/// none if there is none (the fold then checks every entry as an uncovered tail). The fold
+/// ([`super::load_for_open_showing`]) and the check after it both judge by this choice, so no
+/// entry between a checkpoint and the fold's end goes unchecked.
+pub(super) fn judged_checkpoint(
+    store: &dyn EventStore,
+    size: u64,
+) -> Result<Option<StoredCheckpoint>, StoreError> {
+    let within = |c: &StoredCheckpoint| c.size <= size && stated_size(&c.note) <= size;
+    let latest = store.latest_checkpoint()?;
+    if !store.is_shared() || latest.as_ref().is_none_or(within) {
+        return Ok(latest);
+    }
+    Ok(store
+        .checkpoints()?
+        .into_iter()
+        .filter(within)
+        .max_by_key(|c| c.size))
 }
 
 /// Re-hashes the stored entries below `folded_from` (naming the first whose bytes do not
@@ -37,22 +59,10 @@ pub(in crate::ledger) fn check_against_checkpoint(
     // one. Counted first: a mirror stores a checkpoint before it counts it, so one that
     // arrives in between is found by the read after.
     let published = store.published_checkpoints();
-    let mut cp = store.latest_checkpoint()?;
-    if cp.is_none() && published > 0 {
+    if published > 0 && store.latest_checkpoint()?.is_none() {
         return Err(OpenError::ForeignCheckpoints { published });
     }
-    // On a shared log other nodes go on writing during the fold, and a checkpoint past the
-    // folded size may have arrived since: judge the fold by the newest one it reaches.
-    if store.is_shared() && cp.as_ref().is_some_and(|c| c.size > state.size) {
-        let reached = store
-            .checkpoints()?
-            .into_iter()
-            .filter(|c| c.size <= state.size)
-            .max_by_key(|c| c.size);
-        if reached.is_some() {
-            cp = reached;
-        }
-    }
+    let cp = judged_checkpoint(store, state.size)?;
     let last_covered = cp.as_ref().map_or(0, |c| c.size.saturating_sub(1));
     let integrity = |reason: String| OpenError::Integrity {
         index: last_covered,

@@ -12,8 +12,10 @@ const SIGN_RETRY_FIRST: Duration = Duration::from_secs(1);
 const SIGN_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// A checkpoint this writer owes: the size it covers, when to sign it again, and the wait
-/// after that. Always that size: entries followed since (another node's, folded without
-/// their signatures or rules checked) are not this writer's to sign.
+/// after that. Always that size, whatever the writer follows meanwhile while idle: a node
+/// that never writes (`serve --read-only`) then signs only what its start-up fold checked.
+/// (A writing node's next checkpoint covers the entries it caught up with, as every group's
+/// does on a shared log.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Owed {
     pub size: u64,
@@ -43,7 +45,8 @@ impl Writer {
         self.sign_at(self.state.size);
     }
 
-    /// While no write comes: signs the checkpoint this writer owes, once it is due.
+    /// While no write comes: signs the checkpoint this writer owes, once it is due, at the
+    /// size owed.
     pub(super) fn sign_owed(&mut self) {
         if let Some(owed) = self.owed.filter(|o| Instant::now() >= o.at) {
             self.sign_at(owed.size);

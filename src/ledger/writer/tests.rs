@@ -196,6 +196,36 @@ fn a_checkpoint_start_up_could_not_publish_is_signed_by_the_idle_writer() {
     );
 }
 
+/// Opens the log of `s` as a node of a shared store whose fold sees `view` entries.
+fn open_shared_at(s: &Setup, view: u64) -> Result<crate::ledger::Ledger, crate::ledger::OpenError> {
+    let mut shared = crate::store::scripted::Scripted::new(s.store.clone(), |_| None);
+    shared.shared = true;
+    shared.view = Some(std::sync::Mutex::new(view));
+    let signer = datadir::read_signer(s._dir.path()).expect("signer");
+    let metrics = Arc::new(Metrics::new());
+    crate::ledger::Ledger::open(Arc::new(shared), signer, Arc::new(SystemClock), metrics)
+}
+
+/// Files a checkpoint row of `size`, its note stating that size (its signature is never
+/// checked: start-up judges a fold by a checkpoint it reaches), as another node's
+/// checkpoint past a fold would be.
+fn checkpoint_past(s: &Setup, size: u64) {
+    let note = s
+        .store
+        .latest_checkpoint()
+        .expect("read")
+        .expect("one")
+        .note;
+    let mut lines: Vec<String> = note.lines().map(str::to_owned).collect();
+    lines[1] = size.to_string();
+    let note = lines.join("\n") + "\n";
+    let group = crate::store::CommitGroup {
+        checkpoint: Some(crate::store::StoredCheckpoint { size, note }),
+        ..Default::default()
+    };
+    s.store.commit(group).expect("committed");
+}
+
 #[test]
 fn a_node_starting_while_the_shared_log_grows_judges_its_fold_by_a_checkpoint_it_reached() {
     // The fold reads the log as it was; meanwhile another node wrote and published a
@@ -207,13 +237,38 @@ fn a_node_starting_while_the_shared_log_grows_judges_its_fold_by_a_checkpoint_it
     s.writer.process(vec![req]);
     let latest = s.store.latest_checkpoint().expect("read").map(|c| c.size);
     assert_eq!(latest, Some(before + 1));
-    let mut shared = crate::store::scripted::Scripted::new(s.store.clone(), |_| None);
-    shared.shared = true;
-    shared.view = Some(std::sync::Mutex::new(before));
-    let signer = datadir::read_signer(s._dir.path()).expect("signer");
-    let metrics = Arc::new(Metrics::new());
-    crate::ledger::Ledger::open(Arc::new(shared), signer, Arc::new(SystemClock), metrics)
-        .expect("opens, judged by the checkpoint at the folded size");
+    open_shared_at(&s, before).expect("opens, judged by the checkpoint at the folded size");
+    // No checkpoint at or below the fold (its first ones came later): every entry is checked
+    // as an uncovered tail, and the node opens.
+    open_shared_at(&s, 2).expect("opens, its fold checked entry by entry");
+}
+
+#[test]
+fn entries_between_the_checkpoint_reached_and_the_folds_end_are_checked_in_full() {
+    // Checkpoint R covers the log up to `r`; another node's entry at `r` carries a signature
+    // no registered key made; a checkpoint past the fold arrived meanwhile. Judged by R, the
+    // entry past it is checked like any uncovered tail, and refused.
+    let mut s = setup();
+    let (req, _answer) = register(&s.admin, "signed", ExpectedRevision::Any);
+    s.writer.process(vec![req]);
+    let r = s.store.latest_checkpoint().expect("read").expect("R").size;
+    let stranger = KeyFile::generate(s.admin.principal.clone());
+    behind_its_back(
+        &s,
+        vec![
+            stored_by(&stranger, "forged", 0, true),
+            stored(&s, "later", 0, true),
+        ],
+    );
+    checkpoint_past(&s, r + 2);
+    match open_shared_at(&s, r + 1) {
+        Err(crate::ledger::OpenError::Integrity { index, reason }) => {
+            assert_eq!(index, r, "{reason}");
+            assert!(reason.contains("signature"), "{reason}");
+        }
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("a forged entry past the checkpoint went unchecked"),
+    }
 }
 
 #[test]
@@ -251,13 +306,18 @@ fn an_idle_node_follows_entries_another_node_appended_to_the_shared_store() {
 /// An entry as another node would have stored it on `agency-{name}`, with its true leaf
 /// hash (`sound`) or a wrong one.
 fn stored(s: &Setup, name: &str, revision: u64, sound: bool) -> crate::store::StoredEntry {
+    stored_by(&s.admin, name, revision, sound)
+}
+
+/// [`stored`], signed with `key`.
+fn stored_by(key: &KeyFile, name: &str, revision: u64, sound: bool) -> crate::store::StoredEntry {
     let stream = format!("agency-{name}");
     let kind = ["agency.registered", "agency.updated"][usize::from(revision > 0)];
     let data = json!({"name": name, "region": "r", "domains": ["legal"], "languages": [],
         "interpretation": false, "cultural_adaptations": [], "trafficking_experience": true,
         "eligibility": {"criteria": [], "notes": ""}});
-    let wire = crate::client::signed_event(&s.admin, kind, &stream, data, Utc::now());
-    let v = crate::client::self_verified(&s.admin, &wire).expect("verified");
+    let wire = crate::client::signed_event(key, kind, &stream, data, Utc::now());
+    let v = crate::client::self_verified(key, &wire).expect("verified");
     let stamp = crate::ledger::entry::format_time(&Utc::now());
     let bytes = crate::ledger::entry::encode(&stream, revision, &stamp, &wire);
     crate::store::StoredEntry {
