@@ -390,15 +390,29 @@ fn a_failure_quoting_the_bundle_cannot_rewrite_the_terminal() {
     let dir = tempfile::tempdir().expect("tmp");
     let w = world();
     let mut bundle = serde_json::to_value(w.log.bundle()).expect("json");
-    let forged = "\r\u{1b}[2K\u{1b}[0mOK: full-log bundle verified\u{202e}\u{1b}[8m\nOK: forged";
+    let forged =
+        "\r\u{1b}[2K\u{1b}[0mOK: full-log bundle verified\u{202e}\u{1b}[8m\u{9b}2K\nOK: forged";
     bundle[forged] = serde_json::json!(1);
     let path = dir.path().join("b.json");
     std::fs::write(&path, serde_json::to_vec(&bundle).expect("json")).expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"))
-        .args(["verify", "--log-key", &w.log.log_key()])
-        .arg(&path)
-        .output()
-        .expect("run verify");
+    let run = |json: bool| {
+        let mut verify = std::process::Command::new(env!("CARGO_BIN_EXE_caseledger"));
+        verify.args(["verify", "--log-key", &w.log.log_key()]);
+        if json {
+            verify.arg("--json");
+        }
+        verify.arg(&path).output().expect("run verify")
+    };
+    let raw = ['\u{1b}', '\r', '\u{202e}', '\u{9b}'];
+    // --json: the same report, every such character escaped as JSON spells it.
+    let out = run(true);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!said.contains(raw), "raw in the JSON report: {said:?}");
+    let report: serde_json::Value = serde_json::from_str(&said).expect("a JSON report");
+    let message = report["failure"]["message"].as_str().expect("message");
+    assert!(message.contains(forged), "{message:?}");
+    let out = run(false);
     assert!(!out.status.success());
     for said in [&out.stdout, &out.stderr] {
         let said = String::from_utf8_lossy(said);
@@ -408,7 +422,7 @@ fn a_failure_quoting_the_bundle_cannot_rewrite_the_terminal() {
             "{said}"
         );
         assert!(
-            !said.contains(['\u{1b}', '\r', '\u{202e}']),
+            !said.contains(raw),
             "raw control characters reach the terminal: {said:?}"
         );
         assert!(

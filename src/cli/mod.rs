@@ -96,28 +96,43 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// `text` fit for a terminal: control characters other than newline and tab, and the
-/// characters that reorder or hide text (bidirectional overrides and isolates, the marks),
-/// are spelled as `\u{..}` escapes. Reports and errors quote what a bundle or a server
-/// said, and an escape sequence in it could otherwise clear a `FAILED` line and print an
-/// `OK` in its place. Exit codes and `--json` output are unaffected.
-pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    };
-    if !text.chars().any(unsafe_char) {
+/// Whether `c` could rewrite what a terminal shows: a control character other than newline
+/// and tab, or one that reorders or hides text (bidirectional overrides and isolates, the
+/// marks).
+fn rewrites_terminal(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with each character [`rewrites_terminal`] holds spelled by `escape`.
+fn escaped(text: &str, escape: impl Fn(char, &mut String)) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(rewrites_terminal) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        if unsafe_char(c) {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
+        match rewrites_terminal(c) {
+            true => escape(c, &mut out),
+            false => out.push(c),
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// `text` fit for a terminal: the characters that could rewrite it are spelled as `\u{..}`
+/// escapes. Reports and errors quote what a bundle or a server said, and an escape sequence
+/// in it could otherwise clear a `FAILED` line and print an `OK` in its place.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    escaped(text, |c, out| out.extend(c.escape_unicode()))
+}
+
+/// JSON text fit for a terminal, meaning the same: serde_json escapes only U+0000 to
+/// U+001F, so DEL, the C1 controls and bidirectional overrides are spelled `\uXXXX` here
+/// (all are in the Basic Multilingual Plane, and occur only inside strings).
+pub fn json_terminal_safe(json: &str) -> std::borrow::Cow<'_, str> {
+    escaped(json, |c, out| {
+        out.push_str(&format!("\\u{:04x}", u32::from(c)))
+    })
 }
 
 /// A failure as one line: it quotes what a bundle said, which may hold line breaks (a

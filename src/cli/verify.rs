@@ -112,7 +112,10 @@ fn checked(args: &VerifyArgs) -> anyhow::Result<Report> {
 
 fn print(r: &Report, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(r)?);
+        println!(
+            "{}",
+            super::json_terminal_safe(&serde_json::to_string_pretty(r)?)
+        );
     } else {
         print!("{}", super::terminal_safe(&text(r)));
     }

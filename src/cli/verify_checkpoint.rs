@@ -58,7 +58,10 @@ pub fn verify_checkpoint(args: VerifyCheckpointArgs) -> anyhow::Result<()> {
         Err(e) => return Err(e),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!(
+            "{}",
+            super::json_terminal_safe(&serde_json::to_string_pretty(&report)?)
+        );
     } else {
         print!("{}", super::terminal_safe(&text_of(&report)));
     }
