@@ -389,3 +389,7 @@ fn behind(
 #[cfg(test)]
 #[path = "esdb_scan_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "esdb_scan_append_tests.rs"]
+mod append_tests;

@@ -171,7 +171,7 @@ fn limits(timeout_ms: u64) -> ScanLimits {
     }
 }
 
-fn unavailable_why(out: Result<(), StoreError>) -> String {
+pub(super) fn unavailable_why(out: Result<(), StoreError>) -> String {
     match out {
         Err(StoreError::Unavailable(why)) => why,
         other => panic!("expected Unavailable, got {other:?}"),
@@ -370,80 +370,4 @@ async fn a_long_catch_up_survives_a_refusal_after_its_first_timeout() {
     assert_eq!(s.mirror.tip().seen(), Some(at(25)));
     assert_eq!(s.mirror.store().read_all(0, 1).expect("all"), vec![a0]);
     assert_eq!(node.refusals.load(Ordering::SeqCst), 0, "the refusal came");
-}
-
-fn grpc(code: i32) -> eventstore::Error {
-    eventstore::Error::Grpc {
-        code: code.into(),
-        message: "test".into(),
-    }
-}
-
-#[test]
-fn an_append_outcome_is_unknown_after_a_deadline_or_a_commit_timeout_only() {
-    // gRPC Cancelled, DeadlineExceeded, Aborted.
-    for e in [
-        eventstore::Error::DeadlineExceeded,
-        grpc(1),
-        grpc(4),
-        grpc(10),
-    ] {
-        assert!(ambiguous(&e), "{e}");
-    }
-    // Refused outright (the append was not taken): AccessDenied, InvalidArgument,
-    // FailedPrecondition; a wrong expected version is an answer.
-    for e in [eventstore::Error::AccessDenied, grpc(3), grpc(9)] {
-        assert!(!ambiguous(&e), "{e}");
-    }
-}
-
-#[tokio::test]
-async fn an_append_whose_outcome_is_unknown_is_asked_again_and_a_read_is_not() {
-    let (_dir, s) = shared();
-    let tries = AtomicUsize::new(0);
-    let per_try = Duration::from_millis(200);
-    let appended = leader_append(
-        &s.cfg,
-        Instant::now() + Duration::from_secs(5),
-        per_try,
-        || {
-            let n = tries.fetch_add(1, Ordering::SeqCst);
-            async move {
-                match n {
-                    // No answer at all: the try times out on the client.
-                    0 => std::future::pending().await,
-                    1 => Err(grpc(10)),
-                    2 => Err(eventstore::Error::DeadlineExceeded),
-                    _ => Ok(Ok(())),
-                }
-            }
-        },
-    )
-    .await;
-    assert!(matches!(appended, Ok(Ok(()))), "{appended:?}");
-    assert_eq!(tries.load(Ordering::SeqCst), 4, "asked until it answered");
-    // A read that timed out on the server is not repeated (nothing to settle).
-    let reads = AtomicUsize::new(0);
-    let read = leader_read(
-        &s.cfg,
-        "a read",
-        Instant::now() + Duration::from_secs(5),
-        || {
-            reads.fetch_add(1, Ordering::SeqCst);
-            async { Err::<(), _>(eventstore::Error::DeadlineExceeded) }
-        },
-    )
-    .await;
-    assert!(matches!(read, Err(StoreError::Unavailable(_))), "{read:?}");
-    assert_eq!(reads.load(Ordering::SeqCst), 1);
-    // Still unknown at the deadline: unavailable, naming EventStoreDB.
-    let why = leader_append(
-        &s.cfg,
-        Instant::now() + Duration::from_millis(100),
-        per_try,
-        || async { Err(grpc(10)) },
-    )
-    .await
-    .map(|_| ());
-    assert!(unavailable_why(why).contains("EventStoreDB"));
 }
