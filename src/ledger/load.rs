@@ -40,9 +40,10 @@ pub fn load_state_from(
 /// Folds the log for opening a ledger, and returns the state and the size it was folded
 /// from. Entries up to the latest checkpoint (on a shared log, the newest the fold reaches:
 /// see [`checkpoint::judged_checkpoint`]) are folded as [`load_state_from`] does. The
-/// entries past it were committed without one (or by other nodes during the fold) (a crash under load, or an append behind the
-/// server's back), and start-up is about to sign a checkpoint over them: their signatures,
-/// event ids and the rules are checked again first, as the writer did.
+/// entries past it were committed without one (a crash under load, an append behind the
+/// server's back, or other nodes' writes during the fold), and start-up is about to sign a
+/// checkpoint over them: their signatures, event ids and the rules are checked again
+/// first, as the writer did.
 pub fn load_for_open(
     store: &dyn EventStore,
     start: LedgerState,

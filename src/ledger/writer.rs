@@ -63,7 +63,8 @@ pub(super) struct Writer {
     pub under_load: bool,
     /// Entries covered by the last checkpoint this writer committed.
     pub signed_size: u64,
-    /// A checkpoint signing failed or went unpublished while idle: when to try again.
+    /// A checkpoint that failed or went unpublished (idle, or at start-up): its size, and
+    /// when to sign it again.
     pub owed: Option<idle::Owed>,
     /// After a failed idle fold: when to try again (the failure is logged once).
     pub follow_failing: Option<std::time::Instant>,
