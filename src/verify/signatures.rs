@@ -19,27 +19,31 @@ use super::entry::SigJob;
 use super::report::Failure;
 use super::sample::SignatureSample;
 
-/// Signatures per batch. From about 95 signatures on, the multiscalar
-/// multiplication inside switches from Straus's method to Pippenger's, which costs less per
-/// point as the batch grows: on 2 cores the raw rate of ed25519-dalek's `verify_batch` was
-/// about 100k/s in batches of 64, 125k/s in batches of 128, 137k/s of 256, 143k/s of 512 and 150k/s of 1024. A failing
-/// batch is re-checked one signature at a time (about 50 ms for 1024) to name the culprit.
-pub const BATCH: usize = 1024;
-/// Batches whose jobs are grouped by key together. A batch of 1024 consecutive entries of a
-/// log written by 300 caseworkers holds ~150 keys (each case's three caseworkers); grouped
-/// over eight batches, ~40, and the raw coalesced rate is within 3% of one key's.
-/// Memory: eight batches of jobs waiting (~12 MB).
-const WINDOW: usize = 8;
+/// Signatures per batch. The multiscalar multiplication inside costs less per point as
+/// the batch grows (Pippenger's method from about 95 points on). Raw rates on the 2-core
+/// Zen 2 build machine, 65 536 signatures of a real log written by 300 caseworkers, in
+/// batches of 1024 / 2048 / 4096 / 8192 / 16 384: ed25519-dalek's `verify_batch`
+/// 129k / 137k / 134k-139k / 132k-141k / 129k per second; this verifier's key-coalescing
+/// equation, grouped as below, 177k-188k / 198k / 187k-204k / 204k-206k / 207k. Verifying
+/// the 1M-entry bundle of that log took 105.7k entries/s with batches of 1024, 112k with
+/// 4096 and 113k with 8192. A failing batch is re-checked one signature at a time (about
+/// 200 ms for 4096 here) to name the culprit, hence not larger.
+pub const BATCH: usize = 4096;
+/// Batches whose jobs are grouped by key together. A window of 16 384 consecutive entries
+/// of a log written by 300 caseworkers holds nearly every key; grouped, a batch of 4096
+/// holds about 75 of them, each key's terms coalesced into one point.
+/// Memory: four batches of jobs waiting (~24 MB).
+const WINDOW: usize = 4;
 /// Batches queued or running at a time, at least: two windows, so that the pool does not
 /// run dry while the replay fills the next window (with one, verification took ~2%
-/// longer here); their jobs (about 1.5 KB each, the message included) stay near 24 MB. Twice
+/// longer here); their jobs (about 1.5 KB each, the message included) stay near 48 MB. Twice
 /// the pool's threads on a larger machine.
 const IN_FLIGHT: usize = 2 * WINDOW;
 /// The bytes of jobs a batch, a window and the batches in flight hold at most, whatever the
 /// count: signed events of up to 16 MiB (`serve --max-event-bytes`; 64 KiB by default) would
 /// otherwise keep gigabytes of messages waiting. A real log's jobs (about 1.5 KB) stay
 /// under them, so only logs of large events get smaller batches.
-const BATCH_BYTES: usize = 4 << 20;
+const BATCH_BYTES: usize = 8 << 20;
 const WINDOW_BYTES: usize = WINDOW * BATCH_BYTES;
 const IN_FLIGHT_BYTES: usize = 2 * WINDOW_BYTES;
 /// The smallest piece a last, partial batch is split into so that all cores share it (a

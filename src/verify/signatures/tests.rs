@@ -68,8 +68,8 @@ fn every_signature_is_checked_across_batches_and_a_partial_last_one() {
 
 #[test]
 fn large_messages_are_held_within_a_bound_of_bytes() {
-    // 300 signed messages of 512 KiB (150 MiB): a window of 8192 such jobs would hold
-    // 4 GiB; windows are sent by bytes and the batches in flight bounded by bytes too
+    // 300 signed messages of 512 KiB (150 MiB): a window of 16384 such jobs would hold
+    // 8 GiB; windows are sent by bytes and the batches in flight bounded by bytes too
     // (asserted in `run`), batches are cut by bytes (below), and every signature is still
     // checked, the forged one named.
     let mut jobs = jobs(300, &[]);
@@ -83,7 +83,7 @@ fn large_messages_are_held_within_a_bound_of_bytes() {
         };
         job.signature = key.sign(signed);
     }
-    // A window's worth is cut into batches under 4 MiB: 7 of these jobs each.
+    // A window's worth is cut into batches under 8 MiB: 15 of these jobs each.
     let mut window = jobs[..64]
         .iter()
         .zip(0..)
@@ -105,7 +105,8 @@ fn large_messages_are_held_within_a_bound_of_bytes() {
         assert_eq!(bytes, batch.iter().map(|q| q.job.bytes()).sum::<usize>());
         sizes.push(batch.len());
     }
-    assert_eq!(sizes, [7, 7, 7, 7, 7, 7, 7, 7, 7, 1]);
+    assert_eq!(BATCH_BYTES / jobs[0].bytes(), 15);
+    assert_eq!(sizes, [15, 15, 15, 15, 4]);
     let (s, failure) = run(jobs, false);
     let (before, f) = failure.expect("the forged signature found");
     assert_eq!((before, f.index), (211, Some(211)));
@@ -141,14 +142,26 @@ fn of_failures_in_several_batches_the_lowest_index_is_reported() {
 
 #[test]
 fn jobs_grouped_by_key_still_report_the_first_failure_in_log_order() {
-    // Five keys in turn: grouping a window by key sends each key's jobs (about 1640)
-    // together, so the forgeries at 3 (key 3) and 4001 (key 1) are in different
-    // batches, whichever comes back first, and the one at n - 2 in the partial window.
+    // Five keys in turn: grouping a window by key sends each key's jobs (about 3280)
+    // together, so the forgery at 4 (key 4) is in a later batch than those at 4001 and
+    // 4003 (keys 1 and 3), whichever comes back first, and the one at n - 2 in the
+    // partial window.
     let n = WINDOW * BATCH + 700;
+    let mut window: Vec<Queued> = jobs_by(WINDOW * BATCH, 5, &[])
+        .into_iter()
+        .zip(0..)
+        .map(|(job, seq)| Queued { seq, job })
+        .collect();
+    group_by_key(&mut window);
+    let batch_of = |seq| window.iter().position(|q| q.seq == seq).map(|p| p / BATCH);
+    assert!(
+        batch_of(4) > batch_of(4001),
+        "the premise: the first forgery batched later"
+    );
     for strict in [false, true] {
-        let (s, failure) = run(jobs_by(n, 5, &[4001, 3, 4003, n - 2]), strict);
+        let (s, failure) = run(jobs_by(n, 5, &[4001, 4, 4003, n - 2]), strict);
         let (before, f) = failure.expect("forged signatures found");
-        assert_eq!((before, f.index, f.revision), (3, Some(3), Some(3)));
+        assert_eq!((before, f.index, f.revision), (4, Some(4), Some(4)));
         assert_eq!(s.pushed, n as u64);
     }
     // Within one batch: two keys, whichever sorts first, one of these puts the lower
