@@ -1,6 +1,7 @@
 //! The log never forks across crashes: a real `caseledger serve` takes concurrent writes and
 //! is killed with SIGKILL several times; afterwards every kept checkpoint verifies, matches
 //! the root of the stored tree at its size, and consistency proofs link every pair of them.
+//! Each time it starts it serves the log key `caseledger init` printed.
 
 use std::path::Path;
 use std::process::Command;
@@ -50,9 +51,20 @@ fn write_until_stopped(base: &str, token: &str, admin: &KeyFile, first: usize, s
     }
 }
 
-fn crash_cycles(dir: &Path, token: &str, admin: &KeyFile) {
+/// Three times: start the server, check that it serves the log key `init` printed (as
+/// `text/plain`, exactly), write from six clients, and kill it with SIGKILL mid-write.
+fn crash_cycles(dir: &Path, token: &str, admin: &KeyFile, log_key: &str) {
     for cycle in 0..3usize {
         let (mut child, base) = start(dir);
+        let served = ureq::get(&format!("{base}/v1/log/key"))
+            .call()
+            .expect("GET /v1/log/key");
+        assert!(
+            served.content_type() == "text/plain",
+            "{}",
+            served.content_type()
+        );
+        assert_eq!(served.into_string().expect("text"), log_key);
         let stop = AtomicBool::new(false);
         std::thread::scope(|s| {
             for w in 0..6 {
@@ -100,9 +112,10 @@ fn checkpoints_kept_across_kill_9_are_pairwise_consistent() {
     let token = report["admin_token"].as_str().expect("token");
     let admin =
         KeyFile::read(Path::new(report["admin_key_file"].as_str().expect("f"))).expect("key");
-    crash_cycles(dir.path(), token, &admin);
+    let log_key = report["log_key"].as_str().expect("key");
+    crash_cycles(dir.path(), token, &admin, log_key);
 
-    let key = NoteVerifier::parse(report["log_key"].as_str().expect("key")).expect("key");
+    let key = NoteVerifier::parse(log_key).expect("key");
     let store = SqliteStore::open(&dir.path().join("ledger.db")).expect("store");
     let kept: Vec<Checkpoint> = store
         .checkpoints()

@@ -1196,8 +1196,7 @@ fn identity_heads_must_be_the_logs_for_this_checkpoint_and_cover_the_case() {
     // Signed by another key; for an older tree; not covering the case; naming a stream
     // the bundle lacks.
     let other = common::HandLog::new();
-    let mut forged = w.log.fork(w.log.entries.len());
-    forged.signer = other.signer.clone();
+    let forged = w.log.fork(w.log.entries.len()).with_key_of(&other);
     let older = w.log.fork(case_end as usize + 1);
     let mut lacking = w.log.bundle_of(&part);
     lacking

@@ -1,6 +1,8 @@
 //! Property tests: whatever is altered in a valid hand-built bundle — any byte of any entry,
-//! a dropped, reordered or duplicated entry, the checkpoint, any bit of any proof hash — the
-//! verifier rejects it.
+//! a dropped, reordered or duplicated entry, an entry's index, the checkpoint, any bit of any
+//! proof hash, a proof hash added or removed at either end — the verifier rejects it. (The
+//! reference implementation's probes of the proofs alone, swapped roots and wrong sizes
+//! included, are in `src/log/proof/probes.rs`.)
 
 mod common;
 
@@ -88,5 +90,27 @@ proptest! {
         proof[k] = B64.encode(hash);
         let r = run(&log, &b);
         prop_assert_eq!(r.failure.expect("rejected").index, Some(e as u64));
+    }
+
+    #[test]
+    fn a_proof_hash_added_or_removed_at_either_end_is_rejected(e in 0usize..6, last in any::<bool>(), add in any::<bool>(), extra in any::<[u8; 32]>()) {
+        let (log, mut b) = fixture();
+        let proof = &mut b.entries[e].proof;
+        match (add, last) {
+            (true, false) => proof.insert(0, B64.encode(extra)),
+            (true, true) => proof.push(B64.encode(extra)),
+            (false, false) => drop(proof.remove(0)),
+            (false, true) => drop(proof.pop()),
+        }
+        let r = run(&log, &b);
+        prop_assert_eq!(r.failure.expect("rejected").index, Some(e as u64));
+    }
+
+    #[test]
+    fn a_wrong_index_is_rejected(e in 0usize..6, to in 0u64..12) {
+        let (log, mut b) = fixture();
+        prop_assume!(b.entries[e].index != to);
+        b.entries[e].index = to;
+        prop_assert!(!run(&log, &b).ok);
     }
 }

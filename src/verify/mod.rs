@@ -12,6 +12,8 @@ mod batch;
 mod buffers;
 mod earlier;
 mod entry;
+#[cfg(test)]
+mod final_tests;
 mod header;
 mod identity;
 mod proofs;

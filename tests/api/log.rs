@@ -44,8 +44,14 @@ fn auditor(app: &TestApp) -> String {
 fn the_log_key_endpoint_serves_the_key_init_printed() {
     let app = spawn_app();
     let r = app.get("/v1/log/key", None);
-    // Exactly the key, no line break: a client compares it with what `init` printed.
+    // Exactly the key, no line break: a client compares it with what `init` printed (the
+    // binary's own `init` output: tests/log_durability.rs).
     assert_eq!((r.status, r.text.as_str()), (200, app.log_key.as_str()));
+    assert!(
+        r.content_type.starts_with("text/plain"),
+        "{}",
+        r.content_type
+    );
 }
 
 #[test]

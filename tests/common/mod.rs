@@ -1,8 +1,11 @@
 //! A log built by hand, without the server: its own keys, entries encoded with
-//! `ledger::entry::encode`, its own RFC 6962 tree and its own signed checkpoint. Bundles
-//! made from it test the verifier independently of the exporter.
+//! `ledger::entry::encode`, its own RFC 6962 tree and its own signed checkpoint, both
+//! written here from the RFCs' definitions ([`tree`]). Bundles made from it test the
+//! verifier independently of the exporter and of the library's tree and note code.
 
 #![allow(dead_code)] // each test binary uses a different part
+
+pub mod tree;
 
 use std::collections::HashMap;
 
@@ -14,7 +17,6 @@ use caseledger::domain::PrincipalId;
 use caseledger::envelope::KeyFile;
 use caseledger::ledger::entry::{encode, format_time};
 use caseledger::log::merkle::{leaf_hash, root, MemoryNodes};
-use caseledger::log::proof::inclusion_proof;
 use caseledger::log::{Checkpoint, NoteSigner};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{json, Value};
@@ -23,6 +25,9 @@ pub const ORIGIN: &str = "handmade.example/log";
 
 /// An append-only list of entry bytes with per-stream revisions and a fixed clock.
 pub struct HandLog {
+    /// The log's key; [`HandLog::signer`] is the same key as the library names it, for the
+    /// verifier key text only.
+    key: ed25519_dalek::SigningKey,
     pub signer: NoteSigner,
     pub entries: Vec<String>,
     revisions: HashMap<String, u64>,
@@ -31,8 +36,10 @@ pub struct HandLog {
 
 impl HandLog {
     pub fn new() -> Self {
+        let key = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
         Self {
-            signer: NoteSigner::generate(ORIGIN).expect("log key"),
+            signer: NoteSigner::from_signing_key(ORIGIN, key.clone()).expect("log key"),
+            key,
             entries: Vec::new(),
             revisions: HashMap::new(),
             start: Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0).unwrap(),
@@ -65,21 +72,15 @@ impl HandLog {
     /// A bundle of the entries at `indexes`, proven against a checkpoint of the whole log.
     pub fn bundle_of(&self, indexes: &[u64]) -> Bundle {
         let size = self.entries.len() as u64;
-        let nodes = self.tree(size);
-        let checkpoint = Checkpoint {
-            origin: ORIGIN.into(),
-            size,
-            root: root(&nodes, size).expect("root"),
-        }
-        .sign(&self.signer)
-        .expect("sign checkpoint");
+        let leaves = self.leaves(size);
+        let tree = tree::Tree::new(&leaves);
         let entries = indexes
             .iter()
             .map(|&i| BundleEntry {
                 index: i,
                 entry: self.entries[i as usize].clone(),
-                proof: inclusion_proof(&nodes, i, size)
-                    .expect("proof")
+                proof: tree
+                    .path(i as usize)
                     .iter()
                     .map(|h| B64.encode(h))
                     .collect(),
@@ -89,19 +90,18 @@ impl HandLog {
             format: FORMAT.into(),
             origin: ORIGIN.into(),
             log_key: self.log_key(),
-            checkpoint,
+            checkpoint: self.checkpoint_at(size),
             identity_heads: None,
             entries,
         }
     }
 
-    /// The tree of the first `size` entries.
-    fn tree(&self, size: u64) -> MemoryNodes {
-        let leaves: Vec<_> = self.entries[..size as usize]
+    /// The leaf hashes of the first `size` entries.
+    fn leaves(&self, size: u64) -> Vec<tree::Hash> {
+        self.entries[..size as usize]
             .iter()
-            .map(|e| leaf_hash(e.as_bytes()))
-            .collect();
-        MemoryNodes::from_leaves(&leaves)
+            .map(|e| tree::leaf(e.as_bytes()))
+            .collect()
     }
 
     /// The same log cut to its first `n` entries (same keys and clock), to grow otherwise.
@@ -114,6 +114,7 @@ impl HandLog {
             revisions.insert(stream, v["revision"].as_u64().expect("revision") + 1);
         }
         Self {
+            key: self.key.clone(),
             signer: self.signer.clone(),
             entries,
             revisions,
@@ -121,24 +122,25 @@ impl HandLog {
         }
     }
 
+    /// The same log under `other`'s key (a log key that signs what another log holds).
+    pub fn with_key_of(mut self, other: &HandLog) -> Self {
+        self.key = other.key.clone();
+        self.signer = other.signer.clone();
+        self
+    }
+
     /// The signed checkpoint of the log's first `size` entries (as an auditor kept it).
     pub fn checkpoint_at(&self, size: u64) -> String {
-        let nodes = self.tree(size);
-        Checkpoint {
-            origin: ORIGIN.into(),
-            size,
-            root: root(&nodes, size).expect("root"),
-        }
-        .sign(&self.signer)
-        .expect("sign checkpoint")
+        let root = tree::Tree::new(&self.leaves(size)).root();
+        tree::signed_checkpoint(ORIGIN, &self.key, size as usize, &root)
     }
 
     /// The consistency proof from `from` entries to the whole log, as the server serves it.
     pub fn consistency(&self, from: u64) -> Value {
         let to = self.entries.len() as u64;
-        let nodes = self.tree(to);
-        let hashes: Vec<String> = caseledger::log::proof::consistency_proof(&nodes, from, to)
-            .expect("proof")
+        let leaves = self.leaves(to);
+        let hashes: Vec<String> = tree::Tree::new(&leaves)
+            .consistency(from as usize)
             .iter()
             .map(|h| B64.encode(h))
             .collect();
