@@ -37,7 +37,7 @@ const WINDOW: usize = 4;
 /// Batches queued or running at a time, at least: two windows, so that the pool does not
 /// run dry while the replay fills the next window (with one, verification took ~2%
 /// longer here); their jobs (about 1.5 KB each, the message included) stay near 48 MB. Twice
-/// the pool's threads on a larger machine.
+/// the pool's threads on a larger machine (and [`in_flight_bytes`] lets them be).
 const IN_FLIGHT: usize = 2 * WINDOW;
 /// The bytes of jobs a batch, a window and the batches in flight hold at most, whatever the
 /// count: signed events of up to 16 MiB (`serve --max-event-bytes`; 64 KiB by default) would
@@ -45,7 +45,13 @@ const IN_FLIGHT: usize = 2 * WINDOW;
 /// under them, so only logs of large events get smaller batches.
 const BATCH_BYTES: usize = 8 << 20;
 const WINDOW_BYTES: usize = WINDOW * BATCH_BYTES;
-const IN_FLIGHT_BYTES: usize = 2 * WINDOW_BYTES;
+
+/// The bytes of the batches in flight at most: two windows' worth (64 MiB), or two full
+/// batches per thread of the pool where that is more, so that on a larger machine the byte
+/// bound does not keep cores idle (a real log's batch of 4096 holds about 6 MB).
+fn in_flight_bytes() -> usize {
+    (2 * WINDOW_BYTES).max(2 * pool().current_num_threads() * BATCH_BYTES)
+}
 /// The smallest piece a last, partial batch is split into so that all cores share it (a
 /// case bundle holds fewer than [`BATCH`] signatures).
 const SMALLEST_PIECE: usize = 128;
@@ -148,7 +154,7 @@ impl Signatures {
             let (batch, bytes) = next_batch(&mut jobs, size);
             self.send(batch, bytes);
             let most = IN_FLIGHT.max(2 * pool().current_num_threads());
-            self.wait_until(most, IN_FLIGHT_BYTES);
+            self.wait_until(most, in_flight_bytes());
         }
     }
 

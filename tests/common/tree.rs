@@ -83,6 +83,7 @@ impl<'a> Tree<'a> {
             p.push(sibling);
             p
         }
+        assert!(m < self.leaves.len(), "no leaf {m}");
         path(self, m, 0, self.leaves.len())
     }
 

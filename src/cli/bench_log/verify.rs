@@ -35,8 +35,11 @@ const SUBMITTERS: usize = 32;
 /// one three of them, as in a network of agencies (the verifier coalesces each key's terms
 /// in a batch, so the number of keys matters).
 const TRIOS: usize = 100;
-/// Signatures in the raw-rate reference.
-const RAW_SAMPLE: usize = 1 << 16;
+/// Signatures in the raw-rate reference: 65 536, or more where a pass of a raw window
+/// ([`PASS_BATCHES`] batches per thread) would otherwise not keep every core busy.
+fn raw_sample() -> usize {
+    (1 << 16).max(BATCH * PASS_BATCHES * rayon::current_num_threads())
+}
 
 fn unverified(wire: &WireEnvelope) -> anyhow::Result<Verified> {
     let envelope = Envelope::from_wire(wire)?;
@@ -95,7 +98,8 @@ fn fill(dir: &std::path::Path, entries: usize) -> anyhow::Result<Vec<SignatureSa
     let until = format_time(&(Utc::now() + Duration::days(365)));
     let cases = entries.div_ceil(20);
     let next = AtomicUsize::new(0);
-    let sample = Mutex::new(Vec::with_capacity(RAW_SAMPLE));
+    let wanted = raw_sample();
+    let sample = Mutex::new(Vec::with_capacity(wanted));
     std::thread::scope(|s| -> anyhow::Result<()> {
         let workers: Vec<_> = (0..SUBMITTERS)
             .map(|_| {
@@ -111,7 +115,7 @@ fn fill(dir: &std::path::Path, entries: usize) -> anyhow::Result<Vec<SignatureSa
                         let events = bench_cases::case_events(&stream, &until, trio, &coordinator);
                         let got = submit(&ledger, &keys, &events)?;
                         let mut sample = sample.lock().expect("sample");
-                        let room = RAW_SAMPLE.saturating_sub(sample.len());
+                        let room = wanted.saturating_sub(sample.len());
                         sample.extend(got.into_iter().take(room));
                         if n.is_multiple_of(5000) {
                             eprintln!("  {} / {entries} events written", n * 20);
@@ -167,11 +171,12 @@ pub(super) fn bench_verify(
 /// Verifies an existing bundle (`bench-log --bundle`), against the raw rate over its own
 /// first signatures.
 pub(super) fn bench_bundle(path: &std::path::Path, key: &NoteVerifier) -> anyhow::Result<Value> {
+    let wanted = raw_sample();
     eprintln!(
-        "reading the first {RAW_SAMPLE} signatures of {}...",
+        "reading the first {wanted} signatures of {}...",
         path.display()
     );
-    let sample = signature_sample(std::fs::File::open(path)?, key, RAW_SAMPLE)?;
+    let sample = signature_sample(std::fs::File::open(path)?, key, wanted)?;
     anyhow::ensure!(!sample.is_empty(), "the bundle holds no signature");
     Ok(measure(path, key, &sample)?.figures())
 }

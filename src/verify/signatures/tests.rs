@@ -43,7 +43,7 @@ fn run(jobs: Vec<SigJob>, strict: bool) -> (Signatures, Option<(u64, Failure)>) 
     for job in jobs {
         s.push(job);
         assert!(s.in_flight <= bound);
-        assert!(s.pending_bytes < WINDOW_BYTES && s.in_flight_bytes <= IN_FLIGHT_BYTES);
+        assert!(s.pending_bytes < WINDOW_BYTES && s.in_flight_bytes <= in_flight_bytes());
     }
     let failure = s.finish();
     assert_eq!((s.in_flight, s.pending.len()), (0, 0));
@@ -195,4 +195,30 @@ fn a_window_is_grouped_by_key_in_the_order_pushed() {
     }
     let keys: std::collections::HashSet<_> = window.iter().map(|q| *q.job.key.as_bytes()).collect();
     assert_eq!(keys.len(), 3);
+}
+
+#[test]
+fn a_failing_window_is_known_before_the_end() {
+    // The replay asks `failed` after each chunk and stops reading once it is true: a
+    // forgery in the first window must show there while later jobs are still being pushed,
+    // without `finish`.
+    let mut s = Signatures::new(false);
+    let mut jobs = jobs_by(WINDOW * BATCH + 10, 3, &[5]).into_iter();
+    for job in jobs.by_ref().take(WINDOW * BATCH) {
+        s.push(job);
+    }
+    assert_eq!(s.pending.len(), 0, "the full window was sent");
+    let started = std::time::Instant::now();
+    while !s.failed() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the failing batch never reported"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    for job in jobs {
+        s.push(job);
+    }
+    let (before, f) = s.finish().expect("the forgery");
+    assert_eq!((before, f.index), (5, Some(5)));
 }
