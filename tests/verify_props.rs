@@ -64,7 +64,12 @@ fn the_hand_built_tree_gives_the_rfc6962_vectors() {
             "root of {size}"
         );
     }
-    for p in v["inclusion_proofs"].as_array().expect("inclusion") {
+    let (inclusion, consistency) = (
+        v["inclusion_proofs"].as_array().expect("inclusion"),
+        v["consistency_proofs"].as_array().expect("consistency"),
+    );
+    assert_eq!((inclusion.len(), consistency.len()), (5, 5));
+    for p in inclusion {
         let (m, n) = (
             p["leaf_index"].as_u64().expect("m"),
             p["tree_size"].as_u64().expect("n"),
@@ -76,7 +81,7 @@ fn the_hand_built_tree_gives_the_rfc6962_vectors() {
             "leaf {m} of {n}"
         );
     }
-    for p in v["consistency_proofs"].as_array().expect("consistency") {
+    for p in consistency {
         let (m, n) = (
             p["size1"].as_u64().expect("m"),
             p["size2"].as_u64().expect("n"),

@@ -36,8 +36,9 @@ pub const BATCH: usize = 4096;
 const WINDOW: usize = 4;
 /// Batches queued or running at a time, at least: two windows, so that the pool does not
 /// run dry while the replay fills the next window (with one, verification took ~2%
-/// longer here); their jobs (about 1.5 KB each, the message included) stay near 48 MB. Twice
-/// the pool's threads on a larger machine (and [`in_flight_bytes`] lets them be).
+/// longer here); their jobs (about 1.5 KB each, the message included) stay near 48 MB on
+/// 2 cores. Twice the pool's threads on a larger machine (and [`in_flight_bytes`] lets
+/// them be).
 const IN_FLIGHT: usize = 2 * WINDOW;
 /// The bytes of jobs a batch, a window and the batches in flight hold at most, whatever the
 /// count: signed events of up to 16 MiB (`serve --max-event-bytes`; 64 KiB by default) would
@@ -48,9 +49,14 @@ const WINDOW_BYTES: usize = WINDOW * BATCH_BYTES;
 
 /// The bytes of the batches in flight at most: two windows' worth (64 MiB), or two full
 /// batches per thread of the pool where that is more, so that on a larger machine the byte
-/// bound does not keep cores idle (a real log's batch of 4096 holds about 6 MB).
+/// bound does not keep cores idle (a real log's batch of 4096 holds about 6 MB): 16 MiB per
+/// thread from 5 threads on, about 770 MB of a real log's jobs on 64 threads.
 fn in_flight_bytes() -> usize {
-    (2 * WINDOW_BYTES).max(2 * pool().current_num_threads() * BATCH_BYTES)
+    in_flight_bytes_for(pool().current_num_threads())
+}
+
+fn in_flight_bytes_for(threads: usize) -> usize {
+    (2 * WINDOW_BYTES).max(2 * threads * BATCH_BYTES)
 }
 /// The smallest piece a last, partial batch is split into so that all cores share it (a
 /// case bundle holds fewer than [`BATCH`] signatures).

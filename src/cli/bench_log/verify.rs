@@ -35,11 +35,9 @@ const SUBMITTERS: usize = 32;
 /// one three of them, as in a network of agencies (the verifier coalesces each key's terms
 /// in a batch, so the number of keys matters).
 const TRIOS: usize = 100;
-/// Signatures in the raw-rate reference: 65 536, or more where a pass of a raw window
-/// ([`PASS_BATCHES`] batches per thread) would otherwise not keep every core busy.
-fn raw_sample() -> usize {
-    (1 << 16).max(BATCH * PASS_BATCHES * rayon::current_num_threads())
-}
+/// Signatures in the raw-rate reference (16 batches; a raw pass takes them in turn,
+/// round and round, as many as the threads need: see [`RawWindows::window`]).
+const RAW_SAMPLE: usize = 1 << 16;
 
 fn unverified(wire: &WireEnvelope) -> anyhow::Result<Verified> {
     let envelope = Envelope::from_wire(wire)?;
@@ -98,8 +96,7 @@ fn fill(dir: &std::path::Path, entries: usize) -> anyhow::Result<Vec<SignatureSa
     let until = format_time(&(Utc::now() + Duration::days(365)));
     let cases = entries.div_ceil(20);
     let next = AtomicUsize::new(0);
-    let wanted = raw_sample();
-    let sample = Mutex::new(Vec::with_capacity(wanted));
+    let sample = Mutex::new(Vec::with_capacity(RAW_SAMPLE));
     std::thread::scope(|s| -> anyhow::Result<()> {
         let workers: Vec<_> = (0..SUBMITTERS)
             .map(|_| {
@@ -115,7 +112,7 @@ fn fill(dir: &std::path::Path, entries: usize) -> anyhow::Result<Vec<SignatureSa
                         let events = bench_cases::case_events(&stream, &until, trio, &coordinator);
                         let got = submit(&ledger, &keys, &events)?;
                         let mut sample = sample.lock().expect("sample");
-                        let room = wanted.saturating_sub(sample.len());
+                        let room = RAW_SAMPLE.saturating_sub(sample.len());
                         sample.extend(got.into_iter().take(room));
                         if n.is_multiple_of(5000) {
                             eprintln!("  {} / {entries} events written", n * 20);
@@ -171,12 +168,11 @@ pub(super) fn bench_verify(
 /// Verifies an existing bundle (`bench-log --bundle`), against the raw rate over its own
 /// first signatures.
 pub(super) fn bench_bundle(path: &std::path::Path, key: &NoteVerifier) -> anyhow::Result<Value> {
-    let wanted = raw_sample();
     eprintln!(
-        "reading the first {wanted} signatures of {}...",
+        "reading the first {RAW_SAMPLE} signatures of {}...",
         path.display()
     );
-    let sample = signature_sample(std::fs::File::open(path)?, key, wanted)?;
+    let sample = signature_sample(std::fs::File::open(path)?, key, RAW_SAMPLE)?;
     anyhow::ensure!(!sample.is_empty(), "the bundle holds no signature");
     Ok(measure(path, key, &sample)?.figures())
 }
@@ -201,6 +197,7 @@ fn dalek(msgs: &[&[u8]], sigs: &[Signature], keys: &[VerifyingKey]) -> bool {
 struct RawWindows<'a> {
     equation: Equation,
     sample: &'a [SignatureSample],
+    /// The next batch of the sample a pass takes.
     at: usize,
     sigs: u64,
     time: StdDuration,
@@ -219,21 +216,27 @@ impl<'a> RawWindows<'a> {
         }
     }
 
+    /// One window: passes of [`PASS_BATCHES`] batches per thread until [`WINDOW`] has
+    /// passed. The batches are taken from the sample in turn, wrapping around, so every
+    /// pass is whole however many threads there are and however small the sample.
     fn window(&mut self) {
         let started = Instant::now();
         let mut sigs = 0;
+        let batches: Vec<&[SignatureSample]> = self.sample.chunks(BATCH).collect();
         while started.elapsed() < WINDOW {
-            let pass = BATCH * PASS_BATCHES * rayon::current_num_threads();
-            let end = (self.at + pass).min(self.sample.len());
+            let pass = PASS_BATCHES * rayon::current_num_threads();
+            let taken: Vec<&[SignatureSample]> = (0..pass)
+                .map(|i| batches[(self.at + i) % batches.len()])
+                .collect();
             let equation = self.equation;
-            self.sample[self.at..end].par_chunks(BATCH).for_each(|c| {
+            taken.par_iter().for_each(|c| {
                 let msgs: Vec<&[u8]> = c.iter().map(|s| s.0.as_slice()).collect();
                 let sigs: Vec<Signature> = c.iter().map(|s| s.1).collect();
                 let keys: Vec<VerifyingKey> = c.iter().map(|s| s.2).collect();
                 assert!(equation(&msgs, &sigs, &keys), "valid signatures");
             });
-            sigs += (end - self.at) as u64;
-            self.at = if end == self.sample.len() { 0 } else { end };
+            sigs += taken.iter().map(|c| c.len() as u64).sum::<u64>();
+            self.at = (self.at + pass) % batches.len();
         }
         let took = started.elapsed();
         self.sigs += sigs;

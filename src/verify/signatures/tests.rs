@@ -43,7 +43,7 @@ fn run(jobs: Vec<SigJob>, strict: bool) -> (Signatures, Option<(u64, Failure)>) 
     for job in jobs {
         s.push(job);
         assert!(s.in_flight <= bound);
-        assert!(s.pending_bytes < WINDOW_BYTES && s.in_flight_bytes <= in_flight_bytes());
+        assert!(s.pending_bytes < WINDOW_BYTES && s.in_flight_bytes <= super::in_flight_bytes());
     }
     let failure = s.finish();
     assert_eq!((s.in_flight, s.pending.len()), (0, 0));
@@ -221,4 +221,17 @@ fn a_failing_window_is_known_before_the_end() {
     }
     let (before, f) = s.finish().expect("the forgery");
     assert_eq!((before, f.index), (5, Some(5)));
+}
+
+#[test]
+fn the_bytes_in_flight_allow_two_full_batches_per_thread() {
+    // Never fewer than two windows' worth; on a larger machine, two full batches per
+    // thread, so that the byte bound never holds back the count bound (2 per thread).
+    assert_eq!(in_flight_bytes_for(2), 2 * WINDOW_BYTES);
+    for threads in [1, 2, 4, 5, 16, 64] {
+        let bound = in_flight_bytes_for(threads);
+        assert!(bound >= 2 * WINDOW_BYTES);
+        assert!(bound >= 2 * threads * BATCH_BYTES, "{threads} threads");
+    }
+    assert_eq!(in_flight_bytes_for(64), 128 * BATCH_BYTES);
 }
