@@ -90,7 +90,7 @@ impl HandLog {
             format: FORMAT.into(),
             origin: ORIGIN.into(),
             log_key: self.log_key(),
-            checkpoint: self.checkpoint_at(size),
+            checkpoint: tree::signed_checkpoint(ORIGIN, &self.key, size as usize, &tree.root()),
             identity_heads: None,
             entries,
         }
